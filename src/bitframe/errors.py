@@ -45,7 +45,8 @@ class Problem:
         loc = ":".join(parts)
         if self.row is not None:
             loc = f"{loc}, row {self.row}" if loc else f"row {self.row}"
-        if self.field:
+        # In a table the field is a column; in YAML the line:column already points at it.
+        if self.field and self.line is None:
             loc = f"{loc}, column '{self.field}'" if loc else f"column '{self.field}'"
         return loc
 

@@ -1,0 +1,419 @@
+"""Cross-field rules of the protocol language.
+
+Each rule yields a :class:`RuleViolation` with a stable code and the location
+(a path into the YAML document) that the user must edit. Rules run only on a
+protocol that is already valid field by field, and all of them run, so a user
+sees every problem at once.
+
+Codes (stable, documented in docs/errors.md):
+
+=====  ==================================================================
+BF120  control arms: exactly one (or ``no_control: true`` and none)
+BF121  an intervention/active-comparator arm names no EAST lever
+BF122  duplicate ids (arms, outcomes)
+BF123  cluster design without ``unit.cluster_column``
+BF124  cluster-robust SE (CR0/stata/CR2) without clusters
+BF125  a column named in the design is not among ``unit.columns``
+BF126  block sizes incompatible with the allocation ratios
+BF127  scheme parameters missing or not applicable
+BF128  outcome power assumptions do not fit the outcome type
+BF129  power section does not fit the unit of randomisation
+BF130  references to unknown arms
+BF131  analysis options inconsistent (CACE column, Lin without covariates)
+BF132  dates out of order
+=====  ==================================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Iterator
+
+from bitframe.errors import did_you_mean
+
+if TYPE_CHECKING:
+    from bitframe.protocol.schema import Protocol
+
+
+@dataclass(frozen=True)
+class RuleViolation:
+    code: str
+    loc: tuple[str | int, ...]
+    message: str
+    hint: str | None = None
+
+
+def check_rules(protocol: "Protocol") -> list[RuleViolation]:
+    return list(_violations(protocol))
+
+
+def _violations(p: "Protocol") -> Iterator[RuleViolation]:
+    from bitframe.protocol.schema import BLOCK_SCHEMES, CLUSTER_SCHEMES, CLUSTER_SE_TYPES, STRATIFIED_SCHEMES
+
+    yield from _arm_rules(p)
+    yield from _duplicate_ids(p)
+
+    scheme = p.randomisation.scheme
+    rnd = p.randomisation
+
+    # Cluster designs ------------------------------------------------------
+    if (scheme in CLUSTER_SCHEMES or p.unit.level == "cluster") and not p.unit.cluster_column:
+        yield RuleViolation(
+            "BF123",
+            ("unit",),
+            f"scheme '{scheme}' randomises clusters, but unit.cluster_column is not set",
+            "add `cluster_column: <column naming each participant's cluster>` under `unit:`",
+        )
+    if scheme in CLUSTER_SCHEMES and p.unit.level != "cluster":
+        yield RuleViolation(
+            "BF123",
+            ("unit", "level"),
+            f"scheme '{scheme}' randomises clusters, but unit.level is '{p.unit.level}'",
+            "set `level: cluster` under `unit:`",
+        )
+    se_type = p.analysis.se_type
+    if se_type in CLUSTER_SE_TYPES and not p.unit.cluster_column:
+        yield RuleViolation(
+            "BF124",
+            ("analysis", "se_type"),
+            f"standard error '{se_type}' is cluster-robust, but the design has no clusters",
+            "use HC2 for individually randomised trials, or set unit.cluster_column",
+        )
+    if p.is_cluster and se_type is not None and se_type not in CLUSTER_SE_TYPES:
+        yield RuleViolation(
+            "BF124",
+            ("analysis", "se_type"),
+            f"standard error '{se_type}' ignores clustering in a cluster-randomised design",
+            "use CR2 (recommended with few clusters), CR0 or stata",
+        )
+
+    # Scheme parameters ------------------------------------------------------
+    if scheme in STRATIFIED_SCHEMES and not rnd.strata:
+        yield RuleViolation(
+            "BF127",
+            ("randomisation", "scheme"),
+            f"scheme '{scheme}' needs strata, but randomisation.strata is empty",
+            "list the stratification columns under `strata:`, or use "
+            + ("'block'" if scheme == "stratified_block" else "'cluster'"),
+        )
+    if rnd.strata and scheme not in STRATIFIED_SCHEMES | {"stepped_wedge", "complete", "simple"}:
+        if scheme != "minimisation":
+            yield RuleViolation(
+                "BF127",
+                ("randomisation", "strata"),
+                f"scheme '{scheme}' does not stratify, but strata are given",
+                "use 'stratified_block' or 'stratified_cluster', or remove `strata:`",
+            )
+    if scheme in BLOCK_SCHEMES:
+        if not rnd.block_sizes:
+            yield RuleViolation(
+                "BF127",
+                ("randomisation", "scheme"),
+                f"scheme '{scheme}' needs block_sizes",
+                f"add e.g. `block_sizes: [{2 * sum(p.ratios)}, {3 * sum(p.ratios)}]` under `randomisation:`",
+            )
+        total = sum(p.ratios)
+        for i, size in enumerate(rnd.block_sizes):
+            if size % total:
+                yield RuleViolation(
+                    "BF126",
+                    ("randomisation", "block_sizes", i),
+                    f"block size {size} is not a multiple of the ratio sum {total} "
+                    f"({':'.join(map(str, p.ratios))})",
+                    f"use a multiple of {total}, e.g. {total * max(1, round(size / total))}",
+                )
+    elif rnd.block_sizes:
+        yield RuleViolation(
+            "BF127",
+            ("randomisation", "block_sizes"),
+            f"block_sizes only apply to 'block' and 'stratified_block', not '{scheme}'",
+            "remove `block_sizes:` or change the scheme",
+        )
+    if scheme == "minimisation":
+        if rnd.minimisation is None:
+            yield RuleViolation(
+                "BF127",
+                ("randomisation", "scheme"),
+                "scheme 'minimisation' needs a `minimisation:` section with factors",
+                "add `minimisation: {factors: [age_band, practice], probability: 0.8}`",
+            )
+        else:
+            weights = rnd.minimisation.weights or {}
+            for name in weights:
+                if name not in rnd.minimisation.factors:
+                    yield RuleViolation(
+                        "BF127",
+                        ("randomisation", "minimisation", "weights", name),
+                        f"weight given for '{name}', which is not a minimisation factor",
+                        _suggest(name, rnd.minimisation.factors),
+                    )
+            for name, w in weights.items():
+                if w <= 0:
+                    yield RuleViolation(
+                        "BF127",
+                        ("randomisation", "minimisation", "weights", name),
+                        f"factor weight must be positive, got {w}",
+                    )
+    elif rnd.minimisation is not None:
+        yield RuleViolation(
+            "BF127",
+            ("randomisation", "minimisation"),
+            f"a minimisation section is given but the scheme is '{scheme}'",
+            "set `scheme: minimisation` or remove the section",
+        )
+    if scheme == "stepped_wedge" and rnd.stepped_wedge is None:
+        yield RuleViolation(
+            "BF127",
+            ("randomisation", "scheme"),
+            "scheme 'stepped_wedge' needs a `stepped_wedge:` section with the number of steps",
+            "add `stepped_wedge: {steps: 4}`",
+        )
+    elif scheme != "stepped_wedge" and rnd.stepped_wedge is not None:
+        yield RuleViolation(
+            "BF127",
+            ("randomisation", "stepped_wedge"),
+            f"a stepped_wedge section is given but the scheme is '{scheme}'",
+            "set `scheme: stepped_wedge` or remove the section",
+        )
+    if scheme == "stepped_wedge" and len(p.arms) != 2:
+        yield RuleViolation(
+            "BF127", ("arms",), "a stepped-wedge design has exactly two conditions (control and intervention)"
+        )
+
+    # Declared columns ------------------------------------------------------
+    if p.unit.columns:
+        declared = [c.name for c in p.unit.columns]
+        named: list[tuple[tuple, str]] = [(("randomisation", "strata", i), s) for i, s in enumerate(rnd.strata)]
+        if rnd.minimisation:
+            named += [(("randomisation", "minimisation", "factors", i), f) for i, f in enumerate(rnd.minimisation.factors)]
+        named += [(("analysis", "covariates", i), c) for i, c in enumerate(p.analysis.covariates)]
+        named += [(("analysis", "subgroups", i), c) for i, c in enumerate(p.analysis.subgroups)]
+        if p.unit.cluster_column:
+            named.append((("unit", "cluster_column"), p.unit.cluster_column))
+        for loc, name in named:
+            if name not in declared:
+                yield RuleViolation(
+                    "BF125",
+                    loc,
+                    f"column '{name}' is not declared in unit.columns",
+                    _suggest(name, declared) or "add it to `unit.columns`",
+                )
+
+    # Outcomes -------------------------------------------------------------
+    arm_ids = set(p.arm_ids)
+    for i, outcome in enumerate(p.outcomes):
+        a = outcome.assumptions
+        if outcome.estimator in {"logit"} and outcome.type != "binary":
+            yield RuleViolation(
+                "BF128", ("outcomes", i, "estimator"), f"estimator 'logit' needs a binary outcome, not {outcome.type}"
+            )
+        if outcome.estimator in {"poisson", "negative_binomial"} and outcome.type != "count":
+            yield RuleViolation(
+                "BF128",
+                ("outcomes", i, "estimator"),
+                f"estimator '{outcome.estimator}' needs a count outcome, not {outcome.type}",
+            )
+        if outcome.estimator == "mixed" and not p.unit.cluster_column:
+            yield RuleViolation(
+                "BF128", ("outcomes", i, "estimator"), "estimator 'mixed' needs clusters (unit.cluster_column)"
+            )
+        if a is None:
+            if outcome.role == "primary" and p.power is not None:
+                yield RuleViolation(
+                    "BF128",
+                    ("outcomes", i),
+                    f"primary outcome '{outcome.id}' has no power assumptions",
+                    _assumption_hint(outcome.type),
+                )
+            continue
+        loc = ("outcomes", i, "assumptions")
+        if outcome.type == "binary":
+            if a.control_rate is None:
+                yield RuleViolation("BF128", loc, "a binary outcome needs control_rate", _assumption_hint("binary"))
+            elif not 0 < a.control_rate < 1:
+                yield RuleViolation(
+                    "BF128", loc + ("control_rate",), f"control_rate must be a proportion in (0, 1), got {a.control_rate}"
+                )
+            if a.mde is not None and a.control_rate is not None and not 0 < a.control_rate + a.mde < 1:
+                yield RuleViolation(
+                    "BF128",
+                    loc + ("mde",),
+                    f"control_rate + mde = {a.control_rate + a.mde:g} is not a proportion in (0, 1)",
+                    "mde is a risk difference on the proportion scale, e.g. 0.05 for 5 percentage points",
+                )
+            for key in ("control_mean", "sd"):
+                if getattr(a, key) is not None:
+                    yield RuleViolation("BF128", loc + (key,), f"'{key}' does not apply to a binary outcome")
+        elif outcome.type == "continuous":
+            if a.sd is None:
+                yield RuleViolation("BF128", loc, "a continuous outcome needs sd", _assumption_hint("continuous"))
+            if a.control_rate is not None:
+                yield RuleViolation(
+                    "BF128", loc + ("control_rate",), "'control_rate' does not apply to a continuous outcome",
+                    "use control_mean and sd",
+                )
+        else:  # count
+            if a.control_rate is None:
+                yield RuleViolation("BF128", loc, "a count outcome needs control_rate", _assumption_hint("count"))
+            if a.mde is not None and a.mde <= 0:
+                yield RuleViolation(
+                    "BF128", loc + ("mde",), f"for a count outcome mde is a rate ratio and must be positive, got {a.mde}"
+                )
+            if a.sd is not None:
+                yield RuleViolation("BF128", loc + ("sd",), "'sd' does not apply to a count outcome")
+        if a.mde is not None and outcome.type != "count" and a.mde == 0:
+            yield RuleViolation("BF128", loc + ("mde",), "mde must not be 0", "give the smallest effect that matters")
+        if outcome.role == "primary" and p.power is not None and a.mde is None:
+            yield RuleViolation(
+                "BF128",
+                loc,
+                f"primary outcome '{outcome.id}' needs an mde for the power calculation",
+                _assumption_hint(outcome.type),
+            )
+        for arm in a.effects or {}:
+            if arm not in arm_ids:
+                yield RuleViolation(
+                    "BF130", loc + ("effects", arm), f"unknown arm '{arm}'", _suggest(arm, sorted(arm_ids))
+                )
+
+    # Analysis -------------------------------------------------------------
+    an = p.analysis
+    if an.estimand == "cace" and not an.compliance_column:
+        yield RuleViolation(
+            "BF131",
+            ("analysis", "estimand"),
+            "estimand 'cace' needs a compliance_column (who actually received the intervention)",
+            "add `compliance_column: <column>` under `analysis:`",
+        )
+    if an.adjustment != "none" and not an.covariates:
+        yield RuleViolation(
+            "BF131",
+            ("analysis", "adjustment"),
+            f"adjustment '{an.adjustment}' needs covariates",
+            "list baseline covariates under `covariates:`, or set `adjustment: none`",
+        )
+    if an.estimator == "mixed" and not p.unit.cluster_column:
+        yield RuleViolation("BF131", ("analysis", "estimator"), "estimator 'mixed' needs clusters (unit.cluster_column)")
+    if an.multiplicity == "dunnett" and sum(a.role != "control" for a in p.arms) < 2:
+        yield RuleViolation(
+            "BF131",
+            ("analysis", "multiplicity"),
+            "Dunnett's correction is for several arms against one control",
+            "use 'none', 'bonferroni' or 'holm'",
+        )
+
+    # Power ----------------------------------------------------------------
+    pw = p.power
+    if pw is not None:
+        if p.is_cluster:
+            if pw.planned_clusters is None or pw.cluster_size is None:
+                yield RuleViolation(
+                    "BF129",
+                    ("power",),
+                    "a cluster design needs planned_clusters and cluster_size",
+                    "add e.g. `planned_clusters: 24` and `cluster_size: 40` under `power:`",
+                )
+            if pw.icc is None:
+                yield RuleViolation(
+                    "BF129", ("power",), "a cluster design needs an icc", "add e.g. `icc: 0.05` under `power:`"
+                )
+            if pw.planned_n is not None:
+                yield RuleViolation(
+                    "BF129",
+                    ("power", "planned_n"),
+                    "planned_n is for individually randomised designs",
+                    "use planned_clusters and cluster_size",
+                )
+        else:
+            if pw.planned_n is None:
+                yield RuleViolation(
+                    "BF129", ("power",), "power needs planned_n (participants, all arms)", "add e.g. `planned_n: 2000`"
+                )
+            for key in ("planned_clusters", "cluster_size", "icc"):
+                if getattr(pw, key) is not None:
+                    yield RuleViolation(
+                        "BF129",
+                        ("power", key),
+                        f"'{key}' applies to cluster-randomised designs only",
+                        "remove it, or set unit.level: cluster and a cluster scheme",
+                    )
+        if pw.target <= an.alpha:
+            yield RuleViolation(
+                "BF129", ("power", "target"), f"target power {pw.target} must exceed alpha {an.alpha}"
+            )
+
+    # Dates ----------------------------------------------------------------
+    dates = p.trial.dates
+    if dates and dates.start and dates.end and dates.end < dates.start:
+        yield RuleViolation("BF132", ("trial", "dates", "end"), f"end {dates.end} is before start {dates.start}")
+
+
+def _arm_rules(p: "Protocol") -> Iterator[RuleViolation]:
+    controls = [i for i, a in enumerate(p.arms) if a.role == "control"]
+    if p.no_control:
+        for i in controls:
+            yield RuleViolation(
+                "BF120",
+                ("arms", i, "role"),
+                "no_control is true, but this arm is a control",
+                "remove `no_control: true` or change the role",
+            )
+        if len(p.arms) < 2:
+            yield RuleViolation("BF120", ("arms",), "a trial needs at least two arms")
+    else:
+        if not controls:
+            yield RuleViolation(
+                "BF120",
+                ("arms",),
+                "no arm has role 'control'",
+                "give one arm `role: control`, or set `no_control: true` for a head-to-head design",
+            )
+        for i in controls[1:]:
+            yield RuleViolation(
+                "BF120",
+                ("arms", i, "role"),
+                f"more than one control arm (also arm {controls[0] + 1})",
+                "use `role: active_comparator` for the other comparison arms",
+            )
+        if len(p.arms) < 2:
+            yield RuleViolation("BF120", ("arms",), "a trial needs a control and at least one other arm")
+    for i, arm in enumerate(p.arms):
+        if arm.role != "control" and (arm.mechanism is None or not arm.mechanism.east):
+            yield RuleViolation(
+                "BF121",
+                ("arms", i, "mechanism") if arm.mechanism else ("arms", i),
+                f"arm '{arm.id}' names no EAST lever",
+                "add `mechanism: {east: [easy]}` (levers: easy, attractive, social, timely)",
+            )
+
+
+def _duplicate_ids(p: "Protocol") -> Iterator[RuleViolation]:
+    for section, items in (("arms", p.arms), ("outcomes", p.outcomes)):
+        seen: dict[str, int] = {}
+        for i, item in enumerate(items):
+            if item.id in seen:
+                yield RuleViolation(
+                    "BF122",
+                    (section, i, "id"),
+                    f"duplicate id '{item.id}' (already used by item {seen[item.id] + 1} of {section})",
+                    "ids must be unique",
+                )
+            else:
+                seen[item.id] = i
+    columns = [c.name for c in p.unit.columns]
+    for i, name in enumerate(columns):
+        if name in columns[:i]:
+            yield RuleViolation("BF122", ("unit", "columns", i, "name"), f"column '{name}' is declared twice")
+
+
+def _suggest(name: str, choices) -> str | None:
+    guess = did_you_mean(name, choices)
+    return f"did you mean '{guess}'?" if guess else None
+
+
+def _assumption_hint(outcome_type: str) -> str:
+    return {
+        "binary": "add `assumptions: {control_rate: 0.40, mde: 0.05}` (mde = risk difference)",
+        "continuous": "add `assumptions: {control_mean: 50, sd: 10, mde: 3}`",
+        "count": "add `assumptions: {control_rate: 1.5, mde: 1.2}` (control events per person; mde = rate ratio)",
+    }[outcome_type]

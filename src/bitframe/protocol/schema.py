@@ -1,0 +1,352 @@
+"""The protocol language: pydantic v2 models, frozen, ``extra="forbid"``.
+
+A protocol is the single source of truth for a trial: its Behavioural Insight
+Framework context, its arms and their behavioural mechanisms, the
+randomisation design, the outcomes, the pre-specified analysis and the power
+assumptions. Field descriptions here feed the JSON Schema (editor completion)
+and the generated reference page ``docs/protocol-reference.md``.
+
+Cross-field rules (one control arm, EAST levers on every intervention, a
+cluster column for cluster schemes, ...) live in :mod:`bitframe.protocol.rules`
+so that the loader can report all of them at once, each at its own line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
+
+SCHEMA_VERSION = 1
+
+ProgrammeArea = Literal["helping_health_care", "helping_one_another", "helping_ourselves"]
+TrialStatus = Literal["draft", "planned", "registered", "recruiting", "active", "completed", "stopped"]
+ComB = Literal[
+    "capability",
+    "physical_capability",
+    "psychological_capability",
+    "opportunity",
+    "physical_opportunity",
+    "social_opportunity",
+    "motivation",
+    "reflective_motivation",
+    "automatic_motivation",
+]
+EastLever = Literal["easy", "attractive", "social", "timely"]
+Mindspace = Literal[
+    "messenger", "incentives", "norms", "defaults", "salience", "priming", "affect", "commitments", "ego"
+]
+ArmRole = Literal["control", "intervention", "active_comparator"]
+Scheme = Literal[
+    "simple",
+    "complete",
+    "block",
+    "stratified_block",
+    "cluster",
+    "stratified_cluster",
+    "minimisation",
+    "stepped_wedge",
+]
+CLUSTER_SCHEMES = frozenset({"cluster", "stratified_cluster", "stepped_wedge"})
+STRATIFIED_SCHEMES = frozenset({"stratified_block", "stratified_cluster"})
+BLOCK_SCHEMES = frozenset({"block", "stratified_block"})
+OutcomeRole = Literal["primary", "secondary", "exploratory"]
+OutcomeType = Literal["binary", "continuous", "count"]
+Estimator = Literal[
+    "auto", "difference_in_means", "ols", "lin", "logit", "poisson", "negative_binomial", "mixed"
+]
+SeType = Literal["classical", "HC0", "HC1", "HC2", "HC3", "CR0", "stata", "CR2"]
+CLUSTER_SE_TYPES = frozenset({"CR0", "stata", "CR2"})
+Adjustment = Literal["none", "standard", "lin"]
+Multiplicity = Literal["none", "bonferroni", "holm", "benjamini_hochberg", "dunnett"]
+MissingData = Literal["complete_case", "fail"]
+ColumnType = Literal["id", "categorical", "binary", "continuous", "count", "text", "date"]
+
+Probability = Annotated[float, Field(gt=0, lt=1)]
+NonEmptyStr = Annotated[str, Field(min_length=1)]
+Identifier = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[A-Za-z][A-Za-z0-9_.-]*$",
+        description="An identifier: starts with a letter; letters, digits, '_', '-', '.'.",
+    ),
+]
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+
+# --------------------------------------------------------------------------- trial
+
+
+class Registration(Model):
+    registry: NonEmptyStr = Field(description="Trial registry, e.g. ISRCTN, ClinicalTrials.gov, OSF.")
+    id: NonEmptyStr = Field(description="The registry's identifier for this trial.")
+
+
+class TrialDates(Model):
+    start: dt.date | None = Field(None, description="Start of recruitment (YYYY-MM-DD).")
+    end: dt.date | None = Field(None, description="End of follow-up (YYYY-MM-DD).")
+
+
+class TeamMember(Model):
+    name: NonEmptyStr
+    role: NonEmptyStr = Field(description="E.g. advisor, evaluator, site lead, statistician.")
+    organisation: str | None = None
+
+
+class Trial(Model):
+    id: Identifier = Field(description="Short identifier used in file names and reports.")
+    title: NonEmptyStr
+    site: NonEmptyStr = Field(description="The local partnership or site running the trial.")
+    programme_area: ProgrammeArea = Field(
+        description="helping_health_care, helping_one_another or helping_ourselves."
+    )
+    registration: Registration | None = None
+    status: TrialStatus = "planned"
+    dates: TrialDates | None = None
+    team: tuple[TeamMember, ...] = ()
+
+
+# --------------------------------------------------------------------------- context
+
+
+class Barrier(Model):
+    description: NonEmptyStr
+    com_b: ComB | None = Field(None, description="COM-B component the barrier belongs to (Michie et al. 2011).")
+
+
+class Context(Model):
+    """The site's Behavioural Insight Framework."""
+
+    needs: tuple[NonEmptyStr, ...] = Field((), description="Local needs the trial responds to.")
+    assets: tuple[NonEmptyStr, ...] = Field((), description="Community assets the intervention builds on.")
+    coalition: tuple[NonEmptyStr, ...] = Field((), description="Coalition partners.")
+    target_behaviour: NonEmptyStr = Field(description="Who should do what, when and where.")
+    barriers: tuple[Barrier, ...] = ()
+
+
+# --------------------------------------------------------------------------- arms
+
+
+class Mechanism(Model):
+    east: tuple[EastLever, ...] = Field(
+        (), description="EAST levers the arm pulls: easy, attractive, social, timely."
+    )
+    mindspace: tuple[Mindspace, ...] = ()
+    com_b: tuple[ComB, ...] = ()
+    contrast: str | None = Field(None, description="What this arm does that the control does not.")
+
+
+class Tidier(Model):
+    """TIDieR items (Hoffmann et al. 2014, BMJ 348:g1687)."""
+
+    why: str | None = Field(None, description="Rationale or theory of the intervention.")
+    materials: str | None = None
+    procedures: str | None = None
+    who: str | None = Field(None, description="Who delivers it.")
+    how: str | None = Field(None, description="Mode of delivery.")
+    where: str | None = None
+    when_how_much: str | None = None
+    tailoring: str | None = None
+    fidelity: str | None = Field(None, description="How fidelity is planned to be assessed.")
+
+
+class Arm(Model):
+    id: Identifier
+    name: NonEmptyStr
+    role: ArmRole
+    description: str | None = None
+    ratio: int = Field(1, ge=1, le=100, description="Allocation ratio weight (integer), e.g. 2 for 2:1:1.")
+    mechanism: Mechanism | None = None
+    tidier: Tidier | None = None
+
+
+# --------------------------------------------------------------------------- unit
+
+
+class ColumnSpec(Model):
+    name: NonEmptyStr
+    type: ColumnType = "categorical"
+    values: tuple[str, ...] | None = Field(None, description="Allowed values (categorical/strata columns).")
+    description: str | None = None
+
+
+class Unit(Model):
+    level: Literal["individual", "cluster"] = "individual"
+    id_column: NonEmptyStr = Field("participant_id", description="Column holding each participant's id.")
+    cluster_column: NonEmptyStr | None = Field(
+        None, description="Column holding the cluster (e.g. GP practice) of each participant."
+    )
+    columns: tuple[ColumnSpec, ...] = Field(
+        (), description="Optional: the participant file's columns. When given, every column named elsewhere must be here."
+    )
+
+
+# --------------------------------------------------------------------------- randomisation
+
+
+class Minimisation(Model):
+    factors: tuple[NonEmptyStr, ...] = Field(description="Participant columns to balance on.")
+    weights: dict[str, float] | None = Field(None, description="Weight per factor (default 1 each).")
+    probability: float = Field(0.8, gt=0.5, le=1.0, description="Probability of the minimising arm.")
+    imbalance: Literal["range", "variance"] = "range"
+
+
+class SteppedWedge(Model):
+    steps: int = Field(ge=1, le=100, description="Number of crossover steps (sequences).")
+    baseline_periods: int = Field(1, ge=1, le=50, description="Periods before the first crossover.")
+
+
+class Randomisation(Model):
+    scheme: Scheme
+    strata: tuple[NonEmptyStr, ...] = Field((), description="Participant (or cluster) columns defining strata.")
+    block_sizes: tuple[Annotated[int, Field(ge=1, le=1000)], ...] = Field(
+        (), description="One block size, or a set to draw from at random (multiples of the ratio sum)."
+    )
+    minimisation: Minimisation | None = None
+    stepped_wedge: SteppedWedge | None = None
+    seed: int | None = Field(
+        None, ge=0, description="Seed; if absent, one is drawn from the OS (128 bits) and recorded."
+    )
+
+
+# --------------------------------------------------------------------------- outcomes
+
+
+class Assumptions(Model):
+    """Power assumptions for one outcome; which fields apply depends on its type."""
+
+    control_rate: float | None = Field(
+        None, gt=0, description="Binary: control proportion in (0, 1). Count: control events per unit."
+    )
+    control_mean: float | None = Field(None, description="Continuous: control-arm mean.")
+    sd: float | None = Field(None, gt=0, description="Continuous: outcome standard deviation.")
+    mde: float | None = Field(
+        None,
+        description="Minimum effect that matters: a risk difference (binary), a mean difference (continuous) "
+        "or a rate ratio (count).",
+    )
+    effects: dict[str, float] | None = Field(
+        None, description="Expected effect per intervention arm (same scale as mde), for simulation."
+    )
+
+
+class Outcome(Model):
+    id: Identifier
+    role: OutcomeRole
+    type: OutcomeType
+    column: NonEmptyStr = Field(description="Column in the outcomes file.")
+    description: str | None = None
+    time_point: str | None = Field(None, description="When it is measured, e.g. '8 weeks after the invitation'.")
+    estimator: Estimator | None = Field(None, description="Overrides analysis.estimator for this outcome.")
+    assumptions: Assumptions | None = None
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+class RandomisationInference(Model):
+    permutations: int = Field(0, ge=0, le=1_000_000, description="0 turns randomisation inference off.")
+    seed: int | None = Field(None, ge=0)
+
+
+class Analysis(Model):
+    estimand: Literal["itt", "cace"] = "itt"
+    compliance_column: NonEmptyStr | None = Field(None, description="Received-intervention column (CACE).")
+    estimator: Estimator = Field(
+        "auto",
+        description="auto: difference in means / OLS by adjustment, mixed models never by default.",
+    )
+    se_type: SeType | None = Field(None, description="Default HC2, or CR2 for cluster designs.")
+    adjustment: Adjustment = "none"
+    covariates: tuple[NonEmptyStr, ...] = ()
+    strata_fixed_effects: bool | None = Field(
+        None, description="Include stratum fixed effects; default: yes for stratified schemes."
+    )
+    alpha: Probability = 0.05
+    sides: Literal[1, 2] = 2
+    multiplicity: Multiplicity = "none"
+    subgroups: tuple[NonEmptyStr, ...] = ()
+    randomisation_inference: RandomisationInference | None = None
+    missing_data: MissingData = "complete_case"
+
+
+# --------------------------------------------------------------------------- power
+
+
+class Power(Model):
+    target: Probability = Field(0.8, description="Target power.")
+    planned_n: int | None = Field(None, ge=2, description="Planned number of participants (individual designs).")
+    planned_clusters: int | None = Field(None, ge=2, description="Planned number of clusters (all arms).")
+    cluster_size: float | None = Field(None, gt=0, description="Mean participants per cluster (per period).")
+    icc: float | None = Field(None, ge=0, lt=1, description="Intra-cluster correlation.")
+    cluster_size_cv: float = Field(0.0, ge=0, description="Coefficient of variation of cluster size.")
+    attrition: float = Field(0.0, ge=0, lt=1, description="Expected proportion lost to follow-up.")
+    r_squared: float = Field(0.0, ge=0, lt=1, description="Variance explained by covariates.")
+
+
+# --------------------------------------------------------------------------- protocol
+
+
+class Protocol(Model):
+    bitframe: Literal[1] = Field(description="Protocol language version. Write `bitframe: 1`.")
+    trial: Trial
+    context: Context
+    arms: tuple[Arm, ...] = Field(min_length=1)
+    no_control: bool = Field(False, description="Set true for a design with no control arm (e.g. A vs B).")
+    unit: Unit = Unit()
+    randomisation: Randomisation
+    outcomes: tuple[Outcome, ...] = Field(min_length=1)
+    analysis: Analysis = Analysis()
+    power: Power | None = None
+
+    @model_validator(mode="after")
+    def _cross_field_rules(self, info: ValidationInfo) -> "Protocol":
+        # The YAML loader checks these rules itself (to point at lines); direct
+        # construction from Python still gets them, as a plain ValueError.
+        if info.context and info.context.get("defer_rules"):
+            return self
+        from bitframe.protocol.rules import check_rules
+
+        problems = check_rules(self)
+        if problems:
+            raise ValueError("; ".join(f"{'.'.join(map(str, p.loc))}: {p.message}" for p in problems))
+        return self
+
+    # Convenience accessors used across stages.
+    @property
+    def control(self) -> Arm | None:
+        return next((a for a in self.arms if a.role == "control"), None)
+
+    @property
+    def arm_ids(self) -> tuple[str, ...]:
+        return tuple(a.id for a in self.arms)
+
+    @property
+    def ratios(self) -> tuple[int, ...]:
+        return tuple(a.ratio for a in self.arms)
+
+    @property
+    def primary_outcomes(self) -> tuple[Outcome, ...]:
+        return tuple(o for o in self.outcomes if o.role == "primary")
+
+    @property
+    def is_cluster(self) -> bool:
+        return self.unit.level == "cluster" or self.randomisation.scheme in CLUSTER_SCHEMES
+
+    @property
+    def se_type(self) -> str:
+        if self.analysis.se_type:
+            return self.analysis.se_type
+        return "CR2" if self.is_cluster else "HC2"
+
+    @property
+    def use_strata_fixed_effects(self) -> bool:
+        if self.analysis.strata_fixed_effects is not None:
+            return self.analysis.strata_fixed_effects
+        return self.randomisation.scheme in STRATIFIED_SCHEMES and bool(self.randomisation.strata)
