@@ -16,7 +16,7 @@ cases <- list()
 add_case <- function(name, source, yi, vi, labels) {
   cases[[length(cases) + 1]] <<- list(
     name = name, source = source,
-    yi = as.numeric(yi), vi = as.numeric(vi), labels = as.character(labels)
+    yi = I(as.numeric(yi)), vi = I(as.numeric(vi)), labels = I(as.character(labels))
   )
 }
 
@@ -71,7 +71,7 @@ fit_one <- function(cs, method, test = "z", level = 95) {
     I2 = fit$I2, H2 = fit$H2, QE = fit$QE, QEp = fit$QEp, k = fit$k,
     ddf = if (is.na(fit$ddf)) NULL else fit$ddf,
     pi_lb = if (has_pi) pr$pi.lb else NULL, pi_ub = if (has_pi) pr$pi.ub else NULL,
-    weights_percent = as.numeric(weights(fit))
+    weights_percent = I(as.numeric(weights(fit)))
   )
 }
 
