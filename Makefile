@@ -1,0 +1,38 @@
+# `make demo` and `make test` do all set-up on a fresh machine.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: install test test-slow demo bench docs clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The whole default suite (slow simulation tests excluded; see test-slow).
+test: $(STAMP)
+	bash scripts/system-deps.sh
+	$(PY) -m pytest -m "not slow" -n 2 -q
+
+test-slow: $(STAMP)
+	bash scripts/system-deps.sh
+	$(PY) -m pytest -m slow -q
+
+# The main job, end to end, on the shipped example protocols; outputs in demo-output/.
+demo: $(STAMP)
+	bash scripts/demo.sh
+
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py
+
+docs: $(STAMP)
+	$(PY) -m bitframe.protocol.docs docs/protocol-reference.md
+	$(VENV)/bin/bitframe schema --out docs/protocol.schema.json --force
+
+clean:
+	rm -rf $(VENV) demo-output .pytest_cache .hypothesis

@@ -1,0 +1,140 @@
+"""The CLI spine: exit codes, pinned output, no tracebacks, nothing overwritten without --force."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bitframe.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run(capsys, *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_version(capsys):
+    from bitframe import __version__
+
+    code, out, _ = run(capsys, "--version")
+    assert code == 0 and out.strip() == f"bitframe {__version__}"
+
+
+def test_validate_examples_exit_zero(capsys):
+    files = sorted(str(p) for p in (ROOT / "protocols").glob("*.yaml"))
+    code, out, err = run(capsys, "validate", *files)
+    assert code == 0, err
+    assert out.count("\nok  ") + out.startswith("ok  ") == len(files)
+    assert "programme 'bi-health-partnerships-2026' with 4 site protocol(s)" in out
+
+
+def test_validate_bad_protocol_exit_one_with_located_problems(capsys, tmp_path):
+    text = (ROOT / "protocols" / "sms-link-worker.yaml").read_text()
+    text = text.replace("scheme: stratified_block", "scheme: stratfied_block").replace("planned_n: 1600", "planned_n: lots")
+    text = text.replace("  title: SMS reminders to attend a first social-prescribing link-worker appointment\n", "")
+    text += "analysis_plan: {}\n"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    syntax = tmp_path / "syntax.yaml"
+    syntax.write_text("bitframe: 1\ntrial:\n  id: x\n   title: y\n")
+    code, out, err = run(capsys, "validate", str(bad), str(syntax))
+    assert code == 1
+    assert "Traceback" not in err
+    assert f"{bad}:" in err and "error[BF113]: 'stratfied_block' is not a valid value for 'scheme'" in err
+    assert "hint: did you mean 'stratified_block'?" in err
+    assert "error[BF112]: 'planned_n' must be a whole number, got 'lots'" in err
+    assert "error[BF111]: missing required key 'title' in trial" in err
+    assert "error[BF110]: unknown key 'analysis_plan'" in err and "did you mean 'analysis'?" in err
+    assert f"{syntax}:4:9: error[BF100]: invalid YAML: mapping values are not allowed here" in err
+    assert err.rstrip().endswith("2 of 2 protocol file(s) invalid.")
+
+
+def test_validate_json_output(capsys, tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("bitframe: 2\n")
+    code, out, _ = run(capsys, "validate", "--json", str(bad))
+    assert code == 1
+    [entry] = json.loads(out)
+    assert entry["valid"] is False and entry["problems"][0]["code"] == "BF103"
+
+
+def test_validate_random_bytes_no_traceback(capsys, tmp_path):
+    junk = tmp_path / "junk.yaml"
+    junk.write_bytes(bytes(range(256)) * 3)
+    code, _, err = run(capsys, "validate", str(junk))
+    assert code == 1 and "Traceback" not in err and "error[BF104]" in err
+
+
+def test_usage_error_exit_two(capsys):
+    code, _, err = run(capsys, "frobnicate")
+    assert code == 2 and "No such command 'frobnicate'" in err
+
+
+def test_schema_validates_examples(capsys):
+    jsonschema = pytest.importorskip("jsonschema")
+    from ruamel.yaml import YAML
+
+    code, out, _ = run(capsys, "schema")
+    assert code == 0
+    schema = json.loads(out)
+    validator = jsonschema.Draft202012Validator(schema)
+    for path in sorted((ROOT / "protocols").glob("*.yaml")):
+        if path.name == "programme.yaml":
+            continue
+        # Editors' YAML language servers read dates as strings; so do we here.
+        document = json.loads(json.dumps(YAML(typ="safe").load(path.read_text()), default=str))
+        errors = list(validator.iter_errors(document))
+        assert errors == [], (path, [e.message for e in errors])
+    # ... and rejects a misspelt scheme
+    document = json.loads(json.dumps(YAML(typ="safe").load((ROOT / "protocols" / "sms-link-worker.yaml").read_text()), default=str))
+    document["randomisation"]["scheme"] = "stratfied_block"
+    assert list(validator.iter_errors(document))
+
+
+def test_schema_file_is_not_overwritten_without_force(capsys, tmp_path):
+    target = tmp_path / "schema.json"
+    target.write_text("keep me")
+    code, _, err = run(capsys, "schema", "--out", str(target))
+    assert code == 1 and "output file already exists" in err and "--force" in err
+    assert target.read_text() == "keep me"
+    code, _, _ = run(capsys, "schema", "--out", str(target), "--force")
+    assert code == 0 and json.loads(target.read_text())["title"].startswith("bitframe trial protocol")
+
+
+@pytest.mark.parametrize("scheme", ["simple", "complete", "block", "stratified_block", "cluster", "stratified_cluster", "minimisation", "stepped_wedge"])
+@pytest.mark.parametrize("outcome", ["binary", "continuous", "count"])
+def test_init_scaffolds_a_valid_protocol(capsys, tmp_path, scheme, outcome):
+    from bitframe.protocol import load_protocol
+
+    target = tmp_path / "p.yaml"
+    code, out, err = run(capsys, "init", str(target), "--no-input", "--scheme", scheme, "--outcome-type", outcome,
+                         "--id", "my-trial", "--title", "A: title with colon", "--site", "Site")
+    assert code == 0, err
+    protocol = load_protocol(target)
+    assert protocol.randomisation.scheme == scheme and protocol.outcomes[0].type == outcome
+    assert protocol.trial.title == "A: title with colon"
+
+
+def test_init_rejects_bad_choice_and_writes_nothing(capsys, tmp_path):
+    target = tmp_path / "p.yaml"
+    code, _, err = run(capsys, "init", str(target), "--no-input", "--scheme", "stratfied")
+    assert code == 1 and "did you mean 'stratified_block'?" in err
+    assert not target.exists()
+
+
+def test_console_script_help_runs():
+    result = subprocess.run([sys.executable, "-m", "bitframe.cli", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "validate" in result.stdout
+
+
+def test_reference_docs_are_current():
+    from bitframe.protocol.docs import render
+
+    assert (ROOT / "docs" / "protocol-reference.md").read_text() == render(), "run `make docs`"
