@@ -1,0 +1,253 @@
+"""Data intake for the analysis: the randomisation list merged with outcomes.
+
+Nothing is dropped silently. Every unit on the list stays in the merged frame;
+a unit with no outcome row or a blank outcome is *missing* and counted as
+attrition per arm and outcome. Problems that make the analysis untrustworthy
+(duplicate ids, outcome rows for people who were never randomised, arms the
+protocol does not know, values of the wrong type) stop the analysis with a
+message naming the file, the rows and the column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from bitframe.errors import DataError, Problem, did_you_mean
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from bitframe.protocol.schema import Protocol
+
+_BINARY_TEXT = {"0": 0.0, "1": 1.0, "0.0": 0.0, "1.0": 1.0, "true": 1.0, "false": 0.0}
+MAX_ROWS_LISTED = 10
+
+
+@dataclass(frozen=True)
+class AnalysisData:
+    """The merged analysis frame and what intake found.
+
+    ``frame`` has one row per randomised unit, in list order, with columns
+    ``unit_id``, ``arm``, ``stratum`` (if any), ``cluster`` (if any), every
+    outcome column (float, NaN when missing) and the covariate/subgroup columns.
+    """
+
+    frame: "pd.DataFrame"
+    id_column: str
+    outcome_columns: dict[str, str]  # outcome id -> column
+    missing: dict[str, dict[str, int]]  # outcome id -> arm -> n missing
+    allocated: dict[str, int]  # arm -> n allocated
+    not_in_outcomes: int  # units on the list with no outcome row at all
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def _rows(positions, limit: int = MAX_ROWS_LISTED) -> str:
+    positions = [int(p) for p in positions]
+    shown = ", ".join(str(p) for p in positions[:limit])
+    return shown + (f" and {len(positions) - limit} more" if len(positions) > limit else "")
+
+
+def _column_problem(label: str, column: str, columns, what: str) -> Problem:
+    guess = did_you_mean(column, [str(c) for c in columns])
+    return Problem(
+        "BF210",
+        f"{what} column '{column}' is not in the file",
+        file=label,
+        hint=(f"did you mean '{guess}'? " if guess else "") + f"Columns present: {', '.join(map(str, columns))}",
+    )
+
+
+def _id_problems(frame: "pd.DataFrame", id_column: str, label: str) -> list[Problem]:
+    problems = []
+    ids = frame[id_column]
+    blank = ids.isna() | (ids.astype(str).str.strip() == "")
+    if blank.any():
+        problems.append(
+            Problem("BF211", f"blank id in rows {_rows(np.flatnonzero(blank.to_numpy()) + 1)}", file=label,
+                    field=id_column, hint="every row needs an id")
+        )
+    dup = ids[~blank].duplicated(keep=False)
+    if dup.any():
+        rows = np.flatnonzero((~blank).to_numpy())[dup.to_numpy()] + 1
+        first = ids[~blank][dup].iloc[0]
+        problems.append(
+            Problem("BF212", f"duplicate ids in rows {_rows(rows)} (e.g. '{first}')", file=label, field=id_column,
+                    hint="each unit may appear only once")
+        )
+    return problems
+
+
+def _coerce_outcome(values: "pd.Series", outcome_type: str, label: str, column: str) -> tuple[np.ndarray, list[Problem]]:
+    """Convert an outcome column to float with NaN for missing; name rows with values of the wrong type."""
+    import pandas as pd
+
+    text = values.astype("string").str.strip()
+    blank = text.isna() | (text == "") | text.str.upper().isin(["NA", "N/A", "NAN", "NULL", "."])
+    out = np.full(len(values), np.nan)
+    bad: list[int] = []
+    if outcome_type == "binary":
+        mapped = text.str.lower().map(_BINARY_TEXT)
+        ok = mapped.notna() | blank
+        out[mapped.notna().to_numpy()] = mapped[mapped.notna()].astype(float).to_numpy()
+        bad = list(np.flatnonzero(~ok.to_numpy()) + 1)
+        expected = "0 or 1 (or true/false)"
+    else:
+        numeric = pd.to_numeric(text.where(~blank), errors="coerce")
+        ok = numeric.notna() | blank
+        if outcome_type == "count":
+            nonneg_int = numeric.isna() | ((numeric >= 0) & (numeric == np.floor(numeric)))
+            ok &= nonneg_int
+            expected = "a whole number of 0 or more"
+        else:
+            expected = "a number"
+        out = numeric.to_numpy(dtype=float, na_value=np.nan)
+        bad = list(np.flatnonzero(~ok.to_numpy()) + 1)
+    problems = []
+    if bad:
+        examples = ", ".join(repr(str(values.iloc[r - 1])) for r in bad[:3])
+        problems.append(
+            Problem(
+                "BF213",
+                f"{outcome_type} outcome has values that are not {expected} in rows {_rows(bad)} ({examples})",
+                file=label,
+                field=column,
+                hint="fix or blank those cells (blank = missing, counted as attrition)",
+            )
+        )
+    out[blank.to_numpy()] = np.nan
+    return out, problems
+
+
+def merge_outcomes(
+    protocol: "Protocol",
+    allocation: "pd.DataFrame",
+    outcomes: "pd.DataFrame",
+    *,
+    list_label: str = "<list>",
+    outcomes_label: str = "<outcomes>",
+    baseline: "pd.DataFrame | None" = None,
+    baseline_label: str = "<participants>",
+) -> AnalysisData:
+    """Merge the randomisation list with outcomes (and optional baseline covariates) by unit id.
+
+    All problems are collected and raised together as one :class:`DataError`.
+    """
+    import pandas as pd
+
+    id_col = protocol.unit.id_column
+    problems: list[Problem] = []
+
+    for frame, label, what in ((allocation, list_label, "randomisation list"), (outcomes, outcomes_label, "outcomes")):
+        if id_col not in frame.columns:
+            problems.append(_column_problem(label, id_col, frame.columns, f"{what} id"))
+    if "arm" not in allocation.columns:
+        problems.append(_column_problem(list_label, "arm", allocation.columns, "arm"))
+    needed = {o.id: o.column for o in protocol.outcomes}
+    for oid, col in needed.items():
+        if col not in outcomes.columns:
+            problems.append(_column_problem(outcomes_label, col, outcomes.columns, f"outcome '{oid}'"))
+    if problems:
+        raise DataError(problems)
+
+    allocation = allocation.reset_index(drop=True)
+    outcomes = outcomes.reset_index(drop=True)
+    allocation[id_col] = allocation[id_col].astype("string").str.strip()
+    outcomes[id_col] = outcomes[id_col].astype("string").str.strip()
+    problems += _id_problems(allocation, id_col, list_label)
+    problems += _id_problems(outcomes, id_col, outcomes_label)
+
+    arms = allocation["arm"].astype("string").str.strip()
+    unknown = ~arms.isin(protocol.arm_ids)
+    if unknown.any():
+        values = sorted(set(arms[unknown].fillna("<blank>")))
+        problems.append(
+            Problem("BF214", f"arms not in the protocol in rows {_rows(np.flatnonzero(unknown.to_numpy()) + 1)}: "
+                    f"{', '.join(map(repr, values))}", file=list_label, field="arm",
+                    hint=f"the protocol's arms are {', '.join(protocol.arm_ids)}")
+        )
+    listed = set(allocation[id_col].dropna())
+    stray = ~outcomes[id_col].isin(listed) & outcomes[id_col].notna()
+    if stray.any():
+        rows = np.flatnonzero(stray.to_numpy()) + 1
+        problems.append(
+            Problem("BF215", f"{len(rows)} outcome row(s) for ids that are not on the randomisation list: rows {_rows(rows)} "
+                    f"(e.g. '{outcomes[id_col][stray].iloc[0]}')", file=outcomes_label, field=id_col,
+                    hint="outcomes can only be analysed for randomised units; check the ids or the list")
+        )
+
+    coerced: dict[str, np.ndarray] = {}
+    for o in protocol.outcomes:
+        values, found = _coerce_outcome(outcomes[o.column], o.type, outcomes_label, o.column)
+        coerced[o.column] = values
+        problems += found
+
+    extra_cols = list(dict.fromkeys([*protocol.analysis.covariates, *protocol.analysis.subgroups]
+                                    + ([protocol.analysis.compliance_column] if protocol.analysis.compliance_column else [])))
+    sources = [("outcomes", outcomes, outcomes_label)]
+    if baseline is not None:
+        if id_col not in baseline.columns:
+            problems.append(_column_problem(baseline_label, id_col, baseline.columns, "participants id"))
+        else:
+            baseline = baseline.reset_index(drop=True)
+            baseline[id_col] = baseline[id_col].astype("string").str.strip()
+            sources.append(("participants", baseline, baseline_label))
+    cluster_col = protocol.unit.cluster_column
+    wanted = extra_cols + ([cluster_col] if cluster_col and cluster_col not in allocation.columns else [])
+    for col in wanted:
+        if col in allocation.columns or any(col in f.columns for _, f, _ in sources):
+            continue
+        all_columns = list(outcomes.columns) + (list(baseline.columns) if baseline is not None else [])
+        problems.append(_column_problem(outcomes_label if baseline is None else f"{outcomes_label} or {baseline_label}",
+                                        col, all_columns, "analysis"))
+    if problems:
+        raise DataError(problems)
+
+    merged = allocation[[c for c in allocation.columns]].copy()
+    merged = merged.rename(columns={id_col: "unit_id"})
+    merged["arm"] = arms
+    out_frame = pd.DataFrame({"unit_id": outcomes[id_col]})
+    for col, values in coerced.items():
+        out_frame[col] = values
+    for col in extra_cols:
+        if col in outcomes.columns and col not in merged.columns:
+            out_frame[col] = outcomes[col].to_numpy()
+    out_frame["_has_outcome_row"] = True
+    merged = merged.merge(out_frame, on="unit_id", how="left", validate="one_to_one")
+    if baseline is not None:
+        base_cols = [c for c in [*extra_cols, *( [cluster_col] if cluster_col else [])] if c in baseline.columns and c not in merged.columns]
+        if base_cols:
+            merged = merged.merge(baseline[[id_col, *base_cols]].rename(columns={id_col: "unit_id"}), on="unit_id",
+                                  how="left", validate="one_to_one")
+    if cluster_col and cluster_col in merged.columns:
+        merged["cluster"] = merged[cluster_col].astype("string")
+    no_row = int((~merged["_has_outcome_row"].fillna(False).astype(bool)).sum())
+    merged = merged.drop(columns="_has_outcome_row")
+
+    allocated = {a: int((merged["arm"] == a).sum()) for a in protocol.arm_ids}
+    missing = {
+        o.id: {a: int(merged.loc[merged["arm"] == a, o.column].isna().sum()) for a in protocol.arm_ids}
+        for o in protocol.outcomes
+    }
+    if protocol.analysis.missing_data == "fail":
+        gaps = [(o.id, sum(m.values())) for o, m in zip(protocol.outcomes, missing.values()) if sum(m.values())]
+        if gaps:
+            raise DataError(
+                Problem("BF216", "missing outcomes, and the protocol's missing_data rule is 'fail': "
+                        + ", ".join(f"{oid}: {n} missing" for oid, n in gaps), file=outcomes_label,
+                        hint="complete the data, or pre-register `missing_data: complete_case`")
+            )
+    notes = []
+    if no_row:
+        notes.append(f"{no_row} randomised unit(s) have no row in the outcomes file; their outcomes count as missing")
+    return AnalysisData(
+        frame=merged,
+        id_column=id_col,
+        outcome_columns={o.id: o.column for o in protocol.outcomes},
+        missing=missing,
+        allocated=allocated,
+        not_in_outcomes=no_row,
+        notes=tuple(notes),
+    )

@@ -1,0 +1,111 @@
+"""Outcome intake: nothing silently dropped; bad rows named by file, row and column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bitframe.analyse.intake import merge_outcomes
+from bitframe.errors import DataError
+from bitframe.protocol import load_protocol
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def sms():
+    return load_protocol(ROOT / "protocols" / "sms-link-worker.yaml")
+
+
+def make(n=8):
+    allocation = pd.DataFrame({
+        "participant_id": [f"P{i}" for i in range(n)],
+        "arm": ["usual", "sms"] * (n // 2),
+        "stratum": ["A"] * n,
+    })
+    outcomes = pd.DataFrame({
+        "participant_id": [f"P{i}" for i in range(n)],
+        "attended": ["1", "0"] * (n // 2),
+        "swemwbs": [str(20 + i) for i in range(n)],
+        "age": np.arange(n) + 30.0,
+        "female": [0, 1] * (n // 2),
+        "prior_dna": [1, 0, 0, 1] * (n // 4),
+    })
+    return allocation, outcomes
+
+
+def problems(exc_info):
+    return [(p.code, p.message, p.field) for p in exc_info.value.problems]
+
+
+def test_clean_merge_counts_attrition_per_arm(sms):
+    allocation, outcomes = make()
+    outcomes.loc[1, "attended"] = ""  # sms arm
+    outcomes = outcomes.drop(index=2)  # usual arm: no row at all
+    data = merge_outcomes(sms, allocation, outcomes)
+    assert len(data.frame) == 8  # every randomised unit kept
+    assert data.missing["attended"] == {"usual": 1, "sms": 1}
+    assert data.missing["wellbeing"] == {"usual": 1, "sms": 0}
+    assert data.allocated == {"usual": 4, "sms": 4}
+    assert data.not_in_outcomes == 1
+    assert data.notes == ("1 randomised unit(s) have no row in the outcomes file; their outcomes count as missing",)
+
+
+def test_wrong_type_in_binary_column_names_rows(sms):
+    allocation, outcomes = make()
+    outcomes.loc[[2, 5], "attended"] = ["yes", "no"]
+    with pytest.raises(DataError) as info:
+        merge_outcomes(sms, allocation, outcomes, outcomes_label="out.csv")
+    [(code, message, column)] = problems(info)
+    assert code == "BF213" and column == "attended"
+    assert message == "binary outcome has values that are not 0 or 1 (or true/false) in rows 3, 6 ('yes', 'no')"
+    assert "out.csv, column 'attended'" in info.value.report()
+
+
+def test_every_problem_reported_at_once(sms):
+    allocation, outcomes = make()
+    allocation.loc[3, "arm"] = "sms2"
+    allocation.loc[5, "participant_id"] = "P4"
+    outcomes.loc[7, "participant_id"] = "ZZZ"
+    outcomes.loc[0, "swemwbs"] = "high"
+    with pytest.raises(DataError) as info:
+        merge_outcomes(sms, allocation, outcomes, list_label="list.csv", outcomes_label="out.csv")
+    found = problems(info)
+    assert ("BF212", "duplicate ids in rows 5, 6 (e.g. 'P4')", "participant_id") in found
+    assert ("BF214", "arms not in the protocol in rows 4: 'sms2'", "arm") in found
+    # P5 left the list when its id was overwritten, so its outcome row is unmatched too.
+    assert ("BF215", "2 outcome row(s) for ids that are not on the randomisation list: rows 6, 8 (e.g. 'P5')",
+            "participant_id") in found
+    assert ("BF213", "continuous outcome has values that are not a number in rows 1 ('high')", "swemwbs") in found
+
+
+def test_missing_outcome_column_suggests(sms):
+    allocation, outcomes = make()
+    outcomes = outcomes.rename(columns={"attended": "attend"})
+    with pytest.raises(DataError) as info:
+        merge_outcomes(sms, allocation, outcomes)
+    [p] = info.value.problems
+    assert p.message == "outcome 'attended' column 'attended' is not in the file"
+    assert p.hint.startswith("did you mean 'attend'?")
+
+
+def test_count_outcome_must_be_nonnegative_integer():
+    proto = load_protocol(ROOT / "protocols" / "volunteer-letters.yaml")
+    allocation = pd.DataFrame({"household_id": ["a", "b", "c", "d"], "arm": ["standard", "norm", "easy", "standard"]})
+    outcomes = pd.DataFrame({"household_id": ["a", "b", "c", "d"], "registered": [0, 1, 0, 1], "hours_month3": ["2", "-1", "1.5", ""]})
+    with pytest.raises(DataError) as info:
+        merge_outcomes(proto, allocation, outcomes)
+    [p] = info.value.problems
+    assert p.message == "count outcome has values that are not a whole number of 0 or more in rows 2, 3 ('-1', '1.5')"
+
+
+def test_missing_data_rule_fail(sms):
+    allocation, outcomes = make()
+    outcomes.loc[0, "attended"] = None
+    strict = sms.model_copy(update={"analysis": sms.analysis.model_copy(update={"missing_data": "fail"})})
+    with pytest.raises(DataError) as info:
+        merge_outcomes(strict, allocation, outcomes)
+    assert info.value.problems[0].code == "BF216"
