@@ -85,6 +85,10 @@ run_case <- function(case, data, family, formula_rhs, se_type, control = "contro
     fit <- glm.nb(f, data = data, control = glm.control(epsilon = 1e-13, maxit = 200))
   } else {
     fit <- glm(f, data = data, family = family, control = glm.control(epsilon = 1e-13, maxit = 200))
+    # glm() keeps the IRLS weights of the penultimate iteration; one more pass started at the
+    # converged coefficients evaluates them (and so vcov) at the MLE itself.
+    fit <- glm(f, data = data, family = family, start = coef(fit),
+               control = glm.control(epsilon = 1e-13, maxit = 200))
   }
   V <- vcov_of(fit, se_type, data$cluster)
   b <- coef(fit)
@@ -123,6 +127,11 @@ run_case <- function(case, data, family, formula_rhs, se_type, control = "contro
   if (family == "negative_binomial") {
     m$theta <- fit$theta
     m$theta_se <- fit$SE.theta
+    # MASS::theta.ml returns the SE from the information at the last-but-one Newton iterate; the
+    # same formula (MASS's `info`) evaluated at the final theta and fitted means:
+    th <- fit$theta; mu <- fitted(fit); y <- fit$y
+    info <- sum(-trigamma(th + y) + trigamma(th) - 1 / th + 2 / (mu + th) - (y + th) / (mu + th)^2)
+    m$theta_se_at_mle <- sqrt(1 / info)
   }
   meta[[case]] <<- m
 }

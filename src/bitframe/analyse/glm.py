@@ -1,0 +1,738 @@
+"""Generalised linear models for binary and count outcomes of a trial.
+
+Three estimators, each comparing every arm with a named control arm:
+
+* :func:`logistic_regression` -- binary outcome, logit link; reports the log odds ratio, the odds
+  ratio and the average marginal effect (risk difference averaged over the sample) of each arm.
+* :func:`poisson_regression` -- count outcome, log link; log rate ratio, rate ratio, marginal effect
+  (difference in expected counts).
+* :func:`negative_binomial_regression` -- as Poisson, NB2 variance ``mu + mu^2 / theta`` with
+  ``theta`` estimated by maximum likelihood.
+
+Model and estimation
+--------------------
+With design matrix ``X`` (intercept, one dummy per non-control arm, covariates) and link ``g``,
+``g(mu_i) = x_i' beta + offset_i``. ``beta`` is the maximum-likelihood estimate found by iteratively
+reweighted least squares (Fisher scoring; McCullagh & Nelder 1989, sec. 2.5), iterated to machine
+precision rather than to R's default ``epsilon = 1e-8``.
+
+Variance of ``beta``
+--------------------
+``B = (X' W X)^{-1}`` with IRLS working weights ``w_i = (dmu/deta)^2 / V(mu_i)`` at the estimate
+(the expected information; for canonical links also the observed one). Scores
+``s_i = x_i (y_i - mu_i) (dmu/deta)_i / V(mu_i)``.
+
+* ``classical``: ``B`` (dispersion fixed at 1 for all three families).
+* ``HC0``: ``B (sum_i s_i s_i') B``; ``HC1``: ``HC0 * n / (n - k)``;
+  ``HC2`` / ``HC3``: scores divided by ``sqrt(1 - h_i)`` / ``(1 - h_i)`` with the GLM hat values
+  ``h_i = w_i x_i' B x_i`` (as ``sandwich::vcovHC``; Zeileis 2004, 2006).
+* ``CR0``: ``B (sum_g S_g S_g') B`` with cluster score sums ``S_g``; ``stata``: ``CR0 * G / (G - 1)``,
+  the adjustment Stata applies to ML estimators (``logit``, ``poisson``, ``nbreg`` with
+  ``vce(cluster)``; Stata [P] _robust) and ``sandwich::vcovCL(type = "HC0", cadjust = TRUE)``;
+  ``CR1``: ``CR0 * G / (G - 1) * (n - 1) / (n - k)``, the default of ``sandwich::vcovCL``
+  (``type = "HC1"``; Zeileis, Koell & Graham 2020).
+
+For the negative binomial the variance is conditional on ``theta`` (as ``sandwich`` on a
+``MASS::glm.nb`` fit); ``beta`` and ``theta`` are orthogonal in expected information (Lawless 1987),
+so this loses nothing asymptotically.
+
+Effects reported per arm
+------------------------
+Inference is on the normal scale (``df = inf``), as usual for GLMs.
+
+* log ratio ``b_j`` with SE from the chosen variance, ``z = b_j / se_j``;
+* ratio ``exp(b_j)``: CI ``exp(b_j -/+ z_{1-a/2} se_j)``, SE by the delta method ``exp(b_j) se_j``
+  (as Stata's ``or``/``irr`` display), test statistic and p-value those of the log scale;
+* average marginal effect (discrete change)
+  ``AME_j = n^{-1} sum_i [g^{-1}(x_i(j)' b) - g^{-1}(x_i(0)' b)]`` where ``x_i(j)`` is unit ``i``'s
+  covariate row with its arm set to ``j`` (every unit, whatever its own arm), with delta-method SE
+  ``sqrt(d' V d)``, ``d = n^{-1} sum_i [mu'(eta_i(j)) x_i(j) - mu'(eta_i(0)) x_i(0)]``
+  (Williams 2012, Stata Journal 12(2):308-331; Greene 2012, Econometric Analysis, sec. 17.3).
+
+Results have been tested against R ``glm``, ``MASS::glm.nb`` and ``sandwich::vcovHC/vcovCL``
+(``tests/reference/glm_reference.R``).
+
+References
+----------
+McCullagh P, Nelder JA (1989). Generalized Linear Models, 2nd ed. Chapman & Hall.
+Lawless JF (1987). Negative binomial and mixed Poisson regression. Can J Stat 15(3):209-225.
+Venables WN, Ripley BD (2002). Modern Applied Statistics with S, 4th ed., sec. 7.4.
+Zeileis A (2004, 2006). J Stat Softw 11(10), 16(9). Zeileis, Koell, Graham (2020). J Stat Softw 95(1).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from bitframe.analyse.results import Estimate, estimates_frame
+from bitframe.errors import check_choice
+
+__all__ = [
+    "GLMResult",
+    "GLM_SE_TYPES",
+    "logistic_regression",
+    "poisson_regression",
+    "negative_binomial_regression",
+]
+
+HC_TYPES = ("classical", "HC0", "HC1", "HC2", "HC3")
+CR_TYPES = ("CR0", "CR1", "stata")
+GLM_SE_TYPES = HC_TYPES + CR_TYPES
+MISSING_RULES = ("drop", "error")
+
+_MAX_ITER = 200
+_TOL = 1e-12
+
+
+# --------------------------------------------------------------------------------------------
+# shared input handling (also used by mixed.py and bookkeeping.py)
+# --------------------------------------------------------------------------------------------
+
+
+def _check_ci_level(ci_level: float) -> float:
+    if not (isinstance(ci_level, (int, float)) and 0.0 < float(ci_level) < 1.0):
+        raise ValueError(f"The 'ci_level' parameter must be a float in the open range (0, 1). Got {ci_level!r} instead.")
+    return float(ci_level)
+
+
+def _as_1d(values: Any, parameter: str, n: int | None = None) -> np.ndarray:
+    arr = np.asarray(values.to_numpy() if hasattr(values, "to_numpy") else values)
+    if arr.ndim != 1:
+        raise ValueError(f"The {parameter!r} parameter must be one-dimensional. Got an array of shape {arr.shape} instead.")
+    if n is not None and arr.shape[0] != n:
+        raise ValueError(f"The {parameter!r} parameter must have {n} entries (one per unit). Got {arr.shape[0]} instead.")
+    return arr
+
+
+def _is_missing(arr: np.ndarray) -> np.ndarray:
+    import pandas as pd
+
+    return np.asarray(pd.isna(arr), dtype=bool)
+
+
+def _labels(values: Any, parameter: str, n: int | None = None) -> np.ndarray:
+    """Labels (arms, clusters, subgroups) as strings; missing labels are an error for arms."""
+    arr = _as_1d(values, parameter, n)
+    miss = _is_missing(arr)
+    out = np.array([str(v) for v in arr], dtype=object)
+    out[miss] = None
+    return out
+
+
+def _arm_levels(labels: np.ndarray, control: Any, parameter: str = "arm") -> tuple[str, tuple[str, ...]]:
+    """The control label and the other arms in sorted order (R's factor levels, control first)."""
+    if any(v is None for v in labels):
+        raise ValueError(f"The {parameter!r} parameter has missing values; every unit analysed needs an arm.")
+    levels = sorted(set(labels.tolist()))
+    if control is None:
+        control_s = levels[0]
+    else:
+        control_s = str(control)
+        check_choice("control arm", control_s, levels)
+    others = tuple(lv for lv in levels if lv != control_s)
+    if not others:
+        raise ValueError(
+            f"The {parameter!r} parameter has a single arm ({control_s!r}); at least one arm besides the control is needed."
+        )
+    return control_s, others
+
+
+def _covariate_matrix(covariates: Any, n: int) -> tuple[np.ndarray, list[str]]:
+    """Numeric covariate matrix (n x p) and column names.
+
+    Accepts None, a 1-D or 2-D array, a pandas Series/DataFrame or a mapping of name -> values.
+    Non-numeric columns are dummy-coded with their first sorted level as reference, named
+    ``column[level]``; booleans become 0/1. Missing values are kept as NaN (handled by the caller).
+    """
+    import pandas as pd
+
+    if covariates is None:
+        return np.empty((n, 0)), []
+    if isinstance(covariates, pd.Series):
+        frame = covariates.to_frame(name=covariates.name if covariates.name is not None else "x1")
+    elif isinstance(covariates, pd.DataFrame):
+        frame = covariates
+    elif isinstance(covariates, dict):
+        frame = pd.DataFrame({str(k): _as_1d(v, f"covariates[{k!r}]", n) for k, v in covariates.items()})
+    else:
+        arr = np.asarray(covariates)
+        if arr.ndim == 1:
+            arr = arr[:, None]
+        if arr.ndim != 2:
+            raise ValueError(f"The 'covariates' parameter must be 1- or 2-dimensional. Got shape {arr.shape} instead.")
+        frame = pd.DataFrame(arr, columns=[f"x{j + 1}" for j in range(arr.shape[1])])
+    if len(frame) != n:
+        raise ValueError(f"The 'covariates' parameter must have {n} rows (one per unit). Got {len(frame)} instead.")
+    cols: list[np.ndarray] = []
+    names: list[str] = []
+    for name in frame.columns:
+        col = frame[name]
+        if pd.api.types.is_bool_dtype(col):
+            cols.append(col.to_numpy(dtype=float))
+            names.append(str(name))
+        elif pd.api.types.is_numeric_dtype(col):
+            cols.append(col.to_numpy(dtype=float, na_value=np.nan))
+            names.append(str(name))
+        else:
+            miss = col.isna().to_numpy()
+            levels = sorted({str(v) for v in col[~miss]})
+            as_str = col.astype(object).map(lambda v: None if pd.isna(v) else str(v)).to_numpy()
+            for lv in levels[1:]:
+                d = (as_str == lv).astype(float)
+                d[miss] = np.nan
+                cols.append(d)
+                names.append(f"{name}[{lv}]")
+    if not cols:
+        return np.empty((n, 0)), []
+    return np.column_stack(cols), names
+
+
+def _check_rank(X: np.ndarray, names: Sequence[str]) -> None:
+    """Raise a clear error for a rank-deficient design (collinear or constant covariates)."""
+    rank = np.linalg.matrix_rank(X)
+    if rank == X.shape[1]:
+        return
+    # name the first column that is a combination of the ones before it
+    for j in range(1, X.shape[1] + 1):
+        if np.linalg.matrix_rank(X[:, :j]) < j:
+            raise ValueError(
+                f"The design matrix is rank deficient: column {names[j - 1]!r} is constant or a linear combination "
+                "of the arms and earlier covariates; drop it from 'covariates'."
+            )
+    raise ValueError("The design matrix is rank deficient.")  # pragma: no cover - loop always finds it
+
+
+def _cluster_codes(clusters: np.ndarray) -> tuple[np.ndarray, int]:
+    _, codes = np.unique(clusters.astype(str), return_inverse=True)
+    return codes, int(codes.max()) + 1 if codes.size else 0
+
+
+def _resolve_se_type(se_type: str | None, has_clusters: bool, allowed_hc: Sequence[str], allowed_cr: Sequence[str],
+                     *, default_hc: str, default_cr: str) -> str:
+    if se_type is None:
+        return default_cr if has_clusters else default_hc
+    check_choice("se_type", se_type, tuple(allowed_hc) + tuple(allowed_cr))
+    if se_type in allowed_cr and not has_clusters:
+        raise ValueError(f"se_type {se_type!r} is cluster-robust and needs 'clusters'; none were given.")
+    if se_type in allowed_hc and has_clusters:
+        raise ValueError(
+            f"'clusters' were given but se_type {se_type!r} ignores them; use one of "
+            + ", ".join(f"'{s}'" for s in allowed_cr)
+            + "."
+        )
+    return se_type
+
+
+def _z_estimate(term: str, est: float, se: float, ci_level: float, *, estimator: str, se_type: str, n: int,
+                n_clusters: int | None, scale: str) -> Estimate:
+    from scipy.stats import norm
+
+    q = float(norm.ppf(0.5 + ci_level / 2))
+    z = est / se if se > 0 else math.nan
+    p = float(2 * norm.sf(abs(z))) if se > 0 else math.nan
+    return Estimate(term=term, estimate=float(est), std_error=float(se), statistic=float(z), df=math.inf,
+                    p_value=p, ci_lower=float(est - q * se), ci_upper=float(est + q * se), ci_level=ci_level,
+                    estimator=estimator, se_type=se_type, n=n, n_clusters=n_clusters, scale=scale)
+
+
+# --------------------------------------------------------------------------------------------
+# families
+# --------------------------------------------------------------------------------------------
+
+
+class _Family:
+    name = ""
+    link = ""
+
+    def linkinv(self, eta: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def mu_eta(self, eta: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def variance(self, mu: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def mustart(self, y: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def linkfun(self, mu: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def loglik(self, y: np.ndarray, mu: np.ndarray) -> float:
+        raise NotImplementedError
+
+    def deviance(self, y: np.ndarray, mu: np.ndarray) -> float:
+        raise NotImplementedError
+
+
+class _Binomial(_Family):
+    name, link = "binomial", "logit"
+
+    def linkinv(self, eta):
+        return 1.0 / (1.0 + np.exp(-eta))
+
+    def mu_eta(self, eta):
+        p = self.linkinv(eta)
+        return p * (1.0 - p)
+
+    def variance(self, mu):
+        return mu * (1.0 - mu)
+
+    def mustart(self, y):
+        return (y + 0.5) / 2.0  # R's binomial()$initialize for 0/1 data
+
+    def linkfun(self, mu):
+        return np.log(mu / (1.0 - mu))
+
+    def loglik(self, y, mu):
+        return float(np.sum(y * np.log(mu) + (1.0 - y) * np.log1p(-mu)))
+
+    def deviance(self, y, mu):
+        return -2.0 * self.loglik(y, mu)
+
+
+class _LogLink(_Family):
+    link = "log"
+
+    def linkinv(self, eta):
+        return np.exp(eta)
+
+    def mu_eta(self, eta):
+        return np.exp(eta)
+
+    def mustart(self, y):
+        return y + 0.1  # R's poisson()$initialize
+
+    def linkfun(self, mu):
+        return np.log(mu)
+
+
+class _Poisson(_LogLink):
+    name = "poisson"
+
+    def variance(self, mu):
+        return mu
+
+    def loglik(self, y, mu):
+        from scipy.special import gammaln
+
+        return float(np.sum(y * np.log(mu) - mu - gammaln(y + 1.0)))
+
+    def deviance(self, y, mu):
+        from scipy.special import xlogy
+
+        return float(2.0 * np.sum(xlogy(y, y / mu) - (y - mu)))
+
+
+class _NegBin(_LogLink):
+    name = "negative_binomial"
+
+    def __init__(self, theta: float):
+        self.theta = float(theta)
+
+    def variance(self, mu):
+        return mu + mu * mu / self.theta
+
+    def loglik(self, y, mu):
+        return _nb_loglik(self.theta, y, mu)
+
+    def deviance(self, y, mu):
+        from scipy.special import xlogy
+
+        th = self.theta
+        return float(2.0 * np.sum(xlogy(y, y / mu) - (y + th) * np.log((y + th) / (mu + th))))
+
+
+def _nb_loglik(theta: float, y: np.ndarray, mu: np.ndarray) -> float:
+    from scipy.special import gammaln
+
+    return float(np.sum(gammaln(theta + y) - gammaln(theta) - gammaln(y + 1.0) + theta * np.log(theta)
+                        + y * np.log(mu) - (theta + y) * np.log(theta + mu)))
+
+
+# --------------------------------------------------------------------------------------------
+# fitting
+# --------------------------------------------------------------------------------------------
+
+
+def _irls(y: np.ndarray, X: np.ndarray, offset: np.ndarray, family: _Family,
+          beta0: np.ndarray | None = None) -> tuple[np.ndarray, int, bool]:
+    """Fisher scoring to machine precision; returns (beta, iterations, converged)."""
+    if beta0 is None:
+        mu = family.mustart(y)
+        eta = family.linkfun(mu)
+    else:
+        eta = X @ beta0 + offset
+        mu = family.linkinv(eta)
+    beta = np.zeros(X.shape[1]) if beta0 is None else beta0.copy()
+    dev_old = math.inf
+    for it in range(1, _MAX_ITER + 1):
+        d = family.mu_eta(eta)
+        w = d * d / family.variance(mu)
+        z = eta - offset + (y - mu) / d
+        sw = np.sqrt(w)
+        beta_new, *_ = np.linalg.lstsq(X * sw[:, None], z * sw, rcond=None)
+        eta = X @ beta_new + offset
+        mu = family.linkinv(eta)
+        if family.name == "binomial":
+            mu = np.clip(mu, 1e-300, 1 - 1e-16)
+        dev = family.deviance(y, mu)
+        step = np.max(np.abs(beta_new - beta) / (1.0 + np.abs(beta_new)))
+        beta = beta_new
+        if abs(dev - dev_old) / (abs(dev) + 0.1) < _TOL and step < 1e-10:
+            return beta, it, True
+        dev_old = dev
+    return beta, _MAX_ITER, False
+
+
+def _theta_ml(y: np.ndarray, mu: np.ndarray, theta0: float | None = None) -> tuple[float, float]:
+    """ML estimate of NB theta given mu (Newton on log theta); returns (theta, observed information)."""
+    from scipy.special import digamma, polygamma
+
+    n = y.size
+    if theta0 is None:
+        # moment start, as MASS::theta.ml
+        theta0 = n / float(np.sum((y / mu - 1.0) ** 2))
+    phi = math.log(max(theta0, 1e-8))
+    for _ in range(200):
+        th = math.exp(phi)
+        score = float(np.sum(digamma(th + y) - digamma(th) + math.log(th) + 1.0 - np.log(th + mu) - (y + th) / (mu + th)))
+        d2 = float(np.sum(polygamma(1, th + y) - polygamma(1, th) + 1.0 / th - 2.0 / (mu + th) + (y + th) / (mu + th) ** 2))
+        g = th * score
+        h = th * th * d2 + th * score  # d2l/dphi2
+        step = -g / h if h < 0 else (1.0 if g > 0 else -1.0)
+        step = max(min(step, 5.0), -5.0)
+        # backtrack so that the log-likelihood never decreases
+        l0 = _nb_loglik(th, y, mu)
+        for _ in range(60):
+            if _nb_loglik(math.exp(phi + step), y, mu) >= l0 - 1e-12 * abs(l0):
+                break
+            step /= 2.0
+        phi += step
+        if abs(step) < 1e-13 or phi > math.log(1e10):
+            break
+    th = math.exp(phi)
+    info = -float(np.sum(polygamma(1, th + y) - polygamma(1, th) + 1.0 / th - 2.0 / (mu + th) + (y + th) / (mu + th) ** 2))
+    return th, info
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    y: np.ndarray
+    X: np.ndarray
+    names: list[str]
+    offset: np.ndarray
+    arm_cols: dict[str, int]
+    control: str
+    arms: tuple[str, ...]
+    labels: np.ndarray
+    cluster_codes: np.ndarray | None
+    n_clusters: int | None
+    n_dropped: int
+
+
+def _prepare(outcome: Any, arm: Any, *, control: Any, covariates: Any, clusters: Any, exposure: Any,
+             missing: str) -> _Prepared:
+    check_choice("missing", missing, MISSING_RULES)
+    y = _as_1d(outcome, "outcome")
+    n_all = y.shape[0]
+    try:
+        y = y.astype(float)
+    except (TypeError, ValueError):
+        raise ValueError("The 'outcome' parameter must be numeric.") from None
+    labels = _labels(arm, "arm", n_all)
+    Z, znames = _covariate_matrix(covariates, n_all)
+    cl = _labels(clusters, "clusters", n_all) if clusters is not None else None
+    if exposure is not None:
+        expo = _as_1d(exposure, "exposure", n_all).astype(float)
+        if np.any(expo[~np.isnan(expo)] <= 0):
+            raise ValueError("The 'exposure' parameter must be strictly positive (it enters as log(exposure)).")
+    else:
+        expo = None
+
+    bad = np.isnan(y) | np.isnan(Z).any(axis=1)
+    if cl is not None:
+        bad |= np.array([c is None for c in cl])
+    if expo is not None:
+        bad |= np.isnan(expo)
+    n_bad = int(bad.sum())
+    if n_bad and missing == "error":
+        first = int(np.flatnonzero(bad)[0])
+        raise ValueError(
+            f"{n_bad} unit(s) have a missing outcome, covariate, cluster or exposure (first at index {first}); "
+            "pass missing='drop' for a complete-case analysis."
+        )
+    keep = ~bad
+    y, labels, Z = y[keep], labels[keep], Z[keep]
+    if y.size == 0:
+        raise ValueError("No complete units to analyse.")
+    control_s, arms = _arm_levels(labels, control)
+    D = np.column_stack([(labels == a).astype(float) for a in arms])
+    X = np.column_stack([np.ones(y.size), D, Z])
+    names = ["(Intercept)"] + [f"arm[{a}]" for a in arms] + znames
+    _check_rank(X, names)
+    offset = np.log(expo[keep]) if expo is not None else np.zeros(y.size)
+    codes, G = (None, None)
+    if cl is not None:
+        codes, G = _cluster_codes(cl[keep])
+    return _Prepared(y=y, X=X, names=names, offset=offset, arm_cols={a: 1 + j for j, a in enumerate(arms)},
+                     control=control_s, arms=arms, labels=labels, cluster_codes=codes, n_clusters=G,
+                     n_dropped=n_bad)
+
+
+def _vcov(prep: _Prepared, family: _Family, beta: np.ndarray, se_type: str) -> np.ndarray:
+    X, y = prep.X, prep.y
+    n, k = X.shape
+    eta = X @ beta + prep.offset
+    mu = family.linkinv(eta)
+    d = family.mu_eta(eta)
+    var = family.variance(mu)
+    w = d * d / var
+    bread = np.linalg.inv((X * w[:, None]).T @ X)
+    if se_type == "classical":
+        return bread
+    s = X * ((y - mu) * d / var)[:, None]
+    if se_type in CR_TYPES:
+        G = int(prep.n_clusters)  # type: ignore[arg-type]
+        if G < 2:
+            raise ValueError(f"Cluster-robust standard errors need at least 2 clusters. Got {G} instead.")
+        S = np.zeros((G, k))
+        np.add.at(S, prep.cluster_codes, s)
+        meat = S.T @ S
+        factor = 1.0 if se_type == "CR0" else G / (G - 1.0)
+        if se_type == "CR1":
+            factor *= (n - 1.0) / (n - k)
+    else:
+        if se_type in ("HC2", "HC3"):
+            h = w * np.einsum("ij,jk,ik->i", X, bread, X)
+            s = s / ((1.0 - h) ** (0.5 if se_type == "HC2" else 1.0))[:, None]
+        meat = s.T @ s
+        factor = n / (n - k) if se_type == "HC1" else 1.0
+    return factor * (bread @ meat @ bread)
+
+
+# --------------------------------------------------------------------------------------------
+# result
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GLMResult:
+    """A fitted trial GLM: coefficients and per-arm effects on three scales.
+
+    ``effects`` holds, for each non-control arm in order, three :class:`Estimate` records whose
+    ``term`` is the arm label and whose ``scale`` is the log ratio (``log_odds_ratio`` /
+    ``log_rate_ratio``), the ratio (``odds_ratio`` / ``rate_ratio``) and ``marginal_effect``.
+    ``coefficients`` holds every model coefficient on the link scale (``term`` as ``arm[sms]``,
+    covariate names, ``(Intercept)``). ``theta`` (NB2 shape; variance ``mu + mu^2/theta``) and its
+    standard error (from the observed information, as ``MASS::glm.nb``) are set only for the
+    negative binomial. ``control_mean`` is the observed mean outcome of the control arm.
+    """
+
+    estimator: str
+    family: str
+    link: str
+    control: str
+    arms: tuple[str, ...]
+    se_type: str
+    ci_level: float
+    n: int
+    n_dropped: int
+    n_clusters: int | None
+    converged: bool
+    iterations: int
+    log_likelihood: float
+    deviance: float
+    control_mean: float
+    coefficients: tuple[Estimate, ...]
+    effects: tuple[Estimate, ...]
+    theta: float | None = None
+    theta_std_error: float | None = None
+
+    def effect(self, arm: str, scale: str) -> Estimate:
+        """The effect of ``arm`` vs control on ``scale`` (e.g. ``odds_ratio``, ``marginal_effect``)."""
+        check_choice("arm", str(arm), self.arms)
+        check_choice("scale", scale, sorted({e.scale for e in self.effects}))
+        return next(e for e in self.effects if e.term == str(arm) and e.scale == scale)
+
+    def to_frame(self):
+        """Tidy per-arm effects (one row per arm and scale), pandas DataFrame."""
+        frame = estimates_frame(self.effects)
+        frame.insert(0, "arm", frame.pop("term"))
+        frame.insert(1, "contrast", [f"{a} - {self.control}" for a in frame["arm"]])
+        return frame
+
+    def coefficients_frame(self):
+        """Every coefficient on the link scale, pandas DataFrame."""
+        return estimates_frame(self.coefficients)
+
+
+def _fit(estimator: str, family_name: str, outcome: Any, arm: Any, *, control: Any, covariates: Any,
+         clusters: Any, exposure: Any, se_type: str | None, ci_level: float, missing: str) -> GLMResult:
+    ci_level = _check_ci_level(ci_level)
+    prep = _prepare(outcome, arm, control=control, covariates=covariates, clusters=clusters, exposure=exposure,
+                    missing=missing)
+    se_type = _resolve_se_type(se_type, prep.cluster_codes is not None, HC_TYPES, CR_TYPES,
+                               default_hc="HC1", default_cr="stata")
+    y, X = prep.y, prep.X
+    n, k = X.shape
+
+    # outcome checks and non-estimable arms, before fitting (clearer than a non-converged fit)
+    if family_name == "binomial":
+        if not np.all((y == 0) | (y == 1)):
+            raise ValueError("The 'outcome' parameter of a logistic regression must be 0/1 (or boolean).")
+        for a in (prep.control,) + prep.arms:
+            ya = y[prep.labels == a]
+            if ya.min() == ya.max():
+                raise ValueError(
+                    f"Arm {a!r} has {'no events' if ya.max() == 0 else 'only events'} (all outcomes {int(ya[0])}); "
+                    "its odds ratio is not estimable. Report the risk difference instead."
+                )
+    else:
+        if np.any(y < 0):
+            raise ValueError("The 'outcome' parameter of a count regression must be non-negative.")
+        for a in (prep.control,) + prep.arms:
+            if y[prep.labels == a].max() == 0:
+                raise ValueError(f"Arm {a!r} has no events (all counts 0); its rate ratio is not estimable.")
+
+    theta = theta_se = None
+    if family_name == "binomial":
+        family: _Family = _Binomial()
+        beta, iters, conv = _irls(y, X, prep.offset, family)
+    elif family_name == "poisson":
+        family = _Poisson()
+        beta, iters, conv = _irls(y, X, prep.offset, family)
+    else:
+        # alternate theta | mu (ML) and beta | theta (IRLS) to the joint maximum, as MASS::glm.nb
+        beta, iters, conv = _irls(y, X, prep.offset, _Poisson())
+        mu = np.exp(X @ beta + prep.offset)
+        th, _ = _theta_ml(y, mu)
+        conv_all = False
+        for outer in range(1, _MAX_ITER + 1):
+            family = _NegBin(th)
+            beta, it, conv = _irls(y, X, prep.offset, family, beta0=beta)
+            iters += it
+            mu = np.exp(X @ beta + prep.offset)
+            th_new, _ = _theta_ml(y, mu, th)
+            done = abs(math.log(th_new) - math.log(th)) < 1e-12
+            th = th_new
+            if done:
+                conv_all = conv
+                break
+        family = _NegBin(th)
+        beta, it, conv = _irls(y, X, prep.offset, family, beta0=beta)
+        iters += it
+        conv = conv and conv_all
+        mu = np.exp(X @ beta + prep.offset)
+        theta, info = th, _theta_ml(y, mu, th)[1]
+        theta_se = math.sqrt(1.0 / info) if info > 0 else math.nan
+        if theta > 1e9:
+            warnings.warn("The negative binomial theta diverges (no overdispersion); use poisson_regression.",
+                          RuntimeWarning, stacklevel=3)
+    if not conv:
+        warnings.warn(f"{estimator}: iterations did not converge; estimates may be unreliable.", RuntimeWarning,
+                      stacklevel=3)
+
+    V = _vcov(prep, family, beta, se_type)
+    se = np.sqrt(np.diag(V))
+    G = prep.n_clusters
+    common = dict(estimator=estimator, se_type=se_type, n=n, n_clusters=G)
+    coefs = tuple(
+        _z_estimate(name, beta[j], se[j], ci_level, scale="coefficient", **common)  # type: ignore[arg-type]
+        for j, name in enumerate(prep.names)
+    )
+    log_scale, ratio_scale = (("log_odds_ratio", "odds_ratio") if family_name == "binomial"
+                              else ("log_rate_ratio", "rate_ratio"))
+    effects: list[Estimate] = []
+    Xc = X.copy()
+    arm_idx = list(prep.arm_cols.values())
+    Xc[:, arm_idx] = 0.0
+    eta0 = Xc @ beta + prep.offset
+    for a in prep.arms:
+        j = prep.arm_cols[a]
+        log_e = _z_estimate(a, beta[j], se[j], ci_level, scale=log_scale, **common)  # type: ignore[arg-type]
+        r = math.exp(beta[j])
+        ratio = Estimate(term=a, estimate=r, std_error=r * se[j], statistic=log_e.statistic, df=math.inf,
+                         p_value=log_e.p_value, ci_lower=math.exp(log_e.ci_lower), ci_upper=math.exp(log_e.ci_upper),
+                         ci_level=ci_level, scale=ratio_scale, **common)  # type: ignore[arg-type]
+        X1 = Xc.copy()
+        X1[:, j] = 1.0
+        eta1 = X1 @ beta + prep.offset
+        ame = float(np.mean(family.linkinv(eta1) - family.linkinv(eta0)))
+        grad = (family.mu_eta(eta1) @ X1 - family.mu_eta(eta0) @ Xc) / n
+        ame_se = math.sqrt(float(grad @ V @ grad))
+        me = _z_estimate(a, ame, ame_se, ci_level, scale="marginal_effect", **common)  # type: ignore[arg-type]
+        effects.extend([log_e, ratio, me])
+
+    mu = family.linkinv(X @ beta + prep.offset)
+    return GLMResult(
+        estimator=estimator, family=family_name, link=family.link, control=prep.control, arms=prep.arms,
+        se_type=se_type, ci_level=ci_level, n=n, n_dropped=prep.n_dropped, n_clusters=G, converged=bool(conv),
+        iterations=int(iters), log_likelihood=family.loglik(y, mu), deviance=family.deviance(y, mu),
+        control_mean=float(np.mean(y[prep.labels == prep.control])), coefficients=coefs, effects=tuple(effects),
+        theta=theta, theta_std_error=theta_se,
+    )
+
+
+_COMMON_DOC = """
+    Parameters
+    ----------
+    outcome : array-like, length n.
+    arm : array-like of arm labels, length n (any hashable labels; compared as strings).
+    control : the control arm's label; default the first label in sorted order (R's factor baseline).
+    covariates : None, array (n,) or (n, p), DataFrame or mapping name -> values; non-numeric columns
+        are dummy-coded (first sorted level as reference).
+    clusters : cluster labels, length n; required for cluster-robust ``se_type``.
+    se_type : one of ``classical``, ``HC0``-``HC3`` (no clusters) or ``CR0``, ``CR1``, ``stata``
+        (clusters); default ``HC1``, or ``stata`` when clusters are given.
+    ci_level : confidence level in (0, 1).
+    missing : ``drop`` (complete cases; ``n_dropped`` counts the rest) or ``error``.
+"""
+
+
+def logistic_regression(outcome: Any, arm: Any, *, control: Any = None, covariates: Any = None,
+                        clusters: Any = None, se_type: str | None = None, ci_level: float = 0.95,
+                        missing: str = "drop") -> GLMResult:
+    """Logistic regression of a binary outcome on arm dummies (+ covariates).
+
+    Reports per arm the log odds ratio, the odds ratio (CI by exponentiating the log-OR CI) and the
+    average marginal effect (risk difference averaged over the sample, delta-method SE).
+    See the module docstring for the formulas and references.
+    """
+    return _fit("logit", "binomial", outcome, arm, control=control, covariates=covariates, clusters=clusters,
+                exposure=None, se_type=se_type, ci_level=ci_level, missing=missing)
+
+
+def poisson_regression(outcome: Any, arm: Any, *, control: Any = None, covariates: Any = None,
+                       clusters: Any = None, exposure: Any = None, se_type: str | None = None,
+                       ci_level: float = 0.95, missing: str = "drop") -> GLMResult:
+    """Poisson regression (log link) of a count outcome; rate ratios with sandwich SEs.
+
+    ``exposure`` (positive, length n) enters as the offset ``log(exposure)``. With a robust
+    ``se_type`` this is valid for any mean-correctly-specified non-negative outcome
+    (Zou 2004, Am J Epidemiol 159(7):702-706). See the module docstring.
+    """
+    return _fit("poisson", "poisson", outcome, arm, control=control, covariates=covariates, clusters=clusters,
+                exposure=exposure, se_type=se_type, ci_level=ci_level, missing=missing)
+
+
+def negative_binomial_regression(outcome: Any, arm: Any, *, control: Any = None, covariates: Any = None,
+                                 clusters: Any = None, exposure: Any = None, se_type: str | None = None,
+                                 ci_level: float = 0.95, missing: str = "drop") -> GLMResult:
+    """Negative binomial (NB2, log link) regression with theta by maximum likelihood.
+
+    Matches ``MASS::glm.nb``: the joint ML estimate of ``(beta, theta)``; the variance of
+    ``beta`` is conditional on ``theta`` (as ``sandwich`` on a glm.nb fit). See the module docstring.
+    """
+    return _fit("negative_binomial", "negative_binomial", outcome, arm, control=control, covariates=covariates,
+                clusters=clusters, exposure=exposure, se_type=se_type, ci_level=ci_level, missing=missing)
+
+
+for _f in (logistic_regression, poisson_regression, negative_binomial_regression):
+    _f.__doc__ = (_f.__doc__ or "") + _COMMON_DOC
