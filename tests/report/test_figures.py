@@ -149,8 +149,9 @@ def test_forest_log_scale_is_symmetric_about_one():
 
 
 def test_forest_null_value_and_favours():
-    svg = forest_plot(["a", "b"], [4.0, 6.0], [3.0, 5.5], [5.0, 6.5], null_value=5.0,
-                      favours=("Favours control", "Favours nudge"))
+    svg = forest_plot(
+        ["a", "b"], [4.0, 6.0], [3.0, 5.5], [5.0, 6.5], null_value=5.0, favours=("Favours control", "Favours nudge")
+    )
     root = check_common(svg)
     xs = rect_centres_x(root, "bf-point")
     assert xs[0] < null_x(root) < xs[1]
@@ -220,13 +221,31 @@ def test_forest_is_deterministic_with_distinct_ids():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        (dict(labels=["a", "b"], estimates=[0.1], ci_lower=[0.0], ci_upper=[0.2]), r"'estimates' parameter must have one value per label \(2\); got 1"),
+        (
+            dict(labels=["a", "b"], estimates=[0.1], ci_lower=[0.0], ci_upper=[0.2]),
+            r"'estimates' parameter must have one value per label \(2\); got 1",
+        ),
         (dict(labels=["a"], estimates=[0.3], ci_lower=[0.0], ci_upper=[0.2]), r"ci_lower <= estimate <= ci_upper"),
-        (dict(labels=["a"], estimates=[float("nan")], ci_lower=[0.0], ci_upper=[0.2]), r"'estimates' parameter must be finite"),
-        (dict(labels=["a"], estimates=[0.1], ci_lower=[-0.1], ci_upper=[0.2], log_scale=True), r"log-scale forest plot needs positive values"),
-        (dict(labels=["a"], estimates=[0.1], ci_lower=[0.0], ci_upper=[0.2], weights=[-1]), r"'weights' parameter must be >= 0"),
-        (dict(labels=["a"], estimates=[0.1], ci_lower=[0.0], ci_upper=[0.2], ci_level=95), r"'ci_level' parameter must be in the open range \(0, 1\); got 95"),
-        (dict(labels=["a"], estimates=[0.1], ci_lower=[0.0], ci_upper=[0.2], id_prefix="1 bad"), r"'id_prefix' parameter must start with a letter"),
+        (
+            dict(labels=["a"], estimates=[float("nan")], ci_lower=[0.0], ci_upper=[0.2]),
+            r"'estimates' parameter must be finite",
+        ),
+        (
+            dict(labels=["a"], estimates=[0.1], ci_lower=[-0.1], ci_upper=[0.2], log_scale=True),
+            r"log-scale forest plot needs positive values",
+        ),
+        (
+            dict(labels=["a"], estimates=[0.1], ci_lower=[0.0], ci_upper=[0.2], weights=[-1]),
+            r"'weights' parameter must be >= 0",
+        ),
+        (
+            dict(labels=["a"], estimates=[0.1], ci_lower=[0.0], ci_upper=[0.2], ci_level=95),
+            r"'ci_level' parameter must be in the open range \(0, 1\); got 95",
+        ),
+        (
+            dict(labels=["a"], estimates=[0.1], ci_lower=[0.0], ci_upper=[0.2], id_prefix="1 bad"),
+            r"'id_prefix' parameter must start with a letter",
+        ),
         (dict(labels=[], estimates=[], ci_lower=[], ci_upper=[]), r"at least one row"),
     ],
 )
@@ -236,7 +255,9 @@ def test_forest_argument_errors(kwargs, message):
 
 
 rows = st.lists(
-    st.tuples(st.floats(-5, 5, allow_nan=False), st.floats(0.01, 2, allow_nan=False), st.floats(0.01, 2, allow_nan=False)),
+    st.tuples(
+        st.floats(-5, 5, allow_nan=False), st.floats(0.01, 2, allow_nan=False), st.floats(0.01, 2, allow_nan=False)
+    ),
     min_size=2,
     max_size=15,
 )
@@ -269,10 +290,26 @@ def test_forest_positions_monotone_property(rows, log_scale):
 
 def _arms() -> list[ConsortArm]:
     return [
-        ConsortArm("Control letter", allocated=5000, analysed=4800, lost_to_follow_up=200, excluded_from_analysis=200,
-                   clusters_allocated=40, clusters_analysed=39, lost_reasons={"Moved away": 150, "Unknown": 50}),
-        ConsortArm("Social norms letter", allocated=5100, analysed=4950, received=5050, lost_to_follow_up=150,
-                   excluded_from_analysis=150, clusters_allocated=41, clusters_analysed=41),
+        ConsortArm(
+            "Control letter",
+            allocated=5000,
+            analysed=4800,
+            lost_to_follow_up=200,
+            excluded_from_analysis=200,
+            clusters_allocated=40,
+            clusters_analysed=39,
+            lost_reasons={"Moved away": 150, "Unknown": 50},
+        ),
+        ConsortArm(
+            "Social norms letter",
+            allocated=5100,
+            analysed=4950,
+            received=5050,
+            lost_to_follow_up=150,
+            excluded_from_analysis=150,
+            clusters_allocated=41,
+            clusters_analysed=41,
+        ),
     ]
 
 
@@ -312,7 +349,10 @@ def test_consort_contents():
 
 
 def test_consort_minimal_and_escaping():
-    arms = [ConsortArm(NASTY, allocated=10, analysed=10), ConsortArm("B", allocated=12, analysed=11, lost_to_follow_up=1)]
+    arms = [
+        ConsortArm(NASTY, allocated=10, analysed=10),
+        ConsortArm("B", allocated=12, analysed=11, lost_to_follow_up=1),
+    ]
     svg = consort_diagram(arms)
     root = check_common(svg)
     body = flat_text(root)
@@ -325,16 +365,52 @@ def test_consort_minimal_and_escaping():
 @pytest.mark.parametrize(
     ("arms", "kwargs", "message"),
     [
-        ([ConsortArm("A", allocated=10, analysed=11)], {}, r"'arms\[0\].analysed' count must be <= allocated \(10\); got 11"),
-        ([ConsortArm("A", allocated=-1, analysed=0)], {}, r"'arms\[0\].allocated' count must be a non-negative integer; got -1"),
-        ([ConsortArm("A", allocated=10, analysed=8, excluded_from_analysis=3)], {}, r"analysed \+ excluded_from_analysis <= allocated"),
-        ([ConsortArm("A", allocated=10, analysed=10)], {"randomised": 12}, r"'randomised' count \(12\) must equal the sum"),
-        ([ConsortArm("A", allocated=10, analysed=10)], {"assessed": 20, "excluded": 5}, r"assessed - excluded = randomised"),
-        ([ConsortArm("A", allocated=10, analysed=10)], {"assessed": 5}, r"'assessed' count \(5\) must be >= randomised"),
-        ([ConsortArm("A", allocated=10, analysed=10)], {"assessed": 12, "excluded_reasons": {"x": 3}}, r"sum to 3, more than excluded \(2\)"),
-        ([ConsortArm("A", allocated=10, analysed=10, lost_to_follow_up=1, lost_reasons={"x": 2})], {}, r"lost_reasons' counts sum to 2"),
+        (
+            [ConsortArm("A", allocated=10, analysed=11)],
+            {},
+            r"'arms\[0\].analysed' count must be <= allocated \(10\); got 11",
+        ),
+        (
+            [ConsortArm("A", allocated=-1, analysed=0)],
+            {},
+            r"'arms\[0\].allocated' count must be a non-negative integer; got -1",
+        ),
+        (
+            [ConsortArm("A", allocated=10, analysed=8, excluded_from_analysis=3)],
+            {},
+            r"analysed \+ excluded_from_analysis <= allocated",
+        ),
+        (
+            [ConsortArm("A", allocated=10, analysed=10)],
+            {"randomised": 12},
+            r"'randomised' count \(12\) must equal the sum",
+        ),
+        (
+            [ConsortArm("A", allocated=10, analysed=10)],
+            {"assessed": 20, "excluded": 5},
+            r"assessed - excluded = randomised",
+        ),
+        (
+            [ConsortArm("A", allocated=10, analysed=10)],
+            {"assessed": 5},
+            r"'assessed' count \(5\) must be >= randomised",
+        ),
+        (
+            [ConsortArm("A", allocated=10, analysed=10)],
+            {"assessed": 12, "excluded_reasons": {"x": 3}},
+            r"sum to 3, more than excluded \(2\)",
+        ),
+        (
+            [ConsortArm("A", allocated=10, analysed=10, lost_to_follow_up=1, lost_reasons={"x": 2})],
+            {},
+            r"lost_reasons' counts sum to 2",
+        ),
         ([ConsortArm("A", allocated=10, analysed=10, clusters_analysed=3)], {}, r"needs clusters_allocated"),
-        ([ConsortArm("A", allocated=10, analysed=10, clusters_allocated=2, clusters_analysed=3)], {}, r"must be <= clusters_allocated \(2\)"),
+        (
+            [ConsortArm("A", allocated=10, analysed=10, clusters_allocated=2, clusters_analysed=3)],
+            {},
+            r"must be <= clusters_allocated \(2\)",
+        ),
         ([ConsortArm("A", allocated=True, analysed=0)], {}, r"non-negative integer; got True"),
         ([], {}, r"at least one arm"),
     ],
@@ -413,3 +489,13 @@ def test_power_curve_several_series():
 def test_power_curve_argument_errors(kwargs, message):
     with pytest.raises(ValueError, match=message):
         power_curve(**kwargs)
+
+
+def test_docstring_examples_run():
+    """The Examples sections in the module's docstrings are executable and correct."""
+    import doctest
+
+    import bitframe.report.figures as module
+
+    outcome = doctest.testmod(module)
+    assert outcome.attempted > 0 and outcome.failed == 0

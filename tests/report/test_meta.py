@@ -146,8 +146,26 @@ def test_to_frame_and_sites_frame():
     r = meta_analysis(case["yi"], case["vi"], labels=case["labels"], scale="log_risk_ratio", ci_level=0.9)
     frame = r.to_frame()
     assert frame.shape[0] == 1
-    for col in ("method", "estimate", "std_error", "statistic", "p_value", "ci_lower", "ci_upper", "ci_level",
-                "tau2", "tau2_se", "i2", "h2", "q", "q_df", "q_p_value", "pi_lower", "pi_upper", "k"):
+    for col in (
+        "method",
+        "estimate",
+        "std_error",
+        "statistic",
+        "p_value",
+        "ci_lower",
+        "ci_upper",
+        "ci_level",
+        "tau2",
+        "tau2_se",
+        "i2",
+        "h2",
+        "q",
+        "q_df",
+        "q_p_value",
+        "pi_lower",
+        "pi_upper",
+        "k",
+    ):
         assert col in frame.columns
     assert frame.loc[0, "ci_level"] == 0.9
     assert list(meta_analysis(case["yi"], case["vi"]).to_frame().columns) == list(frame.columns)
@@ -165,8 +183,21 @@ def test_meta_from_estimates():
     """Pooling Estimate records equals pooling their (estimate, std_error) pairs."""
     case = REF["cases"][2]
     recs = [
-        Estimate(term="treat", estimate=y, std_error=math.sqrt(v), statistic=0, df=math.inf, p_value=1,
-                 ci_lower=0, ci_upper=0, ci_level=0.95, estimator="x", se_type="y", n=10, scale="log_odds_ratio")
+        Estimate(
+            term="treat",
+            estimate=y,
+            std_error=math.sqrt(v),
+            statistic=0,
+            df=math.inf,
+            p_value=1,
+            ci_lower=0,
+            ci_upper=0,
+            ci_level=0.95,
+            estimator="x",
+            se_type="y",
+            n=10,
+            scale="log_odds_ratio",
+        )
         for y, v in zip(case["yi"], case["vi"])
     ]
     r = meta_from_estimates(recs, method="DL")
@@ -189,7 +220,10 @@ def test_meta_from_estimates():
         (dict(yi=[0.1, float("nan")], vi=[0.01, 0.02]), r"'yi' parameter must be finite"),
         (dict(yi=[0.1, 0.2]), r"exactly one of 'vi'"),
         (dict(yi=[0.1, 0.2], vi=[0.01, 0.02], sei=[0.1, 0.1]), r"exactly one of 'vi'"),
-        (dict(yi=[0.1, 0.2], vi=[0.01, 0.02], ci_level=95), r"'ci_level' parameter must be a number in the open range \(0, 1\); got 95"),
+        (
+            dict(yi=[0.1, 0.2], vi=[0.01, 0.02], ci_level=95),
+            r"'ci_level' parameter must be a number in the open range \(0, 1\); got 95",
+        ),
         (dict(yi=[], vi=[]), r"at least one estimate"),
         (dict(yi=[0.1, 0.2], vi=[0.01, 0.02], method="FE", test="knha"), r"'knha' needs a random-effects method"),
         (dict(yi=[0.1, 0.2], vi=[0.01, 0.02], labels=["a"]), r"'labels' parameter must have one label"),
@@ -241,3 +275,13 @@ def test_properties(data, method, perm_seed):
     r2 = meta_analysis(y[perm], v[perm], method=method)
     assert math.isclose(r.estimate, r2.estimate, rel_tol=1e-9, abs_tol=1e-12)
     assert math.isclose(r.tau2, r2.tau2, rel_tol=1e-6, abs_tol=1e-9)
+
+
+def test_docstring_examples_run():
+    """The Examples sections in the module's docstrings are executable and correct."""
+    import doctest
+
+    import bitframe.report.meta as module
+
+    outcome = doctest.testmod(module)
+    assert outcome.attempted > 0 and outcome.failed == 0

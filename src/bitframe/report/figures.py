@@ -29,7 +29,8 @@ import math
 import textwrap
 from dataclasses import dataclass, field
 from statistics import NormalDist
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
+from collections.abc import Iterable, Mapping, Sequence
 
 __all__ = [
     "OKABE_ITO",
@@ -145,9 +146,22 @@ def _text(
     return f"<text {' '.join(attrs)}>{_esc(text)}</text>"
 
 
-def _line(x1: float, y1: float, x2: float, y2: float, *, stroke: str = _INK, width: float = 1.0,
-          dash: str = "", css_class: str | None = None, extra: str = "") -> str:
-    attrs = f'x1="{_num(x1)}" y1="{_num(y1)}" x2="{_num(x2)}" y2="{_num(y2)}" stroke="{stroke}" stroke-width="{_num(width)}"'
+def _line(
+    x1: float,
+    y1: float,
+    x2: float,
+    y2: float,
+    *,
+    stroke: str = _INK,
+    width: float = 1.0,
+    dash: str = "",
+    css_class: str | None = None,
+    extra: str = "",
+) -> str:
+    attrs = (
+        f'x1="{_num(x1)}" y1="{_num(y1)}" x2="{_num(x2)}" y2="{_num(y2)}" '
+        f'stroke="{stroke}" stroke-width="{_num(width)}"'
+    )
     if dash:
         attrs += f' stroke-dasharray="{dash}"'
     if css_class:
@@ -275,7 +289,7 @@ class PooledEstimate:
     pi_upper: float | None = None
 
     @classmethod
-    def from_meta(cls, result: Any, *, label: str | None = None, exponentiate: bool = False) -> "PooledEstimate":
+    def from_meta(cls, result: Any, *, label: str | None = None, exponentiate: bool = False) -> PooledEstimate:
         """From a :class:`bitframe.report.meta.MetaResult` (duck-typed; no import needed)."""
         tf = math.exp if exponentiate else (lambda v: v)
         if label is None:
@@ -369,7 +383,9 @@ def forest_plot(
             "Exponentiate log ratios first, or use log_scale=False."
         )
 
-    pid = _make_id_prefix("forest", (labels, est, lo, hi, w, pooled, log_scale, null_value, title, x_label, note), id_prefix)
+    pid = _make_id_prefix(
+        "forest", (labels, est, lo, hi, w, pooled, log_scale, null_value, title, x_label, note), id_prefix
+    )
     font = 13.0
     small = 11.5
     pad = 12.0
@@ -467,7 +483,9 @@ def forest_plot(
         out.append(f'<g class="bf-pooled-row" data-index="{j}"><title>{_esc(p.label + ": " + pooled_texts[j])}</title>')
         out.append(_text(pad, y + 4, _truncate(p.label, label_w, font), weight="bold", css_class="bf-label"))
         if p.pi_lower is not None and p.pi_upper is not None:
-            out.append(_line(axis(p.pi_lower), y, axis(p.pi_upper), y, stroke=colour, width=1.5, dash="3 2", css_class="bf-pi"))
+            out.append(
+                _line(axis(p.pi_lower), y, axis(p.pi_upper), y, stroke=colour, width=1.5, dash="3 2", css_class="bf-pi")
+            )
         h = 7.0
         pts = [(axis(p.ci_lower), y), (axis(p.estimate), y - h), (axis(p.ci_upper), y), (axis(p.estimate), y + h)]
         out.append(
@@ -478,7 +496,7 @@ def forest_plot(
         out.append("</g>")
 
     # Axis.
-    out.append(f'<g class="bf-axis">')
+    out.append('<g class="bf-axis">')
     out.append(_line(plot_x0, axis_y, plot_x1, axis_y, stroke=_INK))
     for t in ticks:
         x = axis(t)
@@ -488,8 +506,12 @@ def forest_plot(
     if favours:
         fy = favours_y
         xn = axis(null_value)
-        out.append(_text(xn - 6, fy, f"\u2190 {favours[0]}", anchor="end", size=small, fill=_MUTED, css_class="bf-favours"))
-        out.append(_text(xn + 6, fy, f"{favours[1]} \u2192", anchor="start", size=small, fill=_MUTED, css_class="bf-favours"))
+        out.append(
+            _text(xn - 6, fy, f"\u2190 {favours[0]}", anchor="end", size=small, fill=_MUTED, css_class="bf-favours")
+        )
+        out.append(
+            _text(xn + 6, fy, f"{favours[1]} \u2192", anchor="start", size=small, fill=_MUTED, css_class="bf-favours")
+        )
     out.append("</g>")
     if note:
         out.append(_text(pad, note_y, note, size=small, fill=_MUTED, css_class="bf-note"))
@@ -680,7 +702,9 @@ def consort_diagram(
         clusters_randomised = sum(a.clusters_allocated or 0 for a in arms)
     _count("clusters_randomised", clusters_randomised, allow_none=True)
 
-    pid = _make_id_prefix("consort", (arms, assessed, excluded, reasons, randomised, clusters_randomised, unit, title), id_prefix)
+    pid = _make_id_prefix(
+        "consort", (arms, assessed, excluded, reasons, randomised, clusters_randomised, unit, title), id_prefix
+    )
     font = 12.5
     line_h = 16.0
     box_pad = 8.0
@@ -694,15 +718,19 @@ def consort_diagram(
     def wrap(lines: list[tuple[str, bool]], max_chars: int) -> list[tuple[str, bool]]:
         out: list[tuple[str, bool]] = []
         for text, bold in lines:
-            pieces = textwrap.wrap(text, max_chars, subsequent_indent="   " if text.startswith("\u2022") else "") or [""]
+            pieces = textwrap.wrap(text, max_chars, subsequent_indent="   " if text.startswith("\u2022") else "") or [
+                ""
+            ]
             out += [(piece, bold) for piece in pieces]
         return out
 
     def box(x: float, y: float, w: float, lines: list[tuple[str, bool]], css: str) -> tuple[list[str], float]:
         h = 2 * box_pad + line_h * len(lines) - 4
-        parts = [f'<g class="bf-box {css}">',
-                 f'<rect x="{_num(x)}" y="{_num(y)}" width="{_num(w)}" height="{_num(h)}" rx="3" '
-                 f'fill="{_BOX_FILL}" stroke="{_INK}" stroke-width="1"/>']
+        parts = [
+            f'<g class="bf-box {css}">',
+            f'<rect x="{_num(x)}" y="{_num(y)}" width="{_num(w)}" height="{_num(h)}" rx="3" '
+            f'fill="{_BOX_FILL}" stroke="{_INK}" stroke-width="1"/>',
+        ]
         for j, (text, bold) in enumerate(lines):
             parts.append(_text(x + box_pad, y + box_pad + 10 + j * line_h, text, weight="bold" if bold else None))
         parts.append("</g>")
@@ -732,14 +760,22 @@ def consort_diagram(
     centre_w = min(300.0, width - 2 * margin)
     cx = width / 2
     if assessed is not None:
-        parts, h = box(cx - centre_w / 2, y, centre_w, wrap([(f"Assessed for eligibility {_n(assessed)}", False)], 60), "bf-assessed")
+        parts, h = box(
+            cx - centre_w / 2,
+            y,
+            centre_w,
+            wrap([(f"Assessed for eligibility {_n(assessed)}", False)], 60),
+            "bf-assessed",
+        )
         body += parts
         assessed_bottom = y + h
         y = assessed_bottom + 26
         if excluded is not None:
             ex_x = cx + centre_w / 2 + 30
             ex_w = min(260.0, width - margin - ex_x)
-            ex_lines = wrap([(f"Excluded {_n(excluded)}", False)] + reason_lines(reasons), int((ex_w - 2 * box_pad) / (0.6 * font)))
+            ex_lines = wrap(
+                [(f"Excluded {_n(excluded)}", False)] + reason_lines(reasons), int((ex_w - 2 * box_pad) / (0.6 * font))
+            )
             ex_y = assessed_bottom + 4
             parts, ex_h = box(ex_x, ex_y, ex_w, ex_lines, "bf-excluded")
             body += parts
@@ -755,7 +791,10 @@ def consort_diagram(
     rand_bottom = y + h
     y = rand_bottom + 22
 
-    xs = [margin + (width - 2 * margin - (n_arms * col_w + (n_arms - 1) * col_gap)) / 2 + i * (col_w + col_gap) for i in range(n_arms)]
+    xs = [
+        margin + (width - 2 * margin - (n_arms * col_w + (n_arms - 1) * col_gap)) / 2 + i * (col_w + col_gap)
+        for i in range(n_arms)
+    ]
     centres = [x + col_w / 2 for x in xs]
     body.append(stage(y, "Allocation"))
     y_alloc = y + 20 + 24
@@ -823,7 +862,11 @@ def consort_diagram(
         parts_d = []
         if assessed is not None:
             parts_d.append(f"{assessed:,} {unit} assessed for eligibility, {excluded:,} excluded;")
-        parts_d.append(f"{randomised:,} {unit} randomised" + (f" in {clusters_randomised:,} clusters" if clusters_randomised is not None else "") + ".")
+        parts_d.append(
+            f"{randomised:,} {unit} randomised"
+            + (f" in {clusters_randomised:,} clusters" if clusters_randomised is not None else "")
+            + "."
+        )
         for a in arms:
             s = f" {a.name}: {a.allocated:,} allocated"
             if a.clusters_allocated is not None:
@@ -904,7 +947,6 @@ def power_curve(
             raise ValueError(f"The 'planned_n' parameter must be a positive number; got {planned_n!r}.")
 
     pid = _make_id_prefix("power", (xs, series, planned_n, target_power, title, x_label, y_label), id_prefix)
-    font = 13.0
     small = 11.5
     multi = isinstance(power, Mapping)
     left, right, top = 64.0, 20.0, 20.0
@@ -922,13 +964,18 @@ def power_curve(
 
     at_planned = {name: _interp(xs, ys, planned_n) for name, ys in series.items()} if planned_n is not None else {}
     if description is None:
-        parts = [f"Line chart of statistical power (0 to 1) against sample size from {fmt_n(xs[0])} to {fmt_n(xs[-1])}."]
+        parts = [
+            f"Line chart of statistical power (0 to 1) against sample size from {fmt_n(xs[0])} to {fmt_n(xs[-1])}."
+        ]
         for name, ys in series.items():
             s = f" {name}: power {ys[0]:.2f} at n = {fmt_n(xs[0])}, {ys[-1]:.2f} at n = {fmt_n(xs[-1])}"
             if target_power is not None:
                 reach = next((x for x, y in zip(xs, ys) if y >= target_power), None)
-                s += (f"; first reaches {target_power:.0%} at n = {fmt_n(reach)}" if reach is not None
-                      else f"; does not reach {target_power:.0%}")
+                s += (
+                    f"; first reaches {target_power:.0%} at n = {fmt_n(reach)}"
+                    if reach is not None
+                    else f"; does not reach {target_power:.0%}"
+                )
             if planned_n is not None:
                 s += f"; {at_planned[name]:.2f} at the planned n = {fmt_n(planned_n)}"
             parts.append(s + ".")
@@ -947,20 +994,51 @@ def power_curve(
         out.append(_text(xx, height - bottom + 18, fmt_n(t), anchor="middle", size=small, css_class="bf-tick-x"))
     out.append(_line(left, height - bottom, width - right, height - bottom, stroke=_INK))
     out.append(_line(left, top, left, height - bottom, stroke=_INK))
-    out.append(_text((left + width - right) / 2, height - bottom + 38, x_label, anchor="middle", css_class="bf-axis-label"))
+    out.append(
+        _text((left + width - right) / 2, height - bottom + 38, x_label, anchor="middle", css_class="bf-axis-label")
+    )
     ymid = (top + height - bottom) / 2
-    out.append(_text(16, ymid, y_label, anchor="middle", css_class="bf-axis-label", extra=f'transform="rotate(-90 16 {_num(ymid)})"'))
+    out.append(
+        _text(
+            16,
+            ymid,
+            y_label,
+            anchor="middle",
+            css_class="bf-axis-label",
+            extra=f'transform="rotate(-90 16 {_num(ymid)})"',
+        )
+    )
     out.append("</g>")
     if target_power is not None:
         yy = ay(target_power)
         out.append(_line(left, yy, width - right, yy, stroke=_MUTED, width=1.25, dash="5 4", css_class="bf-target"))
-        out.append(_text(width - right - 4, yy - 5, f"Target power {target_power:.0%}", anchor="end", size=small, fill=_MUTED, css_class="bf-target-label"))
+        out.append(
+            _text(
+                width - right - 4,
+                yy - 5,
+                f"Target power {target_power:.0%}",
+                anchor="end",
+                size=small,
+                fill=_MUTED,
+                css_class="bf-target-label",
+            )
+        )
     if planned_n is not None:
         xx = ax(planned_n)
         out.append(_line(xx, top, xx, height - bottom, stroke=_MUTED, width=1.25, dash="2 3", css_class="bf-planned"))
         anchor = "end" if xx > (left + width - right) / 2 else "start"
         dx = -5 if anchor == "end" else 5
-        out.append(_text(xx + dx, top + 12, f"Planned n = {fmt_n(planned_n)}", anchor=anchor, size=small, fill=_MUTED, css_class="bf-planned-label"))
+        out.append(
+            _text(
+                xx + dx,
+                top + 12,
+                f"Planned n = {fmt_n(planned_n)}",
+                anchor=anchor,
+                size=small,
+                fill=_MUTED,
+                css_class="bf-planned-label",
+            )
+        )
     for j, (name, ys) in enumerate(series.items()):
         colour = _SERIES_COLOURS[j % len(_SERIES_COLOURS)]
         dash = _SERIES_DASHES[j % len(_SERIES_DASHES)]
@@ -974,7 +1052,8 @@ def power_curve(
             p = at_planned[name]
             out.append(
                 f'<circle class="bf-planned-point" cx="{_num(ax(planned_n))}" cy="{_num(ay(p))}" r="4" fill="{colour}" '
-                f'stroke="#FFFFFF" stroke-width="1"><title>{_esc(f"{name}: power {p:.2f} at n = {fmt_n(planned_n)}")}</title></circle>'
+                f'stroke="#FFFFFF" stroke-width="1">'
+                f"<title>{_esc(f'{name}: power {p:.2f} at n = {fmt_n(planned_n)}')}</title></circle>"
             )
     if multi:
         ly = height - legend_h + 4

@@ -64,8 +64,10 @@ single covariate. *Stat Med* 22, 2693-2710.
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -152,10 +154,7 @@ def _reml_loglik(yi: np.ndarray, vi: np.ndarray, tau2: float) -> float:
     w = 1.0 / (vi + tau2)
     rss = float((w * (yi - _weighted_mean(yi, w)) ** 2).sum())
     return float(
-        -0.5 * (k - 1) * math.log(2.0 * math.pi)
-        - 0.5 * np.log(vi + tau2).sum()
-        - 0.5 * math.log(w.sum())
-        - 0.5 * rss
+        -0.5 * (k - 1) * math.log(2.0 * math.pi) - 0.5 * np.log(vi + tau2).sum() - 0.5 * math.log(w.sum()) - 0.5 * rss
     )
 
 
@@ -254,14 +253,14 @@ class MetaResult:
             out[f.name] = None if isinstance(v, float) and math.isnan(v) else v
         return out
 
-    def to_frame(self) -> "pd.DataFrame":
+    def to_frame(self) -> pd.DataFrame:
         """One-row tidy summary (per-site values are in :meth:`sites_frame`)."""
         import pandas as pd
 
         row = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in self._PER_SITE}
         return pd.DataFrame([row])
 
-    def sites_frame(self) -> "pd.DataFrame":
+    def sites_frame(self) -> pd.DataFrame:
         """One row per site: label, yi, vi, std_error, Wald CI at ``ci_level`` and weight."""
         import pandas as pd
         from scipy.special import ndtri
@@ -340,7 +339,7 @@ def meta_analysis(
     """
     method = check_choice("method", method, METHODS.names())
     test = check_choice("test", test, TESTS)
-    if not (isinstance(ci_level, (int, float)) and 0.0 < float(ci_level) < 1.0):
+    if isinstance(ci_level, bool) or not (isinstance(ci_level, numbers.Real) and 0.0 < float(ci_level) < 1.0):
         raise ValueError(f"The 'ci_level' parameter must be a number in the open range (0, 1); got {ci_level!r}.")
     ci_level = float(ci_level)
     y = _as_vector("yi", yi)
@@ -368,8 +367,7 @@ def meta_analysis(
             raise ValueError(f"The 'labels' parameter must have one label per estimate ({k}); got {len(labs)}.")
     if test == "knha" and (method == "FE" or k < 2):
         raise ValueError(
-            f"The 'test' parameter 'knha' needs a random-effects method and k >= 2; "
-            f"got method={method!r} with k={k}."
+            f"The 'test' parameter 'knha' needs a random-effects method and k >= 2; got method={method!r} with k={k}."
         )
 
     from scipy.special import chdtrc, ndtr, ndtri, stdtr, stdtrit
