@@ -1,0 +1,361 @@
+"""Reading participant and outcome tables (CSV, Excel .xlsx, Parquet) with checks.
+
+Reading keeps what the user typed: every cell is first read as text, so ids such
+as ``007`` keep their leading zeros and a stratum value ``NA`` (North America) is not
+turned into a missing value. Columns named in ``text_columns`` stay text; other columns
+become numbers when every non-missing cell parses as one (missing: blank, ``NA``,
+``N/A``, ``NaN``, ``null``, ``None``).
+
+Validation reports *every* problem at once as :class:`bitframe.errors.Problem`
+records (file, 1-based data row -- the header is row 0 --, column, hint) and raises
+:class:`bitframe.errors.DataError`. Nothing is ever written by this module.
+
+Problem codes
+-------------
+=====  ==============================================================
+BF200  file not found
+BF201  file unreadable (corrupt, not UTF-8, permission, parse error)
+BF202  unsupported file type
+BF203  empty file (no header or no data rows)
+BF204  a column named in the design is absent
+BF205  blank id
+BF206  duplicate id
+BF207  missing value in a stratum / factor / cluster column
+BF208  value not among the allowed values of a column
+BF209  cluster varies within a person id
+BF210  duplicate column name in the header
+=====  ==============================================================
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+
+from bitframe.errors import DataError, Problem, did_you_mean
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+SUPPORTED_EXTENSIONS: dict[str, str] = {".csv": "CSV", ".xlsx": "Excel", ".parquet": "Parquet"}
+MISSING_TOKENS = frozenset({"", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"})
+#: At most this many problems of one kind are listed; one more problem says how many were left out.
+MAX_PROBLEMS_PER_KIND = 20
+#: At most this many row numbers are quoted in one problem message.
+MAX_ROWS_QUOTED = 10
+
+
+def _fail(code: str, message: str, file: str, hint: str | None = None) -> DataError:
+    return DataError(Problem(code=code, message=message, file=file, hint=hint))
+
+
+def read_table(
+    path: str | os.PathLike,
+    *,
+    text_columns: Iterable[str] | None = None,
+    infer_numbers: bool = True,
+    sheet: str | int = 0,
+) -> "pd.DataFrame":
+    """Read a CSV, Excel (.xlsx) or Parquet table, chosen by the file extension.
+
+    ``text_columns`` (e.g. the id, strata and cluster columns) are kept as text
+    (blank cells as ``""``); with ``infer_numbers`` the other columns become numeric
+    where every non-missing cell is a number. Blank lines in a CSV are kept as rows so
+    that row numbers in error messages match the file. Raises :class:`DataError`
+    (BF200-BF203, BF210) for a missing, unreadable, unsupported or empty file.
+    """
+    import pandas as pd
+
+    p = Path(path)
+    label = str(path)
+    ext = p.suffix.lower()
+    if ext not in SUPPORTED_EXTENSIONS:
+        kinds = ", ".join(f"{e} ({k})" for e, k in SUPPORTED_EXTENSIONS.items())
+        raise _fail("BF202", f"unsupported file type '{p.suffix or '(none)'}'", label, f"use one of: {kinds}")
+    if not p.exists():
+        raise _fail("BF200", "file not found", label, "check the path")
+    if p.is_dir():
+        raise _fail("BF201", "is a directory, not a table", label)
+    try:
+        if ext == ".csv":
+            frame = _read_csv(p, label)
+        elif ext == ".xlsx":
+            frame = pd.read_excel(p, sheet_name=sheet, dtype=str, keep_default_na=False, engine="openpyxl")
+        else:
+            frame = pd.read_parquet(p)
+    except DataError:
+        raise
+    except UnicodeDecodeError:
+        raise _fail("BF201", "the file is not UTF-8 text", label, "save it as CSV UTF-8") from None
+    except PermissionError:
+        raise _fail("BF201", "permission denied", label) from None
+    except pd.errors.EmptyDataError:
+        raise _fail("BF203", "the file is empty", label, "expected a header row and one row per participant") from None
+    except Exception as exc:  # noqa: BLE001 -- any parser failure is the user's file, reported as such
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise _fail("BF201", f"cannot read the file as {SUPPORTED_EXTENSIONS[ext]}: {first}", label) from None
+    frame.columns = [str(c) for c in frame.columns]
+    if len(frame.columns) == 0:
+        raise _fail("BF203", "the file is empty", label, "expected a header row and one row per participant")
+    frame = _as_text(frame)
+    frame = frame.reset_index(drop=True)
+    if infer_numbers:
+        keep = set(text_columns or ())
+        for col in frame.columns:
+            if col not in keep:
+                frame[col] = _maybe_numeric(frame[col])
+    return frame
+
+
+def _read_csv(p: Path, label: str) -> "pd.DataFrame":
+    import pandas as pd
+
+    with open(p, "r", encoding="utf-8-sig", newline="") as fh:
+        header_line = fh.readline()
+    if not header_line.strip():
+        raise _fail("BF203", "the file is empty", label, "expected a header row and one row per participant")
+    header = next(csv.reader(io.StringIO(header_line)))
+    seen: dict[str, int] = {}
+    dupes = []
+    for name in header:
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] == 2:
+            dupes.append(name)
+    if dupes:
+        raise DataError(
+            [
+                Problem("BF210", f"column name '{d}' appears more than once in the header", file=label, row=0, field=d,
+                        hint="rename one of the columns")
+                for d in dupes
+            ]
+        )
+    return pd.read_csv(
+        p, dtype=str, keep_default_na=False, encoding="utf-8-sig", skip_blank_lines=False
+    )
+
+
+def _as_text(frame: "pd.DataFrame") -> "pd.DataFrame":
+    """Every column as text; missing cells as ''. Integral floats print without '.0'."""
+    import numpy as np
+    import pandas as pd
+
+    out = {}
+    for col in frame.columns:
+        s = frame[col]
+        if pd.api.types.is_string_dtype(s.dtype) and not s.isna().any():
+            out[col] = s
+            continue
+        if pd.api.types.is_float_dtype(s.dtype):
+            vals = s.to_numpy(dtype=np.float64, na_value=np.nan)
+            integral = np.isfinite(vals) & (vals == np.round(vals)) & (np.abs(vals) < 2**53)
+            text = s.astype(str)
+            text[integral] = pd.Series(vals[integral].astype(np.int64), index=s.index[integral]).astype(str)
+            out[col] = text.where(~s.isna(), "")
+        else:
+            out[col] = s.astype(object).where(~s.isna(), "").astype(str)
+    return pd.DataFrame(out, index=frame.index)
+
+
+def _maybe_numeric(s: "pd.Series") -> "pd.Series":
+    import pandas as pd
+
+    stripped = s.str.strip()
+    missing = stripped.isin(MISSING_TOKENS)
+    if missing.all():
+        return s
+    nums = pd.to_numeric(stripped.where(~missing, None), errors="coerce")
+    if nums[~missing].isna().any():
+        return s
+    return nums
+
+
+def _rows(index: Sequence[int]) -> str:
+    rows = [str(i + 1) for i in index[:MAX_ROWS_QUOTED]]
+    more = len(index) - MAX_ROWS_QUOTED
+    return ", ".join(rows) + (f" and {more} more" if more > 0 else "")
+
+
+class _Problems:
+    """Collects problems, listing at most ``MAX_PROBLEMS_PER_KIND`` of each code."""
+
+    def __init__(self, file: str | None):
+        self.file = file
+        self.items: list[Problem] = []
+        self.dropped: dict[str, int] = {}
+        self.kept: dict[str, int] = {}
+
+    def add(self, code: str, message: str, *, row: int | None = None, field: str | None = None,
+            hint: str | None = None) -> None:
+        if self.kept.get(code, 0) >= MAX_PROBLEMS_PER_KIND:
+            self.dropped[code] = self.dropped.get(code, 0) + 1
+            return
+        self.kept[code] = self.kept.get(code, 0) + 1
+        self.items.append(Problem(code=code, message=message, file=self.file, row=row, field=field, hint=hint))
+
+    def add_rows(self, code: str, mask: "pd.Series", message: str, *, field: str, hint: str) -> None:
+        """One problem per flagged row (0-based positions in ``mask``), capped."""
+        idx = mask.to_numpy().nonzero()[0]
+        for i in idx[:MAX_PROBLEMS_PER_KIND]:
+            self.add(code, message, row=int(i) + 1, field=field, hint=hint)
+        if len(idx) > MAX_PROBLEMS_PER_KIND:
+            self.skip(code, len(idx) - MAX_PROBLEMS_PER_KIND)
+
+    def skip(self, code: str, n: int) -> None:
+        self.dropped[code] = self.dropped.get(code, 0) + n
+
+    def raise_if_any(self) -> None:
+        for code, n in self.dropped.items():
+            self.items.append(Problem(code=code, message=f"... and {n} more problem(s) of this kind", file=self.file))
+        if self.items:
+            raise DataError(self.items)
+
+
+def validate_participants(
+    frame: "pd.DataFrame",
+    *,
+    id_column: str,
+    file: str | None = None,
+    categorical: Mapping[str, Sequence[str] | None] | None = None,
+    cluster_column: str | None = None,
+    required: Iterable[str] = (),
+    unique_ids: bool = True,
+) -> None:
+    """Check a participant table; raise :class:`DataError` listing every problem found.
+
+    ``categorical`` maps columns that must be filled in every row (strata, minimisation
+    factors) to their allowed values (``None``: any non-blank value). ``cluster_column``
+    must be filled and, when a person id appears on several rows (``unique_ids=False``,
+    e.g. long outcome data), constant within the id. ``required`` columns must merely
+    exist. Row numbers are 1-based data rows (the header is row 0).
+    """
+    import pandas as pd
+
+    probs = _Problems(file)
+    frame = frame.reset_index(drop=True)  # index labels double as 0-based row positions below
+    columns = [str(c) for c in frame.columns]
+    categorical = dict(categorical or {})
+    wanted: list[tuple[str, str]] = [(id_column, "id column")]
+    wanted += [(c, "stratum/factor column") for c in categorical]
+    if cluster_column:
+        wanted.append((cluster_column, "cluster column"))
+    wanted += [(c, "column") for c in required]
+    absent = set()
+    for col, role in wanted:
+        if col not in columns and col not in absent:
+            absent.add(col)
+            guess = did_you_mean(col, columns)
+            listed = ", ".join(f"'{c}'" for c in columns)
+            hint = f"did you mean '{guess}'? Columns in the file: {listed}" if guess else f"columns in the file: {listed}"
+            probs.add("BF204", f"{role} '{col}' is not in the file", field=col, row=0, hint=hint)
+    if len(frame) == 0:
+        probs.add("BF203", "the file has a header but no data rows", hint="add one row per participant")
+        probs.raise_if_any()
+
+    if id_column not in absent:
+        ids = frame[id_column].astype(str)
+        blank = ids.str.strip() == ""
+        probs.add_rows("BF205", blank, "blank id", field=id_column, hint="every participant needs an id")
+        if unique_ids:
+            dup = ids.duplicated(keep=False) & ~blank
+            if dup.any():
+                positions = pd.Series(range(len(ids)), index=ids.index)[dup]
+                groups = positions.groupby(ids[dup], sort=False)
+                for k, (value, rows) in enumerate(groups):
+                    if k >= MAX_PROBLEMS_PER_KIND:
+                        probs.skip("BF206", groups.ngroups - k)
+                        break
+                    r = rows.to_list()
+                    probs.add(
+                        "BF206",
+                        f"id '{value}' appears {len(r)} times, in rows {_rows(r)}",
+                        row=r[1] + 1,
+                        field=id_column,
+                        hint="ids must be unique: remove the duplicate or give it its own id",
+                    )
+
+    for col, allowed in categorical.items():
+        if col in absent:
+            continue
+        values = frame[col].astype(str)
+        blank = values.str.strip().isin({""})
+        probs.add_rows("BF207", blank, f"missing value in '{col}'", field=col,
+                       hint="every participant needs a value for each stratum/factor")
+        if allowed is not None:
+            allowed_set = [str(a) for a in allowed]
+            bad = ~values.isin(allowed_set) & ~blank
+            if bad.any():
+                positions = pd.Series(range(len(values)), index=values.index)[bad]
+                groups = positions.groupby(values[bad], sort=True)
+                for k, (value, rows) in enumerate(groups):
+                    if k >= MAX_PROBLEMS_PER_KIND:
+                        probs.skip("BF208", groups.ngroups - k)
+                        break
+                    r = rows.to_list()
+                    guess = did_you_mean(value, allowed_set)
+                    listed = ", ".join(f"'{a}'" for a in allowed_set)
+                    hint = f"did you mean '{guess}'? Allowed: {listed}" if guess else f"allowed values: {listed}"
+                    probs.add("BF208", f"value '{value}' is not allowed in '{col}' (rows {_rows(r)})",
+                              row=r[0] + 1, field=col, hint=hint)
+
+    if cluster_column and cluster_column not in absent:
+        clusters = frame[cluster_column].astype(str)
+        blank = clusters.str.strip() == ""
+        probs.add_rows("BF207", blank, f"missing value in cluster column '{cluster_column}'",
+                       field=cluster_column, hint="every participant needs a cluster")
+        if id_column not in absent:
+            ids = frame[id_column].astype(str)
+            # Blank ids and clusters are reported above; comparing them would only repeat that.
+            usable = (ids.str.strip() != "") & ~blank
+            ids, clusters = ids[usable], clusters[usable]
+            n_per_id = clusters.groupby(ids, sort=False).nunique()
+            bad_ids = n_per_id.index[n_per_id.to_numpy() > 1]
+            if len(bad_ids):
+                mask = ids.isin(bad_ids)
+                positions = pd.Series(ids.index.to_numpy(), index=ids.index)[mask]
+                groups = positions.groupby(ids[mask], sort=False)
+                for k, (pid, rows_s) in enumerate(groups):
+                    if k >= MAX_PROBLEMS_PER_KIND:
+                        probs.skip("BF209", groups.ngroups - k)
+                        break
+                    rows = rows_s.to_list()
+                    found = sorted(set(clusters.loc[rows]))
+                    probs.add(
+                        "BF209",
+                        f"person '{pid}' is in different clusters ({', '.join(repr(c) for c in found)}) "
+                        f"in rows {_rows(rows)}",
+                        row=rows[0] + 1,
+                        field=cluster_column,
+                        hint="a person belongs to one cluster: correct the cluster on those rows",
+                    )
+    probs.raise_if_any()
+
+
+def read_participants(
+    path: str | os.PathLike,
+    *,
+    id_column: str,
+    categorical: Mapping[str, Sequence[str] | None] | None = None,
+    cluster_column: str | None = None,
+    required: Iterable[str] = (),
+    unique_ids: bool = True,
+    sheet: str | int = 0,
+) -> "pd.DataFrame":
+    """Read and validate a participant table (see :func:`read_table`, :func:`validate_participants`).
+
+    The id, categorical and cluster columns are kept as text.
+    """
+    text = [id_column, *(categorical or {}), *([cluster_column] if cluster_column else [])]
+    frame = read_table(path, text_columns=text, sheet=sheet)
+    validate_participants(
+        frame,
+        id_column=id_column,
+        file=str(path),
+        categorical=categorical,
+        cluster_column=cluster_column,
+        required=required,
+        unique_ids=unique_ids,
+    )
+    return frame

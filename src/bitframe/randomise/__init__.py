@@ -1,0 +1,1 @@
+"""Randomisation engine (placeholder, filled below)."""
