@@ -1,0 +1,103 @@
+"""Design diagnosis by simulation.
+
+Outside references: the two-arm design's power is R's ``pwr::pwr.t.test(n=100, d=0.4)``
+(tests/reference/diagnose_reference.R -> diagnose_reference.json); the type-I error must be
+alpha and the CI coverage its nominal level (both by construction of a valid test).
+Tolerances are Monte-Carlo errors: 4 MC standard errors.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bitframe.protocol import load_protocol
+from bitframe.simulate.batched import batched_ols
+from bitframe.simulate.diagnose import diagnose
+
+HERE = Path(__file__).parent
+ROOT = HERE.parents[1]
+REFERENCE = json.loads((ROOT / "tests" / "reference" / "diagnose_reference.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def two_arm():
+    return load_protocol(HERE / "fixtures" / "two-arm-continuous.yaml")
+
+
+@pytest.fixture(scope="module")
+def diagnosis(two_arm):
+    return diagnose(two_arm, sims=2000, seed=11)
+
+
+def test_power_matches_analytic_power(diagnosis):
+    [row] = diagnosis.rows
+    expected = REFERENCE["two_arm_n100_d04"]["pwr_t_test"]  # 0.80365
+    assert abs(row.power - expected) < 4 * math.sqrt(expected * (1 - expected) / row.sims)
+
+
+def test_type_one_error_and_coverage_at_nominal_levels(diagnosis):
+    [row] = diagnosis.rows
+    assert abs(row.type_i_error - 0.05) < 4 * math.sqrt(0.05 * 0.95 / row.sims)
+    assert abs(row.coverage - 0.95) < 4 * math.sqrt(0.05 * 0.95 / row.sims)
+    assert abs(row.bias) < 4 * row.bias_mcse
+    # HC2 SEs are unbiased for the sampling SD in a balanced two-arm design.
+    assert abs(row.mean_se / row.sd_estimate - 1) < 0.05
+
+
+def test_same_seed_same_result_and_different_seed_differs(two_arm):
+    a = diagnose(two_arm, sims=120, seed=5, chunk_size=25)
+    b = diagnose(two_arm, sims=120, seed=5, chunk_size=25)
+    c = diagnose(two_arm, sims=120, seed=6, chunk_size=25)
+    assert a.to_frame().equals(b.to_frame())
+    assert not a.to_frame().equals(c.to_frame())
+
+
+def test_identical_across_backends(two_arm):
+    """In-process, local processes and a Dask LocalCluster (loopback) give the same diagnosis."""
+    pytest.importorskip("distributed")
+    kwargs = dict(sims=60, seed=9, chunk_size=20)
+    local = diagnose(two_arm, backend="inprocess", **kwargs).to_frame()
+    procs = diagnose(two_arm, backend="processes", workers=2, **kwargs).to_frame()
+    dask = diagnose(two_arm, backend="dask", workers=2, **kwargs).to_frame()
+    drop = ["backend"] if "backend" in local else []
+    assert local.drop(columns=drop).equals(procs.drop(columns=drop))
+    assert local.drop(columns=drop).equals(dask.drop(columns=drop))
+
+
+def test_grid_over_n_increases_power(two_arm):
+    d = diagnose(two_arm, sims=300, seed=2, grid={"n": [100, 400]}, null_run=False)
+    frame = d.to_frame()
+    assert list(frame["grid_n"]) == [100, 400]
+    assert frame["power"].iloc[1] > frame["power"].iloc[0] + 0.2
+
+
+def test_bad_arguments_are_clear(two_arm):
+    with pytest.raises(ValueError, match="'sims' parameter must be an integer >= 2"):
+        diagnose(two_arm, sims=1)
+    with pytest.raises(ValueError, match="did you mean 'processes'"):
+        diagnose(two_arm, sims=10, backend="process")
+    with pytest.raises(ValueError, match="Unknown grid parameter 'N'"):
+        diagnose(two_arm, sims=10, grid={"N": [1]})
+
+
+@pytest.mark.parametrize("se_type", ["HC0", "HC1", "HC2", "HC3", "classical"])
+def test_batched_ols_matches_statsmodels(se_type):
+    """statsmodels' OLS (an independent implementation) fitted dataset by dataset."""
+    sm = pytest.importorskip("statsmodels.api")
+    rng = np.random.default_rng(1)
+    S, n = 4, 150
+    X = np.concatenate([np.ones((S, n, 1)), rng.random((S, n, 1)) < 0.5, rng.normal(size=(S, n, 2))], axis=2)
+    y = rng.normal(size=(S, n)) * (1 + X[:, :, 1]) + X[:, :, 1]
+    observed = rng.random((S, n)) > 0.1
+    fit = batched_ols(X, y, se_type=se_type, observed=observed)
+    for s in range(S):
+        ref = sm.OLS(y[s][observed[s]], X[s][observed[s]]).fit(cov_type="nonrobust" if se_type == "classical" else se_type)
+        np.testing.assert_allclose(fit.estimate[s], ref.params, rtol=1e-10)
+        np.testing.assert_allclose(fit.std_error[s], ref.bse, rtol=1e-10)
+        if se_type == "classical":
+            np.testing.assert_allclose(fit.p_value[s], ref.pvalues, rtol=1e-8)
