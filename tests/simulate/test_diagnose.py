@@ -101,3 +101,22 @@ def test_batched_ols_matches_statsmodels(se_type):
         np.testing.assert_allclose(fit.std_error[s], ref.bse, rtol=1e-10)
         if se_type == "classical":
             np.testing.assert_allclose(fit.p_value[s], ref.pvalues, rtol=1e-8)
+
+
+def test_closed_form_arm_contrasts_equal_ols_hc2_from_statsmodels():
+    """With only arm dummies, HC2 is the Neyman variance (Samii & Aronow 2012): check against statsmodels."""
+    sm = pytest.importorskip("statsmodels.api")
+    from bitframe.simulate.batched import batched_arm_contrasts
+
+    rng = np.random.default_rng(3)
+    S, n = 3, 300
+    arms = rng.integers(0, 3, size=(S, n))
+    y = rng.normal(size=(S, n)) * (1 + arms) + 0.3 * arms
+    observed = rng.random((S, n)) > 0.15
+    fit = batched_arm_contrasts(arms, y, n_arms=3, control=1, observed=observed)
+    for s in range(S):
+        keep = observed[s]
+        X = np.column_stack([np.ones(keep.sum()), arms[s][keep] == 0, arms[s][keep] == 2]).astype(float)
+        ref = sm.OLS(y[s][keep], X).fit(cov_type="HC2")
+        np.testing.assert_allclose(fit.estimate[s], ref.params[1:], rtol=1e-10)
+        np.testing.assert_allclose(fit.std_error[s], ref.bse[1:], rtol=1e-10)

@@ -93,3 +93,48 @@ def batched_ols(
     p = 2 * stats.t.sf(np.abs(t), df[:, None])
     crit = stats.t.ppf(0.5 + ci_level / 2, df)[:, None]
     return BatchedFit(beta, se, df, p, beta - crit * se, beta + crit * se)
+
+
+def batched_arm_contrasts(
+    arms: np.ndarray,
+    y: np.ndarray,
+    *,
+    n_arms: int,
+    control: int,
+    ci_level: float = 0.95,
+    observed: np.ndarray | None = None,
+) -> BatchedFit:
+    """OLS of ``y`` on arm dummies with HC2 SEs, in closed form, for a stack of datasets.
+
+    With only an intercept and arm dummies the OLS coefficient of arm *j* is the
+    difference in means ``ybar_j - ybar_c`` and its HC2 variance is the Neyman
+    variance ``s_j^2/n_j + s_c^2/n_c`` (Samii & Aronow 2012; this is why
+    ``estimatr::lm_robust`` HC2 equals ``difference_in_means`` here). Sums per arm
+    replace the k x k solves, so the cost is a few passes over the data.
+    Returns arrays of shape (S, n_arms - 1), columns in arm order without the control.
+    """
+    from scipy import stats
+
+    S, n = y.shape
+    if observed is None:
+        observed = np.ones_like(y, dtype=bool)
+    w = observed.astype(float)
+    yw = np.where(observed, y, 0.0)
+    counts = np.empty((S, n_arms))
+    means = np.empty((S, n_arms))
+    variances = np.empty((S, n_arms))
+    for j in range(n_arms):
+        in_arm = (arms == j) * w
+        m = in_arm.sum(axis=1)
+        s1 = (in_arm * yw).sum(axis=1)
+        mean = s1 / m
+        ss = (in_arm * (yw - mean[:, None]) ** 2).sum(axis=1)
+        counts[:, j], means[:, j], variances[:, j] = m, mean, ss / (m - 1)
+    others = [j for j in range(n_arms) if j != control]
+    est = means[:, others] - means[:, [control]]
+    se = np.sqrt(variances[:, others] / counts[:, others] + (variances[:, control] / counts[:, control])[:, None])
+    df = counts.sum(axis=1) - n_arms
+    t = est / se
+    p = 2 * stats.t.sf(np.abs(t), df[:, None])
+    crit = stats.t.ppf(0.5 + ci_level / 2, df)[:, None]
+    return BatchedFit(est, se, df, p, est - crit * se, est + crit * se)

@@ -166,7 +166,7 @@ def _assign_batch(protocol: "Protocol", n: int, sims: int, rng: np.random.Genera
 
 def _batched_chunk(protocol: "Protocol", settings: SimulationSettings, sims: int, rng: np.random.Generator,
                    contrasts: list[_Contrast]) -> dict[str, np.ndarray]:
-    from bitframe.simulate.batched import batched_ols
+    from bitframe.simulate.batched import batched_arm_contrasts, batched_ols
 
     n, _, _ = planned_sizes(protocol, settings)
     k_arms = len(protocol.arms)
@@ -179,15 +179,20 @@ def _batched_chunk(protocol: "Protocol", settings: SimulationSettings, sims: int
 
     # Design matrix: intercept, one dummy per non-control arm, centred covariates.
     others = [j for j in range(k_arms) if j != control_index]
-    Z = rng.standard_normal((sims, n, max(n_cov, 1)))
-    score = Z.sum(axis=2) / np.sqrt(Z.shape[2])
-    X = np.empty((sims, n, 1 + len(others) + n_cov))
-    X[:, :, 0] = 1.0
-    for c, j in enumerate(others):
-        X[:, :, 1 + c] = arms == j
-    if n_cov:
-        X[:, :, 1 + len(others):] = Z[:, :, :n_cov] - Z[:, :, :n_cov].mean(axis=1, keepdims=True)
-    observed = rng.random((sims, n)) >= attrition
+    if r2 > 0 or n_cov:
+        Z = rng.standard_normal((sims, n, max(n_cov, 1)))
+        score = Z.sum(axis=2) / np.sqrt(Z.shape[2])
+    else:
+        Z, score = None, np.zeros((sims, n))
+    X = None
+    if n_cov or protocol.se_type != "HC2":
+        X = np.empty((sims, n, 1 + len(others) + n_cov))
+        X[:, :, 0] = 1.0
+        for c, j in enumerate(others):
+            X[:, :, 1 + c] = arms == j
+        if n_cov:
+            X[:, :, 1 + len(others):] = Z[:, :, :n_cov] - Z[:, :, :n_cov].mean(axis=1, keepdims=True)
+    observed = rng.random((sims, n)) >= attrition if attrition > 0 else None
 
     results: dict[str, np.ndarray] = {key: np.empty((sims, len(contrasts))) for key in ("est", "se", "p", "lo", "hi")}
     ci_level = 1 - protocol.analysis.alpha
@@ -209,11 +214,17 @@ def _batched_chunk(protocol: "Protocol", settings: SimulationSettings, sims: int
             rate0 = a.control_rate if a and a.control_rate else 1.0
             mu = rate0 * effect_by_index * np.exp(0.5 * math.sqrt(r2) * score - 0.125 * r2)
             y = rng.poisson(mu).astype(float)
-        fit = batched_ols(X, y, se_type=protocol.se_type, ci_level=ci_level, observed=observed)
+        if n_cov == 0 and protocol.se_type == "HC2":
+            fit = batched_arm_contrasts(arms, y, n_arms=k_arms, control=control_index, ci_level=ci_level,
+                                        observed=observed)
+            offset = 0
+        else:
+            fit = batched_ols(X, y, se_type=protocol.se_type, ci_level=ci_level, observed=observed)
+            offset = 1
         for c_index, contrast in enumerate(contrasts):
             if contrast.outcome != outcome.id:
                 continue
-            col = 1 + others.index(contrast.arm_index)
+            col = offset + others.index(contrast.arm_index)
             results["est"][:, c_index] = fit.estimate[:, col]
             results["se"][:, c_index] = fit.std_error[:, col]
             results["p"][:, c_index] = fit.p_value[:, col]
