@@ -117,11 +117,13 @@ def _is_missing(arr: np.ndarray) -> np.ndarray:
 
 def _labels(values: Any, parameter: str, n: int | None = None) -> np.ndarray:
     """Labels (arms, clusters, subgroups) as strings; missing labels are an error for arms."""
+    import pandas as pd
+
     arr = _as_1d(values, parameter, n)
-    miss = _is_missing(arr)
-    out = np.array([str(v) for v in arr], dtype=object)
-    out[miss] = None
-    return out
+    # factorise first so that only the distinct labels go through str() (fast for 1e6 rows)
+    codes, uniques = pd.factorize(arr, use_na_sentinel=True)
+    names = np.array([str(u) for u in uniques] + [None], dtype=object)
+    return names[codes]  # code -1 (missing) picks the trailing None
 
 
 def _arm_levels(labels: np.ndarray, control: Any, parameter: str = "arm") -> tuple[str, tuple[str, ...]]:
@@ -208,8 +210,10 @@ def _check_rank(X: np.ndarray, names: Sequence[str]) -> None:
 
 
 def _cluster_codes(clusters: np.ndarray) -> tuple[np.ndarray, int]:
-    _, codes = np.unique(clusters.astype(str), return_inverse=True)
-    return codes, int(codes.max()) + 1 if codes.size else 0
+    import pandas as pd
+
+    codes, uniques = pd.factorize(clusters, sort=True)
+    return codes.astype(np.intp), len(uniques)
 
 
 def _resolve_se_type(se_type: str | None, has_clusters: bool, allowed_hc: Sequence[str], allowed_cr: Sequence[str],
