@@ -236,7 +236,7 @@ def _batched_chunk(protocol: "Protocol", settings: SimulationSettings, sims: int
 def _per_simulation_chunk(protocol: "Protocol", settings: SimulationSettings, sims: int, rng: np.random.Generator,
                           contrasts: list[_Contrast]) -> dict[str, np.ndarray]:
     from bitframe.analyse.plan import analyse_frames
-    from bitframe.randomise.protocol import randomise_frame
+    from bitframe.randomise.from_protocol import randomise_frame
     from bitframe.simulate.data import simulate_outcomes, simulate_participants
 
     results = {key: np.full((sims, len(contrasts)), np.nan) for key in ("est", "se", "p", "lo", "hi")}

@@ -1,0 +1,70 @@
+"""Feed the randomisation engine from a protocol: the protocol's design as a :class:`Design`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from bitframe.randomise.allocation import Allocation, Design, randomise
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from bitframe.protocol.schema import Protocol
+
+
+def design_from_protocol(protocol: "Protocol") -> Design:
+    """Translate ``protocol.randomisation`` (and its arms and unit) into engine parameters."""
+    rnd = protocol.randomisation
+    scheme = rnd.scheme
+    control = protocol.control.id if protocol.control else protocol.arms[0].id
+    kwargs: dict = dict(scheme=scheme, arms=protocol.arm_ids, ratio=protocol.ratios, control=control)
+    if scheme in {"stratified_block", "stratified_cluster"}:
+        kwargs["strata"] = rnd.strata
+    if scheme in {"block", "stratified_block"}:
+        kwargs["block_sizes"] = rnd.block_sizes
+    if scheme in {"cluster", "stratified_cluster", "stepped_wedge"}:
+        kwargs["cluster"] = protocol.unit.cluster_column
+    if scheme == "minimisation" and rnd.minimisation is not None:
+        m = rnd.minimisation
+        kwargs["factors"] = m.factors
+        if m.weights:
+            kwargs["weights"] = tuple(m.weights.get(f, 1.0) for f in m.factors)
+        kwargs["imbalance"] = m.imbalance
+        kwargs["p"] = m.probability
+    if scheme == "stepped_wedge" and rnd.stepped_wedge is not None:
+        kwargs["steps"] = rnd.stepped_wedge.steps
+        kwargs["baseline_periods"] = rnd.stepped_wedge.baseline_periods
+    return Design(**kwargs)
+
+
+def allowed_values(protocol: "Protocol") -> dict[str, tuple[str, ...]]:
+    """Declared values of categorical participant columns (checked before randomising)."""
+    return {c.name: c.values for c in protocol.unit.columns if c.values}
+
+
+def randomise_protocol(
+    protocol: "Protocol",
+    participants: "pd.DataFrame",
+    *,
+    seed: int | None = None,
+    protocol_source: bytes | str | None = None,
+    participants_file: str | None = None,
+    participants_sha256: str | None = None,
+) -> Allocation:
+    """Randomise ``participants`` as the protocol says. ``seed=None`` uses the protocol's seed,
+    and draws a 128-bit one from the OS when the protocol has none (recorded either way)."""
+    return randomise(
+        participants,
+        design_from_protocol(protocol),
+        id_column=protocol.unit.id_column,
+        seed=protocol.randomisation.seed if seed is None else seed,
+        protocol=protocol_source,
+        participants_file=participants_file,
+        participants_sha256=participants_sha256,
+        allowed_values=allowed_values(protocol),
+    )
+
+
+def randomise_frame(protocol: "Protocol", participants: "pd.DataFrame", *, seed: int) -> "pd.DataFrame":
+    """Just the list (for simulation): one row per unit with its arm."""
+    return randomise_protocol(protocol, participants, seed=seed).table
