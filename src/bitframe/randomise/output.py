@@ -1,0 +1,365 @@
+"""Writing a sealed allocation (list + manifest + public summary) and verifying it later.
+
+Files written by :func:`write_allocation` for ``out_csv = LIST.csv``:
+
+* ``LIST.csv`` -- the sealed list (exactly ``Allocation.csv``, whose SHA-256 is in the manifest);
+* ``LIST.manifest.json`` -- the sealed audit record: seed, design, hashes of protocol,
+  participant file and list, versions, time, counts;
+* ``LIST.public-summary.json`` -- counts per arm and stratum and the scheme name only, for
+  people who must not see the sequence or how it was generated (SPIRIT 2025 item 21b:
+  allocation concealment; no seed, block sizes or hashes);
+* ``LIST.xlsx`` -- optional Excel copy of the list.
+
+Every target is checked before anything is written (no overwriting without
+``force``), and each file is written atomically (temp file + rename).
+
+:func:`verify` regenerates the list from the participant file, the design and the
+manifest's seed and reports every difference, naming rows by id and sequence, plus
+hash mismatches of the list, the participant file and the protocol.
+
+Problem codes: BF311 list hash, BF312 participant-file hash, BF313 protocol hash,
+BF314 design differs from manifest, BF315 list row differs, BF316 manifest unusable,
+BF317 unit missing from / unexpected in the list, BF318 list columns differ,
+BF319 regeneration failed.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+from bitframe.errors import DataError, Problem
+from bitframe.io import ensure_writable, sha256_bytes, sha256_file, write_bytes_atomic
+from bitframe.randomise.allocation import Allocation, Design, _normalise_protocol, randomise
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+EXCEL_MAX_ROWS = 1_048_575  # one row of the sheet is the header
+MAX_DIFFERENCES_REPORTED = 20
+
+
+@dataclass(frozen=True)
+class AllocationFiles:
+    """Paths of the files that make up a written allocation."""
+
+    list_csv: Path
+    manifest: Path
+    public_summary: Path
+    xlsx: Path | None = None
+
+
+def allocation_paths(out_csv: str | os.PathLike, *, xlsx: bool = False) -> AllocationFiles:
+    """The file names used for a list written to ``out_csv`` (which must end in ``.csv``)."""
+    p = Path(out_csv)
+    if p.suffix.lower() != ".csv":
+        raise ValueError(f"The 'out_csv' parameter must name a .csv file. Got {str(out_csv)!r} instead.")
+    stem = p.with_suffix("")
+    return AllocationFiles(
+        list_csv=p,
+        manifest=Path(f"{stem}.manifest.json"),
+        public_summary=Path(f"{stem}.public-summary.json"),
+        xlsx=Path(f"{stem}.xlsx") if xlsx else None,
+    )
+
+
+def _json_bytes(obj: Mapping[str, Any]) -> bytes:
+    return (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _xlsx_bytes(allocation: Allocation) -> bytes:
+    import pandas as pd
+
+    buf = io.BytesIO()
+    with pd.ExcelWriter(buf, engine="openpyxl") as writer:
+        allocation.table.to_excel(writer, index=False, sheet_name="allocation")
+    return buf.getvalue()
+
+
+def write_allocation(
+    allocation: Allocation, out_csv: str | os.PathLike, *, xlsx: bool = False, force: bool = False
+) -> AllocationFiles:
+    """Write the list, its manifest and the public summary (and optionally an Excel copy).
+
+    Refuses (``OutputExistsError``, nothing written) if any target exists and ``force`` is
+    false. The manifest gains ``list_file`` (and ``xlsx_file``/``xlsx_sha256``).
+    """
+    if not isinstance(allocation, Allocation):
+        raise ValueError(f"The 'allocation' parameter must be an Allocation. Got {type(allocation).__name__} instead.")
+    paths = allocation_paths(out_csv, xlsx=xlsx)
+    targets = [paths.list_csv, paths.manifest, paths.public_summary] + ([paths.xlsx] if paths.xlsx else [])
+    if xlsx and len(allocation.table) > EXCEL_MAX_ROWS:
+        raise ValueError(
+            f"The list has {len(allocation.table):,} rows; an Excel sheet holds at most {EXCEL_MAX_ROWS:,}. "
+            "Write the CSV only (xlsx=False)."
+        )
+    ensure_writable(targets, force=force)
+    manifest = dict(allocation.manifest)
+    manifest["list_file"] = paths.list_csv.name
+    xlsx_data = None
+    if paths.xlsx is not None:
+        xlsx_data = _xlsx_bytes(allocation)
+        manifest["xlsx_file"] = paths.xlsx.name
+        manifest["xlsx_sha256"] = sha256_bytes(xlsx_data)
+    write_bytes_atomic(paths.list_csv, allocation.csv)
+    if paths.xlsx is not None and xlsx_data is not None:
+        write_bytes_atomic(paths.xlsx, xlsx_data)
+    write_bytes_atomic(paths.public_summary, _json_bytes(allocation.public_summary()))
+    # The manifest goes last: its presence marks a complete set.
+    write_bytes_atomic(paths.manifest, _json_bytes(manifest))
+    return paths
+
+
+def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
+    """Load a manifest JSON; :class:`DataError` (BF316) if missing or malformed."""
+    label = str(path)
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(
+            Problem("BF316", "manifest not found", file=label, hint="the manifest is written beside the list")
+        ) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(Problem("BF316", f"manifest unreadable: {exc}", file=label)) from None
+    needed = {"design", "seed", "id_column", "list_sha256"}
+    if not isinstance(data, dict) or not needed <= set(data):
+        missing = sorted(needed - set(data)) if isinstance(data, dict) else sorted(needed)
+        raise DataError(Problem("BF316", f"not a bitframe allocation manifest (missing {missing})", file=label))
+    return data
+
+
+@dataclass(frozen=True)
+class Check:
+    """One verification check: its name, outcome and a one-line detail."""
+
+    name: str
+    ok: bool | None  # None: not checked (input not given)
+    detail: str
+
+
+@dataclass(frozen=True, eq=False)
+class VerifyReport:
+    """Outcome of :func:`verify`.
+
+    ``ok`` is true only if every check that could be made passed. ``differences`` has one
+    row per differing cell: ``<id>, sequence, column, listed, expected`` (empty strings
+    where a row is missing on one side).
+    """
+
+    ok: bool
+    checks: tuple[Check, ...]
+    differences: "pd.DataFrame"
+    problems: tuple[Problem, ...]
+
+    def to_frame(self) -> "pd.DataFrame":
+        import pandas as pd
+
+        return pd.DataFrame([{"check": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks])
+
+    def report(self) -> str:
+        lines = [f"{'PASS' if c.ok else ('skip' if c.ok is None else 'FAIL')}  {c.name}: {c.detail}" for c in self.checks]
+        lines += [p.format() for p in self.problems]
+        return "\n".join(lines)
+
+
+def _read_list(data: bytes | str | os.PathLike) -> "pd.DataFrame":
+    import pandas as pd
+
+    src = io.BytesIO(data) if isinstance(data, bytes) else data
+    return pd.read_csv(src, dtype=str, keep_default_na=False)
+
+
+def verify(
+    list_csv: str | os.PathLike,
+    participants: str | os.PathLike | "pd.DataFrame",
+    design: Design | None = None,
+    *,
+    manifest: str | os.PathLike | None = None,
+    protocol: bytes | str | None = None,
+    sheet: str | int = 0,
+) -> VerifyReport:
+    """Check a written list against its manifest and a fresh regeneration.
+
+    Regenerates with the manifest's design, id column and seed from ``participants``
+    (path or DataFrame), then compares cell by cell. Also checks the SHA-256 of the list
+    file, of the participant file (when a path is given) and of the protocol (when given),
+    and -- when ``design`` is given (e.g. from the protocol) -- that it equals the manifest's.
+    Raises :class:`DataError` only when the manifest itself is unusable.
+    """
+    import pandas as pd
+
+    from bitframe.data import read_table
+
+    list_path = Path(list_csv)
+    manifest_path = Path(manifest) if manifest is not None else allocation_paths(list_path).manifest
+    man = read_manifest(manifest_path)
+    file = str(list_path)
+    checks: list[Check] = []
+    problems: list[Problem] = []
+
+    if not list_path.exists():
+        raise DataError(Problem("BF200", "list file not found", file=file))
+    list_sha = sha256_file(list_path)
+    ok = list_sha == man["list_sha256"]
+    checks.append(Check("list_sha256", ok, "matches the manifest" if ok else "the list file changed after it was written"))
+    if not ok:
+        problems.append(
+            Problem("BF311", "list file SHA-256 differs from the manifest: the list was modified after writing",
+                    file=file, hint=f"manifest {man['list_sha256'][:12]}..., file {list_sha[:12]}...")
+        )
+
+    manifest_design = Design.from_dict(man["design"])
+    id_column = str(man["id_column"])
+    if design is not None:
+        given = design.to_dict()
+        diff = sorted(k for k in given if given[k] != man["design"].get(k))
+        ok = not diff
+        checks.append(Check("design", ok, "matches the manifest" if ok else f"differs in {', '.join(diff)}"))
+        if diff:
+            problems.append(
+                Problem("BF314", "the design differs from the one recorded in the manifest: "
+                        + "; ".join(f"{k}: manifest {man['design'].get(k)!r}, given {given[k]!r}" for k in diff),
+                        file=str(manifest_path))
+            )
+    else:
+        checks.append(Check("design", None, "not given; the manifest's design is used"))
+
+    protocol_sha = _normalise_protocol(protocol)
+    if protocol_sha is None:
+        checks.append(Check("protocol_sha256", None, "protocol not given"))
+    else:
+        ok = protocol_sha == man.get("protocol_sha256")
+        checks.append(Check("protocol_sha256", ok, "matches the manifest" if ok else "differs from the manifest"))
+        if not ok:
+            problems.append(Problem("BF313", "protocol SHA-256 differs from the manifest", file=str(manifest_path),
+                                    hint="the protocol changed since randomisation, or this is another trial's list"))
+
+    if isinstance(participants, pd.DataFrame):
+        frame = participants
+        checks.append(Check("participants_sha256", None, "participants given as a table, not a file"))
+        p_name = man.get("participants_file")
+    else:
+        p_path = Path(participants)
+        p_name = p_path.name
+        text = [id_column, *manifest_design.strata, *manifest_design.factors]
+        if manifest_design.cluster:
+            text.append(manifest_design.cluster)
+        frame = read_table(p_path, text_columns=text, sheet=sheet)
+        p_sha = sha256_file(p_path)
+        expected = man.get("participants_sha256")
+        ok = p_sha == expected if expected else None
+        checks.append(
+            Check("participants_sha256", ok, {True: "matches the manifest", False: "the participant file changed",
+                                              None: "no hash in the manifest"}[ok])
+        )
+        if ok is False:
+            problems.append(Problem("BF312", "participant file SHA-256 differs from the manifest", file=str(p_path),
+                                    hint="the list can only be regenerated from the exact file randomised"))
+
+    try:
+        regenerated = randomise(
+            frame, manifest_design, id_column=id_column, seed=int(man["seed"]), participants_file=p_name
+        )
+    except DataError as exc:
+        checks.append(Check("regenerate", False, "the participant table no longer passes validation"))
+        problems.extend(exc.problems)
+        problems.append(Problem("BF319", "could not regenerate the list from the participant file", file=file))
+        return VerifyReport(False, tuple(checks), _empty_diff(id_column), tuple(problems))
+    same_as_manifest = regenerated.manifest["list_sha256"] == man["list_sha256"]
+    checks.append(
+        Check("regenerate", same_as_manifest,
+              "seed and inputs reproduce the manifest's list" if same_as_manifest
+              else "seed and inputs do not reproduce the manifest's list hash")
+    )
+
+    listed = _read_list(list_path)
+    expected_tab = _read_list(regenerated.csv)
+    diffs, row_problems = _compare(listed, expected_tab, id_column, file)
+    ok = diffs.empty and row_problems == []
+    checks.append(Check("rows", ok, "every row matches the regenerated list" if ok
+                        else f"{diffs[id_column].nunique()} unit(s) differ from the regenerated list"))
+    problems.extend(row_problems)
+    all_ok = all(c.ok is not False for c in checks)
+    return VerifyReport(all_ok, tuple(checks), diffs, tuple(problems))
+
+
+def _empty_diff(id_column: str) -> "pd.DataFrame":
+    import pandas as pd
+
+    return pd.DataFrame({id_column: [], "sequence": [], "column": [], "listed": [], "expected": []}, dtype=str)
+
+
+def _compare(
+    listed: "pd.DataFrame", expected: "pd.DataFrame", id_column: str, file: str
+) -> tuple["pd.DataFrame", list[Problem]]:
+    """Cell-by-cell differences between a list as read and the regenerated one."""
+    import pandas as pd
+
+    problems: list[Problem] = []
+    if list(listed.columns) != list(expected.columns):
+        problems.append(
+            Problem("BF318", f"list columns {list(listed.columns)} differ from the expected {list(expected.columns)}",
+                    file=file, row=0)
+        )
+    if id_column not in listed.columns:
+        problems.append(Problem("BF318", f"the list has no id column '{id_column}'", file=file, row=0))
+        return _empty_diff(id_column), problems
+    listed = listed.assign(_row=range(1, len(listed) + 1))
+    dup = listed[id_column].duplicated(keep=False)
+    for pid, rows in listed[dup].groupby(id_column)["_row"]:
+        problems.append(Problem("BF315", f"id '{pid}' appears on several rows ({', '.join(map(str, rows))})",
+                                file=file, row=int(rows.iloc[1]), field=id_column))
+    listed = listed[~listed[id_column].duplicated(keep="first")]
+    common = [c for c in expected.columns if c in listed.columns and c != id_column]
+    merged = expected.merge(listed, on=id_column, how="outer", suffixes=("_exp", "_lst"), indicator=True)
+    text_cols = [c for c in merged.columns if c not in ("_merge", "_row")]
+    merged[text_cols] = merged[text_cols].fillna("")
+    seq_exp = "sequence_exp" if "sequence" in common else "sequence"
+    seq_lst = "sequence_lst" if "sequence" in common else "sequence"
+    parts: list[pd.DataFrame] = []
+    n_reported = 0
+    for side, what in (("left_only", "missing from the list"), ("right_only", "not in the participant file")):
+        rows = merged[merged["_merge"] == side]
+        if rows.empty:
+            continue
+        seq = rows[seq_exp if side == "left_only" else seq_lst] if seq_exp in rows else pd.Series("", index=rows.index)
+        parts.append(pd.DataFrame({id_column: rows[id_column], "sequence": seq, "column": "(row)",
+                                   "listed": "" if side == "left_only" else "present",
+                                   "expected": "present" if side == "left_only" else ""}))
+        for idx in rows.index[: max(0, MAX_DIFFERENCES_REPORTED - n_reported)]:
+            pid, sq = rows.at[idx, id_column], seq.loc[idx]
+            where = f" (sequence {sq})" if sq != "" else ""
+            problems.append(Problem("BF317", f"unit '{pid}'{where} is {what}", file=file, field=id_column,
+                                    row=int(rows.at[idx, "_row"]) if side == "right_only" else None))
+            n_reported += 1
+    both = merged[merged["_merge"] == "both"]
+    for col in common:
+        a, b = both[f"{col}_exp"].astype(str).to_numpy(), both[f"{col}_lst"].astype(str).to_numpy()
+        bad = both[a != b]
+        if bad.empty:
+            continue
+        parts.append(pd.DataFrame({id_column: bad[id_column], "sequence": bad[seq_exp], "column": col,
+                                   "listed": bad[f"{col}_lst"], "expected": bad[f"{col}_exp"]}))
+        for idx in bad.index[: max(0, MAX_DIFFERENCES_REPORTED - n_reported)]:
+            row = bad.loc[idx]
+            problems.append(
+                Problem("BF315",
+                        f"unit '{row[id_column]}' (sequence {row[seq_exp]}): {col} is '{row[f'{col}_lst']}' in the "
+                        f"list but '{row[f'{col}_exp']}' when regenerated from the seed",
+                        file=file, row=int(row["_row"]), field=col)
+            )
+            n_reported += 1
+    columns = [id_column, "sequence", "column", "listed", "expected"]
+    diffs = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+    diffs = diffs[columns]
+    if len(diffs) > n_reported:
+        problems.append(Problem("BF315", f"{len(diffs)} differences in all; see the differences table", file=file))
+    return diffs.astype(str), problems
+
+
+__all__ = ["AllocationFiles", "Check", "VerifyReport", "allocation_paths", "read_manifest", "verify",
+           "write_allocation"]
