@@ -1,0 +1,111 @@
+"""Benchmark: stratified random-block randomisation of 1,000,000 participants.
+
+100 strata, 3 arms (ratio 1:1:1), block sizes drawn from {3, 6, 9}. Prints
+
+1. in-process time of the scheme alone (``stratified_block.assign``) and of
+   ``randomise()`` on an in-memory table (validation, strata, list, manifest, CSV bytes);
+   target < 2 s;
+2. end-to-end time (read the participant CSV, validate, randomise, write list + manifest +
+   public summary) against pandas reading and writing the same CSV, and their ratio;
+   target < 4x.
+
+Usage: ``python benchmarks/bench_randomise.py [--quick] [--n N] [--keep]``.
+``--quick`` uses 100,000 participants. Generated data goes to a temporary directory
+(or ``benchmarks/output/`` with ``--keep``; gitignored) and is never committed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bitframe.randomise import Design, randomise, randomise_file, write_allocation
+from bitframe.randomise import stratified_block
+
+TARGET_IN_PROCESS_S = 2.0
+TARGET_RATIO = 4.0
+
+
+def make_participants(n: int, n_strata: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    stratum = rng.integers(0, n_strata, size=n)
+    return pd.DataFrame(
+        {
+            "pid": np.char.add("P", np.char.zfill(np.arange(1, n + 1).astype(str), 7)),
+            "region": np.char.add("R", np.char.zfill((stratum // 10).astype(str), 2)),
+            "band": np.char.add("B", (stratum % 10).astype(str)),
+            "age": rng.integers(18, 90, size=n),
+        }
+    )
+
+
+def best_of(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="100,000 participants instead of 1,000,000")
+    ap.add_argument("--n", type=int, default=None, help="number of participants (overrides --quick)")
+    ap.add_argument("--repeats", type=int, default=3, help="best of this many runs (default 3)")
+    ap.add_argument("--keep", action="store_true", help="write to benchmarks/output/ and keep the files")
+    args = ap.parse_args()
+    n = args.n or (100_000 if args.quick else 1_000_000)
+    repeats = 1 if args.quick else args.repeats
+
+    if args.keep:
+        work = Path(__file__).resolve().parent / "output"
+        work.mkdir(exist_ok=True)
+    else:
+        work = Path(tempfile.mkdtemp(prefix="bitframe-bench-"))
+    try:
+        frame = make_participants(n, 100, seed=1)
+        src = work / "participants.csv"
+        frame.to_csv(src, index=False)
+        design = Design(
+            "stratified_block", arms=("control", "sms", "letter"), strata=("region", "band"), block_sizes=(3, 6, 9)
+        )
+        print(f"participants: {n:,} in {frame.groupby(['region', 'band']).ngroups} strata, 3 arms, blocks {{3,6,9}}")
+
+        strata_codes = frame["region"].to_numpy().astype(object) + "|" + frame["band"].to_numpy().astype(object)
+        t_scheme = best_of(lambda: stratified_block.assign(strata_codes, (1, 1, 1), (3, 6, 9), rng=7), repeats)
+        text_frame = frame.astype({"age": str})
+        t_inproc = best_of(lambda: randomise(text_frame, design, id_column="pid", seed=7), repeats)
+        ok = "OK" if t_inproc < TARGET_IN_PROCESS_S else "SLOW"
+        print(f"in-process  scheme only (stratified_block.assign): {t_scheme:6.3f} s")
+        print(f"in-process  randomise() incl. checks, list, CSV bytes: {t_inproc:6.3f} s   "
+              f"(target < {TARGET_IN_PROCESS_S:.0f} s: {ok})")
+
+        def pandas_roundtrip() -> None:
+            pd.read_csv(src).to_csv(work / "pandas_copy.csv", index=False)
+
+        def end_to_end() -> None:
+            alloc = randomise_file(str(src), design, id_column="pid", seed=7, protocol=b"benchmark protocol")
+            write_allocation(alloc, work / "allocation.csv", force=True)
+
+        t_pandas = best_of(pandas_roundtrip, repeats)
+        t_e2e = best_of(end_to_end, repeats)
+        ratio = t_e2e / t_pandas
+        ok = "OK" if ratio < TARGET_RATIO else "SLOW"
+        print(f"pandas read_csv + to_csv of the participant file:      {t_pandas:6.3f} s")
+        print(f"end-to-end read, validate, randomise, write list+manifest: {t_e2e:6.3f} s")
+        print(f"ratio end-to-end / pandas round trip: {ratio:.2f}x   (target < {TARGET_RATIO:.0f}x: {ok})")
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
