@@ -121,8 +121,8 @@ add_case <- function(id, spec, call) {
   f <- as.formula(paste(spec$outcome, "~", paste(rhs, collapse = " + ")))
   wt <- if (!is.null(spec$weights)) d[[spec$weights]] else NULL
   clus <- if (!is.null(spec$clusters)) d[[spec$clusters]] else NULL
-  spec$error <- NULL
-  spec$warning <- NULL
+  spec["error"] <- list(NULL)
+  spec["warning"] <- list(NULL)
   res <- withCallingHandlers(tryCatch({
     if (spec$fn == "lm_robust") {
       d$.w <- wt; d$.cl <- clus
