@@ -183,7 +183,7 @@ def _covariate_matrix(covariates: Any, n: int) -> tuple[np.ndarray, list[str]]:
         else:
             miss = col.isna().to_numpy()
             levels = sorted({str(v) for v in col[~miss]})
-            as_str = col.astype(object).map(lambda v: None if pd.isna(v) else str(v)).to_numpy()
+            as_str = np.array([None if pd.isna(v) else str(v) for v in col.tolist()], dtype=object)
             for lv in levels[1:]:
                 d = (as_str == lv).astype(float)
                 d[miss] = np.nan

@@ -1,0 +1,283 @@
+"""Tests of bitframe.analyse.bookkeeping against R.
+
+Reference: ``tests/reference/bookkeeping_reference.R`` -- stats::chisq.test (goodness of fit and
+independence, correct = FALSE), stats::fisher.test (exact r x 2), Austin (2009, Stat Med 28:3083)
+standardised differences written out in base R, base R counts for the CONSORT flow (Schulz et al.
+2010; Campbell et al. 2012), estimatr::lm_robust + car::linearHypothesis for subgroup effects and the
+interaction Wald test.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bitframe.analyse import bookkeeping as bk
+
+REF_DIR = Path(__file__).resolve().parents[1] / "reference" / "bookkeeping"
+REF = json.loads((REF_DIR / "bookkeeping_results.json").read_text())
+
+
+def _data(name: str) -> pd.DataFrame:
+    return pd.read_csv(REF_DIR / f"{name}.csv")
+
+
+# ---- sample-ratio mismatch -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", REF["srm"], ids=[c["name"] for c in REF["srm"]])
+def test_srm_matches_chisq_test(case):
+    """X^2, df, p and expected counts equal R chisq.test(x, p = ratio / sum(ratio))."""
+    res = bk.sample_ratio_mismatch(dict(zip(case["arms"], case["x"])), dict(zip(case["arms"], case["p"])))
+    assert res.statistic == pytest.approx(case["statistic"], rel=1e-10)
+    assert res.df == case["df"]
+    assert res.p_value == pytest.approx(case["p_value"], rel=1e-10)
+    assert res.expected == pytest.approx(tuple(case["expected"]), rel=1e-12)
+    assert res.mismatch == (case["p_value"] < 0.001)
+
+
+def test_srm_from_unit_labels_and_frame():
+    arm = np.array(["control"] * 680 + ["treat"] * 320)
+    res = bk.sample_ratio_mismatch(arm, {"control": 2, "treat": 1})
+    ref = next(c for c in REF["srm"] if c["name"] == "two_to_one")
+    assert res.p_value == pytest.approx(ref["p_value"], rel=1e-10)
+    frame = res.to_frame()
+    assert frame["observed"].tolist() == [680, 320]
+    assert frame["expected_share"].tolist() == pytest.approx([2 / 3, 1 / 3])
+
+
+def test_srm_errors():
+    with pytest.raises(ValueError, match=r"Arm\(s\) \['tret'\] are not in the allocation ratio"):
+        bk.sample_ratio_mismatch({"control": 5, "tret": 4}, {"control": 1, "treat": 1})
+    with pytest.raises(ValueError, match="positive weights"):
+        bk.sample_ratio_mismatch({"a": 5, "b": 4}, {"a": 1, "b": 0})
+    with pytest.raises(ValueError, match=r"'alpha' parameter must be a float in the open range \(0, 1\). Got 0"):
+        bk.sample_ratio_mismatch({"a": 5, "b": 4}, {"a": 1, "b": 1}, alpha=0)
+    with pytest.raises(ValueError, match="at least two arms"):
+        bk.sample_ratio_mismatch({"a": 5}, {"a": 1})
+
+
+# ---- attrition -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", REF["attrition"], ids=[c["dataset"] for c in REF["attrition"]])
+def test_attrition_matches_r(case):
+    """Counts per arm; chisq.test(correct=FALSE) and fisher.test p-values; 'auto' picks Fisher
+    exactly when the smallest expected count is below 5."""
+    d = _data(case["dataset"])
+    res = bk.attrition(d.arm, d.y, control="control")
+    assert list(res.arms) == case["arms"]
+    assert list(res.n) == case["n"] and list(res.n_missing) == case["n_missing"]
+    if case["chisq_p"] is None:  # nothing missing: R's statistic is NaN
+        assert res.test == "none" and res.p_value == 1.0
+        return
+    assert res.min_expected == pytest.approx(case["min_expected"], rel=1e-12)
+    chisq = bk.attrition(d.arm, d.y, test="chisq")
+    assert chisq.statistic == pytest.approx(case["chisq_statistic"], rel=1e-10)
+    assert chisq.df == case["chisq_df"]
+    assert chisq.p_value == pytest.approx(case["chisq_p"], rel=1e-10)
+    fisher = bk.attrition(d.arm, d.y, test="fisher")
+    assert fisher.p_value == pytest.approx(case["fisher_p"], rel=1e-10)
+    assert res.test == ("fisher" if case["min_expected"] < 5 else "chisq")
+
+
+@pytest.mark.parametrize("case", REF["fisher"], ids=lambda c: "x".join(map(str, np.array(c["table"]).shape)))
+def test_fisher_rx2_matches_fisher_test(case):
+    """Exact r x 2 Fisher p-values equal R fisher.test (network algorithm) to 1e-10."""
+    assert bk.fisher_exact_rx2(case["table"]) == pytest.approx(case["p_value"], rel=1e-10)
+
+
+def test_fisher_two_by_two_matches_scipy():
+    """For 2 x 2 tables the enumeration agrees with scipy.stats.fisher_exact (an independent code)."""
+    from scipy.stats import fisher_exact
+
+    rng = np.random.default_rng(5)
+    for _ in range(30):
+        t = rng.integers(0, 15, size=(2, 2))
+        if t.sum(axis=0).min() == 0:
+            continue
+        assert bk.fisher_exact_rx2(t) == pytest.approx(fisher_exact(t).pvalue, rel=1e-9)
+
+
+def test_attrition_with_mask_and_frame():
+    d = _data("attr_large")
+    a = bk.attrition(d.arm, d.y.isna().to_numpy())
+    b = bk.attrition(d.arm, d.y)
+    assert a == b
+    frame = b.to_frame()
+    assert frame["n_observed"].tolist() == [n - m for n, m in zip(b.n, b.n_missing)]
+    assert b.overall_rate == pytest.approx(d.y.isna().mean())
+    with pytest.raises(ValueError, match="Unknown test 'exact'"):
+        bk.attrition(d.arm, d.y, test="exact")
+
+
+def test_fisher_errors():
+    with pytest.raises(ValueError, match="r x 2 table"):
+        bk.fisher_exact_rx2([[1, 2, 3], [4, 5, 6]])
+    with pytest.raises(ValueError, match="non-negative integer"):
+        bk.fisher_exact_rx2([[1, -2], [4, 5]])
+
+
+# ---- balance ---------------------------------------------------------------------------------
+
+
+def test_balance_matches_austin_formula_in_r():
+    """Per-arm n, missing, mean, SD and SMD (pooled SD; p(1-p) for binary) match the R script."""
+    bal = _data("balance")
+    table = bk.balance_table(bal[["age", "female", "region", "income"]], bal.arm, control="control")
+    assert table.covariates == ("age", "female", "region[east]", "region[north]", "region[south]", "income")
+    assert len(table.rows) == len(REF["balance"])
+    for ref in REF["balance"]:
+        row = table.row(ref["covariate"], ref["arm"])
+        assert row.binary == ref["binary"]
+        assert (row.n, row.n_missing) == (ref["n"], ref["n_missing"])
+        assert row.mean == pytest.approx(ref["mean"], rel=1e-12)
+        assert row.sd == pytest.approx(ref["sd"], rel=1e-12)
+        if ref["smd"] is None:
+            assert row.smd is None
+        else:
+            assert row.smd == pytest.approx(ref["smd"], rel=1e-10)
+
+
+def test_balance_flags_and_frame():
+    bal = _data("balance")
+    table = bk.balance_table(bal[["age", "female"]], bal.arm, threshold=0.5)
+    frame = table.to_frame()
+    assert list(frame.columns) == ["covariate", "arm", "binary", "n", "n_missing", "mean", "sd", "smd"]
+    assert len(frame) == 6
+    smds = [abs(r.smd) for r in table.rows if r.smd is not None]
+    assert table.max_abs_smd == max(smds)
+    assert table.imbalanced == tuple(
+        c for c in table.covariates if any(abs(r.smd) > 0.5 for r in table.rows if r.covariate == c and r.smd is not None)
+    )
+
+
+def test_balance_smd_known_values():
+    """Hand-computed: continuous means 1 vs 3 with SDs 1 and 1 -> d = 2; binary 0.5 vs 0.2 ->
+    (0.2 - 0.5) / sqrt((0.25 + 0.16) / 2) (Austin 2009, eq. 2)."""
+    arm = np.array(["c"] * 3 + ["t"] * 3 + ["c"] * 7 + ["t"] * 7)
+    x = np.r_[0.0, 1, 2, 2, 3, 4, [1.0] * 14]
+    table = bk.balance_table({"x": x[:6]}, arm[:6], control="c")
+    assert table.row("x", "t").smd == pytest.approx(2.0)
+    b = np.r_[[1, 0] * 5, [1, 0, 0, 0, 0] * 2]
+    arm2 = np.r_[["c"] * 10, ["t"] * 10]
+    t2 = bk.balance_table(pd.DataFrame({"b": b}), arm2, control="c")
+    assert t2.row("b", "t").smd == pytest.approx((0.2 - 0.5) / math.sqrt((0.25 + 0.16) / 2))
+
+
+def test_balance_constant_covariate():
+    arm = np.repeat(["c", "t"], 5)
+    table = bk.balance_table({"k": np.ones(10)}, arm)
+    assert table.row("k", "t").smd == 0.0
+
+
+# ---- CONSORT ---------------------------------------------------------------------------------
+
+
+def test_consort_matches_r_counts():
+    """Allocated, received, lost, analysed and cluster counts equal R's table()/tapply counts."""
+    d = _data("consort")
+    flow = bk.consort_flow(d.arm, d.y, received=d.received, clusters=d.cluster, control="control")
+    assert flow.randomised == len(d) and flow.n_clusters == d.cluster.nunique()
+    for ref in REF["consort"]:
+        row = flow.arm(ref["arm"])
+        for key, value in ref.items():
+            assert getattr(row, key) == value, (ref["arm"], key)
+    frame = flow.to_frame()
+    assert frame["allocated"].sum() == len(d)
+    assert (frame["analysed"] + frame["lost_to_follow_up"] == frame["allocated"]).all()
+
+
+def test_consort_individual_trial_and_enrolment():
+    arm = np.repeat(["a", "b"], [3, 2])
+    y = np.array([1.0, np.nan, 2.0, 3.0, np.nan])
+    flow = bk.consort_flow(arm, y, assessed=9, excluded=4)
+    assert flow.arm("a").lost_to_follow_up == 1 and flow.arm("b").analysed == 1
+    assert flow.arm("a").received is None and flow.arm("a").clusters_allocated is None
+    with pytest.raises(ValueError, match=r"assessed \(9\) - excluded \(3\) = 6, but 5 units were randomised"):
+        bk.consort_flow(arm, y, assessed=9, excluded=3)
+    with pytest.raises(ValueError, match="'received' parameter must be 0/1"):
+        bk.consort_flow(arm, y, received=[0, 1, 2, 0, 1])
+    rec = bk.consort_flow(arm, y, received=[1, np.nan, 0, 1, 1])
+    assert (rec.arm("a").received, rec.arm("a").not_received, rec.arm("a").received_unknown) == (1, 1, 1)
+
+
+# ---- subgroups -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("case", REF["subgroup"], ids=[c["case"] for c in REF["subgroup"]])
+def test_subgroup_matches_estimatr_and_car(case):
+    """Within-level effects equal lm_robust on the nested parametrisation; the interaction Wald
+    chi-square and F statistic equal car::linearHypothesis on lm_robust(y ~ arm * grp); the F
+    p-value uses df2 = n - k (HC; as car) or G - 1 (clusters; computed in R with pf)."""
+    d = _data("subgroup")
+    if case["dataset"] == "sub2":
+        d = d[(d.arm != "sms") & (d.grp != "middle")]
+    res = bk.subgroup_effects(
+        d.y, d.arm, d.grp, control="control", covariates=d[["x"]] if case["covariates"] else None,
+        clusters=d.cluster if case["clustered"] else None, se_type=case["se_type"],
+    )
+    assert len(res.effects) == len(case["effects"])
+    for ref in case["effects"]:
+        e = res.effect(ref["arm"], ref["level"])
+        for f in ("estimate", "std_error", "statistic", "df", "p_value", "ci_lower", "ci_upper"):
+            assert getattr(e, f) == pytest.approx(ref[f], rel=1e-8), (ref["arm"], ref["level"], f)
+    assert res.interaction_df1 == case["n_interactions"]
+    assert res.wald_chisq == pytest.approx(case["wald_chisq"], rel=1e-8)
+    assert res.wald_chisq_p_value == pytest.approx(case["wald_chisq_p"], rel=1e-8)
+    assert res.interaction_statistic == pytest.approx(case["wald_F"], rel=1e-8)
+    assert res.interaction_df2 == case["wald_df2"]
+    assert res.interaction_p_value == pytest.approx(case["wald_F_p"], rel=1e-8)
+    if not case["clustered"]:
+        assert res.interaction_p_value == pytest.approx(case["car_F_p"], rel=1e-8)
+
+
+def test_subgroup_frame_and_errors():
+    d = _data("subgroup")
+    res = bk.subgroup_effects(d.y, d.arm, d.grp, subgroup_name="age_group")
+    frame = res.to_frame()
+    assert len(frame) == 6 and set(frame["subgroup"]) == {"age_group"}
+    assert res.levels == ("middle", "older", "younger") and res.se_type == "HC2"
+    assert frame.groupby("level")["n_level"].first().sum() == len(d)
+    with pytest.raises(ValueError, match="single level"):
+        bk.subgroup_effects(d.y, d.arm, np.repeat("all", len(d)))
+    grp = d.grp.to_numpy().copy()
+    grp[(d.arm == "sms").to_numpy() & (grp == "older")] = "middle"
+    with pytest.raises(ValueError, match="Subgroup level 'older' has no units in arm 'sms'"):
+        bk.subgroup_effects(d.y, d.arm, grp)
+    with pytest.raises(ValueError, match="needs 'clusters'"):
+        bk.subgroup_effects(d.y, d.arm, d.grp, se_type="CR2")
+
+
+# ---- properties ------------------------------------------------------------------------------
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 40), min_size=2, max_size=5), st.lists(st.integers(0, 40), min_size=2, max_size=5))
+def test_fisher_properties(observed, missing):
+    """The exact p-value is in (0, 1] and invariant to the order of the rows and to swapping the columns."""
+    k = min(len(observed), len(missing))
+    t = np.column_stack([observed[:k], missing[:k]])
+    if (t.sum(axis=1) == 0).any():
+        return
+    p = bk.fisher_exact_rx2(t)
+    assert 0.0 < p <= 1.0
+    assert bk.fisher_exact_rx2(t[::-1]) == pytest.approx(p, rel=1e-9)
+    assert bk.fisher_exact_rx2(t[:, ::-1]) == pytest.approx(p, rel=1e-9)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(1, 500), min_size=2, max_size=6))
+def test_srm_exact_ratio_never_flags(counts):
+    """Counts exactly proportional to the ratio give X^2 = 0 and p = 1."""
+    ratio = {f"a{i}": c for i, c in enumerate(counts)}
+    res = bk.sample_ratio_mismatch({k: 3 * v for k, v in ratio.items()}, ratio)
+    assert res.statistic == pytest.approx(0.0, abs=1e-9) and res.p_value == pytest.approx(1.0)
+    assert not res.mismatch
