@@ -1,0 +1,394 @@
+"""Run the protocol's pre-registered analysis on a randomisation list and outcomes.
+
+Rules (documented for users in the README):
+
+* **Estimator.** An outcome's own ``estimator``, else ``analysis.estimator``. ``auto``
+  (and ``ols``) with ``adjustment: lin`` means ``lin``; ``auto`` is ``ols`` otherwise
+  (OLS on arm dummies is the difference in means, and with HC2 its SE is Neyman's).
+* **Covariates** enter only when ``adjustment`` is ``standard`` or ``lin``.
+  **Stratum fixed effects** for stratified schemes unless the protocol says otherwise;
+  a stepped-wedge analysis has period fixed effects and clusters.
+* **Standard errors**: the protocol's (default HC2; CR2 for cluster designs). An
+  estimator that does not offer it (e.g. logistic regression has no CR2) uses its
+  nearest (CR2 -> stata; HC2/HC3 -> HC1), and the switch is listed as a deviation.
+* **Missing outcomes**: complete case per outcome (each unit counted as lost in the
+  attrition table), or an error under ``missing_data: fail``.
+* **Multiplicity**: the protocol's correction is applied within each outcome role
+  (the primary family, the secondary family, ...) across arms and outcomes.
+* **Additional estimates** reported beside the pre-registered one: odds ratios
+  (logistic) for binary outcomes, rate ratios (Poisson) for counts, and a random
+  cluster intercept mixed model with the ICC in cluster trials.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from bitframe import __version__
+from bitframe.analyse.intake import AnalysisData, merge_outcomes
+from bitframe.analyse.results import EffectEstimate, estimates_frame
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from bitframe.protocol.schema import Outcome, Protocol
+
+_SE_FALLBACK = {"CR2": "stata", "HC2": "HC1", "HC3": "HC1", "classical": "HC1"}
+
+
+@dataclass(frozen=True)
+class AnalysisResult:
+    """Everything the analysis produced; ``to_dict()`` is the results JSON read by the report."""
+
+    trial_id: str
+    ci_level: float
+    effects: tuple[EffectEstimate, ...]
+    additional: tuple[EffectEstimate, ...] = ()
+    outcome_summaries: tuple[dict, ...] = ()
+    consort: dict | None = None
+    attrition: tuple[dict, ...] = ()
+    srm: dict | None = None
+    balance: tuple[dict, ...] = ()
+    subgroups: tuple[dict, ...] = ()
+    icc: tuple[dict, ...] = ()
+    deviations: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    inputs: dict = field(default_factory=dict)
+    power: tuple[dict, ...] = ()
+    manifest: dict | None = None
+    created_utc: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    bitframe_version: str = __version__
+
+    def to_frame(self) -> "pd.DataFrame":
+        """The tidy table of pre-registered effects (one row per outcome x arm)."""
+        return estimates_frame(self.effects)
+
+    def to_dict(self) -> dict:
+        return {
+            "bitframe_version": self.bitframe_version,
+            "trial_id": self.trial_id,
+            "created_utc": self.created_utc,
+            "inputs": self.inputs,
+            "ci_level": self.ci_level,
+            "effects": [e.to_dict() for e in self.effects],
+            "additional": [e.to_dict() for e in self.additional],
+            "outcome_summaries": list(self.outcome_summaries),
+            "consort": self.consort,
+            "attrition": list(self.attrition),
+            "srm": self.srm,
+            "balance": list(self.balance),
+            "subgroups": list(self.subgroups),
+            "icc": list(self.icc),
+            "deviations": list(self.deviations),
+            "notes": list(self.notes),
+            "power": list(self.power),
+            "manifest": self.manifest,
+        }
+
+
+def row_level_arms(protocol: "Protocol", frame: "pd.DataFrame") -> "pd.DataFrame":
+    """Stepped wedge: an observation's condition is the intervention from its cluster's crossover on."""
+    if protocol.randomisation.scheme != "stepped_wedge" or "crossover_period" not in frame.columns:
+        return frame
+    from bitframe.errors import DataError, Problem
+
+    if "period" not in frame.columns:
+        raise DataError(Problem("BF217", "a stepped-wedge analysis needs a 'period' column for each observation",
+                                hint="add the measurement period (1, 2, ...) to the participant or outcome file"))
+    control = protocol.control.id if protocol.control else protocol.arms[0].id
+    intervention = next(a.id for a in protocol.arms if a.id != control)
+    period = np.asarray(frame["period"], dtype=float)
+    crossover = np.asarray(frame["crossover_period"], dtype=float)
+    frame = frame.copy()
+    frame["arm"] = np.where(period >= crossover, intervention, control)
+    return frame
+
+
+def chosen_estimator(protocol: "Protocol", outcome: "Outcome") -> str:
+    name = outcome.estimator or protocol.analysis.estimator
+    if name in ("auto", "ols") and protocol.analysis.adjustment == "lin":
+        return "lin"  # OLS with Lin's (2013) interacted, centred covariates
+    return "ols" if name == "auto" else name
+
+
+def _se_for(spec, wanted: str, deviations: list[str], label: str) -> str | None:
+    offered = tuple(getattr(spec, "se_types", ()) or ())
+    if not offered or wanted in offered:
+        return wanted
+    fallback = _SE_FALLBACK.get(wanted)
+    if fallback in offered:
+        deviations.append(f"{label}: {spec.name} does not offer {wanted} standard errors; {fallback} was used")
+        return fallback
+    deviations.append(f"{label}: {spec.name} does not offer {wanted} standard errors; its default was used")
+    return None
+
+
+def analyse_frames(
+    protocol: "Protocol",
+    allocation: "pd.DataFrame",
+    outcomes: "pd.DataFrame",
+    *,
+    baseline: "pd.DataFrame | None" = None,
+    bookkeeping: bool = True,
+    labels: dict[str, str] | None = None,
+    inputs: dict | None = None,
+    manifest: dict | None = None,
+) -> AnalysisResult:
+    """Merge, then estimate every outcome's arm-vs-control effects as pre-registered."""
+    from bitframe.analyse.estimators import ESTIMATORS, get_estimator, load_plugins
+
+    load_plugins()
+    labels = labels or {}
+    if baseline is not None and "period" in baseline.columns and "period" not in allocation.columns:
+        allocation = allocation.merge(baseline[[protocol.unit.id_column, "period"]], on=protocol.unit.id_column,
+                                      how="left")
+    allocation = row_level_arms(protocol, allocation)
+    data = merge_outcomes(protocol, allocation, outcomes, list_label=labels.get("list", "<list>"),
+                          outcomes_label=labels.get("outcomes", "<outcomes>"), baseline=baseline,
+                          baseline_label=labels.get("participants", "<participants>"))
+    frame = data.frame
+    an = protocol.analysis
+    ci_level = 1 - an.alpha
+    control = protocol.control.id if protocol.control else protocol.arm_ids[0]
+    deviations: list[str] = []
+    notes: list[str] = list(data.notes)
+    effects: list[EffectEstimate] = []
+    additional: list[EffectEstimate] = []
+    icc_rows: list[dict] = []
+    use_covariates = an.adjustment != "none" and bool(an.covariates)
+    strata_col = None
+    if protocol.randomisation.scheme == "stepped_wedge":
+        strata_col = "period"
+    elif protocol.use_strata_fixed_effects and "stratum" in frame.columns:
+        strata_col = "stratum"
+    clusters_col = "cluster" if ("cluster" in frame.columns and protocol.is_cluster) else None
+
+    for outcome in protocol.outcomes:
+        y = np.asarray(frame[outcome.column], dtype=float)
+        keep = np.isfinite(y)
+        covariates = None
+        if use_covariates:
+            cov = frame[list(an.covariates)].apply(_numeric_or_categorical)
+            keep &= cov.notna().all(axis=1).to_numpy()
+            covariates = cov[keep].reset_index(drop=True)
+        sub = frame[keep]
+        name = chosen_estimator(protocol, outcome)
+        spec = get_estimator(name)
+        label = f"outcome '{outcome.id}'"
+        se_type = _se_for(spec, protocol.se_type, deviations, label)
+        kwargs: dict[str, Any] = dict(control=control, se_type=se_type, ci_level=ci_level)
+        if covariates is not None and name != "difference_in_means":
+            kwargs["covariates"] = covariates
+        if strata_col:
+            kwargs["strata"] = sub[strata_col].astype(str).to_numpy()
+        if clusters_col:
+            kwargs["clusters"] = sub[clusters_col].astype(str).to_numpy()
+        arms = sub["arm"].astype(str).to_numpy()
+        estimates = spec.fit(y[keep], arms, **kwargs)
+        control_mean = float(np.mean(y[keep][arms == control])) if np.any(arms == control) else math.nan
+        for est in estimates:
+            relative = est.estimate / control_mean if est.scale == "difference" and control_mean else None
+            effects.append(EffectEstimate.from_estimate(
+                est, outcome=outcome.id, arm=str(est.term), contrast=f"{est.term} - {control}",
+                control_mean=control_mean, relative_effect=relative, role=outcome.role))
+        additional += _additional(protocol, outcome, y[keep], arms, sub, clusters_col, covariates, control,
+                                  ci_level, ESTIMATORS, icc_rows, notes)
+
+    effects = _adjust(effects, an.multiplicity, deviations)
+    if an.randomisation_inference and an.randomisation_inference.permutations:
+        deviations.append("randomisation inference was pre-specified but is not part of this analysis run")
+
+    result = dict(
+        trial_id=protocol.trial.id,
+        ci_level=ci_level,
+        effects=tuple(effects),
+        additional=tuple(additional),
+        outcome_summaries=tuple(_summaries(protocol, frame, data)),
+        icc=tuple(icc_rows),
+        deviations=tuple(deviations),
+        notes=tuple(notes),
+        inputs=inputs or {},
+        manifest=manifest,
+    )
+    if bookkeeping:
+        result.update(_bookkeeping(protocol, frame, data, control))
+    return AnalysisResult(**result)
+
+
+def _numeric_or_categorical(column: "pd.Series") -> "pd.Series":
+    import pandas as pd
+
+    numeric = pd.to_numeric(column, errors="coerce")
+    return numeric if numeric.notna().sum() == column.notna().sum() else column.astype("string")
+
+
+def _adjust(effects: list[EffectEstimate], method: str, deviations: list[str]) -> list[EffectEstimate]:
+    if method == "none" or not effects:
+        return [e.with_(p_adjusted=e.p_value) for e in effects]
+    from bitframe.analyse.multiplicity import adjust_pvalues
+
+    applied = method
+    if method == "dunnett":
+        # Dunnett's adjusted p-values need the joint distribution of the contrasts; the
+        # single-step bound below (Bonferroni) is conservative relative to it.
+        applied = "bonferroni"
+        deviations.append("multiplicity 'dunnett': adjusted p-values use Bonferroni (conservative); "
+                          "the power calculation uses Dunnett's critical value")
+    out = list(effects)
+    for role in ("primary", "secondary", "exploratory"):
+        idx = [i for i, e in enumerate(out) if e.role == role]
+        if not idx:
+            continue
+        adjusted = adjust_pvalues([out[i].p_value for i in idx], applied)
+        for i, p in zip(idx, adjusted):
+            out[i] = out[i].with_(p_adjusted=float(p))
+    return out
+
+
+def _additional(protocol, outcome, y, arms, sub, clusters_col, covariates, control, ci_level, registry,
+                icc_rows, notes) -> list[EffectEstimate]:
+    extra: list[EffectEstimate] = []
+    wanted = []
+    if outcome.type == "binary" and "logit" in registry:
+        wanted.append("logit")
+    if outcome.type == "count" and "poisson" in registry:
+        wanted.append("poisson")
+    if clusters_col and outcome.type == "continuous" and "mixed" in registry:
+        wanted.append("mixed")
+    for name in wanted:
+        if name == chosen_estimator(protocol, outcome):
+            continue
+        spec = registry.get(name)
+        kwargs: dict[str, Any] = dict(control=control, ci_level=ci_level)
+        if clusters_col:
+            kwargs["clusters"] = sub[clusters_col].astype(str).to_numpy()
+        if covariates is not None:
+            kwargs["covariates"] = covariates
+        try:
+            estimates = spec.fit(y, arms, **kwargs)
+        except (ValueError, ArithmeticError) as exc:
+            notes.append(f"outcome '{outcome.id}': the additional {name} estimate could not be computed ({exc})")
+            continue
+        for est in estimates:
+            extra.append(EffectEstimate.from_estimate(est, outcome=outcome.id, arm=str(est.term),
+                                                      contrast=f"{est.term} - {control}", role=outcome.role))
+        if name == "mixed" and clusters_col:
+            icc = _icc(y, arms, sub[clusters_col].astype(str).to_numpy(), control)
+            if icc is not None:
+                icc_rows.append({"outcome": outcome.id, "icc": icc, "method": "random-intercept mixed model (REML)"})
+    return extra
+
+
+def _icc(y, arms, clusters, control) -> float | None:
+    try:
+        from bitframe.analyse.mixed import mixed_model
+
+        fit = mixed_model(y, arms, clusters, control=control)
+    except (ImportError, ValueError, ArithmeticError):
+        return None
+    icc = getattr(fit, "icc", None)
+    return float(icc) if icc is not None else None
+
+
+def _summaries(protocol, frame, data: AnalysisData) -> list[dict]:
+    rows = []
+    for outcome in protocol.outcomes:
+        for arm in protocol.arm_ids:
+            values = np.asarray(frame.loc[frame["arm"] == arm, outcome.column], dtype=float)
+            observed = values[np.isfinite(values)]
+            rows.append({
+                "outcome": outcome.id,
+                "arm": arm,
+                "n": int(observed.size),
+                "missing": int(values.size - observed.size),
+                "mean": float(observed.mean()) if observed.size else None,
+                "sd": float(observed.std(ddof=1)) if observed.size > 1 else None,
+            })
+    return rows
+
+
+def _bookkeeping(protocol, frame, data: AnalysisData, control: str) -> dict:
+    """CONSORT flow, attrition, sample-ratio check, balance and subgroups, as the results JSON holds them."""
+    from bitframe.analyse import bookkeeping as bk
+
+    an = protocol.analysis
+    arms = frame["arm"].astype(str).to_numpy()
+    clusters = frame["cluster"].astype(str).to_numpy() if "cluster" in frame.columns else None
+    primary = protocol.primary_outcomes[0] if protocol.primary_outcomes else protocol.outcomes[0]
+    received = None
+    if an.compliance_column and an.compliance_column in frame.columns:
+        received = np.asarray(frame[an.compliance_column], dtype=float)
+    flow = bk.consort_flow(arms, np.asarray(frame[primary.column], dtype=float), received=received,
+                           clusters=clusters, control=control)
+    consort = {
+        "unit": "participants",
+        "outcome": primary.id,
+        "arms": [{"arm": a.arm, "allocated": a.allocated, "received": a.received, "lost": a.lost_to_follow_up,
+                  "analysed": a.analysed, "clusters_allocated": a.clusters_allocated,
+                  "clusters_analysed": a.clusters_analysed} for a in flow.arms],
+        "assessed": flow.assessed,
+        "excluded": flow.excluded,
+    }
+    attrition = []
+    for outcome in protocol.outcomes:
+        res = bk.attrition(arms, np.asarray(frame[outcome.column], dtype=float), control=control)
+        attrition.append({"outcome": outcome.id, "rates": dict(zip(res.arms, res.missing_rate)),
+                          "missing": dict(zip(res.arms, res.n_missing)), "statistic": _finite(res.statistic),
+                          "df": _finite(res.df), "p_value": res.p_value, "test": res.test})
+    srm = None
+    if protocol.randomisation.scheme not in {"cluster", "stratified_cluster", "stepped_wedge"}:
+        # Individuals are the randomised units only in individual designs; cluster designs
+        # fix the ratio on clusters, so a unit-level ratio test would be misleading.
+        res = bk.sample_ratio_mismatch(arms, {a.id: a.ratio for a in protocol.arms})
+        srm = {"observed": dict(zip(res.arms, res.observed)), "expected": dict(zip(res.arms, res.expected)),
+               "statistic": res.statistic, "df": res.df, "p_value": res.p_value, "mismatch": res.mismatch,
+               "alpha": res.alpha}
+    balance = []
+    names = [c for c in dict.fromkeys([*an.covariates, *an.subgroups]) if c in frame.columns]
+    if names:
+        covariates = frame[names].apply(_numeric_or_categorical)
+        table = bk.balance_table(covariates, arms, control=control)
+        rows = {(r.covariate, r.arm): r for r in table.rows}
+        for (covariate, arm), row in rows.items():
+            if arm == control:
+                continue
+            base = rows.get((covariate, control))
+            balance.append({"covariate": covariate, "arm": arm, "mean_control": _finite(base.mean) if base else None,
+                            "mean_arm": _finite(row.mean), "sd_control": _finite(base.sd) if base else None,
+                            "sd_arm": _finite(row.sd), "smd": _finite(row.smd)})
+    subgroups = []
+    for name in an.subgroups:
+        if name not in frame.columns:
+            continue
+        for outcome in protocol.outcomes:
+            if outcome.role != "primary":
+                continue
+            y = np.asarray(frame[outcome.column], dtype=float)
+            try:
+                res = bk.subgroup_effects(y, arms, frame[name].astype(str).to_numpy(), control=control,
+                                          clusters=clusters, se_type=protocol.se_type, ci_level=1 - an.alpha,
+                                          subgroup_name=name)
+            except ValueError as exc:
+                subgroups.append({"outcome": outcome.id, "subgroup": name, "error": str(exc)})
+                continue
+            for e in res.effects:
+                subgroups.append({"outcome": outcome.id, "subgroup": name, "level": e.level, "arm": e.arm,
+                                  "estimate": e.estimate, "std_error": e.std_error, "ci_lower": e.ci_lower,
+                                  "ci_upper": e.ci_upper, "p_value": e.p_value, "n": e.n_level,
+                                  "interaction_statistic": _finite(res.interaction_statistic),
+                                  "interaction_df": res.interaction_df1,
+                                  "interaction_p_value": _finite(res.interaction_p_value)})
+    return dict(consort=consort, attrition=tuple(attrition), srm=srm, balance=tuple(balance),
+                subgroups=tuple(subgroups))
+
+
+def _finite(value) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None

@@ -1,0 +1,93 @@
+"""CLI verb `analyse`: the pre-registered analysis of a randomisation list and outcomes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+
+def analyse_files(protocol_path: Path, list_path: Path, outcomes_path: Path, participants: Path | None = None):
+    """Read the files, hash them and run the analysis (the library call behind the CLI verb)."""
+    import json
+
+    from bitframe.analyse.plan import analyse_frames
+    from bitframe.data import read_table
+    from bitframe.io import sha256_file
+    from bitframe.protocol import load_protocol_with_source
+
+    loaded = load_protocol_with_source(protocol_path)
+    protocol = loaded.protocol
+    id_col = protocol.unit.id_column
+    text = [id_col, "arm", "stratum"]
+    if protocol.unit.cluster_column:
+        text.append(protocol.unit.cluster_column)
+    allocation = read_table(list_path, text_columns=text)
+    outcomes = read_table(outcomes_path, text_columns=[id_col])
+    baseline = read_table(participants, text_columns=[id_col]) if participants else None
+    manifest = None
+    manifest_path = list_path.with_name(list_path.stem + ".manifest.json")
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text())
+    inputs = {
+        "protocol_sha256": loaded.sha256,
+        "list_sha256": sha256_file(list_path),
+        "outcomes_sha256": sha256_file(outcomes_path),
+        "participants_sha256": sha256_file(participants) if participants else None,
+        "seed": manifest.get("seed") if manifest else None,
+        "scheme": protocol.randomisation.scheme,
+        "list_file": str(list_path),
+        "outcomes_file": str(outcomes_path),
+    }
+    labels = {"list": str(list_path), "outcomes": str(outcomes_path),
+              "participants": str(participants) if participants else "<participants>"}
+    return analyse_frames(protocol, allocation, outcomes, baseline=baseline, labels=labels, inputs=inputs,
+                          manifest=manifest)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def analyse(
+        protocol_path: Path = typer.Argument(..., metavar="PROTOCOL", help="The trial protocol."),
+        list_path: Path = typer.Option(..., "--list", help="The randomisation list."),
+        outcomes: Path = typer.Option(..., "--outcomes", help="Outcomes: CSV, .xlsx or Parquet, one row per unit."),
+        participants: Optional[Path] = typer.Option(
+            None, "--participants", help="Baseline covariates, if they are not in the outcomes file."
+        ),
+        as_json: Optional[Path] = typer.Option(None, "--json", help="Write the full results (read by `report`)."),
+        as_csv: Optional[Path] = typer.Option(None, "--csv", help="Write the tidy effects table."),
+        power_json: Optional[Path] = typer.Option(None, "--power", help="Attach a `bitframe power --json` file."),
+        force: bool = typer.Option(False, "--force", help="Overwrite existing output files."),
+    ) -> None:
+        """Run the pre-registered analysis: effects per outcome and arm, attrition, balance, CONSORT."""
+        import json
+
+        from bitframe.cli_stages import print_frame, write_json
+        from bitframe.io import atomic_path, ensure_writable
+
+        ensure_writable([p for p in (as_json, as_csv) if p is not None], force=force)
+        result = analyse_files(protocol_path, list_path, outcomes, participants)
+        if power_json is not None:
+            from dataclasses import replace
+
+            result = replace(result, power=tuple(json.loads(power_json.read_text()).get("results", [])))
+        frame = result.to_frame()
+        typer.echo(f"Pre-registered analysis of '{result.trial_id}' ({int(round(result.ci_level * 100))}% CIs)")
+        print_frame(frame, ["outcome", "arm", "estimator", "se_type", "estimate", "std_error", "df", "p_value",
+                            "p_adjusted", "ci_lower", "ci_upper", "n", "n_clusters"],
+                    {"estimate": ".4g", "std_error": ".3g", "df": ".1f", "p_value": ".3g", "p_adjusted": ".3g",
+                     "ci_lower": ".4g", "ci_upper": ".4g"})
+        for line in result.deviations:
+            typer.echo(f"deviation: {line}")
+        for line in result.notes:
+            typer.echo(f"note: {line}")
+        if result.srm and result.srm.get("mismatch"):
+            typer.echo(f"WARNING: sample-ratio mismatch (p = {result.srm['p_value']:.3g}): check the randomisation")
+        if as_json is not None:
+            write_json(as_json, result.to_dict(), force=True)
+            typer.echo(f"wrote {as_json}")
+        if as_csv is not None:
+            with atomic_path(as_csv) as tmp:
+                frame.to_csv(tmp, index=False)
+            typer.echo(f"wrote {as_csv}")
