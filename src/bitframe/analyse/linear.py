@@ -9,7 +9,7 @@ stratum fixed effects).
 Model
 -----
 ``y = X b + e`` with ``n`` rows and ``k`` columns of rank ``r``; optional positive weights ``w``
-(normalised to mean 1, which changes nothing below but matches estimatr). With
+(normalised to mean 1 as estimatr does; every variance below is invariant to that scale). With
 ``W = diag(w)``, the weighted QR factorisation ``W^{1/2} X = Q R`` gives
 ``b = R^{-1} Q' W^{1/2} y``, the bread ``M = (X'WX)^{-1} = R^{-1} R^{-T}`` and the hat values
 ``h_i = ||Q_i||^2``. Residuals ``e = y - X b``; weighted residuals ``u_i = w_i^{1/2} e_i``.
@@ -171,6 +171,7 @@ class TreatmentDesign:
     arm_columns: tuple[int, ...]
     adjustment: str
     covariate_centre: tuple[float, ...] = ()
+    interaction_columns: tuple[int, ...] = ()
 
 
 # --------------------------------------------------------------------------------------------
@@ -740,6 +741,7 @@ def treatment_design(
         arm_columns=tuple(range(1, 1 + len(others))),
         adjustment=adjustment,
         covariate_centre=centre,
+        interaction_columns=tuple(range(X.shape[1] - (inter.shape[1] if adjustment == "lin" else 0), X.shape[1])),
     )
 
 
@@ -760,15 +762,22 @@ def fit_treatment_design(
     """
     from dataclasses import replace
 
+    # An arm is identified only if its dummy is outside the span of the other main-effect columns;
+    # the sequential rule in ols() keeps earlier columns, so test with the arms placed last.
+    arms = list(design.arm_columns)
+    base = [j for j in range(design.X.shape[1]) if j not in set(arms) | set(design.interaction_columns)]
+    kept = set(np.asarray(base + arms)[_independent_columns(design.X[:, base + arms])].tolist())
+    lost = [design.arms[i] for i, j in enumerate(arms) if j not in kept]
+    if lost:
+        raise ValueError(
+            "The effect of " + ", ".join(repr(a) for a in lost) + " is not identified: its arm dummy is a linear "
+            "combination of the strata/covariates (e.g. the arm occurs in strata of its own)."
+        )
     fit = ols(y, design.X, se_type=se_type, clusters=clusters, weights=weights, ci_level=ci_level,
               term_names=design.terms, estimator=estimator, collinear="drop")
     arm_terms = [design.terms[j] for j in design.arm_columns]
-    lost = [t for t in arm_terms if t in fit.dropped]
-    if lost:
-        raise ValueError(
-            "The effect of " + ", ".join(repr(t[4:-1]) for t in lost) + " is not identified: its arm dummy is a linear "
-            "combination of the strata/covariates (e.g. the arm occurs in one stratum only)."
-        )
+    if any(t in fit.dropped for t in arm_terms):  # pragma: no cover - excluded by the check above
+        raise ValueError("An arm dummy was dropped as collinear; its effect is not identified.")
     if fit.dropped:
         warnings.warn(
             "Dropped collinear design columns: " + ", ".join(repr(t) for t in fit.dropped) + ".",
