@@ -1,0 +1,72 @@
+"""`bitframe analyse`: table, JSON contract for the report, clear errors for bad outcome files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bitframe.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+SMS = ROOT / "protocols" / "sms-link-worker.yaml"
+
+
+def run(capsys, *args):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture()
+def trial(tmp_path, capsys):
+    people, lst, out = tmp_path / "people.csv", tmp_path / "list.csv", tmp_path / "outcomes.csv"
+    assert run(capsys, "simulate", SMS, "--out", people, "--n", 400)[0] == 0
+    assert run(capsys, "randomise", SMS, "-p", people, "-o", lst)[0] == 0
+    assert run(capsys, "simulate", SMS, "--list", lst, "--participants", people, "--out", out, "--seed", 3)[0] == 0
+    return people, lst, out
+
+
+def test_analyse_writes_the_results_contract(capsys, tmp_path, trial):
+    people, lst, out = trial
+    results = tmp_path / "results.json"
+    code, stdout, err = run(capsys, "analyse", SMS, "--list", lst, "--outcomes", out, "--json", results,
+                            "--csv", tmp_path / "effects.csv")
+    assert code == 0, err
+    assert "Pre-registered analysis of 'sms-link-worker' (95% CIs)" in stdout
+    data = json.loads(results.read_text())
+    for key in ("bitframe_version", "trial_id", "created_utc", "inputs", "ci_level", "effects", "additional",
+                "outcome_summaries", "consort", "attrition", "srm", "balance", "subgroups", "icc", "deviations",
+                "notes", "power", "manifest"):
+        assert key in data, key
+    assert [e["outcome"] for e in data["effects"]] == ["attended", "wellbeing"]
+    assert data["manifest"]["seed"] == "20260201"
+    assert data["inputs"]["list_sha256"] == data["manifest"]["list_sha256"]
+    effects = pd.read_csv(tmp_path / "effects.csv")
+    assert effects["estimate"].tolist() == pytest.approx([e["estimate"] for e in data["effects"]])
+
+
+def test_bad_outcome_values_name_rows_and_write_nothing(capsys, tmp_path, trial):
+    people, lst, out = trial
+    frame = pd.read_csv(out, dtype=str, keep_default_na=False)
+    frame.loc[[4, 9], "attended"] = ["yes", "maybe"]
+    bad = tmp_path / "bad.csv"
+    frame.to_csv(bad, index=False)
+    results = tmp_path / "results.json"
+    code, _, err = run(capsys, "analyse", SMS, "--list", lst, "--outcomes", bad, "--json", results)
+    assert code == 1 and "Traceback" not in err
+    assert "binary outcome has values that are not 0 or 1 (or true/false) in rows 5, 10 ('yes', 'maybe')" in err
+    assert f"{bad}, column 'attended'" in err
+    assert not results.exists()
+
+
+def test_unknown_ids_are_reported_not_dropped(capsys, tmp_path, trial):
+    people, lst, out = trial
+    frame = pd.read_csv(out, dtype=str, keep_default_na=False)
+    frame.loc[0, "participant_id"] = "NOT-RANDOMISED"
+    bad = tmp_path / "bad.csv"
+    frame.to_csv(bad, index=False)
+    code, _, err = run(capsys, "analyse", SMS, "--list", lst, "--outcomes", bad)
+    assert code == 1 and "1 outcome row(s) for ids that are not on the randomisation list: rows 1" in err
