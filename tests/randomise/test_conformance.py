@@ -57,8 +57,8 @@ def test_seed_accepts_128_bit_integers(case):
     seed = 2**128 - 1
     np.testing.assert_array_equal(case.assign(seed), case.assign(seed))
     # the high bits matter: seeds differing only above bit 64 give different lists
-    others = {case.assign(seed - (j << 100)).tobytes() for j in range(1, 6)}
-    assert case.assign(seed).tobytes() not in others or len(others) > 1
+    lists = {case.assign(seed - (j << 100)).tobytes() for j in range(6)}
+    assert len(lists) >= 5
 
 
 def test_different_seeds_give_different_lists(case):
