@@ -33,13 +33,17 @@ Registering another estimator (the GLM and mixed-model modules do)::
                weights=None, se_type=None, ci_level=0.95):
         ...
 
-``outcome_types`` says which outcomes the estimator accepts (``continuous``, ``binary``,
+``requires_clusters`` marks estimators that only make sense with clusters (a random cluster
+intercept, say). ``outcome_types`` says which outcomes the estimator accepts (``continuous``, ``binary``,
 ``count``); the conformance suite (``tests/analyse/test_conformance.py``) runs every
 registered estimator on data of a type it accepts.
 
-Registered here: ``difference_in_means`` (:mod:`bitframe.analyse.dim`), ``ols`` (arm dummies,
-covariates and stratum fixed effects, :func:`bitframe.analyse.linear.ols`) and ``lin`` (Lin 2013
-interacted adjustment, :func:`bitframe.analyse.linear.lm_lin`).
+Registered here: ``difference_in_means`` (:mod:`bitframe.analyse.dim`; strata are its blocks),
+``ols`` (arm dummies, covariates and stratum fixed effects, :func:`bitframe.analyse.linear.ols`)
+and ``lin`` (Lin 2013: arms interacted with centred covariates and stratum dummies,
+:func:`bitframe.analyse.linear.lm_lin`; with neither covariates nor strata it is the unadjusted
+regression). Both regressions default to ``se_type`` HC2, or CR2 with clusters (estimatr's
+defaults).
 """
 
 from __future__ import annotations
@@ -94,6 +98,7 @@ class EstimatorSpec:
     supports_strata: bool = True
     supports_clusters: bool = True
     supports_weights: bool = False
+    requires_clusters: bool = False
 
     def __call__(self, outcome: Any, arm: Any, **kwargs: Any) -> list[Estimate]:
         return self.fit(outcome, arm, **kwargs)
@@ -112,6 +117,7 @@ def register_estimator(
     supports_strata: bool = True,
     supports_clusters: bool = True,
     supports_weights: bool = False,
+    requires_clusters: bool = False,
 ) -> Callable[[EstimatorFn], EstimatorFn]:
     """Decorator adding a function with the common interface to :data:`ESTIMATORS`."""
     bad = [t for t in outcome_types if t not in OUTCOME_TYPES]
@@ -131,6 +137,7 @@ def register_estimator(
                 supports_strata=supports_strata,
                 supports_clusters=supports_clusters,
                 supports_weights=supports_weights,
+                requires_clusters=requires_clusters,
             ),
         )
         return fn
@@ -205,8 +212,8 @@ def _regression(estimator: str, adjustment: str, outcome: Any, arm: Any, *, cont
                 strata: Any, clusters: Any, weights: Any, se_type: str | None, ci_level: float) -> list[Estimate]:
     from bitframe.analyse.linear import fit_treatment_design, treatment_design
 
-    if adjustment == "standard" and covariates is None and strata is None:
-        adjustment = "none"
+    if covariates is None and strata is None:
+        adjustment = "none"  # nothing to adjust for: Lin's regression reduces to the unadjusted one
     design = treatment_design(arm, control=control, covariates=covariates, strata=strata, adjustment=adjustment,
                               weights=weights)
     _, arm_estimates = fit_treatment_design(outcome, design, se_type=se_type, clusters=clusters, weights=weights,
