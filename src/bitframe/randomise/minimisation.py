@@ -154,7 +154,8 @@ class Minimiser:
                         f"The 'counts' parameter for factor {name!r}, level {level!r} must hold {self.k} "
                         f"non-negative integers. Got {list(row)!r} instead."
                     )
-                self._counts[f][self._index(f, str(level))] += arr
+                idx = self._index(f, str(level))  # may grow the array: index first, then update
+                self._counts[f][idx] += arr
 
     def _index(self, f: int, level: str) -> int:
         idx = self._levels[f].get(level)
