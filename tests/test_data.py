@@ -1,0 +1,193 @@
+"""Reading participant tables (CSV, xlsx, Parquet) and reporting every problem at once."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bitframe.data import read_participants, read_table, validate_participants
+from bitframe.errors import DataError
+from bitframe.randomise import Design, randomise_file, write_allocation
+
+
+def write(path, text: str):
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def codes(exc: pytest.ExceptionInfo) -> list[str]:
+    return [p.code for p in exc.value.problems]
+
+
+# ----------------------------------------------------------------------------- reading
+
+
+def test_csv_keeps_ids_and_text_exactly(tmp_path):
+    p = write(tmp_path / "p.csv", "pid,region,age,score\n007,NA,31,1.5\n010,EU,,2\n")
+    df = read_table(p, text_columns=["pid", "region"])
+    assert df["pid"].tolist() == ["007", "010"]
+    assert df["region"].tolist() == ["NA", "EU"]  # North America is not a missing value
+    assert df["age"].isna().tolist() == [False, True] and df["age"].iloc[0] == 31
+    assert df["score"].tolist() == [1.5, 2.0]
+
+
+def test_csv_without_inference_is_all_text(tmp_path):
+    p = write(tmp_path / "p.csv", "pid,age\n1,31\n2,x\n")
+    df = read_table(p, infer_numbers=False)
+    assert df["age"].tolist() == ["31", "x"]
+    assert read_table(p)["age"].tolist() == ["31", "x"]  # a non-number keeps the column as text
+
+
+def test_csv_with_bom_and_blank_line_keeps_row_numbers(tmp_path):
+    p = tmp_path / "p.csv"
+    p.write_bytes("\ufeffpid,sex\nA1,F\n\nA3,M\n".encode("utf-8"))
+    df = read_table(p, text_columns=["pid", "sex"])
+    assert list(df.columns) == ["pid", "sex"]
+    assert df["pid"].tolist() == ["A1", "", "A3"]
+    with pytest.raises(DataError) as exc:
+        validate_participants(df, id_column="pid", file="p.csv")
+    assert exc.value.problems[0].format() == (
+        "p.csv, row 2, column 'pid': error[BF205]: blank id\n  hint: every participant needs an id"
+    )
+
+
+def test_xlsx_ids_as_strings(tmp_path):
+    p = tmp_path / "p.xlsx"
+    pd.DataFrame({"pid": ["007", "010"], "n": [3, 4], "clinic": [12, 13]}).to_excel(p, index=False)
+    df = read_table(p, text_columns=["pid", "clinic"])
+    assert df["pid"].tolist() == ["007", "010"]
+    assert df["clinic"].tolist() == ["12", "13"]
+    assert df["n"].tolist() == [3, 4]
+
+
+def test_parquet_numbers_become_clean_text_ids(tmp_path):
+    p = tmp_path / "p.parquet"
+    pd.DataFrame({"pid": [101, 102], "clinic": [5.0, np.nan], "x": [0.5, 1.5]}).to_parquet(p)
+    df = read_table(p, text_columns=["pid", "clinic"])
+    assert df["pid"].tolist() == ["101", "102"]
+    assert df["clinic"].tolist() == ["5", ""]
+    assert df["x"].tolist() == [0.5, 1.5]
+
+
+def test_unsupported_missing_empty_unreadable(tmp_path):
+    with pytest.raises(DataError) as exc:
+        read_table(tmp_path / "people.txt")
+    assert str(exc.value) == (
+        f"{tmp_path / 'people.txt'}: error[BF202]: unsupported file type '.txt'\n"
+        "  hint: use one of: .csv (CSV), .xlsx (Excel), .parquet (Parquet)"
+    )
+    with pytest.raises(DataError) as exc:
+        read_table(tmp_path / "nope.csv")
+    assert codes(exc) == ["BF200"] and "file not found" in str(exc.value)
+    with pytest.raises(DataError) as exc:
+        read_table(write(tmp_path / "empty.csv", ""))
+    assert codes(exc) == ["BF203"] and "the file is empty" in str(exc.value)
+    bad = tmp_path / "bad.xlsx"
+    bad.write_bytes(b"this is not a zip archive")
+    with pytest.raises(DataError) as exc:
+        read_table(bad)
+    assert codes(exc) == ["BF201"] and "cannot read the file as Excel" in str(exc.value)
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("pid,name\n1,Jos\xe9\n".encode("latin-1"))
+    with pytest.raises(DataError) as exc:
+        read_table(latin)
+    assert codes(exc) == ["BF201"] and "not UTF-8" in str(exc.value)
+
+
+def test_duplicate_header_names(tmp_path):
+    with pytest.raises(DataError) as exc:
+        read_table(write(tmp_path / "p.csv", "pid,sex,pid\n1,F,2\n"))
+    assert codes(exc) == ["BF210"]
+    assert exc.value.problems[0].field == "pid"
+
+
+def test_header_only_file(tmp_path):
+    with pytest.raises(DataError) as exc:
+        read_participants(write(tmp_path / "p.csv", "pid,sex\n"), id_column="pid")
+    assert codes(exc) == ["BF203"]
+    assert "header but no data rows" in str(exc.value)
+
+
+# ----------------------------------------------------------------------------- validation
+
+
+def test_every_problem_reported_at_once(tmp_path):
+    p = write(
+        tmp_path / "people.csv",
+        "pid,sex,regoin,clinic\n"
+        "A1,F,N,c1\n"
+        "A2,Femal,S,c1\n"
+        "A1,M,N,c2\n"
+        ",F,N,c3\n"
+        "A5,,S,c4\n",
+    )
+    with pytest.raises(DataError) as exc:
+        read_participants(p, id_column="pid", categorical={"sex": ["F", "M"], "region": None}, cluster_column="clinic")
+    err = exc.value
+    assert codes(exc) == ["BF204", "BF205", "BF206", "BF207", "BF208", "BF209"]
+    text = str(err)
+    f = str(p)
+    assert f"{f}, row 0, column 'region': error[BF204]: stratum/factor column 'region' is not in the file\n" \
+           "  hint: did you mean 'regoin'? Columns in the file: 'pid', 'sex', 'regoin', 'clinic'" in text
+    assert f"{f}, row 4, column 'pid': error[BF205]: blank id" in text
+    assert f"{f}, row 3, column 'pid': error[BF206]: id 'A1' appears 2 times, in rows 1, 3" in text
+    assert f"{f}, row 5, column 'sex': error[BF207]: missing value in 'sex'" in text
+    assert f"{f}, row 2, column 'sex': error[BF208]: value 'Femal' is not allowed in 'sex' (rows 2)\n" \
+           "  hint: allowed values: 'F', 'M'" in text
+    assert f"{f}, row 1, column 'clinic': error[BF209]: person 'A1' is in different clusters ('c1', 'c2') in rows 1, 3" in text
+    assert text.endswith("6 problems found.")
+
+
+def test_unexpected_value_suggests_close_match():
+    df = pd.DataFrame({"pid": ["1", "2", "3"], "site": ["North", "Nroth", "Nroth"]})
+    with pytest.raises(DataError) as exc:
+        validate_participants(df, id_column="pid", categorical={"site": ["North", "South"]}, file="f.csv")
+    p = exc.value.problems[0]
+    assert (p.code, p.row, p.field) == ("BF208", 2, "site")
+    assert p.message == "value 'Nroth' is not allowed in 'site' (rows 2, 3)"
+    assert p.hint == "did you mean 'North'? Allowed: 'North', 'South'"
+
+
+def test_cluster_varying_within_person():
+    df = pd.DataFrame({"pid": ["p1", "p1", "p2", "p2"], "gp": ["g1", "g2", "g3", "g3"], "t": [1, 2, 1, 2]})
+    with pytest.raises(DataError) as exc:
+        validate_participants(df, id_column="pid", cluster_column="gp", unique_ids=False, file="long.csv")
+    assert codes(exc) == ["BF209"]
+    assert str(exc.value) == (
+        "long.csv, row 1, column 'gp': error[BF209]: person 'p1' is in different clusters ('g1', 'g2') in rows 1, 2\n"
+        "  hint: a person belongs to one cluster: correct the cluster on those rows"
+    )
+    validate_participants(df.assign(gp=["g1", "g1", "g3", "g3"]), id_column="pid", cluster_column="gp",
+                          unique_ids=False)
+
+
+def test_many_problems_are_capped_with_a_count():
+    df = pd.DataFrame({"pid": [""] * 100})
+    with pytest.raises(DataError) as exc:
+        validate_participants(df, id_column="pid")
+    probs = exc.value.problems
+    assert len(probs) == 21
+    assert probs[-1].message == "... and 80 more problem(s) of this kind"
+
+
+def test_duplicates_name_all_rows():
+    df = pd.DataFrame({"pid": ["x", "y", "x", "z", "x"]})
+    with pytest.raises(DataError) as exc:
+        validate_participants(df, id_column="pid")
+    assert exc.value.problems[0].message == "id 'x' appears 3 times, in rows 1, 3, 5"
+
+
+def test_nothing_written_when_validation_fails(tmp_path):
+    p = write(tmp_path / "p.csv", "pid,site\n1,A\n1,B\n")
+    out = tmp_path / "out"
+    design = Design("stratified_block", ("c", "t"), strata=("site",), block_sizes=(2,))
+
+    def run():
+        alloc = randomise_file(str(p), design, id_column="pid", seed=1)
+        write_allocation(alloc, out / "list.csv")
+
+    with pytest.raises(DataError) as exc:
+        run()
+    assert codes(exc) == ["BF206"]
+    assert not out.exists()
