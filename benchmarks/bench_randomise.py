@@ -84,8 +84,10 @@ def main() -> int:
         t_inproc = best_of(lambda: randomise(text_frame, design, id_column="pid", seed=7), repeats)
         ok = "OK" if t_inproc < TARGET_IN_PROCESS_S else "SLOW"
         print(f"in-process  scheme only (stratified_block.assign): {t_scheme:6.3f} s")
-        print(f"in-process  randomise() incl. checks, list, CSV bytes: {t_inproc:6.3f} s   "
-              f"(target < {TARGET_IN_PROCESS_S:.0f} s: {ok})")
+        print(
+            f"in-process  randomise() incl. checks, list, CSV bytes: {t_inproc:6.3f} s   "
+            f"(target < {TARGET_IN_PROCESS_S:.0f} s: {ok})"
+        )
 
         def pandas_roundtrip() -> None:
             pd.read_csv(src).to_csv(work / "pandas_copy.csv", index=False)

@@ -115,12 +115,7 @@ def test_header_only_file(tmp_path):
 def test_every_problem_reported_at_once(tmp_path):
     p = write(
         tmp_path / "people.csv",
-        "pid,sex,regoin,clinic\n"
-        "A1,F,N,c1\n"
-        "A2,Femal,S,c1\n"
-        "A1,M,N,c2\n"
-        ",F,N,c3\n"
-        "A5,,S,c4\n",
+        "pid,sex,regoin,clinic\nA1,F,N,c1\nA2,Femal,S,c1\nA1,M,N,c2\n,F,N,c3\nA5,,S,c4\n",
     )
     with pytest.raises(DataError) as exc:
         read_participants(p, id_column="pid", categorical={"sex": ["F", "M"], "region": None}, cluster_column="clinic")
@@ -128,14 +123,21 @@ def test_every_problem_reported_at_once(tmp_path):
     assert codes(exc) == ["BF204", "BF205", "BF206", "BF207", "BF208", "BF209"]
     text = str(err)
     f = str(p)
-    assert f"{f}, row 0, column 'region': error[BF204]: stratum/factor column 'region' is not in the file\n" \
-           "  hint: did you mean 'regoin'? Columns in the file: 'pid', 'sex', 'regoin', 'clinic'" in text
+    assert (
+        f"{f}, row 0, column 'region': error[BF204]: stratum/factor column 'region' is not in the file\n"
+        "  hint: did you mean 'regoin'? Columns in the file: 'pid', 'sex', 'regoin', 'clinic'" in text
+    )
     assert f"{f}, row 4, column 'pid': error[BF205]: blank id" in text
     assert f"{f}, row 3, column 'pid': error[BF206]: id 'A1' appears 2 times, in rows 1, 3" in text
     assert f"{f}, row 5, column 'sex': error[BF207]: missing value in 'sex'" in text
-    assert f"{f}, row 2, column 'sex': error[BF208]: value 'Femal' is not allowed in 'sex' (rows 2)\n" \
-           "  hint: allowed values: 'F', 'M'" in text
-    assert f"{f}, row 1, column 'clinic': error[BF209]: person 'A1' is in different clusters ('c1', 'c2') in rows 1, 3" in text
+    assert (
+        f"{f}, row 2, column 'sex': error[BF208]: value 'Femal' is not allowed in 'sex' (rows 2)\n"
+        "  hint: allowed values: 'F', 'M'" in text
+    )
+    assert (
+        f"{f}, row 1, column 'clinic': error[BF209]: person 'A1' is in different clusters ('c1', 'c2') in rows 1, 3"
+        in text
+    )
     assert text.endswith("6 problems found.")
 
 
@@ -158,8 +160,9 @@ def test_cluster_varying_within_person():
         "long.csv, row 1, column 'gp': error[BF209]: person 'p1' is in different clusters ('g1', 'g2') in rows 1, 2\n"
         "  hint: a person belongs to one cluster: correct the cluster on those rows"
     )
-    validate_participants(df.assign(gp=["g1", "g1", "g3", "g3"]), id_column="pid", cluster_column="gp",
-                          unique_ids=False)
+    validate_participants(
+        df.assign(gp=["g1", "g1", "g3", "g3"]), id_column="pid", cluster_column="gp", unique_ids=False
+    )
 
 
 def test_many_problems_are_capped_with_a_count():

@@ -127,14 +127,18 @@ def _read_csv(p: Path, label: str) -> "pd.DataFrame":
     if dupes:
         raise DataError(
             [
-                Problem("BF210", f"column name '{d}' appears more than once in the header", file=label, row=0, field=d,
-                        hint="rename one of the columns")
+                Problem(
+                    "BF210",
+                    f"column name '{d}' appears more than once in the header",
+                    file=label,
+                    row=0,
+                    field=d,
+                    hint="rename one of the columns",
+                )
                 for d in dupes
             ]
         )
-    return pd.read_csv(
-        p, dtype=str, keep_default_na=False, encoding="utf-8-sig", skip_blank_lines=False
-    )
+    return pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig", skip_blank_lines=False)
 
 
 def _as_text(frame: "pd.DataFrame") -> "pd.DataFrame":
@@ -187,8 +191,9 @@ class _Problems:
         self.dropped: dict[str, int] = {}
         self.kept: dict[str, int] = {}
 
-    def add(self, code: str, message: str, *, row: int | None = None, field: str | None = None,
-            hint: str | None = None) -> None:
+    def add(
+        self, code: str, message: str, *, row: int | None = None, field: str | None = None, hint: str | None = None
+    ) -> None:
         if self.kept.get(code, 0) >= MAX_PROBLEMS_PER_KIND:
             self.dropped[code] = self.dropped.get(code, 0) + 1
             return
@@ -248,7 +253,9 @@ def validate_participants(
             absent.add(col)
             guess = did_you_mean(col, columns)
             listed = ", ".join(f"'{c}'" for c in columns)
-            hint = f"did you mean '{guess}'? Columns in the file: {listed}" if guess else f"columns in the file: {listed}"
+            hint = (
+                f"did you mean '{guess}'? Columns in the file: {listed}" if guess else f"columns in the file: {listed}"
+            )
             probs.add("BF204", f"{role} '{col}' is not in the file", field=col, row=0, hint=hint)
     if len(frame) == 0:
         probs.add("BF203", "the file has a header but no data rows", hint="add one row per participant")
@@ -281,8 +288,13 @@ def validate_participants(
             continue
         values = frame[col].astype(str)
         blank = values.str.strip().isin({""})
-        probs.add_rows("BF207", blank, f"missing value in '{col}'", field=col,
-                       hint="every participant needs a value for each stratum/factor")
+        probs.add_rows(
+            "BF207",
+            blank,
+            f"missing value in '{col}'",
+            field=col,
+            hint="every participant needs a value for each stratum/factor",
+        )
         if allowed is not None:
             allowed_set = [str(a) for a in allowed]
             bad = ~values.isin(allowed_set) & ~blank
@@ -297,14 +309,24 @@ def validate_participants(
                     guess = did_you_mean(value, allowed_set)
                     listed = ", ".join(f"'{a}'" for a in allowed_set)
                     hint = f"did you mean '{guess}'? Allowed: {listed}" if guess else f"allowed values: {listed}"
-                    probs.add("BF208", f"value '{value}' is not allowed in '{col}' (rows {_rows(r)})",
-                              row=r[0] + 1, field=col, hint=hint)
+                    probs.add(
+                        "BF208",
+                        f"value '{value}' is not allowed in '{col}' (rows {_rows(r)})",
+                        row=r[0] + 1,
+                        field=col,
+                        hint=hint,
+                    )
 
     if cluster_column and cluster_column not in absent:
         clusters = frame[cluster_column].astype(str)
         blank = clusters.str.strip() == ""
-        probs.add_rows("BF207", blank, f"missing value in cluster column '{cluster_column}'",
-                       field=cluster_column, hint="every participant needs a cluster")
+        probs.add_rows(
+            "BF207",
+            blank,
+            f"missing value in cluster column '{cluster_column}'",
+            field=cluster_column,
+            hint="every participant needs a cluster",
+        )
         if id_column not in absent:
             ids = frame[id_column].astype(str)
             # Blank ids and clusters are reported above; comparing them would only repeat that.

@@ -47,12 +47,17 @@ def make_cases() -> dict[str, Case]:
     sw_clusters = _labels("w", [2, 1, 3, 2, 2, 1, 2, 3, 1, 2, 2, 1, 3])  # 13 clusters
     fac = {"sex": np.array(["F", "M", "M", "F", "F", "M"] * 5), "age": np.array(list("ababcc") * 5)}
     return {
-        "simple": Case("simple", 3, lambda s: simple.assign(n, RATIO, rng=s).arm, lambda: simple.probabilities(n, RATIO)),
+        "simple": Case(
+            "simple", 3, lambda s: simple.assign(n, RATIO, rng=s).arm, lambda: simple.probabilities(n, RATIO)
+        ),
         "complete": Case(
             "complete", 3, lambda s: complete.assign(n, RATIO, rng=s).arm, lambda: complete.probabilities(n, RATIO)
         ),
         "block": Case(
-            "block", 3, lambda s: block.assign(n, RATIO, (4, 8), rng=s).arm, lambda: block.probabilities(n, RATIO, (4, 8))
+            "block",
+            3,
+            lambda s: block.assign(n, RATIO, (4, 8), rng=s).arm,
+            lambda: block.probabilities(n, RATIO, (4, 8)),
         ),
         "stratified_block": Case(
             "stratified_block",
@@ -61,7 +66,10 @@ def make_cases() -> dict[str, Case]:
             lambda: stratified_block.probabilities(strata, RATIO, (4, 8)),
         ),
         "cluster": Case(
-            "cluster", 3, lambda s: cluster.assign(clusters, RATIO, rng=s).arm, lambda: cluster.probabilities(clusters, RATIO)
+            "cluster",
+            3,
+            lambda s: cluster.assign(clusters, RATIO, rng=s).arm,
+            lambda: cluster.probabilities(clusters, RATIO),
         ),
         "stratified_cluster": Case(
             "stratified_cluster",

@@ -33,12 +33,14 @@ DESIGNS = {
     "simple": Design("simple", ("control", "sms")),
     "complete": Design("complete", ("control", "sms", "letter"), (2, 1, 1)),
     "block": Design("block", ("control", "sms"), block_sizes=(2, 4)),
-    "stratified_block": Design("stratified_block", ("control", "sms", "letter"), (2, 1, 1), strata=("sex", "site"),
-                               block_sizes=(4, 8)),
+    "stratified_block": Design(
+        "stratified_block", ("control", "sms", "letter"), (2, 1, 1), strata=("sex", "site"), block_sizes=(4, 8)
+    ),
     "cluster": Design("cluster", ("control", "sms"), cluster="clinic"),
     "stratified_cluster": Design("stratified_cluster", ("control", "sms"), strata=("area",), cluster="clinic"),
-    "minimisation": Design("minimisation", ("control", "sms", "letter"), (2, 1, 1), factors=("sex", "site"),
-                           weights=(1.0, 2.0)),
+    "minimisation": Design(
+        "minimisation", ("control", "sms", "letter"), (2, 1, 1), factors=("sex", "site"), weights=(1.0, 2.0)
+    ),
     "stepped_wedge": Design("stepped_wedge", ("control", "sms"), cluster="clinic", steps=3),
 }
 
@@ -145,21 +147,42 @@ def test_public_summary_has_no_secrets():
 
 def test_design_argument_errors():
     cases = [
-        (dict(scheme="stratified_blok", arms=("a", "b")), r"Unknown scheme 'stratified_blok'; did you mean 'stratified_block'\?"),
+        (
+            dict(scheme="stratified_blok", arms=("a", "b")),
+            r"Unknown scheme 'stratified_blok'; did you mean 'stratified_block'\?",
+        ),
         (dict(scheme="simple", arms=("a",)), r"The 'arms' parameter must hold at least two distinct"),
         (dict(scheme="simple", arms=("a", "a")), r"at least two distinct"),
-        (dict(scheme="simple", arms=("a", "b"), ratio=(1, 0)), r"The 'ratio' parameter must be a sequence of at least two positive integers"),
+        (
+            dict(scheme="simple", arms=("a", "b"), ratio=(1, 0)),
+            r"The 'ratio' parameter must be a sequence of at least two positive integers",
+        ),
         (dict(scheme="simple", arms=("a", "b"), ratio=(1, 1, 1)), r"The 'ratio' parameter must have 2 entries"),
-        (dict(scheme="simple", arms=("a", "b"), control="c"), r"The 'control' parameter must be one of the arms \['a', 'b'\]. Got 'c'"),
+        (
+            dict(scheme="simple", arms=("a", "b"), control="c"),
+            r"The 'control' parameter must be one of the arms \['a', 'b'\]. Got 'c'",
+        ),
         (dict(scheme="block", arms=("a", "b")), r"The 'block_sizes' parameter is required by scheme 'block'"),
-        (dict(scheme="block", arms=("a", "b", "c"), ratio=(2, 1, 1), block_sizes=(6,)), r"multiples of the ratio sum 4"),
-        (dict(scheme="simple", arms=("a", "b"), block_sizes=(2,)), r"'block_sizes' parameter does not apply to scheme 'simple'; it is used by: block, stratified_block"),
+        (
+            dict(scheme="block", arms=("a", "b", "c"), ratio=(2, 1, 1), block_sizes=(6,)),
+            r"multiples of the ratio sum 4",
+        ),
+        (
+            dict(scheme="simple", arms=("a", "b"), block_sizes=(2,)),
+            r"'block_sizes' parameter does not apply to scheme 'simple'; it is used by: block, stratified_block",
+        ),
         (dict(scheme="stratified_block", arms=("a", "b"), block_sizes=(2,)), r"'strata' parameter is required"),
         (dict(scheme="cluster", arms=("a", "b")), r"'cluster' parameter is required by scheme 'cluster'"),
         (dict(scheme="minimisation", arms=("a", "b")), r"'factors' parameter is required"),
-        (dict(scheme="minimisation", arms=("a", "b"), factors=("x",), p=0), r"The 'p' parameter must be a number in \(0.0, 1.0\]"),
+        (
+            dict(scheme="minimisation", arms=("a", "b"), factors=("x",), p=0),
+            r"The 'p' parameter must be a number in \(0.0, 1.0\]",
+        ),
         (dict(scheme="stepped_wedge", arms=("a", "b"), cluster="k"), r"'steps' parameter is required"),
-        (dict(scheme="stepped_wedge", arms=("a", "b", "c"), cluster="k", steps=2), r"stepped-wedge design must hold two arms"),
+        (
+            dict(scheme="stepped_wedge", arms=("a", "b", "c"), cluster="k", steps=2),
+            r"stepped-wedge design must hold two arms",
+        ),
     ]
     for kwargs, pattern in cases:
         with pytest.raises(ValueError, match=pattern):
@@ -176,11 +199,21 @@ def test_data_problems_raise_data_error_before_drawing():
     df.loc[3, "pid"] = df.loc[2, "pid"]
     df.loc[7, "sex"] = "X"
     with pytest.raises(DataError) as exc:
-        randomise(df, DESIGNS["stratified_block"], id_column="pid", seed=1, participants_file="p.csv",
-                  allowed_values={"sex": ("F", "M")})
+        randomise(
+            df,
+            DESIGNS["stratified_block"],
+            id_column="pid",
+            seed=1,
+            participants_file="p.csv",
+            allowed_values={"sex": ("F", "M")},
+        )
     codes = [p.code for p in exc.value.problems]
     assert codes == ["BF206", "BF208"]
-    assert exc.value.problems[0].format().startswith("p.csv, row 4, column 'pid': error[BF206]: id '0003' appears 2 times, in rows 3, 4")
+    assert (
+        exc.value.problems[0]
+        .format()
+        .startswith("p.csv, row 4, column 'pid': error[BF206]: id '0003' appears 2 times, in rows 3, 4")
+    )
 
 
 def test_cluster_spanning_strata_is_reported_with_rows():
@@ -203,8 +236,9 @@ def test_too_few_clusters_for_steps():
 
 def test_csv_writer_falls_back_to_quoting_when_needed():
     df = people(10).assign(site=lambda d: np.where(d.index % 2 == 0, 'N, "upper"', "South"))
-    a = randomise(df, Design("stratified_block", ("a", "b"), strata=("site",), block_sizes=(2,)), id_column="pid",
-                  seed=1)
+    a = randomise(
+        df, Design("stratified_block", ("a", "b"), strata=("site",), block_sizes=(2,)), id_column="pid", seed=1
+    )
     assert a.csv == a.table.to_csv(index=False, lineterminator="\n").encode()
     assert b'"site=N, ""upper"""' in a.csv
     back = pd.read_csv(__import__("io").BytesIO(a.csv), dtype=str, keep_default_na=False)

@@ -31,15 +31,17 @@ def test_smd_matches_base_r():
         assert len(match) == 1
         m = match.iloc[0]
         assert (m.n_arm, m.n_comparator) == (row["n_arm"], row["n_comparator"])
-        np.testing.assert_allclose([m.mean_arm, m.mean_comparator, m.smd],
-                                   [row["mean_arm"], row["mean_comparator"], row["smd"]], rtol=1e-10)
+        np.testing.assert_allclose(
+            [m.mean_arm, m.mean_comparator, m.smd], [row["mean_arm"], row["mean_comparator"], row["smd"]], rtol=1e-10
+        )
 
 
 def test_balance_report_counts_and_smd_rows():
     rng = np.random.default_rng(3)
     n = 90
-    df = pd.DataFrame({"pid": [f"p{i}" for i in range(n)], "sex": rng.choice(["F", "M"], n),
-                       "age": rng.normal(40, 10, n)})
+    df = pd.DataFrame(
+        {"pid": [f"p{i}" for i in range(n)], "sex": rng.choice(["F", "M"], n), "age": rng.normal(40, 10, n)}
+    )
     d = Design("stratified_block", ("control", "sms", "letter"), (2, 1, 1), strata=("sex",), block_sizes=(4,))
     a = randomise(df, d, id_column="pid", seed=4)
     rep = balance_report(a, df, ["age"])

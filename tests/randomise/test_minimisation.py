@@ -46,8 +46,10 @@ def test_lim_in_2019_with_random_element_and_variance():
 
 
 def test_scott_2002_example():
-    counts = {"baseline": {"high": [2, 2], "moderate": [2, 3], "low": [1, 1]},
-              "covariate": {"high": [2, 3], "moderate": [3, 1], "low": [1, 1]}}
+    counts = {
+        "baseline": {"high": [2, 2], "moderate": [2, 3], "low": [1, 1]},
+        "covariate": {"high": [2, 3], "moderate": [3, 1], "low": [1, 1]},
+    }
     m = Minimiser(["baseline", "covariate"], (1, 1), p=1.0, rng=0, counts=counts)  # [intervention, control]
     unit = {"baseline": "high", "covariate": "moderate"}
     np.testing.assert_allclose(m.scores(unit), [4.0, 2.0])
@@ -150,8 +152,9 @@ def test_deterministic_given_seed_and_order_and_batch_equals_sequential():
     np.testing.assert_array_equal(batch.arm, seq)
     # a different enrolment order gives a different list
     order = np.random.default_rng(0).permutation(300)
-    shuffled = minimisation.assign({k: v[order] for k, v in f.items()}, (2, 1, 1), weights=(1, 2, 0.5),
-                                   imbalance="variance", p=0.85, rng=99)
+    shuffled = minimisation.assign(
+        {k: v[order] for k, v in f.items()}, (2, 1, 1), weights=(1, 2, 0.5), imbalance="variance", p=0.85, rng=99
+    )
     assert not np.array_equal(shuffled.arm, batch.arm[order])
 
 

@@ -21,8 +21,9 @@ PROTOCOL = b"trial:\n  id: demo\n"
 def participants(tmp_path):
     rng = np.random.default_rng(1)
     n = 80
-    df = pd.DataFrame({"pid": [f"00{i}" for i in range(n)], "site": rng.choice(["A", "B", "C"], n),
-                       "age": rng.integers(18, 90, n)})
+    df = pd.DataFrame(
+        {"pid": [f"00{i}" for i in range(n)], "site": rng.choice(["A", "B", "C"], n), "age": rng.integers(18, 90, n)}
+    )
     path = tmp_path / "participants.csv"
     df.to_csv(path, index=False)
     return path
@@ -84,8 +85,14 @@ def test_verify_passes_on_untouched_list(written, participants):
     assert report.ok, report.report()
     assert report.differences.empty
     checks = report.to_frame().set_index("check")["ok"].to_dict()
-    assert checks == {"list_sha256": True, "design": True, "protocol_sha256": True, "participants_sha256": True,
-                      "regenerate": True, "rows": True}
+    assert checks == {
+        "list_sha256": True,
+        "design": True,
+        "protocol_sha256": True,
+        "participants_sha256": True,
+        "regenerate": True,
+        "rows": True,
+    }
 
 
 def test_verify_names_an_edited_allocation(written, participants):

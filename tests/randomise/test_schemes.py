@@ -60,7 +60,9 @@ class _GridRng:
         return out
 
 
-@pytest.mark.parametrize("total,ratio", [(7, (2, 1, 1)), (5, (1, 1, 1)), (13, (3, 2, 2, 1)), (2, (1, 1, 1)), (9, (5, 3))])
+@pytest.mark.parametrize(
+    "total,ratio", [(7, (2, 1, 1)), (5, (1, 1, 1)), (13, (3, 2, 2, 1)), (2, (1, 1, 1)), (9, (5, 3))]
+)
 def test_apportion_inclusion_probabilities_equal_fractional_parts(total, ratio):
     """Integrating over the uniform start (a 20,000-point grid), the mean count of each arm is
     exactly total * r_j / R (Madow's systematic sampling), and counts stay within floor/ceil."""
@@ -119,7 +121,9 @@ def test_complete_all_arrangements_equally_likely():
 
 
 def test_complete_rejects_bad_counts():
-    with pytest.raises(ValueError, match=r"The 'counts' parameter must hold at least two non-negative integers summing to n=10"):
+    with pytest.raises(
+        ValueError, match=r"The 'counts' parameter must hold at least two non-negative integers summing to n=10"
+    ):
         complete.assign(10, counts=(3, 3), rng=1)
 
 

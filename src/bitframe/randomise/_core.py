@@ -88,9 +88,7 @@ def check_block_sizes(block_sizes: int | Sequence[int], ratio: IntArray) -> IntA
     """Block sizes: positive multiples of ``sum(ratio)``; several sizes = drawn at random."""
     sizes = np.atleast_1d(np.asarray(block_sizes, dtype=object))
     R = int(ratio.sum())
-    bad = [
-        s for s in sizes if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or int(s) < 1 or int(s) % R
-    ]
+    bad = [s for s in sizes if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or int(s) < 1 or int(s) % R]
     if len(sizes) == 0 or bad:
         raise ValueError(
             f"The 'block_sizes' parameter must hold positive multiples of the ratio sum {R} "
@@ -236,7 +234,6 @@ def blocks_for_groups(
         counts[partial] = apportion(used[partial], ratio, rng)
     arm, block = permuted_blocks(counts, rng)
     return arm, block, drawn[block], grp[block]
-
 
 
 @dataclass(frozen=True, eq=False)

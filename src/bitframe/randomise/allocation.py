@@ -170,7 +170,13 @@ class Design:
         return cls(**kwargs)
 
 
-_NEEDS = {"strata": "strata", "block_sizes": "block_sizes", "cluster": "cluster", "factors": "factors", "steps": "steps"}
+_NEEDS = {
+    "strata": "strata",
+    "block_sizes": "block_sizes",
+    "cluster": "cluster",
+    "factors": "factors",
+    "steps": "steps",
+}
 
 
 @dataclass(frozen=True, eq=False)
@@ -336,7 +342,9 @@ def _assign(design: Design, frame: "pd.DataFrame", stratum: np.ndarray | None, r
         )
     if design.scheme == "stepped_wedge":
         return module.assign(
-            frame[design.cluster].astype(str), int(design.steps or 0), clusters_per_step=design.clusters_per_step,
+            frame[design.cluster].astype(str),
+            int(design.steps or 0),
+            clusters_per_step=design.clusters_per_step,
             rng=rng,
         )
     raise ValueError(f"scheme {design.scheme!r} has no adapter")  # pragma: no cover - registry and adapters agree
@@ -355,9 +363,7 @@ def _probabilities(allocation: Allocation) -> tuple[np.ndarray, list[str]]:
         if factors is None:
             raise ValueError("minimisation probabilities need the factor values; use randomise(...) output")
         assigned = t["arm"].astype(str).map(arm_index).to_numpy()
-        probs = minimisation.probabilities(
-            factors, assigned, r, weights=d.weights, imbalance=d.imbalance, p=d.p
-        )
+        probs = minimisation.probabilities(factors, assigned, r, weights=d.weights, imbalance=d.imbalance, p=d.p)
         return probs, list(d.arms)
     if d.scheme == "stepped_wedge":
         probs = stepped_wedge.probabilities(
@@ -412,9 +418,7 @@ def list_to_csv(table: "pd.DataFrame") -> bytes:
         return table.to_csv(index=False, lineterminator="\n").encode("utf-8")
     sink = pa.BufferOutputStream()
     sink.write((",".join(names) + "\n").encode("utf-8"))  # pyarrow would quote the header
-    pacsv.write_csv(
-        pa.table(arrays, names=names), sink, pacsv.WriteOptions(quoting_style="none", include_header=False)
-    )
+    pacsv.write_csv(pa.table(arrays, names=names), sink, pacsv.WriteOptions(quoting_style="none", include_header=False))
     return sink.getvalue().to_pybytes()
 
 
@@ -466,7 +470,6 @@ def randomise(
 
     result = _assign(design, frame, stratum_codes, rng)
 
-    arms = np.asarray(design.arms, dtype=object)
     cols: dict[str, Any] = {id_column: frame[id_column].astype(str).to_numpy()}
     if design.scheme == "stepped_wedge":
         cols["arm"] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int64), [design.intervention])

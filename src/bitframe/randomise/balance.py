@@ -74,20 +74,50 @@ def standardised_differences(
                 xa, xc = nums[sel].to_numpy(float), nums[ctrl].to_numpy(float)
                 va = xa.var(ddof=1) if len(xa) > 1 else np.nan
                 vc = xc.var(ddof=1) if len(xc) > 1 else np.nan
-                rows.append((cov, "", arm, control, len(xa), len(xc), xa.mean() if len(xa) else np.nan,
-                             xc.mean() if len(xc) else np.nan, _smd(xa.mean() - xc.mean(), va, vc)
-                             if len(xa) > 1 and len(xc) > 1 else np.nan))
+                rows.append(
+                    (
+                        cov,
+                        "",
+                        arm,
+                        control,
+                        len(xa),
+                        len(xc),
+                        xa.mean() if len(xa) else np.nan,
+                        xc.mean() if len(xc) else np.nan,
+                        _smd(xa.mean() - xc.mean(), va, vc) if len(xa) > 1 and len(xc) > 1 else np.nan,
+                    )
+                )
             else:
                 ta, tc = text[sel], text[ctrl]
                 for level in sorted(text[~blank].unique()):
                     pa = float((ta == level).mean()) if len(ta) else np.nan
                     pc = float((tc == level).mean()) if len(tc) else np.nan
-                    rows.append((cov, level, arm, control, len(ta), len(tc), pa, pc,
-                                 _smd(pa - pc, pa * (1 - pa), pc * (1 - pc)) if len(ta) and len(tc) else np.nan))
+                    rows.append(
+                        (
+                            cov,
+                            level,
+                            arm,
+                            control,
+                            len(ta),
+                            len(tc),
+                            pa,
+                            pc,
+                            _smd(pa - pc, pa * (1 - pa), pc * (1 - pc)) if len(ta) and len(tc) else np.nan,
+                        )
+                    )
     return pd.DataFrame(
         rows,
-        columns=["covariate", "level", "arm", "comparator", "n_arm", "n_comparator", "mean_arm", "mean_comparator",
-                 "smd"],
+        columns=[
+            "covariate",
+            "level",
+            "arm",
+            "comparator",
+            "n_arm",
+            "n_comparator",
+            "mean_arm",
+            "mean_comparator",
+            "smd",
+        ],
     )
 
 
@@ -138,8 +168,18 @@ def balance_report(
 
     counts = arm_counts(allocation)
     out = [
-        pd.DataFrame({"measure": "count", "stratum": counts["stratum"], "covariate": "", "level": "",
-                      "arm": counts["arm"], "comparator": "", "n": counts["n"], "value": counts["share"]})
+        pd.DataFrame(
+            {
+                "measure": "count",
+                "stratum": counts["stratum"],
+                "covariate": "",
+                "level": "",
+                "arm": counts["arm"],
+                "comparator": "",
+                "n": counts["n"],
+                "value": counts["share"],
+            }
+        )
     ]
     if covariates:
         if participants is None:
@@ -147,9 +187,21 @@ def balance_report(
         idc = allocation.id_column
         right = participants.assign(**{idc: participants[idc].astype(str)})[[idc, *covariates]]
         joined = allocation.table[[idc, "arm"]].merge(right, on=idc, how="left", validate="one_to_one")
-        smd = standardised_differences(joined, covariates, control=allocation.design.control or "",
-                                       arms=allocation.design.arms)
-        out.append(pd.DataFrame({"measure": "smd", "stratum": ALL_STRATA, "covariate": smd["covariate"],
-                                 "level": smd["level"], "arm": smd["arm"], "comparator": smd["comparator"],
-                                 "n": smd["n_arm"], "value": smd["smd"]}))
+        smd = standardised_differences(
+            joined, covariates, control=allocation.design.control or "", arms=allocation.design.arms
+        )
+        out.append(
+            pd.DataFrame(
+                {
+                    "measure": "smd",
+                    "stratum": ALL_STRATA,
+                    "covariate": smd["covariate"],
+                    "level": smd["level"],
+                    "arm": smd["arm"],
+                    "comparator": smd["comparator"],
+                    "n": smd["n_arm"],
+                    "value": smd["smd"],
+                }
+            )
+        )
     return pd.concat(out, ignore_index=True)[list(REPORT_COLUMNS)]

@@ -33,9 +33,7 @@ from bitframe.randomise._core import (
 )
 
 
-def assign(
-    n: int, ratio: ArrayLike, block_sizes: int | Sequence[int], *, rng: np.random.Generator | int
-) -> Assignment:
+def assign(n: int, ratio: ArrayLike, block_sizes: int | Sequence[int], *, rng: np.random.Generator | int) -> Assignment:
     """Permuted blocks over ``n`` units in order.
 
     Draws (see :func:`bitframe.randomise._core.blocks_for_groups`): block-size indices

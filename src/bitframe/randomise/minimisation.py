@@ -145,7 +145,9 @@ class Minimiser:
     def _load_counts(self, counts: Mapping[str, Mapping[str, Sequence[int]]]) -> None:
         unknown = sorted(set(counts) - set(self.factors))
         if unknown:
-            raise ValueError(f"The 'counts' parameter names unknown factors {unknown}; factors are {list(self.factors)}.")
+            raise ValueError(
+                f"The 'counts' parameter names unknown factors {unknown}; factors are {list(self.factors)}."
+            )
         for f, name in enumerate(self.factors):
             for level, row in counts.get(name, {}).items():
                 arr = np.asarray(row, dtype=np.int64)

@@ -30,7 +30,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping
 
 from bitframe.errors import DataError, Problem
 from bitframe.io import ensure_writable, sha256_bytes, sha256_file, write_bytes_atomic
@@ -161,7 +161,9 @@ class VerifyReport:
         return pd.DataFrame([{"check": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks])
 
     def report(self) -> str:
-        lines = [f"{'PASS' if c.ok else ('skip' if c.ok is None else 'FAIL')}  {c.name}: {c.detail}" for c in self.checks]
+        lines = [
+            f"{'PASS' if c.ok else ('skip' if c.ok is None else 'FAIL')}  {c.name}: {c.detail}" for c in self.checks
+        ]
         lines += [p.format() for p in self.problems]
         return "\n".join(lines)
 
@@ -205,11 +207,17 @@ def verify(
         raise DataError(Problem("BF200", "list file not found", file=file))
     list_sha = sha256_file(list_path)
     ok = list_sha == man["list_sha256"]
-    checks.append(Check("list_sha256", ok, "matches the manifest" if ok else "the list file changed after it was written"))
+    checks.append(
+        Check("list_sha256", ok, "matches the manifest" if ok else "the list file changed after it was written")
+    )
     if not ok:
         problems.append(
-            Problem("BF311", "list file SHA-256 differs from the manifest: the list was modified after writing",
-                    file=file, hint=f"manifest {man['list_sha256'][:12]}..., file {list_sha[:12]}...")
+            Problem(
+                "BF311",
+                "list file SHA-256 differs from the manifest: the list was modified after writing",
+                file=file,
+                hint=f"manifest {man['list_sha256'][:12]}..., file {list_sha[:12]}...",
+            )
         )
 
     manifest_design = Design.from_dict(man["design"])
@@ -221,9 +229,12 @@ def verify(
         checks.append(Check("design", ok, "matches the manifest" if ok else f"differs in {', '.join(diff)}"))
         if diff:
             problems.append(
-                Problem("BF314", "the design differs from the one recorded in the manifest: "
-                        + "; ".join(f"{k}: manifest {man['design'].get(k)!r}, given {given[k]!r}" for k in diff),
-                        file=str(manifest_path))
+                Problem(
+                    "BF314",
+                    "the design differs from the one recorded in the manifest: "
+                    + "; ".join(f"{k}: manifest {man['design'].get(k)!r}, given {given[k]!r}" for k in diff),
+                    file=str(manifest_path),
+                )
             )
     else:
         checks.append(Check("design", None, "not given; the manifest's design is used"))
@@ -235,8 +246,14 @@ def verify(
         ok = protocol_sha == man.get("protocol_sha256")
         checks.append(Check("protocol_sha256", ok, "matches the manifest" if ok else "differs from the manifest"))
         if not ok:
-            problems.append(Problem("BF313", "protocol SHA-256 differs from the manifest", file=str(manifest_path),
-                                    hint="the protocol changed since randomisation, or this is another trial's list"))
+            problems.append(
+                Problem(
+                    "BF313",
+                    "protocol SHA-256 differs from the manifest",
+                    file=str(manifest_path),
+                    hint="the protocol changed since randomisation, or this is another trial's list",
+                )
+            )
 
     if isinstance(participants, pd.DataFrame):
         frame = participants
@@ -253,12 +270,23 @@ def verify(
         expected = man.get("participants_sha256")
         ok = p_sha == expected if expected else None
         checks.append(
-            Check("participants_sha256", ok, {True: "matches the manifest", False: "the participant file changed",
-                                              None: "no hash in the manifest"}[ok])
+            Check(
+                "participants_sha256",
+                ok,
+                {True: "matches the manifest", False: "the participant file changed", None: "no hash in the manifest"}[
+                    ok
+                ],
+            )
         )
         if ok is False:
-            problems.append(Problem("BF312", "participant file SHA-256 differs from the manifest", file=str(p_path),
-                                    hint="the list can only be regenerated from the exact file randomised"))
+            problems.append(
+                Problem(
+                    "BF312",
+                    "participant file SHA-256 differs from the manifest",
+                    file=str(p_path),
+                    hint="the list can only be regenerated from the exact file randomised",
+                )
+            )
 
     try:
         regenerated = randomise(
@@ -271,17 +299,28 @@ def verify(
         return VerifyReport(False, tuple(checks), _empty_diff(id_column), tuple(problems))
     same_as_manifest = regenerated.manifest["list_sha256"] == man["list_sha256"]
     checks.append(
-        Check("regenerate", same_as_manifest,
-              "seed and inputs reproduce the manifest's list" if same_as_manifest
-              else "seed and inputs do not reproduce the manifest's list hash")
+        Check(
+            "regenerate",
+            same_as_manifest,
+            "seed and inputs reproduce the manifest's list"
+            if same_as_manifest
+            else "seed and inputs do not reproduce the manifest's list hash",
+        )
     )
 
     listed = _read_list(list_path)
     expected_tab = _read_list(regenerated.csv)
     diffs, row_problems = _compare(listed, expected_tab, id_column, file)
     ok = diffs.empty and row_problems == []
-    checks.append(Check("rows", ok, "every row matches the regenerated list" if ok
-                        else f"{diffs[id_column].nunique()} unit(s) differ from the regenerated list"))
+    checks.append(
+        Check(
+            "rows",
+            ok,
+            "every row matches the regenerated list"
+            if ok
+            else f"{diffs[id_column].nunique()} unit(s) differ from the regenerated list",
+        )
+    )
     problems.extend(row_problems)
     all_ok = all(c.ok is not False for c in checks)
     return VerifyReport(all_ok, tuple(checks), diffs, tuple(problems))
@@ -302,8 +341,12 @@ def _compare(
     problems: list[Problem] = []
     if list(listed.columns) != list(expected.columns):
         problems.append(
-            Problem("BF318", f"list columns {list(listed.columns)} differ from the expected {list(expected.columns)}",
-                    file=file, row=0)
+            Problem(
+                "BF318",
+                f"list columns {list(listed.columns)} differ from the expected {list(expected.columns)}",
+                file=file,
+                row=0,
+            )
         )
     if id_column not in listed.columns:
         problems.append(Problem("BF318", f"the list has no id column '{id_column}'", file=file, row=0))
@@ -311,8 +354,15 @@ def _compare(
     listed = listed.assign(_row=range(1, len(listed) + 1))
     dup = listed[id_column].duplicated(keep=False)
     for pid, rows in listed[dup].groupby(id_column)["_row"]:
-        problems.append(Problem("BF315", f"id '{pid}' appears on several rows ({', '.join(map(str, rows))})",
-                                file=file, row=int(rows.iloc[1]), field=id_column))
+        problems.append(
+            Problem(
+                "BF315",
+                f"id '{pid}' appears on several rows ({', '.join(map(str, rows))})",
+                file=file,
+                row=int(rows.iloc[1]),
+                field=id_column,
+            )
+        )
     listed = listed[~listed[id_column].duplicated(keep="first")]
     common = [c for c in expected.columns if c in listed.columns and c != id_column]
     merged = expected.merge(listed, on=id_column, how="outer", suffixes=("_exp", "_lst"), indicator=True)
@@ -327,14 +377,29 @@ def _compare(
         if rows.empty:
             continue
         seq = rows[seq_exp if side == "left_only" else seq_lst] if seq_exp in rows else pd.Series("", index=rows.index)
-        parts.append(pd.DataFrame({id_column: rows[id_column], "sequence": seq, "column": "(row)",
-                                   "listed": "" if side == "left_only" else "present",
-                                   "expected": "present" if side == "left_only" else ""}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    id_column: rows[id_column],
+                    "sequence": seq,
+                    "column": "(row)",
+                    "listed": "" if side == "left_only" else "present",
+                    "expected": "present" if side == "left_only" else "",
+                }
+            )
+        )
         for idx in rows.index[: max(0, MAX_DIFFERENCES_REPORTED - n_reported)]:
             pid, sq = rows.at[idx, id_column], seq.loc[idx]
             where = f" (sequence {sq})" if sq != "" else ""
-            problems.append(Problem("BF317", f"unit '{pid}'{where} is {what}", file=file, field=id_column,
-                                    row=int(rows.at[idx, "_row"]) if side == "right_only" else None))
+            problems.append(
+                Problem(
+                    "BF317",
+                    f"unit '{pid}'{where} is {what}",
+                    file=file,
+                    field=id_column,
+                    row=int(rows.at[idx, "_row"]) if side == "right_only" else None,
+                )
+            )
             n_reported += 1
     both = merged[merged["_merge"] == "both"]
     for col in common:
@@ -342,15 +407,28 @@ def _compare(
         bad = both[a != b]
         if bad.empty:
             continue
-        parts.append(pd.DataFrame({id_column: bad[id_column], "sequence": bad[seq_exp], "column": col,
-                                   "listed": bad[f"{col}_lst"], "expected": bad[f"{col}_exp"]}))
+        parts.append(
+            pd.DataFrame(
+                {
+                    id_column: bad[id_column],
+                    "sequence": bad[seq_exp],
+                    "column": col,
+                    "listed": bad[f"{col}_lst"],
+                    "expected": bad[f"{col}_exp"],
+                }
+            )
+        )
         for idx in bad.index[: max(0, MAX_DIFFERENCES_REPORTED - n_reported)]:
             row = bad.loc[idx]
             problems.append(
-                Problem("BF315",
-                        f"unit '{row[id_column]}' (sequence {row[seq_exp]}): {col} is '{row[f'{col}_lst']}' in the "
-                        f"list but '{row[f'{col}_exp']}' when regenerated from the seed",
-                        file=file, row=int(row["_row"]), field=col)
+                Problem(
+                    "BF315",
+                    f"unit '{row[id_column]}' (sequence {row[seq_exp]}): {col} is '{row[f'{col}_lst']}' in the "
+                    f"list but '{row[f'{col}_exp']}' when regenerated from the seed",
+                    file=file,
+                    row=int(row["_row"]),
+                    field=col,
+                )
             )
             n_reported += 1
     columns = [id_column, "sequence", "column", "listed", "expected"]
@@ -361,5 +439,12 @@ def _compare(
     return diffs.astype(str), problems
 
 
-__all__ = ["AllocationFiles", "Check", "VerifyReport", "allocation_paths", "read_manifest", "verify",
-           "write_allocation"]
+__all__ = [
+    "AllocationFiles",
+    "Check",
+    "VerifyReport",
+    "allocation_paths",
+    "read_manifest",
+    "verify",
+    "write_allocation",
+]

@@ -84,9 +84,7 @@ def assign(
     return Assignment(arm=step_of_cluster[codes])
 
 
-def probabilities(
-    clusters: ArrayLike, steps: int, *, clusters_per_step: Sequence[int] | None = None
-) -> FloatArray:
+def probabilities(clusters: ArrayLike, steps: int, *, clusters_per_step: Sequence[int] | None = None) -> FloatArray:
     """``n x S`` matrix: probability that each unit's cluster is in each step (exact).
 
     ``c_s / C`` with explicit counts, ``1 / S`` by default.

@@ -57,9 +57,7 @@ def cluster_strata(clusters: ArrayLike, strata: ArrayLike) -> tuple[IntArray, In
     return c_codes, lo.astype(np.int64), c_labels
 
 
-def assign(
-    clusters: ArrayLike, strata: ArrayLike, ratio: ArrayLike, *, rng: np.random.Generator | int
-) -> Assignment:
+def assign(clusters: ArrayLike, strata: ArrayLike, ratio: ArrayLike, *, rng: np.random.Generator | int) -> Assignment:
     """Complete randomisation of clusters within each stratum; units inherit.
 
     Draws: ``rng.random(#strata)`` for leftovers, then one uniform per cluster for the
