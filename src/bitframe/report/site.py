@@ -1,0 +1,870 @@
+"""The site report: one trial's Behavioural Insight Framework, design, results and audit trail.
+
+``render_site_report(protocol, results, out_html=..., pdf=...)`` writes a
+self-contained HTML file (inline CSS, figures as inline SVG, no scripts, no
+network requests) and optionally a PDF of the same content printed by headless
+Chromium. The sections, each an ``<h2>`` with a stable ``id``:
+
+``summary``          plain-English statement of every primary result with the strength of evidence
+``framework``        needs, assets, coalition, target behaviour, barriers (COM-B), each arm's
+                     EAST levers, MINDSPACE, COM-B, contrast and TIDieR items
+``design``           randomisation scheme, strata, planned vs achieved sample, power, ICC, sample-ratio check
+``consort``          CONSORT 2010 flow diagram (participants; clusters where relevant)
+``balance``          baseline balance (standardised mean differences)
+``outcomes``         primary, secondary and exploratory effects with forest plots
+``additional``       estimates reported beside the pre-registered ones (odds/rate ratios,
+                     mixed models, randomisation-inference and wild-bootstrap p-values)
+``subgroups``        pre-specified subgroup estimates and interaction tests
+``attrition``        missing outcomes per arm and the test of differential attrition
+``deviations``       departures from the pre-registered plan, and analysis notes
+``reproducibility``  hashes, seed, software versions and allocation counts
+
+The report only formats the numbers of the results file (see
+:mod:`bitframe.report.render` for the precision of each kind of number); it
+computes nothing statistical itself. Every section renders, with a sentence
+saying so, when its part of the results is empty.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from bitframe.report.render import (
+    EffectText,
+    RenderedReport,
+    check_results,
+    continuous_digits,
+    describe_effect,
+    display_transform,
+    evidence,
+    fmt_count,
+    fmt_number,
+    fmt_p,
+    fmt_percent,
+    fmt_signed,
+    humanise,
+    level_text,
+    load_results,
+    p_phrase,
+    render_template,
+    write_report,
+)
+
+__all__ = [
+    "SITE_SECTIONS",
+    "render_site_html",
+    "render_site_report",
+    "site_context",
+]
+
+SITE_SECTIONS: tuple[tuple[str, str], ...] = (
+    ("summary", "Summary"),
+    ("framework", "Behavioural Insight Framework"),
+    ("design", "Design and power"),
+    ("consort", "Participant flow"),
+    ("balance", "Baseline balance"),
+    ("outcomes", "Outcomes"),
+    ("additional", "Additional estimates"),
+    ("subgroups", "Subgroups"),
+    ("attrition", "Attrition"),
+    ("deviations", "Deviations from the pre-registered plan"),
+    ("reproducibility", "Reproducibility"),
+)
+
+EAST_LEVERS = {
+    "easy": "Easy",
+    "attractive": "Attractive",
+    "social": "Social",
+    "timely": "Timely",
+}
+PROGRAMME_AREAS = {
+    "helping_health_care": "Helping health care",
+    "helping_one_another": "Helping one another",
+    "helping_ourselves": "Helping ourselves",
+}
+COM_B = {
+    "capability": "Capability",
+    "physical_capability": "Physical capability",
+    "psychological_capability": "Psychological capability",
+    "opportunity": "Opportunity",
+    "physical_opportunity": "Physical opportunity",
+    "social_opportunity": "Social opportunity",
+    "motivation": "Motivation",
+    "reflective_motivation": "Reflective motivation",
+    "automatic_motivation": "Automatic motivation",
+}
+TIDIER_ITEMS = (
+    ("why", "Why (rationale)"),
+    ("materials", "What (materials)"),
+    ("procedures", "What (procedures)"),
+    ("who", "Who provided"),
+    ("how", "How"),
+    ("where", "Where"),
+    ("when_how_much", "When and how much"),
+    ("tailoring", "Tailoring"),
+    ("fidelity", "How well (fidelity)"),
+)
+MULTIPLICITY = {
+    "bonferroni": "Bonferroni",
+    "holm": "Holm",
+    "benjamini_hochberg": "Benjamini-Hochberg",
+    "dunnett": "Dunnett",
+}
+ESTIMATORS = {
+    "auto": "automatic (difference in means or OLS)",
+    "difference_in_means": "difference in means",
+    "ols": "OLS (linear regression)",
+    "lin": "OLS with Lin's (2013) interacted covariates",
+    "logit": "logistic regression",
+    "poisson": "Poisson regression",
+    "negative_binomial": "negative binomial regression",
+    "mixed": "linear mixed model",
+}
+SMD_FLAG = 0.1  # |SMD| above which a covariate is flagged (Austin 2009, Stat Med 28:3083)
+_METHOD_LABELS = {
+    "analytic": "analytic",
+    "randomisation": "randomisation inference",
+    "wild_bootstrap": "wild cluster bootstrap",
+}
+
+
+# --------------------------------------------------------------------------- small table model
+
+
+def cell(text: Any, *, num: bool = False, cls: str | None = None, header: bool = False, **data: Any) -> dict:
+    """One table cell for the ``table`` macro (text is escaped by the template)."""
+    return {"text": "" if text is None else str(text), "num": num, "cls": cls, "header": header,
+            "data": {k.replace("_", "-"): str(v) for k, v in data.items()}}
+
+
+def table(tid: str, caption: str, columns: Sequence[tuple[str, bool] | str], rows: Sequence[Sequence[dict]],
+          *, empty: str = "Nothing to show.", note: str | None = None, row_headers: bool = True) -> dict:
+    cols = [{"label": c, "num": False} if isinstance(c, str) else {"label": c[0], "num": c[1]} for c in columns]
+    return {"id": tid, "caption": caption, "columns": cols, "rows": [list(r) for r in rows], "empty": empty,
+            "note": note, "row_headers": row_headers}
+
+
+def kv_table(tid: str, caption: str, items: Sequence[tuple[str, Any]]) -> dict:
+    """A two-column key/value table whose keys are row headers."""
+    rows = [[cell(k, header=True), cell(v)] for k, v in items]
+    return table(tid, caption, ["Item", "Value"], rows)
+
+
+def _id_safe(text: str) -> str:
+    s = re.sub(r"[^A-Za-z0-9_-]+", "-", str(text)).strip("-")
+    return s if s[:1].isalpha() else f"x{s}"
+
+
+# --------------------------------------------------------------------------- lookups
+
+
+class _Names:
+    """Protocol lookups with graceful fallbacks for ids the protocol does not know."""
+
+    def __init__(self, protocol: Any):
+        self.protocol = protocol
+        self.arms = {a.id: a for a in protocol.arms}
+        self.outcomes = {o.id: o for o in protocol.outcomes}
+        control = protocol.control
+        self.control_id = control.id if control is not None else protocol.arms[0].id
+        self.unknown: set[str] = set()
+
+    def arm(self, arm_id: Any) -> str:
+        a = self.arms.get(str(arm_id))
+        if a is None:
+            self.unknown.add(f"arm '{arm_id}'")
+            return str(arm_id)
+        return a.name
+
+    def outcome_label(self, outcome_id: Any) -> str:
+        o = self.outcomes.get(str(outcome_id))
+        if o is None:
+            self.unknown.add(f"outcome '{outcome_id}'")
+            return humanise(str(outcome_id))
+        return o.description or humanise(o.id)
+
+    def outcome_type(self, outcome_id: Any) -> str | None:
+        o = self.outcomes.get(str(outcome_id))
+        return o.type if o is not None else None
+
+    def outcome_role(self, outcome_id: Any, row: Mapping[str, Any] | None = None) -> str:
+        o = self.outcomes.get(str(outcome_id))
+        if o is not None:
+            return o.role
+        return str((row or {}).get("role") or "primary")
+
+    def arm_order(self, arm_id: Any) -> int:
+        ids = list(self.arms)
+        return ids.index(arm_id) if arm_id in ids else len(ids)
+
+    def outcome_order(self, outcome_id: Any) -> int:
+        ids = list(self.outcomes)
+        return ids.index(outcome_id) if outcome_id in ids else len(ids)
+
+
+def _effect_texts(names: _Names, rows: Sequence[Mapping[str, Any]], ci_level: float,
+                  summaries: Mapping[tuple[str, str], Mapping[str, Any]]) -> list[EffectText]:
+    adj = MULTIPLICITY.get(names.protocol.analysis.multiplicity)
+    out = []
+    for r in rows:
+        cm = r.get("control_mean")
+        if cm is None:
+            cm = (summaries.get((str(r.get("outcome")), names.control_id)) or {}).get("mean")
+        out.append(describe_effect(
+            r, outcome_type=names.outcome_type(r.get("outcome")), outcome_label=names.outcome_label(r.get("outcome")),
+            arm_name=names.arm(r.get("arm")), control_name=names.arm(names.control_id),
+            ci_level=float(r.get("ci_level") or ci_level), control_mean=cm, adjustment_name=adj,
+        ))
+    return out
+
+
+def _sorted_effects(names: _Names, rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    role_rank = {"primary": 0, "secondary": 1, "exploratory": 2}
+    return sorted(rows, key=lambda r: (role_rank.get(names.outcome_role(r.get("outcome"), r), 3),
+                                       names.outcome_order(r.get("outcome")), names.arm_order(r.get("arm"))))
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def _summary(names: _Names, effects: list[Mapping[str, Any]], texts: list[EffectText], results: dict) -> dict:
+    primary = [(r, t) for r, t in zip(effects, texts) if names.outcome_role(r.get("outcome"), r) == "primary"]
+    others = [(r, t) for r, t in zip(effects, texts) if names.outcome_role(r.get("outcome"), r) != "primary"]
+    items = [{"outcome": t.outcome, "arm": t.arm, "headline": t.headline, "evidence": t.evidence_sentence,
+              "evidence_class": t.evidence_class, "ci": t.ci_sentence} for _, t in primary]
+    srm = results.get("srm") or {}
+    cautions = []
+    if srm.get("mismatch"):
+        cautions.append("The numbers allocated to each arm differ from the planned ratio by more than chance "
+                        f"would suggest ({p_phrase(srm.get('p_value'))}); see the sample-ratio check under Design.")
+    if results.get("deviations"):
+        n = len(results["deviations"])
+        cautions.append(f"The analysis departed from the pre-registered plan in {n} "
+                        f"way{'s' if n != 1 else ''}; see Deviations.")
+    return {
+        "primary": items,
+        "others": [{"outcome": t.outcome, "arm": t.arm, "role": names.outcome_role(r.get("outcome"), r),
+                    "text": f"{t.headline} {t.evidence_sentence}"} for r, t in others],
+        "cautions": cautions,
+        "evidence_scale": "Strength of evidence follows Bland (2015): p < 0.001 very strong, < 0.01 strong, "
+                          "< 0.05 moderate, < 0.1 weak, otherwise little or no evidence; when the protocol "
+                          "names a multiple-comparison correction, the adjusted p-value decides.",
+    }
+
+
+def _framework(protocol: Any, pid: str) -> dict:
+    ctx = protocol.context
+    barriers = table(
+        f"{pid}tbl-barriers", "Barriers to the target behaviour and their COM-B component",
+        ["Barrier", "COM-B component"],
+        [[cell(b.description, header=True), cell(COM_B.get(b.com_b or "", "not classified"))] for b in ctx.barriers],
+        empty="No barriers were recorded in the protocol.",
+    )
+    arm_rows, mech_rows, tidier = [], [], []
+    for a in protocol.arms:
+        arm_rows.append([cell(a.name, header=True), cell(humanise(a.role)), cell(a.ratio, num=True),
+                         cell(a.description or "\u2014")])
+        m = a.mechanism
+        if m is not None:
+            mech_rows.append([
+                cell(a.name, header=True),
+                cell(", ".join(EAST_LEVERS[x] for x in m.east) or "\u2014"),
+                cell(", ".join(humanise(x) for x in m.mindspace) or "\u2014"),
+                cell(", ".join(COM_B[x] for x in m.com_b) or "\u2014"),
+                cell(m.contrast or "\u2014"),
+            ])
+        if a.tidier is not None:
+            items = [(label, getattr(a.tidier, key)) for key, label in TIDIER_ITEMS if getattr(a.tidier, key)]
+            if items:
+                tidier.append({"arm": a.name, "items": items})
+    return {
+        "needs": list(ctx.needs),
+        "assets": list(ctx.assets),
+        "coalition": list(ctx.coalition),
+        "target_behaviour": ctx.target_behaviour,
+        "barriers": barriers,
+        "arms": table(f"{pid}tbl-arms", "Trial arms", ["Arm", "Role", ("Allocation ratio", True), "Description"],
+                      arm_rows),
+        "mechanisms": table(
+            f"{pid}tbl-mechanisms", "Behavioural mechanism of each intervention arm",
+            ["Arm", "EAST levers", "MINDSPACE", "COM-B targets", "Contrast with control"], mech_rows,
+            empty="No mechanisms were recorded for the arms.",
+        ),
+        "tidier": tidier,
+    }
+
+
+def _power_rows(names: _Names, results: dict) -> list[list[dict]]:
+    rows = []
+    for r in results.get("power") or []:
+        otype = names.outcome_type(r.get("outcome"))
+        mde = r.get("mde")
+        if otype == "binary":
+            mde_t = f"{fmt_number(100 * mde, 1)} percentage points" if isinstance(mde, (int, float)) else "\u2014"
+        elif otype == "count":
+            mde_t = f"rate ratio {fmt_number(mde, 2)}"
+        else:
+            mde_t = fmt_number(mde, continuous_digits(abs(mde) / 10) if isinstance(mde, (int, float)) and mde else 2)
+        verdict = r.get("verdict") or "\u2014"
+        rows.append([
+            cell(names.outcome_label(r.get("outcome")), header=True),
+            cell(humanise(r.get("design") or "\u2014")),
+            cell(fmt_percent(r.get("power")), num=True),
+            cell(fmt_percent(r.get("target_power")), num=True),
+            cell(fmt_count(r.get("n_required")), num=True),
+            cell(fmt_count(r.get("n_planned")), num=True),
+            cell(mde_t, num=True),
+            cell(humanise(verdict), cls=f"verdict-{_id_safe(verdict).lower()}"),
+            cell(r.get("shortfall") if r.get("shortfall") is not None else "\u2014"),
+        ])
+    return rows
+
+
+def _design(protocol: Any, names: _Names, results: dict, pid: str) -> dict:
+    rnd = protocol.randomisation
+    manifest = results.get("manifest") or {}
+    inputs = results.get("inputs") or {}
+    consort = results.get("consort") or {}
+    items: list[tuple[str, Any]] = [
+        ("Unit of randomisation", "clusters" if protocol.is_cluster else "individuals"),
+        ("Scheme", humanise(rnd.scheme)),
+        ("Arms and allocation ratio", " : ".join(f"{a.name} {a.ratio}" for a in protocol.arms)),
+    ]
+    if rnd.strata:
+        items.append(("Strata", ", ".join(rnd.strata)))
+    if rnd.block_sizes:
+        items.append(("Block sizes", ", ".join(str(b) for b in rnd.block_sizes)))
+    if protocol.unit.cluster_column:
+        items.append(("Cluster column", protocol.unit.cluster_column))
+    if rnd.stepped_wedge is not None:
+        items.append(("Stepped wedge", f"{rnd.stepped_wedge.steps} steps after {rnd.stepped_wedge.baseline_periods} "
+                                       "baseline period(s)"))
+    if rnd.minimisation is not None:
+        items.append(("Minimisation factors", ", ".join(rnd.minimisation.factors)))
+    seed = manifest.get("seed") or inputs.get("seed") or rnd.seed
+    items.append(("Seed", seed if seed is not None else "\u2014"))
+    an = protocol.analysis
+    items += [
+        ("Estimand", "intention to treat" if an.estimand == "itt" else "complier average causal effect"),
+        ("Estimator", ESTIMATORS.get(an.estimator, humanise(an.estimator))),
+        ("Standard errors", protocol.se_type),
+        ("Covariate adjustment", humanise(an.adjustment) + (f" ({', '.join(an.covariates)})" if an.covariates else "")),
+        ("Significance level", f"{fmt_number(an.alpha, 3)} ({an.sides}-sided)"),
+        ("Multiple comparisons", MULTIPLICITY.get(an.multiplicity, "none")),
+    ]
+    design_tbl = kv_table(f"{pid}tbl-design", "Randomisation and analysis design", items)
+
+    # Planned vs achieved.
+    pw = protocol.power
+    arms = consort.get("arms") or []
+    allocated = sum(int(a.get("allocated") or 0) for a in arms) if arms else manifest.get("n")
+    analysed = sum(int(a.get("analysed") or 0) for a in arms) if arms else None
+    planned_n = pw.planned_n if pw else None
+    if planned_n is None:
+        planned_n = next((r.get("n_planned") for r in results.get("power") or [] if r.get("n_planned")), None)
+    sample_rows = [[cell(f"{consort.get('unit') or 'Participants'}".capitalize(), header=True),
+                    cell(fmt_count(planned_n), num=True), cell(fmt_count(allocated), num=True),
+                    cell(fmt_count(analysed), num=True)]]
+    if protocol.is_cluster:
+        ca = [a.get("clusters_allocated") for a in arms]
+        cn = [a.get("clusters_analysed") for a in arms]
+        if rnd.scheme == "stepped_wedge":
+            # Every cluster passes through both conditions: count clusters, not cluster-conditions.
+            c_alloc = max((c for c in ca if c is not None), default=None)
+            c_anal = max((c for c in cn if c is not None), default=None)
+        else:
+            c_alloc = sum(ca) if ca and all(c is not None for c in ca) else None
+            c_anal = sum(cn) if cn and all(c is not None for c in cn) else None
+        sample_rows.append([cell("Clusters", header=True), cell(fmt_count(pw.planned_clusters if pw else None), num=True),
+                            cell(fmt_count(c_alloc), num=True), cell(fmt_count(c_anal), num=True)])
+    sample_note = None
+    if pw is not None and allocated:
+        observed = 1 - (analysed or 0) / allocated if analysed is not None else None
+        sample_note = (f"Planned attrition {fmt_percent(pw.attrition)}; observed "
+                       f"{fmt_percent(observed, 1) if observed is not None else 'not known'} "
+                       f"(primary outcome).")
+    sample_tbl = table(f"{pid}tbl-sample", "Planned and achieved sample",
+                       ["", ("Planned", True), ("Randomised", True), ("Analysed", True)], sample_rows,
+                       note=sample_note)
+
+    power_tbl = table(
+        f"{pid}tbl-power", "Power of the design for each outcome",
+        ["Outcome", "Design", ("Power", True), ("Target", True), ("n required", True), ("n planned", True),
+         ("Minimum detectable effect", True), "Verdict", "Shortfall"],
+        _power_rows(names, results),
+        empty="No power calculation was stored with these results.",
+    )
+    assumptions = []
+    if pw is not None:
+        assumptions.append(f"target power {fmt_percent(pw.target)}")
+        if pw.planned_n:
+            assumptions.append(f"planned n {fmt_count(pw.planned_n)}")
+        if pw.planned_clusters:
+            assumptions.append(f"{fmt_count(pw.planned_clusters)} clusters")
+        if pw.cluster_size:
+            assumptions.append(f"mean cluster size {fmt_number(pw.cluster_size, 1)}")
+        if pw.icc is not None:
+            assumptions.append(f"ICC {fmt_number(pw.icc, 3)}")
+        if pw.attrition:
+            assumptions.append(f"attrition {fmt_percent(pw.attrition)}")
+        if pw.r_squared:
+            assumptions.append(f"R\u00b2 of covariates {fmt_number(pw.r_squared, 2)}")
+    for o in protocol.outcomes:
+        a = o.assumptions
+        if a is not None and a.mde is not None:
+            if o.type == "binary":
+                assumptions.append(f"{o.id}: minimum effect that matters {fmt_number(100 * a.mde, 1)} percentage points")
+            elif o.type == "count":
+                assumptions.append(f"{o.id}: minimum effect that matters rate ratio {fmt_number(a.mde, 2)}")
+            else:
+                assumptions.append(f"{o.id}: minimum effect that matters {fmt_number(a.mde, 2)}")
+
+    icc_rows = [[cell(names.outcome_label(r.get("outcome")), header=True), cell(fmt_number(r.get("icc"), 3), num=True),
+                 cell(fmt_number(pw.icc, 3) if pw is not None and pw.icc is not None else "\u2014", num=True),
+                 cell(r.get("method") or "\u2014")] for r in results.get("icc") or []]
+    icc_tbl = table(f"{pid}tbl-icc", "Intra-cluster correlation: observed and assumed",
+                    ["Outcome", ("Observed ICC", True), ("Assumed ICC", True), "Method"], icc_rows,
+                    empty="No intra-cluster correlation was estimated.")
+
+    srm = results.get("srm")
+    srm_tbl = None
+    srm_text = "No sample-ratio check is in the results."
+    if srm:
+        obs, exp = srm.get("observed") or {}, srm.get("expected") or {}
+        order = sorted(set(obs) | set(exp), key=names.arm_order)
+        srm_tbl = table(f"{pid}tbl-srm", "Sample-ratio check: units allocated to each arm",
+                        ["Arm", ("Observed", True), ("Expected", True)],
+                        [[cell(names.arm(a), header=True), cell(fmt_count(obs.get(a)), num=True),
+                          cell(fmt_number(exp.get(a), 1, thousands=True), num=True)] for a in order])
+        stat = f"chi-square({srm.get('df')}) = {fmt_number(srm.get('statistic'), 2)}, {p_phrase(srm.get('p_value'))}"
+        srm_text = (f"The allocation differs from the planned ratio by more than chance would suggest ({stat}); "
+                    "check how the list was used." if srm.get("mismatch") else
+                    f"The allocation is consistent with the planned ratio ({stat}).")
+    return {
+        "design": design_tbl, "sample": sample_tbl, "power": power_tbl, "assumptions": assumptions,
+        "icc": icc_tbl, "srm": srm_tbl, "srm_text": srm_text, "is_cluster": protocol.is_cluster,
+    }
+
+
+def _consort(protocol: Any, names: _Names, results: dict, pid: str) -> dict:
+    from bitframe.report.figures import ConsortArm, consort_diagram
+
+    consort = results.get("consort")
+    if not consort or not consort.get("arms"):
+        return {"svg": None, "table": None, "text": "No participant-flow counts are in the results."}
+    arms = sorted(consort["arms"], key=lambda a: names.arm_order(a.get("arm")))
+    figure_arms, rows = [], []
+    for a in arms:
+        allocated = int(a.get("allocated") or 0)
+        analysed = int(a.get("analysed") or 0)
+        lost = int(a.get("lost") or 0)
+        excluded = max(0, allocated - analysed - lost)
+        ca, cn = a.get("clusters_allocated"), a.get("clusters_analysed")
+        figure_arms.append(ConsortArm(
+            name=names.arm(a.get("arm")), allocated=allocated, analysed=min(analysed, allocated),
+            received=a.get("received"), lost_to_follow_up=min(lost, allocated), excluded_from_analysis=excluded,
+            clusters_allocated=ca, clusters_analysed=cn if ca is not None else None,
+            clusters_lost=(ca - cn) if ca is not None and cn is not None and cn <= ca else None,
+        ))
+        rows.append([cell(names.arm(a.get("arm")), header=True), cell(fmt_count(allocated), num=True),
+                     cell(fmt_count(a.get("received")), num=True), cell(fmt_count(lost), num=True),
+                     cell(fmt_count(analysed), num=True), cell(fmt_count(ca), num=True), cell(fmt_count(cn), num=True)])
+    unit = consort.get("unit") or "participants"
+    stepped = protocol.randomisation.scheme == "stepped_wedge"
+    clusters_randomised = None
+    if stepped:
+        vals = [a.clusters_allocated for a in figure_arms if a.clusters_allocated is not None]
+        clusters_randomised = max(vals) if vals else None
+    desc_note = (" In a stepped-wedge design every cluster contributes to both conditions, so the columns are "
+                 "conditions (periods before and after each cluster's crossover), not allocation groups."
+                 if stepped else "")
+    try:
+        svg = consort_diagram(
+            figure_arms, assessed=consort.get("assessed"), excluded=consort.get("excluded"), unit=unit,
+            clusters_randomised=clusters_randomised, title="CONSORT flow diagram",
+            id_prefix=f"{pid}fig-consort",
+        )
+        problem = None
+    except ValueError as exc:
+        svg, problem = None, f"The flow diagram could not be drawn: {exc}"
+    tbl = table(f"{pid}tbl-consort", f"Participant flow by arm ({unit})",
+                ["Arm", ("Allocated", True), ("Received", True), ("Lost to follow-up", True), ("Analysed", True),
+                 ("Clusters allocated", True), ("Clusters analysed", True)], rows)
+    return {"svg": svg, "table": tbl, "text": (problem or "") + desc_note}
+
+
+def _balance(names: _Names, results: dict, pid: str) -> dict:
+    rows = []
+    for r in results.get("balance") or []:
+        smd = r.get("smd")
+        flag = isinstance(smd, (int, float)) and abs(smd) > SMD_FLAG
+        rows.append([
+            cell(r.get("covariate"), header=True), cell(names.arm(r.get("arm"))),
+            cell(fmt_number(r.get("mean_control"), 3), num=True), cell(fmt_number(r.get("sd_control"), 3), num=True),
+            cell(fmt_number(r.get("mean_arm"), 3), num=True), cell(fmt_number(r.get("sd_arm"), 3), num=True),
+            cell(fmt_signed(smd, 3), num=True, cls="flag" if flag else None),
+        ])
+    control = names.arm(names.control_id)
+    return {"table": table(
+        f"{pid}tbl-balance", "Baseline covariates by arm with standardised mean differences (SMD)",
+        ["Covariate", "Arm", (f"Mean ({control})", True), (f"SD ({control})", True), ("Mean (arm)", True),
+         ("SD (arm)", True), ("SMD", True)], rows,
+        empty="No baseline covariates were compared in the results.",
+        note=f"SMDs beyond \u00b1{SMD_FLAG} are marked (Austin 2009). Randomisation balances covariates in "
+             "expectation, so imbalances are chance findings, not failures of randomisation.",
+    )}
+
+
+def _forest_groups(texts: Sequence[EffectText], names: _Names, pid: str, ci_level: float) -> list[dict]:
+    """Forest plots grouped so that every plot has one unit: percentage points, one outcome's units, one ratio."""
+    from bitframe.report.figures import forest_plot
+
+    groups: dict[tuple[str, str], list[EffectText]] = {}
+    for t in texts:
+        if not all(math.isfinite(v) for v in (t.plot_estimate, t.plot_lower, t.plot_upper)):
+            continue
+        key = ("pp", "") if t.display == "pp" else ("ratio", t.scale_label) if t.display == "ratio" else ("units", t.outcome)
+        groups.setdefault(key, []).append(t)
+    figures = []
+    for i, ((kind, what), rows) in enumerate(groups.items()):
+        if kind == "pp":
+            x_label, title = "Difference in percentage points (arm \u2212 control)", "Binary outcomes"
+        elif kind == "ratio":
+            x_label, title = f"{what.capitalize()} (log scale)", f"Outcomes as {what}s"
+        else:
+            x_label = "Difference in means (arm \u2212 control)" + (f", {rows[0].unit}" if rows[0].unit else "")
+            title = rows[0].outcome_label
+        digits = max(r.digits for r in rows)
+        several = len({r.outcome for r in rows}) > 1
+        # Short labels: the figure truncates long ones, and the caption names the outcome.
+        labels = [f"{r.arm_name} ({r.outcome})" if several else r.arm_name for r in rows]
+        svg = forest_plot(
+            labels, [r.plot_estimate for r in rows], [r.plot_lower for r in rows],
+            [r.plot_upper for r in rows], log_scale=(kind == "ratio"), ci_level=ci_level,
+            title=f"Forest plot: {title}", x_label=x_label, digits=digits,
+            favours=("lower than control", "higher than control"), id_prefix=f"{pid}fig-forest-{i + 1}",
+        )
+        figures.append({"svg": svg, "caption": f"{title}: estimates with {level_text(ci_level)}% confidence intervals."})
+    return figures
+
+
+def _outcomes(names: _Names, effects: list[Mapping[str, Any]], texts: list[EffectText], results: dict, pid: str,
+              ci_level: float, summaries: Mapping[tuple[str, str], Mapping[str, Any]]) -> dict:
+    ri = {}
+    for r in results.get("additional") or []:
+        if r.get("method") == "randomisation":
+            ri[(str(r.get("outcome")), str(r.get("arm")))] = r.get("p_value")
+    show_adj = any(t.p_adjusted is not None for t in texts)
+    show_ri = bool(ri)
+    level = level_text(ci_level)
+    columns: list[Any] = ["Outcome", "Role", "Arm", ("Control level", True), ("Arm level", True), ("Effect", True),
+                          (f"{level}% CI", True), ("p", True)]
+    if show_adj:
+        columns.append(("Adjusted p", True))
+    if show_ri:
+        columns.append(("Randomisation p", True))
+    columns += [("n", True), "Evidence"]
+    rows = []
+    for r, t in zip(effects, texts):
+        unit = " pp" if t.display == "pp" else ""
+        eff = f"{t.estimate}{unit}" if t.display != "ratio" else f"{t.scale_label} {t.estimate}"
+        row = [
+            cell(t.outcome_label, header=True), cell(humanise(names.outcome_role(r.get("outcome"), r))),
+            cell(t.arm_name), cell(t.control_level or "\u2014", num=True), cell(t.arm_level or "\u2014", num=True),
+            cell(eff, num=True, cls="est", outcome=t.outcome, arm=t.arm),
+            cell(t.ci, num=True, cls="ci", outcome=t.outcome, arm=t.arm),
+            cell(t.p_value, num=True, cls="p"),
+        ]
+        if show_adj:
+            row.append(cell(t.p_adjusted or t.p_value, num=True, cls="p-adj"))
+        if show_ri:
+            row.append(cell(fmt_p(ri.get((t.outcome, t.arm))), num=True, cls="p-ri"))
+        row += [cell(fmt_count(r.get("n")), num=True), cell(t.evidence, cls=t.evidence_class)]
+        rows.append(row)
+    note_bits = ["Binary outcomes: levels in percent and effects in percentage points (pp); the arm level is the "
+                 "control level plus the estimated effect."]
+    if show_adj:
+        note_bits.append(f"Adjusted p-values use the {MULTIPLICITY.get(names.protocol.analysis.multiplicity, 'pre-registered')} "
+                         "correction within each outcome role.")
+    if show_ri:
+        note_bits.append("Randomisation p-values come from re-randomising with the trial's own scheme.")
+    effects_tbl = table(f"{pid}tbl-effects", "Estimated effects of each arm compared with control", columns, rows,
+                        empty="The results contain no effect estimates.", note=" ".join(note_bits))
+
+    srows = []
+    for s in sorted(results.get("outcome_summaries") or [],
+                    key=lambda s: (names.outcome_order(s.get("outcome")), names.arm_order(s.get("arm")))):
+        otype = names.outcome_type(s.get("outcome"))
+        if otype == "binary":
+            mean_t, sd_t = fmt_percent(s.get("mean"), 1), "\u2014"
+        else:
+            d = continuous_digits((s.get("sd") or 0) / math.sqrt(max(int(s.get("n") or 1), 1))) if s.get("sd") else 2
+            mean_t, sd_t = fmt_number(s.get("mean"), d), fmt_number(s.get("sd"), d)
+        srows.append([cell(names.outcome_label(s.get("outcome")), header=True), cell(names.arm(s.get("arm"))),
+                      cell(fmt_count(s.get("n")), num=True), cell(fmt_count(s.get("missing")), num=True),
+                      cell(mean_t, num=True), cell(sd_t, num=True)])
+    summaries_tbl = table(f"{pid}tbl-summaries", "Observed outcomes by arm (complete cases)",
+                          ["Outcome", "Arm", ("n", True), ("Missing", True), ("Mean or %", True), ("SD", True)], srows,
+                          empty="No outcome summaries are in the results.")
+    return {"effects": effects_tbl, "summaries": summaries_tbl,
+            "figures": _forest_groups(texts, names, pid, ci_level)}
+
+
+def _additional(names: _Names, results: dict, pid: str, ci_level: float) -> dict:
+    rows = []
+    for r in sorted(results.get("additional") or [],
+                    key=lambda r: (names.outcome_order(r.get("outcome")), names.arm_order(r.get("arm")))):
+        display, scale_label, unit, tf = display_transform(r.get("scale", "difference"), names.outcome_type(r.get("outcome")))
+        est, lo, hi = (r.get(k) for k in ("estimate", "ci_lower", "ci_upper"))
+        ok = all(isinstance(v, (int, float)) and math.isfinite(v) for v in (est, lo, hi))
+        digits = 1 if display == "pp" else 2 if display == "ratio" else continuous_digits(r.get("std_error"))
+        fmt = (lambda v: fmt_number(tf(v), digits)) if ok else (lambda v: "\u2014")
+        method = r.get("method") or "analytic"
+        rows.append([
+            cell(names.outcome_label(r.get("outcome")), header=True), cell(names.arm(r.get("arm"))),
+            cell(humanise(r.get("estimator") or "\u2014")), cell(scale_label + (f" ({unit})" if unit else "")),
+            cell(fmt(est), num=True, cls="est"), cell(f"{fmt(lo)} to {fmt(hi)}", num=True, cls="ci"),
+            cell(fmt_p(r.get("p_value")), num=True, cls="p"),
+            cell(_METHOD_LABELS.get(method, humanise(method))), cell(r.get("se_type") or "\u2014"),
+        ])
+    ri_note = ""
+    ri = getattr(names.protocol.analysis, "randomisation_inference", None)
+    if ri is not None and ri.permutations:
+        ri_note = f" The protocol pre-specified randomisation inference with {fmt_count(ri.permutations)} permutations."
+    return {"table": table(
+        f"{pid}tbl-additional", "Additional estimates reported beside the pre-registered analysis",
+        ["Outcome", "Arm", "Estimator", "Scale", ("Estimate", True), (f"{level_text(ci_level)}% CI", True),
+         ("p", True), "Inference", "SE type"], rows,
+        empty="No additional estimates were computed.",
+        note="These estimates support the pre-registered ones; they do not replace them. Odds and rate ratios "
+             "are shown on the ratio scale." + ri_note,
+    )}
+
+
+def _subgroups(names: _Names, results: dict, pid: str, ci_level: float) -> dict:
+    from bitframe.report.figures import forest_plot
+
+    rows, figures = [], []
+    groups: dict[tuple[str, str, str], list[Mapping[str, Any]]] = {}
+    for r in results.get("subgroups") or []:
+        groups.setdefault((str(r.get("outcome")), str(r.get("subgroup")), str(r.get("arm"))), []).append(r)
+    for gi, ((outcome, subgroup, arm), members) in enumerate(groups.items()):
+        display, _, unit, tf = display_transform("difference", names.outcome_type(outcome))
+        digits = 1 if display == "pp" else continuous_digits(min((m.get("std_error") or 1) for m in members))
+        inter = members[0]
+        inter_t = (f"interaction {p_phrase(inter.get('interaction_p_value'))}"
+                   if inter.get("interaction_p_value") is not None else "no interaction test")
+        plot = []
+        for m in members:
+            vals = [m.get(k) for k in ("estimate", "ci_lower", "ci_upper")]
+            ok = all(isinstance(v, (int, float)) and math.isfinite(v) for v in vals)
+            e, lo, hi = (tf(v) for v in vals) if ok else (math.nan,) * 3
+            rows.append([
+                cell(names.outcome_label(outcome), header=True), cell(names.arm(arm)),
+                cell(f"{subgroup} = {m.get('level')}"),
+                cell(fmt_signed(e, digits) + (" pp" if display == "pp" and ok else ""), num=True, cls="est"),
+                cell(f"{fmt_number(lo, digits)} to {fmt_number(hi, digits)}", num=True, cls="ci"),
+                cell(fmt_p(m.get("p_value")), num=True, cls="p"), cell(fmt_count(m.get("n")), num=True),
+                cell(fmt_p(m.get("interaction_p_value")), num=True, cls="p-int"),
+            ])
+            if ok:
+                plot.append((f"{subgroup} = {m.get('level')}", e, lo, hi))
+        if plot:
+            x = "Difference in percentage points" if display == "pp" else "Difference in means"
+            svg = forest_plot([p[0] for p in plot], [p[1] for p in plot], [p[2] for p in plot], [p[3] for p in plot],
+                              ci_level=ci_level, title=f"Subgroups of {subgroup}: {names.outcome_label(outcome)}, "
+                                                       f"{names.arm(arm)}",
+                              x_label=f"{x} (arm \u2212 control)", digits=digits, note=f"Test of {inter_t}.",
+                              id_prefix=f"{pid}fig-subgroup-{gi + 1}")
+            figures.append({"svg": svg, "caption": f"{names.outcome_label(outcome)}, {names.arm(arm)}, by {subgroup} "
+                                                   f"({inter_t})."})
+    pre = ", ".join(names.protocol.analysis.subgroups)
+    empty = ("No subgroup estimates are in the results" + (f" although the protocol names {pre}." if pre else
+                                                           "; none were pre-specified."))
+    return {"table": table(
+        f"{pid}tbl-subgroups", "Effects within pre-specified subgroups",
+        ["Outcome", "Arm", "Subgroup", ("Effect", True), (f"{level_text(ci_level)}% CI", True), ("p", True), ("n", True),
+         ("Interaction p", True)], rows, empty=empty,
+        note="Subgroup effects are less precise than the overall effect; the interaction test, not the "
+             "subgroup p-values, says whether effects differ between subgroups.",
+    ), "figures": figures}
+
+
+def _attrition(names: _Names, results: dict, pid: str) -> dict:
+    arms = [a.id for a in names.protocol.arms]
+    rows = []
+    for r in results.get("attrition") or []:
+        rates = r.get("rates") or {}
+        missing = r.get("missing") or {}
+        cells = [cell(names.outcome_label(r.get("outcome")), header=True)]
+        for a in arms:
+            n = missing.get(a)
+            cells.append(cell(fmt_percent(rates.get(a), 1) + (f" ({fmt_count(n)})" if n is not None else ""), num=True))
+        test = r.get("test") or "none"
+        stat = (f"{fmt_number(r.get('statistic'), 2)} on {fmt_number(r.get('df'), 0)} df"
+                if r.get("statistic") is not None else "\u2014")
+        cells += [cell(humanise(test)), cell(stat, num=True), cell(fmt_p(r.get("p_value")) if test != "none" else "\u2014",
+                                                                  num=True, cls="p")]
+        rows.append(cells)
+    return {"table": table(
+        f"{pid}tbl-attrition", "Missing outcomes (attrition) by arm",
+        ["Outcome"] + [(f"{names.arm(a)} missing", True) for a in arms] + ["Test", ("Statistic", True), ("p", True)],
+        rows, empty="No attrition figures are in the results.",
+        note="Percent of allocated units with no outcome (number in brackets). Differential attrition can bias "
+             "a complete-case analysis.",
+    )}
+
+
+def _reproducibility(results: dict, pid: str, protocol_sha256: str | None) -> dict:
+    inputs = results.get("inputs") or {}
+    manifest = results.get("manifest") or {}
+    items: list[tuple[str, Any]] = [
+        ("Trial id", results.get("trial_id")),
+        ("Results written", results.get("created_utc") or "\u2014"),
+        ("bitframe version (analysis)", results.get("bitframe_version") or "\u2014"),
+    ]
+    for key, label in (("protocol_sha256", "Protocol SHA-256"), ("list_sha256", "Randomisation list SHA-256"),
+                       ("outcomes_sha256", "Outcomes file SHA-256"), ("participants_sha256", "Participants SHA-256")):
+        if inputs.get(key):
+            items.append((label, inputs[key]))
+    for key, label in (("list_file", "Randomisation list"), ("outcomes_file", "Outcomes file"),
+                       ("scheme", "Scheme"), ("seed", "Seed")):
+        if inputs.get(key) is not None:
+            items.append((label, inputs[key]))
+    checks = []
+    if protocol_sha256 and inputs.get("protocol_sha256"):
+        same = protocol_sha256 == inputs["protocol_sha256"]
+        checks.append("The protocol file given to the report is the one that was analysed (hashes match)." if same else
+                      "The protocol file given to the report differs from the one that was analysed "
+                      f"(SHA-256 {protocol_sha256[:12]}\u2026 vs {inputs['protocol_sha256'][:12]}\u2026).")
+    if manifest.get("protocol_sha256") and inputs.get("protocol_sha256"):
+        same = manifest["protocol_sha256"] == inputs["protocol_sha256"]
+        checks.append("The randomisation manifest was made from the same protocol as the analysis." if same else
+                      "The randomisation manifest was made from a different version of the protocol than the analysis.")
+    if manifest.get("list_sha256") and inputs.get("list_sha256"):
+        same = manifest["list_sha256"] == inputs["list_sha256"]
+        checks.append("The analysed randomisation list is the one the manifest sealed (hashes match)." if same else
+                      "The analysed randomisation list differs from the one the manifest sealed.")
+    m_items: list[tuple[str, Any]] = []
+    for key, label in (("scheme", "Scheme"), ("seed", "Seed"), ("seed_source", "Seed source"), ("rng", "Generator"),
+                       ("n", "Units randomised"), ("created_utc", "Randomised at"), ("list_sha256", "List SHA-256"),
+                       ("participants_sha256", "Participants SHA-256"), ("protocol_sha256", "Protocol SHA-256")):
+        if manifest.get(key) is not None:
+            m_items.append((label, fmt_count(manifest[key]) if key == "n" else manifest[key]))
+    for name, version in sorted((manifest.get("versions") or {}).items()):
+        m_items.append((f"{name} version", version))
+    counts = (manifest.get("counts") or {})
+    strata = counts.get("stratum") or {}
+    arm_ids: list[str] = list((counts.get("arm") or {}).keys())
+    stratum_rows = [[cell(s, header=True)] + [cell(fmt_count((c or {}).get(a)), num=True) for a in arm_ids]
+                    for s, c in strata.items()]
+    return {
+        "inputs": kv_table(f"{pid}tbl-inputs", "Inputs of the analysis", items),
+        "manifest": kv_table(f"{pid}tbl-manifest", "Randomisation manifest", m_items) if m_items else None,
+        "strata": table(f"{pid}tbl-strata", "Units allocated per stratum and arm",
+                        ["Stratum"] + [(a, True) for a in arm_ids], stratum_rows) if stratum_rows else None,
+        "checks": checks,
+    }
+
+
+# --------------------------------------------------------------------------- assembly
+
+
+def site_context(protocol: Any, results: Mapping[str, Any] | None, *, prefix: str = "",
+                 protocol_sha256: str | None = None, heading: int = 2) -> dict:
+    """Everything the site templates need, pre-formatted (plain dicts; no statistics computed here).
+
+    ``prefix`` is prepended to every element id so that several sites can share a page;
+    ``heading`` is the level of the section headings (2 in a site report, 3 inside a programme report).
+    With ``results=None`` (a site that has not reported yet) only the framework and design render.
+    """
+    if not isinstance(heading, int) or not 1 <= heading <= 4:
+        raise ValueError(f"The 'heading' parameter must be an integer in [1, 4]; got {heading!r}.")
+    pid = prefix
+    names = _Names(protocol)
+    trial = protocol.trial
+    meta = {
+        "id": trial.id, "title": trial.title, "site": trial.site,
+        "area": PROGRAMME_AREAS.get(trial.programme_area, humanise(trial.programme_area)),
+        "status": humanise(trial.status),
+        "registration": f"{trial.registration.registry} {trial.registration.id}" if trial.registration else None,
+        "dates": (f"{trial.dates.start or '?'} to {trial.dates.end or '?'}" if trial.dates else None),
+        "team": [f"{m.name} ({m.role}{', ' + m.organisation if m.organisation else ''})" for m in trial.team],
+    }
+    ctx: dict[str, Any] = {"pid": pid, "h": heading, "trial": meta, "has_results": results is not None,
+                           "framework": _framework(protocol, pid)}
+    if results is None:
+        ctx["design"] = _design(protocol, names, {}, pid)
+        ctx["sections"] = [(f"{pid}{k}", v) for k, v in SITE_SECTIONS if k in ("framework", "design")]
+        return ctx
+    results = check_results(dict(results))
+    ci_level = float(results.get("ci_level") or 0.95)
+    summaries = {(str(s.get("outcome")), str(s.get("arm"))): s for s in results.get("outcome_summaries") or []}
+    effects = _sorted_effects(names, results.get("effects") or [])
+    texts = _effect_texts(names, effects, ci_level, summaries)
+    ctx.update({
+        "ci_level": ci_level,
+        "level": level_text(ci_level),
+        "summary": _summary(names, effects, texts, results),
+        "design": _design(protocol, names, results, pid),
+        "consort": _consort(protocol, names, results, pid),
+        "balance": _balance(names, results, pid),
+        "outcomes": _outcomes(names, effects, texts, results, pid, ci_level, summaries),
+        "additional": _additional(names, results, pid, ci_level),
+        "subgroups": _subgroups(names, results, pid, ci_level),
+        "attrition": _attrition(names, results, pid),
+        "reproducibility": _reproducibility(results, pid, protocol_sha256),
+    })
+    deviations = list(results.get("deviations") or [])
+    if names.unknown:
+        deviations.append("The results mention " + ", ".join(sorted(names.unknown)) +
+                          ", which the protocol does not define.")
+    ctx["deviations"] = {"items": deviations, "notes": list(results.get("notes") or [])}
+    ctx["effect_texts"] = texts
+    ctx["sections"] = [(f"{pid}{k}", v) for k, v in SITE_SECTIONS]
+    return ctx
+
+
+def render_site_html(protocol: Any, results: Mapping[str, Any], *, protocol_sha256: str | None = None) -> str:
+    """The site report as one self-contained HTML string."""
+    import datetime as dt
+
+    from bitframe import __version__
+
+    ctx = site_context(protocol, results, protocol_sha256=protocol_sha256)
+    return render_template(
+        "site.html.j2", site=ctx, title=f"{protocol.trial.title} \u2014 trial report",
+        generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), version=__version__,
+    )
+
+
+def _as_protocol(protocol: Any) -> tuple[Any, str | None]:
+    if isinstance(protocol, (str, os.PathLike)):
+        from bitframe.io import sha256_file
+        from bitframe.protocol import load_protocol
+
+        return load_protocol(protocol), sha256_file(protocol)
+    return protocol, None
+
+
+def render_site_report(protocol: Any, results: Mapping[str, Any] | str | os.PathLike, *, out_html: str | os.PathLike,
+                       pdf: bool = False, force: bool = False) -> RenderedReport:
+    """Write the site report (HTML, and a PDF beside it with ``pdf=True``).
+
+    ``protocol`` is a :class:`~bitframe.protocol.schema.Protocol` or a protocol
+    file path; ``results`` the dict of ``bitframe analyse --json`` or its path.
+    Results for another trial raise :class:`~bitframe.errors.BitframeError`
+    naming both trial ids. Existing outputs are kept unless ``force``.
+    """
+    protocol, sha = _as_protocol(protocol)
+    if isinstance(results, (str, os.PathLike)):
+        results = load_results(results, trial_id=protocol.trial.id)
+    else:
+        results = check_results(results, trial_id=protocol.trial.id)
+    html = render_site_html(protocol, results, protocol_sha256=sha)
+    return write_report(html, Path(out_html), pdf=pdf, force=force,
+                        sections=tuple(k for k, _ in SITE_SECTIONS), kind="site")
