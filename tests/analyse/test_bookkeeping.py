@@ -118,6 +118,11 @@ def test_attrition_with_mask_and_frame():
         bk.attrition(d.arm, d.y, test="exact")
 
 
+def test_fisher_too_large_table_is_refused():
+    with pytest.raises(ValueError, match="use test='chisq'"):
+        bk.fisher_exact_rx2([[500, 400]] * 6)
+
+
 def test_fisher_errors():
     with pytest.raises(ValueError, match="r x 2 table"):
         bk.fisher_exact_rx2([[1, 2, 3], [4, 5, 6]])
@@ -260,7 +265,7 @@ def test_subgroup_frame_and_errors():
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.integers(0, 40), min_size=2, max_size=5), st.lists(st.integers(0, 40), min_size=2, max_size=5))
+@given(st.lists(st.integers(0, 15), min_size=2, max_size=4), st.lists(st.integers(0, 15), min_size=2, max_size=4))
 def test_fisher_properties(observed, missing):
     """The exact p-value is in (0, 1] and invariant to the order of the rows and to swapping the columns."""
     k = min(len(observed), len(missing))

@@ -53,7 +53,7 @@ __all__ = [
 ATTRITION_TESTS = ("auto", "chisq", "fisher")
 #: R's fisher.test counts tables with probability <= the observed one times (1 + 1e-7)
 _FISHER_REL_TOL = 1e-7
-_FISHER_MAX_TABLES = 20_000_000
+_FISHER_MAX_TABLES = 5_000_000
 
 
 def _check_alpha(alpha: float, parameter: str = "alpha") -> float:
@@ -135,7 +135,7 @@ def sample_ratio_mismatch(arm: Any, ratio: Mapping[Any, float], *, alpha: float 
             raise ValueError("Arm counts must be non-negative.")
     else:
         labels = _labels(arm, "arm")
-        if any(v is None for v in labels):
+        if _is_missing(labels).any():
             raise ValueError("The 'arm' parameter has missing values; every randomised unit has an arm.")
         uniq, cnt = np.unique(labels.astype(str), return_counts=True)
         counts = dict(zip(uniq.tolist(), cnt.tolist()))
@@ -187,22 +187,26 @@ def fisher_exact_rx2(table: Any) -> float:
         return gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0)
 
     logp_obs = float(np.sum(lchoose(rows, m_obs)))
-    # partial sums and log-probabilities of every partial table; prune sums above M
+    # partial sums and log-probabilities of every partial table that can still reach M
     sums = np.zeros(1, dtype=np.int64)
     logp = np.zeros(1)
     remaining = np.concatenate([np.cumsum(rows[::-1])[::-1][1:], [0]])  # capacity of the rows still to come
     for i, ni in enumerate(rows):
-        ks = np.arange(0, min(int(ni), M) + 1)
-        new_sums = (sums[:, None] + ks[None, :]).ravel()
-        new_logp = (logp[:, None] + lchoose(float(ni), ks.astype(float))[None, :]).ravel()
-        # the rest of the rows must still be able to reach M
-        ok = (new_sums <= M) & (new_sums + remaining[i] >= M)
-        sums, logp = new_sums[ok], new_logp[ok]
-        if sums.size > _FISHER_MAX_TABLES:
+        # the row's count k must leave the sum reachable: lo <= k <= hi; count before building
+        lo = np.maximum(0, M - sums - remaining[i])
+        hi = np.minimum(int(ni), M - sums)
+        cnt = np.maximum(hi - lo + 1, 0)
+        total = int(cnt.sum())
+        if total > _FISHER_MAX_TABLES:
             raise ValueError(
                 f"Fisher's exact test would enumerate more than {_FISHER_MAX_TABLES:,} tables; "
                 "use test='chisq' for a table this large."
             )
+        parent = np.repeat(np.arange(sums.size), cnt)
+        offset = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        k = lo[parent] + offset
+        sums = sums[parent] + k
+        logp = logp[parent] + lchoose(float(ni), k.astype(float))
     logp_total = float(lchoose(float(rows.sum()), float(M)))
     probs = np.exp(logp - logp_total)
     keep = logp <= logp_obs + math.log1p(_FISHER_REL_TOL)
@@ -487,7 +491,7 @@ def consort_flow(arm: Any, outcome: Any, *, received: Any = None, clusters: Any 
             raise ValueError("The 'received' parameter must be 0/1 or boolean (missing = unknown).")
         rec = (rv, r_miss)
     cl = _labels(clusters, "clusters", n) if clusters is not None else None
-    if cl is not None and any(c is None for c in cl):
+    if cl is not None and _is_missing(cl).any():
         raise ValueError("The 'clusters' parameter has missing values; every unit of a cluster trial needs a cluster.")
     for name, val in (("assessed", assessed), ("excluded", excluded)):
         if val is not None and (isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 0):
@@ -608,9 +612,9 @@ def subgroup_effects(outcome: Any, arm: Any, subgroup: Any, *, control: Any = No
         subgroup_name = str(subgroup.name) if isinstance(subgroup, pd.Series) and subgroup.name is not None else "subgroup"
     Z, znames = _covariate_matrix(covariates, n_all)
     cl = _labels(clusters, "clusters", n_all) if clusters is not None else None
-    bad = np.isnan(y) | np.isnan(Z).any(axis=1) | np.array([s is None for s in sub])
+    bad = np.isnan(y) | np.isnan(Z).any(axis=1) | _is_missing(sub)
     if cl is not None:
-        bad |= np.array([c is None for c in cl])
+        bad |= _is_missing(cl)
     n_bad = int(bad.sum())
     if n_bad and missing == "error":
         raise ValueError(f"{n_bad} unit(s) have a missing outcome, subgroup, covariate or cluster; "

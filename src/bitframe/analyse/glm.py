@@ -128,7 +128,7 @@ def _labels(values: Any, parameter: str, n: int | None = None) -> np.ndarray:
 
 def _arm_levels(labels: np.ndarray, control: Any, parameter: str = "arm") -> tuple[str, tuple[str, ...]]:
     """The control label and the other arms in sorted order (R's factor levels, control first)."""
-    if any(v is None for v in labels):
+    if _is_missing(labels).any():
         raise ValueError(f"The {parameter!r} parameter has missing values; every unit analysed needs an arm.")
     levels = sorted(set(labels.tolist()))
     if control is None:
@@ -195,18 +195,32 @@ def _covariate_matrix(covariates: Any, n: int) -> tuple[np.ndarray, list[str]]:
 
 
 def _check_rank(X: np.ndarray, names: Sequence[str]) -> None:
-    """Raise a clear error for a rank-deficient design (collinear or constant covariates)."""
-    rank = np.linalg.matrix_rank(X)
-    if rank == X.shape[1]:
-        return
-    # name the first column that is a combination of the ones before it
-    for j in range(1, X.shape[1] + 1):
-        if np.linalg.matrix_rank(X[:, :j]) < j:
+    """Raise a clear error for a rank-deficient design (collinear or constant covariates).
+
+    Works on the scaled k x k cross-product matrix (cheap for large n): a column is deficient when
+    its squared residual norm on the columns before it is below 1e-10 of its own squared norm.
+    """
+    G = X.T @ X
+    d = np.sqrt(np.diag(G))
+    for j in range(X.shape[1]):
+        if d[j] == 0.0:
+            deficient = True
+        elif j == 0:
+            deficient = False
+        else:
+            Gs = G[: j + 1, : j + 1] / np.outer(d[: j + 1], d[: j + 1])
+            A, b = Gs[:j, :j], Gs[:j, j]
+            try:
+                coef = np.linalg.solve(A, b)
+                resid = 1.0 - float(b @ coef)
+            except np.linalg.LinAlgError:  # pragma: no cover - earlier columns were checked
+                resid = 0.0
+            deficient = resid < 1e-10
+        if deficient:
             raise ValueError(
-                f"The design matrix is rank deficient: column {names[j - 1]!r} is constant or a linear combination "
+                f"The design matrix is rank deficient: column {names[j]!r} is constant or a linear combination "
                 "of the arms and earlier covariates; drop it from 'covariates'."
             )
-    raise ValueError("The design matrix is rank deficient.")  # pragma: no cover - loop always finds it
 
 
 def _cluster_codes(clusters: np.ndarray) -> tuple[np.ndarray, int]:
@@ -380,8 +394,8 @@ def _irls(y: np.ndarray, X: np.ndarray, offset: np.ndarray, family: _Family,
         d = family.mu_eta(eta)
         w = d * d / family.variance(mu)
         z = eta - offset + (y - mu) / d
-        sw = np.sqrt(w)
-        beta_new, *_ = np.linalg.lstsq(X * sw[:, None], z * sw, rcond=None)
+        # normal equations: k x k, so each step costs O(n k^2); the design was checked for rank
+        beta_new = np.linalg.solve((X * w[:, None]).T @ X, X.T @ (w * z))
         eta = X @ beta_new + offset
         mu = family.linkinv(eta)
         if family.name == "binomial":
@@ -462,7 +476,7 @@ def _prepare(outcome: Any, arm: Any, *, control: Any, covariates: Any, clusters:
 
     bad = np.isnan(y) | np.isnan(Z).any(axis=1)
     if cl is not None:
-        bad |= np.array([c is None for c in cl])
+        bad |= _is_missing(cl)
     if expo is not None:
         bad |= np.isnan(expo)
     n_bad = int(bad.sum())
@@ -506,8 +520,7 @@ def _vcov(prep: _Prepared, family: _Family, beta: np.ndarray, se_type: str) -> n
         G = int(prep.n_clusters)  # type: ignore[arg-type]
         if G < 2:
             raise ValueError(f"Cluster-robust standard errors need at least 2 clusters. Got {G} instead.")
-        S = np.zeros((G, k))
-        np.add.at(S, prep.cluster_codes, s)
+        S = np.column_stack([np.bincount(prep.cluster_codes, weights=s[:, j], minlength=G) for j in range(k)])
         meat = S.T @ S
         factor = 1.0 if se_type == "CR0" else G / (G - 1.0)
         if se_type == "CR1":
@@ -740,3 +753,64 @@ def negative_binomial_regression(outcome: Any, arm: Any, *, control: Any = None,
 
 for _f in (logistic_regression, poisson_regression, negative_binomial_regression):
     _f.__doc__ = (_f.__doc__ or "") + _COMMON_DOC
+
+
+# --------------------------------------------------------------------------------------------
+# registry entries (common interface of bitframe.analyse.estimators)
+# --------------------------------------------------------------------------------------------
+
+
+def _with_strata(covariates: Any, strata: Any) -> Any:
+    """Covariates plus stratum fixed effects (a categorical column, dummy-coded)."""
+    if strata is None:
+        return covariates
+    import pandas as pd
+
+    s = _labels(strata, "strata")
+    Z, names = _covariate_matrix(covariates, s.size)
+    frame = pd.DataFrame(Z, columns=names)
+    frame["stratum"] = pd.Series(s, dtype=object)
+    return frame
+
+
+def _registry_fit(fn: Any, scale: str, outcome: Any, arm: Any, *, control: Any, covariates: Any, strata: Any,
+                  clusters: Any, weights: Any, se_type: str | None, ci_level: float, **extra: Any) -> list[Estimate]:
+    if weights is not None:
+        raise ValueError(f"The {fn.__name__!r} estimator does not take weights.")
+    res = fn(outcome, arm, control=control, covariates=_with_strata(covariates, strata), clusters=clusters,
+             se_type=se_type, ci_level=ci_level, missing="error", **extra)
+    return [e for e in res.effects if e.scale == scale]
+
+
+def _register() -> None:
+    from bitframe.analyse.estimators import ESTIMATORS, register_estimator
+
+    if "logit" in ESTIMATORS:  # re-import (e.g. importlib.reload) must not register twice
+        return
+
+    @register_estimator("logit", description="logistic regression: log odds ratio per arm (sandwich SEs), "
+                        "as R glm + sandwich", outcome_types=("binary",), se_types=GLM_SE_TYPES)
+    def _logit(outcome, arm, *, control=None, covariates=None, strata=None, clusters=None, weights=None,
+               se_type=None, ci_level=0.95):
+        return _registry_fit(logistic_regression, "log_odds_ratio", outcome, arm, control=control,
+                             covariates=covariates, strata=strata, clusters=clusters, weights=weights,
+                             se_type=se_type, ci_level=ci_level)
+
+    @register_estimator("poisson", description="Poisson regression: log rate ratio per arm (sandwich SEs), "
+                        "as R glm + sandwich", outcome_types=("count",), se_types=GLM_SE_TYPES)
+    def _poisson(outcome, arm, *, control=None, covariates=None, strata=None, clusters=None, weights=None,
+                 se_type=None, ci_level=0.95):
+        return _registry_fit(poisson_regression, "log_rate_ratio", outcome, arm, control=control,
+                             covariates=covariates, strata=strata, clusters=clusters, weights=weights,
+                             se_type=se_type, ci_level=ci_level)
+
+    @register_estimator("negative_binomial", description="negative binomial (NB2, ML theta): log rate ratio per arm, "
+                        "as MASS::glm.nb + sandwich", outcome_types=("count",), se_types=GLM_SE_TYPES)
+    def _negative_binomial(outcome, arm, *, control=None, covariates=None, strata=None, clusters=None, weights=None,
+                           se_type=None, ci_level=0.95):
+        return _registry_fit(negative_binomial_regression, "log_rate_ratio", outcome, arm, control=control,
+                             covariates=covariates, strata=strata, clusters=clusters, weights=weights,
+                             se_type=se_type, ci_level=ci_level)
+
+
+_register()

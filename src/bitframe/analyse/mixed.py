@@ -284,3 +284,30 @@ def mixed_model(outcome: Any, arm: Any, clusters: Any, *, control: Any = None, c
         log_likelihood=prof.loglik(gamma), control_mean=float(np.mean(y[prep.labels == prep.control])),
         coefficients=coefs, effects=effects,
     )
+
+
+def _register() -> None:
+    from bitframe.analyse.estimators import ESTIMATORS, register_estimator
+    from bitframe.analyse.glm import _with_strata
+
+    if "mixed" in ESTIMATORS:
+        return
+
+    @register_estimator("mixed", description="linear mixed model with a random cluster intercept (REML; "
+                        "nlme between-within df), as lme4::lmer", outcome_types=("continuous", "binary", "count"),
+                        se_types=("model",))
+    def _mixed(outcome, arm, *, control=None, covariates=None, strata=None, clusters=None, weights=None,
+               se_type=None, ci_level=0.95):
+        if weights is not None:
+            raise ValueError("The 'mixed' estimator does not take weights.")
+        if se_type not in (None, "model"):
+            raise ValueError(f"The 'mixed' estimator's standard errors come from the model; se_type must be unset "
+                             f"(or 'model'). Got {se_type!r} instead.")
+        if clusters is None:
+            raise ValueError("The 'mixed' estimator needs 'clusters' (the random intercept's grouping).")
+        res = mixed_model(outcome, arm, clusters, control=control, covariates=_with_strata(covariates, strata),
+                          ci_level=ci_level, missing="error")
+        return list(res.effects)
+
+
+_register()
