@@ -1,0 +1,214 @@
+"""Power for a protocol: per primary outcome, the power of the planned sample, the sample
+the target power needs, the MDE at the planned sample, and a verdict.
+
+Mapping from the protocol (documented for users in the README):
+
+* individually randomised, two arms: :func:`two_means` (t test), :func:`two_proportions`
+  (pooled normal approximation) or :func:`two_rates` (Signorini), with the arms' ratio;
+* several arms against one control: :func:`multi_arm` with the protocol's correction
+  (``benjamini_hochberg`` does not control the family-wise error, so power is computed with
+  Holm's, a conservative stand-in, and a note says so);
+* cluster designs: :func:`cluster` with the ICC and the CV of cluster sizes (Eldridge et al. 2006);
+* stepped wedge: :func:`stepped_wedge` (Hussey & Hughes 2007) with the protocol's steps;
+* several primary outcomes under a Bonferroni or Holm correction share alpha equally;
+* attrition inflates the sample, and the expected R-squared of covariates (with
+  ``adjustment: standard`` or ``lin``) shrinks the variance of continuous outcomes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from bitframe.power.result import PowerResult
+    from bitframe.protocol.schema import Outcome, Protocol
+
+
+@dataclass(frozen=True)
+class OutcomePower:
+    """The power verdict for one primary outcome (a row of `bitframe power`)."""
+
+    outcome: str
+    outcome_type: str
+    design: str
+    method: str
+    alpha: float
+    target_power: float
+    power: float  # at the planned sample
+    n_planned: float  # participants (individual) or clusters (cluster designs), all arms
+    n_required: float | None  # the same quantity needed for the target power
+    mde: float  # the smallest effect detectable with the planned sample (outcome's own scale)
+    assumed_effect: float
+    effect_scale: str
+    verdict: str  # "adequate" or "under-powered"
+    shortfall: float | None
+    message: str
+    size_unit: str = "participants"
+    notes: tuple[str, ...] = ()
+    results: tuple[dict, ...] = field(default=(), repr=False)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _sizes(protocol: "Protocol") -> tuple[float, float]:
+    """(control share of the sample, size of each treatment arm relative to control)."""
+    ratios = protocol.ratios
+    control = protocol.control
+    r_c = control.ratio if control else ratios[0]
+    others = [a.ratio for a in protocol.arms if a is not control][: max(len(ratios) - 1, 1)]
+    r_t = others[0] if others else r_c
+    return r_c / sum(ratios), r_t / r_c
+
+
+def _outcome_params(outcome: "Outcome", protocol: "Protocol") -> tuple[str, dict[str, Any], float, str]:
+    a = outcome.assumptions
+    adjust = protocol.analysis.adjustment != "none" and protocol.power is not None
+    r2 = protocol.power.r_squared if adjust else 0.0
+    if outcome.type == "continuous":
+        return "continuous", {"sd": a.sd, "r_squared": r2}, a.mde, "mean_difference"
+    if outcome.type == "binary":
+        return "binary", {"p0": a.control_rate}, a.mde, "risk_difference"
+    return "count", {"rate0": a.control_rate}, a.mde, "rate_ratio"
+
+
+def power_for_protocol(protocol: "Protocol") -> list[OutcomePower]:
+    """One :class:`OutcomePower` per primary outcome with power assumptions."""
+    if protocol.power is None:
+        raise ValueError("the protocol has no `power:` section")
+    return [_outcome_power(protocol, o) for o in protocol.primary_outcomes if o.assumptions and o.assumptions.mde]
+
+
+def _outcome_power(protocol: "Protocol", outcome: "Outcome") -> OutcomePower:
+    from bitframe.power import cluster, multi_arm, stepped_wedge, two_means, two_proportions, two_rates
+
+    pw = protocol.power
+    an = protocol.analysis
+    notes: list[str] = []
+    alpha = an.alpha
+    n_primary = len([o for o in protocol.primary_outcomes if o.assumptions and o.assumptions.mde])
+    if n_primary > 1 and an.multiplicity in ("bonferroni", "holm", "dunnett"):
+        alpha = alpha / n_primary
+        notes.append(f"alpha {an.alpha:g} shared by {n_primary} primary outcomes: {alpha:.4g} each")
+    kind, params, effect, scale = _outcome_params(outcome, protocol)
+    share, ratio = _sizes(protocol)
+    k_treat = sum(1 for a in protocol.arms if a is not protocol.control) if protocol.control else len(protocol.arms) - 1
+    common = dict(alpha=alpha, sides=an.sides, attrition=pw.attrition)
+    scheme = protocol.randomisation.scheme
+
+    if scheme == "stepped_wedge":
+        steps = protocol.randomisation.stepped_wedge.steps
+        per_step = pw.planned_clusters / steps
+        sw = dict(steps=steps, cluster_size=pw.cluster_size, icc=pw.icc, mde=effect, **common)
+        if kind == "continuous":
+            sw["sd"] = params["sd"]
+        elif kind == "binary":
+            sw["p0"] = params["p0"]
+        else:
+            raise ValueError("stepped-wedge power is available for continuous and binary outcomes")
+        planned = stepped_wedge("power", clusters_per_step=per_step, **sw)
+        needed = _safe(lambda: stepped_wedge("clusters", power=pw.target, **sw), notes)
+        mde_sw = {k: v for k, v in sw.items() if k != "mde"}
+        mde = stepped_wedge("mde", clusters_per_step=per_step, power=pw.target,
+                            **({**mde_sw, "direction": "increase" if effect >= 0 else "decrease"} if kind == "binary" else mde_sw))
+        n_planned = float(pw.planned_clusters)
+        n_required = _total_clusters(needed) if needed is not None else None
+        design, unit = "stepped_wedge", "clusters"
+    elif protocol.is_cluster:
+        clusters_control = pw.planned_clusters * share
+        cl = dict(icc=pw.icc, outcome=kind, cluster_size=pw.cluster_size, cluster_size_cv=pw.cluster_size_cv,
+                  ratio=ratio, **common, **params)
+        planned = cluster("power", clusters=clusters_control, **cl, **_effect_kw(kind, effect))
+        needed = _safe(lambda: cluster("clusters", power=pw.target, **cl, **_effect_kw(kind, effect)), notes)
+        mde = cluster("mde", clusters=clusters_control, power=pw.target, **cl, **_direction(kind, effect))
+        n_planned = float(pw.planned_clusters)
+        n_required = _total_clusters(needed) if needed is not None else None
+        design, unit = "cluster", "clusters"
+    else:
+        n_control = pw.planned_n * share
+        if k_treat > 1:
+            correction = an.multiplicity if an.multiplicity in ("none", "bonferroni", "holm", "dunnett") else "holm"
+            if an.multiplicity == "benjamini_hochberg":
+                notes.append("Benjamini-Hochberg does not control the family-wise error; power uses Holm's correction")
+            ma = dict(arms=k_treat, outcome=kind, correction=correction, ratio=ratio, **common, **params)
+            planned = multi_arm("power", n=n_control, **ma, **_effect_kw(kind, effect))
+            needed = _safe(lambda: multi_arm("n", power=pw.target, **ma, **_effect_kw(kind, effect)), notes)
+            mde = multi_arm("mde", n=n_control, power=pw.target, **ma, **_direction(kind, effect))
+            design = f"{k_treat + 1}-arm ({correction})"
+        else:
+            fn = {"continuous": two_means, "binary": two_proportions, "count": two_rates}[kind]
+            base = dict(ratio=ratio, **common, **params)
+            planned = fn("power", n=n_control, **base, **_effect_kw(kind, effect))
+            needed = _safe(lambda: fn("n", power=pw.target, **base, **_effect_kw(kind, effect)), notes)
+            mde = fn("mde", n=n_control, power=pw.target, **base, **_direction(kind, effect))
+            design = "individual"
+        n_planned = float(pw.planned_n)
+        n_required = float(needed.n_total) if needed is not None else None
+        unit = "participants"
+
+    adequate = planned.power >= pw.target
+    shortfall = None if adequate or n_required is None else max(n_required - n_planned, 0.0)
+    if adequate:
+        message = (f"adequate: {planned.power:.0%} power at the planned {n_planned:,.0f} {unit} "
+                   f"(target {pw.target:.0%}; {n_required:,.0f} would suffice)" if n_required is not None else
+                   f"adequate: {planned.power:.0%} power at the planned {n_planned:,.0f} {unit}")
+    else:
+        need = f"; {n_required:,.0f} {unit} needed, {shortfall:,.0f} more" if n_required is not None else \
+            "; no size reaches the target with these assumptions"
+        message = f"under-powered: {planned.power:.0%} power at the planned {n_planned:,.0f} {unit} (target {pw.target:.0%}){need}"
+    return OutcomePower(
+        outcome=outcome.id,
+        outcome_type=outcome.type,
+        design=design,
+        method=planned.method,
+        alpha=alpha,
+        target_power=pw.target,
+        power=float(planned.power),
+        n_planned=n_planned,
+        n_required=n_required,
+        mde=float(mde.mde),
+        assumed_effect=float(effect),
+        effect_scale=scale,
+        verdict="adequate" if adequate else "under-powered",
+        shortfall=shortfall,
+        message=message,
+        size_unit=unit,
+        notes=tuple(notes),
+        results=tuple(_as_dict(r) for r in (planned, needed, mde) if r is not None),
+    )
+
+
+def _effect_kw(kind: str, effect: float) -> dict[str, float]:
+    return {"rate_ratio": effect} if kind == "count" else {"mde": effect}
+
+
+def _direction(kind: str, effect: float) -> dict[str, str]:
+    if kind == "continuous":
+        return {}
+    if kind == "count":
+        return {"direction": "increase" if effect >= 1 else "decrease"}
+    return {"direction": "increase" if effect >= 0 else "decrease"}
+
+
+def _total_clusters(result) -> float | None:
+    control = getattr(result, "n_clusters_control", None)
+    treatment = getattr(result, "n_clusters_treatment", None)
+    if control is None:
+        return getattr(result, "n_clusters", None)
+    return float(control + (treatment or 0))
+
+
+def _safe(fn, notes: list[str]):
+    from bitframe.power import InfeasibleDesignError
+
+    try:
+        return fn()
+    except InfeasibleDesignError as exc:
+        notes.append(str(exc))
+        return None
+
+
+def _as_dict(result: "PowerResult") -> dict:
+    return result.to_dict() if hasattr(result, "to_dict") else asdict(result)
