@@ -87,10 +87,10 @@ def test_probabilities_are_distributions(case):
 
 @pytest.mark.parametrize("name", [n for n in EXPECTED_SCHEMES if n != "minimisation"])
 def test_empirical_frequencies_match_stated_probabilities(name):
-    """Over 3,000 seeds, each unit's arm frequencies fit its stated probabilities
+    """Over 2,000 seeds, each unit's arm frequencies fit its stated probabilities
     (Pearson chi-square per unit, Bonferroni over units, level 1e-4)."""
     case = CASES[name]
-    seeds = 3000
+    seeds = 2000
     arms = np.stack([case.assign(s) for s in range(seeds)])
     probs = _probs(case)
     # an arm with probability zero never occurs
