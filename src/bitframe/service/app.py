@@ -1,0 +1,402 @@
+"""The web layer: a JSON API and a server-rendered enrolment page (FastAPI, no JavaScript).
+
+Authentication: API calls send ``Authorization: Bearer <token>``; the page signs in with
+the same token once and then carries a signed, HTTP-only, ``SameSite=Strict`` session
+cookie (8 hours; invalid as soon as the token is rotated or the user revoked), and its
+forms carry a CSRF token derived from the session.
+
+Endpoints and the roles allowed (everything else gets 401 without a valid token and 403
+with a token of another role; ``tests/service/test_security.py`` checks every cell):
+
+=======================================  =====================  ==============================
+endpoint                                 roles                  purpose
+=======================================  =====================  ==============================
+``GET  /api/health``                     (none needed)          liveness; reveals nothing
+``GET  /api/me``                         any                    who am I
+``POST /api/enrol``                      enroller               allocate one participant
+``GET  /api/status``                     statistician, admin    counts, slots left, alerts
+``GET  /api/allocations``                statistician           all allocations (json/csv)
+``GET  /api/list``                       statistician           sealed list (json/csv)
+``GET  /api/list/manifest``              statistician           the list's manifest
+``GET  /api/audit``                      auditor                audit events
+``GET  /api/audit/verify``               auditor                verify the hash chain
+``GET  /api/users``                      admin                  list users
+``POST /api/users``                      admin                  add a user (token shown once)
+``POST /api/users/{name}/revoke``        admin                  revoke a user
+``POST /api/users/{name}/rotate``        admin                  new token for a user
+``POST /api/unblind``                    admin                  emergency unblinding + reason
+``GET  /`` ``POST /login`` ``/logout``   (sign-in pages)        the page's session
+``GET  /enrol`` ``POST /enrol``          enroller               the enrolment page
+``GET  /account``                        any                    signed-in page for other roles
+=======================================  =====================  ==============================
+
+An enroller's responses hold the allocation just made and nothing else: no sequence
+number, slot position, block, stratum count or list length (allocation concealment,
+Schulz & Grimes 2002, *Lancet* 359:614). Bad input always gets a 4xx with a message.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import io
+import json
+import logging
+import time
+from typing import Any, Callable, Literal, Optional
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bitframe.service.auth import User
+from bitframe.service.core import Service
+from bitframe.service.errors import Forbidden, InvalidInput, NotAuthenticated, ServiceError
+
+log = logging.getLogger("bitframe.service")
+
+SESSION_COOKIE = "bitframe_session"
+SESSION_SECONDS = 8 * 3600
+MAX_BODY = 64 * 1024
+ANY_ROLE = ("enroller", "statistician", "auditor", "admin")
+
+SECURITY_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'",
+}
+
+
+# --------------------------------------------------------------------------- request bodies
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class EnrolBody(_Body):
+    participant_id: str = Field(min_length=1, max_length=200, description="The participant's id (unique in the trial).")
+    values: dict[str, Optional[str | int | float | bool]] = Field(
+        default_factory=dict, description="Stratum, minimisation-factor and other participant columns."
+    )
+    eligible: StrictBool = Field(description="Confirms the participant meets the eligibility criteria.")
+
+
+class UserBody(_Body):
+    name: str = Field(min_length=1, max_length=64)
+    role: Literal["enroller", "statistician", "auditor", "admin"]
+    site: Optional[str] = Field(None, max_length=200)
+
+
+class UnblindBody(_Body):
+    participant_id: str = Field(min_length=1, max_length=200)
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+def _sign(secret: bytes, text: str) -> str:
+    return hmac.new(secret, text.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def make_session(secret: bytes, user_id: int, token_hash: str, now: float | None = None) -> str:
+    expires = int((now or time.time()) + SESSION_SECONDS)
+    payload = f"{user_id}.{expires}.{token_hash[:16]}"
+    return f"{payload}.{_sign(secret, 'session|' + payload)}"
+
+
+def csrf_token(secret: bytes, session: str) -> str:
+    return _sign(secret, "csrf|" + session.rsplit(".", 1)[0])[:32]
+
+
+def _session_user(service: Service, cookie: str | None) -> User | None:
+    if not cookie or len(cookie) > 300 or cookie.count(".") != 3:
+        return None
+    payload, sig = cookie.rsplit(".", 1)
+    if not hmac.compare_digest(sig, _sign(service.session_secret, "session|" + payload)):
+        return None
+    uid_text, exp_text, th = payload.split(".")
+    if not uid_text.isdigit() or not exp_text.isdigit() or int(exp_text) < time.time():
+        return None
+    user = service.user_by_id(int(uid_text))
+    current = service.token_hash_of(int(uid_text)) if user is not None else None
+    if user is None or current is None or not hmac.compare_digest(current[:16], th):
+        return None
+    return user
+
+
+# --------------------------------------------------------------------------- the app
+
+
+def create_app(service: Service) -> FastAPI:
+    """The ASGI application serving ``service`` (see the module docs)."""
+    from bitframe.resources import jinja_environment
+
+    app = FastAPI(
+        title=f"bitframe allocation service: {service.plan.trial_id}",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.service = service
+    env = jinja_environment()
+
+    # ------------------------------------------------------------------ middleware and errors
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next: Callable[[Request], Any]) -> Response:
+        length = request.headers.get("content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+            response: Response = _error(413, "too_large", f"request bodies are limited to {MAX_BODY} bytes")
+        else:
+            try:
+                response = await call_next(request)
+            except Exception:  # noqa: BLE001 - never a traceback to the client
+                log.exception("unhandled error on %s %s", request.method, request.url.path)
+                response = _error(500, "internal", "internal error; it has been logged")
+        for k, v in SECURITY_HEADERS.items():
+            response.headers.setdefault(k, v)
+        return response
+
+    @app.exception_handler(ServiceError)
+    async def _service_error(request: Request, exc: ServiceError) -> Response:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return _error(exc.status, exc.code, exc.message, exc.details, headers=headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+        details = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+            details.append(f"{loc or 'body'}: {err.get('msg', 'invalid')}")
+        return _error(422, "invalid_input", "; ".join(details) or "invalid request", details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        messages = {404: "no such endpoint", 405: "method not allowed on this endpoint"}
+        return _error(exc.status_code, "http_" + str(exc.status_code),
+                      messages.get(exc.status_code, str(exc.detail)), headers=getattr(exc, "headers", None))
+
+    # ------------------------------------------------------------------ auth dependencies
+
+    def bearer_user(request: Request) -> User:
+        header = request.headers.get("authorization", "")
+        scheme, _, token = header.partition(" ")
+        if not header:
+            raise NotAuthenticated("an API token is required: send 'Authorization: Bearer <token>'",
+                                   code="token_required")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotAuthenticated("use 'Authorization: Bearer <token>'", code="bad_authorization")
+        user = service.authenticate(token.strip())
+        if user is None:
+            raise NotAuthenticated("the token is not valid (unknown, rotated or revoked)", code="bad_token")
+        return user
+
+    def role(*roles: str) -> Callable[..., User]:
+        def dependency(user: User = Depends(bearer_user)) -> User:
+            if user.role not in roles:
+                raise Forbidden(f"this endpoint needs the role {' or '.join(roles)}; you are {user.role}",
+                                code="wrong_role")
+            return user
+
+        return dependency
+
+    # ------------------------------------------------------------------ API
+
+    @app.get("/api/health")
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/api/me")
+    def me(user: User = Depends(role(*ANY_ROLE))) -> dict[str, Any]:
+        return {**user.public(), "trial_id": service.plan.trial_id}
+
+    @app.post("/api/enrol")
+    def enrol(body: EnrolBody, user: User = Depends(role("enroller"))) -> dict[str, Any]:
+        return service.enrol(user, body.participant_id, body.values, eligible=body.eligible).public()
+
+    @app.get("/api/status")
+    def status(user: User = Depends(role("statistician", "admin"))) -> dict[str, Any]:
+        return service.status(user)
+
+    @app.get("/api/allocations")
+    def allocations(format: Literal["json", "csv"] = "json",
+                    user: User = Depends(role("statistician"))) -> Response:
+        frame = service.allocations_frame()
+        service.record_export(user, "allocations", len(frame))
+        return _frame_response(frame, format, "allocations")
+
+    @app.get("/api/list")
+    def sealed_list(format: Literal["json", "csv"] = "json",
+                    user: User = Depends(role("statistician"))) -> Response:
+        if service.plan.mode == "minimisation":
+            if format == "csv":
+                raise InvalidInput("this trial uses live minimisation: there is no list to download as CSV",
+                                   code="no_sealed_list")
+            service.record_export(user, "minimisation_settings", 0)
+            return JSONResponse({"mode": "minimisation", "settings": service.minimisation_settings()})
+        frame = service.sealed_list_frame()
+        service.record_export(user, "sealed_list", len(frame))
+        return _frame_response(frame, format, "sealed-list")
+
+    @app.get("/api/list/manifest")
+    def manifest(user: User = Depends(role("statistician"))) -> dict[str, Any]:
+        return service.list_manifest()
+
+    @app.get("/api/audit")
+    def audit(after: int = 0, limit: int = 1000, user: User = Depends(role("auditor"))) -> dict[str, Any]:
+        if after < 0 or not 1 <= limit <= 10000:
+            raise InvalidInput(f"after must be >= 0 and limit in [1, 10000]; got after={after}, limit={limit}",
+                               code="bad_range")
+        frame = service.audit_frame(after_seq=after, limit=limit)
+        return {"events": json.loads(frame.to_json(orient="records"))}
+
+    @app.get("/api/audit/verify")
+    def audit_verify(anchor: Optional[str] = None, user: User = Depends(role("auditor"))) -> dict[str, Any]:
+        from bitframe.service.audit import parse_anchor
+
+        try:
+            parsed = parse_anchor(anchor) if anchor else None
+        except ValueError as exc:
+            raise InvalidInput(str(exc), code="bad_anchor") from None
+        return service.verify_audit(anchor=parsed).to_dict()
+
+    @app.get("/api/users")
+    def users(user: User = Depends(role("admin"))) -> dict[str, Any]:
+        return {"users": service.list_users()}
+
+    @app.post("/api/users", status_code=201)
+    def add_user(body: UserBody, user: User = Depends(role("admin"))) -> dict[str, Any]:
+        created, token = service.add_user(user, body.name, body.role, site=body.site)
+        return {**created.public(), "token": token, "note": "the token is shown once; store it safely"}
+
+    @app.post("/api/users/{name}/revoke")
+    def revoke(name: str, user: User = Depends(role("admin"))) -> dict[str, Any]:
+        service.revoke_user(user, name)
+        return {"name": name, "active": False}
+
+    @app.post("/api/users/{name}/rotate")
+    def rotate(name: str, user: User = Depends(role("admin"))) -> dict[str, Any]:
+        return {"name": name, "token": service.rotate_token(user, name),
+                "note": "the token is shown once; the old one no longer works"}
+
+    @app.post("/api/unblind")
+    def unblind(body: UnblindBody, user: User = Depends(role("admin"))) -> dict[str, Any]:
+        e = service.unblind(user, body.participant_id, body.reason)
+        return {"participant_id": e.participant_id, "reference": e.ref, "arm": e.arm, "arm_name": e.arm_name,
+                "site": e.site, "enrolled_at": e.enrolled_at}
+
+    # ------------------------------------------------------------------ pages
+
+    def render(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+        context.setdefault("trial", service.plan)
+        context.setdefault("user", None)
+        context.setdefault("error", None)
+        context.setdefault("csrf", "")
+        return HTMLResponse(env.get_template(f"service/{name}.html.j2").render(**context), status_code=status_code)
+
+    def page_user(request: Request) -> User | None:
+        return _session_user(service, request.cookies.get(SESSION_COOKIE))
+
+    def form_fields() -> list[dict[str, Any]]:
+        return [
+            {"name": c.name, "values": c.values, "description": c.description}
+            for c in service.plan.required_columns if c.name != service.plan.site_column
+        ]
+
+    @app.get("/", response_class=HTMLResponse)
+    def index(request: Request) -> Response:
+        user = page_user(request)
+        if user is not None:
+            return RedirectResponse("/enrol" if user.role == "enroller" else "/account", status_code=303)
+        return render("login")
+
+    @app.post("/login", response_class=HTMLResponse)
+    async def login(request: Request) -> Response:
+        form = await request.form()
+        token = form.get("token")
+        user = service.authenticate(str(token).strip()) if isinstance(token, str) else None
+        if user is None or user.id is None:
+            return render("login", 401, error="That token is not valid (unknown, rotated or revoked).")
+        session = make_session(service.session_secret, user.id, service.token_hash_of(user.id) or "")
+        response = RedirectResponse("/enrol" if user.role == "enroller" else "/account", status_code=303)
+        response.set_cookie(SESSION_COOKIE, session, max_age=SESSION_SECONDS, httponly=True, samesite="strict",
+                            secure=request.url.scheme == "https", path="/")
+        return response
+
+    @app.post("/logout")
+    async def logout(request: Request) -> Response:
+        response = RedirectResponse("/", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/")
+        return response
+
+    @app.get("/account", response_class=HTMLResponse)
+    def account(request: Request) -> Response:
+        user = page_user(request)
+        if user is None:
+            return RedirectResponse("/", status_code=303)
+        cookie = request.cookies.get(SESSION_COOKIE, "")
+        return render("account", user=user, csrf=csrf_token(service.session_secret, cookie))
+
+    @app.get("/enrol", response_class=HTMLResponse)
+    def enrol_page(request: Request) -> Response:
+        user = page_user(request)
+        if user is None:
+            return RedirectResponse("/", status_code=303)
+        if user.role != "enroller":
+            return render("account", 403, user=user, error="Only enrollers can enrol participants.",
+                          csrf=csrf_token(service.session_secret, request.cookies.get(SESSION_COOKIE, "")))
+        cookie = request.cookies.get(SESSION_COOKIE, "")
+        return render("enrol", user=user, fields=form_fields(), form={},
+                      csrf=csrf_token(service.session_secret, cookie))
+
+    @app.post("/enrol", response_class=HTMLResponse)
+    async def enrol_submit(request: Request) -> Response:
+        user = page_user(request)
+        if user is None:
+            return render("login", 401, error="Your session has ended; sign in again.")
+        cookie = request.cookies.get(SESSION_COOKIE, "")
+        csrf = csrf_token(service.session_secret, cookie)
+        form = await request.form()
+        if user.role != "enroller":
+            return render("account", 403, user=user, error="Only enrollers can enrol participants.", csrf=csrf)
+        if not hmac.compare_digest(str(form.get("csrf", "")), csrf):
+            return render("login", 403, error="The form expired; sign in again.")
+        fields = form_fields()
+        submitted = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+        values = {f["name"]: submitted.get(f["name"], "") for f in fields}
+        from starlette.concurrency import run_in_threadpool
+
+        try:
+            result = await run_in_threadpool(
+                service.enrol, user, submitted.get("participant_id", ""), values,
+                eligible=submitted.get("eligible") == "yes",
+            )
+        except ServiceError as exc:
+            return render("enrol", exc.status, user=user, fields=fields, form=submitted, error=exc.message, csrf=csrf)
+        return render("result", user=user, result=result.public(), csrf=csrf)
+
+    return app
+
+
+def _error(status: int, code: str, message: str, details: list[Any] | None = None,
+           headers: dict[str, str] | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        body["details"] = details
+    return JSONResponse({"error": body}, status_code=status, headers=headers)
+
+
+def _frame_response(frame: Any, fmt: str, name: str) -> Response:
+    if fmt == "csv":
+        buf = io.StringIO()
+        frame.to_csv(buf, index=False, lineterminator="\n")
+        return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    return Response(frame.to_json(orient="records"), media_type="application/json")

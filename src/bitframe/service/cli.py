@@ -1,0 +1,315 @@
+"""CLI verbs of the allocation service: ``serve``, ``users``, ``export``, ``audit``.
+
+``register(app)`` adds them to the ``bitframe`` Typer app. Every verb finds the database
+from ``--db URL`` (``sqlite:///PATH`` or ``postgresql://USER@HOST:PORT/DB``), else from
+``--data-dir DIR`` (``DIR/service.db``, SQLite), else ``$BITFRAME_SERVICE_DB``, else
+``./bitframe-service/service.db``. The command line has the database itself and acts as
+``cli:<login name>`` with admin rights; everything it changes is in the audit log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import Iterator, Optional
+
+import typer
+
+from bitframe.errors import BitframeError, Problem
+
+DEFAULT_DATA_DIR = Path("bitframe-service")
+DB_FILE = "service.db"
+
+_DB_HELP = "Database URL: sqlite:///PATH or postgresql://USER@HOST:PORT/DB (default: SQLite in --data-dir)."
+_DIR_HELP = "Data directory for the embedded SQLite database (default ./bitframe-service)."
+
+
+def resolve_db(db: str | None, data_dir: Path | None, *, create: bool = False) -> str:
+    """The database URL the verbs use (see the module docs)."""
+    from bitframe.service.db import normalise_url, sqlite_url
+
+    if db and data_dir:
+        raise BitframeError(Problem("BF801", "give --db or --data-dir, not both"))
+    if not db and not data_dir:
+        db = os.environ.get("BITFRAME_SERVICE_DB") or None
+    if db:
+        try:
+            return normalise_url(db)
+        except ValueError as exc:
+            raise BitframeError(Problem("BF801", str(exc))) from None
+    folder = data_dir or DEFAULT_DATA_DIR
+    path = folder / DB_FILE
+    if create:
+        folder.mkdir(parents=True, exist_ok=True)
+    elif not path.exists():
+        raise BitframeError(
+            Problem("BF802", f"no service database at {path}",
+                    hint="set one up with `bitframe serve PROTOCOL --init-only`, or pass --db / --data-dir")
+        )
+    return sqlite_url(path)
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced by ***."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - only for display
+        return url.split("@")[-1]
+
+
+@contextlib.contextmanager
+def service_errors() -> Iterator[None]:
+    """Turn the service's refusals into the CLI's error (message, exit code 1)."""
+    from bitframe.service.errors import ServiceError
+
+    try:
+        yield
+    except ServiceError as exc:
+        raise BitframeError(Problem("BF8" + {401: "10", 403: "11", 404: "12", 409: "13", 422: "14", 503: "15"}.get(
+            exc.status, "00"), exc.message, hint=f"code: {exc.code}")) from None
+    except ValueError as exc:
+        raise BitframeError(Problem("BF800", str(exc))) from None
+
+
+def _open(db: str | None, data_dir: Path | None):
+    from bitframe.service.core import Service
+
+    url = resolve_db(db, data_dir)
+    try:
+        return Service.open(url)
+    except Exception as exc:
+        if exc.__class__.__module__.startswith("sqlalchemy"):
+            raise BitframeError(Problem("BF803", f"cannot open the database {mask_url(url)}: {exc.__class__.__name__}",
+                                        hint=str(getattr(exc, "orig", exc))[:300])) from None
+        raise
+
+
+def register(app: typer.Typer) -> None:
+    db_opt = typer.Option(None, "--db", help=_DB_HELP)
+    dir_opt = typer.Option(None, "--data-dir", help=_DIR_HELP)
+
+    @app.command()
+    def serve(
+        protocol_path: Path = typer.Argument(..., metavar="PROTOCOL", help="The trial protocol."),
+        db: Optional[str] = db_opt,
+        data_dir: Optional[Path] = dir_opt,
+        host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback by default)."),
+        port: int = typer.Option(8000, "--port", min=0, max=65535, help="TCP port."),
+        list_size: Optional[int] = typer.Option(
+            None, "--list-size", min=1, max=1_000_000,
+            help="Sealed-list slots per stratum, set once (default: the planned n, at least 1000)."),
+        low_list: Optional[int] = typer.Option(
+            None, "--low-list", min=0, help="Alert when a stratum has this many slots left (default 10%)."),
+        site_column: Optional[str] = typer.Option(
+            None, "--site-column", help="Participant column holding the site; enrollers enrol at their own site."),
+        init_only: bool = typer.Option(False, "--init-only", help="Set up the database and exit."),
+        access_log: bool = typer.Option(False, "--access-log", help="Log every HTTP request."),
+    ) -> None:
+        """Serve concealed, sequential enrolment for PROTOCOL (API and enrolment page)."""
+        from bitframe.protocol import load_protocol_with_source
+        from bitframe.service.core import Service
+
+        loaded = load_protocol_with_source(protocol_path)
+        url = resolve_db(db, data_dir, create=True)
+        with service_errors():
+            service = Service.open(url, loaded, list_size=list_size, low_list=low_list, site_column=site_column)
+        try:
+            if loaded.protocol.randomisation.seed is not None and service.meta.get("seed_source") == "protocol":
+                typer.echo(
+                    "warning: the protocol holds the randomisation seed, so anyone with the protocol can regenerate "
+                    "the allocations; for concealment leave the seed out (a 128-bit seed is then drawn and kept in "
+                    "the database)", err=True)
+            token = service.bootstrap_admin()
+            if token:
+                typer.echo(f"created the first user 'admin' (role admin). Its token, shown once:\n  {token}", err=True)
+            plan = service.plan
+            typer.echo(
+                f"trial '{plan.trial_id}': {plan.scheme} ({plan.mode.replace('_', ' ')}), database {mask_url(url)}",
+                err=True)
+            if init_only:
+                return
+            import uvicorn
+
+            from bitframe.service.app import create_app
+
+            typer.echo(f"serving on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
+            uvicorn.run(create_app(service), host=host, port=port, log_level="warning", access_log=access_log,
+                        timeout_graceful_shutdown=10)
+        finally:
+            service.close()
+
+    users_app = typer.Typer(help="Manage the service's users and their tokens.", no_args_is_help=True)
+    app.add_typer(users_app, name="users")
+
+    @users_app.command("add")
+    def users_add(
+        name: str = typer.Argument(..., help="User name (letters, digits, _ . @ -)."),
+        role: str = typer.Option(..., "--role", help="enroller, statistician, auditor or admin."),
+        site: Optional[str] = typer.Option(None, "--site", help="The enroller's site."),
+        db: Optional[str] = db_opt,
+        data_dir: Optional[Path] = dir_opt,
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """Add a user and print their token (shown once; only its hash is stored)."""
+        from bitframe.service.core import cli_actor
+
+        service = _open(db, data_dir)
+        try:
+            with service_errors():
+                user, token = service.add_user(cli_actor(), name, role, site=site)
+        finally:
+            service.close()
+        if as_json:
+            typer.echo(json.dumps({**user.public(), "token": token}))
+        else:
+            typer.echo(f"added {user.role} '{user.name}'" + (f" at site '{user.site}'" if user.site else ""))
+            typer.echo(f"token (shown once): {token}")
+
+    @users_app.command("list")
+    def users_list(
+        db: Optional[str] = db_opt,
+        data_dir: Optional[Path] = dir_opt,
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """List users (never their tokens)."""
+        service = _open(db, data_dir)
+        try:
+            rows = service.list_users()
+        finally:
+            service.close()
+        if as_json:
+            typer.echo(json.dumps(rows, indent=2))
+            return
+        for r in rows:
+            state = "active" if r["active"] else "revoked"
+            typer.echo(f"{r['name']:<24} {r['role']:<13} {r['site'] or '-':<24} {state:<8} {r['token_hint']}...")
+
+    @users_app.command("revoke")
+    def users_revoke(
+        name: str = typer.Argument(...), db: Optional[str] = db_opt, data_dir: Optional[Path] = dir_opt
+    ) -> None:
+        """Revoke a user: their token stops working at once."""
+        from bitframe.service.core import cli_actor
+
+        service = _open(db, data_dir)
+        try:
+            with service_errors():
+                service.revoke_user(cli_actor(), name)
+        finally:
+            service.close()
+        typer.echo(f"revoked '{name}'")
+
+    @users_app.command("rotate")
+    def users_rotate(
+        name: str = typer.Argument(...), db: Optional[str] = db_opt, data_dir: Optional[Path] = dir_opt
+    ) -> None:
+        """Give a user a new token (the old one stops working)."""
+        from bitframe.service.core import cli_actor
+
+        service = _open(db, data_dir)
+        try:
+            with service_errors():
+                token = service.rotate_token(cli_actor(), name)
+        finally:
+            service.close()
+        typer.echo(f"new token for '{name}' (shown once): {token}")
+
+    @app.command()
+    def export(
+        what: str = typer.Argument(..., help="allocations, list (the sealed list) or audit."),
+        out: Path = typer.Option(..., "--out", "-o", help="CSV file to write."),
+        db: Optional[str] = db_opt,
+        data_dir: Optional[Path] = dir_opt,
+        force: bool = typer.Option(False, "--force", help="Overwrite existing files."),
+    ) -> None:
+        """Export allocations, the sealed list (with manifest and slot file for `bitframe verify`) or the audit log."""
+        from bitframe.errors import check_choice
+        from bitframe.io import ensure_writable, write_bytes_atomic, write_text_atomic
+        from bitframe.service.core import cli_actor
+
+        with service_errors():
+            check_choice("export", what, ("allocations", "list", "audit"))
+        if out.suffix.lower() != ".csv":
+            raise BitframeError(Problem("BF804", f"--out must name a .csv file, got {out}"))
+        stem = out.with_suffix("")
+        targets = [out]
+        if what == "list":
+            targets += [Path(f"{stem}.manifest.json"), Path(f"{stem}.slots.csv")]
+        ensure_writable(targets, force=force)
+        service = _open(db, data_dir)
+        try:
+            with service_errors():
+                if what == "allocations":
+                    frame = service.allocations_frame()
+                    write_text_atomic(out, frame.to_csv(index=False, lineterminator="\n"))
+                    rows = len(frame)
+                elif what == "audit":
+                    frame = service.audit_frame()
+                    write_text_atomic(out, frame.to_csv(index=False, lineterminator="\n"))
+                    rows = len(frame)
+                else:
+                    from bitframe.service.plan import slot_csv
+
+                    manifest = service.list_manifest()
+                    write_bytes_atomic(out, service.list_csv())
+                    write_text_atomic(targets[1], json.dumps({**manifest, "list_file": out.name}, indent=2) + "\n")
+                    write_bytes_atomic(targets[2], slot_csv(service.plan.slot_frame(service.list_size)))
+                    rows = int(manifest["n"])
+                service.record_export(cli_actor(), {"list": "sealed_list"}.get(what, what), rows)
+        finally:
+            service.close()
+        typer.echo(f"wrote {rows} rows to {out}" + (f" (with {targets[1].name} and {targets[2].name})"
+                                                      if what == "list" else ""))
+
+    audit_app = typer.Typer(help="The hash-chained audit log.", no_args_is_help=True)
+    app.add_typer(audit_app, name="audit")
+
+    @audit_app.command("verify")
+    def audit_verify(
+        db: Optional[str] = db_opt,
+        data_dir: Optional[Path] = dir_opt,
+        anchor: Optional[str] = typer.Option(
+            None, "--anchor", help="SEQ:HASH recorded earlier (e.g. from a previous verify): must still be there."),
+        as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    ) -> None:
+        """Recompute the audit chain; exit 1 if any event or allocation was edited, deleted or added."""
+        from bitframe.service.audit import parse_anchor, verify_chain
+        from bitframe.service.db import make_engine
+
+        with service_errors():
+            parsed = parse_anchor(anchor) if anchor else None
+        url = resolve_db(db, data_dir)
+        engine = make_engine(url)
+        try:
+            report = verify_chain(engine, anchor=parsed)
+        finally:
+            engine.dispose()
+        if as_json:
+            typer.echo(json.dumps(report.to_dict(), indent=2))
+        else:
+            (typer.echo if report.ok else lambda t: typer.echo(t, err=True))(report.report())
+        if not report.ok:
+            raise typer.Exit(1)
+
+    @audit_app.command("show")
+    def audit_show(
+        db: Optional[str] = db_opt,
+        data_dir: Optional[Path] = dir_opt,
+        last: int = typer.Option(20, "--last", min=1, help="How many of the latest events."),
+    ) -> None:
+        """Print the latest audit events."""
+        from bitframe.service.audit import events_frame
+        from bitframe.service.db import make_engine
+
+        engine = make_engine(resolve_db(db, data_dir))
+        try:
+            frame = events_frame(engine)
+        finally:
+            engine.dispose()
+        for r in frame.tail(last).itertuples(index=False):
+            typer.echo(f"{r.seq:>7} {r.ts} {r.actor:<16} {r.action:<20} {r.target or ''}")
+

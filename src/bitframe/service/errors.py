@@ -1,0 +1,70 @@
+"""Errors of the allocation service, each with the HTTP status it maps to.
+
+Every refusal the service makes is one of these: the web layer turns it into a 4xx
+response ``{"error": {"code", "message", "details"}}`` (or the same message on the page),
+the CLI into a message and exit code 1. Messages never reveal allocations, block sizes
+or counts to someone not entitled to them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+
+class ServiceError(Exception):
+    """Base class: ``status`` (HTTP), stable ``code``, human ``message``, optional ``details``."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, details: Sequence[Any] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = list(details)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.details:
+            out["details"] = self.details
+        return out
+
+
+class InvalidInput(ServiceError):
+    status = 422
+    code = "invalid_input"
+
+
+class NotAuthenticated(ServiceError):
+    status = 401
+    code = "not_authenticated"
+
+
+class Forbidden(ServiceError):
+    status = 403
+    code = "forbidden"
+
+
+class NotFound(ServiceError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(ServiceError):
+    status = 409
+    code = "conflict"
+
+
+class Unavailable(ServiceError):
+    """Fail closed: no allocation can be made (e.g. the sealed list is exhausted)."""
+
+    status = 503
+    code = "unavailable"
+
+
+class SetupError(ServiceError):
+    """The service cannot start with this protocol/database/settings."""
+
+    status = 500
+    code = "setup"
