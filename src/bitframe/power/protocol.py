@@ -48,9 +48,12 @@ class OutcomePower:
     size_unit: str = "participants"
     notes: tuple[str, ...] = ()
     results: tuple[dict, ...] = field(default=(), repr=False)
+    planned_result: Any = field(default=None, repr=False, compare=False)  # PowerResult, for curves
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        out.pop("planned_result")
+        return out
 
 
 def _sizes(protocol: "Protocol") -> tuple[float, float]:
@@ -177,6 +180,7 @@ def _outcome_power(protocol: "Protocol", outcome: "Outcome") -> OutcomePower:
         size_unit=unit,
         notes=tuple(notes),
         results=tuple(_as_dict(r) for r in (planned, needed, mde) if r is not None),
+        planned_result=planned,
     )
 
 

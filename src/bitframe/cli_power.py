@@ -1,0 +1,137 @@
+"""CLI verb `power`: a protocol's power verdict, or a quick calculation without a protocol."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from bitframe.errors import BitframeError, Problem
+
+QUICK = {"two-means": "two_means", "two-proportions": "two_proportions", "two-rates": "two_rates"}
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def power(
+        target: str = typer.Argument(
+            ..., metavar="PROTOCOL|two-means|two-proportions|two-rates",
+            help="A protocol file, or a quick calculation without one.",
+        ),
+        as_json: Optional[Path] = typer.Option(None, "--json", help="Write the results as JSON."),
+        plot: Optional[Path] = typer.Option(None, "--plot", help="Power and MDE curves (.svg or .png)."),
+        solve_for: Optional[str] = typer.Option(
+            None, "--solve-for", help="Quick mode: n, power or mde (default: n if --power is given, power if --n is)."
+        ),
+        sd: Optional[float] = typer.Option(None, "--sd", help="two-means: outcome SD."),
+        mde: Optional[float] = typer.Option(None, "--mde", help="Effect: mean or risk difference."),
+        p0: Optional[float] = typer.Option(None, "--p0", help="two-proportions: control proportion."),
+        p1: Optional[float] = typer.Option(None, "--p1", help="two-proportions: intervention proportion."),
+        rate0: Optional[float] = typer.Option(None, "--rate0", help="two-rates: control events per unit."),
+        rate_ratio: Optional[float] = typer.Option(None, "--rate-ratio", help="two-rates: rate ratio."),
+        n: Optional[float] = typer.Option(None, "--n", help="Control-arm size."),
+        target_power: Optional[float] = typer.Option(None, "--power", help="Target power."),
+        alpha: float = typer.Option(0.05, "--alpha"),
+        sides: int = typer.Option(2, "--sides"),
+        ratio: float = typer.Option(1.0, "--ratio", help="Treatment-arm size / control-arm size."),
+        method: Optional[str] = typer.Option(None, "--method", help="Calculator method, e.g. t, normal, pooled, arcsine, fleiss_cc."),
+        attrition: float = typer.Option(0.0, "--attrition"),
+        force: bool = typer.Option(False, "--force", help="Overwrite existing output files."),
+    ) -> None:
+        """Power at the planned sample, the sample needed, the MDE and a verdict, per primary outcome."""
+        from bitframe.io import ensure_writable
+
+        ensure_writable([p for p in (as_json, plot) if p is not None], force=force)
+        if target in QUICK:
+            _quick(QUICK[target], solve_for, dict(sd=sd, mde=mde, p0=p0, p1=p1, rate0=rate0, rate_ratio=rate_ratio,
+                                                  n=n, power=target_power, alpha=alpha, sides=sides, ratio=ratio,
+                                                  method=method, attrition=attrition), as_json, plot)
+            return
+        _for_protocol(Path(target), as_json, plot)
+
+
+def _for_protocol(path: Path, as_json: Path | None, plot: Path | None) -> None:
+    from bitframe.power.protocol import power_for_protocol
+    from bitframe.protocol import load_protocol
+
+    if not path.exists() and not path.suffix:
+        raise BitframeError(Problem("BF002", f"{str(path)!r} is neither a protocol file nor a quick calculation",
+                                    hint="quick calculations: " + ", ".join(QUICK)))
+    protocol = load_protocol(path)
+    if protocol.power is None:
+        raise BitframeError(Problem("BF129", "the protocol has no `power:` section", file=str(path),
+                                    hint="add `power: {target: 0.8, planned_n: ...}`"))
+    try:
+        rows = power_for_protocol(protocol)
+    except ValueError as exc:
+        raise BitframeError(Problem("BF129", str(exc), file=str(path))) from None
+    typer.echo(f"Power for '{protocol.trial.id}' (target {protocol.power.target:.0%}, alpha {protocol.analysis.alpha:g}, "
+               f"{protocol.analysis.sides}-sided)")
+    for row in rows:
+        req = f"{row.n_required:,.0f}" if row.n_required is not None else "not reachable"
+        typer.echo(f"  {row.outcome} ({row.outcome_type}, {row.design}, {row.method}): power {row.power:.1%} at "
+                   f"{row.n_planned:,.0f} {row.size_unit}; needed {req}; MDE {row.mde:.4g} "
+                   f"({row.effect_scale}; assumed {row.assumed_effect:g})")
+        typer.echo(f"    verdict: {row.message}")
+        for note in row.notes:
+            typer.echo(f"    note: {note}")
+    if as_json is not None:
+        from bitframe.cli_stages import write_json
+
+        write_json(as_json, {"trial_id": protocol.trial.id, "results": [
+            {**r.to_dict(), "n_planned": r.n_planned} for r in rows]}, force=True)
+        typer.echo(f"wrote {as_json}")
+    if plot is not None and rows:
+        from bitframe.power import plot_power, power_curve
+
+        row = rows[0]
+        planned = row.planned_result
+        vary = {"cluster": "clusters", "stepped_wedge": "clusters_per_step"}.get(row.design)
+        base = getattr(planned, "n_clusters_control", None) if vary == "clusters" else None
+        start = base or getattr(planned, "n_control", None) or 10
+        sizes = sorted({max(2, int(start * f)) for f in (0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 3)})
+        curve = power_curve(planned, sizes, vary=vary, target_power=row.target_power, planned=start)
+        plot_power(curve, plot, title=f"{protocol.trial.id}: {row.outcome}")
+        typer.echo(f"wrote {plot}")
+
+
+def _quick(name: str, solve_for: str | None, params: dict, as_json: Path | None, plot: Path | None) -> None:
+    import bitframe.power as bp
+
+    if solve_for is None:
+        if params["power"] is not None and params["n"] is None:
+            solve_for = "n"
+        elif params["n"] is not None and params["power"] is None:
+            solve_for = "power"
+        else:
+            raise BitframeError(Problem("BF002", "say what to solve for", hint="give --power (to get n) or --n "
+                                        "(to get power), or --solve-for n|power|mde"))
+    relevant = {
+        "two_means": ("sd", "mde", "n", "power", "alpha", "sides", "ratio", "method", "attrition"),
+        "two_proportions": ("p0", "p1", "mde", "n", "power", "alpha", "sides", "ratio", "method", "attrition"),
+        "two_rates": ("rate0", "rate_ratio", "n", "power", "alpha", "sides", "ratio", "method", "attrition"),
+    }[name]
+    unused = [k for k, v in params.items() if v is not None and k not in relevant and k not in ("alpha", "sides", "ratio", "attrition")]
+    if unused:
+        raise BitframeError(Problem("BF002", f"{name.replace('_', '-')} does not take "
+                                    + ", ".join(f"--{u.replace('_', '-')}" for u in unused)))
+    kwargs = {k: v for k, v in params.items() if k in relevant and v is not None}
+    try:
+        result = getattr(bp, name)(solve_for, **kwargs)
+    except (ValueError, TypeError) as exc:
+        raise BitframeError(Problem("BF002", str(exc))) from None
+    frame = result.to_frame() if hasattr(result, "to_frame") else None
+    typer.echo(f"{name.replace('_', ' ')}: solved for {solve_for} ({result.method})")
+    typer.echo(f"  power {result.power:.4f}; n control {result.n_control:,.0f}, n total {result.n_total:,.0f}; "
+               f"effect {result.mde:.4g} ({result.effect_scale})")
+    if as_json is not None:
+        from bitframe.cli_stages import write_json
+
+        write_json(as_json, frame.to_dict(orient="records")[0] if frame is not None else {}, force=True)
+        typer.echo(f"wrote {as_json}")
+    if plot is not None:
+        curve = bp.power_curve(result, sorted({max(2, int(result.n_control * f)) for f in (0.25, 0.5, 1, 1.5, 2, 3)}))
+        bp.plot_power(curve, plot)
+        typer.echo(f"wrote {plot}")
