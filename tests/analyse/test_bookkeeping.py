@@ -286,3 +286,13 @@ def test_srm_exact_ratio_never_flags(counts):
     res = bk.sample_ratio_mismatch({k: 3 * v for k, v in ratio.items()}, ratio)
     assert res.statistic == pytest.approx(0.0, abs=1e-9) and res.p_value == pytest.approx(1.0)
     assert not res.mismatch
+
+
+def test_docstring_examples_run():
+    """The examples in the module's docstrings are correct (doctest)."""
+    import doctest
+
+    from bitframe.analyse import bookkeeping as module
+
+    outcome = doctest.testmod(module)
+    assert outcome.attempted > 0 and outcome.failed == 0

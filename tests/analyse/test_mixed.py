@@ -140,3 +140,16 @@ def test_errors():
     assert mixed_model(y, d.arm, d.cluster).n_dropped == 1
     with pytest.raises(ValueError, match="missing='drop'"):
         mixed_model(y, d.arm, d.cluster, missing="error")
+
+
+def test_registered_mixed_estimator():
+    from bitframe.analyse.estimators import estimate_effects
+
+    case = next(c for c in CASES if c["case"] == "c3_plain")
+    d = _data(case["dataset"])
+    got = estimate_effects("mixed", d.y, d.arm, control="control", clusters=d.cluster)
+    assert got == list(_fit(case).effects)
+    with pytest.raises(ValueError, match="needs 'clusters'"):
+        estimate_effects("mixed", d.y, d.arm)
+    with pytest.raises(ValueError, match="se_type must be unset"):
+        estimate_effects("mixed", d.y, d.arm, clusters=d.cluster, se_type="HC2")

@@ -119,6 +119,14 @@ def sample_ratio_mismatch(arm: Any, ratio: Mapping[Any, float], *, alpha: float 
         arms with no units count 0.
     alpha : alarm level (default 0.001: SRM checks run on every trial, so a strict level keeps
         false alarms rare; Fabijan et al. 2019).
+
+    Examples
+    --------
+    Expected 666.67 and 333.33, so ``X^2 = 13.33^2 / 666.67 + 13.33^2 / 333.33 = 0.8``:
+
+    >>> res = sample_ratio_mismatch({"control": 680, "sms": 320}, {"control": 2, "sms": 1})
+    >>> round(res.statistic, 4), res.df, res.mismatch
+    (0.8, 1, False)
     """
     from scipy.stats import chi2
 

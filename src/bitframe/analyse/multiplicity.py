@@ -91,6 +91,13 @@ def adjust_pvalues(p_values: Any, method: str = "holm", *, n_tests: int | None =
 
     ``method`` is a canonical name from :data:`CORRECTIONS`; ``n_tests`` (default: the number of
     non-missing p-values) must be at least that number.
+
+    Examples
+    --------
+    >>> adjust_pvalues([0.01, 0.04, 0.03, 0.005], "holm").round(6).tolist()
+    [0.03, 0.06, 0.06, 0.02]
+    >>> adjust_pvalues([0.01, 0.04, 0.03, 0.005], "benjamini_hochberg").round(6).tolist()
+    [0.02, 0.04, 0.04, 0.02]
     """
     fn = CORRECTIONS.get(method)
     p = np.asarray(p_values, dtype=float)
