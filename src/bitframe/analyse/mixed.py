@@ -295,7 +295,7 @@ def _register() -> None:
 
     @register_estimator("mixed", description="linear mixed model with a random cluster intercept (REML; "
                         "nlme between-within df), as lme4::lmer", outcome_types=("continuous", "binary", "count"),
-                        se_types=("model",))
+                        se_types=("model",), requires_clusters=True)
     def _mixed(outcome, arm, *, control=None, covariates=None, strata=None, clusters=None, weights=None,
                se_type=None, ci_level=0.95):
         if weights is not None:
