@@ -279,3 +279,26 @@ def test_cr2_million_rows_thousand_clusters_is_fast():
     fit = ols(y, X, se_type="CR2", clusters=cl)
     assert time.perf_counter() - t0 < 6.0
     assert np.all(np.isfinite([e.df for e in fit.estimates]))
+
+
+@pytest.mark.parametrize("se_type", ["HC2", "CR2"])
+def test_badly_scaled_design_takes_householder_path_and_is_equivariant(se_type, monkeypatch):
+    """Rescaling a column by c divides its coefficient and SE by c and leaves the rest unchanged
+    (exact algebra). A column in units 1e7 larger and a near-collinear pair push the column-scaled
+    condition number past 1e6, so the Householder fallback runs; results must still obey this."""
+    import bitframe.analyse.linear as lin
+
+    calls = []
+    real_qr = np.linalg.qr
+    monkeypatch.setattr(lin.np.linalg, "qr", lambda *a, **k: calls.append(1) or real_qr(*a, **k))
+    y, X, cl, _ = _cluster_data(9)
+    rng = np.random.default_rng(9)
+    X = np.column_stack([X, X[:, 2] + 1e-6 * rng.normal(size=X.shape[0])])  # near-collinear, not dropped
+    kw = {"clusters": cl} if se_type == "CR2" else {}
+    base = ols(y, X, se_type=se_type, **kw)
+    scale = np.array([1.0, 1.0, 1e7, 1.0])
+    scaled = ols(y, X * scale, se_type=se_type, **kw)
+    assert calls, "Householder fallback not used"
+    np.testing.assert_allclose(scaled.coefficients * scale, base.coefficients, rtol=1e-6)
+    np.testing.assert_allclose(scaled.std_errors * scale, base.std_errors, rtol=1e-6)
+    assert base.dropped == () and scaled.dropped == ()

@@ -72,6 +72,10 @@ cluster$y <- round(0.2 + 0.4 * cluster$z + 0.5 * cluster$x1 + cluster$u + rnorm(
 cluster$y3 <- round(0.2 + 0.3 * (cluster$arm3 == "letter") + 0.1 * (cluster$arm3 == "sms") +
   0.5 * cluster$x1 + cluster$u + rnorm(nrow(cluster)), 6)
 cluster$u <- NULL
+# the smallest cluster alone in its own block: with block dummies its rows have leverage 1 and
+# I - H_gg is singular (CR2's pseudo-inverse square root)
+cluster$b_single <- cluster$b
+cluster$b_single[cluster$cl == cluster$cl[which.min(ave(seq_along(cluster$cl), cluster$cl, FUN = length))]] <- "b99"
 
 # 4. matched pairs of units (30 pairs), matched pairs of clusters (15 pairs of clusters of 2-6 units),
 #    and blocks mixing pairs with larger blocks
@@ -277,6 +281,14 @@ add_case("cluster_ols_fe_CR2",
          list(fn = "lm_robust", dataset = "cluster", outcome = "y", treatment = "z", control = "0",
               covariates = c("x1"), fe = "b", clusters = "cl", se_type = "CR2"),
          "lm_robust(y ~ z + x1 + factor(b), clusters = cl, data = cluster, se_type = 'CR2')")
+add_case("cluster_ols_fe_single_CR2",
+         list(fn = "lm_robust", dataset = "cluster", outcome = "y", treatment = "z", control = "0",
+              covariates = c("x1"), fe = "b_single", clusters = "cl", se_type = "CR2"),
+         "lm_robust(y ~ z + x1 + factor(b_single), clusters = cl, data = cluster, se_type = 'CR2')")
+add_case("cluster_coef_test_fe_single_CR2",
+         list(fn = "coef_test", dataset = "cluster", outcome = "y", treatment = "z", control = "0",
+              covariates = c("x1"), fe = "b_single", clusters = "cl", se_type = "CR2"),
+         "coef_test(lm(y ~ z + x1 + factor(b_single), data = cluster), vcov = 'CR2', cluster = cluster$cl, test = 'Satterthwaite')")
 add_case("cluster_ols_fe_stata",
          list(fn = "lm_robust", dataset = "cluster", outcome = "y", treatment = "z", control = "0",
               covariates = c("x1"), fe = "b", clusters = "cl", se_type = "stata"),
