@@ -25,29 +25,37 @@ All results are frozen records with ``to_frame()``. Tested against R
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from bitframe.analyse.glm import _arm_levels, _as_1d, _check_ci_level, _covariate_matrix, _is_missing, _labels
+from bitframe.analyse.glm import (
+    _arm_levels,
+    _as_1d,
+    _check_ci_level,
+    _covariate_matrix,
+    _is_missing,
+    _labels,
+)
 from bitframe.errors import check_choice
 
 __all__ = [
-    "SRMResult",
     "AttritionResult",
     "BalanceRow",
     "BalanceTable",
     "ConsortArm",
     "ConsortFlow",
+    "SRMResult",
     "SubgroupEffect",
     "SubgroupResult",
-    "sample_ratio_mismatch",
     "attrition",
     "balance_table",
     "consort_flow",
-    "subgroup_effects",
     "fisher_exact_rx2",
+    "sample_ratio_mismatch",
+    "subgroup_effects",
 ]
 
 ATTRITION_TESTS = ("auto", "chisq", "fisher")
@@ -63,8 +71,9 @@ def _check_alpha(alpha: float, parameter: str = "alpha") -> float:
 
 
 def _frame(rows: Sequence[Any]):
-    import pandas as pd
     from dataclasses import asdict
+
+    import pandas as pd
 
     return pd.DataFrame([asdict(r) for r in rows])
 
@@ -606,7 +615,8 @@ def subgroup_effects(outcome: Any, arm: Any, subgroup: Any, *, control: Any = No
     ``HC2`` (``CR2`` with clusters). See :class:`SubgroupResult` for the interaction test.
     """
     import pandas as pd
-    from scipy.stats import chi2, f as f_dist
+    from scipy.stats import chi2
+    from scipy.stats import f as f_dist
 
     from bitframe.analyse.linear import ols, resolve_se_type
 

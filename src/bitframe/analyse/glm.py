@@ -64,8 +64,9 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -73,11 +74,11 @@ from bitframe.analyse.results import Estimate, estimates_frame
 from bitframe.errors import check_choice
 
 __all__ = [
-    "GLMResult",
     "GLM_SE_TYPES",
+    "GLMResult",
     "logistic_regression",
-    "poisson_regression",
     "negative_binomial_regression",
+    "poisson_regression",
 ]
 
 HC_TYPES = ("classical", "HC0", "HC1", "HC2", "HC3")
@@ -625,7 +626,7 @@ def _fit(estimator: str, family_name: str, outcome: Any, arm: Any, *, control: A
     se_type = _resolve_se_type(se_type, prep.cluster_codes is not None, HC_TYPES, CR_TYPES,
                                default_hc="HC1", default_cr="stata")
     y, X = prep.y, prep.X
-    n, k = X.shape
+    n = X.shape[0]
 
     # outcome checks and non-estimable arms, before fitting (clearer than a non-converged fit)
     if family_name == "binomial":
@@ -687,7 +688,7 @@ def _fit(estimator: str, family_name: str, outcome: Any, arm: Any, *, control: A
     V = _vcov(prep, family, beta, se_type)
     se = np.sqrt(np.diag(V))
     G = prep.n_clusters
-    common = dict(estimator=estimator, se_type=se_type, n=n, n_clusters=G)
+    common = {"estimator": estimator, "se_type": se_type, "n": n, "n_clusters": G}
     coefs = tuple(
         _z_estimate(name, beta[j], se[j], ci_level, scale="coefficient", **common)  # type: ignore[arg-type]
         for j, name in enumerate(prep.names)

@@ -67,7 +67,7 @@ from bitframe.analyse.glm import _check_ci_level, _prepare
 from bitframe.analyse.results import Estimate, estimates_frame
 from bitframe.errors import check_choice
 
-__all__ = ["MixedResult", "mixed_model", "DF_METHODS"]
+__all__ = ["DF_METHODS", "MixedResult", "mixed_model"]
 
 DF_METHODS = ("between_within", "normal")
 
@@ -222,7 +222,8 @@ def mixed_model(outcome: Any, arm: Any, clusters: Any, *, control: Any = None, c
 
     See the module docstring for the algebra and references.
     """
-    from scipy.stats import norm, t as t_dist
+    from scipy.stats import norm
+    from scipy.stats import t as t_dist
 
     ci_level = _check_ci_level(ci_level)
     check_choice("df_method", df_method, DF_METHODS)

@@ -23,8 +23,9 @@ tested against R ``p.adjust`` (``tests/reference/multiplicity_reference.R``).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
