@@ -20,22 +20,23 @@ for protocol in protocols/*.yaml; do
   mkdir -p "$dir"
   echo
   echo "== $name"
-  if $BF --help | grep -q "^  power "; then
-    $BF power "$protocol" --json "$dir/power.json"
-  fi
+  $BF power "$protocol" --json "$dir/power.json"
   $BF simulate "$protocol" --out "$dir/participants.csv" --seed 1
   $BF randomise "$protocol" --participants "$dir/participants.csv" --out "$dir/list.csv"
   $BF verify "$protocol" --participants "$dir/participants.csv" --list "$dir/list.csv" | tail -1
   $BF simulate "$protocol" --list "$dir/list.csv" --participants "$dir/participants.csv" \
       --out "$dir/outcomes.csv" --seed 2
-  if $BF --help | grep -q "^  analyse "; then
-    $BF analyse "$protocol" --list "$dir/list.csv" --outcomes "$dir/outcomes.csv" \
-        --participants "$dir/participants.csv" --json "$dir/results.json" --csv "$dir/results.csv"
-  fi
+  $BF analyse "$protocol" --list "$dir/list.csv" --outcomes "$dir/outcomes.csv" \
+      --participants "$dir/participants.csv" --power "$dir/power.json" \
+      --json "$dir/results.json" --csv "$dir/results.csv"
   if $BF --help | grep -q "^  report "; then
     $BF report "$protocol" --results "$dir/results.json" --out "$dir/report.html"
   fi
 done
+
+echo
+echo "== design diagnosis by simulation (volunteer-letters, 200 simulations)"
+$BF diagnose protocols/volunteer-letters.yaml --sims 200 --no-progress --json "$OUT/volunteer-letters/diagnosis.json"
 
 echo
 echo "Outputs are in $OUT/"
