@@ -1,0 +1,58 @@
+"""The ``bitframe report`` command: a site or programme report as HTML (and PDF).
+
+``register(app)`` adds the command to the Typer app; the report modules are
+imported inside the command so that ``bitframe --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from bitframe.errors import BitframeError, Problem
+
+
+def _report(source: Path, results: Optional[Path], out: Path, pdf: bool, force: bool) -> str:
+    """Do the work of ``bitframe report``; return the line to print. Raises BitframeError."""
+    from bitframe.protocol.programme import is_programme_file
+
+    if not source.exists():
+        raise BitframeError(Problem("BF520", "protocol or programme file not found", file=str(source)))
+    if out.suffix.lower() not in (".html", ".htm"):
+        raise BitframeError(Problem("BF521", f"--out must name an .html file; got '{out}'",
+                                    hint="e.g. --out report.html (with --pdf, report.pdf is written beside it)"))
+    if is_programme_file(source):
+        if results is not None:
+            raise BitframeError(Problem(
+                "BF522", "--results is for a single protocol; a programme file names each site's results",
+                file=str(source), hint="add `results: path/to/results.json` under each site in the programme file"))
+        from bitframe.report.programme import render_programme_report
+
+        written = render_programme_report(source, out_html=out, pdf=pdf, force=force)
+    else:
+        if results is None:
+            raise BitframeError(Problem(
+                "BF523", "a site report needs the analysis results: pass --results RESULTS.json", file=str(source),
+                hint="write them with `bitframe analyse PROTOCOL --list LIST --outcomes OUTCOMES --json RESULTS.json`"))
+        from bitframe.report.site import render_site_report
+
+        written = render_site_report(source, results, out_html=out, pdf=pdf, force=force)
+    parts = [str(written.html)] + ([str(written.pdf)] if written.pdf else [])
+    return f"wrote {' and '.join(parts)} ({written.kind} report, {len(written.sections)} sections)"
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def report(
+        source: Path = typer.Argument(..., metavar="PROTOCOL_OR_PROGRAMME",
+                                      help="A trial protocol (with --results) or a programme file."),
+        results: Optional[Path] = typer.Option(None, "--results", "-r",
+                                               help="The site's results JSON (from `bitframe analyse --json`)."),
+        out: Path = typer.Option(..., "--out", "-o", help="The HTML report to write."),
+        pdf: bool = typer.Option(False, "--pdf", help="Also print a PDF beside the HTML (needs Chromium)."),
+        force: bool = typer.Option(False, "--force", help="Overwrite existing output files."),
+    ) -> None:
+        """Write the Behavioural Insight Framework report of a site, or of a programme with its synthesis."""
+        typer.echo(_report(source, results, out, pdf, force))
