@@ -15,7 +15,12 @@ import math
 import numpy as np
 import pytest
 
-from bitframe.analyse.estimators import ESTIMATORS, all_estimators, estimate_effects, get_estimator
+from bitframe.analyse.estimators import (
+    ESTIMATORS,
+    all_estimators,
+    estimate_effects,
+    get_estimator,
+)
 from bitframe.analyse.results import Estimate
 
 SPECS = all_estimators()

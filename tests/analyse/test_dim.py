@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -25,13 +25,13 @@ DESIGN = {"Standard": "standard", "Clustered": "clustered", "Blocked": "blocked"
           "Matched-pair": "matched_pair", "Matched-pair clustered": "matched_pair_clustered"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cases() -> tuple[dict, ...]:
     return tuple(c for c in json.loads((REF / "estimatr_reference.json").read_text())["cases"]
                  if c["fn"] == "difference_in_means")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _data(name: str) -> pd.DataFrame:
     return pd.read_csv(REF / "estimatr_data" / f"{name}.csv")
 

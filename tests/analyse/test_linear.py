@@ -143,7 +143,7 @@ def test_weighted_hc_matches_statsmodels_wls(se_type):
 
 @pytest.mark.parametrize("se_type", ["classical", "HC1", "HC2", "HC3"])
 def test_row_order_does_not_matter(se_type):
-    y, X, cl, w = _cluster_data(7)
+    y, X, _cl, _w = _cluster_data(7)
     a = ols(y, X, se_type=se_type)
     p = np.random.default_rng(0).permutation(y.size)
     b = ols(y[p], X[p], se_type=se_type)

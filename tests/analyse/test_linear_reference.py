@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -25,12 +25,12 @@ ATOL = 1e-12
 FIELDS = ("estimate", "std_error", "statistic", "df", "p_value", "conf_low", "conf_high")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cases() -> tuple[dict, ...]:
     return tuple(json.loads((REF / "estimatr_reference.json").read_text())["cases"])
 
 
-@lru_cache(maxsize=None)
+@cache
 def _data(name: str) -> pd.DataFrame:
     return pd.read_csv(REF / "estimatr_data" / f"{name}.csv")
 
@@ -107,7 +107,7 @@ def test_cr2_matches_clubsandwich_satterthwaite(case_id: str) -> None:
     """CR2 SEs and Bell-McCaffrey df against clubSandwich::coef_test(vcov="CR2", test="Satterthwaite")
     (Pustejovsky & Tipton 2018), including block fixed effects, clusters of size 1-2 and WLS."""
     case = _case(case_id)
-    design, fit = _fit(case)
+    _design_used, fit = _fit(case)
     assert fit.se_type == "CR2"
     assert len(case["rows"]) == len(fit.estimates)
     for est, row in zip(fit.estimates, case["rows"]):

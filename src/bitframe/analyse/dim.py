@@ -52,7 +52,7 @@ from bitframe.analyse.linear import (
 )
 from bitframe.analyse.results import Estimate, estimates_frame
 
-__all__ = ["DiMResult", "difference_in_means", "DESIGNS"]
+__all__ = ["DESIGNS", "DiMResult", "difference_in_means"]
 
 DESIGNS = ("standard", "clustered", "blocked", "block_clustered", "matched_pair", "matched_pair_clustered")
 
@@ -80,7 +80,7 @@ class DiMResult:
 class _Contrast:
     """Point estimate, SE, df, n and clusters of one two-arm contrast."""
 
-    __slots__ = ("estimate", "std_error", "df", "n", "n_clusters")
+    __slots__ = ("df", "estimate", "n", "n_clusters", "std_error")
 
     def __init__(self, estimate: float, std_error: float, df: float, n: int, n_clusters: int | None):
         self.estimate, self.std_error, self.df, self.n, self.n_clusters = estimate, std_error, df, n, n_clusters

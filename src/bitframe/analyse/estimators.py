@@ -48,8 +48,9 @@ defaults).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from bitframe.analyse.results import Estimate
 from bitframe.registry import Registry

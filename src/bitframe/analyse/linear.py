@@ -76,26 +76,26 @@ Results are tested against R ``estimatr::lm_robust``, ``estimatr::lm_lin`` and
 
 from __future__ import annotations
 
-import math
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from bitframe.analyse.results import Estimate, estimates_frame
 
 __all__ = [
-    "SE_TYPES",
-    "HC_SE_TYPES",
     "CR_SE_TYPES",
+    "HC_SE_TYPES",
+    "SE_TYPES",
     "OLSResult",
     "TreatmentDesign",
-    "ols",
     "lm_lin",
-    "treatment_design",
+    "ols",
     "resolve_se_type",
     "t_inference",
+    "treatment_design",
 ]
 
 HC_SE_TYPES: tuple[str, ...] = ("classical", "HC0", "HC1", "HC2", "HC3")
