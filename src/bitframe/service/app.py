@@ -173,6 +173,11 @@ def create_app(service: Service) -> FastAPI:
     async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
         details = []
         for err in exc.errors():
+            if err.get("type") == "json_invalid":
+                reason = (err.get("ctx") or {}).get("error", "")
+                details.append(f"the request body is not valid JSON ({reason})" if reason else
+                               "the request body is not valid JSON")
+                continue
             loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
             details.append(f"{loc or 'body'}: {err.get('msg', 'invalid')}")
         return _error(422, "invalid_input", "; ".join(details) or "invalid request", details)

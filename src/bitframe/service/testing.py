@@ -1,0 +1,330 @@
+"""Tools to exercise a deployment: a throw-away PostgreSQL cluster, the server as a child
+process, a concurrent load generator, and the integrity checks of a sealed list.
+
+Used by ``tests/service`` and ``benchmarks/bench_service.py``; an operator can point
+:func:`run_load` at a staging server the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import glob
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+def postgres_bindir() -> Path | None:
+    """Where ``initdb``/``pg_ctl`` live (PATH first, then Debian's /usr/lib/postgresql/*/bin)."""
+    found = shutil.which("pg_ctl")
+    if found and shutil.which("initdb"):
+        return Path(os.path.realpath(found)).parent
+    for d in sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True):
+        if os.access(os.path.join(d, "initdb"), os.X_OK) and os.access(os.path.join(d, "pg_ctl"), os.X_OK):
+            return Path(d)
+    return None
+
+
+class TemporaryPostgres:
+    """A PostgreSQL cluster in a temporary directory, listening on 127.0.0.1 only.
+
+    As root, the server runs as the ``postgres`` system user (PostgreSQL refuses to run as
+    root) via ``runuser``. Authentication is ``trust`` on loopback: a throw-away cluster
+    for tests and benchmarks, never for trial data.
+    """
+
+    def __init__(self, *, port: int | None = None, fsync: bool = True) -> None:
+        bindir = postgres_bindir()
+        if bindir is None:
+            raise FileNotFoundError("PostgreSQL server binaries (initdb, pg_ctl) were not found")
+        self.bindir = bindir
+        self.port = port or free_port()
+        self.fsync = fsync
+        self.dir = Path(tempfile.mkdtemp(prefix="bitframe-pg-"))
+        self.data = self.dir / "data"
+        self._prefix: list[str] = []
+        if os.geteuid() == 0:
+            runuser = shutil.which("runuser")
+            if runuser is None:
+                raise FileNotFoundError("running as root needs `runuser` to start PostgreSQL as user postgres")
+            shutil.chown(self.dir, "postgres", "postgres")
+            self._prefix = [runuser, "-u", "postgres", "--"]
+        self.started = False
+
+    def _run(self, *args: str) -> None:
+        proc = subprocess.run([*self._prefix, *args], capture_output=True, text=True, cwd=self.dir)
+        if proc.returncode != 0:
+            log = self.dir / "server.log"
+            tail = log.read_text()[-2000:] if log.exists() else ""
+            raise RuntimeError(f"{args[0]} failed ({proc.returncode}): {proc.stderr.strip()}\n{tail}")
+
+    def start(self) -> "TemporaryPostgres":
+        self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "bitframe", "--auth=trust",
+                  "-E", "UTF8", "--locale=C", "--no-sync")
+        opts = (f"-k {self.dir} -h 127.0.0.1 -p {self.port} -c max_connections=300 "
+                f"-c fsync={'on' if self.fsync else 'off'} -c shared_buffers=64MB")
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", opts, "-l", str(self.dir / "server.log"),
+                  "-w", "-t", "60", "start")
+        self.started = True
+        return self
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://bitframe@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        """Create an empty database; returns its URL."""
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(self.url(), isolation_level="AUTOCOMMIT")
+        try:
+            with engine.connect() as conn:
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        finally:
+            engine.dispose()
+        return self.url(name)
+
+    def stop(self) -> None:
+        if self.started:
+            subprocess.run([*self._prefix, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate",
+                            "-w", "stop"], capture_output=True, cwd=self.dir)
+            self.started = False
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+    def __enter__(self) -> "TemporaryPostgres":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# --------------------------------------------------------------------------- the server process
+
+
+class ServerProcess:
+    """``bitframe serve`` in a child process (its own process group), ready when /api/health answers."""
+
+    def __init__(self, protocol: str | Path, db_url: str, *, port: int | None = None,
+                 extra: Sequence[str] = (), log_path: str | Path | None = None) -> None:
+        self.protocol = str(protocol)
+        self.db_url = db_url
+        self.port = port or free_port()
+        self.extra = list(extra)
+        self.log_path = Path(log_path) if log_path else Path(tempfile.mkstemp(prefix="bitframe-serve-", suffix=".log")[1])
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 60.0) -> "ServerProcess":
+        import httpx
+
+        cmd = [sys.executable, "-m", "bitframe.cli", "serve", self.protocol, "--db", self.db_url,
+               "--port", str(self.port), *self.extra]
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the server exited with {self.proc.returncode}:\n{self.log()}")
+            try:
+                if httpx.get(self.base_url + "/api/health", timeout=1.0).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        self.kill()
+        raise TimeoutError(f"the server did not answer within {timeout} s:\n{self.log()}")
+
+    def log(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")[-4000:]
+        except OSError:
+            return ""
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        """Send ``sig`` to the server (SIGKILL: no clean-up at all) and wait for it to end."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.kill(self.proc.pid, sig)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.kill(self.proc.pid, signal.SIGKILL)
+                self.proc.wait(timeout=30)
+        if getattr(self, "_log", None) is not None:
+            self._log.close()
+            self._log = None
+
+    def stop(self) -> None:
+        self.kill(signal.SIGTERM)
+
+    def __enter__(self) -> "ServerProcess":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+# --------------------------------------------------------------------------- load
+
+
+@dataclass
+class Outcome:
+    participant_id: str
+    status: int | None
+    latency_s: float
+    body: dict[str, Any] | None = None
+    error: str | None = None
+
+
+@dataclass
+class LoadResult:
+    outcomes: list[Outcome] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    @property
+    def acknowledged(self) -> dict[str, dict[str, Any]]:
+        """Participant id -> the allocation the server acknowledged (HTTP 200)."""
+        return {o.participant_id: o.body for o in self.outcomes if o.status == 200 and o.body is not None}
+
+    def latencies(self, status: int = 200) -> list[float]:
+        return [o.latency_s for o in self.outcomes if o.status == status]
+
+    def summary(self) -> dict[str, Any]:
+        import numpy as np
+
+        lat = np.asarray(self.latencies())
+        n_ok = int(len(lat))
+        out: dict[str, Any] = {
+            "requests": len(self.outcomes),
+            "ok": n_ok,
+            "errors": sum(o.status is None for o in self.outcomes),
+            "other_status": sum(o.status not in (None, 200) for o in self.outcomes),
+            "wall_s": self.wall_s,
+            "throughput_per_s": n_ok / self.wall_s if self.wall_s else float("nan"),
+        }
+        if n_ok:
+            out.update({f"p{q}_ms": float(np.percentile(lat, q) * 1000) for q in (50, 90, 99)})
+            out["max_ms"] = float(lat.max() * 1000)
+        return out
+
+
+def run_load(
+    base_url: str,
+    participants: Sequence[tuple[str, str, Mapping[str, Any]]],
+    *,
+    clients: int = 50,
+    timeout: float = 120.0,
+    stop_after_errors: int | None = None,
+) -> LoadResult:
+    """Enrol ``participants`` -- ``(participant_id, token, values)`` -- with ``clients``
+    concurrent HTTP clients (one connection each), each taking the next participant from a
+    shared queue. Every request's status, body and latency are recorded; connection errors
+    are recorded as ``status=None`` (not acknowledged)."""
+    return asyncio.run(_load(base_url, list(participants), clients, timeout, stop_after_errors))
+
+
+async def _load(base_url: str, items: list[tuple[str, str, Mapping[str, Any]]], clients: int, timeout: float,
+                stop_after_errors: int | None) -> LoadResult:
+    import httpx
+
+    result = LoadResult()
+    queue: asyncio.Queue[tuple[str, str, Mapping[str, Any]]] = asyncio.Queue()
+    for item in items:
+        queue.put_nowait(item)
+    errors = 0
+
+    async def worker() -> None:
+        nonlocal errors
+        async with httpx.AsyncClient(base_url=base_url, timeout=timeout,
+                                     limits=httpx.Limits(max_connections=1, max_keepalive_connections=1)) as client:
+            while True:
+                try:
+                    pid, token, values = queue.get_nowait()
+                except asyncio.QueueEmpty:
+                    return
+                start = time.perf_counter()
+                try:
+                    r = await client.post("/api/enrol", json={"participant_id": pid, "values": dict(values),
+                                                              "eligible": True},
+                                          headers={"Authorization": f"Bearer {token}"})
+                    body = r.json() if r.headers.get("content-type", "").startswith("application/json") else None
+                    result.outcomes.append(Outcome(pid, r.status_code, time.perf_counter() - start, body))
+                except httpx.HTTPError as exc:
+                    errors += 1
+                    result.outcomes.append(Outcome(pid, None, time.perf_counter() - start, None,
+                                                   f"{type(exc).__name__}: {exc}"))
+                    if stop_after_errors is not None and errors >= stop_after_errors:
+                        return
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(clients)))
+    result.wall_s = time.perf_counter() - start
+    return result
+
+
+# --------------------------------------------------------------------------- integrity of a sealed list
+
+
+def sealed_list_problems(allocations: "pd.DataFrame", slots: "pd.DataFrame", ratio: Sequence[int],
+                         arms: Sequence[str]) -> list[str]:
+    """Everything wrong with how allocations used a sealed list (empty = intact):
+
+    * a slot used twice, or a slot skipped (positions used in a stratum must be 1..m);
+    * an allocation whose arm is not its slot's arm;
+    * a block not intact: every block whose slots are all used must hold arm ``j`` exactly
+      ``size * r_j / R`` times; only the block holding a stratum's last used slot may be
+      partly used, and only a stratum's final block may be cut short.
+    """
+    problems: list[str] = []
+    R = sum(ratio)
+    slot_arm = {(s, int(p)): a for s, p, a in zip(slots["stratum"], slots["position"], slots["arm"])}
+    for stratum, group in allocations.groupby("stratum", sort=False):
+        pos = sorted(int(p) for p in group["position"])
+        if len(set(pos)) != len(pos):
+            problems.append(f"stratum {stratum!r}: a slot was used twice")
+        if pos != list(range(1, len(pos) + 1)):
+            missing = sorted(set(range(1, max(pos) + 1)) - set(pos))[:10]
+            problems.append(f"stratum {stratum!r}: slots skipped, e.g. positions {missing}")
+        for p, a in zip(group["position"], group["arm"]):
+            if slot_arm.get((stratum, int(p))) != a:
+                problems.append(f"stratum {stratum!r} position {p}: allocated {a!r}, slot says "
+                                f"{slot_arm.get((stratum, int(p)))!r}")
+    used = {(s, int(p)): a for s, p, a in zip(allocations["stratum"], allocations["position"], allocations["arm"])}
+    max_used = allocations.groupby("stratum")["position"].max().to_dict() if len(allocations) else {}
+    for (stratum, block_id), block in slots.groupby(["stratum", "block_id"], sort=False):
+        positions = [int(p) for p in block["position"]]
+        n_used = sum((stratum, p) in used for p in positions)
+        size = int(block["block_size"].iloc[0])
+        if n_used == len(positions):
+            if len(positions) == size:
+                allocated = [used[(stratum, p)] for p in positions]
+                counts = {a: allocated.count(a) for a in arms}
+                expected = {a: size * r // R for a, r in zip(arms, ratio)}
+                if counts != expected:
+                    problems.append(f"stratum {stratum!r} block {block_id}: arms {counts}, expected {expected}")
+            elif max(positions) != int(slots.loc[slots["stratum"] == stratum, "position"].max()):
+                problems.append(f"stratum {stratum!r} block {block_id}: cut short but not the stratum's last block")
+        elif n_used and int(max_used.get(stratum, 0)) not in positions:
+            problems.append(f"stratum {stratum!r} block {block_id}: partly used but is not the current block")
+    return problems
