@@ -125,3 +125,33 @@ def test_missing_outcomes_are_complete_case_and_results_are_tidy():
                                         "n", "n_clusters"]
     summary = {(s["outcome"], s["arm"]): s for s in result.outcome_summaries}
     assert summary[("y", "control")]["missing"] == 1 and summary[("y", "treat")]["missing"] == 1
+
+
+def test_binary_outcomes_also_report_the_odds_ratio_from_glm_with_sandwich():
+    """R: glm(y ~ arm, binomial) with sandwich::vcovHC(type = 'HC1'); OR = exp(coef), CI = exp(Wald CI),
+    SE by the delta method (tests/reference/glm_reference.R, case logit_2arm_plain_HC1)."""
+    data = pd.read_csv(REF / "glm" / "binary_2arm.csv")
+    ref = pd.read_csv(REF / "glm" / "glm_results.csv")
+    ref = ref[(ref["case"] == "logit_2arm_plain_HC1") & (ref["scale"] == "odds_ratio")].iloc[0]
+    protocol = protocol_for(["control", "treat"], scheme="complete", analysis="{estimator: ols, se_type: HC2}",
+                            outcome_type="binary")
+    allocation, outcomes = frames(data, "arm", ["y"])
+    result = analyse_frames(protocol, allocation, outcomes, bookkeeping=False)
+    [odds] = [e for e in result.additional if e.estimator == "logit"]
+    assert odds.scale == "odds_ratio" and odds.se_type == "HC1"
+    np.testing.assert_allclose([odds.estimate, odds.std_error, odds.p_value, odds.ci_lower, odds.ci_upper],
+                               [ref["estimate"], ref["std_error"], ref["p_value"], ref["ci_lower"], ref["ci_upper"]],
+                               rtol=1e-6)
+
+
+def test_ratio_scale_conversion_is_exp_of_log_scale():
+    from bitframe.analyse.plan import _ratio_scale
+    from bitframe.analyse.results import EffectEstimate
+
+    row = EffectEstimate(outcome="y", arm="t", contrast="t - c", estimator="logit", se_type="HC1", estimate=0.5,
+                         std_error=0.2, statistic=2.5, df=float("inf"), p_value=0.0124, ci_lower=0.108, ci_upper=0.892,
+                         ci_level=0.95, n=100, scale="log_odds_ratio")
+    out = _ratio_scale(row)
+    assert out.scale == "odds_ratio"
+    assert out.estimate == pytest.approx(np.exp(0.5)) and out.ci_lower == pytest.approx(np.exp(0.108))
+    assert out.std_error == pytest.approx(np.exp(0.5) * 0.2) and out.p_value == row.p_value

@@ -275,13 +275,27 @@ def _additional(protocol, outcome, y, arms, sub, clusters_col, covariates, contr
             notes.append(f"outcome '{outcome.id}': the additional {name} estimate could not be computed ({exc})")
             continue
         for est in estimates:
-            extra.append(EffectEstimate.from_estimate(est, outcome=outcome.id, arm=str(est.term),
-                                                      contrast=f"{est.term} - {control}", role=outcome.role))
+            extra.append(_ratio_scale(EffectEstimate.from_estimate(
+                est, outcome=outcome.id, arm=str(est.term), contrast=f"{est.term} - {control}", role=outcome.role)))
         if name == "mixed" and clusters_col:
             icc = _icc(y, arms, sub[clusters_col].astype(str).to_numpy(), control)
             if icc is not None:
                 icc_rows.append({"outcome": outcome.id, "icc": icc, "method": "random-intercept mixed model (REML)"})
     return extra
+
+
+_RATIO_SCALES = {"log_odds_ratio": "odds_ratio", "log_rate_ratio": "rate_ratio"}
+
+
+def _ratio_scale(effect: EffectEstimate) -> EffectEstimate:
+    """Report odds and rate ratios on their natural scale: exp of the estimate and CI bounds;
+    the SE by the delta method (exp(b) * se); the test statistic and p-value are unchanged."""
+    scale = _RATIO_SCALES.get(effect.scale)
+    if scale is None:
+        return effect
+    ratio = math.exp(effect.estimate)
+    return effect.with_(scale=scale, estimate=ratio, std_error=ratio * effect.std_error,
+                        ci_lower=math.exp(effect.ci_lower), ci_upper=math.exp(effect.ci_upper))
 
 
 def _icc(y, arms, clusters, control) -> float | None:
