@@ -1,0 +1,679 @@
+r"""Randomisation inference: sharp-null p-values and test-inversion intervals from the design itself.
+
+Under the sharp null of no effect of arm ``j`` (``Y_i(j) = Y_i(c)`` for every unit), the outcomes
+the analysis would have seen under any other assignment are known, so the statistic's null
+distribution is its value over the assignments the design could have produced
+(Fisher 1935; Imbens & Rubin 2015, ch. 5). The assignments come from re-running the protocol's
+own scheme (:mod:`bitframe.analyse.inference.draws`): blocks, strata, clusters, minimisation
+replayed in enrolment order.
+
+Which assignments (the ``approach`` of each row)
+------------------------------------------------
+* two arms: ``full`` -- fresh draws of the whole design; or ``enumerated`` -- every assignment,
+  when there are no more than ``n_permutations`` of them (designs with fixed counts; the list is
+  conditional on the observed counts and blocks).
+* more arms, contrast ``j`` vs control: ``conditional`` -- the design's law given which units were
+  in ``j`` or the control (other arms keep their arm and outcome; see the draws module for why
+  re-randomising everyone is invalid and ri2's vignette for the size distortion), or
+  ``enumerated`` when few; minimisation: ``importance`` (self-normalised importance weights,
+  approximate).
+
+Test statistic (``statistic``)
+------------------------------
+``estimate`` (default, as ri2's ``conduct_ri``): the pre-registered estimator's coefficient --
+difference in means, the blocked difference in means (estimatr's weights ``N_b / N``), or OLS with
+stratum fixed effects and covariates (computed for all draws at once by Frisch-Waugh-Lovell:
+with ``~`` denoting within-stratum demeaning, ``r = M_X~ y~`` fixed, the arm coefficients are
+``(D'D - sum_s N_s N_s'/n_s - D'X~ (X~'X~)^{-1} X~'D)^{-1} D'r`` per draw). ``t``: the estimate
+over its standard error (Neyman/HC2 for the difference in means; the estimator's own SE
+otherwise). The studentised statistic keeps the test asymptotically valid for the *weak* null of
+no average effect (Wu & Ding 2021), at more cost; the sharp-null test is exact either way.
+Other registered estimators (``lin``, GLMs ...) are refitted draw by draw (slow).
+
+p-values
+--------
+Two-sided ``p = (1 + #{b : |T_b| >= |T|}) / (1 + B)`` over ``B`` sampled draws (the observed
+assignment counted once: Phipson & Smyth 2010, valid for Monte Carlo samples), or
+``#{|T_b| >= |T|} / M`` over all ``M`` enumerated assignments (exact; the observed one is among
+them). ``include_observed=False`` gives ri2's ``mean(abs(sims) >= abs(obs))``. Comparisons allow a
+relative tolerance of ``1e-9`` (ri2 rounds to 10 decimals) so that numerically equal statistics
+count as ties. ``greater``/``less`` count ``T_b >= T`` / ``T_b <= T``. A draw whose statistic is
+undefined (an arm missing from a stratum) counts as extreme (conservative).
+
+Confidence interval (constant-effect model)
+-------------------------------------------
+Under ``Y_i(j) = Y_i(c) + tau``, the adjusted outcomes ``y - tau d_j`` (``d_j`` the observed
+indicator of arm ``j``) obey the sharp null; the interval is ``{tau : p(tau) > alpha}``
+(Imbens & Rubin 2015, s. 5.7), reported as its hull. Every ``estimate`` statistic is linear in
+``y``, so ``T_b(tau) = a_b - tau c_b`` with ``a_b``, ``c_b`` the statistic of ``y`` and ``d_j``
+under draw ``b``; each comparison ``|a_b - tau c_b| >= |a_0 - tau c_0|`` is a quadratic
+inequality in ``tau`` and one sweep over the sorted roots gives ``p(tau)`` everywhere -- the
+interval is exact for the draws used, with no grid. For ``t`` the interval is found by bisection.
+
+References
+----------
+Fisher RA (1935). The Design of Experiments. Oliver & Boyd.
+Imbens GW, Rubin DB (2015). Causal Inference for Statistics, Social, and Biomedical Sciences. CUP.
+Phipson B, Smyth GK (2010). Permutation p-values should never be zero. Stat Appl Genet Mol Biol 9:39.
+Wu J, Ding P (2021). Randomization tests for weak null hypotheses in randomized experiments.
+JASA 116(536):1898-1913.
+Coppock A (2020). ri2: Randomization Inference for Randomized Experiments (R package).
+
+Tested against full enumeration written independently in the tests and ri2's published examples
+(``tests/analyse/inference/test_ri.py``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+from bitframe.analyse.inference.draws import (
+    RIDesign,
+    count_conditional_assignments,
+    draw_conditional,
+    enumerate_assignments,
+    iter_assignments,
+)
+from bitframe.analyse.results import EffectEstimate, estimates_frame
+from bitframe.errors import check_choice
+from bitframe.randomise._core import make_rng
+
+__all__ = ["RandomisationResult", "randomisation_test", "STATISTICS", "ALTERNATIVES"]
+
+STATISTICS = ("estimate", "t")
+ALTERNATIVES = ("two-sided", "greater", "less")
+_REL_TOL = 1e-9
+
+
+# --------------------------------------------------------------------------------------------
+# statistics for many assignments at once
+# --------------------------------------------------------------------------------------------
+
+
+def _group_counts(A: np.ndarray, s: np.ndarray, k: int, S: int) -> np.ndarray:
+    """(c, k, S) counts of arm a in stratum s for each row of A."""
+    c, m = A.shape
+    key = (np.arange(c, dtype=np.int64)[:, None] * (k * S)) + A.astype(np.int64) * S + s[None, :]
+    return np.bincount(key.ravel(), minlength=c * k * S).reshape(c, k, S)
+
+
+def _group_sums(A: np.ndarray, s: np.ndarray, k: int, S: int, Y: np.ndarray) -> np.ndarray:
+    """(c, k, S, q) sums of each column of Y by arm and stratum for each row of A."""
+    c, m = A.shape
+    key = ((np.arange(c, dtype=np.int64)[:, None] * (k * S)) + A.astype(np.int64) * S + s[None, :]).ravel()
+    out = np.empty((c, k, S, Y.shape[1]))
+    for q in range(Y.shape[1]):
+        out[..., q] = np.bincount(key, weights=np.broadcast_to(Y[:, q], (c, m)).ravel(), minlength=c * k * S).reshape(c, k, S)
+    return out
+
+
+@dataclass
+class _Engine:
+    """Computes the statistic of each contrast for a chunk of assignments (analysed units only).
+
+    ``__call__(A, Y) -> (c, J, q)``: ``A`` is ``(c x m)`` arm indices, ``Y`` is ``(m x q)`` outcome
+    columns; contrasts are the arms in ``arms`` against ``control``.
+    """
+
+    kind: str  # dim, blocked_dim, fwl, refit
+    k: int
+    control: int
+    arms: tuple[int, ...]
+    statistic: str
+    strata: np.ndarray | None = None
+    covariates: np.ndarray | None = None
+    refit: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+
+    @property
+    def linear(self) -> bool:
+        return self.statistic == "estimate"
+
+    def __call__(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        return getattr(self, f"_{self.kind}")(A, Y)
+
+    def _dim(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        n = {}
+        S1 = {}
+        S2 = {}
+        for a in {self.control, *self.arms}:
+            ind = (A == a).astype(np.float64)
+            n[a] = ind.sum(axis=1)[:, None]
+            S1[a] = ind @ Y
+            if self.statistic == "t":
+                S2[a] = ind @ (Y * Y)
+        out = np.empty((A.shape[0], len(self.arms), Y.shape[1]))
+        c = self.control
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mc = S1[c] / n[c]
+            for i, a in enumerate(self.arms):
+                est = S1[a] / n[a] - mc
+                if self.statistic == "t":
+                    va = (S2[a] - S1[a] ** 2 / n[a]) / (n[a] - 1)
+                    vc = (S2[c] - S1[c] ** 2 / n[c]) / (n[c] - 1)
+                    est = est / np.sqrt(va / n[a] + vc / n[c])
+                out[:, i, :] = est
+        return out
+
+    def _blocked_dim(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        S = int(self.strata.max()) + 1
+        counts = _group_counts(A, self.strata, self.k, S).astype(np.float64)
+        sums = _group_sums(A, self.strata, self.k, S, Y)
+        c = self.control
+        out = np.empty((A.shape[0], len(self.arms), Y.shape[1]))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mean = sums / counts[..., None]
+            for i, a in enumerate(self.arms):
+                Nb = counts[:, a, :] + counts[:, c, :]
+                w = Nb / Nb.sum(axis=1, keepdims=True)
+                d = mean[:, a, :, :] - mean[:, c, :, :]
+                d = np.where((Nb > 0)[..., None], d, 0.0)
+                out[:, i, :] = np.einsum("cs,csq->cq", w, d)
+        return out
+
+    def _fwl(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        # Y here holds the residuals r = M_X~ y~ (see randomisation_test); covariates are X~.
+        s = self.strata
+        S = int(s.max()) + 1
+        others = [a for a in range(self.k) if a != self.control]
+        counts = _group_counts(A, s, self.k, S).astype(np.float64)[:, others, :]  # c, K, S
+        n_s = np.bincount(s, minlength=S).astype(np.float64)
+        DD = np.einsum("cas,cbs->cab", counts, counts / n_s[None, None, :])
+        DD = -DD
+        idx = np.arange(len(others))
+        DD[:, idx, idx] += counts.sum(axis=2)
+        X = self.covariates
+        ind = [(A == a).astype(np.float64) for a in others]
+        Dr = np.stack([I @ Y for I in ind], axis=1)  # c, K, q
+        if X is not None and X.shape[1]:
+            DX = np.stack([I @ X for I in ind], axis=1)  # c, K, p
+            XtX_inv = np.linalg.pinv(X.T @ X)
+            DD = DD - np.einsum("cap,pr,cbr->cab", DX, XtX_inv, DX)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            try:
+                beta = np.linalg.solve(DD, Dr)
+            except np.linalg.LinAlgError:
+                beta = np.stack([_safe_solve(DD[i], Dr[i]) for i in range(DD.shape[0])])
+        pos = {a: j for j, a in enumerate(others)}
+        return beta[:, [pos[a] for a in self.arms], :]
+
+    def _refit(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        out = np.empty((A.shape[0], len(self.arms), Y.shape[1]))
+        for row in range(A.shape[0]):
+            for q in range(Y.shape[1]):
+                out[row, :, q] = self.refit(A[row], Y[:, q])
+        return out
+
+
+def _safe_solve(M: np.ndarray, b: np.ndarray) -> np.ndarray:
+    try:
+        return np.linalg.solve(M, b)
+    except np.linalg.LinAlgError:
+        return np.full(b.shape, np.nan)
+
+
+# --------------------------------------------------------------------------------------------
+# p-values and the interval sweep
+# --------------------------------------------------------------------------------------------
+
+
+def _extreme(null: np.ndarray, obs: float, alternative: str) -> np.ndarray:
+    tol = _REL_TOL * max(1.0, abs(obs))
+    with np.errstate(invalid="ignore"):
+        if alternative == "two-sided":
+            hit = np.abs(null) >= abs(obs) - tol
+        elif alternative == "greater":
+            hit = null >= obs - tol
+        else:
+            hit = null <= obs + tol
+    return hit | np.isnan(null)
+
+
+def _pvalue(null: np.ndarray, obs: float, alternative: str, weights: np.ndarray | None, w_obs: float,
+            include_observed: bool) -> float:
+    hit = _extreme(null, obs, alternative)
+    if weights is None:
+        weights = np.ones(null.shape[0])
+    num = float(weights[hit].sum())
+    den = float(weights.sum())
+    if include_observed:
+        num += w_obs
+        den += w_obs
+    return min(1.0, num / den) if den > 0 else math.nan
+
+
+def _sweep_interval(a: np.ndarray, b: np.ndarray, a0: float, b0: float, weights: np.ndarray, w_obs: float,
+                    alpha: float) -> tuple[float, float]:
+    """Hull of ``{tau : p(tau) > alpha}`` for ``p(tau) = (w_obs + sum_b w_b 1{|a_b - tau b_b| >= |a0 - tau b0|}) / W``.
+
+    Each indicator is ``{f_b(tau) >= 0}`` with ``f_b = A tau^2 + B tau + C``; it is constant or
+    switches at the real roots of ``f_b``. Start values at ``tau -> -inf`` and signed events at the
+    roots, swept in order, give ``p`` on every segment.
+    """
+    A = b * b - b0 * b0
+    B = -2.0 * (a * b - a0 * b0)
+    C = a * a - a0 * a0
+    scale = max(1.0, float(np.max(np.abs(b))) ** 2, b0 * b0)
+    quad = np.abs(A) > 1e-12 * scale
+    W = float(weights.sum()) + w_obs
+    start = np.zeros(a.shape[0], dtype=bool)
+    ev_t: list[np.ndarray] = []
+    ev_w: list[np.ndarray] = []
+    with np.errstate(divide="ignore", invalid="ignore"):
+        disc = B * B - 4.0 * A * C
+        sq = np.sqrt(np.where(disc > 0, disc, 0.0))
+        r1 = np.where(quad, (-B - sq) / (2.0 * A), 0.0)
+        r2 = np.where(quad, (-B + sq) / (2.0 * A), 0.0)
+        lo, hi = np.minimum(r1, r2), np.maximum(r1, r2)
+        up = quad & (A > 0)
+        down = quad & (A < 0)
+        two = disc > 0
+        # A > 0: true outside the roots (always true without real roots)
+        start |= up
+        m = up & two
+        ev_t += [lo[m], hi[m]]
+        ev_w += [-weights[m], weights[m]]
+        # A < 0: true between the roots only
+        m = down & two
+        ev_t += [lo[m], hi[m]]
+        ev_w += [weights[m], -weights[m]]
+        # linear: B tau + C >= 0
+        lin = ~quad
+        tiny = 1e-12 * max(1.0, float(np.max(np.abs(B))) if B.size else 1.0)
+        inc = lin & (B > tiny)
+        dec = lin & (B < -tiny)
+        const = lin & ~inc & ~dec
+        start |= dec | (const & (C >= -1e-12 * max(1.0, a0 * a0)))
+        root = np.where(lin & ~const, -C / np.where(B == 0, 1.0, B), 0.0)
+        ev_t += [root[inc], root[dec]]
+        ev_w += [weights[inc], -weights[dec]]
+    t = np.concatenate(ev_t) if ev_t else np.empty(0)
+    w = np.concatenate(ev_w) if ev_w else np.empty(0)
+    order = np.argsort(t, kind="stable")
+    t, w = t[order], w[order]
+    level0 = w_obs + float(weights[start].sum())
+    # p on the open segments: before the first event, then after each distinct event position
+    uniq, first = np.unique(t, return_index=True)
+    csum = np.concatenate(([0.0], np.cumsum(w)))
+    after = level0 + csum[np.concatenate((first[1:], [t.size]))] if uniq.size else np.empty(0)
+    # at an event point itself every indicator that is >= 0 there holds (closed sets), so the
+    # value at the point is the max of the two sides; the hull only needs the open segments and points
+    seg_p = np.concatenate(([level0], after)) / W
+    at_point = np.maximum(seg_p[:-1], seg_p[1:]) if uniq.size else np.empty(0)
+    accept_seg = seg_p > alpha
+    if accept_seg[0] or (accept_seg[-1] and uniq.size):
+        lower = -math.inf if accept_seg[0] else None
+        upper = math.inf if accept_seg[-1] else None
+    else:
+        lower = upper = None
+    cand = []
+    for i, x in enumerate(uniq):
+        if at_point[i] > alpha or accept_seg[i] or accept_seg[i + 1]:
+            cand.append(float(x))
+    if not cand and lower is None and upper is None:
+        return math.nan, math.nan
+    lo_v = lower if lower is not None else min(cand)
+    hi_v = upper if upper is not None else max(cand)
+    return float(lo_v), float(hi_v)
+
+
+# --------------------------------------------------------------------------------------------
+# results
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RandomisationResult:
+    """Randomisation-inference rows (``EffectEstimate`` with ``method="randomisation"``).
+
+    ``estimate``/``std_error``/``df`` are the estimator's own (analytic) values; ``statistic`` is
+    the observed test statistic; ``p_value`` and the CI come from the randomisation distribution.
+    ``approach[i]`` and ``n_draws[i]`` say how row ``i``'s distribution was built. With
+    ``keep_null=True``, ``null`` is the ``(B x rows)`` matrix of statistics over *joint* fresh
+    draws of the whole design (the global sharp null), for resampling-based multiplicity.
+    """
+
+    effects: tuple[EffectEstimate, ...]
+    statistic: str
+    alternative: str
+    approach: tuple[str, ...]
+    n_draws: tuple[int, ...]
+    observed: np.ndarray = field(repr=False)
+    null: np.ndarray | None = field(default=None, repr=False)
+
+    def to_frame(self):
+        frame = estimates_frame(self.effects)
+        frame["ri_statistic"] = self.statistic
+        frame["ri_approach"] = list(self.approach)
+        frame["ri_draws"] = list(self.n_draws)
+        return frame
+
+
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or int(value) < minimum:
+        raise ValueError(f"The {name!r} parameter must be an integer >= {minimum}. Got {value!r} instead.")
+    return int(value)
+
+
+def _demean(values: np.ndarray, s: np.ndarray, S: int) -> np.ndarray:
+    counts = np.bincount(s, minlength=S).astype(np.float64)
+    out = np.empty_like(values)
+    for j in range(values.shape[1]):
+        means = np.bincount(s, weights=values[:, j], minlength=S) / counts
+        out[:, j] = values[:, j] - means[s]
+    return out
+
+
+def randomisation_test(
+    outcomes: Any,
+    design: RIDesign,
+    *,
+    estimator: str = "ols",
+    covariates: Any = None,
+    strata: Any = "design",
+    se_type: str | None = None,
+    statistic: str = "estimate",
+    n_permutations: int = 10_000,
+    seed: int | np.random.Generator,
+    ci_level: float = 0.95,
+    alternative: str = "two-sided",
+    include_observed: bool = True,
+    exact: str = "auto",
+    confidence_interval: bool = True,
+    keep_null: bool = False,
+) -> RandomisationResult:
+    """Randomisation-inference p-values (and CIs) for every arm-vs-control contrast and outcome.
+
+    Parameters
+    ----------
+    outcomes : one outcome (length ``n``, the design's units in enrolment order) or a mapping
+        name -> outcome; NaN marks a missing outcome (that unit is re-randomised but not analysed).
+    design : the :class:`~bitframe.analyse.inference.draws.RIDesign` (see ``ri_design``).
+    estimator : a registered estimator name: ``ols`` (default; with ``strata`` as fixed effects and
+        ``covariates``), ``difference_in_means`` (``strata`` as blocks) or any other (refitted
+        per draw, slow).
+    covariates : covariates for ``ols``/``lin`` (array, DataFrame or mapping), one row per unit.
+    strata : stratum labels per unit for fixed effects / blocks; ``"design"`` (default) uses the
+        design's strata when it has them; ``None`` for none.
+    se_type : standard error of the reported analytic estimate (and of ``t`` when refitting).
+    statistic : ``estimate`` (default) or ``t`` (module docstring).
+    n_permutations : number of draws per contrast (and the enumeration threshold).
+    seed : seed or Generator; the same seed gives the same draws.
+    alternative : ``two-sided``, ``greater`` or ``less``.
+    include_observed : count the observed assignment in sampled p-values (valid; default) or
+        not (ri2's convention).
+    exact : ``auto`` (enumerate when there are at most ``n_permutations`` assignments),
+        ``never``, or ``always`` (error if enumeration is impossible).
+    confidence_interval : compute the test-inversion CI (two-sided only).
+    keep_null : also return the joint null distribution of all rows over fresh full draws.
+    """
+    from bitframe.analyse.estimators import get_estimator
+    from bitframe.analyse.linear import check_ci_level, covariate_matrix
+
+    if not isinstance(design, RIDesign):
+        raise ValueError(f"The 'design' parameter must be an RIDesign (see ri_design). Got {type(design).__name__} instead.")
+    check_choice("statistic", statistic, STATISTICS)
+    check_choice("alternative", alternative, ALTERNATIVES)
+    check_choice("exact", exact, ("auto", "never", "always"))
+    n_permutations = _check_int("n_permutations", n_permutations, 1)
+    ci_level = check_ci_level(ci_level)
+    if design.scheme == "stepped_wedge":
+        raise ValueError("Randomisation inference for stepped-wedge designs is not supported: the treated "
+                         "observations depend on period; use the wild cluster bootstrap.")
+    rng = make_rng(seed)
+    n = design.n
+    if isinstance(outcomes, Mapping):
+        named = {str(k): np.asarray(v, dtype=float) for k, v in outcomes.items()}
+    else:
+        named = {"outcome": np.asarray(outcomes, dtype=float)}
+    for name, y in named.items():
+        if y.shape != (n,):
+            raise ValueError(f"Outcome {name!r} must have {n} entries (one per unit of the design). Got shape {y.shape} instead.")
+    spec = get_estimator(estimator)
+    k = design.k
+    c = design.control_index
+    arm_labels = np.asarray(design.arms, dtype=object)
+    contrasts = tuple(a for a in range(k) if a != c)
+    if isinstance(strata, str) and strata == "design":
+        strata_codes = design.strata if design.strata is not None else None
+    elif strata is None:
+        strata_codes = None
+    else:
+        from bitframe.analyse.inference.draws import _codes
+
+        strata_codes = _codes(strata, "strata", n)
+    Zfull, znames = covariate_matrix(covariates, n)
+    clusters = design.clusters
+
+    effects: list[EffectEstimate] = []
+    approach: list[str] = []
+    n_draws: list[int] = []
+    observed_stats: list[float] = []
+    row_specs: list[tuple[str, int, np.ndarray, _Engine, np.ndarray]] = []
+
+    for name, y in named.items():
+        keep = np.isfinite(y)
+        if Zfull.shape[1]:
+            keep &= np.all(np.isfinite(Zfull), axis=1)
+        ym = y[keep]
+        m = int(keep.sum())
+        labels_obs = arm_labels[design.observed[keep]].astype(str)
+        s_keep = None
+        if strata_codes is not None:
+            _, s_keep = np.unique(strata_codes[keep], return_inverse=True)
+        fit_kwargs: dict[str, Any] = dict(control=design.control, ci_level=ci_level)
+        if se_type is not None:
+            fit_kwargs["se_type"] = se_type
+        if Zfull.shape[1]:
+            fit_kwargs["covariates"] = {nm: Zfull[keep, j] for j, nm in enumerate(znames)}
+        if s_keep is not None:
+            fit_kwargs["strata"] = s_keep.astype(str)
+        if clusters is not None and spec.supports_clusters:
+            fit_kwargs["clusters"] = clusters[keep].astype(str)
+        analytic = {e.term: e for e in spec.fit(ym, labels_obs, **fit_kwargs)}
+
+        Y = ym[:, None]
+        engine: _Engine
+        has_cov = bool(Zfull.shape[1])
+        if estimator == "difference_in_means" and clusters is None:
+            if s_keep is None:
+                engine = _Engine("dim", k, c, contrasts, statistic)
+            elif statistic == "estimate":
+                engine = _Engine("blocked_dim", k, c, contrasts, statistic, strata=s_keep)
+            else:
+                engine = _refit_engine(spec, fit_kwargs, arm_labels, k, c, contrasts, statistic)
+        elif estimator == "ols" and statistic == "estimate":
+            s_use = s_keep if s_keep is not None else np.zeros(m, dtype=np.int64)
+            S = int(s_use.max()) + 1
+            X = _demean(Zfull[keep], s_use, S) if has_cov else None
+            engine = _Engine("fwl", k, c, contrasts, statistic, strata=s_use, covariates=X)
+        elif estimator == "ols" and statistic == "t" and not has_cov and s_keep is None and clusters is None \
+                and se_type in (None, "HC2"):
+            engine = _Engine("dim", k, c, contrasts, statistic)  # HC2 SE of saturated arm dummies = Neyman
+        else:
+            engine = _refit_engine(spec, fit_kwargs, arm_labels, k, c, contrasts, statistic)
+        prep = _prepare(engine, Y)
+        obs_row = design.observed[keep][None, :].astype(np.int8)
+        T_obs = engine(obs_row, prep)[0, :, 0]
+        for i, a in enumerate(contrasts):
+            row_specs.append((name, a, keep, engine, prep))
+            est = analytic[str(design.arms[a])]
+            observed_stats.append(float(T_obs[i]))
+            effects.append(EffectEstimate.from_estimate(
+                est, outcome=name, arm=str(design.arms[a]), contrast=f"{design.arms[a]} - {design.control}",
+                method="randomisation").with_(statistic=float(T_obs[i])))
+
+    # draws: two-arm designs share the full draws across outcomes; multi-arm contrasts condition
+    two_arm = len(contrasts) == 1
+    cache: dict[int, tuple[str, np.ndarray, np.ndarray | None, float]] = {}
+
+    def draws_for(a: int) -> tuple[str, np.ndarray, np.ndarray | None, float]:
+        if a in cache:
+            return cache[a]
+        total = count_conditional_assignments(design, None if two_arm else a)
+        if exact == "always" and (total is None or total > 10 * n_permutations):
+            raise ValueError(f"Exact enumeration is not possible here ({'scheme ' + design.scheme if total is None else str(total) + ' assignments'}).")
+        if exact != "never" and total is not None and (total <= n_permutations or exact == "always"):
+            A = enumerate_assignments(design, None if two_arm else a, limit=max(total, 1))
+            res = ("enumerated", A, None, 0.0)
+        elif two_arm:
+            A = np.vstack(list(iter_assignments(design, n_permutations, rng=rng)))
+            res = ("full", A, None, 1.0)
+        else:
+            A, logw = draw_conditional(design, a, n_permutations, rng=rng)
+            if logw is None:
+                res = ("conditional", A, None, 1.0)
+            else:
+                lw_obs = _observed_log_weight(design, a)
+                top = max(float(logw.max()), lw_obs)
+                res = ("importance", A, np.exp(logw - top), math.exp(lw_obs - top))
+        cache[a] = res
+        return res
+
+    alpha = 1.0 - ci_level
+    out_effects: list[EffectEstimate] = []
+    for idx, (name, a, keep, engine, prep) in enumerate(row_specs):
+        kind, A, weights, w_obs = draws_for(a)
+        if kind == "enumerated":
+            w_obs_use, incl = 0.0, False
+        else:
+            w_obs_use, incl = w_obs, include_observed
+        i = engine.arms.index(a)
+        null = _stats_in_chunks(engine, A[:, keep], prep, col=i)
+        T0 = observed_stats[idx]
+        p = _pvalue(null[:, 0], T0, alternative, weights, w_obs_use, incl)
+        lo = hi = math.nan
+        if confidence_interval and alternative == "two-sided":
+            d = (design.observed[keep] == a).astype(float)
+            if engine.linear:
+                dn = _stats_in_chunks(engine, A[:, keep], _prepare(engine, d[:, None]), col=i)[:, 0]
+                obs_d = float(engine(design.observed[keep][None, :].astype(np.int8), _prepare(engine, d[:, None]))[0, i, 0])
+                wts = weights if weights is not None else np.ones(A.shape[0])
+                lo, hi = _sweep_interval(null[:, 0], dn, T0, obs_d, wts, w_obs_use if incl else 0.0, alpha)
+            else:
+                lo, hi = _bisect_interval(engine, A[:, keep], design.observed[keep], prep, d, i, weights, w_obs_use,
+                                          incl, alpha, effects[idx])
+        out_effects.append(effects[idx].with_(p_value=p, ci_lower=lo, ci_upper=hi, ci_level=ci_level))
+        approach.append(kind)
+        n_draws.append(int(A.shape[0]))
+
+    null_joint = None
+    if keep_null:
+        cols = []
+        A = np.vstack(list(iter_assignments(design, n_permutations, rng=rng)))
+        for name, a, keep, engine, prep in row_specs:
+            cols.append(_stats_in_chunks(engine, A[:, keep], prep, col=engine.arms.index(a))[:, 0])
+        null_joint = np.column_stack(cols)
+    return RandomisationResult(
+        effects=tuple(out_effects),
+        statistic=statistic,
+        alternative=alternative,
+        approach=tuple(approach),
+        n_draws=tuple(n_draws),
+        observed=np.asarray(observed_stats),
+        null=null_joint,
+    )
+
+
+def _prepare(engine: _Engine, Y: np.ndarray) -> np.ndarray:
+    """Outcome columns as the engine wants them (FWL works on the residuals ``M_X~ y~``)."""
+    if engine.kind != "fwl":
+        return Y
+    S = int(engine.strata.max()) + 1
+    yd = _demean(Y, engine.strata, S)
+    X = engine.covariates
+    if X is not None and X.shape[1]:
+        gamma, *_ = np.linalg.lstsq(X, yd, rcond=None)
+        yd = yd - X @ gamma
+    return yd
+
+
+def _stats_in_chunks(engine: _Engine, A: np.ndarray, Y: np.ndarray, *, col: int) -> np.ndarray:
+    """(B, q) statistics of contrast ``col`` for every row of A."""
+    B, m = A.shape
+    step = max(1, min(B, 4_000_000 // max(m, 1)))
+    out = np.empty((B, Y.shape[1]))
+    for start in range(0, B, step):
+        out[start : start + step] = engine(A[start : start + step], Y)[:, col, :]
+    return out
+
+
+def _refit_engine(spec, fit_kwargs: dict, arm_labels: np.ndarray, k: int, c: int, contrasts: tuple[int, ...],
+                  statistic: str) -> _Engine:
+    labels = arm_labels.astype(str)
+    wanted = [str(labels[a]) for a in contrasts]
+
+    def refit(assignment: np.ndarray, y: np.ndarray) -> np.ndarray:
+        try:
+            fits = {e.term: e for e in spec.fit(y, labels[assignment.astype(np.int64)], **fit_kwargs)}
+        except (ValueError, ArithmeticError, np.linalg.LinAlgError):
+            return np.full(len(wanted), np.nan)
+        vals = []
+        for term in wanted:
+            e = fits.get(term)
+            if e is None:
+                vals.append(math.nan)
+            else:
+                vals.append(e.estimate if statistic == "estimate" else e.statistic)
+        return np.asarray(vals)
+
+    return _Engine("refit", k, c, contrasts, statistic, refit=refit)
+
+
+def _observed_log_weight(design: RIDesign, arm: int) -> float:
+    """Importance weight of the observed assignment under the conditional minimisation proposal."""
+    from bitframe.randomise import minimisation
+
+    names = list(design.factors or {})
+    probs = minimisation.probabilities({f: design.factors[f] for f in names}, design.observed, design.ratio,
+                                       weights=design.factor_weights, imbalance=design.imbalance, p=design.p)
+    in_s = (design.observed == arm) | (design.observed == design.control_index)
+    c = design.control_index
+    lw = np.log(probs[in_s, arm] + probs[in_s, c]).sum()
+    lw += np.log(probs[~in_s, design.observed[~in_s]]).sum()
+    return float(lw)
+
+
+def _bisect_interval(engine: _Engine, A: np.ndarray, observed: np.ndarray, prep: np.ndarray, d: np.ndarray, col: int,
+                     weights, w_obs: float, include_observed: bool, alpha: float, est: EffectEstimate
+                     ) -> tuple[float, float]:
+    """Test-inversion CI for a non-linear statistic by bisection on ``p(tau)``."""
+    y = prep[:, 0]
+    obs = observed[None, :].astype(np.int8)
+
+    def p_at(tau: float) -> float:
+        Y = (y - tau * d)[:, None]
+        t0 = float(engine(obs, Y)[0, col, 0])
+        null = _stats_in_chunks(engine, A, Y, col=col)[:, 0]
+        return _pvalue(null, t0, "two-sided", weights, w_obs, include_observed)
+
+    centre = est.estimate
+    width = est.std_error if np.isfinite(est.std_error) and est.std_error > 0 else max(1.0, abs(centre))
+    if p_at(centre) <= alpha:
+        return math.nan, math.nan
+
+    def bound(direction: float) -> float:
+        step = 2.0 * width
+        inner = centre
+        outer = centre + direction * step
+        for _ in range(40):
+            if p_at(outer) <= alpha:
+                break
+            inner, step = outer, step * 2
+            outer = centre + direction * step
+        else:
+            return direction * math.inf
+        for _ in range(40):
+            mid = 0.5 * (inner + outer)
+            if p_at(mid) > alpha:
+                inner = mid
+            else:
+                outer = mid
+            if abs(outer - inner) <= 1e-6 * width:
+                break
+        return inner
+
+    return bound(-1.0), bound(1.0)
