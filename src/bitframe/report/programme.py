@@ -403,7 +403,7 @@ def _group_view(g: SynthesisGroup, pid: str) -> dict:
         pi = (f"{_fmt_value(g.measure, f.pi_lower)} to {_fmt_value(g.measure, f.pi_upper)}"
               if f.method != "FE" else "\u2014")
         model_rows.append([
-            cell(names[f.method], header=True, data_method=f.method),
+            cell(names[f.method], header=True, method=f.method),
             cell(_fmt_value(g.measure, f.estimate, signed=True), num=True, cls="est", method=f.method),
             cell(f"{_fmt_value(g.measure, f.ci_lower)} to {_fmt_value(g.measure, f.ci_upper)}", num=True, cls="ci",
                  method=f.method),
