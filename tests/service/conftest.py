@@ -149,7 +149,12 @@ def sms(sqlite_url: str) -> Iterator[Deployment]:
 @pytest.fixture()
 def client_for() -> Iterator[Any]:
     """``client_for(deployment)`` -> a Starlette TestClient on the app (in process)."""
-    from fastapi.testclient import TestClient
+    import warnings
+
+    with warnings.catch_warnings():
+        # Starlette suggests another HTTP client package for its TestClient; httpx works.
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from fastapi.testclient import TestClient
 
     from bitframe.service.app import create_app
 

@@ -106,7 +106,7 @@ def _sign(secret: bytes, text: str) -> str:
 
 
 def make_session(secret: bytes, user_id: int, token_hash: str, now: float | None = None) -> str:
-    expires = int((now or time.time()) + SESSION_SECONDS)
+    expires = int((time.time() if now is None else now) + SESSION_SECONDS)
     payload = f"{user_id}.{expires}.{token_hash[:16]}"
     return f"{payload}.{_sign(secret, 'session|' + payload)}"
 
