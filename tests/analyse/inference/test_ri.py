@@ -1,0 +1,219 @@
+"""Randomisation inference against ri2's published examples and independent full enumeration.
+
+References: ri2 vignette (Coppock, ri2 1.x, "Randomization Inference with ri2"): Gerber & Green
+(2012) Table 2.2, estimate 6.5, two-tailed p 0.3809524; the blocked-and-clustered example from the
+ri package's help, 36 assignments, estimate 2, p 0.1944444. Brute force: every assignment listed
+with itertools in this file and the statistic refitted with numpy's least squares.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+
+from bitframe.analyse.estimators import get_estimator
+from bitframe.analyse.inference.draws import RIDesign, enumerate_assignments
+from bitframe.analyse.inference.ri import randomisation_test
+from bitframe.randomise import complete, stratified_block
+
+
+def test_gerber_green_table_2_2_matches_ri2():
+    """ri2 vignette: conduct_ri(Y ~ Z, declare_ra(N = 7, m = 2)) -> estimate 6.5, p = 0.3809524."""
+    y = np.array([15, 15, 20, 20, 10, 15, 30.0])
+    z = np.array([1, 0, 0, 0, 0, 0, 1])
+    d = RIDesign("complete", arms=("0", "1"), ratio=(5, 2), observed=z)
+    res = randomisation_test(y, d, estimator="difference_in_means", seed=1)
+    row = res.effects[0]
+    assert res.approach == ("enumerated",) and res.n_draws == (21,)
+    assert row.estimate == pytest.approx(6.5)
+    assert row.p_value == pytest.approx(0.3809524, abs=1e-7)
+    assert row.method == "randomisation"
+
+
+def test_ri2_blocked_clustered_example_enumeration():
+    """ri2 vignette, blocked and clustered design (block_m = 1, 2, 2 treated clusters of 2, 3, 4):
+    36 possible assignments; the IPW-weighted difference in means is 2 and p = 0.1944444."""
+    Y = np.array([8, 6, 2, 0, 3, 1, 1, 1, 2, 2, 0, 1, 0, 2, 2, 4, 1, 1.0])
+    Z = np.array([1, 1, 0, 0, 1, 1, 0, 0, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0])
+    cl = np.repeat(np.arange(9), 2)
+    blk = np.array([1] * 4 + [2] * 6 + [3] * 8)
+    d = RIDesign("stratified_cluster", arms=("0", "1"), observed=Z, clusters=cl, strata=blk)
+    A = enumerate_assignments(d)
+    assert A.shape == (36, 18)
+    p_treat = np.where(blk == 2, 2 / 3, 1 / 2)
+
+    def ipw_dim(z):  # weighted least squares of Y on Z with weights 1 / P(Z_i = z_i), as ri2 (IPW = TRUE)
+        w = 1 / np.where(z == 1, p_treat, 1 - p_treat)
+        return np.average(Y[z == 1], weights=w[z == 1]) - np.average(Y[z == 0], weights=w[z == 0])
+
+    obs = ipw_dim(Z)
+    sims = np.round([ipw_dim(a.astype(int)) for a in A], 10)
+    assert obs == pytest.approx(2.0)
+    assert np.mean(np.abs(sims) >= round(abs(obs), 10)) == pytest.approx(0.1944444, abs=1e-7)
+
+
+def _brute_force_p(y, z_obs, strata, x, assignments, tau=0.0):
+    """Independent reference: OLS coefficient of z with stratum dummies and x, by numpy lstsq."""
+    S = np.column_stack([(strata == s).astype(float) for s in np.unique(strata)])
+
+    def coef(z, yy):
+        X = np.column_stack([z, S, x])
+        return np.linalg.lstsq(X, yy, rcond=None)[0][0]
+
+    ya = y - tau * z_obs
+    t0 = coef(z_obs, ya)
+    ts = np.array([coef(z, ya) for z in assignments])
+    return np.mean(np.abs(ts) >= abs(t0) - 1e-9 * max(1, abs(t0))), t0
+
+
+def _small_stratified():
+    strata = np.array(["a"] * 6 + ["b"] * 6)
+    z = np.array([1, 0, 1, 0, 0, 1, 0, 1, 1, 0, 1, 0])
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=12)
+    y = 1.0 + 0.8 * z + 0.7 * x + (strata == "b") + rng.normal(size=12)
+    # every assignment with 3 of 6 treated in each stratum
+    sets = [c for c in itertools.combinations(range(6), 3)]
+    assignments = []
+    for s1, s2 in itertools.product(sets, sets):
+        zz = np.zeros(12, dtype=int)
+        zz[list(s1)] = 1
+        zz[[6 + i for i in s2]] = 1
+        assignments.append(zz)
+    return strata, z, x, y, np.array(assignments)
+
+
+def test_exact_p_value_equals_brute_force_enumeration_with_fixed_effects_and_covariate():
+    strata, z, x, y, assignments = _small_stratified()
+    d = RIDesign("stratified_block", arms=("c", "t"), observed=z, strata=strata, block_sizes=(6,),
+                 blocks=np.where(strata == "a", 1, 2))
+    res = randomisation_test(y, d, covariates={"x": x}, seed=3, n_permutations=1000)
+    p_ref, t_ref = _brute_force_p(y, z, strata, x, assignments)
+    row = res.effects[0]
+    assert res.approach == ("enumerated",) and res.n_draws == (400,)
+    assert row.statistic == pytest.approx(t_ref, rel=1e-10)
+    assert row.p_value == pytest.approx(p_ref, abs=1e-12)
+    # the reported estimate is the estimator's own (ols with stratum FE and the covariate)
+    assert row.estimate == pytest.approx(t_ref, rel=1e-10)
+
+
+def test_sampled_p_value_is_within_monte_carlo_error_of_the_exact_one():
+    strata, z, x, y, assignments = _small_stratified()
+    d = RIDesign("stratified_block", arms=("c", "t"), observed=z, strata=strata, block_sizes=(6,),
+                 blocks=np.where(strata == "a", 1, 2))
+    p_ref, _ = _brute_force_p(y, z, strata, x, assignments)
+    res = randomisation_test(y, d, covariates={"x": x}, seed=4, n_permutations=4000, exact="never")
+    assert res.approach == ("full",)
+    se = math.sqrt(p_ref * (1 - p_ref) / 4000)
+    assert abs(res.effects[0].p_value - p_ref) < 4 * se + 1 / 4001
+
+
+def test_interval_is_the_set_of_unrejected_constant_effects():
+    """Test inversion by brute force: p(tau) on a grid from full enumeration; the CI hull's ends are
+    where p crosses alpha (grid points inside are unrejected, points beyond the ends rejected)."""
+    strata, z, x, y, assignments = _small_stratified()
+    d = RIDesign("stratified_block", arms=("c", "t"), observed=z, strata=strata, block_sizes=(6,),
+                 blocks=np.where(strata == "a", 1, 2))
+    res = randomisation_test(y, d, covariates={"x": x}, seed=3, ci_level=0.9)
+    lo, hi = res.effects[0].ci_lower, res.effects[0].ci_upper
+    assert lo < res.effects[0].estimate < hi
+    for tau in np.linspace(lo - 1.0, hi + 1.0, 41):
+        p, _ = _brute_force_p(y, z, strata, x, assignments, tau=tau)
+        if lo + 1e-6 < tau < hi - 1e-6:
+            pass  # inside the hull p may dip below alpha only if the region were not an interval
+        if tau < lo - 1e-6 or tau > hi + 1e-6:
+            assert p <= 0.1 + 1e-12
+    # just inside both ends the constant effect is not rejected
+    for tau in (lo + 1e-7, hi - 1e-7):
+        assert _brute_force_p(y, z, strata, x, assignments, tau=tau)[0] > 0.1 - 1e-12
+
+
+def test_observed_statistics_equal_the_registered_estimators():
+    """The vectorised statistics reproduce ols (stratum FE) and blocked difference in means, which are
+    tested against estimatr in tests/analyse."""
+    rng = np.random.default_rng(2)
+    strata = rng.integers(4, size=80)
+    a = stratified_block.assign(strata, (1, 1, 1), (6,), rng=3)
+    y = rng.normal(size=80) + a.arm * 0.3
+    d = RIDesign("stratified_block", arms=("c", "t", "u"), observed=a.arm, strata=strata, block_sizes=(6,),
+                 blocks=a.block)
+    labels = np.array(["c", "t", "u"])[a.arm]
+    for estimator in ("ols", "difference_in_means"):
+        res = randomisation_test(y, d, estimator=estimator, seed=1, n_permutations=50, confidence_interval=False)
+        ref = get_estimator(estimator).fit(y, labels, control="c", strata=strata.astype(str))
+        for row, e in zip(res.effects, ref):
+            assert row.arm == e.term
+            assert row.statistic == pytest.approx(e.estimate, rel=1e-10)
+
+
+def _multi_arm_rejection_rate(n_sims: int, n_perm: int, seed: int) -> float:
+    """Leveling third arm (ri2 vignette): control/T2 outcomes sd 6, T3 outcomes ~1.5 with sd 0.1; the
+    T2 sharp null is true. The conditional test must reject at 5%."""
+    rng = np.random.default_rng(seed)
+    rejections = 0
+    for sim in range(n_sims):
+        z = complete.assign(90, (1, 1, 1), rng=rng).arm
+        y0 = rng.normal(0, 6, size=90)
+        y = np.where(z == 2, rng.normal(1.5, 0.1, size=90), y0)
+        d = RIDesign("complete", arms=("T1", "T2", "T3"), observed=z)
+        res = randomisation_test(y, d, estimator="difference_in_means", seed=rng, n_permutations=n_perm,
+                                 confidence_interval=False)
+        rejections += res.effects[0].p_value <= 0.05
+    return rejections / n_sims
+
+
+def test_multi_arm_conditional_test_has_nominal_size():
+    rate = _multi_arm_rejection_rate(300, 199, seed=10)
+    assert abs(rate - 0.05) < 3 * math.sqrt(0.05 * 0.95 / 300)
+
+
+@pytest.mark.slow
+def test_multi_arm_conditional_test_has_nominal_size_long():
+    rate = _multi_arm_rejection_rate(2000, 399, seed=11)
+    assert abs(rate - 0.05) < 3 * math.sqrt(0.05 * 0.95 / 2000)
+
+
+def test_minimisation_two_arm_null_p_values_are_uniform():
+    """Replaying minimisation gives valid p-values: under the null, P(p <= 0.1) ~ 0.1 (and not 0)."""
+    from bitframe.analyse.inference.draws import RIDesign as D
+    from bitframe.randomise import minimisation
+
+    rng = np.random.default_rng(5)
+    hits = 0
+    n_sims = 150
+    for _ in range(n_sims):
+        f = {"sex": rng.choice(["F", "M"], 30), "age": rng.choice(["y", "o"], 30)}
+        z = minimisation.assign(f, (1, 1), rng=rng).arm
+        y = rng.normal(size=30) + (f["sex"] == "F") * 2
+        d = D("minimisation", arms=("c", "t"), observed=z, factors=f)
+        res = randomisation_test(y, d, estimator="difference_in_means", seed=rng, n_permutations=99,
+                                 confidence_interval=False)
+        hits += res.effects[0].p_value <= 0.1
+    assert abs(hits / n_sims - 0.1) < 3.5 * math.sqrt(0.09 / n_sims)
+
+
+def test_studentised_statistic_and_ri2_convention():
+    y = np.array([15, 15, 20, 20, 10, 15, 30.0])
+    z = np.array([1, 0, 0, 0, 0, 0, 1])
+    d = RIDesign("complete", arms=("0", "1"), ratio=(5, 2), observed=z)
+    t = randomisation_test(y, d, estimator="difference_in_means", statistic="t", seed=1).effects[0]
+    se = math.sqrt(np.var([15, 30.0], ddof=1) / 2 + np.var([15, 20, 20, 10, 15.0], ddof=1) / 5)
+    assert t.statistic == pytest.approx(6.5 / se)
+    assert 0 <= t.p_value <= 1 and t.ci_lower < 6.5 < t.ci_upper
+    mc = randomisation_test(y, d, seed=2, n_permutations=500, exact="never", include_observed=False).effects[0]
+    mc1 = randomisation_test(y, d, seed=2, n_permutations=500, exact="never").effects[0]
+    b = round(mc.p_value * 500)
+    assert mc1.p_value == pytest.approx((b + 1) / 501)
+
+
+def test_argument_errors():
+    d = RIDesign("complete", arms=("0", "1"), observed=np.array([0, 1, 0, 1]))
+    with pytest.raises(ValueError, match="Unknown statistic"):
+        randomisation_test(np.ones(4), d, statistic="f", seed=1)
+    with pytest.raises(ValueError, match="must have 4 entries"):
+        randomisation_test(np.ones(3), d, seed=1)
+    with pytest.raises(ValueError, match="n_permutations"):
+        randomisation_test(np.ones(4), d, seed=1, n_permutations=0)
