@@ -236,19 +236,21 @@ def run_load(
     clients: int = 50,
     timeout: float = 120.0,
     stop_after_errors: int | None = None,
+    result: LoadResult | None = None,
 ) -> LoadResult:
     """Enrol ``participants`` -- ``(participant_id, token, values)`` -- with ``clients``
     concurrent HTTP clients (one connection each), each taking the next participant from a
     shared queue. Every request's status, body and latency are recorded; connection errors
-    are recorded as ``status=None`` (not acknowledged)."""
-    return asyncio.run(_load(base_url, list(participants), clients, timeout, stop_after_errors))
+    are recorded as ``status=None`` (not acknowledged). Pass ``result`` to watch progress
+    from another thread while the load runs."""
+    result = LoadResult() if result is None else result
+    return asyncio.run(_load(base_url, list(participants), clients, timeout, stop_after_errors, result))
 
 
 async def _load(base_url: str, items: list[tuple[str, str, Mapping[str, Any]]], clients: int, timeout: float,
-                stop_after_errors: int | None) -> LoadResult:
+                stop_after_errors: int | None, result: LoadResult) -> LoadResult:
     import httpx
 
-    result = LoadResult()
     queue: asyncio.Queue[tuple[str, str, Mapping[str, Any]]] = asyncio.Queue()
     for item in items:
         queue.put_nowait(item)
@@ -276,6 +278,7 @@ async def _load(base_url: str, items: list[tuple[str, str, Mapping[str, Any]]], 
                                                    f"{type(exc).__name__}: {exc}"))
                     if stop_after_errors is not None and errors >= stop_after_errors:
                         return
+                    await asyncio.sleep(0.01)  # a dead server refuses at once: do not spin
 
     start = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(clients)))
