@@ -13,10 +13,15 @@ import copy
 import json
 import math
 import re
+import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+
+# Test modules import the helpers below as `report_testkit`: pytest loads this conftest before
+# collecting them, under a name that depends on the import mode, so give it one stable alias.
+sys.modules.setdefault("report_testkit", sys.modules[__name__])
 
 REPO = Path(__file__).resolve().parents[2]
 SYN_DIR = REPO / "tests" / "reference" / "report_synthesis"

@@ -15,7 +15,7 @@ import re
 
 import pytest
 
-from conftest import NUMBER, PROGRAMME_FILE, PROTOCOL_FILES, SYN_DIR, num, parse_html, shows
+from report_testkit import NUMBER, PROGRAMME_FILE, PROTOCOL_FILES, SYN_DIR, num, parse_html, shows
 
 from bitframe.errors import BitframeError
 from bitframe.report.site import SITE_SECTIONS

@@ -15,7 +15,7 @@ import re
 
 import pytest
 
-from conftest import NUMBER, PROTOCOL_FILES, decimals, num, parse_html, se_digits, shows
+from report_testkit import NUMBER, PROTOCOL_FILES, decimals, num, parse_html, se_digits, shows
 
 from bitframe.errors import BitframeError, OutputExistsError
 from bitframe.report.site import SITE_SECTIONS, render_site_html, render_site_report
