@@ -41,7 +41,7 @@ VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "met
 
 
 class Node:
-    def __init__(self, tag: str, attrs: dict[str, str | None], parent: "Node | None" = None):
+    def __init__(self, tag: str, attrs: dict[str, str | None], parent: Node | None = None):
         self.tag = tag
         self.attrs = attrs
         self.parent = parent
@@ -59,7 +59,7 @@ class Node:
             if isinstance(c, Node):
                 yield from c.iter()
 
-    def find_all(self, tag: str | None = None, **attrs: str) -> list["Node"]:
+    def find_all(self, tag: str | None = None, **attrs: str) -> list[Node]:
         out = []
         for n in self.iter():
             if tag is not None and n.tag != tag:
@@ -77,15 +77,15 @@ class Node:
                 out.append(n)
         return out
 
-    def find(self, tag: str | None = None, **attrs: str) -> "Node":
+    def find(self, tag: str | None = None, **attrs: str) -> Node:
         found = self.find_all(tag, **attrs)
         assert found, f"no <{tag}> with {attrs}"
         return found[0]
 
-    def by_id(self, ident: str) -> "Node":
+    def by_id(self, ident: str) -> Node:
         return self.find(None, id=ident)
 
-    def section_of(self, heading_id: str) -> "Node":
+    def section_of(self, heading_id: str) -> Node:
         """The <section> (or programme site block) whose heading has this id."""
         node = self.by_id(heading_id)
         while node.parent is not None and node.tag not in ("section",):

@@ -22,8 +22,12 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-
-from report_testkit import PROGRAMME_FILE, PROTOCOL_FILES, load_fixture_results, parse_html
+from report_testkit import (
+    PROGRAMME_FILE,
+    PROTOCOL_FILES,
+    load_fixture_results,
+    parse_html,
+)
 
 CHROMIUM = "/usr/bin/chromium"
 pytestmark = [

@@ -9,13 +9,21 @@ writes ``tests/reference/report_synthesis/synthesis_reference.json``.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import math
 import re
 
 import pytest
-
-from report_testkit import NUMBER, PROGRAMME_FILE, PROTOCOL_FILES, SYN_DIR, num, parse_html, shows
+from report_testkit import (
+    NUMBER,
+    PROGRAMME_FILE,
+    PROTOCOL_FILES,
+    SYN_DIR,
+    num,
+    parse_html,
+    shows,
+)
 
 from bitframe.errors import BitframeError
 from bitframe.report.site import SITE_SECTIONS
@@ -139,7 +147,7 @@ def test_programme_sections_present(doc, sites):
     ids = [n.attrs["id"] for n in doc.iter() if "id" in n.attrs]
     assert len(ids) == len(set(ids))
     levels = [int(n.tag[1]) for n in doc.iter() if re.fullmatch(r"h[1-6]", n.tag)]
-    assert all(b - a <= 1 for a, b in zip(levels, levels[1:]))
+    assert all(b - a <= 1 for a, b in itertools.pairwise(levels))
 
 
 def _model_rows(doc, index):

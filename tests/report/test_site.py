@@ -9,13 +9,20 @@ effects: two significant figures of the standard error; ratios: 2; p-values: 3).
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
 
 import pytest
-
-from report_testkit import NUMBER, PROTOCOL_FILES, decimals, num, parse_html, se_digits, shows
+from report_testkit import (
+    NUMBER,
+    PROTOCOL_FILES,
+    num,
+    parse_html,
+    se_digits,
+    shows,
+)
 
 from bitframe.errors import BitframeError, OutputExistsError
 from bitframe.report.site import SITE_SECTIONS, render_site_html, render_site_report
@@ -48,7 +55,7 @@ def test_ids_are_unique_and_headings_do_not_skip_levels(site_doc, trial):
     assert len(ids) == len(set(ids)), sorted({i for i in ids if ids.count(i) > 1})
     levels = [int(n.tag[1]) for n in doc.iter() if re.fullmatch(r"h[1-6]", n.tag)]
     assert levels[0] == 1 and levels.count(1) == 1
-    assert all(b - a <= 1 for a, b in zip(levels, levels[1:])), levels
+    assert all(b - a <= 1 for a, b in itertools.pairwise(levels)), levels
 
 
 # --------------------------------------------------------------------------- the summary sentence
@@ -490,7 +497,7 @@ def test_output_must_be_html(tmp_path, protocols, results):
 
 
 def test_missing_chromium_gives_an_install_hint(tmp_path, monkeypatch, protocols, results):
-    import bitframe.report.render as render
+    from bitframe.report import render
 
     monkeypatch.setattr(render, "CHROMIUM", str(tmp_path / "no-chromium"))
     monkeypatch.setenv("BITFRAME_CHROMIUM", str(tmp_path / "no-chromium"))
@@ -596,3 +603,13 @@ def test_cli_errors_exit_1_without_traceback(tmp_path, capsys, results, case, co
 def test_cli_help(capsys):
     code, stdout, _ = _cli(["report", "--help"], capsys)
     assert code == 0 and "PROTOCOL_OR_PROGRAMME" in stdout and "--pdf" in stdout and "--results" in stdout
+
+
+def test_render_docstring_examples_run():
+    """The Examples in bitframe.report.render's docstrings are executable and correct."""
+    import doctest
+
+    from bitframe.report import render
+
+    outcome = doctest.testmod(render)
+    assert outcome.attempted > 0 and outcome.failed == 0

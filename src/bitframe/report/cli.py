@@ -7,14 +7,13 @@ imported inside the command so that ``bitframe --help`` stays fast.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from bitframe.errors import BitframeError, Problem
 
 
-def _report(source: Path, results: Optional[Path], out: Path, pdf: bool, force: bool) -> str:
+def _report(source: Path, results: Path | None, out: Path, pdf: bool, force: bool) -> str:
     """Do the work of ``bitframe report``; return the line to print. Raises BitframeError."""
     from bitframe.protocol.programme import is_programme_file
 
@@ -48,7 +47,7 @@ def register(app: typer.Typer) -> None:
     def report(
         source: Path = typer.Argument(..., metavar="PROTOCOL_OR_PROGRAMME",
                                       help="A trial protocol (with --results) or a programme file."),
-        results: Optional[Path] = typer.Option(None, "--results", "-r",
+        results: Path | None = typer.Option(None, "--results", "-r",
                                                help="The site's results JSON (from `bitframe analyse --json`)."),
         out: Path = typer.Option(..., "--out", "-o", help="The HTML report to write."),
         pdf: bool = typer.Option(False, "--pdf", help="Also print a PDF beside the HTML (needs Chromium)."),

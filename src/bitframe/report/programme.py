@@ -52,16 +52,16 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from bitframe.errors import BitframeError
 from bitframe.report.render import (
     RenderedReport,
     describe_effect,
     evidence,
-    fmt_count,
     fmt_number,
     fmt_p,
     fmt_percent,
@@ -471,7 +471,7 @@ def _pooled_sentence(g: SynthesisGroup) -> str:
 
 def _primary_contrasts(sites: Sequence[SiteData]) -> list[dict]:
     """Every primary contrast with its display text, area and EAST levers."""
-    from bitframe.report.site import EAST_LEVERS, PROGRAMME_AREAS, MULTIPLICITY
+    from bitframe.report.site import EAST_LEVERS, MULTIPLICITY, PROGRAMME_AREAS
 
     out = []
     cands = _candidate_rows(sites)
@@ -528,7 +528,13 @@ def _summary_rows(label: str, members: list[dict], ci_level: float) -> list:
 
 def build_programme_context(programme: Any, sites: Sequence[SiteData], *, ci_level: float = 0.95) -> dict:
     """Everything the programme template needs (pre-formatted)."""
-    from bitframe.report.site import EAST_LEVERS, PROGRAMME_AREAS, cell, site_context, table
+    from bitframe.report.site import (
+        EAST_LEVERS,
+        PROGRAMME_AREAS,
+        cell,
+        site_context,
+        table,
+    )
 
     synthesis = programme_synthesis(sites, ci_level=ci_level)
     groups = [_group_view(g, f"synthesis-{i + 1}-") for i, g in enumerate(synthesis.groups)]
@@ -598,17 +604,17 @@ def build_programme_context(programme: Any, sites: Sequence[SiteData], *, ci_lev
 
 _RULE_TEXT = [
     "Only pre-registered effects are pooled: each intervention arm against its site's control, for one outcome.",
-    "Same outcome: an outcome id used by two or more sites (same type) is pooled on the first measure every site "
-    "has: binary outcomes on the risk difference (else the log odds ratio), continuous outcomes on the mean "
-    "difference (else Hedges' g), counts on the log rate ratio (else the mean difference).",
-    "Same type: the primary outcomes of each type are pooled across sites, binary outcomes on the risk difference, "
-    "continuous outcomes on the standardised mean difference (Hedges' g, using the model's standard error divided "
-    "by the pooled SD), counts on the log rate ratio (from the pre-registered or the additional Poisson estimate).",
-    "A group needs at least two sites. Contrasts from a multi-arm site share a control group and are pooled as "
-    "separate rows, which overstates precision slightly.",
-    "Each group is pooled with a common-effect model and with random-effects models (DerSimonian-Laird and REML "
-    "estimates of \u03c4\u00b2, z-tests), with I\u00b2, Cochran's Q and the prediction interval for a new site, "
-    "matching R's metafor package.",
+    ("Same outcome: an outcome id used by two or more sites (same type) is pooled on the first measure every site "
+     "has: binary outcomes on the risk difference (else the log odds ratio), continuous outcomes on the mean "
+     "difference (else Hedges' g), counts on the log rate ratio (else the mean difference)."),
+    ("Same type: the primary outcomes of each type are pooled across sites, binary outcomes on the risk difference, "
+     "continuous outcomes on the standardised mean difference (Hedges' g, using the model's standard error divided "
+     "by the pooled SD), counts on the log rate ratio (from the pre-registered or the additional Poisson estimate)."),
+    ("A group needs at least two sites. Contrasts from a multi-arm site share a control group and are pooled as "
+     "separate rows, which overstates precision slightly."),
+    ("Each group is pooled with a common-effect model and with random-effects models (DerSimonian-Laird and REML "
+     "estimates of \u03c4\u00b2, z-tests), with I\u00b2, Cochran's Q and the prediction interval for a new site, "
+     "matching R's metafor package."),
 ]
 
 
@@ -622,7 +628,7 @@ def render_programme_html(programme: Any, sites: Sequence[SiteData] | None = Non
     ctx = build_programme_context(programme, sites)
     return render_template(
         "programme.html.j2", prog=ctx, title=f"{programme.spec.title} \u2014 programme report",
-        generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), version=__version__,
+        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), version=__version__,
     )
 
 

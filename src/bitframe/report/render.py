@@ -53,9 +53,10 @@ import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from bitframe.errors import BitframeError, DataError, Problem
 
@@ -64,6 +65,7 @@ __all__ = [
     "EVIDENCE_LEVELS",
     "RESULTS_KEYS",
     "RenderedReport",
+    "check_results",
     "ci_meaning",
     "continuous_digits",
     "evidence",
@@ -76,7 +78,6 @@ __all__ = [
     "html_to_pdf",
     "humanise",
     "load_results",
-    "check_results",
     "write_report",
 ]
 
@@ -160,7 +161,7 @@ def fmt_count(n: Any) -> str:
     """A count with thousands separators; an em dash for missing."""
     if isinstance(n, bool) or not isinstance(n, (int, float)) or (isinstance(n, float) and not math.isfinite(n)):
         return "\u2014"
-    return f"{int(round(n)):,}"
+    return f"{round(n):,}"
 
 
 def fmt_p(p: Any) -> str:

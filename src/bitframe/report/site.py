@@ -30,8 +30,9 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from bitframe.report.render import (
     EffectText,
@@ -40,7 +41,6 @@ from bitframe.report.render import (
     continuous_digits,
     describe_effect,
     display_transform,
-    evidence,
     fmt_count,
     fmt_number,
     fmt_p,
@@ -341,8 +341,8 @@ def _design(protocol: Any, names: _Names, results: dict, pid: str) -> dict:
     if protocol.unit.cluster_column:
         items.append(("Cluster column", protocol.unit.cluster_column))
     if rnd.stepped_wedge is not None:
-        items.append(("Stepped wedge", f"{rnd.stepped_wedge.steps} steps after {rnd.stepped_wedge.baseline_periods} "
-                                       "baseline period(s)"))
+        sw = rnd.stepped_wedge
+        items.append(("Stepped wedge", f"{sw.steps} steps after {sw.baseline_periods} baseline period(s)"))
     if rnd.minimisation is not None:
         items.append(("Minimisation factors", ", ".join(rnd.minimisation.factors)))
     seed = manifest.get("seed") or inputs.get("seed") or rnd.seed
@@ -585,8 +585,8 @@ def _outcomes(names: _Names, effects: list[Mapping[str, Any]], texts: list[Effec
             row.append(cell(fmt_p(ri.get((t.outcome, t.arm))), num=True, cls="p-ri"))
         row += [cell(fmt_count(r.get("n")), num=True), cell(t.evidence, cls=t.evidence_class)]
         rows.append(row)
-    note_bits = ["Binary outcomes: levels in percent and effects in percentage points (pp); the arm level is the "
-                 "control level plus the estimated effect."]
+    note_bits = [("Binary outcomes: levels in percent and effects in percentage points (pp); the arm level is "
+                  "the control level plus the estimated effect.")]
     if show_adj:
         note_bits.append(f"Adjusted p-values use the {MULTIPLICITY.get(names.protocol.analysis.multiplicity, 'pre-registered')} "
                          "correction within each outcome role.")
@@ -622,7 +622,10 @@ def _additional(names: _Names, results: dict, pid: str, ci_level: float) -> dict
         est, lo, hi = (r.get(k) for k in ("estimate", "ci_lower", "ci_upper"))
         ok = all(isinstance(v, (int, float)) and math.isfinite(v) for v in (est, lo, hi))
         digits = 1 if display == "pp" else 2 if display == "ratio" else continuous_digits(r.get("std_error"))
-        fmt = (lambda v: fmt_number(tf(v), digits)) if ok else (lambda v: "\u2014")
+
+        def fmt(v: Any, ok: bool = ok, tf: Any = tf, digits: int = digits) -> str:
+            return fmt_number(tf(v), digits) if ok else "\u2014"
+
         method = r.get("method") or "analytic"
         rows.append([
             cell(names.outcome_label(r.get("outcome")), header=True), cell(names.arm(r.get("arm"))),
@@ -653,7 +656,7 @@ def _subgroups(names: _Names, results: dict, pid: str, ci_level: float) -> dict:
     for r in results.get("subgroups") or []:
         groups.setdefault((str(r.get("outcome")), str(r.get("subgroup")), str(r.get("arm"))), []).append(r)
     for gi, ((outcome, subgroup, arm), members) in enumerate(groups.items()):
-        display, _, unit, tf = display_transform("difference", names.outcome_type(outcome))
+        display, _, _, tf = display_transform("difference", names.outcome_type(outcome))
         digits = 1 if display == "pp" else continuous_digits(min((m.get("std_error") or 1) for m in members))
         inter = members[0]
         inter_t = (f"interaction {p_phrase(inter.get('interaction_p_value'))}"
@@ -838,7 +841,7 @@ def render_site_html(protocol: Any, results: Mapping[str, Any], *, protocol_sha2
     ctx = site_context(protocol, results, protocol_sha256=protocol_sha256)
     return render_template(
         "site.html.j2", site=ctx, title=f"{protocol.trial.title} \u2014 trial report",
-        generated=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"), version=__version__,
+        generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), version=__version__,
     )
 
 
