@@ -1,0 +1,65 @@
+"""Registry of the power calculators, so callers (the protocol layer, the CLI)
+can name one by string and call it with plain keyword arguments.
+
+>>> sorted(CALCULATORS)[:3]
+['chi_square', 'cluster', 'multi_arm']
+>>> evaluate("two_means", "n", {"sd": 1, "mde": 0.5, "power": 0.8}).n_total
+128
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+from bitframe.power.cluster import cluster
+from bitframe.power.effect_size import chi_square, one_way_anova
+from bitframe.power.result import PowerResult
+from bitframe.power.stepped_wedge import stepped_wedge
+from bitframe.power.two_arm import multi_arm, two_means, two_proportions, two_rates
+from bitframe.registry import Registry
+
+CALCULATORS: Registry[Callable[..., PowerResult]] = Registry("power calculator")
+for _name, _fn in {
+    "two_means": two_means,
+    "two_proportions": two_proportions,
+    "two_rates": two_rates,
+    "multi_arm": multi_arm,
+    "cluster": cluster,
+    "stepped_wedge": stepped_wedge,
+    "one_way_anova": one_way_anova,
+    "chi_square": chi_square,
+}.items():
+    CALCULATORS.add(_name, _fn)
+
+#: The size a power curve varies by default, per calculator.
+DEFAULT_SIZE = {
+    "two_means": "n", "two_proportions": "n", "two_rates": "n", "multi_arm": "n", "one_way_anova": "n",
+    "chi_square": "n", "cluster": "clusters", "stepped_wedge": "clusters_per_step",
+}
+
+#: solve_for target that yields each size keyword.
+SIZE_TARGET = {"n": "n", "clusters": "clusters", "clusters_per_step": "clusters", "cluster_size": "cluster_size"}
+
+
+def effect_keyword(name: str, kwargs: Mapping[str, Any]) -> str:
+    """The keyword carrying the effect for calculator ``name`` (for re-evaluation)."""
+    if name == "one_way_anova":
+        return "f"
+    if name == "chi_square":
+        return "w"
+    if name == "two_rates" or (name in ("cluster", "multi_arm") and kwargs.get("outcome") == "count"):
+        return "rate_ratio"
+    return "mde"
+
+
+def has_direction(name: str, kwargs: Mapping[str, Any]) -> bool:
+    if name in ("two_proportions", "two_rates", "stepped_wedge"):
+        return True
+    return name in ("cluster", "multi_arm") and kwargs.get("outcome") in ("binary", "count")
+
+
+def evaluate(name: str, solve_for: str, kwargs: Mapping[str, Any]) -> PowerResult:
+    """Call calculator ``name`` with ``solve_for`` and keyword arguments ``kwargs``
+    (``None`` values are dropped, so a stored call can be edited and replayed)."""
+    fn = CALCULATORS.get(name)
+    return fn(solve_for, **{k: v for k, v in kwargs.items() if v is not None})

@@ -1,0 +1,215 @@
+"""Power and MDE curves over a range of sizes, and a plot of both.
+
+:func:`power_curve` evaluates a calculator at each size (power at the given
+effect; MDE at the target power) and returns plain arrays;
+:func:`plot_power` draws them with matplotlib (imported lazily, rendered with
+the Agg canvas so no global backend is changed) to SVG or PNG.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from bitframe.power._checks import InfeasibleDesignError
+from bitframe.power.calculators import (
+    CALCULATORS,
+    DEFAULT_SIZE,
+    SIZE_TARGET,
+    effect_keyword,
+    evaluate,
+    has_direction,
+)
+from bitframe.power.result import PowerResult
+
+
+@dataclass(frozen=True)
+class PowerCurve:
+    """Power and MDE at a grid of sizes.
+
+    ``sizes`` are values of the ``vary`` keyword (e.g. ``n`` per control arm or
+    ``clusters`` per control arm); ``n_total`` the total recruited at each;
+    ``power`` the power to detect ``effect``; ``mde`` the minimum detectable
+    effect at ``target_power`` (NaN where none exists). ``planned`` is the
+    planned size, if any, and ``planned_power`` its power.
+    """
+
+    calculator: str
+    vary: str
+    sizes: np.ndarray
+    n_total: np.ndarray
+    power: np.ndarray
+    mde: np.ndarray
+    effect: float
+    effect_scale: str
+    target_power: float
+    planned: float | None = None
+    planned_power: float | None = None
+
+    def to_frame(self):
+        import pandas as pd
+
+        return pd.DataFrame({"calculator": self.calculator, "vary": self.vary, "size": self.sizes,
+                             "n_total": self.n_total, "power": self.power, "mde": self.mde,
+                             "effect": self.effect, "effect_scale": self.effect_scale,
+                             "target_power": self.target_power})
+
+
+def _resolve(spec: Any, kwargs: Mapping[str, Any]) -> tuple[str, dict[str, Any], float | None]:
+    """(calculator name, keyword arguments with the effect filled in, target power)."""
+    if isinstance(spec, PowerResult):
+        if spec.call is None:
+            raise ValueError("power_curve: this result does not record how it was computed.")
+        name, kw = spec.call
+        if spec.solve_for == "mde":
+            kw[effect_keyword(name, kw)] = spec.mde
+            kw.pop("direction", None)
+        target = spec.target_power
+    elif isinstance(spec, Mapping):
+        kw = dict(spec)
+        if "calculator" not in kw:
+            raise ValueError("power_curve: a mapping must name its 'calculator' (one of "
+                             f"{', '.join(CALCULATORS.names())}).")
+        name = kw.pop("calculator")
+        target = None
+    else:
+        name, kw, target = str(spec), {}, None
+    CALCULATORS.get(name)  # unknown names list the valid ones
+    kw.update(kwargs)
+    if "power" in kw and kw["power"] is not None:
+        target = kw["power"]
+    kw.pop("power", None)
+    return name, kw, target
+
+
+def power_curve(
+    spec: str | Mapping[str, Any] | PowerResult,
+    sizes: Sequence[float],
+    *,
+    vary: str | None = None,
+    target_power: float | None = None,
+    planned: float | None = None,
+    **kwargs: Any,
+) -> PowerCurve:
+    """Power and minimum detectable effect across ``sizes``.
+
+    ``spec`` is a calculator name (with its keyword arguments in ``kwargs``), a
+    mapping ``{"calculator": name, **kwargs}``, or a :class:`PowerResult` (its
+    recorded inputs are reused; a solved MDE becomes the effect). ``vary`` is
+    the size keyword to vary (default ``n``; ``clusters`` for cluster trials,
+    ``clusters_per_step`` for stepped wedges; ``cluster_size`` also works).
+    The target power comes from ``target_power``, the inputs' ``power`` or 0.8.
+
+    >>> c = power_curve("two_means", [20, 64, 100], sd=1, mde=0.5)
+    >>> [round(float(p), 3) for p in c.power]
+    [0.338, 0.801, 0.94]
+    """
+    name, kw, target = _resolve(spec, kwargs)
+    target = target_power if target_power is not None else (target if target is not None else 0.8)
+    vary = vary or DEFAULT_SIZE[name]
+    if vary not in SIZE_TARGET or (vary == "clusters_per_step") != (name == "stepped_wedge") and vary != "cluster_size":
+        raise ValueError(f"power_curve: cannot vary {vary!r} for {name}; use {DEFAULT_SIZE[name]!r}"
+                         + (" or 'cluster_size'" if name in ("cluster", "stepped_wedge") else "") + ".")
+    for key in ("n", "clusters", "clusters_per_step", "cluster_size"):
+        if key == vary:
+            kw.pop(key, None)
+    ekey = effect_keyword(name, kw)
+    effect_given = kw.get(ekey)
+    if effect_given is None and name in ("two_proportions", "cluster", "multi_arm") and kw.get("p1") is not None:
+        effect_given = kw["p1"] - kw["p0"]
+    sizes_arr = np.asarray(sizes, dtype=float)
+    power = np.full(sizes_arr.shape, np.nan)
+    mde = np.full(sizes_arr.shape, np.nan)
+    n_total = np.full(sizes_arr.shape, np.nan)
+    scale = ""
+    mde_kw = {k: v for k, v in kw.items() if k not in (ekey, "p1")}
+    if has_direction(name, kw) and effect_given is not None:
+        up = effect_given > 1 if ekey == "rate_ratio" else effect_given > 0
+        mde_kw["direction"] = "increase" if up else "decrease"
+    for i, s in enumerate(sizes_arr):
+        if effect_given is not None:
+            r = evaluate(name, "power", {**kw, vary: float(s)})
+            power[i], n_total[i], scale = r.power, float(r.n_total), r.effect_scale
+        try:
+            r = evaluate(name, "mde", {**mde_kw, vary: float(s), "power": target})
+            mde[i], n_total[i], scale = r.mde, float(r.n_total), r.effect_scale
+        except InfeasibleDesignError:
+            pass
+    planned_power = None
+    if planned is not None and effect_given is not None:
+        planned_power = evaluate(name, "power", {**kw, vary: float(planned)}).power
+    return PowerCurve(calculator=name, vary=vary, sizes=sizes_arr, n_total=n_total, power=power, mde=mde,
+                      effect=math.nan if effect_given is None else float(effect_given), effect_scale=scale,
+                      target_power=float(target), planned=planned, planned_power=planned_power)
+
+
+_LABELS = {"n": "participants per control arm", "clusters": "clusters per control arm",
+           "clusters_per_step": "clusters per step", "cluster_size": "participants per cluster"}
+_SCALES = {"mean_difference": "mean difference", "risk_difference": "risk difference",
+           "rate_ratio": "rate ratio", "cohen_f": "Cohen's f", "cohen_w": "Cohen's w"}
+
+
+def plot_power(
+    curve: PowerCurve,
+    path: str | Path,
+    *,
+    title: str | None = None,
+    dpi: int = 150,
+) -> Path:
+    """Write a two-panel figure (power vs size; MDE vs size) to ``path``.
+
+    The format follows the suffix (``.svg`` or ``.png``). The target power and
+    the effect are drawn as horizontal reference lines and the planned size, if
+    the curve has one, as a vertical line labelled with its power.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from bitframe.io import write_bytes_atomic
+
+    path = Path(path)
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in ("svg", "png"):
+        raise ValueError(f"plot_power: the file suffix must be .svg or .png. Got {path.suffix!r}.")
+    fig = Figure(figsize=(9, 3.6))
+    FigureCanvasAgg(fig)
+    ax1, ax2 = fig.subplots(1, 2)
+    xlab = _LABELS.get(curve.vary, curve.vary)
+    if np.isfinite(curve.power).any():
+        ax1.plot(curve.sizes, curve.power, color="#1f4e79", lw=2, label="power")
+    ax1.axhline(curve.target_power, color="#888888", ls="--", lw=1, label=f"target {curve.target_power:g}")
+    ax1.set_ylim(0, 1.02)
+    ax1.set_xlabel(xlab)
+    ax1.set_ylabel("power")
+    eff = "" if math.isnan(curve.effect) else f" to detect {curve.effect:.4g}"
+    ax1.set_title(f"Power{eff}", fontsize=10)
+    ax2.plot(curve.sizes, curve.mde, color="#a23b2a", lw=2, label="minimum detectable effect")
+    if not math.isnan(curve.effect):
+        ax2.axhline(curve.effect, color="#888888", ls="--", lw=1, label=f"planned effect {curve.effect:.4g}")
+    ax2.set_xlabel(xlab)
+    ax2.set_ylabel(_SCALES.get(curve.effect_scale, curve.effect_scale or "effect"))
+    ax2.set_title(f"Minimum detectable effect at power {curve.target_power:g}", fontsize=10)
+    if curve.planned is not None:
+        lab = f"planned {curve.planned:g}"
+        if curve.planned_power is not None:
+            lab += f" (power {curve.planned_power:.2f})"
+        for ax in (ax1, ax2):
+            ax.axvline(curve.planned, color="#2e7d32", lw=1.5, label=lab)
+        if curve.planned_power is not None:
+            ax1.plot([curve.planned], [curve.planned_power], "o", color="#2e7d32")
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="best")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=dpi)
+    write_bytes_atomic(path, buf.getvalue())
+    return path
