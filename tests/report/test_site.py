@@ -265,11 +265,21 @@ def test_power_table_and_verdicts(site_doc, results):
         for cells, pw in zip(rows, res["power"]):
             assert shows(cells[2].text(), 100 * pw["power"], digits=0)
             assert shows(cells[3].text(), 100 * pw["target_power"], digits=0)
-            assert num(cells[4].text()) == pw["n_required"] and num(cells[5].text()) == pw["n_planned"]
+            assert cells[4].text() == f"{pw['n_required']:,.0f} {pw['size_unit']}"
+            assert cells[5].text() == f"{pw['n_planned']:,.0f} {pw['size_unit']}"
             assert cells[7].text().lower() == pw["verdict"]
-            assert cells[8].text() == (pw["shortfall"] or "\u2014")
+            assert cells[8].text() == pw["message"]
     cells = _row_cells(site_doc["sms-link-worker"].by_id("tbl-power"))[0]
     assert shows(cells[6].text().split()[0], 100 * 0.066, digits=1)  # binary MDE in percentage points
+    cells = _row_cells(site_doc["peer-support"].by_id("tbl-power"))[0]
+    assert cells[6].text() == "3.3" and cells[7].text() == "Under-powered"
+
+
+def test_power_row_without_message_states_the_shortfall(protocols, results):
+    res = results("peer-support")
+    del res["power"][0]["message"]
+    doc = parse_html(render_site_html(protocols["peer-support"], res))
+    assert _row_cells(doc.by_id("tbl-power"))[0][8].text() == "4 more clusters needed"
 
 
 def test_planned_and_achieved_sample(site_doc, results, protocols):

@@ -51,6 +51,7 @@ from bitframe.report.render import (
     load_results,
     p_phrase,
     render_template,
+    sig_digits,
     write_report,
 )
 
@@ -299,27 +300,40 @@ def _framework(protocol: Any, pid: str) -> dict:
 
 
 def _power_rows(names: _Names, results: dict) -> list[list[dict]]:
+    """One row per power calculation; the MDE on its effect scale, sizes in their unit (participants, clusters)."""
     rows = []
     for r in results.get("power") or []:
-        otype = names.outcome_type(r.get("outcome"))
+        scale = r.get("effect_scale") or {"binary": "risk_difference", "count": "rate_ratio"}.get(
+            r.get("outcome_type") or names.outcome_type(r.get("outcome")) or "", "mean_difference")
         mde = r.get("mde")
-        if otype == "binary":
-            mde_t = f"{fmt_number(100 * mde, 1)} percentage points" if isinstance(mde, (int, float)) else "\u2014"
-        elif otype == "count":
-            mde_t = f"rate ratio {fmt_number(mde, 2)}"
+        if not isinstance(mde, (int, float)) or isinstance(mde, bool):
+            mde_t = "\u2014"
+        elif scale == "risk_difference":
+            mde_t = f"{fmt_number(100 * mde, 1)} percentage points"
+        elif scale.endswith("ratio"):
+            mde_t = f"{scale.replace('_', ' ')} {fmt_number(mde, 2)}"
         else:
-            mde_t = fmt_number(mde, continuous_digits(abs(mde) / 10) if isinstance(mde, (int, float)) and mde else 2)
-        verdict = r.get("verdict") or "\u2014"
+            mde_t = fmt_number(mde, sig_digits(mde))  # two significant figures, like a planning figure
+        unit = r.get("size_unit")
+        sized = (lambda n: f"{fmt_count(n)} {unit}" if unit and isinstance(n, (int, float)) else fmt_count(n))
+        verdict = str(r.get("verdict") or "\u2014")
+        shortfall = r.get("shortfall")
+        if r.get("message"):
+            comment = str(r["message"])
+        elif isinstance(shortfall, (int, float)) and not isinstance(shortfall, bool):
+            comment = f"{fmt_count(shortfall)} more {unit or 'units'} needed"
+        else:
+            comment = str(shortfall) if shortfall else "\u2014"
         rows.append([
             cell(names.outcome_label(r.get("outcome")), header=True),
             cell(humanise(r.get("design") or "\u2014")),
-            cell(fmt_percent(r.get("power")), num=True),
+            cell(fmt_percent(r.get("power")), num=True, cls="power"),
             cell(fmt_percent(r.get("target_power")), num=True),
-            cell(fmt_count(r.get("n_required")), num=True),
-            cell(fmt_count(r.get("n_planned")), num=True),
+            cell(sized(r.get("n_required")), num=True),
+            cell(sized(r.get("n_planned")), num=True),
             cell(mde_t, num=True),
             cell(humanise(verdict), cls=f"verdict-{_id_safe(verdict).lower()}"),
-            cell(r.get("shortfall") if r.get("shortfall") is not None else "\u2014"),
+            cell(comment),
         ])
     return rows
 
@@ -394,7 +408,7 @@ def _design(protocol: Any, names: _Names, results: dict, pid: str) -> dict:
     power_tbl = table(
         f"{pid}tbl-power", "Power of the design for each outcome",
         ["Outcome", "Design", ("Power", True), ("Target", True), ("n required", True), ("n planned", True),
-         ("Minimum detectable effect", True), "Verdict", "Shortfall"],
+         ("Minimum detectable effect", True), "Verdict", "Comment"],
         _power_rows(names, results),
         empty="No power calculation was stored with these results.",
     )
