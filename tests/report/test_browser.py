@@ -252,4 +252,5 @@ def test_cli_writes_pdf_beside_the_html(tmp_path, capsys):
     assert f"wrote {out} and {pdf}" in captured.out
     data = pdf.read_bytes()
     assert data.startswith(b"%PDF-") and pdf_pages(data) >= 2
+    assert pdf.stat().st_mode & 0o777 == out.stat().st_mode & 0o777  # shared like the HTML, not private
     assert sorted(p.name for p in tmp_path.iterdir()) == ["champions.html", "champions.pdf", "results.json"]
