@@ -315,7 +315,9 @@ def _power_rows(names: _Names, results: dict) -> list[list[dict]]:
         else:
             mde_t = fmt_number(mde, sig_digits(mde))  # two significant figures, like a planning figure
         unit = r.get("size_unit")
-        sized = (lambda n: f"{fmt_count(n)} {unit}" if unit and isinstance(n, (int, float)) else fmt_count(n))
+        def sized(n: Any, unit: Any = unit) -> str:
+            return f"{fmt_count(n)} {unit}" if unit and isinstance(n, (int, float)) else fmt_count(n)
+
         verdict = str(r.get("verdict") or "\u2014")
         shortfall = r.get("shortfall")
         if r.get("message"):
