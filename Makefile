@@ -25,6 +25,7 @@ test-slow: $(STAMP)
 
 # The main job, end to end, on the shipped example protocols; outputs in demo-output/.
 demo: $(STAMP)
+	bash scripts/system-deps.sh
 	bash scripts/demo.sh
 
 bench: $(STAMP)

@@ -29,14 +29,30 @@ for protocol in protocols/*.yaml; do
   $BF analyse "$protocol" --list "$dir/list.csv" --outcomes "$dir/outcomes.csv" \
       --participants "$dir/participants.csv" --power "$dir/power.json" \
       --json "$dir/results.json" --csv "$dir/results.csv"
-  if $BF --help | grep -q "^  report "; then
-    $BF report "$protocol" --results "$dir/results.json" --out "$dir/report.html"
-  fi
+  $BF report "$protocol" --results "$dir/results.json" --out "$dir/report.html" --pdf
 done
+
+echo
+echo "== programme report across the sites"
+{
+  echo "# Written by make demo: the example programme with each site's analysis results."
+  echo "programme:"
+  echo "  id: bi-health-partnerships-2026"
+  echo "  title: Behavioural insights in local health partnerships, 2026 programme (demo data)"
+  echo "  sites:"
+  for protocol in protocols/*.yaml; do
+    name=$(basename "$protocol" .yaml)
+    [ "$name" = programme ] && continue
+    echo "    - {protocol: ../$protocol, results: $name/results.json}"
+  done
+} > "$OUT/programme.yaml"
+$BF report "$OUT/programme.yaml" --out "$OUT/programme-report.html" --pdf
 
 echo
 echo "== design diagnosis by simulation (volunteer-letters, 200 simulations)"
 $BF diagnose protocols/volunteer-letters.yaml --sims 200 --no-progress --json "$OUT/volunteer-letters/diagnosis.json"
 
 echo
-echo "Outputs are in $OUT/"
+echo "Reports:"
+for f in "$OUT"/*/report.html "$OUT"/programme-report.html; do echo "  $f (and ${f%.html}.pdf)"; done
+echo "All outputs are in $OUT/"
