@@ -93,6 +93,13 @@ def event_hash(
     return hashlib.sha256(canonical_json(record).encode("utf-8")).hexdigest()
 
 
+# Built once: constructing statements costs more than running them on this hot path.
+_INSERT_EVENT = audit_events.insert()
+_ADVANCE_HEAD = (
+    audit_head.update().where(audit_head.c.id == 1).values(seq=sa.bindparam("new_seq"), hash=sa.bindparam("new_hash"))
+)
+
+
 @dataclass
 class Chain:
     """The head of the chain inside one locked write transaction; appends events to it."""
@@ -123,12 +130,11 @@ class Chain:
             before_json=before_json, after_json=after_json, prev_hash=self.hash,
         )
         self.conn.execute(
-            audit_events.insert().values(
-                seq=seq, ts=ts, actor=actor, role=role, action=action, target=target,
-                before_json=before_json, after_json=after_json, prev_hash=self.hash, hash=h,
-            )
+            _INSERT_EVENT,
+            {"seq": seq, "ts": ts, "actor": actor, "role": role, "action": action, "target": target,
+             "before_json": before_json, "after_json": after_json, "prev_hash": self.hash, "hash": h},
         )
-        self.conn.execute(audit_head.update().where(audit_head.c.id == 1).values(seq=seq, hash=h))
+        self.conn.execute(_ADVANCE_HEAD, {"new_seq": seq, "new_hash": h})
         self.seq, self.hash = seq, h
         self.appended.append(seq)
         return seq, h

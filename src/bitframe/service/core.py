@@ -63,9 +63,33 @@ def cli_actor() -> User:
 
 
 def new_ref() -> str:
-    """A random, non-sequential allocation reference like ``K7QM-2XDP-R9`` (50 bits)."""
-    chars = "".join(secrets.choice(_REF_ALPHABET) for _ in range(10))
+    """A random, non-sequential allocation reference like ``K7QM-2XDP-R9`` (30^10, about 2^49)."""
+    n = secrets.randbelow(len(_REF_ALPHABET) ** 10)  # one draw, then its base-30 digits: uniform
+    chars = ""
+    for _ in range(10):
+        n, d = divmod(n, len(_REF_ALPHABET))
+        chars += _REF_ALPHABET[d]
     return f"{chars[:4]}-{chars[4:8]}-{chars[8:]}"
+
+
+# Statements of the enrolment path, built once (see the note in bitframe.service.audit).
+_ALLOCATION_OF = sa.select(db.allocations).where(db.allocations.c.participant_id == sa.bindparam("pid"))
+_NEXT_SEQUENCE = sa.select(sa.func.coalesce(sa.func.max(db.allocations.c.sequence), 0) + 1)
+_NEXT_SLOT = sa.select(db.slots.c.position, db.slots.c.arm).where(
+    db.slots.c.stratum == sa.bindparam("stratum"),
+    db.slots.c.position
+    == sa.select(sa.func.coalesce(sa.func.max(db.allocations.c.position), 0) + 1)
+    .where(db.allocations.c.stratum == sa.bindparam("stratum"))
+    .scalar_subquery(),
+)
+_INSERT_ALLOCATION = db.allocations.insert()
+_INSERT_FACTORS = db.allocation_factors.insert()
+_FACTOR_COUNTS = (
+    sa.select(db.allocation_factors.c.arm, sa.func.count())
+    .where(db.allocation_factors.c.factor == sa.bindparam("factor"),
+           db.allocation_factors.c.level == sa.bindparam("level"))
+    .group_by(db.allocation_factors.c.arm)
+)
 
 
 @dataclass(frozen=True)
@@ -318,9 +342,7 @@ class Service:
 
         def job(conn: Connection, chain: Chain) -> Enrolment | db.Committed:
             refusal: Exception | None = None
-            existing = conn.execute(
-                sa.select(db.allocations).where(db.allocations.c.participant_id == pid)
-            ).mappings().first()
+            existing = conn.execute(_ALLOCATION_OF, {"pid": pid}).mappings().first()
             if existing is not None:
                 same = existing["site"] == site and existing["values_json"] == values_json
                 action = "enrol_repeat" if same else "enrol_conflict"
@@ -342,8 +364,7 @@ class Service:
                         code="enrolled_with_other_values",
                     )
             else:
-                sequence = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(db.allocations.c.sequence), 0)))
-                               .scalar_one()) + 1
+                sequence = int(conn.execute(_NEXT_SEQUENCE).scalar_one())
                 if self.plan.mode == "sealed_list":
                     arm, position, probabilities_json, refusal = self._next_slot(conn, chain, user, pid, stratum)
                 else:
@@ -363,10 +384,10 @@ class Service:
                         "enrolled_by": user.name,
                         "enrolled_at": utc_now(),
                     }
-                    alloc_id = conn.execute(db.allocations.insert().values(**row)).inserted_primary_key[0]
+                    alloc_id = conn.execute(_INSERT_ALLOCATION, row).inserted_primary_key[0]
                     if self.plan.factors:
                         conn.execute(
-                            db.allocation_factors.insert(),
+                            _INSERT_FACTORS,
                             [{"allocation_id": alloc_id, "factor": f, "level": str(clean[f]), "arm": arm}
                              for f in self.plan.factors],
                         )
@@ -382,16 +403,8 @@ class Service:
     def _next_slot(
         self, conn: Connection, chain: Chain, user: User, pid: str, stratum: str
     ) -> tuple[str, int | None, None, Exception | None]:
-        last = conn.execute(
-            sa.select(sa.func.coalesce(sa.func.max(db.allocations.c.position), 0)).where(
-                db.allocations.c.stratum == stratum
-            )
-        ).scalar_one()
-        position = int(last) + 1
-        arm = conn.execute(
-            sa.select(db.slots.c.arm).where(db.slots.c.stratum == stratum, db.slots.c.position == position)
-        ).scalar()
-        if arm is None:
+        slot = conn.execute(_NEXT_SLOT, {"stratum": stratum}).first()
+        if slot is None:
             chain.append(
                 actor=user.name, role=user.role, action="enrol_refused", target=pid,
                 after={"participant_id": pid, "reason": "list_exhausted", "stratum": stratum},
@@ -402,7 +415,7 @@ class Service:
                 "Do not allocate by any other means; contact the trial statistician.",
                 code="list_exhausted",
             )
-        return str(arm), position, None, None
+        return str(slot.arm), int(slot.position), None, None
 
     def _alerts(self, chain: Chain, stratum: str, position: int) -> None:
         remaining = self.list_size - position
@@ -422,12 +435,7 @@ class Service:
         for f in self.plan.factors:
             level = str(clean[f])
             row = [0] * k
-            q = (
-                sa.select(db.allocation_factors.c.arm, sa.func.count())
-                .where(db.allocation_factors.c.factor == f, db.allocation_factors.c.level == level)
-                .group_by(db.allocation_factors.c.arm)
-            )
-            for arm, n in conn.execute(q):
+            for arm, n in conn.execute(_FACTOR_COUNTS, {"factor": f, "level": level}):
                 row[index[arm]] = int(n)
             counts[f] = {level: row}
         rng = make_rng(self.seed)

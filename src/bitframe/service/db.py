@@ -245,18 +245,27 @@ class Committed:
         self.error = error
 
 
+class _JobFailed(Exception):
+    def __init__(self, index: int, error: BaseException) -> None:
+        self.index, self.error = index, error
+
+
 class GroupCommitWriter:
     """Runs write jobs on one thread, many per transaction (group commit).
 
     A commit costs one or two ``fsync`` calls (milliseconds on most disks) whatever it
     holds; while one batch commits, new requests queue, and the next transaction runs all
-    of them, each inside its own ``SAVEPOINT``. A job that raises is rolled back to its
-    savepoint alone (its audit events too) and its caller gets the exception; the others
-    commit. Callers are answered only after the ``COMMIT`` returned, so every
-    acknowledged change is durable; if the commit fails, every caller of the batch gets
-    the error and nothing of the batch persists. This is the group commit of database
+    of them in arrival order. Callers are answered only after the ``COMMIT`` returned, so
+    every acknowledged change is durable; if the commit fails, every caller of the batch
+    gets the error and nothing of the batch persists. This is the group commit of database
     engines (Gray & Reuter 1993, *Transaction Processing*, s. 9.4.7) moved into the
     application because each transaction here must also extend the audit hash chain.
+
+    A job that raises (a refusal before any change, or a database error) is answered with
+    its exception, and the whole transaction is rolled back and run again without it, so
+    no partial change of a failed job survives and the others' results come from a clean
+    run. (Savepoints would do the same at two extra statements per job; failures are rare.)
+    Jobs must therefore be functions of the database state only -- they are re-run.
     """
 
     def __init__(self, lock: WriteLock, *, max_batch: int = 64) -> None:
@@ -321,29 +330,25 @@ class GroupCommitWriter:
     def _run_batch(self, batch: list[Any]) -> None:
         from bitframe.service.audit import Chain
 
-        outcomes: list[tuple[Any, bool]] = []
-        try:
-            with self.lock.transaction() as (conn, seq, h):
-                chain = Chain(conn, seq, h)
-                for job, _ in batch:
-                    mark = (chain.seq, chain.hash, len(chain.appended))
-                    savepoint = conn.begin_nested()
-                    try:
-                        result = job(conn, chain)
-                    except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                        savepoint.rollback()
-                        chain.seq, chain.hash = mark[0], mark[1]
-                        del chain.appended[mark[2]:]
-                        outcomes.append((exc, False))
-                    else:
-                        savepoint.commit()
-                        outcomes.append((result, True))
-        except BaseException as exc:  # noqa: BLE001 - the commit (or the lock) failed: nobody is acknowledged
-            for _, future in batch:
-                future.set_exception(exc)
-            return
-        for (_, future), (value, ok) in zip(batch, outcomes):
-            if ok:
+        pending = list(batch)
+        while pending:
+            results: list[Any] = []
+            try:
+                with self.lock.transaction() as (conn, seq, h):
+                    chain = Chain(conn, seq, h)
+                    for index, (job, _) in enumerate(pending):
+                        try:
+                            results.append(job(conn, chain))
+                        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                            raise _JobFailed(index, exc) from exc
+            except _JobFailed as failed:
+                _, future = pending.pop(failed.index)
+                future.set_exception(failed.error)
+                continue
+            except BaseException as exc:  # noqa: BLE001 - the commit (or the lock) failed: nobody is acknowledged
+                for _, future in pending:
+                    future.set_exception(exc)
+                return
+            for (_, future), value in zip(pending, results):
                 future.set_result(value)
-            else:
-                future.set_exception(value)
+            return
