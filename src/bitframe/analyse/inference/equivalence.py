@@ -91,7 +91,7 @@ def tost(estimate: float, std_error: float, df: float = math.inf, *, lower: floa
 
     >>> r = tost(0.1, 0.2, 60, lower=-0.5, upper=0.5)
     >>> round(r.p_value, 4), r.conclusion
-    (0.0244, True)
+    (0.025, True)
     """
     alpha = _check_alpha(alpha)
     if not (math.isfinite(lower) and math.isfinite(upper) and lower < upper):

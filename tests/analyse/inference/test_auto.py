@@ -1,0 +1,46 @@
+"""The documented auto rules of bitframe.analyse.inference.auto (each rule pinned)."""
+
+from __future__ import annotations
+
+import pytest
+
+from bitframe.analyse.inference.auto import choose_inference
+
+
+def test_few_clusters_get_the_wild_bootstrap_beside_cr2():
+    plan = choose_inference(scheme="cluster", n_units=600, n_clusters=29)
+    assert plan.wild_bootstrap and plan.analytic
+    assert not choose_inference(scheme="cluster", n_units=600, n_clusters=30).wild_bootstrap
+    assert "29 clusters (< 30)" in plan.reasons[0]
+
+
+def test_small_trials_get_randomisation_inference():
+    assert choose_inference(scheme="complete", n_units=49).randomisation
+    assert not choose_inference(scheme="complete", n_units=50).randomisation
+    assert choose_inference(scheme="complete", n_units=49).permutations == 10_000
+    assert not choose_inference(scheme="stepped_wedge", n_units=40, n_clusters=8).randomisation
+
+
+def test_protocol_requests_and_forced_methods():
+    plan = choose_inference(scheme="stratified_block", n_units=5000, permutations=2000)
+    assert plan.randomisation and plan.permutations == 2000
+    assert choose_inference(scheme="complete", n_units=20, inference="analytic").methods == ("analytic",)
+    with pytest.raises(ValueError, match="needs a cluster design"):
+        choose_inference(scheme="complete", n_units=20, inference="wild_bootstrap")
+    with pytest.raises(ValueError, match="Unknown inference"):
+        choose_inference(scheme="complete", n_units=20, inference="bayes")
+
+
+def test_resampling_multiplicity_picks_its_distribution():
+    ind = choose_inference(scheme="complete", n_units=5000, multiplicity="westfall_young")
+    assert ind.randomisation and ind.multiplicity_source == "randomisation"
+    cl = choose_inference(scheme="cluster", n_units=5000, n_clusters=12, multiplicity="romano_wolf",
+                          inference="wild_bootstrap")
+    assert cl.multiplicity_source == "wild_bootstrap" and cl.wild_bootstrap
+    sw = choose_inference(scheme="stepped_wedge", n_units=900, n_clusters=40, multiplicity="romano_wolf")
+    assert sw.multiplicity_source == "wild_bootstrap" and not sw.randomisation
+
+
+def test_equivalence_and_cace():
+    plan = choose_inference(scheme="complete", n_units=500, equivalence_margin=0.1, estimand="cace")
+    assert plan.methods == ("analytic", "tost", "iv")
