@@ -90,11 +90,26 @@ def power_from_stat(stat: Stat, alpha: float, sides: int, crit: ArrayLike | None
             p = p + stats.norm.cdf(-ncp - b)
     else:
         # The t branch is only built with kappa = 1 and no shift (t-tests for means).
-        p = stats.nct.sf(crit, df, ncp)
+        p = _nct_sf(crit, df, ncp)
         if sides == 2 and strict:
-            p = p + stats.nct.cdf(-np.asarray(crit), df, ncp)
+            p = p + _nct_sf(crit, df, -ncp)  # P(T' < -c; ncp) = P(T' > c; -ncp)
     p = np.clip(p, 0.0, 1.0)
     return float(p) if np.ndim(p) == 0 else p
+
+
+def _nct_sf(x: ArrayLike, df: ArrayLike, ncp: ArrayLike) -> np.ndarray:
+    r"""P(T' > x) for a non-central t; where scipy's boost-based ``nct`` returns NaN
+    (far tails, e.g. df = 176, ncp = 38), integrate
+    :math:`E_S[\Phi(\lambda - x S)]` over :math:`S = \sqrt{\chi^2_\nu/\nu}` instead."""
+    x, df, ncp = np.broadcast_arrays(np.asarray(x, float), np.asarray(df, float), np.asarray(ncp, float))
+    p = np.asarray(stats.nct.sf(x, df, ncp), dtype=float)
+    bad = ~np.isfinite(p)
+    if bad.any():
+        p = p.copy()
+        for idx in zip(*np.nonzero(bad)) if p.ndim else [()]:
+            S, w = _chi_scale(float(df[idx]))
+            p[idx] = float(np.sum(w * stats.norm.sf(x[idx] * S - ncp[idx])))
+    return p
 
 
 # --------------------------------------------------------------------------- root finding
@@ -273,8 +288,11 @@ def holm_average_power(stat: Stat, alpha: float, k: int, sides: int, *, strict: 
         # new[g, c'] = sum_c prob[g, c] * Binom(c' - c; k - c, pi_g)
         remaining = (k - counts)[None, :, None]
         extra = counts[None, None, :] - counts[None, :, None]
-        pmf = stats.binom.pmf(np.maximum(extra, 0), remaining, pi[:, None, None])
-        pmf = np.where(extra >= 0, pmf, 0.0)
+        x = np.maximum(extra, 0)
+        q = pi[:, None, None]
+        # explicit binomial pmf: scipy's boost pmf overflows at p in {0, 1}; numpy has 0**0 == 1
+        pmf = special.comb(remaining, x) * q**x * (1.0 - q) ** np.maximum(remaining - x, 0)
+        pmf = np.where((extra >= 0) & (x <= remaining), pmf, 0.0)
         prob = np.einsum("gc,gcd->gd", prob, pmf)
         prob[:, :j] = 0.0  # Holm stops unless at least j statistics pass the step-j threshold
         expected_r += float(np.sum(w * prob.sum(axis=1)))

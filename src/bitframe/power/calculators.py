@@ -37,9 +37,6 @@ DEFAULT_SIZE = {
     "chi_square": "n", "cluster": "clusters", "stepped_wedge": "clusters_per_step",
 }
 
-#: solve_for target that yields each size keyword.
-SIZE_TARGET = {"n": "n", "clusters": "clusters", "clusters_per_step": "clusters", "cluster_size": "cluster_size"}
-
 
 def effect_keyword(name: str, kwargs: Mapping[str, Any]) -> str:
     """The keyword carrying the effect for calculator ``name`` (for re-evaluation)."""

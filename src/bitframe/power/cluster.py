@@ -75,9 +75,9 @@ def _power(outcome: Outcome, k0: float, k1: float, m: float, effect: float, icc:
 def _plateau(outcome: Outcome, k0: float, k1: float, effect: float, icc: float, cv: float, alpha: float,
              sides: int, strict: bool = True) -> float:
     """Power as cluster size grows without bound (1 if icc == 0)."""
-    if icc == 0:
+    c = math.inf if icc == 0 else 1.0 / ((cv**2 + 1.0) * icc)
+    if not math.isfinite(c):
         return 1.0
-    c = 1.0 / ((cv**2 + 1.0) * icc)
     df = k0 + k1 - 2.0 if outcome.uses_t else None
     return comparison_power(outcome, k0 * c, k1 * c, effect, alpha=alpha, sides=sides, df=df,
                             strict=strict)["power"]

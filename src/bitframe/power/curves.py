@@ -19,7 +19,6 @@ from bitframe.power._checks import InfeasibleDesignError
 from bitframe.power.calculators import (
     CALCULATORS,
     DEFAULT_SIZE,
-    SIZE_TARGET,
     effect_keyword,
     evaluate,
     has_direction,
@@ -68,6 +67,15 @@ def _resolve(spec: Any, kwargs: Mapping[str, Any]) -> tuple[str, dict[str, Any],
         if spec.solve_for == "mde":
             kw[effect_keyword(name, kw)] = spec.mde
             kw.pop("direction", None)
+        # the solved size becomes a fixed input, so that another size can be varied
+        elif spec.solve_for == "n":
+            kw["n"] = spec.n_control
+        elif spec.solve_for == "cluster_size":
+            kw["cluster_size"] = spec.cluster_size
+        elif spec.solve_for == "clusters" and name == "stepped_wedge":
+            kw["clusters_per_step"] = spec.n_clusters / spec.n_steps
+        elif spec.solve_for == "clusters":
+            kw["clusters"] = spec.n_clusters_control
         target = spec.target_power
     elif isinstance(spec, Mapping):
         kw = dict(spec)
@@ -111,9 +119,10 @@ def power_curve(
     name, kw, target = _resolve(spec, kwargs)
     target = target_power if target_power is not None else (target if target is not None else 0.8)
     vary = vary or DEFAULT_SIZE[name]
-    if vary not in SIZE_TARGET or (vary == "clusters_per_step") != (name == "stepped_wedge") and vary != "cluster_size":
-        raise ValueError(f"power_curve: cannot vary {vary!r} for {name}; use {DEFAULT_SIZE[name]!r}"
-                         + (" or 'cluster_size'" if name in ("cluster", "stepped_wedge") else "") + ".")
+    allowed = (DEFAULT_SIZE[name], "cluster_size") if name in ("cluster", "stepped_wedge") else (DEFAULT_SIZE[name],)
+    if vary not in allowed:
+        raise ValueError(f"power_curve: cannot vary {vary!r} for {name}; use "
+                         + " or ".join(repr(a) for a in allowed) + ".")
     for key in ("n", "clusters", "clusters_per_step", "cluster_size"):
         if key == vary:
             kw.pop(key, None)

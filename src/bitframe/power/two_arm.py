@@ -357,6 +357,9 @@ def two_rates(
       variance at the two rates;
     * ``wald``: the alternative variance is used for both.
 
+    Both are large-sample approximations: with only a handful of expected
+    events per arm (say fewer than 10) the ``signorini`` power is not even
+    monotone in the rate ratio, and an exact conditional test should be planned.
     ``dispersion`` (>= 1) multiplies both variances for over-dispersed counts
     (Signorini's :math:`\\phi`). When solving for the MDE the result is the rate
     ratio in ``direction`` (``"increase"``: > 1, ``"decrease"``: < 1).
