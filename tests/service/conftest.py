@@ -153,7 +153,7 @@ def client_for() -> Iterator[Any]:
 
     with warnings.catch_warnings():
         # Starlette suggests another HTTP client package for its TestClient; httpx works.
-        warnings.simplefilter("ignore", DeprecationWarning)
+        warnings.simplefilter("ignore")
         from fastapi.testclient import TestClient
 
     from bitframe.service.app import create_app

@@ -308,3 +308,35 @@ def test_any_path_query_and_body_never_gets_500(api, path, query, role, method, 
     r = client.request(method, target, params=query, content=raw if method != "GET" else None,
                        headers={**bearer(d.tokens[role]), "content-type": "application/json"})
     assert r.status_code < 500, (method, target, query, r.text)
+
+
+def test_database_failure_fails_closed_with_503(api, monkeypatch):
+    import sqlalchemy as sa
+
+    d, client = api
+
+    def broken(job):
+        raise sa.exc.OperationalError("INSERT ...", {}, Exception("server closed the connection unexpectedly"))
+
+    monkeypatch.setattr(d.service.writer, "submit", broken)
+    r = client.post("/api/enrol", json=ENROL_BODY, headers=bearer(d.tokens["enroller1"]))
+    assert r.status_code == 503
+    assert r.json()["error"] == {"code": "database_unavailable",
+                                 "message": "the database is unavailable; nothing was changed. Try again shortly."}
+
+
+def test_a_stuck_writer_times_out_with_503(sms):
+    import threading
+
+    from bitframe.service.db import GroupCommitWriter
+    from bitframe.service.errors import Unavailable
+
+    release = threading.Event()
+    writer = GroupCommitWriter(sms.service.lock, timeout=0.2)
+    try:
+        with pytest.raises(Unavailable, match="did not answer within 0.2 s, so the outcome is unknown") as exc:
+            writer.submit(lambda conn, chain: release.wait(10))
+        assert exc.value.status == 503 and exc.value.code == "timeout"
+    finally:
+        release.set()
+        writer.close()

@@ -157,9 +157,17 @@ def create_app(service: Service) -> FastAPI:
         else:
             try:
                 response = await call_next(request)
-            except Exception:  # noqa: BLE001 - never a traceback to the client
-                log.exception("unhandled error on %s %s", request.method, request.url.path)
-                response = _error(500, "internal", "internal error; it has been logged")
+            except Exception as exc:  # noqa: BLE001 - never a traceback to the client
+                from sqlalchemy.exc import DBAPIError
+
+                if isinstance(exc, DBAPIError):
+                    # Fail closed: the database is unreachable or refused the change; nothing was allocated.
+                    log.error("database error on %s %s: %s", request.method, request.url.path, exc)
+                    response = _error(503, "database_unavailable",
+                                      "the database is unavailable; nothing was changed. Try again shortly.")
+                else:
+                    log.exception("unhandled error on %s %s", request.method, request.url.path)
+                    response = _error(500, "internal", "internal error; it has been logged")
         for k, v in SECURITY_HEADERS.items():
             response.headers.setdefault(k, v)
         return response

@@ -268,11 +268,12 @@ class GroupCommitWriter:
     Jobs must therefore be functions of the database state only -- they are re-run.
     """
 
-    def __init__(self, lock: WriteLock, *, max_batch: int = 64) -> None:
+    def __init__(self, lock: WriteLock, *, max_batch: int = 64, timeout: float = 120.0) -> None:
         import queue
 
         self.lock = lock
         self.max_batch = max_batch
+        self.timeout = timeout
         self._queue: "queue.Queue[Any]" = queue.Queue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
@@ -287,9 +288,20 @@ class GroupCommitWriter:
         if threading.current_thread() is self._thread:  # a job submitting a job: run inline
             raise RuntimeError("write jobs cannot submit write jobs")
         self._ensure_thread()
+        from concurrent.futures import TimeoutError as FutureTimeout
+
+        from bitframe.service.errors import Unavailable
+
         future: Future = Future()
         self._queue.put((job, future))
-        result = future.result()
+        try:
+            result = future.result(timeout=self.timeout)
+        except FutureTimeout:
+            # The job may still commit later (and is then logged); a retried enrolment returns
+            # that allocation as a repeat rather than making a second one.
+            raise Unavailable(f"the database did not answer within {self.timeout:g} s, so the outcome is unknown; "
+                              "retry the same request (an enrolment already made is returned, never repeated)",
+                              code="timeout") from None
         if isinstance(result, Committed):
             raise result.error
         return result
