@@ -268,6 +268,8 @@ def _blocks(group: np.ndarray, r: np.ndarray, sizes: np.ndarray, P: int, rng: np
     ``P`` times: block sizes drawn uniformly from ``sizes`` until each group is covered, full
     blocks of size ``b`` hold ``b r / R`` of each arm, a cut-short final block is apportioned."""
     n = group.shape[0]
+    if len(sizes) == 1 and n:
+        return _fixed_blocks(group, r, int(sizes[0]), P, rng)
     ngroups = int(group.max()) + 1 if n else 0
     order = np.argsort(group, kind="stable")
     gsize = np.bincount(group, minlength=ngroups)
@@ -314,6 +316,51 @@ def _blocks(group: np.ndarray, r: np.ndarray, sizes: np.ndarray, P: int, rng: np
     result = np.empty_like(out)
     result[:, order] = out
     return result
+
+
+_TABLE_LIMIT = 50_000
+
+
+def _fixed_blocks(group: np.ndarray, r: np.ndarray, b: int, P: int, rng: np.random.Generator) -> np.ndarray:
+    """Fast path of :func:`_blocks` for one block size: the block layout is the same in every draw,
+    so each full block only needs one of the distinct arrangements of its multiset (drawn uniformly
+    from a table of them), and the cut-short final blocks are apportioned and shuffled as usual."""
+    n = group.shape[0]
+    ngroups = int(group.max()) + 1
+    order = np.argsort(group, kind="stable")
+    gsize = np.bincount(group, minlength=ngroups)
+    goffset = np.concatenate(([0], np.cumsum(gsize)[:-1]))
+    R = int(r.sum())
+    nfull = gsize // b
+    full_slots = np.concatenate([goffset[g] + np.arange(nfull[g] * b) for g in range(ngroups)]) if nfull.sum() else \
+        np.empty(0, dtype=np.int64)
+    out = np.empty((P, n), dtype=np.int8)
+    base = np.repeat(np.arange(len(r), dtype=np.int8), (b // R) * r)
+    M = int(nfull.sum())
+    if M:
+        n_arr = _multinomial((b // R * r).tolist())
+        if n_arr <= _TABLE_LIMIT:
+            table = np.asarray(_multiset_permutations(base.tolist()), dtype=np.int8)
+            vals = table[rng.integers(n_arr, size=(P, M))].reshape(P, M * b)
+        else:
+            vals = np.broadcast_to(base, (P * M, b)).copy()
+            rng.permuted(vals, axis=1, out=vals)
+            vals = vals.reshape(P, M * b)
+        out[:, order[full_slots]] = vals
+    rest = gsize - nfull * b
+    part_groups = np.flatnonzero(rest > 0)
+    if part_groups.size:
+        u = np.tile(rest[part_groups], P)
+        counts = apportion(u, r, rng)
+        width = int(u.max())
+        labels = _labels_from_counts(counts, width)
+        keys = rng.random((u.size, width))
+        keys[np.arange(width)[None, :] >= u[:, None]] = np.inf
+        shuffled = np.take_along_axis(labels, np.argsort(keys, axis=1), axis=1).reshape(P, part_groups.size, width)
+        for i, g in enumerate(part_groups):
+            slots = goffset[g] + nfull[g] * b + np.arange(rest[g])
+            out[:, order[slots]] = shuffled[:, i, : rest[g]]
+    return out
 
 
 def _cluster_level(clusters: np.ndarray) -> tuple[np.ndarray, int]:

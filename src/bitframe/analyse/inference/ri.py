@@ -179,14 +179,17 @@ class _Engine:
         s = self.strata
         S = int(s.max()) + 1
         others = [a for a in range(self.k) if a != self.control]
-        counts = _group_counts(A, s, self.k, S).astype(np.float64)[:, others, :]  # c, K, S
+        # one indicator matrix per arm serves both the stratum counts and the outcome sums
+        ind = [(A == a).astype(np.float64) for a in others]
+        onehot = np.zeros((s.shape[0], S))
+        onehot[np.arange(s.shape[0]), s] = 1.0
+        counts = np.stack([I @ onehot for I in ind], axis=1)  # c, K, S (exact: sums of 0/1)
         n_s = np.bincount(s, minlength=S).astype(np.float64)
         DD = np.einsum("cas,cbs->cab", counts, counts / n_s[None, None, :])
         DD = -DD
         idx = np.arange(len(others))
         DD[:, idx, idx] += counts.sum(axis=2)
         X = self.covariates
-        ind = [(A == a).astype(np.float64) for a in others]
         Dr = np.stack([I @ Y for I in ind], axis=1)  # c, K, q
         if X is not None and X.shape[1]:
             DX = np.stack([I @ X for I in ind], axis=1)  # c, K, p
