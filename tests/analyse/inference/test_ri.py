@@ -217,3 +217,27 @@ def test_argument_errors():
         randomisation_test(np.ones(3), d, seed=1)
     with pytest.raises(ValueError, match="n_permutations"):
         randomisation_test(np.ones(4), d, seed=1, n_permutations=0)
+
+
+def test_ri_design_from_an_allocation_reruns_its_scheme():
+    """ri_design reads the list in enrolment order: observed arms, strata, blocks, minimisation factors."""
+    import pandas as pd
+
+    from bitframe.analyse.inference.draws import draw_assignments, ri_design
+    from bitframe.randomise import Design, randomise
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"pid": [f"p{i}" for i in range(60)], "site": rng.choice(["a", "b"], 60),
+                       "sex": rng.choice(["F", "M"], 60)})
+    al = randomise(df, Design("stratified_block", arms=("c", "s", "l"), strata=("site",), block_sizes=(3,)),
+                   id_column="pid", seed=5)
+    d = ri_design(al)
+    assert [d.arms[i] for i in d.observed] == al.table["arm"].astype(str).tolist()
+    A = draw_assignments(d, 50, rng=1)
+    for b in np.unique(d.blocks):  # full blocks of 3 hold one of each arm in every re-run
+        members = d.blocks == b
+        if members.sum() == 3:
+            assert np.all(np.sort(A[:, members], axis=1) == [0, 1, 2])
+    m = randomise(df, Design("minimisation", arms=("c", "t"), factors=("site", "sex")), id_column="pid", seed=6)
+    res = randomisation_test(rng.normal(size=60), ri_design(m), seed=2, n_permutations=200)
+    assert res.approach == ("full",) and 0 < res.effects[0].p_value <= 1
