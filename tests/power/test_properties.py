@@ -38,9 +38,9 @@ targets = st.floats(0.5, 0.95)
 # --------------------------------------------------------------------------- scenario generators
 @st.composite
 def means_case(draw):
-    return "two_means", dict(sd=draw(st.floats(0.5, 20)), method=draw(st.sampled_from(["t", "normal"])),
-                             r_squared=draw(st.sampled_from([0.0, 0.3])), ratio=draw(ratios), alpha=draw(alphas),
-                             sides=draw(sides)), draw(st.floats(0.1, 1.2))
+    return "two_means", {"sd": draw(st.floats(0.5, 20)), "method": draw(st.sampled_from(["t", "normal"])),
+                         "r_squared": draw(st.sampled_from([0.0, 0.3])), "ratio": draw(ratios),
+                         "alpha": draw(alphas), "sides": draw(sides)}, draw(st.floats(0.1, 1.2))
 
 
 @st.composite
@@ -48,15 +48,16 @@ def props_case(draw):
     p0 = draw(st.floats(0.05, 0.8))
     d = draw(st.floats(0.03, 0.15))
     assume(p0 + d < 0.97)
-    return "two_proportions", dict(p0=p0, method=draw(st.sampled_from(["pooled", "unpooled", "arcsine", "fleiss_cc"])),
-                                   ratio=draw(ratios), alpha=draw(alphas), sides=draw(sides)), d
+    return "two_proportions", {"p0": p0,
+                               "method": draw(st.sampled_from(["pooled", "unpooled", "arcsine", "fleiss_cc"])),
+                               "ratio": draw(ratios), "alpha": draw(alphas), "sides": draw(sides)}, d
 
 
 @st.composite
 def rates_case(draw):
-    return "two_rates", dict(rate0=draw(st.floats(0.2, 5)), exposure=draw(st.floats(0.5, 3)),
-                             method=draw(st.sampled_from(["signorini", "wald"])), ratio=draw(ratios),
-                             alpha=draw(alphas), sides=draw(sides)), draw(st.floats(1.15, 2.0))
+    return "two_rates", {"rate0": draw(st.floats(0.2, 5)), "exposure": draw(st.floats(0.5, 3)),
+                         "method": draw(st.sampled_from(["signorini", "wald"])), "ratio": draw(ratios),
+                         "alpha": draw(alphas), "sides": draw(sides)}, draw(st.floats(1.15, 2.0))
 
 
 def _effect_kw(name: str, e: float) -> dict:
@@ -64,7 +65,7 @@ def _effect_kw(name: str, e: float) -> dict:
 
 
 def _bigger(name: str, e: float) -> float:
-    return e * 1.25 if name == "two_rates" else e * 1.25
+    return e * 1.25
 
 
 any_case = st.one_of(means_case(), props_case(), rates_case())
@@ -130,7 +131,7 @@ def test_mde_at_solution_is_the_effect(case, target):
 @given(st.integers(1, 5), st.sampled_from(["t", "normal"]), ratios, st.floats(0.2, 0.8), st.integers(10, 200),
        sides)
 def test_multiplicity_ordering(k, method, ratio, d, n, s):
-    kw = dict(arms=k, sd=1, mde=d, n=n, ratio=ratio, method=method, sides=s)
+    kw = {"arms": k, "sd": 1, "mde": d, "n": n, "ratio": ratio, "method": method, "sides": s}
     p = {c: multi_arm("power", correction=c, **kw).power for c in ("none", "bonferroni", "holm", "dunnett")}
     eps = 1e-9
     assert p["bonferroni"] - eps <= p["dunnett"] <= p["none"] + eps
@@ -142,7 +143,7 @@ def test_multiplicity_ordering(k, method, ratio, d, n, s):
 @settings(max_examples=20, deadline=None)
 @given(st.sampled_from(["none", "bonferroni", "holm", "dunnett"]), st.integers(2, 4), targets)
 def test_multi_arm_round_trip(correction, k, target):
-    kw = dict(arms=k, sd=1, mde=0.4, correction=correction)
+    kw = {"arms": k, "sd": 1, "mde": 0.4, "correction": correction}
     r = multi_arm("n", power=target, **kw)
     assert r.power >= target - 1e-9 and r.n_total == r.n_control + k * r.n_treatment
     m = multi_arm("mde", n=r.n_solution, power=target, **{k_: v for k_, v in kw.items() if k_ != "mde"})
@@ -153,7 +154,7 @@ def test_multi_arm_round_trip(correction, k, target):
 @given(st.floats(0.0, 0.2), st.sampled_from([5, 20, 60]), st.floats(0.0, 1.0), st.sampled_from(["t", "normal"]),
        st.integers(2, 40), targets)
 def test_cluster_properties(icc, m, cv, method, k, target):
-    kw = dict(icc=icc, cluster_size=m, cluster_size_cv=cv, sd=1, method=method)
+    kw = {"icc": icc, "cluster_size": m, "cluster_size_cv": cv, "sd": 1, "method": method}
     p1 = cluster("power", clusters=k, mde=0.3, **kw).power
     p2 = cluster("power", clusters=k + 3, mde=0.3, **kw).power
     p3 = cluster("power", clusters=k, mde=0.45, **kw).power
@@ -168,7 +169,7 @@ def test_cluster_properties(icc, m, cv, method, k, target):
 @settings(max_examples=25, deadline=None)
 @given(st.floats(0.001, 0.2), st.integers(2, 30), targets)
 def test_cluster_size_solution_or_plateau(icc, k, target):
-    kw = dict(icc=icc, clusters=k, sd=1, mde=0.3, method="normal")
+    kw = {"icc": icc, "clusters": k, "sd": 1, "mde": 0.3, "method": "normal"}
     try:
         r = cluster("cluster_size", power=target, **kw)
     except InfeasibleDesignError as exc:
@@ -183,7 +184,7 @@ def test_cluster_size_solution_or_plateau(icc, k, target):
 @settings(max_examples=20, deadline=None)
 @given(st.integers(2, 6), st.integers(1, 4), st.integers(5, 100), st.floats(0.0, 0.3), targets)
 def test_stepped_wedge_properties(steps, cps, m, icc, target):
-    kw = dict(steps=steps, sd=1, icc=icc)
+    kw = {"steps": steps, "sd": 1, "icc": icc}
     p1 = stepped_wedge("power", clusters_per_step=cps, cluster_size=m, mde=0.2, **kw).power
     p2 = stepped_wedge("power", clusters_per_step=cps + 1, cluster_size=m, mde=0.2, **kw).power
     p3 = stepped_wedge("power", clusters_per_step=cps, cluster_size=m + 10, mde=0.2, **kw).power
@@ -198,7 +199,7 @@ def test_stepped_wedge_properties(steps, cps, m, icc, target):
 
 def _gls_variance(X: np.ndarray, sigma2: float, tau2: float) -> float:
     I, T = X.shape
-    rows, covs = [], []
+    rows = []
     for i in range(I):
         Z = np.column_stack([np.ones(T), np.vstack([np.zeros(T - 1), np.eye(T - 1)]), X[i]])
         rows.append(Z)

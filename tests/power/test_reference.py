@@ -27,6 +27,7 @@ from bitframe.power import (
     two_means,
     two_proportions,
 )
+
 REF = json.loads((Path(__file__).resolve().parents[1] / "reference" / "power_reference.json").read_text())
 CASES = REF["cases"]
 INTEGER_FIELDS = {"n_control", "n_treatment", "n_total", "n_clusters_control", "cluster_size"}

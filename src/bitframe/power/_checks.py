@@ -10,7 +10,8 @@ under ``python -O``.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from bitframe.errors import check_choice
 
@@ -125,7 +126,8 @@ def check_target_power(fn: str, power: Any, alpha: float) -> float:
 def check_solve_for(fn: str, solve_for: Any, targets: Iterable[str]) -> str:
     targets = list(targets)
     if not isinstance(solve_for, str):
-        raise ValueError(f"The 'solve_for' parameter of {fn} must be one of {targets}. Got {_fmt(solve_for)} instead.")
+        raise ValueError(  # noqa: TRY004 - argument checks raise ValueError throughout
+            f"The 'solve_for' parameter of {fn} must be one of {targets}. Got {_fmt(solve_for)} instead.")
     try:
         return check_choice("solve_for", solve_for, targets)
     except ValueError as exc:
@@ -135,7 +137,8 @@ def check_solve_for(fn: str, solve_for: Any, targets: Iterable[str]) -> str:
 def check_option(fn: str, name: str, value: Any, options: Iterable[str]) -> str:
     options = list(options)
     if not isinstance(value, str):
-        raise ValueError(f"The {name!r} parameter of {fn} must be one of {options}. Got {_fmt(value)} instead.")
+        raise ValueError(  # noqa: TRY004 - argument checks raise ValueError throughout
+            f"The {name!r} parameter of {fn} must be one of {options}. Got {_fmt(value)} instead.")
     try:
         return check_choice(name, value, options)
     except ValueError as exc:

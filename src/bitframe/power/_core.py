@@ -32,9 +32,9 @@ that share the control arm (used by the multi-arm Holm calculation).
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Callable
+from functools import cache, lru_cache
 
 import numpy as np
 from scipy import optimize, special, stats
@@ -164,14 +164,14 @@ def solve_bounded(
 # --------------------------------------------------------------------------- quadrature
 
 
-@lru_cache(maxsize=None)
+@cache
 def _hermite(n: int = 80) -> tuple[np.ndarray, np.ndarray]:
     """Gauss-Hermite nodes/weights for E[g(W)], W ~ N(0, 1)."""
     x, w = np.polynomial.hermite_e.hermegauss(n)
     return x, w / math.sqrt(2 * math.pi)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _chi_scale(df: float, n: int = 96) -> tuple[np.ndarray, np.ndarray]:
     """Nodes/weights for E[g(S)], S = sqrt(chi2_df / df): Gauss-Legendre on the
     S-range between the 1e-15 and 1 - 1e-15 quantiles, weighted by the density

@@ -9,7 +9,8 @@ can name one by string and call it with plain keyword arguments.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from bitframe.power.cluster import cluster
 from bitframe.power.effect_size import chi_square, one_way_anova

@@ -76,7 +76,7 @@ def _plateau(outcome: Outcome, k0: float, k1: float, effect: float, icc: float, 
              sides: int, strict: bool = True) -> float:
     """Power as cluster size grows without bound (1 if icc == 0)."""
     c = math.inf if icc == 0 else 1.0 / ((cv**2 + 1.0) * icc)
-    if not math.isfinite(c):
+    if c * max(k0, k1) > 1e15:  # no plateau worth the name (icc ~ 0): effectively unlimited information
         return 1.0
     df = k0 + k1 - 2.0 if outcome.uses_t else None
     return comparison_power(outcome, k0 * c, k1 * c, effect, alpha=alpha, sides=sides, df=df,
@@ -117,9 +117,9 @@ def cluster(
     (18, 1.95)
     """
     fn = "cluster"
-    kwargs = dict(icc=icc, outcome=outcome, clusters=clusters, cluster_size=cluster_size,
-                  cluster_size_cv=cluster_size_cv, power=power, alpha=alpha, sides=sides, ratio=ratio,
-                  method=method, attrition=attrition, strict=strict, **outcome_params)
+    kwargs = {"icc": icc, "outcome": outcome, "clusters": clusters, "cluster_size": cluster_size,
+              "cluster_size_cv": cluster_size_cv, "power": power, "alpha": alpha, "sides": sides, "ratio": ratio,
+              "method": method, "attrition": attrition, "strict": strict, **outcome_params}
     solve_for = check_solve_for(fn, solve_for, TARGETS)
     alpha = check_alpha(fn, alpha)
     sides = check_sides(fn, sides)

@@ -12,7 +12,7 @@ chi-square (w), matching R's ``pwr.anova.test`` and ``pwr.chisq.test``.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from scipy import stats
@@ -66,7 +66,7 @@ def one_way_anova(
     53
     """
     fn = "one_way_anova"
-    kwargs = dict(groups=groups, f=f, n=n, power=power, alpha=alpha)
+    kwargs = {"groups": groups, "f": f, "n": n, "power": power, "alpha": alpha}
     solve_for = check_solve_for(fn, solve_for, TARGETS)
     k = check_int(fn, "groups", groups, low=2)
     alpha = check_alpha(fn, alpha)
@@ -125,7 +125,7 @@ def chi_square(
     88
     """
     fn = "chi_square"
-    kwargs = dict(df=df, w=w, n=n, power=power, alpha=alpha)
+    kwargs = {"df": df, "w": w, "n": n, "power": power, "alpha": alpha}
     solve_for = check_solve_for(fn, solve_for, TARGETS)
     dof = check_int(fn, "df", df, low=1)
     alpha = check_alpha(fn, alpha)

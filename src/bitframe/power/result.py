@@ -10,8 +10,9 @@ trial). :func:`verdict` turns a result plus the plan into
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 #: Column order of :meth:`PowerResult.to_frame`; names never depend on arguments.
 RESULT_COLUMNS = (
@@ -108,7 +109,7 @@ class PowerResult:
         """A one-row pandas DataFrame with :data:`RESULT_COLUMNS`."""
         return results_frame([self])
 
-    def with_(self, **changes: Any) -> "PowerResult":
+    def with_(self, **changes: Any) -> PowerResult:
         return replace(self, **changes)
 
 

@@ -126,9 +126,9 @@ def stepped_wedge(
     0.7862
     """
     fn = "stepped_wedge"
-    kwargs = dict(steps=steps, clusters_per_step=clusters_per_step, cluster_size=cluster_size, design=design,
-                  sd=sd, p0=p0, mde=mde, icc=icc, tau=tau, power=power, alpha=alpha, sides=sides,
-                  direction=direction, attrition=attrition)
+    kwargs = {"steps": steps, "clusters_per_step": clusters_per_step, "cluster_size": cluster_size,
+              "design": design, "sd": sd, "p0": p0, "mde": mde, "icc": icc, "tau": tau, "power": power,
+              "alpha": alpha, "sides": sides, "direction": direction, "attrition": attrition}
     if design is not None:
         kwargs["design"] = tuple(map(tuple, np.asarray(design).tolist()))
     solve_for = check_solve_for(fn, solve_for, TARGETS)

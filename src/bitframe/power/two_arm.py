@@ -52,11 +52,11 @@ _N_LIMIT = 1e10
 def _ceil(x: float) -> int:
     # Guard against 64.00000000001 from root-finding noise turning into 65.
     r = round(x)
-    return int(r) if abs(x - r) < 1e-9 * max(1.0, abs(x)) else int(math.ceil(x))
+    return r if abs(x - r) < 1e-9 * max(1.0, abs(x)) else math.ceil(x)
 
 
 def _as_size(x: float) -> int | float:
-    return int(round(x)) if abs(x - round(x)) < 1e-9 else float(x)
+    return round(x) if abs(x - round(x)) < 1e-9 else float(x)
 
 
 def comparison_power(
@@ -212,7 +212,7 @@ def solve_two_arm(
 
 def _strict(fn: str, strict: Any) -> bool:
     if not isinstance(strict, (bool, np.bool_)):
-        raise ValueError(f"The 'strict' parameter of {fn} must be a bool. Got {strict!r} instead.")
+        raise ValueError(f"The 'strict' parameter of {fn} must be a bool. Got {strict!r} instead.")  # noqa: TRY004
     return bool(strict)
 
 
@@ -274,8 +274,9 @@ def two_means(
     0.8015
     """
     fn = "two_means"
-    kwargs = dict(sd=sd, mde=mde, n=n, power=power, alpha=alpha, sides=sides, ratio=ratio, method=method,
-                  r_squared=r_squared, n_covariates=n_covariates, attrition=attrition, strict=strict)
+    kwargs = {"sd": sd, "mde": mde, "n": n, "power": power, "alpha": alpha, "sides": sides, "ratio": ratio,
+              "method": method, "r_squared": r_squared, "n_covariates": n_covariates, "attrition": attrition,
+              "strict": strict}
     solve_for, n, power, alpha, sides, ratio, attrition = _common(fn, solve_for, n, power, alpha, sides, ratio,
                                                                  attrition)
     outcome, effect = build_outcome(fn, "continuous", method, solve_for,
@@ -318,8 +319,8 @@ def two_proportions(
     474
     """
     fn = "two_proportions"
-    kwargs = dict(p0=p0, p1=p1, mde=mde, n=n, power=power, alpha=alpha, sides=sides, ratio=ratio, method=method,
-                  direction=direction, attrition=attrition, strict=strict)
+    kwargs = {"p0": p0, "p1": p1, "mde": mde, "n": n, "power": power, "alpha": alpha, "sides": sides,
+              "ratio": ratio, "method": method, "direction": direction, "attrition": attrition, "strict": strict}
     solve_for, n, power, alpha, sides, ratio, attrition = _common(fn, solve_for, n, power, alpha, sides, ratio,
                                                                  attrition)
     outcome, effect = build_outcome(fn, "binary", method, solve_for,
@@ -365,9 +366,9 @@ def two_rates(
     ratio in ``direction`` (``"increase"``: > 1, ``"decrease"``: < 1).
     """
     fn = "two_rates"
-    kwargs = dict(rate0=rate0, rate_ratio=rate_ratio, exposure=exposure, n=n, power=power, alpha=alpha,
-                  sides=sides, ratio=ratio, method=method, dispersion=dispersion, direction=direction,
-                  attrition=attrition, strict=strict)
+    kwargs = {"rate0": rate0, "rate_ratio": rate_ratio, "exposure": exposure, "n": n, "power": power,
+              "alpha": alpha, "sides": sides, "ratio": ratio, "method": method, "dispersion": dispersion,
+              "direction": direction, "attrition": attrition, "strict": strict}
     solve_for, n, power, alpha, sides, ratio, attrition = _common(fn, solve_for, n, power, alpha, sides, ratio,
                                                                  attrition)
     outcome, effect = build_outcome(fn, "count", method, solve_for,
@@ -422,8 +423,9 @@ def multi_arm(
     2.36
     """
     fn = "multi_arm"
-    kwargs = dict(arms=arms, outcome=outcome, correction=correction, n=n, power=power, alpha=alpha, sides=sides,
-                  ratio=ratio, method=method, attrition=attrition, strict=strict, **outcome_params)
+    kwargs = {"arms": arms, "outcome": outcome, "correction": correction, "n": n, "power": power, "alpha": alpha,
+              "sides": sides, "ratio": ratio, "method": method, "attrition": attrition, "strict": strict,
+              **outcome_params}
     k = check_int(fn, "arms", arms, low=1)
     correction = check_option(fn, "correction", correction, CORRECTIONS)
     solve_for, n, power, alpha, sides, ratio, attrition = _common(fn, solve_for, n, power, alpha, sides, ratio,
