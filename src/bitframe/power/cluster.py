@@ -110,7 +110,9 @@ def cluster(
     (``sd``, ``mde``, ``r_squared``), :func:`two_proportions` (``p0``,
     ``p1``/``mde``) or :func:`two_rates` (``rate0``, ``rate_ratio``,
     ``exposure``...). See the module documentation for the design effect,
-    degrees of freedom and the power plateau.
+    degrees of freedom and the power plateau; ``strict`` is as in
+    :func:`two_means`. ``result.max_power`` is the plateau (power with
+    unlimited cluster size).
 
     >>> r = cluster("clusters", icc=0.05, cluster_size=20, sd=1, mde=0.3, power=0.8, method="normal")
     >>> r.n_clusters_control, round(r.design_effect, 2)

@@ -266,7 +266,9 @@ def two_means(
     raw mean difference (``sd`` gives the scale; pass ``sd=1`` to work in Cohen's
     d). Covariate adjustment multiplies the variance by :math:`1 - R^2`
     (``r_squared``) and costs ``n_covariates`` df. ``attrition`` inflates sizes
-    by :math:`1/(1 - \\text{attrition})`.
+    by :math:`1/(1 - \\text{attrition})`. ``strict=False`` drops the
+    wrong-direction rejection term of a two-sided test (R's default
+    ``power.t.test(strict = FALSE)``; the textbook closed-form sample sizes).
 
     >>> two_means("n", sd=1, mde=0.5, power=0.8).n_control
     64
@@ -313,7 +315,10 @@ def two_proportions(
     z-test (R ``power.prop.test(strict = TRUE)``, ``Hmisc::bpower``/``bsamsize``),
     ``unpooled`` (Wald), ``arcsine`` (Cohen's h; ``pwr.2p.test``,
     ``pwr.2p2n.test``), ``fleiss_cc`` (continuity corrected; Fleiss, Tytun & Ury
-    1980; Fleiss, Levin & Paik 2003, eq. 4.19).
+    1980; Fleiss, Levin & Paik 2003, eq. 4.19). The closed-form sample sizes of
+    those references ignore the wrong-direction rejection of a two-sided test;
+    ``strict=False`` reproduces them exactly (the default ``strict=True``
+    differs from them by well under one participant).
 
     >>> two_proportions("n", p0=0.05, p1=0.10, power=0.8, method="fleiss_cc").n_control
     474
