@@ -18,6 +18,7 @@ from conftest import SMS, deploy
 
 from bitframe.service.audit import parse_anchor, verify_chain
 from bitframe.service.core import Service
+from bitframe.service.errors import Conflict
 
 
 @pytest.fixture()
@@ -28,7 +29,7 @@ def busy(db_url):
     for i in range(6):
         svc.enrol(d.user(f"enroller{i % 4 + 1}"), f"P{i}", {"female": i % 2}, eligible=True)
     svc.enrol(d.user("enroller1"), "P0", {"female": 0}, eligible=True)
-    with pytest.raises(Exception):
+    with pytest.raises(Conflict):
         svc.enrol(d.user("enroller1"), "P0", {"female": 1}, eligible=True)
     svc.revoke_user(d.user("admin"), "auditor")
     svc.unblind(d.user("admin"), "P3", "adverse event reported by the GP")

@@ -74,7 +74,8 @@ class Browser:
     def eval(self, expression: str):
         result = self.send("Runtime.evaluate", expression=expression, returnByValue=True)
         if "exceptionDetails" in result:
-            raise RuntimeError(f"{expression[:80]}: {result['exceptionDetails'].get('exception', {}).get('description')}")
+            details = result["exceptionDetails"].get("exception", {}).get("description")
+            raise RuntimeError(f"{expression[:80]}: {details}")
         return result.get("result", {}).get("value")
 
     def goto(self, url: str) -> None:

@@ -76,12 +76,15 @@ def test_users_add_list_rotate_revoke(data_dir, capsys):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["users", "add", "x", "--role", "enroler", "--site", "Elm Road"], "Unknown role 'enroler'; did you mean 'enroller'?"),
+        (["users", "add", "x", "--role", "enroler", "--site", "Elm Road"],
+         "Unknown role 'enroler'; did you mean 'enroller'?"),
         (["users", "add", "x", "--role", "enroller"], "an enroller needs a site"),
-        (["users", "add", "x", "--role", "enroller", "--site", "Elm"], "site 'Elm' is not a value of the protocol's site column"),
+        (["users", "add", "x", "--role", "enroller", "--site", "Elm"],
+         "site 'Elm' is not a value of the protocol's site column"),
         (["users", "add", "admin", "--role", "admin"], "a user named 'admin' already exists"),
         (["users", "revoke", "ghost"], "no user named 'ghost'"),
-        (["export", "everything", "-o", "x.csv"], "Unknown export 'everything'; valid values: 'allocations', 'audit', 'list'"),
+        (["export", "everything", "-o", "x.csv"],
+         "Unknown export 'everything'; valid values: 'allocations', 'audit', 'list'"),
         (["export", "list", "-o", "x.txt"], "--out must name a .csv file"),
         (["audit", "verify", "--anchor", "nope"], "must be SEQ:HASH"),
     ],

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -209,7 +208,7 @@ def test_low_list_alert_then_fail_closed_when_exhausted(db_url):
         assert actions.count("low_list_alert") == 1 and actions.count("list_exhausted_alert") == 1
         alert = json.loads(d.service.audit_frame().query("action == 'low_list_alert'")["after_json"].iloc[0])
         assert alert == {"stratum": "practice=Market Street", "remaining": 3, "list_size": 12}
-        with pytest.raises(Unavailable, match="sealed allocation list for this participant's stratum is used up") as exc:
+        with pytest.raises(Unavailable, match="allocation list for this participant's stratum is used up") as exc:
             enrol(d, "enroller3", "M-late")
         assert exc.value.code == "list_exhausted"
         for word in ("12", "block", "Market"):

@@ -276,8 +276,10 @@ enrol_bodies = st.fixed_dictionaries(
     {},
     optional={
         "participant_id": json_values,
-        "values": st.dictionaries(st.sampled_from(["practice", "female", "age", "prior_dna", "x", ""]) | st.text(max_size=8),
-                                  json_values, max_size=5) | json_values,
+        "values": st.dictionaries(
+            st.sampled_from(["practice", "female", "age", "prior_dna", "x", ""]) | st.text(max_size=8),
+            json_values, max_size=5,
+        ) | json_values,
         "eligible": json_values,
         "junk": json_values,
     },

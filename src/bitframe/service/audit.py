@@ -188,7 +188,8 @@ class AuditReport:
                 f"head {self.head_seq}:{self.head_hash}"
             )
         lines = [f"audit chain BROKEN: {len(self.problems)} problem(s)"]
-        lines += [f"  [{p.code}] " + (f"event {p.seq}: " if p.seq is not None else "") + p.message for p in self.problems]
+        for p in self.problems:
+            lines.append(f"  [{p.code}] " + (f"event {p.seq}: " if p.seq is not None else "") + p.message)
         return "\n".join(lines)
 
 
@@ -240,8 +241,8 @@ def verify_chain(engine: Engine, *, anchor: tuple[int, str] | None = None) -> Au
                 add("edited_event", "content does not match its hash (the event was edited)", seq)
             if anchor is not None and seq == anchor[0]:
                 if row["hash"] != anchor[1]:
-                    add("anchor_mismatch", f"the anchor recorded hash {anchor[1]} for this event; it is now {row['hash']}",
-                        seq)
+                    add("anchor_mismatch",
+                        f"the anchor recorded hash {anchor[1]} for this event; it is now {row['hash']}", seq)
                 anchor_seen = True
             if row["action"] == "enrol" and row["after_json"]:
                 try:

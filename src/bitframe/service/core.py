@@ -223,7 +223,8 @@ class Service:
     def _check_site(self, role: str, site: str | None) -> str | None:
         site = None if site is None or str(site).strip() == "" else str(site).strip()
         if role == "enroller" and site is None:
-            raise InvalidInput("an enroller needs a site (the site where they enrol participants)", code="site_required")
+            raise InvalidInput("an enroller needs a site (the site where they enrol participants)",
+                               code="site_required")
         col = self.plan.column(self.plan.site_column) if self.plan.site_column else None
         if site is not None and col is not None and col.values and site not in col.values:
             from bitframe.errors import choice_hint
@@ -512,7 +513,8 @@ class Service:
                 label = self.plan.stratum_of(combo)
                 n_used = int(used.get(label) or 0)
                 remaining = self.list_size - n_used
-                strata.append(StratumStatus(label, self.list_size, n_used, remaining, remaining <= self.low_list).__dict__)
+                row = StratumStatus(label, self.list_size, n_used, remaining, remaining <= self.low_list)
+                strata.append(row.__dict__)
             out["low_list_threshold"] = self.low_list
             out["strata"] = strata
         return out

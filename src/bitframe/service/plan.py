@@ -242,7 +242,9 @@ class TrialPlan:
         if self.mode != "sealed_list":
             raise ValueError(f"The plan's mode is {self.mode!r}; a sealed list exists only in mode 'sealed_list'.")
         if isinstance(list_size, bool) or not isinstance(list_size, int) or not 1 <= list_size <= 1_000_000:
-            raise ValueError(f"The 'list_size' parameter must be an integer in [1, 1000000]. Got {list_size!r} instead.")
+            raise ValueError(
+                f"The 'list_size' parameter must be an integer in [1, 1000000]. Got {list_size!r} instead."
+            )
         import hashlib
 
         frame = self.slot_frame(list_size)

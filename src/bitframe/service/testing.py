@@ -129,7 +129,9 @@ class ServerProcess:
         self.db_url = db_url
         self.port = port or free_port()
         self.extra = list(extra)
-        self.log_path = Path(log_path) if log_path else Path(tempfile.mkstemp(prefix="bitframe-serve-", suffix=".log")[1])
+        if log_path is None:
+            log_path = tempfile.mkstemp(prefix="bitframe-serve-", suffix=".log")[1]
+        self.log_path = Path(log_path)
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property

@@ -64,7 +64,9 @@ def upgrade() -> None:
         sa.Column("enrolled_by", sa.String(64), nullable=False),
         sa.Column("enrolled_at", sa.String(32), nullable=False),
         sa.UniqueConstraint("stratum", "position", name="uq_allocations_slot"),
-        sa.ForeignKeyConstraint(["stratum", "position"], ["slots.stratum", "slots.position"], name="fk_allocations_slot"),
+        sa.ForeignKeyConstraint(
+            ["stratum", "position"], ["slots.stratum", "slots.position"], name="fk_allocations_slot"
+        ),
     )
     op.create_table(
         "allocation_factors",
