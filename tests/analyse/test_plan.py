@@ -155,3 +155,36 @@ def test_ratio_scale_conversion_is_exp_of_log_scale():
     assert out.scale == "odds_ratio"
     assert out.estimate == pytest.approx(np.exp(0.5)) and out.ci_lower == pytest.approx(np.exp(0.108))
     assert out.std_error == pytest.approx(np.exp(0.5) * 0.2) and out.p_value == row.p_value
+
+
+def test_randomisation_inference_in_the_plan_matches_ri2():
+    """ri2 vignette (Gerber & Green 2012, Table 2.2): conduct_ri(Y ~ Z, declare_ra(N = 7, m = 2))
+    gives estimate 6.5 and two-tailed p = 0.3809524 over the 21 possible assignments."""
+    text = (HEADER + "arms:\n  - {id: control, name: C, role: control, ratio: 5}\n"
+            "  - {id: treat, name: T, role: intervention, ratio: 2, mechanism: {east: [easy]}}\n"
+            "unit: {id_column: id}\nrandomisation: {scheme: complete}\n"
+            "outcomes:\n  - {id: y, role: primary, type: continuous, column: y}\n"
+            "analysis: {estimator: difference_in_means, se_type: HC2, randomisation_inference: {permutations: 1000}}\n")
+    protocol = parse_protocol(text)
+    ids = [f"u{i}" for i in range(7)]
+    allocation = pd.DataFrame({"id": ids, "arm": ["treat", "control", "control", "control", "control", "control", "treat"]})
+    outcomes = pd.DataFrame({"id": ids, "y": [15, 15, 20, 20, 10, 15, 30.0]})
+    result = analyse_frames(protocol, allocation, outcomes, bookkeeping=False)
+    [ri] = [e for e in result.additional if e.method == "randomisation"]
+    assert ri.estimate == pytest.approx(6.5) and ri.p_value == pytest.approx(0.3809524, abs=1e-7)
+    assert "randomisation inference requested by the protocol" in result.notes
+
+
+def test_wild_bootstrap_requested_by_the_protocol_is_reported_beside_cr2():
+    """`inference: wild_bootstrap` adds WCR wild cluster bootstrap rows (boottest's restricted bootstrap)
+    beside CR2; its point estimate is the OLS estimate and its CI brackets it."""
+    data = pd.read_csv(REF / "estimatr_data" / "cluster.csv")
+    protocol = protocol_for(["control", "treat"], scheme="cluster",
+                            unit="unit: {level: cluster, id_column: id, cluster_column: cl}",
+                            analysis="{estimator: ols, se_type: CR2, inference: wild_bootstrap, "
+                                     "wild_bootstrap: {reps: 999, seed: 3}}")
+    allocation, outcomes = frames(data, "z", ["y"], arm_map={"0": "control", "1": "treat"}, extra_list=[("cl", "cl")])
+    result = analyse_frames(protocol, allocation, outcomes, bookkeeping=False)
+    [row] = [e for e in result.additional if e.method == "wild_bootstrap"]
+    assert row.estimate == pytest.approx(result.effects[0].estimate, rel=1e-10)
+    assert 0 <= row.p_value <= 1 and row.ci_lower < row.estimate < row.ci_upper

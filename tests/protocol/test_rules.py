@@ -163,3 +163,12 @@ def test_protocol_is_frozen():
         protocol.trial = None  # type: ignore[misc]
     assert protocol.se_type == "HC2" and protocol.use_strata_fixed_effects
     assert parse_protocol(PEER).se_type == "CR2"
+
+
+def test_inference_options_are_consistent():
+    text = replace(SMS, "  missing_data: complete_case", "  missing_data: complete_case\n  equivalence: {lower: 0.05, upper: -0.05}\n  inference: wild_bootstrap")
+    found = codes(text)
+    assert ("BF131", "equivalence bounds must satisfy lower < upper, got [0.05, -0.05]") in found
+    assert ("BF131", "the wild cluster bootstrap needs clusters") in found
+    text = replace(SMS, "multiplicity: holm", "multiplicity: westfall_young\n  inference: analytic")
+    assert ("BF131", "'westfall_young' resamples the design, but inference is 'analytic'") in codes(text)

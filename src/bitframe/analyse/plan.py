@@ -15,6 +15,8 @@ Rules (documented for users in the README):
   attrition table), or an error under ``missing_data: fail``.
 * **Multiplicity**: the protocol's correction is applied within each outcome role
   (the primary family, the secondary family, ...) across arms and outcomes.
+* **Design-based inference** (randomisation inference, wild cluster bootstrap, Westfall-Young /
+  Romano-Wolf, TOST, CACE) as :mod:`bitframe.analyse.plan_inference` documents.
 * **Additional estimates** reported beside the pre-registered one: odds ratios
   (logistic) for binary outcomes, rate ratios (Poisson) for counts, and a random
   cluster intercept mixed model with the ICC in cluster trials.
@@ -118,7 +120,9 @@ def chosen_estimator(protocol: "Protocol", outcome: "Outcome") -> str:
 
 def _se_for(spec, wanted: str, deviations: list[str], label: str) -> str | None:
     offered = tuple(getattr(spec, "se_types", ()) or ())
-    if not offered or wanted in offered:
+    if not offered:
+        return None  # the estimator's SE follows from the design (difference in means)
+    if wanted in offered:
         return wanted
     fallback = _SE_FALLBACK.get(wanted)
     if fallback in offered:
@@ -135,6 +139,7 @@ def analyse_frames(
     *,
     baseline: "pd.DataFrame | None" = None,
     bookkeeping: bool = True,
+    inference: bool = True,
     labels: dict[str, str] | None = None,
     inputs: dict | None = None,
     manifest: dict | None = None,
@@ -181,7 +186,9 @@ def analyse_frames(
         spec = get_estimator(name)
         label = f"outcome '{outcome.id}'"
         se_type = _se_for(spec, protocol.se_type, deviations, label)
-        kwargs: dict[str, Any] = dict(control=control, se_type=se_type, ci_level=ci_level)
+        kwargs: dict[str, Any] = dict(control=control, ci_level=ci_level)
+        if se_type is not None:
+            kwargs["se_type"] = se_type
         if covariates is not None and name != "difference_in_means":
             kwargs["covariates"] = covariates
         if strata_col:
@@ -199,9 +206,16 @@ def analyse_frames(
         additional += _additional(protocol, outcome, y[keep], arms, sub, clusters_col, covariates, control,
                                   ci_level, ESTIMATORS, icc_rows, notes)
 
+    if inference:
+        from bitframe.analyse.plan_inference import run_inference
+
+        full_covariates = (frame[list(an.covariates)].apply(_numeric_or_categorical).reset_index(drop=True)
+                           if use_covariates else None)
+        extra = run_inference(protocol, allocation, frame, effects, control=control, covariates=full_covariates,
+                              strata_col=strata_col, clusters_col=clusters_col)
+        effects, notes, deviations = extra.effects, notes + extra.notes, deviations + extra.deviations
+        additional += extra.additional
     effects = _adjust(effects, an.multiplicity, deviations)
-    if an.randomisation_inference and an.randomisation_inference.permutations:
-        deviations.append("randomisation inference was pre-specified but is not part of this analysis run")
 
     result = dict(
         trial_id=protocol.trial.id,
@@ -228,6 +242,10 @@ def _numeric_or_categorical(column: "pd.Series") -> "pd.Series":
 
 
 def _adjust(effects: list[EffectEstimate], method: str, deviations: list[str]) -> list[EffectEstimate]:
+    from bitframe.analyse.plan_inference import RESAMPLING_CORRECTIONS
+
+    if method in RESAMPLING_CORRECTIONS:
+        return effects  # adjusted over the resampling distribution by plan_inference
     if method == "none" or not effects:
         return [e.with_(p_adjusted=e.p_value) for e in effects]
     from bitframe.analyse.multiplicity import adjust_pvalues

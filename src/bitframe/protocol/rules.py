@@ -294,6 +294,21 @@ def _violations(p: "Protocol") -> Iterator[RuleViolation]:
         )
     if an.estimator == "mixed" and not p.unit.cluster_column:
         yield RuleViolation("BF131", ("analysis", "estimator"), "estimator 'mixed' needs clusters (unit.cluster_column)")
+    if an.equivalence is not None and an.equivalence.lower >= an.equivalence.upper:
+        yield RuleViolation(
+            "BF131", ("analysis", "equivalence"),
+            f"equivalence bounds must satisfy lower < upper, got [{an.equivalence.lower}, {an.equivalence.upper}]",
+        )
+    if an.equivalence is not None and an.non_inferiority is not None:
+        yield RuleViolation("BF131", ("analysis", "non_inferiority"),
+                            "give either an equivalence range or a non-inferiority margin, not both")
+    if an.inference == "wild_bootstrap" and not p.unit.cluster_column:
+        yield RuleViolation("BF131", ("analysis", "inference"), "the wild cluster bootstrap needs clusters",
+                            "use 'randomisation' or 'analytic' for individually randomised trials")
+    if an.multiplicity in ("westfall_young", "romano_wolf") and an.inference == "analytic":
+        yield RuleViolation("BF131", ("analysis", "multiplicity"),
+                            f"'{an.multiplicity}' resamples the design, but inference is 'analytic'",
+                            "set `inference: auto` (or randomisation / wild_bootstrap)")
     if an.multiplicity == "dunnett" and sum(a.role != "control" for a in p.arms) < 2:
         yield RuleViolation(
             "BF131",

@@ -59,7 +59,10 @@ Estimator = Literal[
 SeType = Literal["classical", "HC0", "HC1", "HC2", "HC3", "CR0", "stata", "CR2"]
 CLUSTER_SE_TYPES = frozenset({"CR0", "stata", "CR2"})
 Adjustment = Literal["none", "standard", "lin"]
-Multiplicity = Literal["none", "bonferroni", "holm", "benjamini_hochberg", "dunnett"]
+Multiplicity = Literal[
+    "none", "bonferroni", "holm", "benjamini_hochberg", "dunnett", "westfall_young", "romano_wolf"
+]
+Inference = Literal["auto", "analytic", "randomisation", "wild_bootstrap"]
 MissingData = Literal["complete_case", "fail"]
 ColumnType = Literal["id", "categorical", "binary", "continuous", "count", "text", "date"]
 
@@ -253,6 +256,25 @@ class Outcome(Model):
 class RandomisationInference(Model):
     permutations: int = Field(0, ge=0, le=1_000_000, description="0 turns randomisation inference off.")
     seed: int | None = Field(None, ge=0)
+    statistic: Literal["estimate", "t"] = Field("estimate", description="Test statistic: the estimate, or its t.")
+
+
+class WildBootstrap(Model):
+    reps: int = Field(9999, ge=99, le=1_000_000, description="Bootstrap draws (all 2^G sign vectors when fewer).")
+    weights: Literal["rademacher", "webb", "mammen", "normal"] = "rademacher"
+    seed: int | None = Field(None, ge=0)
+
+
+class Equivalence(Model):
+    """Two one-sided tests (TOST): the effect lies within [lower, upper] on the outcome's scale."""
+
+    lower: float
+    upper: float
+
+
+class NonInferiority(Model):
+    margin: float = Field(gt=0, description="How much worse than control is still acceptable (outcome scale).")
+    higher_is_better: bool = True
 
 
 class Analysis(Model):
@@ -272,7 +294,15 @@ class Analysis(Model):
     sides: Literal[1, 2] = 2
     multiplicity: Multiplicity = "none"
     subgroups: tuple[NonEmptyStr, ...] = ()
+    inference: Inference = Field(
+        "auto",
+        description="auto: analytic always; a wild cluster bootstrap beside CR2 with fewer than 30 clusters; "
+        "randomisation inference when asked for or with fewer than 50 units.",
+    )
     randomisation_inference: RandomisationInference | None = None
+    wild_bootstrap: WildBootstrap | None = None
+    equivalence: Equivalence | None = None
+    non_inferiority: NonInferiority | None = None
     missing_data: MissingData = "complete_case"
 
 

@@ -245,7 +245,7 @@ def _per_simulation_chunk(protocol: "Protocol", settings: SimulationSettings, si
         allocation = randomise_frame(protocol, people, seed=int(rng.integers(2**63)))
         merged = allocation.merge(people, on=protocol.unit.id_column, how="left", suffixes=("", "_participant"))
         outcomes = simulate_outcomes(protocol, merged, settings, seed=rng)
-        analysis = analyse_frames(protocol, allocation, outcomes, baseline=people, bookkeeping=False)
+        analysis = analyse_frames(protocol, allocation, outcomes, baseline=people, bookkeeping=False, inference=False)
         rows = {(e.outcome, e.arm): e for e in analysis.effects}
         for c_index, contrast in enumerate(contrasts):
             row = rows.get((contrast.outcome, contrast.arm))
