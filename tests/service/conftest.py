@@ -57,6 +57,8 @@ def protocol_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (d / "minimisation3.yaml").write_text(_variant(base, scheme="minimisation", three_arms=True))
     (d / "block3.yaml").write_text(_variant(base, three_arms=True))
     (d / "seedless.yaml").write_text(_variant(base, seed=False))
+    (d / "block.yaml").write_text(base.replace("  scheme: stratified_block\n  strata: [practice]\n"
+                                               "  block_sizes: [4, 6, 8]", "  scheme: block\n  block_sizes: [4]"))
     return d
 
 

@@ -112,6 +112,23 @@ def test_enrolments_take_the_stratums_slots_in_order(db_url):
         d.service.close()
 
 
+def test_unstratified_block_list_is_shared_by_all_sites(sqlite_url, protocol_dir):
+    d = deploy(sqlite_url, protocol_dir / "block.yaml", site_column="practice", list_size=16)
+    try:
+        got = [enrol(d, f"enroller{i % 4 + 1}", f"B{i}").arm for i in range(10)]
+        slots = d.service.sealed_list_frame()
+        assert set(slots["stratum"]) == {""} and slots["position"].tolist() == list(range(1, 17))
+        assert got == slots["arm"].tolist()[:10]
+        assert (slots["block_size"] == 4).all()
+        for b in range(1, 3):  # the two full blocks used: two of each arm
+            assert sorted(slots.loc[slots["block_id"] == b, "arm"]) == ["sms", "sms", "usual", "usual"]
+        alloc = d.service.allocations_frame()
+        assert alloc["site"].tolist() == [("Elm Road", "Hill Surgery", "Market Street", "Riverside")[i % 4]
+                                          for i in range(10)]
+    finally:
+        d.service.close()
+
+
 def test_enrolment_is_idempotent_and_logged(db_url):
     d = deploy(db_url, SMS, site_column="practice", list_size=20)
     try:

@@ -138,6 +138,7 @@ def register(app: typer.Typer) -> None:
 
             typer.echo(f"serving on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
             uvicorn.run(create_app(service), host=host, port=port, log_level="warning", access_log=access_log,
+                        server_header=False,
                         timeout_graceful_shutdown=10)
         finally:
             service.close()

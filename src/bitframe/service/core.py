@@ -701,7 +701,10 @@ def _initialise(
         t = allocation.table
         meta.update(list_size=str(size), low_list=str(threshold), list_manifest=canonical_json(allocation.manifest),
                     list_csv=allocation.csv.decode("utf-8"))
-        stratum = t["stratum"].astype(str).to_numpy()
+        import numpy as np
+
+        # The engine leaves the stratum empty (missing) for unstratified schemes; the service uses ''.
+        stratum = t["stratum"].astype(str).to_numpy() if plan.strata else np.full(len(t), "", dtype=object)
         arm = t["arm"].astype(str).to_numpy()
         block_id = t["block_id"].to_numpy(dtype=object, na_value=None)
         block_size = t["block_size"].to_numpy(dtype=object, na_value=None)
