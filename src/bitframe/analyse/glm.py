@@ -146,53 +146,10 @@ def _arm_levels(labels: np.ndarray, control: Any, parameter: str = "arm") -> tup
 
 
 def _covariate_matrix(covariates: Any, n: int) -> tuple[np.ndarray, list[str]]:
-    """Numeric covariate matrix (n x p) and column names.
+    """The linear estimators' covariate coding, keeping missing values as NaN for ``missing=``."""
+    from bitframe.analyse.linear import covariate_matrix
 
-    Accepts None, a 1-D or 2-D array, a pandas Series/DataFrame or a mapping of name -> values.
-    Non-numeric columns are dummy-coded with their first sorted level as reference, named
-    ``column[level]``; booleans become 0/1. Missing values are kept as NaN (handled by the caller).
-    """
-    import pandas as pd
-
-    if covariates is None:
-        return np.empty((n, 0)), []
-    if isinstance(covariates, pd.Series):
-        frame = covariates.to_frame(name=covariates.name if covariates.name is not None else "x1")
-    elif isinstance(covariates, pd.DataFrame):
-        frame = covariates
-    elif isinstance(covariates, dict):
-        frame = pd.DataFrame({str(k): _as_1d(v, f"covariates[{k!r}]", n) for k, v in covariates.items()})
-    else:
-        arr = np.asarray(covariates)
-        if arr.ndim == 1:
-            arr = arr[:, None]
-        if arr.ndim != 2:
-            raise ValueError(f"The 'covariates' parameter must be 1- or 2-dimensional. Got shape {arr.shape} instead.")
-        frame = pd.DataFrame(arr, columns=[f"x{j + 1}" for j in range(arr.shape[1])])
-    if len(frame) != n:
-        raise ValueError(f"The 'covariates' parameter must have {n} rows (one per unit). Got {len(frame)} instead.")
-    cols: list[np.ndarray] = []
-    names: list[str] = []
-    for name in frame.columns:
-        col = frame[name]
-        if pd.api.types.is_bool_dtype(col):
-            cols.append(col.to_numpy(dtype=float))
-            names.append(str(name))
-        elif pd.api.types.is_numeric_dtype(col):
-            cols.append(col.to_numpy(dtype=float, na_value=np.nan))
-            names.append(str(name))
-        else:
-            miss = col.isna().to_numpy()
-            levels = sorted({str(v) for v in col[~miss]})
-            as_str = np.array([None if pd.isna(v) else str(v) for v in col.tolist()], dtype=object)
-            for lv in levels[1:]:
-                d = (as_str == lv).astype(float)
-                d[miss] = np.nan
-                cols.append(d)
-                names.append(f"{name}[{lv}]")
-    if not cols:
-        return np.empty((n, 0)), []
-    return np.column_stack(cols), names
+    return covariate_matrix(covariates, n, keep_missing=True)
 
 
 def _check_rank(X: np.ndarray, names: Sequence[str]) -> None:

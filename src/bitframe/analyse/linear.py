@@ -699,13 +699,14 @@ def as_labels(values: Any, parameter: str, n: int) -> np.ndarray:
     return np.array([str(v) for v in arr], dtype=object)
 
 
-def covariate_matrix(covariates: Any, n: int) -> tuple[np.ndarray, list[str]]:
+def covariate_matrix(covariates: Any, n: int, *, keep_missing: bool = False) -> tuple[np.ndarray, list[str]]:
     """Numeric covariate matrix (n x p) and column names.
 
     Accepts None, a 1-D or 2-D array, a pandas Series/DataFrame or a mapping name -> values.
     Non-numeric columns become dummies for every sorted level but the first, named
-    ``column[level]`` (R's treatment contrasts); booleans become 0/1. Missing values are an error:
-    decide what to do with incomplete rows before estimation.
+    ``column[level]`` (R's treatment contrasts); booleans become 0/1. Missing values are an error
+    (decide what to do with incomplete rows before estimation) unless ``keep_missing``, which
+    leaves them as NaN for a caller that applies its own missing-data rule.
     """
     import pandas as pd
 
@@ -736,15 +737,18 @@ def covariate_matrix(covariates: Any, n: int) -> tuple[np.ndarray, list[str]]:
     names: list[str] = []
     for name in frame.columns:
         col = frame[name]
-        if col.isna().any():
-            raise ValueError(f"Covariate {str(name)!r} has {int(col.isna().sum())} missing values; impute or drop those rows first.")
+        miss = col.isna().to_numpy()
+        if miss.any() and not keep_missing:
+            raise ValueError(f"Covariate {str(name)!r} has {int(miss.sum())} missing values; impute or drop those rows first.")
         if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
-            out.append(col.to_numpy(dtype=float))
+            out.append(col.to_numpy(dtype=float, na_value=np.nan))
             names.append(str(name))
         else:
-            as_str = col.astype(str).to_numpy()
-            for lv in sorted(set(as_str.tolist()))[1:]:
-                out.append((as_str == lv).astype(float))
+            as_str = np.array([None if m else str(v) for v, m in zip(col.tolist(), miss)], dtype=object)
+            for lv in sorted({v for v in as_str.tolist() if v is not None})[1:]:
+                dummy = (as_str == lv).astype(float)
+                dummy[miss] = np.nan
+                out.append(dummy)
                 names.append(f"{name}[{lv}]")
     if not out:
         return np.empty((n, 0)), []
