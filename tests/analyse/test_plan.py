@@ -188,3 +188,25 @@ def test_wild_bootstrap_requested_by_the_protocol_is_reported_beside_cr2():
     [row] = [e for e in result.additional if e.method == "wild_bootstrap"]
     assert row.estimate == pytest.approx(result.effects[0].estimate, rel=1e-10)
     assert 0 <= row.p_value <= 1 and row.ci_lower < row.estimate < row.ci_upper
+
+
+def test_resampling_multiplicity_adjusts_the_preregistered_effects():
+    """`multiplicity: westfall_young | romano_wolf` fills p_adjusted from the joint permutation
+    distribution (the never-more-conservative-than-Holm property on the same draws is tested in
+    tests/analyse/inference/); here: every contrast adjusted, within [0, 1], and said in the notes."""
+    data = pd.read_csv(REF / "estimatr_data" / "simple.csv").drop(columns="y").rename(columns={"y3": "y"})
+    data["y2"] = data["y"] + data["x1"]
+    for method in ("westfall_young", "romano_wolf"):
+        text = (HEADER + "arms:\n  - {id: control, name: C, role: control}\n"
+                "  - {id: letter, name: L, role: intervention, mechanism: {east: [easy]}}\n"
+                "  - {id: sms, name: S, role: intervention, mechanism: {east: [timely]}}\n"
+                "unit: {id_column: id}\nrandomisation: {scheme: complete}\n"
+                "outcomes:\n  - {id: y, role: primary, type: continuous, column: y}\n"
+                "  - {id: y2, role: primary, type: continuous, column: y2}\n"
+                f"analysis: {{estimator: ols, se_type: HC2, multiplicity: {method}, "
+                "randomisation_inference: {permutations: 2000, seed: 5}}\n")
+        result = analyse_frames(parse_protocol(text), *frames(data, "arm3", ["y", "y2"]), bookkeeping=False)
+        adjusted = [e.p_adjusted for e in result.effects]
+        assert len(adjusted) == 4 and all(0 < p <= 1 for p in adjusted)
+        assert any(n.startswith(method.replace("_", "-")) for n in result.notes)
+        assert not any("Holm's correction was used instead" in d for d in result.deviations)

@@ -40,6 +40,15 @@ def test_power_matches_analytic_power(diagnosis):
     assert abs(row.power - expected) < 4 * math.sqrt(expected * (1 - expected) / row.sims)
 
 
+def test_power_matches_the_power_stage(diagnosis, two_arm):
+    """The analytic power of bitframe.power (itself tested against pwr) for the same design."""
+    from bitframe.power import two_means
+
+    [row] = diagnosis.rows
+    analytic = two_means("power", sd=1, mde=0.4, n=100).power
+    assert abs(row.power - analytic) < 4 * math.sqrt(analytic * (1 - analytic) / row.sims)
+
+
 def test_type_one_error_and_coverage_at_nominal_levels(diagnosis):
     [row] = diagnosis.rows
     assert abs(row.type_i_error - 0.05) < 4 * math.sqrt(0.05 * 0.95 / row.sims)

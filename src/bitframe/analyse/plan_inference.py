@@ -181,8 +181,11 @@ def _resampling_multiplicity(method: str, ri_result, out: InferenceOutput) -> No
         adjusted = adjust_pvalues([e.p_value for e in out.effects], "holm")
         out.effects = [e.with_(p_adjusted=float(p)) for e, p in zip(out.effects, adjusted)]
         return
-    fn = westfall_young if method == "westfall_young" else romano_wolf
-    result = fn(ri_result.observed, ri_result.null)
+    if method == "westfall_young":
+        result = westfall_young(ri_result.observed, ri_result.null)
+    else:
+        # The min-p basis keeps Romano-Wolf never more conservative than Holm on the same data.
+        result = romano_wolf(ri_result.observed, ri_result.null, basis="p")
     by_key = {(r.outcome, r.arm): p for r, p in zip(ri_result.effects, result.p_adjusted)}
     out.effects = [e.with_(p_adjusted=float(by_key.get((e.outcome, e.arm), np.nan))) for e in out.effects]
     out.notes.append(f"{method.replace('_', '-')} adjusted p-values over {result.n_draws:,} joint re-randomisations "
