@@ -285,3 +285,13 @@ def test_docstring_examples_run():
 
     outcome = doctest.testmod(module)
     assert outcome.attempted > 0 and outcome.failed == 0
+
+
+def test_reml_falls_back_to_metafors_step_halving_when_scoring_oscillates():
+    """metafor 3.8: rma(yi, vi, method = "REML") stops with "Fisher scoring algorithm did not
+    converge" on these data; its documented remedy control = list(stepadj = 0.5, maxiter = 1000)
+    gives tau^2 = 0.0839389506, estimate 0.3419695066, SE 0.3159820523 (Rscript, this machine)."""
+    y = np.array([0, 0, 0, 0, 0, 2.0, 0, 0, 0, 0])
+    v = np.array([1, 1, 1, 1, 1, 0.5, 1, 1, 1, 1.0])
+    r = meta_analysis(y, v, method="REML")
+    np.testing.assert_allclose([r.tau2, r.estimate, r.std_error], [0.0839389506, 0.3419695066, 0.3159820523], rtol=1e-6)

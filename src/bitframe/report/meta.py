@@ -158,17 +158,11 @@ def _reml_loglik(yi: np.ndarray, vi: np.ndarray, tau2: float) -> float:
     )
 
 
-@METHODS.register("REML")
-def _tau2_reml(yi: np.ndarray, vi: np.ndarray) -> Tau2Fit:
-    k = yi.size
-    if k == 1:
-        return Tau2Fit(tau2=0.0, tau2_se=math.nan)
-    # Starting value: the Hedges (HE) estimator, as in metafor when tau2.init is unset.
-    rss_ols = float(((yi - yi.mean()) ** 2).sum())
-    tau2 = max(0.0, (rss_ols - (k - 1) / k * float(vi.sum())) / (k - 1))
+def _fisher_scoring(yi: np.ndarray, vi: np.ndarray, tau2: float, stepadj: float, maxiter: int):
+    """metafor's REML Fisher scoring: returns (tau2, last change, iterations)."""
     change = REML_THRESHOLD + 1.0
     iterations = 0
-    while change > REML_THRESHOLD:
+    while change > REML_THRESHOLD and iterations < maxiter:
         iterations += 1
         old = tau2
         w = 1.0 / (vi + tau2)
@@ -178,19 +172,37 @@ def _tau2_reml(yi: np.ndarray, vi: np.ndarray) -> Tau2Fit:
         adj = (float((w**2 * resid**2).sum()) - tr_p) / tr_pp
         if math.isnan(adj):
             adj = 0.0
+        adj *= stepadj
         while tau2 + adj < 0.0:
             adj /= 2.0
         tau2 = tau2 + adj
         change = abs(old - tau2)
-        if iterations > REML_MAXITER:
-            raise BitframeError(
-                Problem(
-                    code="BF801",
-                    message=f"REML Fisher scoring did not converge in {REML_MAXITER} iterations "
-                    f"(last tau^2 = {tau2:.6g}, last change = {change:.3g}).",
-                    hint="use method='DL', or check for sites with extreme variances",
-                )
+    return tau2, change, iterations
+
+
+@METHODS.register("REML")
+def _tau2_reml(yi: np.ndarray, vi: np.ndarray) -> Tau2Fit:
+    k = yi.size
+    if k == 1:
+        return Tau2Fit(tau2=0.0, tau2_se=math.nan)
+    # Starting value: the Hedges (HE) estimator, as in metafor when tau2.init is unset.
+    rss_ols = float(((yi - yi.mean()) ** 2).sum())
+    start = max(0.0, (rss_ols - (k - 1) / k * float(vi.sum())) / (k - 1))
+    # metafor's defaults first (step 1, 100 iterations); if Fisher scoring oscillates, the remedy
+    # metafor's documentation gives (control = list(stepadj = 0.5, maxiter = 1000)).
+    for stepadj, maxiter in ((1.0, REML_MAXITER), (0.5, 10 * REML_MAXITER)):
+        tau2, change, iterations = _fisher_scoring(yi, vi, start, stepadj, maxiter)
+        if change <= REML_THRESHOLD:
+            break
+    else:
+        raise BitframeError(
+            Problem(
+                code="BF801",
+                message=f"REML Fisher scoring did not converge in {10 * REML_MAXITER} iterations, even with "
+                f"halved steps (last tau^2 = {tau2:.6g}, last change = {change:.3g}).",
+                hint="use method='DL', or check for sites with extreme variances",
             )
+        )
     # A positive root can be a local maximum below the likelihood at tau^2 = 0.
     if tau2 > REML_THRESHOLD and _reml_loglik(yi, vi, 0.0) - _reml_loglik(yi, vi, tau2) > LL0_TOL:
         tau2 = 0.0
