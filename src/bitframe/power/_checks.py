@@ -154,6 +154,16 @@ def require(fn: str, solve_for: str, **given: Any) -> None:
                          f"as keyword argument{'s' if len(missing) > 1 else ''}.")
 
 
+def solved_or_given(fn: str, solve_for: str, target: str, name: str, value: Any, check: Any) -> Any:
+    """A quantity is either the target (then it must not be given; returns None) or an input
+    (then it must be given, and ``check(value)`` validates it)."""
+    if solve_for == target:
+        forbid(fn, solve_for, **{name: value})
+        return None
+    require(fn, solve_for, **{name: value})
+    return check(value)
+
+
 def forbid(fn: str, solve_for: str, **given: Any) -> None:
     """The quantity being solved for must not also be given: the target is explicit."""
     clash = [k for k, v in given.items() if v is not None]

@@ -70,6 +70,25 @@ class Outcome:
         return 1.0
 
 
+def solve_effect(model: Outcome, power_at_effect: Any, target: float, *, infeasible: str) -> float:
+    """The effect at which ``power_at_effect(effect)`` reaches ``target`` (the MDE).
+
+    The search runs on the model's variable ``u`` (increasing in power): unbounded scales are
+    bracketed outwards from ``default_u_start``, bounded ones (a proportion) searched in [0, u_max].
+    """
+    from bitframe.power._core import solve_bounded, solve_increasing
+
+    def f(u: float) -> float:
+        return power_at_effect(model.effect_from_u(u))
+
+    umax = model.u_max()
+    if math.isinf(umax):
+        u = solve_increasing(f, target, 1e-12, model.default_u_start(), limit=1e6, infeasible=infeasible)
+    else:
+        u = solve_bounded(f, target, 0.0, umax, infeasible=infeasible)
+    return model.effect_from_u(u)
+
+
 @dataclass(frozen=True)
 class MeansOutcome(Outcome):
     """Difference in means, outcome SD ``sd``, covariates explaining ``r_squared``.

@@ -39,11 +39,10 @@ from bitframe.power._checks import (
     check_size,
     check_solve_for,
     check_target_power,
-    forbid,
-    require,
+    solved_or_given,
 )
-from bitframe.power._core import solve_bounded, solve_increasing
-from bitframe.power._outcomes import Outcome, build_outcome
+from bitframe.power._core import solve_increasing
+from bitframe.power._outcomes import Outcome, build_outcome, solve_effect
 from bitframe.power.result import PowerResult, as_call
 from bitframe.power.two_arm import _as_size, _ceil, _strict, comparison_power
 
@@ -132,21 +131,11 @@ def cluster(
     cv = check_real(fn, "cluster_size_cv", cluster_size_cv, low=0.0, low_open=False)
     if math.isinf(cv):
         raise ValueError(f"The 'cluster_size_cv' parameter of {fn} must be a finite float in [0, inf). Got inf.")
-    if solve_for == "power":
-        forbid(fn, solve_for, power=power)
-    else:
-        require(fn, solve_for, power=power)
-        power = check_target_power(fn, power, alpha)
-    if solve_for == "clusters":
-        forbid(fn, solve_for, clusters=clusters)
-    else:
-        require(fn, solve_for, clusters=clusters)
-        clusters = check_size(fn, "clusters", clusters, low=1.0)
-    if solve_for == "cluster_size":
-        forbid(fn, solve_for, cluster_size=cluster_size)
-    else:
-        require(fn, solve_for, cluster_size=cluster_size)
-        cluster_size = check_size(fn, "cluster_size", cluster_size, low=1.0)
+    power = solved_or_given(fn, solve_for, "power", "power", power, lambda v: check_target_power(fn, v, alpha))
+    clusters = solved_or_given(fn, solve_for, "clusters", "clusters", clusters,
+                               lambda v: check_size(fn, "clusters", v, low=1.0))
+    cluster_size = solved_or_given(fn, solve_for, "cluster_size", "cluster_size", cluster_size,
+                                   lambda v: check_size(fn, "cluster_size", v, low=1.0))
     model, effect = build_outcome(fn, outcome, method, solve_for, dict(outcome_params))
     keep = 1.0 - attrition
     if model.uses_t and clusters is not None and clusters + ratio * clusters - 2 < 1:
@@ -183,16 +172,12 @@ def cluster(
             if solve_for == "mde":
                 m_a = m_rec * keep
 
-                def f(u: float) -> float:
-                    return _power(model, k0, k1, m_a, model.effect_from_u(u), icc, cv, alpha, sides, strict)["power"]
-
-                msg = f"{fn}: no effect reaches power {power:g} with this design; add clusters."
-                umax = model.u_max()
-                if math.isinf(umax):
-                    u = solve_increasing(f, power, 1e-12, model.default_u_start(), limit=1e6, infeasible=msg)
-                else:
-                    u = solve_bounded(f, power, 0.0, umax, infeasible=msg)
-                eff = model.effect_from_u(u)
+                eff = solve_effect(
+                    model,
+                    lambda e: _power(model, k0, k1, m_a, e, icc, cv, alpha, sides, strict)["power"],
+                    power,
+                    infeasible=f"{fn}: no effect reaches power {power:g} with this design; add clusters.",
+                )
             else:
                 eff = effect
     m_a = m_rec * keep

@@ -24,8 +24,7 @@ from bitframe.power._checks import (
     check_size,
     check_solve_for,
     check_target_power,
-    forbid,
-    require,
+    solved_or_given,
 )
 from bitframe.power._core import solve_increasing
 from bitframe.power.result import PowerResult, as_call
@@ -70,21 +69,9 @@ def one_way_anova(
     solve_for = check_solve_for(fn, solve_for, TARGETS)
     k = check_int(fn, "groups", groups, low=2)
     alpha = check_alpha(fn, alpha)
-    if solve_for == "power":
-        forbid(fn, solve_for, power=power)
-    else:
-        require(fn, solve_for, power=power)
-        power = check_target_power(fn, power, alpha)
-    if solve_for == "n":
-        forbid(fn, solve_for, n=n)
-    else:
-        require(fn, solve_for, n=n)
-        n = check_size(fn, "n", n, low=2.0)
-    if solve_for == "mde":
-        forbid(fn, solve_for, f=f)
-    else:
-        require(fn, solve_for, f=f)
-        f = check_positive(fn, "f", f)
+    power = solved_or_given(fn, solve_for, "power", "power", power, lambda v: check_target_power(fn, v, alpha))
+    n = solved_or_given(fn, solve_for, "n", "n", n, lambda v: check_size(fn, "n", v, low=2.0))
+    f = solved_or_given(fn, solve_for, "mde", "f", f, lambda v: check_positive(fn, "f", v))
     sol = None
     if solve_for == "n":
         sol = solve_increasing(lambda v: _anova_power(k, v, f, alpha), power, 1.0 + 1e-9, 10.0, limit=1e10,
@@ -129,21 +116,9 @@ def chi_square(
     solve_for = check_solve_for(fn, solve_for, TARGETS)
     dof = check_int(fn, "df", df, low=1)
     alpha = check_alpha(fn, alpha)
-    if solve_for == "power":
-        forbid(fn, solve_for, power=power)
-    else:
-        require(fn, solve_for, power=power)
-        power = check_target_power(fn, power, alpha)
-    if solve_for == "n":
-        forbid(fn, solve_for, n=n)
-    else:
-        require(fn, solve_for, n=n)
-        n = check_size(fn, "n", n, low=1.0)
-    if solve_for == "mde":
-        forbid(fn, solve_for, w=w)
-    else:
-        require(fn, solve_for, w=w)
-        w = check_positive(fn, "w", w)
+    power = solved_or_given(fn, solve_for, "power", "power", power, lambda v: check_target_power(fn, v, alpha))
+    n = solved_or_given(fn, solve_for, "n", "n", n, lambda v: check_size(fn, "n", v, low=1.0))
+    w = solved_or_given(fn, solve_for, "mde", "w", w, lambda v: check_positive(fn, "w", v))
     sol = None
     if solve_for == "n":
         sol = solve_increasing(lambda v: _chisq_power(dof, v, w, alpha), power, 1e-9, 10.0, limit=1e12,

@@ -17,7 +17,6 @@ Mapping from the protocol (documented for users in the README):
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 

@@ -53,6 +53,7 @@ from bitframe.power._checks import (
     check_target_power,
     forbid,
     require,
+    solved_or_given,
 )
 from bitframe.power._core import solve_bounded, solve_increasing
 from bitframe.power._outcomes import DIRECTIONS
@@ -135,11 +136,7 @@ def stepped_wedge(
     alpha = check_alpha(fn, alpha)
     sides = check_sides(fn, sides)
     attrition = check_fraction(fn, "attrition", attrition)
-    if solve_for == "power":
-        forbid(fn, solve_for, power=power)
-    else:
-        require(fn, solve_for, power=power)
-        power = check_target_power(fn, power, alpha)
+    power = solved_or_given(fn, solve_for, "power", "power", power, lambda v: check_target_power(fn, v, alpha))
 
     # design
     if design is not None:
@@ -163,11 +160,8 @@ def stepped_wedge(
             require(fn, solve_for, clusters_per_step=clusters_per_step)
             c = check_size(fn, "clusters_per_step", clusters_per_step, low=1.0)
         X1 = standard_design(n_steps, 1)
-    if solve_for == "cluster_size":
-        forbid(fn, solve_for, cluster_size=cluster_size)
-    else:
-        require(fn, solve_for, cluster_size=cluster_size)
-        cluster_size = check_size(fn, "cluster_size", cluster_size, low=1.0)
+    cluster_size = solved_or_given(fn, solve_for, "cluster_size", "cluster_size", cluster_size,
+                                   lambda v: check_size(fn, "cluster_size", v, low=1.0))
 
     # outcome
     if (sd is None) == (p0 is None):

@@ -24,15 +24,13 @@ from bitframe.power._checks import (
     check_size,
     check_solve_for,
     check_target_power,
-    forbid,
-    require,
+    solved_or_given,
 )
 from bitframe.power._core import (
     critical_value,
     dunnett_critical_value,
     holm_average_power,
     power_from_stat,
-    solve_bounded,
     solve_increasing,
 )
 from bitframe.power._outcomes import (
@@ -41,6 +39,7 @@ from bitframe.power._outcomes import (
     RATE_METHODS,
     Outcome,
     build_outcome,
+    solve_effect,
 )
 from bitframe.power.result import PowerResult, as_call
 
@@ -161,18 +160,14 @@ def solve_two_arm(
             raise ValueError(f"{fn}: n={n:g} leaves no error degrees of freedom for the t-test "
                              f"(after attrition {n0a:g} + {k} x {n1a:g} analysed); use a larger n.")
         if solve_for == "mde":
-            def f(u: float) -> float:
-                return comparison_power(outcome, n0a, n1a, outcome.effect_from_u(u), alpha=alpha, sides=sides,
-                                        k=k, correction=correction, strict=strict)["power"]
-
-            umax = outcome.u_max()
-            msg = (f"{fn}: no effect in the direction {getattr(outcome, 'direction', 'increase')!r} reaches power "
-                   f"{power:g} with n={n:g}; increase n.")
-            if math.isinf(umax):
-                u = solve_increasing(f, power, 1e-12, outcome.default_u_start(), limit=1e6, infeasible=msg)
-            else:
-                u = solve_bounded(f, power, 0.0, umax, infeasible=msg)
-            eff = outcome.effect_from_u(u)
+            eff = solve_effect(
+                outcome,
+                lambda e: comparison_power(outcome, n0a, n1a, e, alpha=alpha, sides=sides, k=k,
+                                           correction=correction, strict=strict)["power"],
+                power,
+                infeasible=(f"{fn}: no effect in the direction {getattr(outcome, 'direction', 'increase')!r} "
+                            f"reaches power {power:g} with n={n:g}; increase n."),
+            )
         else:
             eff = effect
     info = comparison_power(outcome, n0a, n1a, eff, alpha=alpha, sides=sides, k=k, correction=correction,
@@ -223,16 +218,8 @@ def _common(fn: str, solve_for: str, n: Any, power: Any, alpha: Any, sides: Any,
     sides = check_sides(fn, sides)
     ratio = check_positive(fn, "ratio", ratio)
     attrition = check_fraction(fn, "attrition", attrition)
-    if solve_for == "power":
-        forbid(fn, solve_for, power=power)
-    else:
-        require(fn, solve_for, power=power)
-        power = check_target_power(fn, power, alpha)
-    if solve_for == "n":
-        forbid(fn, solve_for, n=n)
-    else:
-        require(fn, solve_for, n=n)
-        n = check_size(fn, "n", n, low=1.0)
+    power = solved_or_given(fn, solve_for, "power", "power", power, lambda v: check_target_power(fn, v, alpha))
+    n = solved_or_given(fn, solve_for, "n", "n", n, lambda v: check_size(fn, "n", v, low=1.0))
     return solve_for, n, power, alpha, sides, ratio, attrition
 
 
