@@ -91,7 +91,9 @@ def register(app: typer.Typer) -> None:
                 people = read_table(participants, text_columns=[id_col])
                 extra = [c for c in people.columns if c not in allocation.columns or c == id_col]
                 allocation = allocation.merge(people[extra], on=id_col, how="left")
-            allocation = _row_level_arms(protocol, allocation)
+            from bitframe.analyse.plan import row_level_arms
+
+            allocation = row_level_arms(protocol, allocation)
             frame = simulate_outcomes(protocol, allocation, settings, seed=seed)
             what = "outcomes"
         with atomic_path(out) as tmp:
@@ -148,21 +150,3 @@ def register(app: typer.Typer) -> None:
 
             plot_diagnosis(result, plot)
             typer.echo(f"wrote {plot}")
-
-
-def _row_level_arms(protocol, allocation):
-    """Stepped wedge: a row's condition is the intervention from its cluster's crossover period on."""
-    if protocol.randomisation.scheme != "stepped_wedge" or "crossover_period" not in allocation.columns:
-        return allocation
-    if "period" not in allocation.columns:
-        raise BitframeError(Problem("BF217", "a stepped-wedge analysis needs a 'period' column for each observation",
-                                    hint="add the measurement period (1, 2, ...) to the participant or outcome file"))
-    import numpy as np
-
-    control = protocol.control.id if protocol.control else protocol.arms[0].id
-    intervention = next(a.id for a in protocol.arms if a.id != control)
-    period = allocation["period"].astype(float).to_numpy()
-    crossover = allocation["crossover_period"].astype(float).to_numpy()
-    allocation = allocation.copy()
-    allocation["arm"] = np.where(period >= crossover, intervention, control)
-    return allocation
