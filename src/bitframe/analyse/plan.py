@@ -317,6 +317,8 @@ def _ratio_scale(effect: EffectEstimate) -> EffectEstimate:
 
 
 def _icc(y, arms, clusters, control) -> float | None:
+    # A separate fit without covariates on purpose: the ICC that designs are planned with (and
+    # that the protocol's power section assumes) is the unconditional one.
     try:
         from bitframe.analyse.mixed import mixed_model
 
