@@ -138,3 +138,17 @@ def test_reference_docs_are_current():
     from bitframe.protocol.docs import render
 
     assert (ROOT / "docs" / "protocol-reference.md").read_text() == render(), "run `make docs`"
+
+
+def test_atomic_writes_get_the_usual_file_mode(tmp_path):
+    """Outputs are written via a private temp file but end up with the mode a plain open() gives."""
+    import os
+
+    from bitframe.io import write_text_atomic
+
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    atomic = tmp_path / "atomic.txt"
+    write_text_atomic(atomic, "x")
+    assert oct(atomic.stat().st_mode & 0o777) == oct(plain.stat().st_mode & 0o777)
+    assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]

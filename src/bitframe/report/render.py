@@ -426,8 +426,6 @@ def write_report(html_text: str, out_html: str | os.PathLike, *, pdf: bool | str
 
             with atomic_path(pdf_path) as tmp_pdf:
                 html_to_pdf(tmp_html, tmp_pdf)
-                # The temporary file is private (mkstemp); a report is shared like the HTML beside it.
-                os.chmod(tmp_pdf, tmp_html.stat().st_mode & 0o777)
         os.replace(tmp_html, out_html)
     finally:
         shutil.rmtree(work, ignore_errors=True)
