@@ -8,44 +8,6 @@ from typing import Optional
 import typer
 
 
-def analyse_files(protocol_path: Path, list_path: Path, outcomes_path: Path, participants: Path | None = None):
-    """Read the files, hash them and run the analysis (the library call behind the CLI verb)."""
-    import json
-
-    from bitframe.analyse.plan import analyse_frames
-    from bitframe.data import read_table
-    from bitframe.io import sha256_file
-    from bitframe.protocol import load_protocol_with_source
-
-    loaded = load_protocol_with_source(protocol_path)
-    protocol = loaded.protocol
-    id_col = protocol.unit.id_column
-    text = [id_col, "arm", "stratum"]
-    if protocol.unit.cluster_column:
-        text.append(protocol.unit.cluster_column)
-    allocation = read_table(list_path, text_columns=text)
-    outcomes = read_table(outcomes_path, text_columns=[id_col])
-    baseline = read_table(participants, text_columns=[id_col]) if participants else None
-    manifest = None
-    manifest_path = list_path.with_name(list_path.stem + ".manifest.json")
-    if manifest_path.exists():
-        manifest = json.loads(manifest_path.read_text())
-    inputs = {
-        "protocol_sha256": loaded.sha256,
-        "list_sha256": sha256_file(list_path),
-        "outcomes_sha256": sha256_file(outcomes_path),
-        "participants_sha256": sha256_file(participants) if participants else None,
-        "seed": manifest.get("seed") if manifest else None,
-        "scheme": protocol.randomisation.scheme,
-        "list_file": str(list_path),
-        "outcomes_file": str(outcomes_path),
-    }
-    labels = {"list": str(list_path), "outcomes": str(outcomes_path),
-              "participants": str(participants) if participants else "<participants>"}
-    return analyse_frames(protocol, allocation, outcomes, baseline=baseline, labels=labels, inputs=inputs,
-                          manifest=manifest)
-
-
 def register(app: typer.Typer) -> None:
     @app.command()
     def analyse(
@@ -65,6 +27,8 @@ def register(app: typer.Typer) -> None:
 
         from bitframe.cli_stages import print_frame, write_json
         from bitframe.io import atomic_path, ensure_writable
+
+        from bitframe.analyse.plan import analyse_files
 
         ensure_writable([p for p in (as_json, as_csv) if p is not None], force=force)
         result = analyse_files(protocol_path, list_path, outcomes, participants)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -36,6 +36,8 @@ from bitframe.analyse.intake import AnalysisData, merge_outcomes
 from bitframe.analyse.results import EffectEstimate, estimates_frame
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import pandas as pd
 
     from bitframe.protocol.schema import Outcome, Protocol
@@ -91,6 +93,45 @@ class AnalysisResult:
             "power": list(self.power),
             "manifest": self.manifest,
         }
+
+
+def analyse_files(
+    protocol_path: "Path", list_path: "Path", outcomes_path: "Path", participants: "Path | None" = None
+) -> AnalysisResult:
+    """Read the files, hash them and run the analysis (the library call behind the CLI verb)."""
+    import json
+
+    from bitframe.data import read_table
+    from bitframe.io import sha256_file
+    from bitframe.protocol import load_protocol_with_source
+
+    loaded = load_protocol_with_source(protocol_path)
+    protocol = loaded.protocol
+    id_col = protocol.unit.id_column
+    text = [id_col, "arm", "stratum"]
+    if protocol.unit.cluster_column:
+        text.append(protocol.unit.cluster_column)
+    allocation = read_table(list_path, text_columns=text)
+    outcomes = read_table(outcomes_path, text_columns=[id_col])
+    baseline = read_table(participants, text_columns=[id_col]) if participants else None
+    manifest = None
+    manifest_path = list_path.with_name(list_path.stem + ".manifest.json")
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text())
+    inputs = {
+        "protocol_sha256": loaded.sha256,
+        "list_sha256": sha256_file(list_path),
+        "outcomes_sha256": sha256_file(outcomes_path),
+        "participants_sha256": sha256_file(participants) if participants else None,
+        "seed": manifest.get("seed") if manifest else None,
+        "scheme": protocol.randomisation.scheme,
+        "list_file": str(list_path),
+        "outcomes_file": str(outcomes_path),
+    }
+    labels = {"list": str(list_path), "outcomes": str(outcomes_path),
+              "participants": str(participants) if participants else "<participants>"}
+    return analyse_frames(protocol, allocation, outcomes, baseline=baseline, labels=labels, inputs=inputs,
+                          manifest=manifest)
 
 
 def row_level_arms(protocol: "Protocol", frame: "pd.DataFrame") -> "pd.DataFrame":
