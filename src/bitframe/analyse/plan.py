@@ -34,6 +34,7 @@ import numpy as np
 from bitframe import __version__
 from bitframe.analyse.intake import AnalysisData, merge_outcomes
 from bitframe.analyse.results import EffectEstimate, estimates_frame
+from bitframe.protocol.vocabulary import CLUSTER_SCHEMES, MULTIPLICITY, OUTCOME_ROLES
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -283,9 +284,7 @@ def _numeric_or_categorical(column: "pd.Series") -> "pd.Series":
 
 
 def _adjust(effects: list[EffectEstimate], method: str, deviations: list[str]) -> list[EffectEstimate]:
-    from bitframe.analyse.plan_inference import RESAMPLING_CORRECTIONS
-
-    if method in RESAMPLING_CORRECTIONS:
+    if MULTIPLICITY[method].resampling:
         return effects  # adjusted over the resampling distribution by plan_inference
     if method == "none" or not effects:
         return [e.with_(p_adjusted=e.p_value) for e in effects]
@@ -299,7 +298,7 @@ def _adjust(effects: list[EffectEstimate], method: str, deviations: list[str]) -
         deviations.append("multiplicity 'dunnett': adjusted p-values use Bonferroni (conservative); "
                           "the power calculation uses Dunnett's critical value")
     out = list(effects)
-    for role in ("primary", "secondary", "exploratory"):
+    for role in OUTCOME_ROLES:  # each role is its own family (vocabulary.MULTIPLICITY[...].family)
         idx = [i for i, e in enumerate(out) if e.role == role]
         if not idx:
             continue
@@ -416,7 +415,7 @@ def _bookkeeping(protocol, frame, data: AnalysisData, control: str) -> dict:
                           "missing": dict(zip(res.arms, res.n_missing)), "statistic": _finite(res.statistic),
                           "df": _finite(res.df), "p_value": res.p_value, "test": res.test})
     srm = None
-    if protocol.randomisation.scheme not in {"cluster", "stratified_cluster", "stepped_wedge"}:
+    if protocol.randomisation.scheme not in CLUSTER_SCHEMES:
         # Individuals are the randomised units only in individual designs; cluster designs
         # fix the ratio on clusters, so a unit-level ratio test would be misleading.
         res = bk.sample_ratio_mismatch(arms, {a.id: a.ratio for a in protocol.arms})

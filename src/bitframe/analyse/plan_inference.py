@@ -23,13 +23,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bitframe.analyse.results import EffectEstimate
+from bitframe.protocol.vocabulary import RESAMPLING_MULTIPLICITY
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from bitframe.protocol.schema import Protocol
-
-RESAMPLING_CORRECTIONS = ("westfall_young", "romano_wolf")
 
 
 @dataclass
@@ -110,7 +109,7 @@ def run_inference(
                 continue
             out.additional += [r.with_(role=outcome.role) for r in rows]
 
-    if an.multiplicity in RESAMPLING_CORRECTIONS:
+    if an.multiplicity in RESAMPLING_MULTIPLICITY:
         _resampling_multiplicity(an.multiplicity, ri_result, out)
 
     if plan.equivalence:
@@ -162,7 +161,7 @@ def _randomisation(protocol, allocation, frame, covariates, plan, ci_level, out:
             covariates=covariates if (covariates is not None and an.adjustment != "none") else None,
             n_permutations=plan.permutations, seed=(ri.seed if ri and ri.seed is not None else 0),
             statistic=ri.statistic if ri else "estimate", ci_level=ci_level,
-            keep_null=an.multiplicity in RESAMPLING_CORRECTIONS,
+            keep_null=an.multiplicity in RESAMPLING_MULTIPLICITY,
         )
     except ValueError as exc:
         out.notes.append(f"randomisation inference not computed: {exc}")

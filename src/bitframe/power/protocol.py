@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bitframe.protocol.vocabulary import MULTIPLICITY, SCHEMES
+
 if TYPE_CHECKING:
     from bitframe.power.result import PowerResult
     from bitframe.protocol.schema import Outcome, Protocol
@@ -91,7 +93,8 @@ def _outcome_power(protocol: "Protocol", outcome: "Outcome") -> OutcomePower:
     notes: list[str] = []
     alpha = an.alpha
     n_primary = len([o for o in protocol.primary_outcomes if o.assumptions and o.assumptions.mde])
-    if n_primary > 1 and an.multiplicity in ("bonferroni", "holm", "dunnett"):
+    correction = MULTIPLICITY[an.multiplicity]
+    if n_primary > 1 and correction.power_shares_alpha:
         alpha = alpha / n_primary
         notes.append(f"alpha {an.alpha:g} shared by {n_primary} primary outcomes: {alpha:.4g} each")
     kind, params, effect, scale = _outcome_params(outcome, protocol)
@@ -100,7 +103,7 @@ def _outcome_power(protocol: "Protocol", outcome: "Outcome") -> OutcomePower:
     common = dict(alpha=alpha, sides=an.sides, attrition=pw.attrition)
     scheme = protocol.randomisation.scheme
 
-    if scheme == "stepped_wedge":
+    if SCHEMES[scheme].stepped:
         steps = protocol.randomisation.stepped_wedge.steps
         per_step = pw.planned_clusters / steps
         sw = dict(steps=steps, cluster_size=pw.cluster_size, icc=pw.icc, mde=effect, **common)
@@ -131,14 +134,15 @@ def _outcome_power(protocol: "Protocol", outcome: "Outcome") -> OutcomePower:
     else:
         n_control = pw.planned_n * share
         if k_treat > 1:
-            correction = an.multiplicity if an.multiplicity in ("none", "bonferroni", "holm", "dunnett") else "holm"
-            if an.multiplicity == "benjamini_hochberg":
-                notes.append("Benjamini-Hochberg does not control the family-wise error; power uses Holm's correction")
-            ma = dict(arms=k_treat, outcome=kind, correction=correction, ratio=ratio, **common, **params)
+            if correction.error_rate == "false discovery":
+                notes.append(f"{correction.label} does not control the family-wise error; "
+                             "power uses Holm's correction")
+            ma = dict(arms=k_treat, outcome=kind, correction=correction.power_correction, ratio=ratio, **common,
+                      **params)
             planned = multi_arm("power", n=n_control, **ma, **_effect_kw(kind, effect))
             needed = _safe(lambda: multi_arm("n", power=pw.target, **ma, **_effect_kw(kind, effect)), notes)
             mde = multi_arm("mde", n=n_control, power=pw.target, **ma, **_direction(kind, effect))
-            design = f"{k_treat + 1}-arm ({correction})"
+            design = f"{k_treat + 1}-arm ({correction.power_correction})"
         else:
             fn = {"continuous": two_means, "binary": two_proportions, "count": two_rates}[kind]
             base = dict(ratio=ratio, **common, **params)

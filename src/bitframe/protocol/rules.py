@@ -30,6 +30,17 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator
 
 from bitframe.errors import did_you_mean
+from bitframe.protocol.vocabulary import (
+    BLOCK_SCHEMES,
+    CLUSTER_SCHEMES,
+    CLUSTER_SE_TYPES,
+    EAST_LEVERS,
+    ESTIMATORS,
+    INFERENCE,
+    MULTIPLICITY,
+    SCHEMES,
+    STRATIFIED_SCHEMES,
+)
 
 if TYPE_CHECKING:
     from bitframe.protocol.schema import Protocol
@@ -48,8 +59,6 @@ def check_rules(protocol: "Protocol") -> list[RuleViolation]:
 
 
 def _violations(p: "Protocol") -> Iterator[RuleViolation]:
-    from bitframe.protocol.schema import BLOCK_SCHEMES, CLUSTER_SCHEMES, CLUSTER_SE_TYPES, STRATIFIED_SCHEMES
-
     yield from _arm_rules(p)
     yield from _duplicate_ids(p)
 
@@ -94,16 +103,17 @@ def _violations(p: "Protocol") -> Iterator[RuleViolation]:
             ("randomisation", "scheme"),
             f"scheme '{scheme}' needs strata, but randomisation.strata is empty",
             "list the stratification columns under `strata:`, or use "
-            + ("'block'" if scheme == "stratified_block" else "'cluster'"),
+            + next(f"'{name}'" for name, o in SCHEMES.items() if o.stratified_variant == scheme),
         )
-    if rnd.strata and scheme not in STRATIFIED_SCHEMES | {"stepped_wedge", "complete", "simple"}:
-        if scheme != "minimisation":
-            yield RuleViolation(
-                "BF127",
-                ("randomisation", "strata"),
-                f"scheme '{scheme}' does not stratify, but strata are given",
-                "use 'stratified_block' or 'stratified_cluster', or remove `strata:`",
-            )
+    # Strata given to a scheme with a stratified variant mean that variant; other schemes
+    # (simple, complete, minimisation, stepped wedge) may carry strata for balance checks.
+    if rnd.strata and SCHEMES[scheme].stratified_variant is not None:
+        yield RuleViolation(
+            "BF127",
+            ("randomisation", "strata"),
+            f"scheme '{scheme}' does not stratify, but strata are given",
+            "use 'stratified_block' or 'stratified_cluster', or remove `strata:`",
+        )
     if scheme in BLOCK_SCHEMES:
         if not rnd.block_sizes:
             yield RuleViolation(
@@ -129,7 +139,7 @@ def _violations(p: "Protocol") -> Iterator[RuleViolation]:
             f"block_sizes only apply to 'block' and 'stratified_block', not '{scheme}'",
             "remove `block_sizes:` or change the scheme",
         )
-    if scheme == "minimisation":
+    if SCHEMES[scheme].sequential:
         if rnd.minimisation is None:
             yield RuleViolation(
                 "BF127",
@@ -161,21 +171,21 @@ def _violations(p: "Protocol") -> Iterator[RuleViolation]:
             f"a minimisation section is given but the scheme is '{scheme}'",
             "set `scheme: minimisation` or remove the section",
         )
-    if scheme == "stepped_wedge" and rnd.stepped_wedge is None:
+    if SCHEMES[scheme].stepped and rnd.stepped_wedge is None:
         yield RuleViolation(
             "BF127",
             ("randomisation", "scheme"),
             "scheme 'stepped_wedge' needs a `stepped_wedge:` section with the number of steps",
             "add `stepped_wedge: {steps: 4}`",
         )
-    elif scheme != "stepped_wedge" and rnd.stepped_wedge is not None:
+    elif not SCHEMES[scheme].stepped and rnd.stepped_wedge is not None:
         yield RuleViolation(
             "BF127",
             ("randomisation", "stepped_wedge"),
             f"a stepped_wedge section is given but the scheme is '{scheme}'",
             "set `scheme: stepped_wedge` or remove the section",
         )
-    if scheme == "stepped_wedge" and len(p.arms) != 2:
+    if SCHEMES[scheme].stepped and len(p.arms) != 2:
         yield RuleViolation(
             "BF127", ("arms",), "a stepped-wedge design has exactly two conditions (control and intervention)"
         )
@@ -203,19 +213,18 @@ def _violations(p: "Protocol") -> Iterator[RuleViolation]:
     arm_ids = set(p.arm_ids)
     for i, outcome in enumerate(p.outcomes):
         a = outcome.assumptions
-        if outcome.estimator in {"logit"} and outcome.type != "binary":
-            yield RuleViolation(
-                "BF128", ("outcomes", i, "estimator"), f"estimator 'logit' needs a binary outcome, not {outcome.type}"
-            )
-        if outcome.estimator in {"poisson", "negative_binomial"} and outcome.type != "count":
+        fits = ESTIMATORS[outcome.estimator] if outcome.estimator else None
+        if fits and fits.outcome_types and outcome.type not in fits.outcome_types:
             yield RuleViolation(
                 "BF128",
                 ("outcomes", i, "estimator"),
-                f"estimator '{outcome.estimator}' needs a count outcome, not {outcome.type}",
+                f"estimator '{outcome.estimator}' needs a {' or '.join(fits.outcome_types)} outcome, "
+                f"not {outcome.type}",
             )
-        if outcome.estimator == "mixed" and not p.unit.cluster_column:
+        if fits and fits.needs_clusters and not p.unit.cluster_column:
             yield RuleViolation(
-                "BF128", ("outcomes", i, "estimator"), "estimator 'mixed' needs clusters (unit.cluster_column)"
+                "BF128", ("outcomes", i, "estimator"),
+                f"estimator '{outcome.estimator}' needs clusters (unit.cluster_column)",
             )
         if a is None:
             if outcome.role == "primary" and p.power is not None:
@@ -292,8 +301,9 @@ def _violations(p: "Protocol") -> Iterator[RuleViolation]:
             f"adjustment '{an.adjustment}' needs covariates",
             "list baseline covariates under `covariates:`, or set `adjustment: none`",
         )
-    if an.estimator == "mixed" and not p.unit.cluster_column:
-        yield RuleViolation("BF131", ("analysis", "estimator"), "estimator 'mixed' needs clusters (unit.cluster_column)")
+    if ESTIMATORS[an.estimator].needs_clusters and not p.unit.cluster_column:
+        yield RuleViolation("BF131", ("analysis", "estimator"),
+                            f"estimator '{an.estimator}' needs clusters (unit.cluster_column)")
     if an.equivalence is not None and an.equivalence.lower >= an.equivalence.upper:
         yield RuleViolation(
             "BF131", ("analysis", "equivalence"),
@@ -302,10 +312,10 @@ def _violations(p: "Protocol") -> Iterator[RuleViolation]:
     if an.equivalence is not None and an.non_inferiority is not None:
         yield RuleViolation("BF131", ("analysis", "non_inferiority"),
                             "give either an equivalence range or a non-inferiority margin, not both")
-    if an.inference == "wild_bootstrap" and not p.unit.cluster_column:
+    if INFERENCE[an.inference].needs_clusters and not p.unit.cluster_column:
         yield RuleViolation("BF131", ("analysis", "inference"), "the wild cluster bootstrap needs clusters",
                             "use 'randomisation' or 'analytic' for individually randomised trials")
-    if an.multiplicity in ("westfall_young", "romano_wolf") and an.inference == "analytic":
+    if MULTIPLICITY[an.multiplicity].resampling and not INFERENCE[an.inference].may_resample:
         yield RuleViolation("BF131", ("analysis", "multiplicity"),
                             f"'{an.multiplicity}' resamples the design, but inference is 'analytic'",
                             "set `inference: auto` (or randomisation / wild_bootstrap)")
@@ -398,7 +408,7 @@ def _arm_rules(p: "Protocol") -> Iterator[RuleViolation]:
                 "BF121",
                 ("arms", i, "mechanism") if arm.mechanism else ("arms", i),
                 f"arm '{arm.id}' names no EAST lever",
-                "add `mechanism: {east: [easy]}` (levers: easy, attractive, social, timely)",
+                f"add `mechanism: {{east: [easy]}}` (levers: {', '.join(EAST_LEVERS)})",
             )
 
 

@@ -20,17 +20,15 @@ class ScaffoldAnswers:
 
 def render_protocol(answers: ScaffoldAnswers, *, filename: str = "protocol.yaml") -> str:
     """Render a starter protocol; the result is validated so `init` never writes an invalid file."""
-    from typing import get_args
-
     from bitframe.protocol.loader import parse_protocol
-    from bitframe.protocol.schema import CLUSTER_SCHEMES, OutcomeType, ProgrammeArea, Scheme
+    from bitframe.protocol.vocabulary import OUTCOME_TYPES, PROGRAMME_AREAS, SCHEMES
     from bitframe.resources import jinja_environment
 
     problems = []
     for flag, value, allowed in (
-        ("--area", answers.programme_area, get_args(ProgrammeArea)),
-        ("--scheme", answers.scheme, get_args(Scheme)),
-        ("--outcome-type", answers.outcome_type, get_args(OutcomeType)),
+        ("--area", answers.programme_area, tuple(PROGRAMME_AREAS)),
+        ("--scheme", answers.scheme, tuple(SCHEMES)),
+        ("--outcome-type", answers.outcome_type, tuple(OUTCOME_TYPES)),
     ):
         if value not in allowed:
             problems.append(Problem("BF113", f"{flag}: {value!r} is not valid", hint=choice_hint(value, allowed)))
@@ -40,7 +38,7 @@ def render_protocol(answers: ScaffoldAnswers, *, filename: str = "protocol.yaml"
     env = jinja_environment()
     env.filters["yamlstr"] = lambda s: json.dumps(str(s), ensure_ascii=False)
     text = env.get_template("protocol.yaml.j2").render(
-        a=answers, cluster=answers.scheme in CLUSTER_SCHEMES, filename=filename
+        a=answers, cluster=SCHEMES[answers.scheme].clustered, filename=filename
     )
     parse_protocol(text, label=f"<init: {filename}>")
     return text

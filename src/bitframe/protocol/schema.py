@@ -14,57 +14,43 @@ so that the loader can report all of them at once, each at its own line.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
-SCHEMA_VERSION = 1
+from bitframe.protocol.vocabulary import (
+    CLUSTER_SCHEMES,
+    EAST_LEVERS,
+    PROGRAMME_AREAS,
+    STRATIFIED_SCHEMES,
+    TIDIER_ITEMS,
+    Adjustment,
+    ArmRole,
+    BootstrapWeights,
+    ColumnType,
+    ComB,
+    EastLever,
+    Estimand,
+    Estimator,
+    ImbalanceMeasure,
+    Inference,
+    MissingData,
+    Mindspace,
+    Multiplicity,
+    OutcomeRole,
+    OutcomeType,
+    ProgrammeArea,
+    ProtocolVersion,
+    RiStatistic,
+    Scheme,
+    SeType,
+    Sides,
+    TrialStatus,
+    UnitLevel,
+    check_same_names,
+)
 
-ProgrammeArea = Literal["helping_health_care", "helping_one_another", "helping_ourselves"]
-TrialStatus = Literal["draft", "planned", "registered", "recruiting", "active", "completed", "stopped"]
-ComB = Literal[
-    "capability",
-    "physical_capability",
-    "psychological_capability",
-    "opportunity",
-    "physical_opportunity",
-    "social_opportunity",
-    "motivation",
-    "reflective_motivation",
-    "automatic_motivation",
-]
-EastLever = Literal["easy", "attractive", "social", "timely"]
-Mindspace = Literal[
-    "messenger", "incentives", "norms", "defaults", "salience", "priming", "affect", "commitments", "ego"
-]
-ArmRole = Literal["control", "intervention", "active_comparator"]
-Scheme = Literal[
-    "simple",
-    "complete",
-    "block",
-    "stratified_block",
-    "cluster",
-    "stratified_cluster",
-    "minimisation",
-    "stepped_wedge",
-]
-CLUSTER_SCHEMES = frozenset({"cluster", "stratified_cluster", "stepped_wedge"})
-STRATIFIED_SCHEMES = frozenset({"stratified_block", "stratified_cluster"})
-BLOCK_SCHEMES = frozenset({"block", "stratified_block"})
-OutcomeRole = Literal["primary", "secondary", "exploratory"]
-OutcomeType = Literal["binary", "continuous", "count"]
-Estimator = Literal[
-    "auto", "difference_in_means", "ols", "lin", "logit", "poisson", "negative_binomial", "mixed"
-]
-SeType = Literal["classical", "HC0", "HC1", "HC2", "HC3", "CR0", "stata", "CR2"]
-CLUSTER_SE_TYPES = frozenset({"CR0", "stata", "CR2"})
-Adjustment = Literal["none", "standard", "lin"]
-Multiplicity = Literal[
-    "none", "bonferroni", "holm", "benjamini_hochberg", "dunnett", "westfall_young", "romano_wolf"
-]
-Inference = Literal["auto", "analytic", "randomisation", "wild_bootstrap"]
-MissingData = Literal["complete_case", "fail"]
-ColumnType = Literal["id", "categorical", "binary", "continuous", "count", "text", "date"]
+SCHEMA_VERSION = 1
 
 Probability = Annotated[float, Field(gt=0, lt=1)]
 NonEmptyStr = Annotated[str, Field(min_length=1)]
@@ -107,7 +93,7 @@ class Trial(Model):
     title: NonEmptyStr
     site: NonEmptyStr = Field(description="The local partnership or site running the trial.")
     programme_area: ProgrammeArea = Field(
-        description="helping_health_care, helping_one_another or helping_ourselves."
+        description=f"{', '.join(list(PROGRAMME_AREAS)[:-1])} or {list(PROGRAMME_AREAS)[-1]}."
     )
     registration: Registration | None = None
     status: TrialStatus = "planned"
@@ -138,7 +124,7 @@ class Context(Model):
 
 class Mechanism(Model):
     east: tuple[EastLever, ...] = Field(
-        (), description="EAST levers the arm pulls: easy, attractive, social, timely."
+        (), description=f"EAST levers the arm pulls: {', '.join(EAST_LEVERS)}."
     )
     mindspace: tuple[Mindspace, ...] = ()
     com_b: tuple[ComB, ...] = ()
@@ -157,6 +143,9 @@ class Tidier(Model):
     when_how_much: str | None = None
     tailoring: str | None = None
     fidelity: str | None = Field(None, description="How fidelity is planned to be assessed.")
+
+
+check_same_names("TIDieR items", TIDIER_ITEMS, Tidier.model_fields)
 
 
 class Arm(Model):
@@ -180,7 +169,7 @@ class ColumnSpec(Model):
 
 
 class Unit(Model):
-    level: Literal["individual", "cluster"] = "individual"
+    level: UnitLevel = "individual"
     id_column: NonEmptyStr = Field("participant_id", description="Column holding each participant's id.")
     cluster_column: NonEmptyStr | None = Field(
         None, description="Column holding the cluster (e.g. GP practice) of each participant."
@@ -197,7 +186,7 @@ class Minimisation(Model):
     factors: tuple[NonEmptyStr, ...] = Field(description="Participant columns to balance on.")
     weights: dict[str, float] | None = Field(None, description="Weight per factor (default 1 each).")
     probability: float = Field(0.8, gt=0.5, le=1.0, description="Probability of the minimising arm.")
-    imbalance: Literal["range", "variance"] = "range"
+    imbalance: ImbalanceMeasure = "range"
 
 
 class SteppedWedge(Model):
@@ -256,12 +245,12 @@ class Outcome(Model):
 class RandomisationInference(Model):
     permutations: int = Field(0, ge=0, le=1_000_000, description="0 turns randomisation inference off.")
     seed: int | None = Field(None, ge=0)
-    statistic: Literal["estimate", "t"] = Field("estimate", description="Test statistic: the estimate, or its t.")
+    statistic: RiStatistic = Field("estimate", description="Test statistic: the estimate, or its t.")
 
 
 class WildBootstrap(Model):
     reps: int = Field(9999, ge=99, le=1_000_000, description="Bootstrap draws (all 2^G sign vectors when fewer).")
-    weights: Literal["rademacher", "webb", "mammen", "normal"] = "rademacher"
+    weights: BootstrapWeights = "rademacher"
     seed: int | None = Field(None, ge=0)
 
 
@@ -278,7 +267,7 @@ class NonInferiority(Model):
 
 
 class Analysis(Model):
-    estimand: Literal["itt", "cace"] = "itt"
+    estimand: Estimand = "itt"
     compliance_column: NonEmptyStr | None = Field(None, description="Received-intervention column (CACE).")
     estimator: Estimator = Field(
         "auto",
@@ -291,7 +280,7 @@ class Analysis(Model):
         None, description="Include stratum fixed effects; default: yes for stratified schemes."
     )
     alpha: Probability = 0.05
-    sides: Literal[1, 2] = 2
+    sides: Sides = 2
     multiplicity: Multiplicity = "none"
     subgroups: tuple[NonEmptyStr, ...] = ()
     inference: Inference = Field(
@@ -324,7 +313,7 @@ class Power(Model):
 
 
 class Protocol(Model):
-    bitframe: Literal[1] = Field(description="Protocol language version. Write `bitframe: 1`.")
+    bitframe: ProtocolVersion = Field(description="Protocol language version. Write `bitframe: 1`.")
     trial: Trial
     context: Context
     arms: tuple[Arm, ...] = Field(min_length=1)

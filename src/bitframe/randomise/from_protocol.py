@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from bitframe.protocol.vocabulary import SCHEMES
 from bitframe.randomise.allocation import Allocation, Design, randomise
 
 if TYPE_CHECKING:
@@ -18,20 +19,21 @@ def design_from_protocol(protocol: "Protocol") -> Design:
     scheme = rnd.scheme
     control = protocol.control.id if protocol.control else protocol.arms[0].id
     kwargs: dict = dict(scheme=scheme, arms=protocol.arm_ids, ratio=protocol.ratios, control=control)
-    if scheme in {"stratified_block", "stratified_cluster"}:
+    option = SCHEMES[scheme]
+    if option.stratified:
         kwargs["strata"] = rnd.strata
-    if scheme in {"block", "stratified_block"}:
+    if option.blocked:
         kwargs["block_sizes"] = rnd.block_sizes
-    if scheme in {"cluster", "stratified_cluster", "stepped_wedge"}:
+    if option.clustered:
         kwargs["cluster"] = protocol.unit.cluster_column
-    if scheme == "minimisation" and rnd.minimisation is not None:
+    if option.sequential and rnd.minimisation is not None:
         m = rnd.minimisation
         kwargs["factors"] = m.factors
         if m.weights:
             kwargs["weights"] = tuple(m.weights.get(f, 1.0) for f in m.factors)
         kwargs["imbalance"] = m.imbalance
         kwargs["p"] = m.probability
-    if scheme == "stepped_wedge" and rnd.stepped_wedge is not None:
+    if option.stepped and rnd.stepped_wedge is not None:
         kwargs["steps"] = rnd.stepped_wedge.steps
         kwargs["baseline_periods"] = rnd.stepped_wedge.baseline_periods
     return Design(**kwargs)

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SE_TYPES = ("HC0", "HC1", "HC2", "HC3", "classical")
+from bitframe.protocol.vocabulary import HC_SE_TYPES
 
 
 @dataclass(frozen=True)
@@ -54,8 +54,8 @@ def batched_ols(
     """
     from scipy import stats
 
-    if se_type not in SE_TYPES:
-        raise ValueError(f"The 'se_type' parameter must be one of {', '.join(SE_TYPES)}. Got {se_type!r} instead.")
+    if se_type not in HC_SE_TYPES:
+        raise ValueError(f"The 'se_type' parameter must be one of {', '.join(HC_SE_TYPES)}. Got {se_type!r} instead.")
     if X.ndim != 3 or y.ndim != 2 or X.shape[:2] != y.shape:
         raise ValueError(f"X must be (S, n, k) and y (S, n); got {X.shape} and {y.shape}")
     S, n, k = X.shape

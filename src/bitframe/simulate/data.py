@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from bitframe.protocol.vocabulary import SCHEMES
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -106,7 +108,7 @@ def simulate_participants(
         columns[protocol.unit.cluster_column] = cluster_ids[cluster_of]
         for name in sorted(cluster_level):
             columns[name] = _draw_column(protocol, name, k, rng, categorical=True)[cluster_of]
-        if rnd.scheme == "stepped_wedge" and rnd.stepped_wedge is not None:
+        if SCHEMES[rnd.scheme].stepped and rnd.stepped_wedge is not None:
             periods = rnd.stepped_wedge.baseline_periods + rnd.stepped_wedge.steps
             columns["period"] = rng.integers(1, periods + 1, size=n)
 

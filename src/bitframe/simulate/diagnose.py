@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from bitframe.protocol.vocabulary import HC_SE_TYPES
 from bitframe.simulate.data import SimulationSettings, arm_effects, planned_sizes
 
 if TYPE_CHECKING:
@@ -133,7 +134,7 @@ def batched_path_reason(protocol: "Protocol") -> str | None:
         return f"estimator '{est}' is not OLS"
     if protocol.analysis.adjustment == "lin":
         return "Lin adjustment"
-    if protocol.se_type not in {"HC0", "HC1", "HC2", "HC3", "classical"}:
+    if protocol.se_type not in HC_SE_TYPES:
         return f"standard error '{protocol.se_type}'"
     if protocol.use_strata_fixed_effects:
         return "stratum fixed effects"

@@ -31,11 +31,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bitframe.errors import check_choice
+from bitframe.protocol.vocabulary import ESTIMANDS, INFERENCE, RESAMPLING_MULTIPLICITY
 
-__all__ = ["INFERENCE_CHOICES", "RESAMPLING_MULTIPLICITY", "InferencePlan", "choose_inference"]
+__all__ = ["InferencePlan", "choose_inference"]
 
-INFERENCE_CHOICES = ("auto", "analytic", "randomisation", "wild_bootstrap")
-RESAMPLING_MULTIPLICITY = ("westfall_young", "romano_wolf")
 FEW_CLUSTERS = 30
 FEW_UNITS = 50
 
@@ -88,8 +87,8 @@ def choose_inference(
     >>> plan.methods
     ('analytic', 'randomisation', 'wild_bootstrap')
     """
-    check_choice("inference", inference, INFERENCE_CHOICES)
-    check_choice("estimand", estimand, ("itt", "cace"))
+    check_choice("inference", inference, tuple(INFERENCE))
+    check_choice("estimand", estimand, tuple(ESTIMANDS))
     for name, value in (("n_units", n_units), ("few_clusters", few_clusters), ("few_units", few_units)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"The {name!r} parameter must be a positive integer. Got {value!r} instead.")

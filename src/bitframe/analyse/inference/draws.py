@@ -75,6 +75,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
 import numpy as np
 
 from bitframe.errors import check_choice
+from bitframe.protocol.vocabulary import SCHEMES
 from bitframe.randomise._core import apportion, check_ratio, make_rng
 
 if TYPE_CHECKING:
@@ -90,8 +91,6 @@ __all__ = [
     "count_conditional_assignments",
 ]
 
-SCHEMES = ("simple", "complete", "block", "stratified_block", "cluster", "stratified_cluster", "minimisation",
-           "stepped_wedge")
 _TIE_TOL = 1e-9  # the minimiser's tie tolerance (bitframe.randomise.minimisation)
 
 
@@ -134,7 +133,7 @@ class RIDesign:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__
-        check_choice("scheme", self.scheme, SCHEMES)
+        check_choice("scheme", self.scheme, tuple(SCHEMES))
         arms = tuple(str(a) for a in self.arms)
         if len(arms) < 2 or len(set(arms)) != len(arms):
             raise ValueError(f"The 'arms' parameter must hold at least two distinct arm ids. Got {list(arms)!r} instead.")

@@ -1,0 +1,500 @@
+"""Every option of the protocol language, once: its name, its label for people and its properties.
+
+Each option set is a ``Literal`` type (what pydantic validates and mypy checks) and, beside it, an
+ordered read-only mapping from each allowed value to a frozen record: :class:`Option` (a label and
+a one-line description) or a subclass carrying the properties other stages act on (a scheme's
+clusters, strata, blocks; a standard error's formula; the family a multiplicity correction
+adjusts over). :func:`_vocabulary` checks at import that the mapping's keys are exactly the
+``Literal``'s values, in order, so neither can drift from the other. Derived sets
+(:data:`CLUSTER_SCHEMES`, ...) are computed from the properties here and nowhere else.
+
+Stages read labels and properties from here; reports print :attr:`Option.label`, and the
+generated reference page (``docs/protocol-reference.md``) lists every option with its description.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Hashable, Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Literal
+
+__all__ = [
+    "ADJUSTMENTS",
+    "ARM_ROLES",
+    "BLOCK_SCHEMES",
+    "BOOTSTRAP_WEIGHTS",
+    "CLUSTER_SCHEMES",
+    "CLUSTER_SE_TYPES",
+    "COLUMN_TYPES",
+    "COM_B",
+    "EAST_LEVERS",
+    "ESTIMANDS",
+    "ESTIMATORS",
+    "HC_SE_TYPES",
+    "IMBALANCE_MEASURES",
+    "INFERENCE",
+    "LIBRARY_SE_TYPES",
+    "MINDSPACE",
+    "MISSING_DATA",
+    "MULTIPLICITY",
+    "OUTCOME_ROLES",
+    "OUTCOME_TYPES",
+    "PROGRAMME_AREAS",
+    "PROTOCOL_VERSIONS",
+    "RESAMPLING_MULTIPLICITY",
+    "RI_STATISTICS",
+    "SCHEMES",
+    "SE_TYPES",
+    "SIDES",
+    "STRATIFIED_SCHEMES",
+    "TIDIER_ITEMS",
+    "TRIAL_STATUSES",
+    "UNIT_LEVELS",
+    "Adjustment",
+    "ArmRole",
+    "BootstrapWeights",
+    "ColumnType",
+    "ComB",
+    "EastLever",
+    "Estimand",
+    "EstimatorOption",
+    "Estimator",
+    "ImbalanceMeasure",
+    "Inference",
+    "InferenceOption",
+    "MissingData",
+    "Mindspace",
+    "Multiplicity",
+    "MultiplicityOption",
+    "Option",
+    "OutcomeRole",
+    "OutcomeType",
+    "ProgrammeArea",
+    "ProtocolVersion",
+    "RiStatistic",
+    "Scheme",
+    "SchemeOption",
+    "SeType",
+    "SeTypeOption",
+    "Sides",
+    "TrialStatus",
+    "UnitLevel",
+    "check_same_names",
+    "vocabulary_of",
+]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Option:
+    """One allowed value: how people read it, and what it means."""
+
+    label: str
+    description: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class SchemeOption(Option):
+    clustered: bool = False  # whole clusters are randomised; people inherit their cluster's arm
+    stratified: bool = False  # randomised separately within strata
+    blocked: bool = False  # permuted blocks
+    sequential: bool = False  # each unit's arm depends on those before it (minimisation)
+    stepped: bool = False  # clusters cross over to the intervention in steps
+    stratified_variant: str | None = None  # the same scheme within strata (what strata given here meant)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SeTypeOption(Option):
+    clustered: bool  # needs a cluster column; robust to correlation within clusters
+    formula: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class EstimatorOption(Option):
+    outcome_types: tuple[str, ...] = ()  # the outcome types it fits; empty: every type
+    needs_clusters: bool = False
+
+
+@dataclass(frozen=True, kw_only=True)
+class MultiplicityOption(Option):
+    short_label: str  # in running text: "Holm-adjusted p", "Westfall-Young-adjusted p"
+    family: str  # the set of p-values adjusted together, as computed (completes "... correction <family>")
+    error_rate: Literal["none", "family-wise", "false discovery"]
+    resampling: bool  # needs the joint resampling distribution of every contrast
+    power_correction: Literal["none", "bonferroni", "holm", "dunnett"]  # what multi-arm power assumes
+    power_shares_alpha: bool  # power splits alpha over the primary outcomes
+
+
+@dataclass(frozen=True, kw_only=True)
+class InferenceOption(Option):
+    may_resample: bool  # may resample the design (what resampling multiplicity corrections need)
+    needs_clusters: bool = False
+
+
+K = typing.TypeVar("K", bound=Hashable)
+O = typing.TypeVar("O", bound=Option)
+
+_REGISTRY: dict[object, Mapping[typing.Any, Option]] = {}
+
+
+def check_same_names(what: str, names: Iterable[object], expected: Iterable[object]) -> None:
+    """Raise ``TypeError`` unless ``names`` and ``expected`` are the same sequence."""
+    names, expected = tuple(names), tuple(expected)
+    if names != expected:
+        raise TypeError(f"{what}: the vocabulary lists {names!r} but the language allows {expected!r}.")
+
+
+def _vocabulary(literal: object, options: dict[K, O]) -> Mapping[K, O]:
+    check_same_names(f"vocabulary of {literal!r}", options, typing.get_args(literal))
+    for name, option in options.items():
+        if not option.label.strip():
+            raise TypeError(f"vocabulary of {literal!r}: option {name!r} has no label.")
+    vocabulary = MappingProxyType(options)
+    _REGISTRY[literal] = vocabulary
+    return vocabulary
+
+
+def vocabulary_of(literal: object) -> Mapping[typing.Any, Option]:
+    """The options of a ``Literal`` type of the protocol language (``KeyError`` for any other type)."""
+    return _REGISTRY[literal]
+
+
+def _o(label: str, description: str) -> Option:
+    return Option(label=label, description=description)
+
+
+# --------------------------------------------------------------------------- trial
+
+ProtocolVersion = Literal[1]
+PROTOCOL_VERSIONS = _vocabulary(ProtocolVersion, {
+    1: _o("bitframe protocol language, version 1", "The protocol language this file is written in."),
+})
+
+ProgrammeArea = Literal["helping_health_care", "helping_one_another", "helping_ourselves"]
+PROGRAMME_AREAS = _vocabulary(ProgrammeArea, {
+    "helping_health_care": _o("Helping health care", "Behaviours that help health and care services work."),
+    "helping_one_another": _o("Helping one another", "Behaviours that build support within communities."),
+    "helping_ourselves": _o("Helping ourselves", "Behaviours that look after one's own health and wellbeing."),
+})
+
+TrialStatus = Literal["draft", "planned", "registered", "recruiting", "active", "completed", "stopped"]
+TRIAL_STATUSES = _vocabulary(TrialStatus, {
+    "draft": _o("Draft", "The protocol is being written."),
+    "planned": _o("Planned", "The protocol is final; the trial has not been registered yet."),
+    "registered": _o("Registered", "The trial is registered and has not started recruiting."),
+    "recruiting": _o("Recruiting", "Participants are being recruited and randomised."),
+    "active": _o("Active", "Recruitment is over; follow-up continues."),
+    "completed": _o("Completed", "Follow-up is over."),
+    "stopped": _o("Stopped", "The trial ended early."),
+})
+
+# --------------------------------------------------------------------------- behavioural frameworks
+
+ComB = Literal[
+    "capability",
+    "physical_capability",
+    "psychological_capability",
+    "opportunity",
+    "physical_opportunity",
+    "social_opportunity",
+    "motivation",
+    "reflective_motivation",
+    "automatic_motivation",
+]
+COM_B = _vocabulary(ComB, {
+    "capability": _o("Capability", "COM-B (Michie et al. 2011): the capacity to do the behaviour."),
+    "physical_capability": _o("Physical capability", "COM-B: physical skill, strength or stamina."),
+    "psychological_capability": _o("Psychological capability", "COM-B: knowledge, reasoning, memory."),
+    "opportunity": _o("Opportunity", "COM-B: factors outside the person that make the behaviour possible."),
+    "physical_opportunity": _o("Physical opportunity", "COM-B: time, resources, location, cues."),
+    "social_opportunity": _o("Social opportunity", "COM-B: norms and cultural cues."),
+    "motivation": _o("Motivation", "COM-B: the brain processes that direct behaviour."),
+    "reflective_motivation": _o("Reflective motivation", "COM-B: plans, evaluations, beliefs."),
+    "automatic_motivation": _o("Automatic motivation", "COM-B: emotions, impulses, habits."),
+})
+
+EastLever = Literal["easy", "attractive", "social", "timely"]
+EAST_LEVERS = _vocabulary(EastLever, {
+    "easy": _o("Easy", "EAST (Behavioural Insights Team 2014): reduce the hassle of the behaviour."),
+    "attractive": _o("Attractive", "EAST: draw attention to it and make it rewarding."),
+    "social": _o("Social", "EAST: show that others do it; use networks and commitments."),
+    "timely": _o("Timely", "EAST: prompt people when they are most receptive."),
+})
+
+Mindspace = Literal[
+    "messenger", "incentives", "norms", "defaults", "salience", "priming", "affect", "commitments", "ego"
+]
+MINDSPACE = _vocabulary(Mindspace, {
+    "messenger": _o("Messenger", "MINDSPACE (Dolan et al. 2012): who communicates the information."),
+    "incentives": _o("Incentives", "MINDSPACE: responses to incentives, e.g. loss aversion."),
+    "norms": _o("Norms", "MINDSPACE: what others do."),
+    "defaults": _o("Defaults", "MINDSPACE: the pre-set option."),
+    "salience": _o("Salience", "MINDSPACE: what is novel and relevant draws attention."),
+    "priming": _o("Priming", "MINDSPACE: sub-conscious cues."),
+    "affect": _o("Affect", "MINDSPACE: emotional associations."),
+    "commitments": _o("Commitments", "MINDSPACE: public promises and reciprocity."),
+    "ego": _o("Ego", "MINDSPACE: acting to feel better about oneself."),
+})
+
+# The TIDieR checklist items (Hoffmann et al. 2014, BMJ 348:g1687) are the fields of
+# ``schema.Tidier``, which checks at import that it has exactly these, in this order.
+TIDIER_ITEMS: Mapping[str, Option] = MappingProxyType({
+    "why": _o("Why (rationale)", "Rationale or theory of the intervention."),
+    "materials": _o("What (materials)", "Materials used, given to participants or to those delivering it."),
+    "procedures": _o("What (procedures)", "Procedures, activities and processes."),
+    "who": _o("Who provided", "Who delivers it, and their expertise and training."),
+    "how": _o("How", "Mode of delivery."),
+    "where": _o("Where", "Where it is delivered."),
+    "when_how_much": _o("When and how much", "Number of sessions, their schedule, duration and intensity."),
+    "tailoring": _o("Tailoring", "What is personalised, and how."),
+    "fidelity": _o("How well (fidelity)", "How fidelity is planned to be assessed."),
+})
+
+# --------------------------------------------------------------------------- arms, unit, outcomes
+
+ArmRole = Literal["control", "intervention", "active_comparator"]
+ARM_ROLES = _vocabulary(ArmRole, {
+    "control": _o("Control", "Business as usual; every other arm is compared with it."),
+    "intervention": _o("Intervention", "An arm that pulls behavioural levers."),
+    "active_comparator": _o("Active comparator", "Another intervention arm used as a comparison."),
+})
+
+UnitLevel = Literal["individual", "cluster"]
+UNIT_LEVELS = _vocabulary(UnitLevel, {
+    "individual": _o("individuals", "Each participant is randomised."),
+    "cluster": _o("clusters", "Whole clusters (practices, schools, ...) are randomised."),
+})
+
+ColumnType = Literal["id", "categorical", "binary", "continuous", "count", "text", "date"]
+COLUMN_TYPES = _vocabulary(ColumnType, {
+    "id": _o("Identifier", "A unique identifier of each row."),
+    "categorical": _o("Categorical", "A fixed set of values."),
+    "binary": _o("Binary", "0 or 1."),
+    "continuous": _o("Continuous", "A number on a continuous scale."),
+    "count": _o("Count", "A non-negative whole number."),
+    "text": _o("Text", "Free text."),
+    "date": _o("Date", "A date (YYYY-MM-DD)."),
+})
+
+OutcomeRole = Literal["primary", "secondary", "exploratory"]
+OUTCOME_ROLES = _vocabulary(OutcomeRole, {
+    "primary": _o("Primary", "Decides whether the intervention worked; sized for in the power calculation."),
+    "secondary": _o("Secondary", "Pre-specified supporting outcome."),
+    "exploratory": _o("Exploratory", "Pre-specified, hypothesis-generating outcome."),
+})
+
+OutcomeType = Literal["binary", "continuous", "count"]
+OUTCOME_TYPES = _vocabulary(OutcomeType, {
+    "binary": _o("Binary", "0/1 per participant; effects are risk differences (percentage points)."),
+    "continuous": _o("Continuous", "A measurement; effects are mean differences in its units."),
+    "count": _o("Count", "Events per participant; power uses rate ratios."),
+})
+
+# --------------------------------------------------------------------------- randomisation
+
+Scheme = Literal[
+    "simple",
+    "complete",
+    "block",
+    "stratified_block",
+    "cluster",
+    "stratified_cluster",
+    "minimisation",
+    "stepped_wedge",
+]
+SCHEMES = _vocabulary(Scheme, {
+    "simple": SchemeOption(label="Simple", description="Independent draws with the arm ratio."),
+    "complete": SchemeOption(label="Complete", description="Exact arm counts, every arrangement equally likely."),
+    "block": SchemeOption(label="Block", description="Permuted blocks (fixed or random sizes).", blocked=True,
+                          stratified_variant="stratified_block"),
+    "stratified_block": SchemeOption(label="Stratified block",
+                                     description="Independent permuted blocks within each stratum.",
+                                     stratified=True, blocked=True),
+    "cluster": SchemeOption(label="Cluster", description="Clusters randomised, people inherit.", clustered=True,
+                            stratified_variant="stratified_cluster"),
+    "stratified_cluster": SchemeOption(
+        label="Stratified cluster",
+        description="Clusters randomised within strata (pair-matching with two per stratum).",
+        clustered=True, stratified=True),
+    "minimisation": SchemeOption(label="Minimisation",
+                                 description="Pocock-Simon minimisation with a random element.", sequential=True),
+    "stepped_wedge": SchemeOption(label="Stepped wedge", description="Clusters randomly ordered into crossover steps.",
+                                  clustered=True, stepped=True),
+})
+CLUSTER_SCHEMES = frozenset(name for name, o in SCHEMES.items() if o.clustered)
+STRATIFIED_SCHEMES = frozenset(name for name, o in SCHEMES.items() if o.stratified)
+BLOCK_SCHEMES = frozenset(name for name, o in SCHEMES.items() if o.blocked)
+
+ImbalanceMeasure = Literal["range", "variance"]
+IMBALANCE_MEASURES = _vocabulary(ImbalanceMeasure, {
+    "range": _o("range", "Minimisation imbalance: the range of the arms' counts (Pocock & Simon 1975)."),
+    "variance": _o("variance", "Minimisation imbalance: the variance of the arms' counts."),
+})
+
+# --------------------------------------------------------------------------- analysis
+
+Estimand = Literal["itt", "cace"]
+ESTIMANDS = _vocabulary(Estimand, {
+    "itt": _o("intention to treat", "The effect of being offered the intervention (as randomised)."),
+    "cace": _o("complier average causal effect",
+               "The effect of receiving it among compliers, by two-stage least squares."),
+})
+
+Estimator = Literal[
+    "auto", "difference_in_means", "ols", "lin", "logit", "poisson", "negative_binomial", "mixed"
+]
+ESTIMATORS = _vocabulary(Estimator, {
+    "auto": EstimatorOption(label="automatic (difference in means or OLS)",
+                            description="OLS on the arm indicators (the difference in means without covariates; "
+                                        "Lin's estimator with `adjustment: lin`); never a mixed model."),
+    "difference_in_means": EstimatorOption(label="difference in means",
+                                           description="Arm mean minus control mean (Neyman)."),
+    "ols": EstimatorOption(label="OLS (linear regression)", description="Linear regression on arm indicators."),
+    "lin": EstimatorOption(label="OLS with Lin's (2013) interacted covariates",
+                           description="OLS with centred covariates interacted with arm (Lin 2013)."),
+    "logit": EstimatorOption(label="logistic regression", description="Log odds ratios per arm.",
+                             outcome_types=("binary",)),
+    "poisson": EstimatorOption(label="Poisson regression", description="Log rate ratios per arm.",
+                               outcome_types=("count",)),
+    "negative_binomial": EstimatorOption(label="negative binomial regression",
+                                         description="Log rate ratios per arm (NB2, theta by ML).",
+                                         outcome_types=("count",)),
+    "mixed": EstimatorOption(label="linear mixed model",
+                             description="Random cluster intercepts (REML).", needs_clusters=True),
+})
+
+SeType = Literal["classical", "HC0", "HC1", "HC2", "HC3", "CR0", "stata", "CR2"]
+SE_TYPES = _vocabulary(SeType, {
+    "classical": SeTypeOption(label="classical", clustered=False,
+                              description="Homoskedastic standard errors.",
+                              formula="s^2 (X'X)^-1, s^2 = e'e / (n - k)"),
+    "HC0": SeTypeOption(label="HC0", clustered=False, description="White's heteroskedasticity-robust (1980).",
+                        formula="(X'X)^-1 X' diag(e_i^2) X (X'X)^-1"),
+    "HC1": SeTypeOption(label="HC1", clustered=False,
+                        description="HC0 with a degrees-of-freedom correction (Stata's `robust`).",
+                        formula="HC0 * n / (n - k)"),
+    "HC2": SeTypeOption(label="HC2", clustered=False,
+                        description="Leverage-corrected robust (MacKinnon & White 1985); the default for "
+                                    "individually randomised trials.",
+                        formula="e_i^2 / (1 - h_ii) in HC0"),
+    "HC3": SeTypeOption(label="HC3", clustered=False, description="Jackknife-like robust (MacKinnon & White 1985).",
+                        formula="e_i^2 / (1 - h_ii)^2 in HC0"),
+    "CR0": SeTypeOption(label="CR0", clustered=True, description="Cluster-robust (Liang & Zeger 1986).",
+                        formula="(X'X)^-1 (sum_g X_g' e_g e_g' X_g) (X'X)^-1"),
+    "stata": SeTypeOption(label="stata", clustered=True,
+                          description="CR1S: cluster-robust with Stata's small-sample factor "
+                                      "(estimatr `stata`, Stata `regress, vce(cluster)`).",
+                          formula="CR0 * G (n - 1) / ((G - 1) (n - k))"),
+    "CR2": SeTypeOption(label="CR2", clustered=True,
+                        description="Bias-reduced cluster-robust (Bell & McCaffrey 2002) with "
+                                    "Bell-McCaffrey (Satterthwaite) degrees of freedom; the default for cluster "
+                                    "designs.",
+                        formula="(X'X)^-1 (sum_g X_g' A_g e_g e_g' A_g X_g) (X'X)^-1, "
+                                "A_g = (I - H_gg)^-1/2"),
+})
+# Library-level variance estimators beyond the protocol's choices (not allowed in a protocol).
+LIBRARY_SE_TYPES: Mapping[str, SeTypeOption] = MappingProxyType({
+    **SE_TYPES,
+    "CR1": SeTypeOption(label="CR1", clustered=True,
+                        description="Cluster-robust with the G/(G-1) factor (clubSandwich's CR1).",
+                        formula="CR0 * G / (G - 1)"),
+})
+HC_SE_TYPES = tuple(name for name, o in SE_TYPES.items() if not o.clustered)
+CLUSTER_SE_TYPES = frozenset(name for name, o in SE_TYPES.items() if o.clustered)
+
+Adjustment = Literal["none", "standard", "lin"]
+ADJUSTMENTS = _vocabulary(Adjustment, {
+    "none": _o("None", "No covariate adjustment."),
+    "standard": _o("Standard", "Covariates enter the regression additively."),
+    "lin": _o("Lin", "Centred covariates interacted with arm (Lin 2013)."),
+})
+
+Sides = Literal[1, 2]
+SIDES = _vocabulary(Sides, {
+    1: _o("one-sided", "Tests in the direction of the expected effect only."),
+    2: _o("two-sided", "Tests for a difference in either direction."),
+})
+
+_WITHIN_ROLE = "within each outcome role"
+_ACROSS_ALL = "across every outcome and arm together"
+Multiplicity = Literal[
+    "none", "bonferroni", "holm", "benjamini_hochberg", "dunnett", "westfall_young", "romano_wolf"
+]
+MULTIPLICITY = _vocabulary(Multiplicity, {
+    "none": MultiplicityOption(
+        label="none", short_label="none", description="No correction: adjusted p-values equal the p-values.",
+        family="", error_rate="none", resampling=False, power_correction="none", power_shares_alpha=False),
+    "bonferroni": MultiplicityOption(
+        label="Bonferroni", short_label="Bonferroni",
+        description="min(1, m p) within each outcome role (primary, secondary, exploratory), across arms "
+                    "and outcomes; power shares alpha over the primary outcomes.",
+        family=_WITHIN_ROLE, error_rate="family-wise", resampling=False, power_correction="bonferroni",
+        power_shares_alpha=True),
+    "holm": MultiplicityOption(
+        label="Holm", short_label="Holm",
+        description="Holm's (1979) step-down within each outcome role, across arms and outcomes.",
+        family=_WITHIN_ROLE, error_rate="family-wise", resampling=False, power_correction="holm",
+        power_shares_alpha=True),
+    "benjamini_hochberg": MultiplicityOption(
+        label="Benjamini-Hochberg", short_label="Benjamini-Hochberg",
+        description="Benjamini & Hochberg's (1995) step-up false discovery rate within each outcome role, "
+                    "across arms and outcomes; power uses Holm.",
+        family=_WITHIN_ROLE, error_rate="false discovery", resampling=False, power_correction="holm",
+        power_shares_alpha=False),
+    "dunnett": MultiplicityOption(
+        label="Dunnett", short_label="Dunnett",
+        description="Several arms against one control: power uses Dunnett's critical value; adjusted "
+                    "p-values use the (conservative) Bonferroni bound within each outcome role.",
+        family=_WITHIN_ROLE, error_rate="family-wise", resampling=False, power_correction="dunnett",
+        power_shares_alpha=True),
+    "westfall_young": MultiplicityOption(
+        label="Westfall-Young step-down (permutation)", short_label="Westfall-Young",
+        description="Westfall & Young's (1993) step-down min-p over the joint re-randomisation distribution "
+                    "of every outcome and arm contrast together (Holm, and a deviation, when randomisation "
+                    "inference does not run); power uses Holm.",
+        family=_ACROSS_ALL, error_rate="family-wise", resampling=True, power_correction="holm",
+        power_shares_alpha=False),
+    "romano_wolf": MultiplicityOption(
+        label="Romano-Wolf step-down (permutation)", short_label="Romano-Wolf",
+        description="Romano & Wolf's (2005) step-down on the min-p basis over the joint re-randomisation "
+                    "distribution of every outcome and arm contrast together (Holm, and a deviation, when "
+                    "randomisation inference does not run); power uses Holm.",
+        family=_ACROSS_ALL, error_rate="family-wise", resampling=True, power_correction="holm",
+        power_shares_alpha=False),
+})
+RESAMPLING_MULTIPLICITY = tuple(name for name, o in MULTIPLICITY.items() if o.resampling)
+
+Inference = Literal["auto", "analytic", "randomisation", "wild_bootstrap"]
+INFERENCE = _vocabulary(Inference, {
+    "auto": InferenceOption(
+        label="automatic", may_resample=True,
+        description="Analytic always; a wild cluster bootstrap beside CR2 with fewer than 30 clusters; "
+                    "randomisation inference when asked for or with fewer than 50 units."),
+    "analytic": InferenceOption(label="analytic", may_resample=False,
+                                description="Model-based standard errors, p-values and intervals only."),
+    "randomisation": InferenceOption(label="randomisation inference", may_resample=True,
+                                     description="p-values from re-randomising with the trial's own scheme."),
+    "wild_bootstrap": InferenceOption(label="wild cluster bootstrap", may_resample=True, needs_clusters=True,
+                                      description="Restricted (WCR) wild cluster bootstrap beside CR2."),
+})
+
+RiStatistic = Literal["estimate", "t"]
+RI_STATISTICS = _vocabulary(RiStatistic, {
+    "estimate": _o("estimate", "Randomisation inference compares the estimates."),
+    "t": _o("t statistic", "Randomisation inference compares the studentised estimates."),
+})
+
+BootstrapWeights = Literal["rademacher", "webb", "mammen", "normal"]
+BOOTSTRAP_WEIGHTS = _vocabulary(BootstrapWeights, {
+    "rademacher": _o("Rademacher", "+1 or -1 with equal probability (all 2^G vectors when few)."),
+    "webb": _o("Webb", "Six-point distribution (Webb 2023), for very few clusters."),
+    "mammen": _o("Mammen", "Two-point distribution with skewness 1 (Mammen 1993)."),
+    "normal": _o("Normal", "Standard normal weights."),
+})
+
+MissingData = Literal["complete_case", "fail"]
+MISSING_DATA = _vocabulary(MissingData, {
+    "complete_case": _o("complete case", "Participants with a missing outcome are left out of that outcome's analysis."),
+    "fail": _o("fail", "Stop when an outcome is missing."),
+})
