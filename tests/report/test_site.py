@@ -623,3 +623,20 @@ def test_render_docstring_examples_run():
 
     outcome = doctest.testmod(render)
     assert outcome.attempted > 0 and outcome.failed == 0
+
+
+@pytest.mark.parametrize("method", ["westfall_young", "romano_wolf", "holm", "none"])
+def test_the_design_and_the_effects_note_name_the_correction_by_its_vocabulary_label(protocols, results, method):
+    """The report names every multiplicity method by its vocabulary label and the family it was applied over
+    (it once said 'none' for the resampling corrections)."""
+    from bitframe.protocol.vocabulary import MULTIPLICITY
+
+    p = protocols["sms-link-worker"]
+    p = p.model_copy(update={"analysis": p.analysis.model_copy(update={"multiplicity": method})})
+    doc = parse_html(render_site_html(p, results("sms-link-worker")))
+    design = {row[0].text(): row[1].text() for row in _row_cells(doc.by_id("tbl-design"))}
+    option = MULTIPLICITY[method]
+    assert design["Multiple comparisons"] == option.label
+    if method != "none":
+        assert f"use the {option.label} correction {option.family}." in doc.by_id("outcomes").parent.text()
+        assert f"{option.short_label}-adjusted" in doc.by_id("summary").parent.text()

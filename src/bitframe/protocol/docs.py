@@ -1,4 +1,5 @@
-"""Generate docs/protocol-reference.md from the schema (field, type, default, description).
+"""Generate docs/protocol-reference.md from the schema (field, type, default, description)
+and the vocabulary (every option's label and meaning).
 
 Run ``python -m bitframe.protocol.docs docs/protocol-reference.md`` (or ``make docs``);
 a test fails when the committed page is out of date.
@@ -12,6 +13,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
+
+from bitframe.protocol.vocabulary import MultiplicityOption, Option, SeTypeOption, vocabulary_of
 
 
 def _type_name(annotation) -> str:
@@ -51,6 +54,36 @@ def _models(root: type[BaseModel]) -> list[type[BaseModel]]:
     return seen
 
 
+def _literals(annotation) -> list[object]:
+    """The ``Literal`` types inside an annotation (through Optional, tuples, mappings, Annotated)."""
+    if typing.get_origin(annotation) is typing.Literal:
+        return [annotation]
+    return [lit for arg in typing.get_args(annotation) for lit in _literals(arg)]
+
+
+def _meaning(option: Option) -> str:
+    text = option.description
+    if isinstance(option, SeTypeOption):
+        text += f" Formula: `{option.formula}`."
+    if isinstance(option, MultiplicityOption) and option.family:
+        text += f" Family: {option.family}."
+    return text.replace("|", "\\|")
+
+
+def _options(models: list[type[BaseModel]]) -> list[str]:
+    users: dict[object, list[str]] = {}
+    for model in models:
+        for name, field in model.model_fields.items():
+            for literal in _literals(field.annotation):
+                users.setdefault(literal, []).append(f"`{model.__name__}.{name}`")
+    out = ["## Options", "", "The allowed values of each option, with the label reports print and what each means.", ""]
+    for literal, fields in users.items():
+        out += [f"### {', '.join(fields)}", "", "| value | label | meaning |", "|---|---|---|"]
+        out += [f"| `{value}` | {option.label} | {_meaning(option)} |" for value, option in vocabulary_of(literal).items()]
+        out.append("")
+    return out
+
+
 def _default(field) -> str:
     if field.is_required():
         return "**required**"
@@ -71,10 +104,12 @@ def render() -> str:
         "# Protocol language reference (version 1)",
         "",
         "Generated from `src/bitframe/protocol/schema.py` by `make docs`; do not edit by hand.",
+        "Options and their labels come from `src/bitframe/protocol/vocabulary.py`.",
         "Cross-field rules and error codes are listed in `src/bitframe/protocol/rules.py` and the README.",
         "",
     ]
-    for model in _models(Protocol):
+    models = _models(Protocol)
+    for model in models:
         out.append(f"## {model.__name__}")
         out.append("")
         doc = (model.__doc__ or "").strip().splitlines()
@@ -87,6 +122,7 @@ def render() -> str:
             desc = (field.description or "").replace("|", "\\|")
             out.append(f"| `{name}` | {_type_name(field.annotation)} | {_default(field)} | {desc} |")
         out.append("")
+    out += _options(models)
     return "\n".join(out)
 
 

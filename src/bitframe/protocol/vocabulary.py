@@ -416,8 +416,10 @@ SIDES = _vocabulary(Sides, {
     2: _o("two-sided", "Tests for a difference in either direction."),
 })
 
-_WITHIN_ROLE = "within each outcome role"
-_ACROSS_ALL = "across every outcome and arm together"
+# How plan.py groups p-values: p.adjust methods per outcome role; resampling methods over the
+# joint re-randomisation distribution of every contrast (plan_inference.py).
+_WITHIN_ROLE = "within each outcome role, across arms and outcomes"
+_ACROSS_ALL = "across all outcomes and arms together (one family for every role)"
 Multiplicity = Literal[
     "none", "bonferroni", "holm", "benjamini_hochberg", "dunnett", "westfall_young", "romano_wolf"
 ]
@@ -427,39 +429,36 @@ MULTIPLICITY = _vocabulary(Multiplicity, {
         family="", error_rate="none", resampling=False, power_correction="none", power_shares_alpha=False),
     "bonferroni": MultiplicityOption(
         label="Bonferroni", short_label="Bonferroni",
-        description="min(1, m p) within each outcome role (primary, secondary, exploratory), across arms "
-                    "and outcomes; power shares alpha over the primary outcomes.",
+        description="Single-step min(1, m p); power shares alpha over the primary outcomes.",
         family=_WITHIN_ROLE, error_rate="family-wise", resampling=False, power_correction="bonferroni",
         power_shares_alpha=True),
     "holm": MultiplicityOption(
         label="Holm", short_label="Holm",
-        description="Holm's (1979) step-down within each outcome role, across arms and outcomes.",
+        description="Holm's (1979) step-down; power shares alpha over the primary outcomes.",
         family=_WITHIN_ROLE, error_rate="family-wise", resampling=False, power_correction="holm",
         power_shares_alpha=True),
     "benjamini_hochberg": MultiplicityOption(
         label="Benjamini-Hochberg", short_label="Benjamini-Hochberg",
-        description="Benjamini & Hochberg's (1995) step-up false discovery rate within each outcome role, "
-                    "across arms and outcomes; power uses Holm.",
+        description="Benjamini & Hochberg's (1995) step-up, controlling the false discovery rate; power uses Holm.",
         family=_WITHIN_ROLE, error_rate="false discovery", resampling=False, power_correction="holm",
         power_shares_alpha=False),
     "dunnett": MultiplicityOption(
         label="Dunnett", short_label="Dunnett",
         description="Several arms against one control: power uses Dunnett's critical value; adjusted "
-                    "p-values use the (conservative) Bonferroni bound within each outcome role.",
+                    "p-values use the (conservative) Bonferroni bound.",
         family=_WITHIN_ROLE, error_rate="family-wise", resampling=False, power_correction="dunnett",
         power_shares_alpha=True),
     "westfall_young": MultiplicityOption(
         label="Westfall-Young step-down (permutation)", short_label="Westfall-Young",
         description="Westfall & Young's (1993) step-down min-p over the joint re-randomisation distribution "
-                    "of every outcome and arm contrast together (Holm, and a deviation, when randomisation "
-                    "inference does not run); power uses Holm.",
+                    "(Holm, with a deviation, when randomisation inference does not run); power uses Holm.",
         family=_ACROSS_ALL, error_rate="family-wise", resampling=True, power_correction="holm",
         power_shares_alpha=False),
     "romano_wolf": MultiplicityOption(
         label="Romano-Wolf step-down (permutation)", short_label="Romano-Wolf",
         description="Romano & Wolf's (2005) step-down on the min-p basis over the joint re-randomisation "
-                    "distribution of every outcome and arm contrast together (Holm, and a deviation, when "
-                    "randomisation inference does not run); power uses Holm.",
+                    "distribution (Holm, with a deviation, when randomisation inference does not run); "
+                    "power uses Holm.",
         family=_ACROSS_ALL, error_rate="family-wise", resampling=True, power_correction="holm",
         power_shares_alpha=False),
 })

@@ -471,7 +471,8 @@ def _pooled_sentence(g: SynthesisGroup) -> str:
 
 def _primary_contrasts(sites: Sequence[SiteData]) -> list[dict]:
     """Every primary contrast with its display text, area and EAST levers."""
-    from bitframe.report.site import EAST_LEVERS, MULTIPLICITY, PROGRAMME_AREAS
+    from bitframe.protocol.vocabulary import EAST_LEVERS, PROGRAMME_AREAS
+    from bitframe.report.site import adjustment_name
 
     out = []
     cands = _candidate_rows(sites)
@@ -485,7 +486,7 @@ def _primary_contrasts(sites: Sequence[SiteData]) -> list[dict]:
         t = describe_effect(e, outcome_type=o.type, outcome_label=o.description or o.id,
                             arm_name=arm.name if arm else str(e.get("arm")), control_name=control.name,
                             ci_level=float(e.get("ci_level") or (site.results or {}).get("ci_level") or 0.95),
-                            adjustment_name=MULTIPLICITY.get(protocol.analysis.multiplicity))
+                            adjustment_name=adjustment_name(protocol))
         east = tuple(arm.mechanism.east) if arm is not None and arm.mechanism is not None else ()
         p = e.get("p_adjusted") if e.get("p_adjusted") is not None else e.get("p_value")
         direction = "none"
@@ -493,8 +494,8 @@ def _primary_contrasts(sites: Sequence[SiteData]) -> list[dict]:
             direction = "up" if t.plot_estimate > t.null_value else "down"
         out.append({
             "site": site.name, "trial_id": protocol.trial.id, "area": protocol.trial.programme_area,
-            "area_label": PROGRAMME_AREAS[protocol.trial.programme_area], "arm": t.arm_name,
-            "east": east, "east_label": ", ".join(EAST_LEVERS[x] for x in east) or "\u2014",
+            "area_label": PROGRAMME_AREAS[protocol.trial.programme_area].label, "arm": t.arm_name,
+            "east": east, "east_label": ", ".join(EAST_LEVERS[x].label for x in east) or "\u2014",
             "outcome": o.id, "outcome_label": t.outcome_label, "text": t, "direction": direction,
             "measures": measures, "type": o.type, "site_index": site.index,
         })
@@ -528,13 +529,8 @@ def _summary_rows(label: str, members: list[dict], ci_level: float) -> list:
 
 def build_programme_context(programme: Any, sites: Sequence[SiteData], *, ci_level: float = 0.95) -> dict:
     """Everything the programme template needs (pre-formatted)."""
-    from bitframe.report.site import (
-        EAST_LEVERS,
-        PROGRAMME_AREAS,
-        cell,
-        site_context,
-        table,
-    )
+    from bitframe.protocol.vocabulary import EAST_LEVERS, PROGRAMME_AREAS
+    from bitframe.report.site import cell, site_context, table
 
     synthesis = programme_synthesis(sites, ci_level=ci_level)
     groups = [_group_view(g, f"synthesis-{i + 1}-") for i, g in enumerate(synthesis.groups)]
@@ -543,15 +539,15 @@ def build_programme_context(programme: Any, sites: Sequence[SiteData], *, ci_lev
     columns = ["", ("Sites", True), ("Contrasts", True), ("Up", True), ("Down", True), ("Unclear", True),
                "Pooled (REML) where comparable"]
     area_rows = []
-    for area, label in PROGRAMME_AREAS.items():
+    for area, option in PROGRAMME_AREAS.items():
         members = [c for c in contrasts if c["area"] == area]
         if members:
-            area_rows.append(_summary_rows(label, members, ci_level))
+            area_rows.append(_summary_rows(option.label, members, ci_level))
     lever_rows = []
-    for lever, label in EAST_LEVERS.items():
+    for lever, option in EAST_LEVERS.items():
         members = [c for c in contrasts if lever in c["east"]]
         if members:
-            lever_rows.append(_summary_rows(label, members, ci_level))
+            lever_rows.append(_summary_rows(option.label, members, ci_level))
     contrast_rows = [[
         cell(c["site"], header=True), cell(c["area_label"]), cell(c["arm"]), cell(c["east_label"]),
         cell(c["outcome_label"]),
@@ -564,7 +560,7 @@ def build_programme_context(programme: Any, sites: Sequence[SiteData], *, ci_lev
         prim = [c for c in contrasts if c["site_index"] == s.index]
         overview_rows.append([
             cell(s.name, header=True), cell(s.protocol.trial.title),
-            cell(PROGRAMME_AREAS[s.protocol.trial.programme_area]),
+            cell(PROGRAMME_AREAS[s.protocol.trial.programme_area].label),
             cell("reported" if s.results else "no results yet"),
             cell(" ".join(c["text"].headline for c in prim) if prim else "\u2014"),
         ])

@@ -34,6 +34,21 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from bitframe.protocol.vocabulary import (
+    ADJUSTMENTS,
+    ARM_ROLES,
+    COM_B,
+    EAST_LEVERS,
+    ESTIMANDS,
+    ESTIMATORS,
+    INFERENCE,
+    MINDSPACE,
+    MULTIPLICITY,
+    PROGRAMME_AREAS,
+    SCHEMES,
+    TIDIER_ITEMS,
+    TRIAL_STATUSES,
+)
 from bitframe.report.render import (
     EffectText,
     RenderedReport,
@@ -76,61 +91,7 @@ SITE_SECTIONS: tuple[tuple[str, str], ...] = (
     ("reproducibility", "Reproducibility"),
 )
 
-EAST_LEVERS = {
-    "easy": "Easy",
-    "attractive": "Attractive",
-    "social": "Social",
-    "timely": "Timely",
-}
-PROGRAMME_AREAS = {
-    "helping_health_care": "Helping health care",
-    "helping_one_another": "Helping one another",
-    "helping_ourselves": "Helping ourselves",
-}
-COM_B = {
-    "capability": "Capability",
-    "physical_capability": "Physical capability",
-    "psychological_capability": "Psychological capability",
-    "opportunity": "Opportunity",
-    "physical_opportunity": "Physical opportunity",
-    "social_opportunity": "Social opportunity",
-    "motivation": "Motivation",
-    "reflective_motivation": "Reflective motivation",
-    "automatic_motivation": "Automatic motivation",
-}
-TIDIER_ITEMS = (
-    ("why", "Why (rationale)"),
-    ("materials", "What (materials)"),
-    ("procedures", "What (procedures)"),
-    ("who", "Who provided"),
-    ("how", "How"),
-    ("where", "Where"),
-    ("when_how_much", "When and how much"),
-    ("tailoring", "Tailoring"),
-    ("fidelity", "How well (fidelity)"),
-)
-MULTIPLICITY = {
-    "bonferroni": "Bonferroni",
-    "holm": "Holm",
-    "benjamini_hochberg": "Benjamini-Hochberg",
-    "dunnett": "Dunnett",
-}
-ESTIMATORS = {
-    "auto": "automatic (difference in means or OLS)",
-    "difference_in_means": "difference in means",
-    "ols": "OLS (linear regression)",
-    "lin": "OLS with Lin's (2013) interacted covariates",
-    "logit": "logistic regression",
-    "poisson": "Poisson regression",
-    "negative_binomial": "negative binomial regression",
-    "mixed": "linear mixed model",
-}
 SMD_FLAG = 0.1  # |SMD| above which a covariate is flagged (Austin 2009, Stat Med 28:3083)
-_METHOD_LABELS = {
-    "analytic": "analytic",
-    "randomisation": "randomisation inference",
-    "wild_bootstrap": "wild cluster bootstrap",
-}
 
 
 # --------------------------------------------------------------------------- small table model
@@ -209,7 +170,7 @@ class _Names:
 
 def _effect_texts(names: _Names, rows: Sequence[Mapping[str, Any]], ci_level: float,
                   summaries: Mapping[tuple[str, str], Mapping[str, Any]]) -> list[EffectText]:
-    adj = MULTIPLICITY.get(names.protocol.analysis.multiplicity)
+    adj = adjustment_name(names.protocol)
     out = []
     for r in rows:
         cm = r.get("control_mean")
@@ -221,6 +182,12 @@ def _effect_texts(names: _Names, rows: Sequence[Mapping[str, Any]], ci_level: fl
             ci_level=float(r.get("ci_level") or ci_level), control_mean=cm, adjustment_name=adj,
         ))
     return out
+
+
+def adjustment_name(protocol: Any) -> str | None:
+    """The protocol's multiplicity correction as running text names it ("Holm-adjusted"); None for no correction."""
+    option = MULTIPLICITY[protocol.analysis.multiplicity]
+    return None if option.error_rate == "none" else option.short_label
 
 
 def _sorted_effects(names: _Names, rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
@@ -262,24 +229,25 @@ def _framework(protocol: Any, pid: str) -> dict:
     barriers = table(
         f"{pid}tbl-barriers", "Barriers to the target behaviour and their COM-B component",
         ["Barrier", "COM-B component"],
-        [[cell(b.description, header=True), cell(COM_B.get(b.com_b or "", "not classified"))] for b in ctx.barriers],
+        [[cell(b.description, header=True), cell(COM_B[b.com_b].label if b.com_b else "not classified")] for b in ctx.barriers],
         empty="No barriers were recorded in the protocol.",
     )
     arm_rows, mech_rows, tidier = [], [], []
     for a in protocol.arms:
-        arm_rows.append([cell(a.name, header=True), cell(humanise(a.role)), cell(a.ratio, num=True),
+        arm_rows.append([cell(a.name, header=True), cell(ARM_ROLES[a.role].label), cell(a.ratio, num=True),
                          cell(a.description or "\u2014")])
         m = a.mechanism
         if m is not None:
             mech_rows.append([
                 cell(a.name, header=True),
-                cell(", ".join(EAST_LEVERS[x] for x in m.east) or "\u2014"),
-                cell(", ".join(humanise(x) for x in m.mindspace) or "\u2014"),
-                cell(", ".join(COM_B[x] for x in m.com_b) or "\u2014"),
+                cell(", ".join(EAST_LEVERS[x].label for x in m.east) or "\u2014"),
+                cell(", ".join(MINDSPACE[x].label for x in m.mindspace) or "\u2014"),
+                cell(", ".join(COM_B[x].label for x in m.com_b) or "\u2014"),
                 cell(m.contrast or "\u2014"),
             ])
         if a.tidier is not None:
-            items = [(label, getattr(a.tidier, key)) for key, label in TIDIER_ITEMS if getattr(a.tidier, key)]
+            items = [(item.label, getattr(a.tidier, key)) for key, item in TIDIER_ITEMS.items()
+                     if getattr(a.tidier, key)]
             if items:
                 tidier.append({"arm": a.name, "items": items})
     return {
@@ -347,7 +315,7 @@ def _design(protocol: Any, names: _Names, results: dict, pid: str) -> dict:
     consort = results.get("consort") or {}
     items: list[tuple[str, Any]] = [
         ("Unit of randomisation", "clusters" if protocol.is_cluster else "individuals"),
-        ("Scheme", humanise(rnd.scheme)),
+        ("Scheme", SCHEMES[rnd.scheme].label),
         ("Arms and allocation ratio", " : ".join(f"{a.name} {a.ratio}" for a in protocol.arms)),
     ]
     if rnd.strata:
@@ -365,12 +333,12 @@ def _design(protocol: Any, names: _Names, results: dict, pid: str) -> dict:
     items.append(("Seed", seed if seed is not None else "\u2014"))
     an = protocol.analysis
     items += [
-        ("Estimand", "intention to treat" if an.estimand == "itt" else "complier average causal effect"),
-        ("Estimator", ESTIMATORS.get(an.estimator, humanise(an.estimator))),
+        ("Estimand", ESTIMANDS[an.estimand].label),
+        ("Estimator", ESTIMATORS[an.estimator].label),
         ("Standard errors", protocol.se_type),
-        ("Covariate adjustment", humanise(an.adjustment) + (f" ({', '.join(an.covariates)})" if an.covariates else "")),
+        ("Covariate adjustment", ADJUSTMENTS[an.adjustment].label + (f" ({', '.join(an.covariates)})" if an.covariates else "")),
         ("Significance level", f"{fmt_number(an.alpha, 3)} ({an.sides}-sided)"),
-        ("Multiple comparisons", MULTIPLICITY.get(an.multiplicity, "none")),
+        ("Multiple comparisons", MULTIPLICITY[an.multiplicity].label),
     ]
     design_tbl = kv_table(f"{pid}tbl-design", "Randomisation and analysis design", items)
 
@@ -604,8 +572,10 @@ def _outcomes(names: _Names, effects: list[Mapping[str, Any]], texts: list[Effec
     note_bits = [("Binary outcomes: levels in percent and effects in percentage points (pp); the arm level is "
                   "the control level plus the estimated effect.")]
     if show_adj:
-        note_bits.append(f"Adjusted p-values use the {MULTIPLICITY.get(names.protocol.analysis.multiplicity, 'pre-registered')} "
-                         "correction within each outcome role.")
+        correction = MULTIPLICITY[names.protocol.analysis.multiplicity]
+        note_bits.append(f"Adjusted p-values use the {correction.label} correction {correction.family}."
+                         if correction.error_rate != "none"
+                         else "Adjusted p-values are as in the results; the protocol names no correction.")
     if show_ri:
         note_bits.append("Randomisation p-values come from re-randomising with the trial's own scheme.")
     effects_tbl = table(f"{pid}tbl-effects", "Estimated effects of each arm compared with control", columns, rows,
@@ -648,7 +618,7 @@ def _additional(names: _Names, results: dict, pid: str, ci_level: float) -> dict
             cell(humanise(r.get("estimator") or "\u2014")), cell(scale_label + (f" ({unit})" if unit else "")),
             cell(fmt(est), num=True, cls="est"), cell(f"{fmt(lo)} to {fmt(hi)}", num=True, cls="ci"),
             cell(fmt_p(r.get("p_value")), num=True, cls="p"),
-            cell(_METHOD_LABELS.get(method, humanise(method))), cell(r.get("se_type") or "\u2014"),
+            cell(INFERENCE[method].label if method in INFERENCE else humanise(method)), cell(r.get("se_type") or "\u2014"),
         ])
     ri_note = ""
     ri = getattr(names.protocol.analysis, "randomisation_inference", None)
@@ -808,8 +778,8 @@ def site_context(protocol: Any, results: Mapping[str, Any] | None, *, prefix: st
     trial = protocol.trial
     meta = {
         "id": trial.id, "title": trial.title, "site": trial.site,
-        "area": PROGRAMME_AREAS.get(trial.programme_area, humanise(trial.programme_area)),
-        "status": humanise(trial.status),
+        "area": PROGRAMME_AREAS[trial.programme_area].label,
+        "status": TRIAL_STATUSES[trial.status].label,
         "registration": f"{trial.registration.registry} {trial.registration.id}" if trial.registration else None,
         "dates": (f"{trial.dates.start or '?'} to {trial.dates.end or '?'}" if trial.dates else None),
         "team": [f"{m.name} ({m.role}{', ' + m.organisation if m.organisation else ''})" for m in trial.team],
