@@ -8,7 +8,8 @@ and the generated reference page ``docs/protocol-reference.md``.
 
 Cross-field rules (one control arm, EAST levers on every intervention, a
 cluster column for cluster schemes, ...) live in :mod:`bitframe.protocol.rules`
-so that the loader can report all of them at once, each at its own line.
+so that the loader can report all of them at once, each at its own line. The allowed values of
+each option, with their labels and properties, live in :mod:`bitframe.protocol.vocabulary`.
 """
 
 from __future__ import annotations
