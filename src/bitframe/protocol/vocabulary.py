@@ -132,8 +132,8 @@ class InferenceOption(Option):
     needs_clusters: bool = False
 
 
-K = typing.TypeVar("K", bound=Hashable)
-O = typing.TypeVar("O", bound=Option)
+KeyT = typing.TypeVar("KeyT", bound=Hashable)
+OptionT = typing.TypeVar("OptionT", bound=Option)
 
 _REGISTRY: dict[object, Mapping[typing.Any, Option]] = {}
 
@@ -145,7 +145,7 @@ def check_same_names(what: str, names: Iterable[object], expected: Iterable[obje
         raise TypeError(f"{what}: the vocabulary lists {names!r} but the language allows {expected!r}.")
 
 
-def _vocabulary(literal: object, options: dict[K, O]) -> Mapping[K, O]:
+def _vocabulary(literal: object, options: dict[KeyT, OptionT]) -> Mapping[KeyT, OptionT]:
     check_same_names(f"vocabulary of {literal!r}", options, typing.get_args(literal))
     for name, option in options.items():
         if not option.label.strip():
