@@ -16,6 +16,7 @@ MODULES = [
     "bitframe.power.calculators",
     "bitframe.power.curves",
     "bitframe.power.result",
+    "bitframe.power.verdict",
 ]
 
 

@@ -29,19 +29,14 @@ from bitframe.power.calculators import CALCULATORS, evaluate
 from bitframe.power.cluster import cluster, design_effect
 from bitframe.power.curves import PowerCurve, plot_power, power_curve
 from bitframe.power.effect_size import chi_square, cohens_f, one_way_anova
-from bitframe.power.result import (
-    RESULT_COLUMNS,
-    PowerResult,
-    Verdict,
-    results_frame,
-    verdict,
-)
+from bitframe.power.result import RESULT_COLUMNS, PowerResult, results_frame
 from bitframe.power.stepped_wedge import (
     hussey_hughes_variance,
     standard_design,
     stepped_wedge,
 )
 from bitframe.power.two_arm import multi_arm, two_means, two_proportions, two_rates
+from bitframe.power.verdict import Verdict, verdict
 
 __all__ = [
     "CALCULATORS",

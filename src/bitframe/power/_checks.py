@@ -13,6 +13,8 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+
 from bitframe.errors import check_choice
 
 
@@ -90,6 +92,13 @@ def check_int(fn: str, name: str, value: Any, *, low: int) -> int:
     if not x.is_integer() or x < low:
         raise ValueError(msg)
     return int(x)
+
+
+def check_bool(fn: str, name: str, value: Any) -> bool:
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"The {name!r} parameter of {fn} must be a bool. Got {_fmt(value)} instead.")  # noqa: TRY004
+    return bool(value)
+
 
 
 def check_size(fn: str, name: str, value: Any, *, low: float) -> float:

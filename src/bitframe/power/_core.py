@@ -48,6 +48,19 @@ ArrayLike = float | np.ndarray
 _DF_NORMAL = 1e6
 
 
+
+def ceil_size(x: float) -> int:
+    """``x`` rounded up to a whole size, ignoring root-finding noise."""
+    # Guard against 64.00000000001 from root-finding noise turning into 65.
+    r = round(x)
+    return r if abs(x - r) < 1e-9 * max(1.0, abs(x)) else math.ceil(x)
+
+
+def as_size(x: float) -> int | float:
+    """A given size as an int when it is whole, else as a float."""
+    return round(x) if abs(x - round(x)) < 1e-9 else float(x)
+
+
 @dataclass(frozen=True)
 class Stat:
     """The distribution of one comparison's test statistic (see module doc)."""

@@ -32,6 +32,7 @@ from typing import Any
 from bitframe.power._checks import (
     InfeasibleDesignError,
     check_alpha,
+    check_bool,
     check_fraction,
     check_positive,
     check_real,
@@ -41,10 +42,10 @@ from bitframe.power._checks import (
     check_target_power,
     solved_or_given,
 )
-from bitframe.power._core import solve_increasing
+from bitframe.power._core import as_size, ceil_size, solve_increasing
 from bitframe.power._outcomes import Outcome, build_outcome, solve_effect
 from bitframe.power.result import PowerResult, as_call
-from bitframe.power.two_arm import _as_size, _ceil, _strict, comparison_power
+from bitframe.power.two_arm import comparison_power
 
 TARGETS = ("power", "mde", "clusters", "cluster_size")
 _LIMIT = 1e9
@@ -126,7 +127,7 @@ def cluster(
     sides = check_sides(fn, sides)
     ratio = check_positive(fn, "ratio", ratio)
     attrition = check_fraction(fn, "attrition", attrition)
-    strict = _strict(fn, strict)
+    strict = check_bool(fn, "strict", strict)
     icc = check_fraction(fn, "icc", icc)
     cv = check_real(fn, "cluster_size_cv", cluster_size_cv, low=0.0, low_open=False)
     if math.isinf(cv):
@@ -151,11 +152,11 @@ def cluster(
                              power, lo, max(10.0, lo * 2), limit=_LIMIT,
                              infeasible=f"{fn}: target power {power:g} not reached with up to {_LIMIT:.0e} clusters.")
         n_solution = x
-        k0, k1 = max(_ceil(x), 1), max(_ceil(ratio * x), 1)
-        m_rec = _as_size(cluster_size)
+        k0, k1 = max(ceil_size(x), 1), max(ceil_size(ratio * x), 1)
+        m_rec = as_size(cluster_size)
         eff = effect
     else:
-        k0, k1 = _as_size(clusters), _as_size(ratio * clusters)
+        k0, k1 = as_size(clusters), as_size(ratio * clusters)
         if solve_for == "cluster_size":
             eff = effect
             max_power = _plateau(model, k0, k1, effect, icc, cv, alpha, sides, strict)
@@ -166,9 +167,9 @@ def cluster(
                                  power, 1e-6, 10.0, limit=_LIMIT,
                                  infeasible=f"{fn}: target power {power:g} needs clusters larger than {_LIMIT:.0e}.")
             n_solution = x
-            m_rec = _ceil(x / keep)
+            m_rec = ceil_size(x / keep)
         else:
-            m_rec = _as_size(cluster_size)
+            m_rec = as_size(cluster_size)
             if solve_for == "mde":
                 m_a = m_rec * keep
 
@@ -184,7 +185,7 @@ def cluster(
     info = _power(model, k0, k1, m_a, eff, icc, cv, alpha, sides, strict)
     if max_power is None:
         max_power = _plateau(model, k0, k1, eff, icc, cv, alpha, sides, strict)
-    n0, n1 = _as_size(k0 * m_rec), _as_size(k1 * m_rec)
+    n0, n1 = as_size(k0 * m_rec), as_size(k1 * m_rec)
     return PowerResult(
         design="cluster",
         outcome_type=model.outcome_type,
@@ -201,7 +202,7 @@ def cluster(
         ratio=ratio,
         n_control=n0,
         n_treatment=n1,
-        n_total=_as_size(n0 + n1),
+        n_total=as_size(n0 + n1),
         n_control_analysed=float(k0 * m_a),
         n_treatment_analysed=float(k1 * m_a),
         n_solution=n_solution,
@@ -216,7 +217,7 @@ def cluster(
         cluster_size_cv=cv,
         n_clusters_control=k0,
         n_clusters_treatment=k1,
-        n_clusters=_as_size(k0 + k1),
+        n_clusters=as_size(k0 + k1),
         max_power=max_power,
         _call=as_call(fn, kwargs),
         **model.describe(),

@@ -26,9 +26,8 @@ from bitframe.power._checks import (
     check_target_power,
     solved_or_given,
 )
-from bitframe.power._core import solve_increasing
+from bitframe.power._core import as_size, ceil_size, solve_increasing
 from bitframe.power.result import PowerResult, as_call
-from bitframe.power.two_arm import _as_size, _ceil
 
 TARGETS = ("power", "n", "mde")
 
@@ -76,16 +75,16 @@ def one_way_anova(
     if solve_for == "n":
         sol = solve_increasing(lambda v: _anova_power(k, v, f, alpha), power, 1.0 + 1e-9, 10.0, limit=1e10,
                                infeasible=f"{fn}: target not reached with 1e10 per group.")
-        n = max(_ceil(sol), 2)
+        n = max(ceil_size(sol), 2)
     elif solve_for == "mde":
         f = solve_increasing(lambda v: _anova_power(k, n, v, alpha), power, 1e-12, 0.25, limit=1e6,
                              infeasible=f"{fn}: no effect size reaches the target power.")
-    n = _as_size(n)
+    n = as_size(n)
     return PowerResult(
         design="individual", outcome_type="continuous", method="anova_f", solve_for=solve_for,
         power=_anova_power(k, n, f, alpha), target_power=power, alpha=alpha, sides=1, effect_scale="cohen_f",
         mde=float(f), standardized_effect=float(f), n_arms=k, n_control=n, n_treatment=n,
-        n_total=_as_size(k * n), n_control_analysed=float(n), n_treatment_analysed=float(n), n_solution=sol,
+        n_total=as_size(k * n), n_control_analysed=float(n), n_treatment_analysed=float(n), n_solution=sol,
         alpha_per_test=alpha, critical_value=float(stats.f.ppf(1 - alpha, k - 1, k * (n - 1))),
         df=float(k * (n - 1)), _call=as_call(fn, kwargs),
     )
@@ -123,11 +122,11 @@ def chi_square(
     if solve_for == "n":
         sol = solve_increasing(lambda v: _chisq_power(dof, v, w, alpha), power, 1e-9, 10.0, limit=1e12,
                                infeasible=f"{fn}: target not reached with 1e12 observations.")
-        n = max(_ceil(sol), 1)
+        n = max(ceil_size(sol), 1)
     elif solve_for == "mde":
         w = solve_increasing(lambda v: _chisq_power(dof, n, v, alpha), power, 1e-12, 0.3, limit=1e6,
                              infeasible=f"{fn}: no effect size reaches the target power.")
-    n = _as_size(n)
+    n = as_size(n)
     return PowerResult(
         design="individual", outcome_type="categorical", method="chi_square", solve_for=solve_for,
         power=_chisq_power(dof, n, w, alpha), target_power=power, alpha=alpha, sides=1, effect_scale="cohen_w",

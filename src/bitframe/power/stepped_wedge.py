@@ -55,10 +55,9 @@ from bitframe.power._checks import (
     require,
     solved_or_given,
 )
-from bitframe.power._core import solve_bounded, solve_increasing
+from bitframe.power._core import as_size, ceil_size, solve_bounded, solve_increasing
 from bitframe.power._outcomes import DIRECTIONS
 from bitframe.power.result import PowerResult, as_call
-from bitframe.power.two_arm import _as_size, _ceil
 
 TARGETS = ("power", "mde", "clusters", "cluster_size")
 
@@ -218,18 +217,18 @@ def stepped_wedge(
                              infeasible=f"{fn}: target power {power:g} is not reached with up to 1e9 clusters "
                                         f"per step.")
         n_solution = x
-        c = max(_ceil(x), 1)
-        m = _as_size(cluster_size)
+        c = max(ceil_size(x), 1)
+        m = as_size(cluster_size)
         effect = mde
     elif solve_for == "cluster_size":
         x = solve_increasing(lambda v: pw(c, v, mde), power, 1e-6, 10.0, limit=1e12,
                              infeasible=f"{fn}: target power {power:g} is not reached with up to 1e12 "
                                         f"participants per cluster-period.")
         n_solution = x
-        m = _ceil(x / keep)
+        m = ceil_size(x / keep)
         effect = mde
     else:
-        m = _as_size(cluster_size)
+        m = as_size(cluster_size)
         if solve_for == "mde":
             sign = 1.0 if direction == "increase" else -1.0
             msg = f"{fn}: no effect reaches power {power:g} with this design; add clusters or participants."
@@ -242,7 +241,7 @@ def stepped_wedge(
             effect = sign * u
         else:
             effect = mde
-    c = _as_size(c)
+    c = as_size(c)
     m_a = m * keep
     p = pw(c, m_a, effect)
     Xfull = X1 if design is not None else standard_design(n_steps, 1)
@@ -268,9 +267,9 @@ def stepped_wedge(
         standardized_effect=float(effect / math.sqrt(se2)),
         n_arms=2,
         ratio=float(treated_cells / control_cells) if control_cells else math.inf,
-        n_control=_as_size(control_cells * m),
-        n_treatment=_as_size(treated_cells * m),
-        n_total=_as_size(n_clusters * T * m),
+        n_control=as_size(control_cells * m),
+        n_treatment=as_size(treated_cells * m),
+        n_total=as_size(n_clusters * T * m),
         n_control_analysed=float(control_cells * m_a),
         n_treatment_analysed=float(treated_cells * m_a),
         n_solution=n_solution,
@@ -283,7 +282,7 @@ def stepped_wedge(
         design_effect=float(v / (4 * se2 / n_meas)),
         icc=float(icc_out),
         cluster_size=m,
-        n_clusters=_as_size(n_clusters),
+        n_clusters=as_size(n_clusters),
         n_periods=int(T),
         n_steps=n_steps,
         note="cluster_size is per cluster per period",

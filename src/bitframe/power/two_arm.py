@@ -16,6 +16,7 @@ import numpy as np
 
 from bitframe.power._checks import (
     check_alpha,
+    check_bool,
     check_fraction,
     check_int,
     check_option,
@@ -27,6 +28,8 @@ from bitframe.power._checks import (
     solved_or_given,
 )
 from bitframe.power._core import (
+    as_size,
+    ceil_size,
     critical_value,
     dunnett_critical_value,
     holm_average_power,
@@ -46,16 +49,6 @@ from bitframe.power.result import PowerResult, as_call
 TARGETS = ("power", "n", "mde")
 CORRECTIONS = ("none", "bonferroni", "holm", "dunnett")
 _N_LIMIT = 1e10
-
-
-def _ceil(x: float) -> int:
-    # Guard against 64.00000000001 from root-finding noise turning into 65.
-    r = round(x)
-    return r if abs(x - r) < 1e-9 * max(1.0, abs(x)) else math.ceil(x)
-
-
-def _as_size(x: float) -> int | float:
-    return round(x) if abs(x - round(x)) < 1e-9 else float(x)
 
 
 def comparison_power(
@@ -148,13 +141,13 @@ def solve_two_arm(
                              infeasible=f"{fn}: the target power {power:g} is not reached with up to "
                                         f"{_N_LIMIT:.0e} participants per arm.")
         n_solution = x
-        n_control = max(_ceil(x / keep), 2)
-        n_treat = max(_ceil(ratio * x / keep), 2)
+        n_control = max(ceil_size(x / keep), 2)
+        n_treat = max(ceil_size(ratio * x / keep), 2)
         n0a, n1a = n_control * keep, n_treat * keep
         eff = effect
     else:
-        n_control = _as_size(n)
-        n_treat = _as_size(ratio * n)
+        n_control = as_size(n)
+        n_treat = as_size(ratio * n)
         n0a, n1a = n_control * keep, n_treat * keep
         if outcome.uses_t and n0a + k * n1a - (k + 1) - getattr(outcome, "n_covariates", 0) < 1:
             raise ValueError(f"{fn}: n={n:g} leaves no error degrees of freedom for the t-test "
@@ -190,7 +183,7 @@ def solve_two_arm(
         ratio=ratio,
         n_control=n_control,
         n_treatment=n_treat,
-        n_total=_as_size(n_total),
+        n_total=as_size(n_total),
         n_control_analysed=float(n0a),
         n_treatment_analysed=float(n1a),
         n_solution=n_solution,
@@ -203,12 +196,6 @@ def solve_two_arm(
         _call=call,
         **outcome.describe(),
     )
-
-
-def _strict(fn: str, strict: Any) -> bool:
-    if not isinstance(strict, (bool, np.bool_)):
-        raise ValueError(f"The 'strict' parameter of {fn} must be a bool. Got {strict!r} instead.")  # noqa: TRY004
-    return bool(strict)
 
 
 def _common(fn: str, solve_for: str, n: Any, power: Any, alpha: Any, sides: Any, ratio: Any, attrition: Any,
@@ -272,7 +259,7 @@ def two_means(
                                     {"sd": sd, "mde": mde, "r_squared": r_squared, "n_covariates": n_covariates})
     return solve_two_arm(fn, outcome, effect, solve_for=solve_for, n=n, power=power, alpha=alpha, sides=sides,
                          ratio=ratio, attrition=attrition, k=1, correction="none", call=as_call(fn, kwargs),
-                         design="individual", strict=_strict(fn, strict))
+                         design="individual", strict=check_bool(fn, "strict", strict))
 
 
 def two_proportions(
@@ -319,7 +306,7 @@ def two_proportions(
                                     {"p0": p0, "p1": p1, "mde": mde, "direction": direction})
     return solve_two_arm(fn, outcome, effect, solve_for=solve_for, n=n, power=power, alpha=alpha, sides=sides,
                          ratio=ratio, attrition=attrition, k=1, correction="none", call=as_call(fn, kwargs),
-                         design="individual", strict=_strict(fn, strict))
+                         design="individual", strict=check_bool(fn, "strict", strict))
 
 
 def two_rates(
@@ -368,7 +355,7 @@ def two_rates(
                                      "dispersion": dispersion, "direction": direction})
     return solve_two_arm(fn, outcome, effect, solve_for=solve_for, n=n, power=power, alpha=alpha, sides=sides,
                          ratio=ratio, attrition=attrition, k=1, correction="none", call=as_call(fn, kwargs),
-                         design="individual", strict=_strict(fn, strict))
+                         design="individual", strict=check_bool(fn, "strict", strict))
 
 
 def multi_arm(
@@ -428,4 +415,4 @@ def multi_arm(
                                                    "count": RATE_METHODS})
     return solve_two_arm(fn, model, effect, solve_for=solve_for, n=n, power=power, alpha=alpha, sides=sides,
                          ratio=ratio, attrition=attrition, k=k, correction=correction, call=as_call(fn, kwargs),
-                         design="multi_arm", strict=_strict(fn, strict))
+                         design="multi_arm", strict=check_bool(fn, "strict", strict))
