@@ -91,7 +91,7 @@ def register(app: typer.Typer) -> None:
                 people = read_table(participants, text_columns=[id_col])
                 extra = [c for c in people.columns if c not in allocation.columns or c == id_col]
                 allocation = allocation.merge(people[extra], on=id_col, how="left")
-            from bitframe.analyse.plan import row_level_arms
+            from bitframe.analyse.design import row_level_arms
 
             allocation = row_level_arms(protocol, allocation)
             frame = simulate_outcomes(protocol, allocation, settings, seed=seed)

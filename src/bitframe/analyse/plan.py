@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from bitframe import __version__
+from bitframe.analyse.design import chosen_estimator, row_level_arms
 from bitframe.analyse.intake import AnalysisData, merge_outcomes
 from bitframe.analyse.results import EffectEstimate, estimates_frame
 from bitframe.protocol.vocabulary import CLUSTER_SCHEMES, MULTIPLICITY, OUTCOME_ROLES
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
-    from bitframe.protocol.schema import Outcome, Protocol
+    from bitframe.protocol.schema import Protocol
 
 _SE_FALLBACK = {"CR2": "stata", "HC2": "HC1", "HC3": "HC1", "classical": "HC1"}
 
@@ -133,31 +134,6 @@ def analyse_files(
               "participants": str(participants) if participants else "<participants>"}
     return analyse_frames(protocol, allocation, outcomes, baseline=baseline, labels=labels, inputs=inputs,
                           manifest=manifest)
-
-
-def row_level_arms(protocol: "Protocol", frame: "pd.DataFrame") -> "pd.DataFrame":
-    """Stepped wedge: an observation's condition is the intervention from its cluster's crossover on."""
-    if protocol.randomisation.scheme != "stepped_wedge" or "crossover_period" not in frame.columns:
-        return frame
-    from bitframe.errors import DataError, Problem
-
-    if "period" not in frame.columns:
-        raise DataError(Problem("BF217", "a stepped-wedge analysis needs a 'period' column for each observation",
-                                hint="add the measurement period (1, 2, ...) to the participant or outcome file"))
-    control = protocol.control.id if protocol.control else protocol.arms[0].id
-    intervention = next(a.id for a in protocol.arms if a.id != control)
-    period = np.asarray(frame["period"], dtype=float)
-    crossover = np.asarray(frame["crossover_period"], dtype=float)
-    frame = frame.copy()
-    frame["arm"] = np.where(period >= crossover, intervention, control)
-    return frame
-
-
-def chosen_estimator(protocol: "Protocol", outcome: "Outcome") -> str:
-    name = outcome.estimator or protocol.analysis.estimator
-    if name in ("auto", "ols") and protocol.analysis.adjustment == "lin":
-        return "lin"  # OLS with Lin's (2013) interacted, centred covariates
-    return "ols" if name == "auto" else name
 
 
 def _se_for(spec, wanted: str, deviations: list[str], label: str) -> str | None:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bitframe.analyse.design import chosen_estimator
 from bitframe.analyse.results import EffectEstimate
 from bitframe.protocol.vocabulary import RESAMPLING_MULTIPLICITY
 
@@ -130,7 +131,6 @@ def run_inference(
 def _randomisation(protocol, allocation, frame, covariates, plan, ci_level, out: InferenceOutput):
     from bitframe.analyse.inference.draws import ri_design
     from bitframe.analyse.inference.ri import randomisation_test
-    from bitframe.analyse.plan import chosen_estimator
     from bitframe.randomise.from_protocol import design_from_protocol
 
     an = protocol.analysis
