@@ -34,7 +34,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="3 repeats")
     args = parser.parse_args()
     repeat = 3 if args.quick else args.repeat
-    cli = [sys.executable, "-m", "bitframe.cli"]
+    cli = [sys.executable, "-m", "bitframe"]
     cases = {
         "python -c pass (baseline)": [sys.executable, "-c", "pass"],
         "bitframe --help": cli + ["--help"],

@@ -25,7 +25,7 @@ def register(app: typer.Typer) -> None:
         """Run the pre-registered analysis: effects per outcome and arm, attrition, balance, CONSORT."""
         import json
 
-        from bitframe.cli_stages import print_frame, write_json
+        from bitframe.cli._common import print_frame, write_json
         from bitframe.io import atomic_path, ensure_writable
 
         from bitframe.analyse.plan import analyse_files

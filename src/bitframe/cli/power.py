@@ -78,7 +78,7 @@ def _for_protocol(path: Path, as_json: Path | None, plot: Path | None) -> None:
         for note in row.notes:
             typer.echo(f"    note: {note}")
     if as_json is not None:
-        from bitframe.cli_stages import write_json
+        from bitframe.cli._common import write_json
 
         write_json(as_json, {"trial_id": protocol.trial.id, "results": [
             {**r.to_dict(), "n_planned": r.n_planned} for r in rows]}, force=True)
@@ -127,7 +127,7 @@ def _quick(name: str, solve_for: str | None, params: dict, as_json: Path | None,
     typer.echo(f"  power {result.power:.4f}; n control {result.n_control:,.0f}, n total {result.n_total:,.0f}; "
                f"effect {result.mde:.4g} ({result.effect_scale})")
     if as_json is not None:
-        from bitframe.cli_stages import write_json
+        from bitframe.cli._common import write_json
 
         write_json(as_json, frame.to_dict(orient="records")[0] if frame is not None else {}, force=True)
         typer.echo(f"wrote {as_json}")

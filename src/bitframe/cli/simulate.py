@@ -1,17 +1,17 @@
-"""CLI commands of the pipeline stages after validation.
+"""CLI verbs `simulate` and `diagnose`.
 
-Kept out of ``cli.py`` so that the spine stays small; every command imports its
-stage inside the function body, so start-up does not pay for pandas or scipy.
+Every command imports its stage inside the function body, so start-up does not
+pay for pandas or scipy.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 
+from bitframe.cli._common import print_frame, write_json
 from bitframe.errors import BitframeError, Problem
 
 
@@ -19,23 +19,6 @@ def _load(path: Path):
     from bitframe.protocol import load_protocol_with_source
 
     return load_protocol_with_source(path)
-
-
-def print_frame(frame, columns: list[str], formats: dict[str, str] | None = None) -> None:
-    """A plain-text table on standard output (stable for tests and pipes)."""
-    formats = formats or {}
-    shown = frame[[c for c in columns if c in frame.columns]].copy()
-    for col, fmt in formats.items():
-        if col in shown.columns:
-            shown[col] = shown[col].map(lambda v, f=fmt: "" if v is None or v != v else format(v, f))
-    typer.echo(shown.to_string(index=False))
-
-
-def write_json(path: Path, data, *, force: bool) -> None:
-    from bitframe.io import ensure_writable, write_text_atomic
-
-    ensure_writable([path], force=force)
-    write_text_atomic(path, json.dumps(data, indent=2, default=str) + "\n")
 
 
 def _parse_grid(items: list[str]) -> dict[str, list[float]]:

@@ -141,7 +141,7 @@ class ServerProcess:
     def start(self, timeout: float = 60.0) -> "ServerProcess":
         import httpx
 
-        cmd = [sys.executable, "-m", "bitframe.cli", "serve", self.protocol, "--db", self.db_url,
+        cmd = [sys.executable, "-m", "bitframe", "serve", self.protocol, "--db", self.db_url,
                "--port", str(self.port), *self.extra]
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)

@@ -10,7 +10,7 @@ import pytest
 
 from bitframe.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SMS = ROOT / "protocols" / "sms-link-worker.yaml"
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bitframe.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 REF = json.loads((ROOT / "tests" / "reference" / "diagnose_reference.json").read_text())
 
 

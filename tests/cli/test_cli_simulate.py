@@ -9,7 +9,7 @@ import pandas as pd
 
 from bitframe.cli import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TWO_ARM = ROOT / "tests" / "simulate" / "fixtures" / "two-arm-continuous.yaml"
 
 

@@ -1,0 +1,80 @@
+"""The ``bitframe`` command line: a thin layer that parses arguments and calls the library.
+
+One module per verb group, each adding its commands with ``register(app)``:
+:mod:`~bitframe.cli.protocol` (validate, schema, init), :mod:`~bitframe.cli.simulate`
+(simulate, diagnose), :mod:`~bitframe.cli.randomise` (randomise, verify),
+:mod:`~bitframe.cli.power`, :mod:`~bitframe.cli.analyse`, :mod:`~bitframe.cli.report` and
+:mod:`~bitframe.cli.service` (serve, users, export, audit).
+
+Exit codes: 0 success, 1 invalid input (a message, never a traceback), 2 usage
+error. Stages are imported inside each command so that ``bitframe --help`` and
+``bitframe validate`` start fast.
+"""
+
+from __future__ import annotations
+
+import os
+
+import typer
+
+from bitframe import __version__
+from bitframe.cli import analyse, power, protocol, randomise, report, service, simulate
+from bitframe.cli._common import echo_err
+from bitframe.errors import BitframeError
+
+app = typer.Typer(
+    name="bitframe",
+    help="Design, randomise and analyse behavioural-insights trials.\n\n"
+    "Pipeline: validate -> power -> randomise -> analyse -> report.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        typer.echo(f"bitframe {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", help="Show the version and exit.", callback=_version_callback, is_eager=True
+    ),
+) -> None:
+    """Design, randomise and analyse behavioural-insights trials."""
+
+
+# `bitframe --help` lists the verbs in the order they are registered.
+for verb_group in (protocol, simulate, randomise, power, analyse, report, service):
+    verb_group.register(app)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        code = app(args=argv, standalone_mode=False)
+    except BitframeError as exc:
+        echo_err(exc.report())
+        return 1
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        echo_err("Aborted.")
+        return 1
+    except Exception as exc:  # click's usage errors, and anything unforeseen
+        # Typer vendors click, so recognise its exceptions by shape rather than by import.
+        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
+            exc.show()
+            return exc.exit_code
+        if os.environ.get("BITFRAME_DEBUG"):
+            raise
+        echo_err(
+            f"bitframe: internal error: {type(exc).__name__}: {exc}\n"
+            "This is a bug in bitframe, not in your input. Re-run with BITFRAME_DEBUG=1 for details."
+        )
+        return 70
+    return code if isinstance(code, int) else 0
