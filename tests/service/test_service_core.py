@@ -348,7 +348,7 @@ def test_unblinding_needs_admin_and_a_reason(sms):
 
 def test_group_commit_isolates_a_failing_job(sms):
     """In one batch, a job that fails is rolled back alone (with its audit events); the others commit."""
-    from bitframe.service.db import GroupCommitWriter
+    from bitframe.service.writer import GroupCommitWriter
 
     svc = sms.service
     writer = GroupCommitWriter(svc.lock)

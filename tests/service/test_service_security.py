@@ -330,7 +330,7 @@ def test_database_failure_fails_closed_with_503(api, monkeypatch):
 def test_a_stuck_writer_times_out_with_503(sms):
     import threading
 
-    from bitframe.service.db import GroupCommitWriter
+    from bitframe.service.writer import GroupCommitWriter
     from bitframe.service.errors import Unavailable
 
     release = threading.Event()

@@ -2,9 +2,10 @@
 
 Layers: :mod:`~bitframe.service.plan` (what the protocol asks for), :mod:`~bitframe.service.db`
 (tables, migrations, the write lock), :mod:`~bitframe.service.audit` (hash-chained log),
-:mod:`~bitframe.service.core` (:class:`Service`: enrol, users, export), :mod:`~bitframe.service.app`
-(FastAPI: JSON API and the enrolment page) and :mod:`~bitframe.service.cli` (``serve``, ``users``,
-``export``, ``audit``). Heavy imports (SQLAlchemy, FastAPI) load on first use.
+:mod:`~bitframe.service.writer` (group commit), :mod:`~bitframe.service.core` (:class:`Service`:
+enrol, users, export), :mod:`~bitframe.service.app` (FastAPI: JSON API and the enrolment page);
+the verbs ``serve``, ``users``, ``export`` and ``audit`` live in :mod:`bitframe.cli.service`.
+Heavy imports (SQLAlchemy, FastAPI) load on first use.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The allocation service as a library: open a database, enrol, manage users, export, audit.
 
 :class:`Service` is what the web layer (:mod:`bitframe.service.app`) and the command line
-(:mod:`bitframe.service.cli`) call; it holds no per-request state. Every state-changing
+(:mod:`bitframe.cli.service`) call; it holds no per-request state. Every state-changing
 method runs in one locked write transaction (:class:`bitframe.service.db.WriteLock`) that
 also appends its audit event, so a change and its event are committed together or not at
 all; an acknowledged enrolment is therefore durable and logged.
@@ -38,6 +38,7 @@ from bitframe.service.auth import (
 )
 from bitframe.service.errors import Conflict, Forbidden, InvalidInput, NotFound, SetupError, Unavailable
 from bitframe.service.plan import TrialPlan
+from bitframe.service.writer import Committed, GroupCommitWriter
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -136,7 +137,7 @@ class Service:
         self.meta = dict(meta)
         self.url = url
         self.lock = db.WriteLock(engine)
-        self.writer = db.GroupCommitWriter(self.lock)
+        self.writer = GroupCommitWriter(self.lock)
         self.list_size = int(self.meta.get("list_size") or 0)
         self.low_list = int(self.meta.get("low_list") or 0)
         self.seed = int(self.meta["seed"])
@@ -341,7 +342,7 @@ class Service:
         stratum = self.plan.stratum_of(clean)
         values_json = canonical_json(clean)
 
-        def job(conn: Connection, chain: Chain) -> Enrolment | db.Committed:
+        def job(conn: Connection, chain: Chain) -> Enrolment | Committed:
             refusal: Exception | None = None
             existing = conn.execute(_ALLOCATION_OF, {"pid": pid}).mappings().first()
             if existing is not None:
@@ -397,7 +398,7 @@ class Service:
                     if position is not None:
                         self._alerts(chain, stratum, position)
                     return self._enrolment(row, repeat=False)
-            return db.Committed(refusal)  # type: ignore[arg-type]
+            return Committed(refusal)  # type: ignore[arg-type]
 
         return self.writer.submit(job)
 
