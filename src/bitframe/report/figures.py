@@ -28,7 +28,6 @@ import html
 import math
 import textwrap
 from dataclasses import dataclass, field
-from statistics import NormalDist
 from typing import Any
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -38,7 +37,6 @@ __all__ = [
     "PooledEstimate",
     "consort_diagram",
     "forest_plot",
-    "forest_plot_meta",
     "power_curve",
 ]
 
@@ -288,22 +286,6 @@ class PooledEstimate:
     pi_lower: float | None = None
     pi_upper: float | None = None
 
-    @classmethod
-    def from_meta(cls, result: Any, *, label: str | None = None, exponentiate: bool = False) -> PooledEstimate:
-        """From a :class:`bitframe.report.meta.MetaResult` (duck-typed; no import needed)."""
-        tf = math.exp if exponentiate else (lambda v: v)
-        if label is None:
-            label = "Common-effect model" if result.method == "FE" else f"Random-effects model ({result.method})"
-        has_pi = result.pi_lower is not None and not math.isnan(result.pi_lower)
-        return cls(
-            label=label,
-            estimate=tf(result.estimate),
-            ci_lower=tf(result.ci_lower),
-            ci_upper=tf(result.ci_upper),
-            pi_lower=tf(result.pi_lower) if has_pi else None,
-            pi_upper=tf(result.pi_upper) if has_pi else None,
-        )
-
 
 def forest_plot(
     labels: Sequence[str],
@@ -517,55 +499,6 @@ def forest_plot(
         out.append(_text(pad, note_y, note, size=small, fill=_MUTED, css_class="bf-note"))
     out.append("</svg>")
     return "\n".join(out)
-
-
-def forest_plot_meta(
-    results: Any,
-    *,
-    exponentiate: bool = False,
-    show_weights: bool = True,
-    show_prediction_interval: bool = True,
-    **kwargs: Any,
-) -> str:
-    """Forest plot of a meta-analysis: the sites of the first result and one diamond per result.
-
-    ``results`` is one :class:`~bitframe.report.meta.MetaResult` or several fitted
-    to the same sites (e.g. FE and REML). Site CIs are Wald intervals
-    :math:`y_i \\pm z_{1-\\alpha/2}\\sqrt{v_i}` at the first result's ``ci_level``.
-    With ``exponentiate=True`` (log ratios in, ratios shown) the axis is log.
-    A note states the heterogeneity of the last random-effects result
-    (tau^2, I^2 and Cochran's Q test), as metafor's ``forest()`` does.
-    """
-    res_list = [results] if hasattr(results, "estimate") else list(results)
-    if not res_list:
-        raise ValueError("The 'results' parameter must hold at least one meta-analysis result; got none.")
-    first = res_list[0]
-    for r in res_list[1:]:
-        if tuple(r.yi) != tuple(first.yi) or tuple(r.vi) != tuple(first.vi):
-            raise ValueError("The 'results' parameter must hold results fitted to the same sites (same yi and vi).")
-    tf = math.exp if exponentiate else (lambda v: v)
-    z = NormalDist().inv_cdf(0.5 + first.ci_level / 2)
-    est = [tf(y) for y in first.yi]
-    lo = [tf(y - z * math.sqrt(v)) for y, v in zip(first.yi, first.vi)]
-    hi = [tf(y + z * math.sqrt(v)) for y, v in zip(first.yi, first.vi)]
-    pooled = []
-    for r in res_list:
-        p = PooledEstimate.from_meta(r, exponentiate=exponentiate)
-        if not show_prediction_interval:
-            p = PooledEstimate(p.label, p.estimate, p.ci_lower, p.ci_upper)
-        pooled.append(p)
-    re = [r for r in res_list if r.method != "FE"]
-    het = re[-1] if re else first
-    q_p = "p < 0.001" if het.q_p_value < 0.001 else f"p = {het.q_p_value:.3f}"
-    note = f"Heterogeneity: \u03c4\u00b2 = {het.tau2:.3g}, I\u00b2 = {het.i2:.1f}%, Q({het.q_df}) = {het.q:.2f}, {q_p}"
-    kwargs.setdefault("note", note)
-    kwargs.setdefault("ci_level", first.ci_level)
-    kwargs.setdefault("log_scale", exponentiate)
-    if show_weights:
-        # Weights of the model whose heterogeneity is reported (the random-effects one if any).
-        kwargs.setdefault("weights", list(het.weights))
-        kwargs.setdefault("weight_header", f"Weight ({het.method})")
-    return forest_plot(list(first.labels), est, lo, hi, pooled=pooled, **kwargs)
 
 
 # ---------------------------------------------------------------------------
