@@ -540,13 +540,3 @@ def test_figure_row_and_write_svg(tmp_path):
     with pytest.raises(ValueError, match=r"must end in .svg \(only SVG is written\); got '.*f.png'"):
         write_svg(tmp_path / "f.png", row)
     assert not (tmp_path / "f.png").exists()
-
-
-def test_docstring_examples_run():
-    """The Examples sections in the module's docstrings are executable and correct."""
-    import doctest
-
-    import bitframe.report.figures as module
-
-    outcome = doctest.testmod(module)
-    assert outcome.attempted > 0 and outcome.failed == 0
