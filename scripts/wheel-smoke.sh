@@ -26,7 +26,18 @@ run() {  # run LABEL COMMAND...
 }
 
 started=$SECONDS
-run "build the wheel" "$PYTHON" -m pip wheel . --no-deps --quiet -w "$WORK/dist"
+# Build from a copy of the source files (tracked, or new and not ignored): setuptools reuses the
+# tree's build/ folder, where modules deleted since an earlier build linger and would ship.
+run "copy the source files" "$PYTHON" -c "
+import pathlib, shutil, subprocess, sys
+listed = subprocess.run(['git', 'ls-files', '-z', '--cached', '--others', '--exclude-standard'],
+                        capture_output=True, check=True).stdout.decode()
+dest = pathlib.Path(sys.argv[1])
+for name in filter(None, listed.split('\0')):
+    if pathlib.Path(name).is_file():
+        (dest / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(name, dest / name)" "$WORK/src"
+run "build the wheel" "$PYTHON" -m pip wheel "$WORK/src" --no-deps --quiet -w "$WORK/dist"
 wheels=("$WORK"/dist/bitframe-*.whl)
 run "fresh virtual environment" "$PYTHON" -m venv "$WORK/venv"
 run "install ${wheels[0]##*/} and its dependencies" "$WORK/venv/bin/python" -m pip install --quiet --no-compile "${wheels[0]}"
@@ -37,9 +48,16 @@ mkdir "$WORK/run"
 cd "$WORK/run"
 PY="$WORK/venv/bin/python"
 BF="$WORK/venv/bin/bitframe"
-run "bitframe comes from the wheel" "$PY" -c "
-import sys, bitframe
-sys.exit(0 if bitframe.__file__.startswith('$WORK/venv/') else f'imported from {bitframe.__file__}')"
+run "the installed package holds exactly src/bitframe's files" "$PY" -c "
+import pathlib, sys, bitframe
+installed = pathlib.Path(bitframe.__file__).parent
+if not installed.is_relative_to('$WORK/venv'):
+    sys.exit(f'bitframe imported from {installed}, not from the wheel')
+def files(root):
+    return {p.relative_to(root).as_posix() for p in root.rglob('*') if p.is_file() and '__pycache__' not in p.parts}
+extra, missing = files(installed) - files(pathlib.Path(sys.argv[1])), files(pathlib.Path(sys.argv[1])) - files(installed)
+if extra or missing:
+    sys.exit(f'not in the source: {sorted(extra)}; not in the wheel: {sorted(missing)}')" "$WORK/src/src/bitframe"
 run "bitframe --version" "$BF" --version
 run "the templates ship in the package" "$PY" -c "
 from bitframe.resources import jinja_environment
