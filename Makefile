@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-slow demo bench docs clean
+.PHONY: install test test-slow wheel-smoke demo bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	bash scripts/system-deps.sh
 	$(PY) -m pytest -m slow -q
+
+# Build the wheel, install it in a fresh venv (not .venv) and run the pipeline from it.
+wheel-smoke:
+	PYTHON=$(PYTHON) bash scripts/wheel-smoke.sh
 
 # The main job, end to end, on the shipped example protocols; outputs in demo-output/.
 demo: $(STAMP)

@@ -10,7 +10,7 @@ The CLI prints ``error.report()`` and exits 1; it never shows a traceback.
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 
@@ -116,17 +116,3 @@ def check_choice(parameter: str, value: str, choices: Iterable[str]) -> str:
     if value not in choices:
         raise ValueError(f"Unknown {parameter} {value!r}; {choice_hint(value, choices)}.")
     return value
-
-
-@dataclass
-class ProblemCollector:
-    """Accumulate problems so that validation reports everything at once."""
-
-    problems: list[Problem] = field(default_factory=list)
-
-    def add(self, problem: Problem) -> None:
-        self.problems.append(problem)
-
-    def raise_if_any(self, error_type: type[BitframeError] = BitframeError) -> None:
-        if self.problems:
-            raise error_type(self.problems)

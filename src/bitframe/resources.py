@@ -1,29 +1,28 @@
 """Where bitframe's Jinja2 templates live.
 
-They are kept at the repository root (``templates/``) so advisors can find and
-restyle them; ``BITFRAME_TEMPLATES`` points elsewhere if a site has its own.
+They ship inside the package (``bitframe/templates``), so an installed wheel
+can render reports, ``bitframe init`` and the service pages;
+``BITFRAME_TEMPLATES`` points elsewhere if a site restyles them.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 
 def templates_dir() -> Path:
     override = os.environ.get("BITFRAME_TEMPLATES")
     if override:
         return Path(override)
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "templates", here.parents[1] / "templates"):
-        if candidate.is_dir():
-            return candidate
-    raise FileNotFoundError(
-        "bitframe's templates folder was not found; set BITFRAME_TEMPLATES to the folder holding the *.j2 files"
-    )
+    return Path(__file__).resolve().parent / "templates"
 
 
-def jinja_environment():
+def jinja_environment() -> Environment:
     from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 
     return Environment(

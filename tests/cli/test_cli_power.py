@@ -50,3 +50,16 @@ def test_quick_mode_errors_are_clear(capsys):
     assert code == 1 and "p0" in err and "Traceback" not in err
     code, _, err = run(capsys, "power", "three-means")
     assert code == 1 and "neither a protocol file nor a quick calculation" in err
+
+
+def test_plot_writes_svg_only(capsys, tmp_path):
+    protocol = ROOT / "protocols" / "volunteer-letters.yaml"
+    code, out, err = run(capsys, "power", protocol, "--plot", tmp_path / "p.svg")
+    assert code == 0, err
+    svg = (tmp_path / "p.svg").read_text()
+    assert svg.startswith("<?xml") and "bf-power" in svg and "bf-mde" in svg and f"wrote {tmp_path / 'p.svg'}" in out
+    code, out, err = run(capsys, "power", "two-means", "--sd", 1, "--mde", 0.4, "--n", 100, "--plot", tmp_path / "q.svg")
+    assert code == 0 and (tmp_path / "q.svg").exists(), err
+    code, _, err = run(capsys, "power", protocol, "--plot", tmp_path / "p.png")
+    assert code == 1 and f"--plot '{tmp_path / 'p.png'}': only SVG is written" in err
+    assert not (tmp_path / "p.png").exists()

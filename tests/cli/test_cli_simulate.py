@@ -47,3 +47,8 @@ def test_diagnose_bad_arguments(capsys, tmp_path):
     assert code == 1 and "no --grid was given" in err
     code, _, err = run(capsys, "diagnose", TWO_ARM, "--sims", 10, "--backend", "proceses")
     assert code == 1 and "did you mean 'processes'" in err
+
+
+def test_diagnose_plot_must_be_svg(capsys, tmp_path):
+    code, _, err = run(capsys, "diagnose", TWO_ARM, "--sims", 10, "--grid", "n=100,400", "--plot", tmp_path / "d.png")
+    assert code == 1 and "only SVG is written" in err and not (tmp_path / "d.png").exists()

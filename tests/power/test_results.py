@@ -1,4 +1,4 @@
-"""PowerResult records, verdicts, power curves and plots."""
+"""PowerResult records, verdicts and power curves (drawn by tests/report/test_figures.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from bitframe.power import (
     RESULT_COLUMNS,
     PowerCurve,
     cluster,
-    plot_power,
     power_curve,
     results_frame,
     stepped_wedge,
@@ -134,32 +133,3 @@ def test_power_curve_marks_unreachable_mde_as_nan():
     c = power_curve("cluster", [2, 50], vary="cluster_size", icc=0.2, clusters=3, sd=1, mde=0.3, method="normal",
                     target_power=0.9)
     assert math.isnan(c.mde[0]) or c.mde[0] > c.mde[1]
-
-
-@pytest.mark.parametrize("suffix", ["svg", "png"])
-def test_plot_power_writes_file(tmp_path, suffix):
-    r = two_means("n", sd=1, mde=0.5, power=0.8)
-    curve = power_curve(r, list(range(10, 160, 10)), planned=50)
-    path = plot_power(curve, tmp_path / f"power.{suffix}", title="two means")
-    data = path.read_bytes()
-    if suffix == "svg":
-        text = data.decode()
-        assert text.lstrip().startswith("<?xml") and "<svg" in text
-        assert "planned 50 (power 0.70)" in text and "target 0.8" in text
-    else:
-        assert data[:8] == b"\x89PNG\r\n\x1a\n"
-    with pytest.raises(ValueError, match="suffix must be .svg or .png"):
-        plot_power(curve, tmp_path / "power.pdf")
-
-
-def test_plotting_does_not_switch_backend():
-    import matplotlib
-
-    before = matplotlib.get_backend()
-    r = two_means("n", sd=1, mde=0.5, power=0.8)
-    import tempfile
-    from pathlib import Path
-
-    with tempfile.TemporaryDirectory() as d:
-        plot_power(power_curve(r, [20, 40]), Path(d) / "p.svg")
-    assert matplotlib.get_backend() == before

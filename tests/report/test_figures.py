@@ -1,18 +1,14 @@
 """Tests for bitframe.report.figures: well-formed, accessible, self-contained SVG.
 
 Geometry is checked from the parsed XML (positions monotone in the data, log axes
-symmetric about 1). Pooled values drawn from a meta-analysis are checked against
-metafor's published output (``tests/reference/metafor_reference.json``, produced by
-``metafor_reference.R``; Viechtbauer 2010, J Stat Softw 36(3)).
+symmetric about 1).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -23,15 +19,18 @@ from bitframe.report.figures import (
     ConsortArm,
     PooledEstimate,
     consort_diagram,
+    diagnosis_figure,
+    figure_row,
     forest_plot,
-    forest_plot_meta,
+    mde_curve,
     power_curve,
+    power_curve_figure,
+    simulated_power_curve,
+    write_svg,
 )
-from bitframe.report.meta import meta_analysis
 
 NS = "http://www.w3.org/2000/svg"
 Q = "{" + NS + "}"
-REF = json.loads((Path(__file__).resolve().parents[1] / "reference" / "metafor_reference.json").read_text())
 NASTY = "<script>alert('x')</script> & \"Co\""
 
 
@@ -170,34 +169,6 @@ def test_forest_pooled_diamonds_and_pi():
     body = all_text(root)
     assert "0.10 [0.05, 0.15]" in body and "0.20 [0.00, 0.40]" in body
     assert "prediction interval -0.30 to 0.70" in root[1].text
-
-
-def test_forest_plot_meta_matches_metafor_bcg():
-    """BCG trials, REML on log RR, shown as RR: 0.49 [0.34, 0.70] as exp() of metafor's rma() CI (Viechtbauer 2010)."""
-    case = next(c for c in REF["cases"] if c["name"] == "bcg_log_rr")
-    fit = next(f for f in case["fits"] if f["method"] == "REML" and f["test"] == "z" and f["level"] == 95)
-    res = meta_analysis(case["yi"], case["vi"], method="REML", labels=case["labels"])
-    fe = meta_analysis(case["yi"], case["vi"], method="FE", labels=case["labels"])
-    svg = forest_plot_meta([fe, res], exponentiate=True, x_label="Risk ratio")
-    root = check_common(svg)
-    body = all_text(root)
-    expected = f"{math.exp(fit['estimate']):.2f} [{math.exp(fit['ci_lb']):.2f}, {math.exp(fit['ci_ub']):.2f}]"
-    assert expected == "0.49 [0.34, 0.70]"
-    assert expected in body
-    assert f"I\u00b2 = {fit['I2']:.1f}%" in body
-    assert f"Q(12) = {fit['QE']:.2f}" in body
-    for lab in case["labels"]:
-        assert lab in body
-    # Weight column shows metafor's REML weights.
-    for w in fit["weights_percent"]:
-        assert f"{w:.1f}%" in body
-    # Squares are ordered as the log risk ratios.
-    xs = rect_centres_x(root, "bf-point")
-    order = sorted(range(len(xs)), key=lambda i: case["yi"][i])
-    assert [xs[i] for i in order] == sorted(xs)
-    d = diamond_centres_x(root)
-    assert d[1] < d[0]  # RE pooled RR (0.49) is left of FE (0.65)
-    assert "Weight (REML)" in body
 
 
 def test_forest_escapes_text():
@@ -491,11 +462,81 @@ def test_power_curve_argument_errors(kwargs, message):
         power_curve(**kwargs)
 
 
-def test_docstring_examples_run():
-    """The Examples sections in the module's docstrings are executable and correct."""
-    import doctest
+def test_mde_curve_leaves_out_sizes_without_a_detectable_effect():
+    svg = mde_curve([10, 20, 40, 80], [math.nan, 0.9, 0.6, 0.4], effect=0.5, planned_n=40)
+    root = check_common(svg)
+    (poly,) = [p for p in root.iter(Q + "polyline") if p.get("class") == "bf-series"]
+    pts = _points(poly)
+    assert len(pts) == 3 and [y for _, y in pts] == sorted(y for _, y in pts)  # smaller MDE drawn lower
+    target = next(el for el in root.iter(Q + "line") if el.get("class") == "bf-target")
+    assert "Planned effect 0.5" in all_text(root)
+    assert pts[1][1] < float(target.get("y1")) < pts[2][1]  # 0.6 above the 0.5 line, 0.4 below it
+    assert "No effect is detectable at 1 of the sizes" in root[1].text
+    with pytest.raises(ValueError, match="at least one finite value"):
+        mde_curve([10, 20], [math.nan, math.nan])
 
-    import bitframe.report.figures as module
 
-    outcome = doctest.testmod(module)
-    assert outcome.attempted > 0 and outcome.failed == 0
+def test_power_curve_figure_draws_power_and_mde_of_a_power_curve():
+    from bitframe.power import power_curve as compute_curve
+    from bitframe.power import two_means
+
+    r = two_means("n", sd=1, mde=0.5, power=0.8)
+    curve = compute_curve(r, list(range(10, 160, 10)), planned=50)
+    svg = power_curve_figure(curve, title="two means")
+    root = check_common(svg)
+    assert root[0].text == "two means"
+    panels = [el for el in root if el.tag == Q + "svg"]
+    assert [p.get("class") for p in panels] == ["bf-figure bf-power", "bf-figure bf-mde"]
+    body = all_text(root)
+    assert "Participants per control arm" in body and "Target power 80%" in body and "Planned n = 50" in body
+    assert "Planned effect 0.5" in body and "Mean difference" in body
+    points = {c.find(Q + "title").text for c in root.iter(Q + "circle") if c.get("class") == "bf-planned-point"}
+    assert points == {f"Power: power {curve.planned_power:.2f} at n = 50", f"MDE {curve.mde[4]:.4g} at n = 50"}
+    assert f"{curve.planned_power:.2f}" == "0.70"
+    # Side by side: the second panel starts right of the first.
+    assert float(panels[1].get("x")) >= float(panels[0].get("width"))
+
+
+def test_simulated_power_curve_intervals_and_any_grid():
+    svg = simulated_power_curve([0.0, 0.1, 0.2], {"y: nudge": [0.05, 0.4, 0.9]}, {"y: nudge": [0.01, 0.05, 0.02]},
+                                x_label="effect")
+    root = check_common(svg)
+    bars = [g for g in root.iter(Q + "g") if g.get("class") == "bf-interval"]
+    assert len(bars) == 3
+    (poly,) = [p for p in root.iter(Q + "polyline") if p.get("class") == "bf-series"]
+    (_, y_mid) = _points(poly)[1]
+    vertical = bars[1].find(Q + "line")
+    # The interval 0.4 +/- 1.96 * 0.05 spans the point.
+    assert float(vertical.get("y1")) > y_mid > float(vertical.get("y2"))
+    assert "y: nudge: 0.05 at 0, 0.40 at 0.1, 0.90 at 0.2." in root[1].text
+    with pytest.raises(ValueError, match="'mcse' parameter must hold a series for every power series"):
+        simulated_power_curve([1, 2], {"a": [0.1, 0.2]}, {})
+
+
+def test_diagnosis_figure_has_one_series_per_outcome_arm_and_other_grid_value():
+    from types import SimpleNamespace as Row
+
+    rows = [Row(outcome="y", arm=arm, grid={"n": n, "effect": e}, power=p, power_mcse=0.01)
+            for arm in ("a", "b") for e in (0.2, 0.5) for n, p in ((400, 0.3), (100, 0.1))]
+    svg = diagnosis_figure(Row(trial_id="t", sims=100, rows=rows))
+    root = check_common(svg)
+    polys = [p for p in root.iter(Q + "polyline") if p.get("class") == "bf-series"]
+    assert [p.get("data-series") for p in polys] == [
+        "y: a, effect = 0.2", "y: a, effect = 0.5", "y: b, effect = 0.2", "y: b, effect = 0.5"]
+    assert root[0].text == "Design diagnosis: t (100 simulations each)"
+    xs = [x for x, _ in _points(polys[0])]
+    assert xs == sorted(xs)  # sorted by n, whatever the grid's order
+    with pytest.raises(ValueError, match="needs a grid"):
+        diagnosis_figure(Row(trial_id="t", sims=1, rows=[Row(grid={})]))
+
+
+def test_figure_row_and_write_svg(tmp_path):
+    row = figure_row([power_curve([1, 2], [0.1, 0.2]), mde_curve([1, 2], [0.3, 0.2])], title=NASTY)
+    root = check_common(row)
+    assert root[0].text == NASTY
+    assert "Line chart of statistical power" in root[1].text and "Line chart of the minimum detectable" in root[1].text
+    path = write_svg(tmp_path / "f.svg", row)
+    assert path.read_text(encoding="utf-8").startswith('<?xml version="1.0" encoding="UTF-8"?>\n<svg')
+    with pytest.raises(ValueError, match=r"must end in .svg \(only SVG is written\); got '.*f.png'"):
+        write_svg(tmp_path / "f.png", row)
+    assert not (tmp_path / "f.png").exists()

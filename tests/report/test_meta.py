@@ -277,16 +277,6 @@ def test_properties(data, method, perm_seed):
     assert math.isclose(r.tau2, r2.tau2, rel_tol=1e-6, abs_tol=1e-9)
 
 
-def test_docstring_examples_run():
-    """The Examples sections in the module's docstrings are executable and correct."""
-    import doctest
-
-    import bitframe.report.meta as module
-
-    outcome = doctest.testmod(module)
-    assert outcome.attempted > 0 and outcome.failed == 0
-
-
 def test_reml_falls_back_to_metafors_step_halving_when_scoring_oscillates():
     """metafor 3.8: rma(yi, vi, method = "REML") stops with "Fisher scoring algorithm did not
     converge" on these data; its documented remedy control = list(stepadj = 0.5, maxiter = 1000)

@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
             help="A protocol file, or a quick calculation without one.",
         ),
         as_json: Optional[Path] = typer.Option(None, "--json", help="Write the results as JSON."),
-        plot: Optional[Path] = typer.Option(None, "--plot", help="Power and MDE curves (.svg or .png)."),
+        plot: Optional[Path] = typer.Option(None, "--plot", help="Power and MDE curves as SVG (the path must end in .svg)."),
         solve_for: Optional[str] = typer.Option(
             None, "--solve-for", help="Quick mode: n, power or mde (default: n if --power is given, power if --n is)."
         ),
@@ -43,6 +43,8 @@ def register(app: typer.Typer) -> None:
         """Power at the planned sample, the sample needed, the MDE and a verdict, per primary outcome."""
         from bitframe.io import ensure_writable
 
+        if plot is not None and plot.suffix.lower() != ".svg":
+            raise BitframeError(Problem("BF002", f"--plot {str(plot)!r}: only SVG is written", hint="give a path ending in .svg"))
         ensure_writable([p for p in (as_json, plot) if p is not None], force=force)
         if target in QUICK:
             _quick(QUICK[target], solve_for, dict(sd=sd, mde=mde, p0=p0, p1=p1, rate0=rate0, rate_ratio=rate_ratio,
@@ -84,7 +86,8 @@ def _for_protocol(path: Path, as_json: Path | None, plot: Path | None) -> None:
             {**r.to_dict(), "n_planned": r.n_planned} for r in rows]}, force=True)
         typer.echo(f"wrote {as_json}")
     if plot is not None and rows:
-        from bitframe.power import plot_power, power_curve
+        from bitframe.power import power_curve
+        from bitframe.report.figures import power_curve_figure, write_svg
 
         row = rows[0]
         planned = row.planned_result
@@ -93,7 +96,7 @@ def _for_protocol(path: Path, as_json: Path | None, plot: Path | None) -> None:
         start = base or getattr(planned, "n_control", None) or 10
         sizes = sorted({max(2, int(start * f)) for f in (0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 3)})
         curve = power_curve(planned, sizes, vary=vary, target_power=row.target_power, planned=start)
-        plot_power(curve, plot, title=f"{protocol.trial.id}: {row.outcome}")
+        write_svg(plot, power_curve_figure(curve, title=f"{protocol.trial.id}: {row.outcome}"))
         typer.echo(f"wrote {plot}")
 
 
@@ -133,5 +136,7 @@ def _quick(name: str, solve_for: str | None, params: dict, as_json: Path | None,
         typer.echo(f"wrote {as_json}")
     if plot is not None:
         curve = bp.power_curve(result, sorted({max(2, int(result.n_control * f)) for f in (0.25, 0.5, 1, 1.5, 2, 3)}))
-        bp.plot_power(curve, plot)
+        from bitframe.report.figures import power_curve_figure, write_svg
+
+        write_svg(plot, power_curve_figure(curve))
         typer.echo(f"wrote {plot}")

@@ -93,7 +93,7 @@ def register(app: typer.Typer) -> None:
         workers: Optional[int] = typer.Option(None, "--workers", help="Processes, or Dask LocalCluster workers."),
         scheduler: Optional[str] = typer.Option(None, "--scheduler", help="A Dask scheduler, tcp://HOST:PORT."),
         as_json: Optional[Path] = typer.Option(None, "--json", help="Write the diagnosis as JSON."),
-        plot: Optional[Path] = typer.Option(None, "--plot", help="Power curve over the first grid parameter (.svg/.png)."),
+        plot: Optional[Path] = typer.Option(None, "--plot", help="Power over the first grid parameter as SVG (path ending in .svg)."),
         no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
         force: bool = typer.Option(False, "--force", help="Overwrite existing output files."),
     ) -> None:
@@ -110,6 +110,8 @@ def register(app: typer.Typer) -> None:
         if plot is not None and not grid_values:
             raise BitframeError(Problem("BF002", "--plot draws power over a grid parameter, but no --grid was given",
                                         hint="add e.g. --grid n=400,800,1600"))
+        if plot is not None and plot.suffix.lower() != ".svg":
+            raise BitframeError(Problem("BF002", f"--plot {str(plot)!r}: only SVG is written", hint="give a path ending in .svg"))
         ensure_writable([p for p in (as_json, plot) if p is not None], force=force)
         try:
             result = run_diagnosis(protocol, sims=sims, seed=seed, backend=backend, workers=workers,
@@ -129,7 +131,7 @@ def register(app: typer.Typer) -> None:
             write_json(as_json, result.to_dict(), force=True)
             typer.echo(f"wrote {as_json}")
         if plot is not None:
-            from bitframe.simulate.plot import plot_diagnosis
+            from bitframe.report.figures import diagnosis_figure, write_svg
 
-            plot_diagnosis(result, plot)
+            write_svg(plot, diagnosis_figure(result))
             typer.echo(f"wrote {plot}")

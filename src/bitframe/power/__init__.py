@@ -11,7 +11,7 @@ Calculators: :func:`two_means`, :func:`two_proportions`, :func:`two_rates`,
 :func:`cluster` (design effect with unequal cluster sizes),
 :func:`stepped_wedge` (Hussey & Hughes 2007), :func:`one_way_anova`,
 :func:`chi_square`. Helpers: :func:`verdict`, :func:`power_curve`,
-:func:`plot_power`, :func:`design_effect`, :func:`dunnett_critical_value`.
+:func:`design_effect`, :func:`dunnett_critical_value`.
 Results agree with R (``pwr``, ``stats::power.t.test``/``power.prop.test``,
 ``Hmisc::bpower``, ``mvtnorm``) and published values; see ``tests/power``.
 
@@ -27,7 +27,7 @@ from bitframe.power._checks import InfeasibleDesignError
 from bitframe.power._core import dunnett_critical_value
 from bitframe.power.calculators import CALCULATORS, evaluate
 from bitframe.power.cluster import cluster, design_effect
-from bitframe.power.curves import PowerCurve, plot_power, power_curve
+from bitframe.power.curves import PowerCurve, power_curve
 from bitframe.power.effect_size import chi_square, cohens_f, one_way_anova
 from bitframe.power.result import RESULT_COLUMNS, PowerResult, results_frame
 from bitframe.power.stepped_wedge import (
@@ -54,7 +54,6 @@ __all__ = [
     "hussey_hughes_variance",
     "multi_arm",
     "one_way_anova",
-    "plot_power",
     "power_curve",
     "results_frame",
     "standard_design",

@@ -1,9 +1,8 @@
-"""Power and MDE curves over a range of sizes, and a plot of both.
+"""Power and MDE curves over a range of sizes.
 
 :func:`power_curve` evaluates a calculator at each size (power at the given
-effect; MDE at the target power) and returns plain arrays;
-:func:`plot_power` draws them with matplotlib (imported lazily, rendered with
-the Agg canvas so no global backend is changed) to SVG or PNG.
+effect; MDE at the target power) and returns plain arrays; drawing them is the
+report layer's job (:func:`bitframe.report.figures.power_curve_figure`).
 """
 
 from __future__ import annotations
@@ -11,7 +10,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -155,71 +153,3 @@ def power_curve(
     return PowerCurve(calculator=name, vary=vary, sizes=sizes_arr, n_total=n_total, power=power, mde=mde,
                       effect=math.nan if effect_given is None else float(effect_given), effect_scale=scale,
                       target_power=float(target), planned=planned, planned_power=planned_power)
-
-
-_LABELS = {"n": "participants per control arm", "clusters": "clusters per control arm",
-           "clusters_per_step": "clusters per step", "cluster_size": "participants per cluster"}
-_SCALES = {"mean_difference": "mean difference", "risk_difference": "risk difference",
-           "rate_ratio": "rate ratio", "cohen_f": "Cohen's f", "cohen_w": "Cohen's w"}
-
-
-def plot_power(
-    curve: PowerCurve,
-    path: str | Path,
-    *,
-    title: str | None = None,
-    dpi: int = 150,
-) -> Path:
-    """Write a two-panel figure (power vs size; MDE vs size) to ``path``.
-
-    The format follows the suffix (``.svg`` or ``.png``). The target power and
-    the effect are drawn as horizontal reference lines and the planned size, if
-    the curve has one, as a vertical line labelled with its power.
-    """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    from bitframe.io import write_bytes_atomic
-
-    path = Path(path)
-    fmt = path.suffix.lower().lstrip(".")
-    if fmt not in ("svg", "png"):
-        raise ValueError(f"plot_power: the file suffix must be .svg or .png. Got {path.suffix!r}.")
-    fig = Figure(figsize=(9, 3.6))
-    FigureCanvasAgg(fig)
-    ax1, ax2 = fig.subplots(1, 2)
-    xlab = _LABELS.get(curve.vary, curve.vary)
-    if np.isfinite(curve.power).any():
-        ax1.plot(curve.sizes, curve.power, color="#1f4e79", lw=2, label="power")
-    ax1.axhline(curve.target_power, color="#888888", ls="--", lw=1, label=f"target {curve.target_power:g}")
-    ax1.set_ylim(0, 1.02)
-    ax1.set_xlabel(xlab)
-    ax1.set_ylabel("power")
-    eff = "" if math.isnan(curve.effect) else f" to detect {curve.effect:.4g}"
-    ax1.set_title(f"Power{eff}", fontsize=10)
-    ax2.plot(curve.sizes, curve.mde, color="#a23b2a", lw=2, label="minimum detectable effect")
-    if not math.isnan(curve.effect):
-        ax2.axhline(curve.effect, color="#888888", ls="--", lw=1, label=f"planned effect {curve.effect:.4g}")
-    ax2.set_xlabel(xlab)
-    ax2.set_ylabel(_SCALES.get(curve.effect_scale, curve.effect_scale or "effect"))
-    ax2.set_title(f"Minimum detectable effect at power {curve.target_power:g}", fontsize=10)
-    if curve.planned is not None:
-        lab = f"planned {curve.planned:g}"
-        if curve.planned_power is not None:
-            lab += f" (power {curve.planned_power:.2f})"
-        for ax in (ax1, ax2):
-            ax.axvline(curve.planned, color="#2e7d32", lw=1.5, label=lab)
-        if curve.planned_power is not None:
-            ax1.plot([curve.planned], [curve.planned_power], "o", color="#2e7d32")
-    for ax in (ax1, ax2):
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="best")
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    import io
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format=fmt, dpi=dpi)
-    write_bytes_atomic(path, buf.getvalue())
-    return path

@@ -1,4 +1,7 @@
-"""Dependency-free inline SVG figures for reports: forest plot, CONSORT flow, power curve.
+"""Dependency-free inline SVG figures: forest plot, CONSORT flow, power and MDE curves, simulated power.
+
+The one plotting stack of bitframe: reports inline these, and ``bitframe power --plot``
+and ``bitframe diagnose --plot`` save them as ``.svg`` files (:func:`write_svg`).
 
 Every generator returns one ``<svg>`` element as a string, ready to inline in
 HTML (or save as ``.svg``). Design rules, all checked by the tests:
@@ -26,20 +29,27 @@ from __future__ import annotations
 import hashlib
 import html
 import math
+import os
+import re
 import textwrap
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from statistics import NormalDist
+from pathlib import Path
 from typing import Any
-from collections.abc import Iterable, Mapping, Sequence
 
 __all__ = [
     "OKABE_ITO",
     "ConsortArm",
     "PooledEstimate",
     "consort_diagram",
+    "diagnosis_figure",
+    "figure_row",
     "forest_plot",
-    "forest_plot_meta",
+    "mde_curve",
     "power_curve",
+    "power_curve_figure",
+    "simulated_power_curve",
+    "write_svg",
 ]
 
 # Okabe & Ito (2008), "Color Universal Design"; order used for series.
@@ -288,22 +298,6 @@ class PooledEstimate:
     pi_lower: float | None = None
     pi_upper: float | None = None
 
-    @classmethod
-    def from_meta(cls, result: Any, *, label: str | None = None, exponentiate: bool = False) -> PooledEstimate:
-        """From a :class:`bitframe.report.meta.MetaResult` (duck-typed; no import needed)."""
-        tf = math.exp if exponentiate else (lambda v: v)
-        if label is None:
-            label = "Common-effect model" if result.method == "FE" else f"Random-effects model ({result.method})"
-        has_pi = result.pi_lower is not None and not math.isnan(result.pi_lower)
-        return cls(
-            label=label,
-            estimate=tf(result.estimate),
-            ci_lower=tf(result.ci_lower),
-            ci_upper=tf(result.ci_upper),
-            pi_lower=tf(result.pi_lower) if has_pi else None,
-            pi_upper=tf(result.pi_upper) if has_pi else None,
-        )
-
 
 def forest_plot(
     labels: Sequence[str],
@@ -517,55 +511,6 @@ def forest_plot(
         out.append(_text(pad, note_y, note, size=small, fill=_MUTED, css_class="bf-note"))
     out.append("</svg>")
     return "\n".join(out)
-
-
-def forest_plot_meta(
-    results: Any,
-    *,
-    exponentiate: bool = False,
-    show_weights: bool = True,
-    show_prediction_interval: bool = True,
-    **kwargs: Any,
-) -> str:
-    """Forest plot of a meta-analysis: the sites of the first result and one diamond per result.
-
-    ``results`` is one :class:`~bitframe.report.meta.MetaResult` or several fitted
-    to the same sites (e.g. FE and REML). Site CIs are Wald intervals
-    :math:`y_i \\pm z_{1-\\alpha/2}\\sqrt{v_i}` at the first result's ``ci_level``.
-    With ``exponentiate=True`` (log ratios in, ratios shown) the axis is log.
-    A note states the heterogeneity of the last random-effects result
-    (tau^2, I^2 and Cochran's Q test), as metafor's ``forest()`` does.
-    """
-    res_list = [results] if hasattr(results, "estimate") else list(results)
-    if not res_list:
-        raise ValueError("The 'results' parameter must hold at least one meta-analysis result; got none.")
-    first = res_list[0]
-    for r in res_list[1:]:
-        if tuple(r.yi) != tuple(first.yi) or tuple(r.vi) != tuple(first.vi):
-            raise ValueError("The 'results' parameter must hold results fitted to the same sites (same yi and vi).")
-    tf = math.exp if exponentiate else (lambda v: v)
-    z = NormalDist().inv_cdf(0.5 + first.ci_level / 2)
-    est = [tf(y) for y in first.yi]
-    lo = [tf(y - z * math.sqrt(v)) for y, v in zip(first.yi, first.vi)]
-    hi = [tf(y + z * math.sqrt(v)) for y, v in zip(first.yi, first.vi)]
-    pooled = []
-    for r in res_list:
-        p = PooledEstimate.from_meta(r, exponentiate=exponentiate)
-        if not show_prediction_interval:
-            p = PooledEstimate(p.label, p.estimate, p.ci_lower, p.ci_upper)
-        pooled.append(p)
-    re = [r for r in res_list if r.method != "FE"]
-    het = re[-1] if re else first
-    q_p = "p < 0.001" if het.q_p_value < 0.001 else f"p = {het.q_p_value:.3f}"
-    note = f"Heterogeneity: \u03c4\u00b2 = {het.tau2:.3g}, I\u00b2 = {het.i2:.1f}%, Q({het.q_df}) = {het.q:.2f}, {q_p}"
-    kwargs.setdefault("note", note)
-    kwargs.setdefault("ci_level", first.ci_level)
-    kwargs.setdefault("log_scale", exponentiate)
-    if show_weights:
-        # Weights of the model whose heterogeneity is reported (the random-effects one if any).
-        kwargs.setdefault("weights", list(het.weights))
-        kwargs.setdefault("weight_header", f"Weight ({het.method})")
-    return forest_plot(list(first.labels), est, lo, hi, pooled=pooled, **kwargs)
 
 
 # ---------------------------------------------------------------------------
@@ -884,7 +829,7 @@ def consort_diagram(
 
 
 # ---------------------------------------------------------------------------
-# Power curve
+# Line charts: power and MDE curves, simulated power
 # ---------------------------------------------------------------------------
 
 
@@ -898,6 +843,155 @@ def _interp(x: Sequence[float], y: Sequence[float], x0: float) -> float:
             t = (x0 - x[i - 1]) / (x[i] - x[i - 1])
             return y[i - 1] + t * (y[i] - y[i - 1])
     return y[-1]  # pragma: no cover
+
+
+def _fmt_size(v: float) -> str:
+    return f"{v:,.0f}" if abs(v - round(v)) < 1e-9 else f"{v:,.1f}"
+
+
+def _power_ticks() -> list[float]:
+    return [0.0, 0.2, 0.4, 0.6, 0.8, 1.0]
+
+
+def _line_chart(
+    xs: list[float],
+    series: dict[str, list[float]],
+    *,
+    x_ticks: list[float],
+    x_tick_label: Callable[[float], str],
+    y_ticks: list[float],
+    y_tick_label: Callable[[float], str],
+    hline: tuple[float, str] | None,
+    vline: tuple[float, str] | None,
+    point_title: Callable[[str, float, float], str],
+    intervals: Mapping[str, tuple[list[float], list[float]]] | None,
+    legend: bool,
+    title: str,
+    x_label: str,
+    y_label: str,
+    description: str,
+    width: float,
+    height: float,
+    pid: str,
+    css_class: str,
+) -> str:
+    """The drawing shared by the line charts: axes, a horizontal reference (target) line, a vertical
+    one (planned size) with each series' value there marked, the series, optional interval bars, legend.
+
+    Non-finite y values are left out of their series (e.g. sizes where no MDE exists).
+    """
+    small = 11.5
+    left, right, top = 64.0, 20.0, 20.0
+    legend_h = (len(series) * 18 + 8) if legend else 0.0
+    bottom = 52.0 + legend_h
+    ax = _Axis(x_ticks[0], x_ticks[-1], left, width - right)
+    ay = _Axis(y_ticks[0], y_ticks[-1], height - bottom, top)
+
+    out = _svg_open(width, height, title, description, pid, css_class)
+    out.append('<g class="bf-axis">')
+    for t in y_ticks:
+        yy = ay(t)
+        out.append(_line(left, yy, width - right, yy, stroke="#D9D9D9", width=0.75))
+        out.append(_text(left - 8, yy + 4, y_tick_label(t), anchor="end", size=small, css_class="bf-tick-y"))
+    for t in x_ticks:
+        xx = ax(t)
+        out.append(_line(xx, height - bottom, xx, height - bottom + 5, stroke=_INK))
+        out.append(_text(xx, height - bottom + 18, x_tick_label(t), anchor="middle", size=small, css_class="bf-tick-x"))
+    out.append(_line(left, height - bottom, width - right, height - bottom, stroke=_INK))
+    out.append(_line(left, top, left, height - bottom, stroke=_INK))
+    out.append(
+        _text((left + width - right) / 2, height - bottom + 38, x_label, anchor="middle", css_class="bf-axis-label")
+    )
+    ymid = (top + height - bottom) / 2
+    out.append(
+        _text(
+            16,
+            ymid,
+            y_label,
+            anchor="middle",
+            css_class="bf-axis-label",
+            extra=f'transform="rotate(-90 16 {_num(ymid)})"',
+        )
+    )
+    out.append("</g>")
+    if hline is not None:
+        yy = ay(hline[0])
+        out.append(_line(left, yy, width - right, yy, stroke=_MUTED, width=1.25, dash="5 4", css_class="bf-target"))
+        out.append(
+            _text(
+                width - right - 4,
+                yy - 5,
+                hline[1],
+                anchor="end",
+                size=small,
+                fill=_MUTED,
+                css_class="bf-target-label",
+            )
+        )
+    if vline is not None:
+        xx = ax(vline[0])
+        out.append(_line(xx, top, xx, height - bottom, stroke=_MUTED, width=1.25, dash="2 3", css_class="bf-planned"))
+        anchor = "end" if xx > (left + width - right) / 2 else "start"
+        dx = -5 if anchor == "end" else 5
+        out.append(
+            _text(
+                xx + dx,
+                top + 12,
+                vline[1],
+                anchor=anchor,
+                size=small,
+                fill=_MUTED,
+                css_class="bf-planned-label",
+            )
+        )
+    for j, (name, ys) in enumerate(series.items()):
+        colour = _SERIES_COLOURS[j % len(_SERIES_COLOURS)]
+        dash = _SERIES_DASHES[j % len(_SERIES_DASHES)]
+        finite = [(x, y) for x, y in zip(xs, ys) if math.isfinite(y)]
+        pts = " ".join(f"{_num(ax(x))},{_num(ay(y))}" for x, y in finite)
+        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+        out.append(
+            f'<polyline class="bf-series" data-series="{_esc(name)}" points="{pts}" fill="none" '
+            f'stroke="{colour}" stroke-width="2.25"{dash_attr}><title>{_esc(name)}</title></polyline>'
+        )
+        if intervals is not None:
+            lows, highs = intervals[name]
+            for x, y, lo, hi in zip(xs, ys, lows, highs):
+                xx = ax(x)
+                out.append(
+                    f'<g class="bf-interval">{_line(xx, ay(lo), xx, ay(hi), stroke=colour, width=1.25)}'
+                    f"{_line(xx - 3, ay(lo), xx + 3, ay(lo), stroke=colour, width=1.25)}"
+                    f"{_line(xx - 3, ay(hi), xx + 3, ay(hi), stroke=colour, width=1.25)}"
+                    f'<circle cx="{_num(xx)}" cy="{_num(ay(y))}" r="3" fill="{colour}">'
+                    f"<title>{_esc(point_title(name, x, y) + f' (interval {lo:.3f} to {hi:.3f})')}</title></circle></g>"
+                )
+        if vline is not None:
+            p = _interp(xs, ys, vline[0])
+            if math.isfinite(p):
+                out.append(
+                    f'<circle class="bf-planned-point" cx="{_num(ax(vline[0]))}" cy="{_num(ay(p))}" r="4" '
+                    f'fill="{colour}" stroke="#FFFFFF" stroke-width="1">'
+                    f"<title>{_esc(point_title(name, vline[0], p))}</title></circle>"
+                )
+    if legend:
+        ly = height - legend_h + 4
+        out.append('<g class="bf-legend">')
+        for j, name in enumerate(series):
+            colour = _SERIES_COLOURS[j % len(_SERIES_COLOURS)]
+            dash = _SERIES_DASHES[j % len(_SERIES_DASHES)]
+            yy = ly + j * 18
+            out.append(_line(left, yy, left + 28, yy, stroke=colour, width=2.25, dash=dash))
+            out.append(_text(left + 36, yy + 4, name, size=small, css_class="bf-legend-label"))
+        out.append("</g>")
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+def _at_least_two(name: str, values: Iterable[Any], what: str) -> list[float]:
+    xs = _floats(name, values)
+    if len(xs) < 2:
+        raise ValueError(f"The '{name}' parameter must hold at least 2 {what}; got {len(xs)}.")
+    return xs
 
 
 def power_curve(
@@ -921,10 +1015,14 @@ def power_curve(
     in distinct Okabe-Ito colours *and* dash patterns with a legend. A dashed
     horizontal line marks ``target_power``; a vertical line marks ``planned_n``
     with the power there (linear interpolation) marked on each curve.
+
+    Examples
+    --------
+    >>> svg = power_curve([100, 200, 400], [0.3, 0.55, 0.85], planned_n=300)
+    >>> "Planned n = 300" in svg and "first reaches 80% at n = 400" in svg
+    True
     """
-    xs = _floats("n", n)
-    if len(xs) < 2:
-        raise ValueError(f"The 'n' parameter must hold at least 2 sample sizes; got {len(xs)}.")
+    xs = _at_least_two("n", n, "sample sizes")
     if any(v <= 0 for v in xs) or any(b <= a for a, b in zip(xs, xs[1:])):
         raise ValueError(f"The 'n' parameter must be positive and strictly increasing; got {xs!r}.")
     if isinstance(power, Mapping):
@@ -947,123 +1045,352 @@ def power_curve(
             raise ValueError(f"The 'planned_n' parameter must be a positive number; got {planned_n!r}.")
 
     pid = _make_id_prefix("power", (xs, series, planned_n, target_power, title, x_label, y_label), id_prefix)
-    small = 11.5
-    multi = isinstance(power, Mapping)
-    left, right, top = 64.0, 20.0, 20.0
-    legend_h = (len(series) * 18 + 8) if multi else 0.0
-    bottom = 52.0 + legend_h
     x_hi = max(xs[-1], planned_n or 0)
     x_lo = min(xs[0], planned_n or xs[0])
     # Start the axis at 0 unless the grid is far from it, so curves are not visually exaggerated.
     ticks_x = _linear_ticks(0.0 if x_lo <= 0.25 * x_hi else x_lo, x_hi)
-    ax = _Axis(ticks_x[0], ticks_x[-1], left, width - right)
-    ay = _Axis(0.0, 1.0, height - bottom, top)
-
-    def fmt_n(v: float) -> str:
-        return f"{v:,.0f}" if abs(v - round(v)) < 1e-9 else f"{v:,.1f}"
-
-    at_planned = {name: _interp(xs, ys, planned_n) for name, ys in series.items()} if planned_n is not None else {}
     if description is None:
+        at_planned = {name: _interp(xs, ys, planned_n) for name, ys in series.items()} if planned_n is not None else {}
         parts = [
-            f"Line chart of statistical power (0 to 1) against sample size from {fmt_n(xs[0])} to {fmt_n(xs[-1])}."
+            f"Line chart of statistical power (0 to 1) against sample size from {_fmt_size(xs[0])} "
+            f"to {_fmt_size(xs[-1])}."
         ]
         for name, ys in series.items():
-            s = f" {name}: power {ys[0]:.2f} at n = {fmt_n(xs[0])}, {ys[-1]:.2f} at n = {fmt_n(xs[-1])}"
+            s = f" {name}: power {ys[0]:.2f} at n = {_fmt_size(xs[0])}, {ys[-1]:.2f} at n = {_fmt_size(xs[-1])}"
             if target_power is not None:
                 reach = next((x for x, y in zip(xs, ys) if y >= target_power), None)
                 s += (
-                    f"; first reaches {target_power:.0%} at n = {fmt_n(reach)}"
+                    f"; first reaches {target_power:.0%} at n = {_fmt_size(reach)}"
                     if reach is not None
                     else f"; does not reach {target_power:.0%}"
                 )
             if planned_n is not None:
-                s += f"; {at_planned[name]:.2f} at the planned n = {fmt_n(planned_n)}"
+                s += f"; {at_planned[name]:.2f} at the planned n = {_fmt_size(planned_n)}"
             parts.append(s + ".")
         description = "".join(parts)
+    return _line_chart(
+        xs,
+        series,
+        x_ticks=ticks_x,
+        x_tick_label=_fmt_size,
+        y_ticks=_power_ticks(),
+        y_tick_label=lambda t: f"{t:.1f}",
+        hline=None if target_power is None else (target_power, f"Target power {target_power:.0%}"),
+        vline=None if planned_n is None else (planned_n, f"Planned n = {_fmt_size(planned_n)}"),
+        point_title=lambda name, at, p: f"{name}: power {p:.2f} at n = {_fmt_size(at)}",
+        intervals=None,
+        legend=isinstance(power, Mapping),
+        title=title,
+        x_label=x_label,
+        y_label=y_label,
+        description=description,
+        width=width,
+        height=height,
+        pid=pid,
+        css_class="bf-power",
+    )
 
-    out = _svg_open(width, height, title, description, pid, "bf-power")
-    # Grid and axes.
-    out.append('<g class="bf-axis">')
-    for t in (0.0, 0.2, 0.4, 0.6, 0.8, 1.0):
-        yy = ay(t)
-        out.append(_line(left, yy, width - right, yy, stroke="#D9D9D9", width=0.75))
-        out.append(_text(left - 8, yy + 4, f"{t:.1f}", anchor="end", size=small, css_class="bf-tick-y"))
-    for t in ticks_x:
-        xx = ax(t)
-        out.append(_line(xx, height - bottom, xx, height - bottom + 5, stroke=_INK))
-        out.append(_text(xx, height - bottom + 18, fmt_n(t), anchor="middle", size=small, css_class="bf-tick-x"))
-    out.append(_line(left, height - bottom, width - right, height - bottom, stroke=_INK))
-    out.append(_line(left, top, left, height - bottom, stroke=_INK))
-    out.append(
-        _text((left + width - right) / 2, height - bottom + 38, x_label, anchor="middle", css_class="bf-axis-label")
-    )
-    ymid = (top + height - bottom) / 2
-    out.append(
-        _text(
-            16,
-            ymid,
-            y_label,
-            anchor="middle",
-            css_class="bf-axis-label",
-            extra=f'transform="rotate(-90 16 {_num(ymid)})"',
-        )
-    )
-    out.append("</g>")
-    if target_power is not None:
-        yy = ay(target_power)
-        out.append(_line(left, yy, width - right, yy, stroke=_MUTED, width=1.25, dash="5 4", css_class="bf-target"))
-        out.append(
-            _text(
-                width - right - 4,
-                yy - 5,
-                f"Target power {target_power:.0%}",
-                anchor="end",
-                size=small,
-                fill=_MUTED,
-                css_class="bf-target-label",
-            )
-        )
+
+def mde_curve(
+    n: Sequence[float],
+    mde: Sequence[float],
+    *,
+    planned_n: float | None = None,
+    effect: float | None = None,
+    target_power: float = 0.8,
+    title: str = "Minimum detectable effect",
+    x_label: str = "Sample size (n)",
+    y_label: str = "Minimum detectable effect",
+    description: str | None = None,
+    width: float = 640,
+    height: float = 400,
+    id_prefix: str | None = None,
+) -> str:
+    """A line chart of the minimum detectable effect (at ``target_power``) against sample size.
+
+    ``mde`` may hold NaN where no effect is detectable at that size; those points
+    are left out. A dashed horizontal line marks the planned ``effect``; a vertical
+    line marks ``planned_n`` with the MDE there marked on the curve.
+
+    Examples
+    --------
+    >>> svg = mde_curve([100, 200, 400], [0.40, 0.28, 0.20], effect=0.25, planned_n=200)
+    >>> "Planned effect 0.25" in svg and "MDE 0.28 at n = 200" in svg
+    True
+    """
+    xs = _at_least_two("n", n, "sample sizes")
+    if any(v <= 0 for v in xs) or any(b <= a for a, b in zip(xs, xs[1:])):
+        raise ValueError(f"The 'n' parameter must be positive and strictly increasing; got {xs!r}.")
+    try:
+        ys = [float(v) for v in mde]
+    except (TypeError, ValueError):
+        raise ValueError(f"The 'mde' parameter must be a sequence of numbers; got {mde!r}.") from None
+    if len(ys) != len(xs):
+        raise ValueError(f"The 'mde' parameter must have one value per n ({len(xs)}); got {len(ys)}.")
+    finite = [v for v in ys if math.isfinite(v)]
+    if not finite:
+        raise ValueError("The 'mde' parameter must hold at least one finite value; no size has a detectable effect.")
+    if effect is not None and not math.isfinite(effect):
+        effect = None
+    if not (0.0 < target_power < 1.0):
+        raise ValueError(f"The 'target_power' parameter must be in the open range (0, 1); got {target_power!r}.")
     if planned_n is not None:
-        xx = ax(planned_n)
-        out.append(_line(xx, top, xx, height - bottom, stroke=_MUTED, width=1.25, dash="2 3", css_class="bf-planned"))
-        anchor = "end" if xx > (left + width - right) / 2 else "start"
-        dx = -5 if anchor == "end" else 5
-        out.append(
-            _text(
-                xx + dx,
-                top + 12,
-                f"Planned n = {fmt_n(planned_n)}",
-                anchor=anchor,
-                size=small,
-                fill=_MUTED,
-                css_class="bf-planned-label",
-            )
+        planned_n = float(planned_n)
+        if not (math.isfinite(planned_n) and planned_n > 0):
+            raise ValueError(f"The 'planned_n' parameter must be a positive number; got {planned_n!r}.")
+
+    pid = _make_id_prefix("mde", (xs, ys, planned_n, effect, target_power, title, x_label, y_label), id_prefix)
+    x_hi = max(xs[-1], planned_n or 0)
+    x_lo = min(xs[0], planned_n or xs[0])
+    ticks_x = _linear_ticks(0.0 if x_lo <= 0.25 * x_hi else x_lo, x_hi)
+    shown = finite + ([effect] if effect is not None else [])
+    # MDEs below the null (decreases) are negative; the axis always includes 0 so sizes read honestly.
+    ticks_y = _linear_ticks(min(0.0, *shown), max(0.0, *shown))
+    if description is None:
+        parts = [
+            f"Line chart of the minimum detectable effect at power {target_power:g} against sample size from "
+            f"{_fmt_size(xs[0])} to {_fmt_size(xs[-1])}."
+        ]
+        reachable = [(x, y) for x, y in zip(xs, ys) if math.isfinite(y)]
+        parts.append(
+            f" MDE {reachable[0][1]:.4g} at n = {_fmt_size(reachable[0][0])}, "
+            f"{reachable[-1][1]:.4g} at n = {_fmt_size(reachable[-1][0])}."
         )
-    for j, (name, ys) in enumerate(series.items()):
-        colour = _SERIES_COLOURS[j % len(_SERIES_COLOURS)]
-        dash = _SERIES_DASHES[j % len(_SERIES_DASHES)]
-        pts = " ".join(f"{_num(ax(x))},{_num(ay(y))}" for x, y in zip(xs, ys))
-        dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
-        out.append(
-            f'<polyline class="bf-series" data-series="{_esc(name)}" points="{pts}" fill="none" '
-            f'stroke="{colour}" stroke-width="2.25"{dash_attr}><title>{_esc(name)}</title></polyline>'
+        if len(reachable) < len(xs):
+            parts.append(f" No effect is detectable at {len(xs) - len(reachable)} of the sizes.")
+        if effect is not None:
+            parts.append(f" The planned effect is {effect:.4g}.")
+        description = "".join(parts)
+    return _line_chart(
+        xs,
+        {"MDE": ys},
+        x_ticks=ticks_x,
+        x_tick_label=_fmt_size,
+        y_ticks=ticks_y,
+        y_tick_label=_tick_label,
+        hline=None if effect is None else (effect, f"Planned effect {effect:.4g}"),
+        vline=None if planned_n is None else (planned_n, f"Planned n = {_fmt_size(planned_n)}"),
+        point_title=lambda name, at, v: f"MDE {v:.4g} at n = {_fmt_size(at)}",
+        intervals=None,
+        legend=False,
+        title=title,
+        x_label=x_label,
+        y_label=y_label,
+        description=description,
+        width=width,
+        height=height,
+        pid=pid,
+        css_class="bf-mde",
+    )
+
+
+def simulated_power_curve(
+    x: Sequence[float],
+    power: Mapping[str, Sequence[float]],
+    mcse: Mapping[str, Sequence[float]],
+    *,
+    target_power: float = 0.8,
+    z: float = 1.96,
+    title: str = "Simulated power",
+    x_label: str = "Design parameter",
+    y_label: str = "Power (simulated, 95% MC interval)",
+    description: str | None = None,
+    width: float = 640,
+    height: float = 400,
+    id_prefix: str | None = None,
+) -> str:
+    """Power estimated by simulation against a design parameter, one series per label.
+
+    Each point carries a Monte-Carlo interval ``power +/- z * mcse`` (clipped to
+    [0, 1]). ``x`` is any strictly increasing grid (sizes, effects, ICCs).
+
+    Examples
+    --------
+    >>> svg = simulated_power_curve([0.0, 0.2], {"y: nudge": [0.05, 0.81]}, {"y: nudge": [0.01, 0.02]}, x_label="effect")
+    >>> "y: nudge: power 0.81 at effect = 0.2" in svg
+    True
+    """
+    xs = _at_least_two("x", x, "grid values")
+    if any(b <= a for a, b in zip(xs, xs[1:])):
+        raise ValueError(f"The 'x' parameter must be strictly increasing; got {xs!r}.")
+    series = {str(k): _floats(f"power[{k!r}]", v) for k, v in power.items()}
+    if not series:
+        raise ValueError("The 'power' parameter must hold at least one series; got an empty mapping.")
+    intervals: dict[str, tuple[list[float], list[float]]] = {}
+    for name, ys in series.items():
+        if len(ys) != len(xs):
+            raise ValueError(f"The 'power' series {name!r} must have one value per x ({len(xs)}); got {len(ys)}.")
+        if name not in mcse:
+            raise ValueError(f"The 'mcse' parameter must hold a series for every power series; {name!r} is missing.")
+        se = _floats(f"mcse[{name!r}]", mcse[name])
+        if len(se) != len(xs):
+            raise ValueError(f"The 'mcse' series {name!r} must have one value per x ({len(xs)}); got {len(se)}.")
+        intervals[name] = ([max(0.0, y - z * e) for y, e in zip(ys, se)], [min(1.0, y + z * e) for y, e in zip(ys, se)])
+    if not (0.0 < target_power < 1.0):
+        raise ValueError(f"The 'target_power' parameter must be in the open range (0, 1); got {target_power!r}.")
+
+    pid = _make_id_prefix("simpower", (xs, series, intervals, target_power, title, x_label, y_label), id_prefix)
+    if description is None:
+        parts = [f"Line chart of power estimated by simulation against {x_label} from {_tick_label(xs[0])} "
+                 f"to {_tick_label(xs[-1])}, with Monte-Carlo intervals."]
+        for name, ys in series.items():
+            parts.append(f" {name}: " + ", ".join(f"{y:.2f} at {_tick_label(v)}" for v, y in zip(xs, ys)) + ".")
+        description = "".join(parts)
+    return _line_chart(
+        xs,
+        series,
+        x_ticks=_linear_ticks(xs[0], xs[-1]),
+        x_tick_label=_tick_label,
+        y_ticks=_power_ticks(),
+        y_tick_label=lambda t: f"{t:.1f}",
+        hline=(target_power, f"Target power {target_power:.0%}"),
+        vline=None,
+        point_title=lambda name, at, p: f"{name}: power {p:.2f} at {x_label} = {_tick_label(at)}",
+        intervals=intervals,
+        legend=True,
+        title=title,
+        x_label=x_label,
+        y_label=y_label,
+        description=description,
+        width=width,
+        height=height,
+        pid=pid,
+        css_class="bf-simulated-power",
+    )
+
+
+# ---------------------------------------------------------------------------
+# Figures of bitframe's results (duck-typed, so this module imports no stage)
+# ---------------------------------------------------------------------------
+
+_SIZE_LABELS = {
+    "n": "Participants per control arm",
+    "clusters": "Clusters per control arm",
+    "clusters_per_step": "Clusters per step",
+    "cluster_size": "Participants per cluster",
+}
+_SCALE_LABELS = {
+    "mean_difference": "Mean difference",
+    "risk_difference": "Risk difference",
+    "rate_ratio": "Rate ratio",
+    "cohen_f": "Cohen's f",
+    "cohen_w": "Cohen's w",
+}
+_SIZE_ATTR = re.compile(r'<svg\b[^>]*?\swidth="([0-9.]+)" height="([0-9.]+)"')
+
+
+def figure_row(
+    figures: Sequence[str],
+    *,
+    title: str,
+    description: str | None = None,
+    gap: float = 16,
+    id_prefix: str | None = None,
+) -> str:
+    """Several figures side by side in one ``<svg>`` (each keeps its own title and description).
+
+    ``description`` defaults to the figures' own descriptions, in order.
+
+    Examples
+    --------
+    >>> a = power_curve([100, 200], [0.5, 0.8])
+    >>> b = mde_curve([100, 200], [0.4, 0.28])
+    >>> row = figure_row([a, b], title="Power and MDE")
+    >>> row.count("<svg") == 3 and 'width="1296"' in row
+    True
+    """
+    if not figures:
+        raise ValueError("The 'figures' parameter must hold at least one figure; got none.")
+    sizes = []
+    for i, svg in enumerate(figures):
+        match = _SIZE_ATTR.match(svg)
+        if match is None:
+            raise ValueError(f"The 'figures' parameter must hold <svg> elements with a width and height; "
+                             f"position {i} has none.")
+        sizes.append((float(match.group(1)), float(match.group(2))))
+    width = sum(w for w, _ in sizes) + gap * (len(sizes) - 1)
+    height = max(h for _, h in sizes)
+    if description is None:
+        description = " ".join(
+            html.unescape(m.group(1)) for svg in figures if (m := re.search(r"<desc\b[^>]*>(.*?)</desc>", svg, re.S))
         )
-        if planned_n is not None:
-            p = at_planned[name]
-            out.append(
-                f'<circle class="bf-planned-point" cx="{_num(ax(planned_n))}" cy="{_num(ay(p))}" r="4" fill="{colour}" '
-                f'stroke="#FFFFFF" stroke-width="1">'
-                f"<title>{_esc(f'{name}: power {p:.2f} at n = {fmt_n(planned_n)}')}</title></circle>"
-            )
-    if multi:
-        ly = height - legend_h + 4
-        out.append('<g class="bf-legend">')
-        for j, name in enumerate(series):
-            colour = _SERIES_COLOURS[j % len(_SERIES_COLOURS)]
-            dash = _SERIES_DASHES[j % len(_SERIES_DASHES)]
-            yy = ly + j * 18
-            out.append(_line(left, yy, left + 28, yy, stroke=colour, width=2.25, dash=dash))
-            out.append(_text(left + 36, yy + 4, name, size=small, css_class="bf-legend-label"))
-        out.append("</g>")
+    pid = _make_id_prefix("row", (list(figures), title), id_prefix)
+    out = _svg_open(width, height, title, description, pid, "bf-figure-row")
+    x = 0.0
+    for svg, (w, _) in zip(figures, sizes):
+        out.append(f'<svg x="{_num(x)}" y="0"' + svg[len("<svg"):])
+        x += w + gap
     out.append("</svg>")
     return "\n".join(out)
+
+
+def power_curve_figure(curve: Any, *, title: str | None = None) -> str:
+    """Power and minimum detectable effect against size, side by side.
+
+    ``curve`` is a :class:`bitframe.power.PowerCurve`: ``sizes``, ``power`` (NaN
+    where no effect was given), ``mde`` (NaN where none is detectable), ``vary``,
+    ``effect``, ``effect_scale``, ``target_power`` and ``planned``. The target
+    power and the planned effect are dashed reference lines; the planned size is
+    a vertical line with its power and MDE marked.
+    """
+    sizes = [float(v) for v in curve.sizes]
+    x_label = _SIZE_LABELS.get(curve.vary, curve.vary)
+    effect = None if math.isnan(curve.effect) else float(curve.effect)
+    planned = None if curve.planned is None else float(curve.planned)
+    panels = []
+    if all(math.isfinite(float(v)) for v in curve.power):
+        panels.append(power_curve(
+            sizes, [float(v) for v in curve.power], planned_n=planned, target_power=curve.target_power,
+            title="Power" if effect is None else f"Power to detect {effect:.4g}", x_label=x_label,
+        ))
+    if any(math.isfinite(float(v)) for v in curve.mde):
+        panels.append(mde_curve(
+            sizes, [float(v) for v in curve.mde], planned_n=planned, effect=effect, target_power=curve.target_power,
+            title=f"Minimum detectable effect at power {curve.target_power:g}", x_label=x_label,
+            y_label=_SCALE_LABELS.get(curve.effect_scale, curve.effect_scale or "Effect"),
+        ))
+    if not panels:
+        raise ValueError("The 'curve' parameter has neither power (no effect given) nor a detectable effect "
+                         "at any size; there is nothing to draw.")
+    return figure_row(panels, title=title or "Power and minimum detectable effect")
+
+
+def diagnosis_figure(diagnosis: Any) -> str:
+    """Simulated power (with Monte-Carlo intervals) over the first grid parameter of a diagnosis.
+
+    ``diagnosis`` is a :class:`bitframe.simulate.diagnose.Diagnosis` run over a
+    grid; there is one series per outcome and arm (and per value of any further
+    grid parameter).
+    """
+    rows = list(diagnosis.rows)
+    if not rows or not rows[0].grid:
+        raise ValueError("a diagnosis plot needs a grid (e.g. grid={'n': [400, 800]})")
+    key = next(iter(rows[0].grid))
+    power: dict[str, dict[float, float]] = {}
+    mcse: dict[str, dict[float, float]] = {}
+    for row in rows:
+        others = "".join(f", {k} = {v}" for k, v in row.grid.items() if k != key)
+        label = f"{row.outcome}: {row.arm}{others}"
+        x = float(row.grid[key])
+        power.setdefault(label, {})[x] = row.power
+        mcse.setdefault(label, {})[x] = row.power_mcse
+    xs = sorted({x for by_x in power.values() for x in by_x})
+    for label, by_x in power.items():
+        if len(by_x) != len(xs):
+            raise ValueError(f"every series of a diagnosis plot needs a value at each {key}; {label!r} has "
+                             f"{len(by_x)} of {len(xs)}.")
+    return simulated_power_curve(
+        xs, {k: [v[x] for x in xs] for k, v in power.items()}, {k: [v[x] for x in xs] for k, v in mcse.items()},
+        title=f"Design diagnosis: {diagnosis.trial_id} ({diagnosis.sims} simulations each)", x_label=key,
+    )
+
+
+def write_svg(path: str | os.PathLike[str], svg: str) -> Path:
+    """Save a figure as a standalone ``.svg`` file (with the XML declaration), atomically."""
+    from bitframe.io import write_text_atomic
+
+    path = Path(path)
+    if path.suffix.lower() != ".svg":
+        raise ValueError(f"The 'path' parameter must end in .svg (only SVG is written); got {str(path)!r}.")
+    write_text_atomic(path, '<?xml version="1.0" encoding="UTF-8"?>\n' + svg + "\n")
+    return path

@@ -17,7 +17,6 @@ Roles (least privilege; the endpoint-by-role matrix is in :mod:`bitframe.service
 from __future__ import annotations
 
 import hashlib
-import hmac
 import re
 import secrets
 from dataclasses import dataclass
@@ -67,7 +66,3 @@ def check_role(role: object) -> str:
     from bitframe.errors import check_choice
 
     return check_choice("role", str(role), ROLES)
-
-
-def constant_time_equal(a: str, b: str) -> bool:
-    return hmac.compare_digest(a.encode("utf-8"), b.encode("utf-8"))
