@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bitframe.analyse.linear import ols, treatment_design
+from bitframe.analyse.coding import treatment_design
+from bitframe.analyse.linear import ols
 
 REF = Path(__file__).resolve().parents[1] / "reference"
 RTOL = 1e-6
