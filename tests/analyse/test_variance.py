@@ -18,6 +18,7 @@ from bitframe.analyse.variance import (
     resolve_se_type,
     variance,
 )
+from bitframe.protocol.vocabulary import LIBRARY_SE_TYPES
 
 
 def _trial(seed: int = 3):
@@ -31,7 +32,7 @@ def _trial(seed: int = 3):
 
 
 def test_every_name_is_registered_once_and_unknown_names_list_the_valid_ones():
-    assert set(VARIANCE_ESTIMATORS.names()) == set(SE_TYPES) and len(SE_TYPES) == len(set(SE_TYPES))
+    assert set(VARIANCE_ESTIMATORS.names()) == set(SE_TYPES) == set(LIBRARY_SE_TYPES)
     assert all(VARIANCE_ESTIMATORS.get(s).clustered == (s in CR_SE_TYPES) for s in SE_TYPES)
     with pytest.raises(ValueError, match=r"Unknown se_type 'CR3'; did you mean '\w+'\? Valid values: 'CR0', 'CR1', 'CR2', 'HC0'"):
         VARIANCE_ESTIMATORS.get("CR3")
@@ -74,7 +75,7 @@ def test_glm_default_with_clusters_is_cr1_and_cr2_is_least_squares_only():
 @pytest.mark.parametrize(
     ("se_type", "clustered", "message"),
     [
-        ("HC2", True, r"se_type 'HC2' ignores 'clusters'; with clusters use one of 'CR0', 'CR1', 'stata', 'CR2'\."),
+        ("HC2", True, r"se_type 'HC2' ignores 'clusters'; with clusters use one of 'CR0', 'stata', 'CR2', 'CR1'\."),
         ("CR1", False, r"se_type 'CR1' is cluster-robust and needs 'clusters'; none were given\."),
         ("stata", False, r"none were given \(for Stata's HC1 without clusters use 'HC1'\)"),
     ],

@@ -75,6 +75,7 @@ from bitframe.analyse.coding import (
 )
 from bitframe.analyse.results import Estimate, estimates_frame
 from bitframe.analyse.variance import (
+    SE_TYPES,
     Clusters,
     SandwichInputs,
     resolve_se_type,
@@ -91,7 +92,7 @@ __all__ = [
 ]
 
 #: every se_type of bitframe.analyse.variance but CR2 (defined there for least squares only)
-GLM_SE_TYPES = ("classical", "HC0", "HC1", "HC2", "HC3", "CR0", "CR1", "stata")
+GLM_SE_TYPES = tuple(name for name in SE_TYPES if name != "CR2")
 
 _MAX_ITER = 200
 _TOL = 1e-12

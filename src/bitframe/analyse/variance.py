@@ -38,6 +38,8 @@ With ``Omega = sum_i s_i s_i'`` and cluster score sums ``S_g = sum_{i in g} s_i`
 ``CR2``        Bell & McCaffrey (2002), below                   B-M         clubSandwich/estimatr CR2
 =============  ===============================================  ==========  ==========================
 
+The names, with their labels and descriptions for people, are the vocabulary's
+(:data:`bitframe.protocol.vocabulary.LIBRARY_SE_TYPES`; a protocol may choose any but ``CR1``).
 ``CR1`` is Stata's factor for ML estimators with ``vce(cluster)`` (``logit``, ``poisson``,
 ``nbreg``; Stata [P] _robust) and ``sandwich::vcovCL(type = "HC0", cadjust = TRUE)``. ``stata`` is
 Stata's ``regress, vce(cluster)``, estimatr's ``se_type = "stata"``, clubSandwich's ``CR1S`` and
@@ -103,6 +105,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from bitframe.errors import check_choice
+from bitframe.protocol.vocabulary import LIBRARY_SE_TYPES
 from bitframe.registry import Registry
 
 __all__ = [
@@ -118,9 +121,10 @@ __all__ = [
     "variance",
 ]
 
-HC_SE_TYPES: tuple[str, ...] = ("classical", "HC0", "HC1", "HC2", "HC3")
-CR_SE_TYPES: tuple[str, ...] = ("CR0", "CR1", "stata", "CR2")
-SE_TYPES: tuple[str, ...] = HC_SE_TYPES + CR_SE_TYPES
+# the names, labels and descriptions are the vocabulary's (a protocol may use all but CR1)
+SE_TYPES: tuple[str, ...] = tuple(LIBRARY_SE_TYPES)
+HC_SE_TYPES: tuple[str, ...] = tuple(name for name in SE_TYPES if not LIBRARY_SE_TYPES[name].clustered)
+CR_SE_TYPES: tuple[str, ...] = tuple(name for name in SE_TYPES if LIBRARY_SE_TYPES[name].clustered)
 
 #: eigenvalues of B_g at or below this get weight 0 in CR2 (estimatr's threshold)
 _CR2_EIG_TOL = 1e-12
@@ -231,7 +235,10 @@ class VarianceEstimator:
 
     name: str = ""
     clustered: bool = False
-    description: str = ""
+
+    @property
+    def description(self) -> str:
+        return LIBRARY_SE_TYPES[self.name].description
 
     def cov(self, inputs: SandwichInputs) -> Variance:
         raise NotImplementedError
@@ -252,7 +259,7 @@ def _to_coefficients(inputs: SandwichInputs, V: np.ndarray, df: np.ndarray) -> V
 
 
 class Classical(VarianceEstimator):
-    name, description = "classical", "model-based: sigma^2 (X'WX)^{-1}"
+    name = "classical"
 
     def cov(self, inputs: SandwichInputs) -> Variance:
         k = inputs.k
@@ -263,9 +270,8 @@ class Classical(VarianceEstimator):
 class Heteroskedastic(VarianceEstimator):
     """HC0-HC3: squared scores, inflated by ``(1 - h_i)^-leverage_power`` and ``n / (n - k)``."""
 
-    def __init__(self, name: str, *, leverage_power: int = 0, small_sample: bool = False, description: str):
-        self.name, self.leverage_power, self.small_sample, self.description = (name, leverage_power, small_sample,
-                                                                                description)
+    def __init__(self, name: str, *, leverage_power: int = 0, small_sample: bool = False):
+        self.name, self.leverage_power, self.small_sample = name, leverage_power, small_sample
 
     def cov(self, inputs: SandwichInputs) -> Variance:
         n, k = inputs.n, inputs.k
@@ -290,8 +296,8 @@ class ClusterRobust(VarianceEstimator):
 
     clustered = True
 
-    def __init__(self, name: str, *, small_sample: str, description: str):
-        self.name, self.small_sample, self.description = name, small_sample, description
+    def __init__(self, name: str, *, small_sample: str):
+        self.name, self.small_sample = name, small_sample
 
     def factor(self, n: int, k: int, G: int) -> float:
         if self.small_sample == "G":
@@ -312,7 +318,6 @@ class BiasReduced(VarianceEstimator):
     """CR2 with Bell-McCaffrey df, for least-squares fits (see the module docstring)."""
 
     name, clustered = "CR2", True
-    description = "Bell-McCaffrey bias-reduced linearisation with Satterthwaite df (least squares)"
 
     def cov(self, inputs: SandwichInputs) -> Variance:
         clusters = _require_clusters(inputs, self.name)
@@ -345,13 +350,13 @@ class BiasReduced(VarianceEstimator):
 VARIANCE_ESTIMATORS: Registry[VarianceEstimator] = Registry("se_type")
 for _estimator in (
     Classical(),
-    Heteroskedastic("HC0", description="White's heteroskedasticity-robust sandwich"),
-    Heteroskedastic("HC1", small_sample=True, description="HC0 * n / (n - k)"),
-    Heteroskedastic("HC2", leverage_power=1, description="squared scores / (1 - h_i)"),
-    Heteroskedastic("HC3", leverage_power=2, description="squared scores / (1 - h_i)^2"),
-    ClusterRobust("CR0", small_sample="none", description="Liang-Zeger cluster-robust sandwich"),
-    ClusterRobust("CR1", small_sample="G", description="CR0 * G / (G - 1)"),
-    ClusterRobust("stata", small_sample="G_and_n", description="CR0 * G (n - 1) / ((G - 1)(n - k)) (CR1S)"),
+    Heteroskedastic("HC0"),
+    Heteroskedastic("HC1", small_sample=True),
+    Heteroskedastic("HC2", leverage_power=1),
+    Heteroskedastic("HC3", leverage_power=2),
+    ClusterRobust("CR0", small_sample="none"),
+    ClusterRobust("CR1", small_sample="G"),
+    ClusterRobust("stata", small_sample="G_and_n"),
     BiasReduced(),
 ):
     VARIANCE_ESTIMATORS.add(_estimator.name, _estimator)
