@@ -19,9 +19,10 @@ import time
 
 import numpy as np
 
+from bitframe.analyse.coding import treatment_design
 from bitframe.analyse.inference.draws import RIDesign
 from bitframe.analyse.inference.ri import randomisation_test
-from bitframe.analyse.linear import fit_treatment_design, treatment_design
+from bitframe.analyse.linear import fit_treatment_design
 from bitframe.randomise import stratified_block
 
 TARGET_S = 5.0

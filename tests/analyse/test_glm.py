@@ -17,6 +17,7 @@ import pytest
 
 from bitframe.analyse import glm
 from bitframe.analyse.results import Estimate
+from bitframe.analyse.variance import CR_SE_TYPES
 
 REF = __import__("pathlib").Path(__file__).resolve().parents[1] / "reference" / "glm"
 RESULTS = pd.read_csv(REF / "glm_results.csv")
@@ -27,6 +28,15 @@ FITTERS = {
     "negative_binomial": glm.negative_binomial_regression,
 }
 FIELDS = ("estimate", "std_error", "statistic", "p_value", "ci_lower", "ci_upper")
+#: glm_reference.R names its vcovCL cases after bitframe 0.1's GLM se_types; one name now means one
+#: formula everywhere (bitframe.analyse.variance): its "stata" column, vcovCL(type = "HC0",
+#: cadjust = TRUE) = CR0 * G/(G-1), is "CR1"; its "CR1" column, vcovCL(type = "HC1") =
+#: CR0 * G/(G-1) * (n-1)/(n-k), is "stata" (CR1S).
+SE_TYPE_OF_R_CASE = {"stata": "CR1", "CR1": "stata"}
+
+
+def _se_type(case: dict) -> str:
+    return SE_TYPE_OF_R_CASE.get(case["se_type"], case["se_type"])
 
 
 def _data(name: str) -> pd.DataFrame:
@@ -40,11 +50,11 @@ def _fit_case(case: dict):
     kwargs = {}
     if any(t.startswith("offset") for t in terms):
         kwargs["exposure"] = data["exposure"]
-    if case["se_type"] in glm.CR_TYPES:
+    if _se_type(case) in CR_SE_TYPES:
         kwargs["clusters"] = data["cluster"]
     return FITTERS[case["family"]](
         data["y"], data["arm"], control="control", covariates=data[covs] if covs else None,
-        se_type=case["se_type"], **kwargs,
+        se_type=_se_type(case), **kwargs,
     )
 
 
@@ -92,7 +102,7 @@ def test_matches_r(case):
 
 def test_reference_covers_every_se_type():
     """Every GLM se_type is checked against R in at least one case (guards the reference set)."""
-    assert {c["se_type"] for c in CASES} == set(glm.GLM_SE_TYPES)
+    assert {_se_type(c) for c in CASES} == set(glm.GLM_SE_TYPES)
     assert {c["family"] for c in CASES} == set(FITTERS)
 
 
@@ -132,7 +142,7 @@ def test_to_frame_is_tidy(bin3):
     assert len(frame) == 6
     assert set(frame["scale"]) == {"log_odds_ratio", "odds_ratio", "marginal_effect"}
     assert frame["contrast"].iloc[0] == "letter - control"
-    assert (frame["n_clusters"] == 60).all() and (frame["se_type"] == "stata").all()
+    assert (frame["n_clusters"] == 60).all() and (frame["se_type"] == "CR1").all()
     assert len(res.coefficients_frame()) == 3
 
 
@@ -219,7 +229,7 @@ def test_argument_errors(bin3, kwargs, message):
 
 
 def test_clusters_with_hc_type_rejected(bin3):
-    with pytest.raises(ValueError, match=r"'clusters' were given but se_type 'HC1' ignores them"):
+    with pytest.raises(ValueError, match=r"se_type 'HC1' ignores 'clusters'"):
         glm.logistic_regression(bin3.y, bin3.arm, clusters=bin3.cluster, se_type="HC1")
 
 

@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bitframe.analyse.linear import ols, treatment_design
+from bitframe.analyse.coding import treatment_design
+from bitframe.analyse.linear import ols
 
 REF = Path(__file__).resolve().parents[1] / "reference"
 RTOL = 1e-6
@@ -158,6 +159,28 @@ def test_singleton_stratum_hc2_is_an_error_where_estimatr_gives_nan() -> None:
     _, fit = _fit(hc1)
     for est, row in zip(fit.estimates, hc1["rows"]):
         _compare(_as_row(est), row, "strata_single_ols_fe_HC1")
+
+
+@pytest.mark.parametrize("case_id", ["cluster_ols_CR0", "cluster_wls_CR0"])
+def test_cr1_is_clubsandwich_cr1_from_the_estimatr_cr0_reference(case_id: str) -> None:
+    """CR1 = CR0 * G/(G-1) (clubSandwich's ``vcovCR(type = "CR1")``; Stata's factor for ML
+    estimators with ``vce(cluster)``), so its SE is estimatr's committed CR0 SE times
+    sqrt(G/(G-1)), with the same G - 1 df; t, p and CI follow from Student's t on those df."""
+    from scipy import stats
+
+    case = _case(case_id)
+    d = _data(case["dataset"])
+    G = d[case["clusters"]].nunique()
+    _, fit = _fit({**case, "se_type": "CR1"})
+    assert fit.se_type == "CR1" and fit.n_clusters == G
+    for est, row in zip(fit.estimates, case["rows"]):
+        se = row["std_error"] * math.sqrt(G / (G - 1))
+        t = row["estimate"] / se
+        crit = stats.t.ppf(0.975, row["df"])
+        expected = {"estimate": row["estimate"], "std_error": se, "statistic": t, "df": row["df"],
+                    "p_value": 2 * stats.t.sf(abs(t), row["df"]), "conf_low": row["estimate"] - crit * se,
+                    "conf_high": row["estimate"] + crit * se}
+        _compare(_as_row(est), expected, f"{case_id} as CR1 [{row['term']}]")
 
 
 def test_reference_file_covers_the_required_cases() -> None:

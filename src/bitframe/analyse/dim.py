@@ -41,15 +41,15 @@ from typing import Any
 
 import numpy as np
 
-from bitframe.analyse.linear import (
-    _as_float_vector,
+from bitframe.analyse.coding import (
     arm_levels,
+    as_1d,
+    as_float_vector,
     as_labels,
     check_ci_level,
     group_codes,
-    make_estimates,
-    ols,
 )
+from bitframe.analyse.linear import make_estimates, ols
 from bitframe.analyse.results import Estimate, estimates_frame
 
 __all__ = ["DESIGNS", "DiMResult", "difference_in_means"]
@@ -223,12 +223,9 @@ def difference_in_means(
     (4.0, 1.291, 'standard')
     """
     ci_level = check_ci_level(ci_level)
-    arm_arr = np.asarray(arm.to_numpy() if hasattr(arm, "to_numpy") else arm, dtype=object)
-    if arm_arr.ndim != 1:
-        raise ValueError(f"The 'arm' parameter must be one-dimensional. Got an array of shape {arm_arr.shape} instead.")
-    n = arm_arr.shape[0]
-    yv = _as_float_vector(y, "y", n)
-    labels = as_labels(arm_arr, "arm", n)
+    n = as_1d(arm, "arm").shape[0]
+    yv = as_float_vector(y, "y", n)
+    labels = as_labels(arm, "arm", n)
     control_s, others = arm_levels(labels, control)
     blk = as_labels(blocks, "blocks", n) if blocks is not None else None
     cl = as_labels(clusters, "clusters", n) if clusters is not None else None

@@ -15,7 +15,8 @@ weights=None, se_type=None, ci_level=0.95) -> list[Estimate]``
   (categorical columns are dummy-coded);
 * ``strata``: stratum / block labels (fixed effects, or blocks for difference in means);
 * ``clusters``: cluster labels (units of assignment); ``weights``: positive weights;
-* ``se_type``: estimator-specific (None = the estimator's default, see ``spec.se_types``);
+* ``se_type``: a name of :mod:`bitframe.analyse.variance`, which means the same in every
+  estimator; each offers its own subset (None = the estimator's default, see ``spec.se_types``);
 * ``ci_level``: confidence level in (0, 1).
 
 It returns one :class:`~bitframe.analyse.results.Estimate` per non-control arm, in sorted arm
@@ -27,7 +28,7 @@ Registering another estimator (the GLM and mixed-model modules do)::
 
     from bitframe.analyse.estimators import register_estimator
 
-    @register_estimator("logit", outcome_types=("binary",), se_types=("HC0", "HC1", "CR0", "stata"),
+    @register_estimator("logit", outcome_types=("binary",), se_types=("HC0", "HC1", "CR0", "CR1"),
                         description="logistic regression, log odds ratio per arm")
     def _logit(outcome, arm, *, control=None, covariates=None, strata=None, clusters=None,
                weights=None, se_type=None, ci_level=0.95):
@@ -53,6 +54,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from bitframe.analyse.results import Estimate
+from bitframe.analyse.variance import SE_TYPES
 from bitframe.registry import Registry
 
 __all__ = [
@@ -211,7 +213,8 @@ def _difference_in_means(outcome: Any, arm: Any, *, control: Any = None, covaria
 
 def _regression(estimator: str, adjustment: str, outcome: Any, arm: Any, *, control: Any, covariates: Any,
                 strata: Any, clusters: Any, weights: Any, se_type: str | None, ci_level: float) -> list[Estimate]:
-    from bitframe.analyse.linear import fit_treatment_design, treatment_design
+    from bitframe.analyse.coding import treatment_design
+    from bitframe.analyse.linear import fit_treatment_design
 
     if covariates is None and strata is None:
         adjustment = "none"  # nothing to adjust for: Lin's regression reduces to the unadjusted one
@@ -222,14 +225,11 @@ def _regression(estimator: str, adjustment: str, outcome: Any, arm: Any, *, cont
     return arm_estimates
 
 
-_LINEAR_SE = ("classical", "HC0", "HC1", "HC2", "HC3", "CR0", "stata", "CR2")
-
-
 @register_estimator(
     "ols",
     description="least squares on arm dummies (+ covariates, stratum fixed effects); HC/CR SEs as estimatr::lm_robust",
     outcome_types=("continuous", "binary", "count"),
-    se_types=_LINEAR_SE,
+    se_types=SE_TYPES,
     supports_weights=True,
 )
 def _ols(outcome: Any, arm: Any, *, control: Any = None, covariates: Any = None, strata: Any = None,
@@ -242,7 +242,7 @@ def _ols(outcome: Any, arm: Any, *, control: Any = None, covariates: Any = None,
     "lin",
     description="Lin (2013): arms x centred covariates (and strata); HC/CR SEs as estimatr::lm_lin",
     outcome_types=("continuous", "binary", "count"),
-    se_types=_LINEAR_SE,
+    se_types=SE_TYPES,
     supports_weights=True,
 )
 def _lin(outcome: Any, arm: Any, *, control: Any = None, covariates: Any = None, strata: Any = None,

@@ -18,19 +18,17 @@ precision rather than to R's default ``epsilon = 1e-8``.
 
 Variance of ``beta``
 --------------------
-``B = (X' W X)^{-1}`` with IRLS working weights ``w_i = (dmu/deta)^2 / V(mu_i)`` at the estimate
-(the expected information; for canonical links also the observed one). Scores
-``s_i = x_i (y_i - mu_i) (dmu/deta)_i / V(mu_i)``.
-
-* ``classical``: ``B`` (dispersion fixed at 1 for all three families).
-* ``HC0``: ``B (sum_i s_i s_i') B``; ``HC1``: ``HC0 * n / (n - k)``;
-  ``HC2`` / ``HC3``: scores divided by ``sqrt(1 - h_i)`` / ``(1 - h_i)`` with the GLM hat values
-  ``h_i = w_i x_i' B x_i`` (as ``sandwich::vcovHC``; Zeileis 2004, 2006).
-* ``CR0``: ``B (sum_g S_g S_g') B`` with cluster score sums ``S_g``; ``stata``: ``CR0 * G / (G - 1)``,
-  the adjustment Stata applies to ML estimators (``logit``, ``poisson``, ``nbreg`` with
-  ``vce(cluster)``; Stata [P] _robust) and ``sandwich::vcovCL(type = "HC0", cadjust = TRUE)``;
-  ``CR1``: ``CR0 * G / (G - 1) * (n - 1) / (n - k)``, the default of ``sandwich::vcovCL``
-  (``type = "HC1"``; Zeileis, Koell & Graham 2020).
+Every ``se_type`` of :mod:`bitframe.analyse.variance` but ``CR2`` (which is defined there for least
+squares), from the bread ``B = (X' W X)^{-1}`` with IRLS working weights
+``w_i = (dmu/deta)^2 / V(mu_i)`` at the estimate (the expected information; for canonical links
+also the observed one), the scores ``s_i = x_i (y_i - mu_i) (dmu/deta)_i / V(mu_i)`` and the GLM
+hat values ``h_i = w_i x_i' B x_i`` (as ``sandwich::vcovHC``; Zeileis 2004, 2006). ``classical``
+is ``B`` (dispersion fixed at 1 for all three families). The default is ``HC1``, or ``CR1``
+(``CR0 * G / (G - 1)``) with clusters: the adjustment Stata applies to ML estimators (``logit``,
+``poisson``, ``nbreg`` with ``vce(cluster)``; Stata [P] _robust) and
+``sandwich::vcovCL(type = "HC0", cadjust = TRUE)``; ``stata`` (CR1S,
+``CR0 * G (n - 1) / ((G - 1)(n - k))``) is the default of ``sandwich::vcovCL`` (``type = "HC1"``;
+Zeileis, Koell & Graham 2020).
 
 For the negative binomial the variance is conditional on ``theta`` (as ``sandwich`` on a
 ``MASS::glm.nb`` fit); ``beta`` and ``theta`` are orthogonal in expected information (Lawless 1987),
@@ -64,13 +62,25 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from bitframe.analyse.coding import (
+    TrialInputs,
+    check_ci_level,
+    covariates_with_strata,
+    trial_inputs,
+)
 from bitframe.analyse.results import Estimate, estimates_frame
+from bitframe.analyse.variance import (
+    SE_TYPES,
+    Clusters,
+    SandwichInputs,
+    resolve_se_type,
+    variance,
+)
 from bitframe.errors import check_choice
 
 __all__ = [
@@ -81,127 +91,11 @@ __all__ = [
     "poisson_regression",
 ]
 
-HC_TYPES = ("classical", "HC0", "HC1", "HC2", "HC3")
-CR_TYPES = ("CR0", "CR1", "stata")
-GLM_SE_TYPES = HC_TYPES + CR_TYPES
-MISSING_RULES = ("drop", "error")
+#: every se_type of bitframe.analyse.variance but CR2 (defined there for least squares only)
+GLM_SE_TYPES = tuple(name for name in SE_TYPES if name != "CR2")
 
 _MAX_ITER = 200
 _TOL = 1e-12
-
-
-# --------------------------------------------------------------------------------------------
-# shared input handling (also used by mixed.py and bookkeeping.py)
-# --------------------------------------------------------------------------------------------
-
-
-def _check_ci_level(ci_level: float) -> float:
-    if not (isinstance(ci_level, (int, float)) and 0.0 < float(ci_level) < 1.0):
-        raise ValueError(f"The 'ci_level' parameter must be a float in the open range (0, 1). Got {ci_level!r} instead.")
-    return float(ci_level)
-
-
-def _as_1d(values: Any, parameter: str, n: int | None = None) -> np.ndarray:
-    arr = np.asarray(values.to_numpy() if hasattr(values, "to_numpy") else values)
-    if arr.ndim != 1:
-        raise ValueError(f"The {parameter!r} parameter must be one-dimensional. Got an array of shape {arr.shape} instead.")
-    if n is not None and arr.shape[0] != n:
-        raise ValueError(f"The {parameter!r} parameter must have {n} entries (one per unit). Got {arr.shape[0]} instead.")
-    return arr
-
-
-def _is_missing(arr: np.ndarray) -> np.ndarray:
-    import pandas as pd
-
-    return np.asarray(pd.isna(arr), dtype=bool)
-
-
-def _labels(values: Any, parameter: str, n: int | None = None) -> np.ndarray:
-    """Labels (arms, clusters, subgroups) as strings; missing labels are an error for arms."""
-    import pandas as pd
-
-    arr = _as_1d(values, parameter, n)
-    # factorise first so that only the distinct labels go through str() (fast for 1e6 rows)
-    codes, uniques = pd.factorize(arr, use_na_sentinel=True)
-    names = np.array([str(u) for u in uniques] + [None], dtype=object)
-    return names[codes]  # code -1 (missing) picks the trailing None
-
-
-def _arm_levels(labels: np.ndarray, control: Any, parameter: str = "arm") -> tuple[str, tuple[str, ...]]:
-    """The control label and the other arms in sorted order (R's factor levels, control first)."""
-    if _is_missing(labels).any():
-        raise ValueError(f"The {parameter!r} parameter has missing values; every unit analysed needs an arm.")
-    levels = sorted(set(labels.tolist()))
-    if control is None:
-        control_s = levels[0]
-    else:
-        control_s = str(control)
-        check_choice("control arm", control_s, levels)
-    others = tuple(lv for lv in levels if lv != control_s)
-    if not others:
-        raise ValueError(
-            f"The {parameter!r} parameter has a single arm ({control_s!r}); at least one arm besides the control is needed."
-        )
-    return control_s, others
-
-
-def _covariate_matrix(covariates: Any, n: int) -> tuple[np.ndarray, list[str]]:
-    """The linear estimators' covariate coding, keeping missing values as NaN for ``missing=``."""
-    from bitframe.analyse.linear import covariate_matrix
-
-    return covariate_matrix(covariates, n, keep_missing=True)
-
-
-def _check_rank(X: np.ndarray, names: Sequence[str]) -> None:
-    """Raise a clear error for a rank-deficient design (collinear or constant covariates).
-
-    Works on the scaled k x k cross-product matrix (cheap for large n): a column is deficient when
-    its squared residual norm on the columns before it is below 1e-10 of its own squared norm.
-    """
-    G = X.T @ X
-    d = np.sqrt(np.diag(G))
-    for j in range(X.shape[1]):
-        if d[j] == 0.0:
-            deficient = True
-        elif j == 0:
-            deficient = False
-        else:
-            Gs = G[: j + 1, : j + 1] / np.outer(d[: j + 1], d[: j + 1])
-            A, b = Gs[:j, :j], Gs[:j, j]
-            try:
-                coef = np.linalg.solve(A, b)
-                resid = 1.0 - float(b @ coef)
-            except np.linalg.LinAlgError:  # pragma: no cover - earlier columns were checked
-                resid = 0.0
-            deficient = resid < 1e-10
-        if deficient:
-            raise ValueError(
-                f"The design matrix is rank deficient: column {names[j]!r} is constant or a linear combination "
-                "of the arms and earlier covariates; drop it from 'covariates'."
-            )
-
-
-def _cluster_codes(clusters: np.ndarray) -> tuple[np.ndarray, int]:
-    import pandas as pd
-
-    codes, uniques = pd.factorize(clusters, sort=True)
-    return codes.astype(np.intp), len(uniques)
-
-
-def _resolve_se_type(se_type: str | None, has_clusters: bool, allowed_hc: Sequence[str], allowed_cr: Sequence[str],
-                     *, default_hc: str, default_cr: str) -> str:
-    if se_type is None:
-        return default_cr if has_clusters else default_hc
-    check_choice("se_type", se_type, tuple(allowed_hc) + tuple(allowed_cr))
-    if se_type in allowed_cr and not has_clusters:
-        raise ValueError(f"se_type {se_type!r} is cluster-robust and needs 'clusters'; none were given.")
-    if se_type in allowed_hc and has_clusters:
-        raise ValueError(
-            f"'clusters' were given but se_type {se_type!r} ignores them; use one of "
-            + ", ".join(f"'{s}'" for s in allowed_cr)
-            + "."
-        )
-    return se_type
 
 
 def _z_estimate(term: str, est: float, se: float, ci_level: float, *, estimator: str, se_type: str, n: int,
@@ -425,98 +319,19 @@ def _theta_ml(prof: _ThetaProfile, mu: np.ndarray, theta0: float | None = None) 
     return th, -prof.derivatives(th, mu)[1]
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    y: np.ndarray
-    X: np.ndarray
-    names: list[str]
-    offset: np.ndarray
-    arm_cols: dict[str, int]
-    control: str
-    arms: tuple[str, ...]
-    labels: np.ndarray
-    cluster_codes: np.ndarray | None
-    n_clusters: int | None
-    n_dropped: int
-
-
-def _prepare(outcome: Any, arm: Any, *, control: Any, covariates: Any, clusters: Any, exposure: Any,
-             missing: str) -> _Prepared:
-    check_choice("missing", missing, MISSING_RULES)
-    y = _as_1d(outcome, "outcome")
-    n_all = y.shape[0]
-    try:
-        y = y.astype(float)
-    except (TypeError, ValueError):
-        raise ValueError("The 'outcome' parameter must be numeric.") from None
-    labels = _labels(arm, "arm", n_all)
-    Z, znames = _covariate_matrix(covariates, n_all)
-    cl = _labels(clusters, "clusters", n_all) if clusters is not None else None
-    if exposure is not None:
-        expo = _as_1d(exposure, "exposure", n_all).astype(float)
-        if np.any(expo[~np.isnan(expo)] <= 0):
-            raise ValueError("The 'exposure' parameter must be strictly positive (it enters as log(exposure)).")
-    else:
-        expo = None
-
-    bad = np.isnan(y) | np.isnan(Z).any(axis=1)
-    if cl is not None:
-        bad |= _is_missing(cl)
-    if expo is not None:
-        bad |= np.isnan(expo)
-    n_bad = int(bad.sum())
-    if n_bad and missing == "error":
-        first = int(np.flatnonzero(bad)[0])
-        raise ValueError(
-            f"{n_bad} unit(s) have a missing outcome, covariate, cluster or exposure (first at index {first}); "
-            "pass missing='drop' for a complete-case analysis."
-        )
-    keep = ~bad
-    y, labels, Z = y[keep], labels[keep], Z[keep]
-    if y.size == 0:
-        raise ValueError("No complete units to analyse.")
-    control_s, arms = _arm_levels(labels, control)
-    D = np.column_stack([(labels == a).astype(float) for a in arms])
-    X = np.column_stack([np.ones(y.size), D, Z])
-    names = ["(Intercept)"] + [f"arm[{a}]" for a in arms] + znames
-    _check_rank(X, names)
-    offset = np.log(expo[keep]) if expo is not None else np.zeros(y.size)
-    codes, G = (None, None)
-    if cl is not None:
-        codes, G = _cluster_codes(cl[keep])
-    return _Prepared(y=y, X=X, names=names, offset=offset, arm_cols={a: 1 + j for j, a in enumerate(arms)},
-                     control=control_s, arms=arms, labels=labels, cluster_codes=codes, n_clusters=G,
-                     n_dropped=n_bad)
-
-
-def _vcov(prep: _Prepared, family: _Family, beta: np.ndarray, se_type: str) -> np.ndarray:
+def _vcov(prep: TrialInputs, family: _Family, beta: np.ndarray, se_type: str) -> np.ndarray:
     X, y = prep.X, prep.y
-    n, k = X.shape
     eta = X @ beta + prep.offset
     mu = family.linkinv(eta)
     d = family.mu_eta(eta)
     var = family.variance(mu)
     w = d * d / var
     bread = np.linalg.inv((X * w[:, None]).T @ X)
-    if se_type == "classical":
-        return bread
-    s = X * ((y - mu) * d / var)[:, None]
-    if se_type in CR_TYPES:
-        G = int(prep.n_clusters)  # type: ignore[arg-type]
-        if G < 2:
-            raise ValueError(f"Cluster-robust standard errors need at least 2 clusters. Got {G} instead.")
-        S = np.column_stack([np.bincount(prep.cluster_codes, weights=s[:, j], minlength=G) for j in range(k)])
-        meat = S.T @ S
-        factor = 1.0 if se_type == "CR0" else G / (G - 1.0)
-        if se_type == "CR1":
-            factor *= (n - 1.0) / (n - k)
-    else:
-        if se_type in ("HC2", "HC3"):
-            h = w * np.einsum("ij,jk,ik->i", X, bread, X)
-            s = s / ((1.0 - h) ** (0.5 if se_type == "HC2" else 1.0))[:, None]
-        meat = s.T @ s
-        factor = n / (n - k) if se_type == "HC1" else 1.0
-    return factor * (bread @ meat @ bread)
+    clusters = None
+    if prep.cluster_codes is not None:
+        clusters = Clusters.from_codes(prep.cluster_codes, int(prep.n_clusters), se_type)  # type: ignore[arg-type]
+    inputs = SandwichInputs.likelihood(X, bread, (y - mu) * d / var, w, clusters=clusters)
+    return variance(se_type, inputs).vcov
 
 
 # --------------------------------------------------------------------------------------------
@@ -577,11 +392,10 @@ class GLMResult:
 
 def _fit(estimator: str, family_name: str, outcome: Any, arm: Any, *, control: Any, covariates: Any,
          clusters: Any, exposure: Any, se_type: str | None, ci_level: float, missing: str) -> GLMResult:
-    ci_level = _check_ci_level(ci_level)
-    prep = _prepare(outcome, arm, control=control, covariates=covariates, clusters=clusters, exposure=exposure,
+    ci_level = check_ci_level(ci_level)
+    prep = trial_inputs(outcome, arm, control=control, covariates=covariates, clusters=clusters, exposure=exposure,
                     missing=missing)
-    se_type = _resolve_se_type(se_type, prep.cluster_codes is not None, HC_TYPES, CR_TYPES,
-                               default_hc="HC1", default_cr="stata")
+    se_type = resolve_se_type(se_type, prep.cluster_codes is not None, offered=GLM_SE_TYPES, default=("HC1", "CR1"))
     y, X = prep.y, prep.X
     n = X.shape[0]
 
@@ -654,11 +468,11 @@ def _fit(estimator: str, family_name: str, outcome: Any, arm: Any, *, control: A
                               else ("log_rate_ratio", "rate_ratio"))
     effects: list[Estimate] = []
     Xc = X.copy()
-    arm_idx = list(prep.arm_cols.values())
+    arm_idx = list(prep.arm_columns.values())
     Xc[:, arm_idx] = 0.0
     eta0 = Xc @ beta + prep.offset
     for a in prep.arms:
-        j = prep.arm_cols[a]
+        j = prep.arm_columns[a]
         log_e = _z_estimate(a, beta[j], se[j], ci_level, scale=log_scale, **common)  # type: ignore[arg-type]
         r = math.exp(beta[j])
         ratio = Estimate(term=a, estimate=r, std_error=r * se[j], statistic=log_e.statistic, df=math.inf,
@@ -693,7 +507,7 @@ _COMMON_DOC = """
         are dummy-coded (first sorted level as reference).
     clusters : cluster labels, length n; required for cluster-robust ``se_type``.
     se_type : one of ``classical``, ``HC0``-``HC3`` (no clusters) or ``CR0``, ``CR1``, ``stata``
-        (clusters); default ``HC1``, or ``stata`` when clusters are given.
+        (clusters; :mod:`bitframe.analyse.variance`); default ``HC1``, or ``CR1`` when clusters are given.
     ci_level : confidence level in (0, 1).
     missing : ``drop`` (complete cases; ``n_dropped`` counts the rest) or ``error``.
 """
@@ -760,24 +574,11 @@ for _f in (logistic_regression, poisson_regression, negative_binomial_regression
 # --------------------------------------------------------------------------------------------
 
 
-def _with_strata(covariates: Any, strata: Any) -> Any:
-    """Covariates plus stratum fixed effects (a categorical column, dummy-coded)."""
-    if strata is None:
-        return covariates
-    import pandas as pd
-
-    s = _labels(strata, "strata")
-    Z, names = _covariate_matrix(covariates, s.size)
-    frame = pd.DataFrame(Z, columns=names)
-    frame["stratum"] = pd.Series(s, dtype=object)
-    return frame
-
-
 def _registry_fit(fn: Any, scale: str, outcome: Any, arm: Any, *, control: Any, covariates: Any, strata: Any,
                   clusters: Any, weights: Any, se_type: str | None, ci_level: float, **extra: Any) -> list[Estimate]:
     if weights is not None:
         raise ValueError(f"The {fn.__name__!r} estimator does not take weights.")
-    res = fn(outcome, arm, control=control, covariates=_with_strata(covariates, strata), clusters=clusters,
+    res = fn(outcome, arm, control=control, covariates=covariates_with_strata(covariates, strata), clusters=clusters,
              se_type=se_type, ci_level=ci_level, missing="error", **extra)
     return [e for e in res.effects if e.scale == scale]
 

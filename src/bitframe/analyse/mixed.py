@@ -63,7 +63,7 @@ from typing import Any
 
 import numpy as np
 
-from bitframe.analyse.glm import _check_ci_level, _prepare
+from bitframe.analyse.coding import check_ci_level, covariates_with_strata, trial_inputs
 from bitframe.analyse.results import Estimate, estimates_frame
 from bitframe.errors import check_choice
 
@@ -225,11 +225,11 @@ def mixed_model(outcome: Any, arm: Any, clusters: Any, *, control: Any = None, c
     from scipy.stats import norm
     from scipy.stats import t as t_dist
 
-    ci_level = _check_ci_level(ci_level)
+    ci_level = check_ci_level(ci_level)
     check_choice("df_method", df_method, DF_METHODS)
     if clusters is None:
         raise ValueError("The 'clusters' parameter is required for a mixed model.")
-    prep = _prepare(outcome, arm, control=control, covariates=covariates, clusters=clusters, exposure=None,
+    prep = trial_inputs(outcome, arm, control=control, covariates=covariates, clusters=clusters, exposure=None,
                     missing=missing)
     y, X = prep.y, prep.X
     N, p = X.shape
@@ -277,7 +277,7 @@ def mixed_model(outcome: Any, arm: Any, clusters: Any, *, control: Any = None, c
                         n_clusters=G, scale=scale)
 
     coefs = tuple(est(name, j, "coefficient") for j, name in enumerate(prep.names))
-    effects = tuple(est(a, prep.arm_cols[a], "difference") for a in prep.arms)
+    effects = tuple(est(a, prep.arm_columns[a], "difference") for a in prep.arms)
     return MixedResult(
         estimator="mixed", method="REML" if reml else "ML", df_method=df_method, control=prep.control,
         arms=prep.arms, ci_level=ci_level, n=N, n_dropped=prep.n_dropped, n_clusters=G, tau2=float(tau2),
@@ -289,7 +289,6 @@ def mixed_model(outcome: Any, arm: Any, clusters: Any, *, control: Any = None, c
 
 def _register() -> None:
     from bitframe.analyse.estimators import ESTIMATORS, register_estimator
-    from bitframe.analyse.glm import _with_strata
 
     if "mixed" in ESTIMATORS:
         return
@@ -306,7 +305,7 @@ def _register() -> None:
                              f"(or 'model'). Got {se_type!r} instead.")
         if clusters is None:
             raise ValueError("The 'mixed' estimator needs 'clusters' (the random intercept's grouping).")
-        res = mixed_model(outcome, arm, clusters, control=control, covariates=_with_strata(covariates, strata),
+        res = mixed_model(outcome, arm, clusters, control=control, covariates=covariates_with_strata(covariates, strata),
                           ci_level=ci_level, missing="error")
         return list(res.effects)
 

@@ -364,7 +364,9 @@ def _summaries(protocol, frame, data: AnalysisData) -> list[dict]:
 
 def _bookkeeping(protocol, frame, data: AnalysisData, control: str) -> dict:
     """CONSORT flow, attrition, sample-ratio check, balance and subgroups, as the results JSON holds them."""
-    from bitframe.analyse import bookkeeping as bk
+    from bitframe.analyse import checks
+    from bitframe.analyse.consort import consort_flow
+    from bitframe.analyse.subgroups import subgroup_effects
 
     an = protocol.analysis
     arms = frame["arm"].astype(str).to_numpy()
@@ -373,8 +375,8 @@ def _bookkeeping(protocol, frame, data: AnalysisData, control: str) -> dict:
     received = None
     if an.compliance_column and an.compliance_column in frame.columns:
         received = np.asarray(frame[an.compliance_column], dtype=float)
-    flow = bk.consort_flow(arms, np.asarray(frame[primary.column], dtype=float), received=received,
-                           clusters=clusters, control=control)
+    flow = consort_flow(arms, np.asarray(frame[primary.column], dtype=float), received=received,
+                        clusters=clusters, control=control)
     consort = {
         "unit": "participants",
         "outcome": primary.id,
@@ -386,7 +388,7 @@ def _bookkeeping(protocol, frame, data: AnalysisData, control: str) -> dict:
     }
     attrition = []
     for outcome in protocol.outcomes:
-        res = bk.attrition(arms, np.asarray(frame[outcome.column], dtype=float), control=control)
+        res = checks.attrition(arms, np.asarray(frame[outcome.column], dtype=float), control=control)
         attrition.append({"outcome": outcome.id, "rates": dict(zip(res.arms, res.missing_rate)),
                           "missing": dict(zip(res.arms, res.n_missing)), "statistic": _finite(res.statistic),
                           "df": _finite(res.df), "p_value": res.p_value, "test": res.test})
@@ -394,7 +396,7 @@ def _bookkeeping(protocol, frame, data: AnalysisData, control: str) -> dict:
     if protocol.randomisation.scheme not in CLUSTER_SCHEMES:
         # Individuals are the randomised units only in individual designs; cluster designs
         # fix the ratio on clusters, so a unit-level ratio test would be misleading.
-        res = bk.sample_ratio_mismatch(arms, {a.id: a.ratio for a in protocol.arms})
+        res = checks.sample_ratio_mismatch(arms, {a.id: a.ratio for a in protocol.arms})
         srm = {"observed": dict(zip(res.arms, res.observed)), "expected": dict(zip(res.arms, res.expected)),
                "statistic": res.statistic, "df": res.df, "p_value": res.p_value, "mismatch": res.mismatch,
                "alpha": res.alpha}
@@ -402,7 +404,7 @@ def _bookkeeping(protocol, frame, data: AnalysisData, control: str) -> dict:
     names = [c for c in dict.fromkeys([*an.covariates, *an.subgroups]) if c in frame.columns]
     if names:
         covariates = frame[names].apply(_numeric_or_categorical)
-        table = bk.balance_table(covariates, arms, control=control)
+        table = checks.balance_table(covariates, arms, control=control)
         rows = {(r.covariate, r.arm): r for r in table.rows}
         for (covariate, arm), row in rows.items():
             if arm == control:
@@ -420,9 +422,9 @@ def _bookkeeping(protocol, frame, data: AnalysisData, control: str) -> dict:
                 continue
             y = np.asarray(frame[outcome.column], dtype=float)
             try:
-                res = bk.subgroup_effects(y, arms, frame[name].astype(str).to_numpy(), control=control,
-                                          clusters=clusters, se_type=protocol.se_type, ci_level=1 - an.alpha,
-                                          subgroup_name=name)
+                res = subgroup_effects(y, arms, frame[name].astype(str).to_numpy(), control=control,
+                                       clusters=clusters, se_type=protocol.se_type, ci_level=1 - an.alpha,
+                                       subgroup_name=name)
             except ValueError as exc:
                 subgroups.append({"outcome": outcome.id, "subgroup": name, "error": str(exc)})
                 continue

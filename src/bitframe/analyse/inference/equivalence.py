@@ -39,8 +39,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
+from bitframe.analyse.coding import check_open_range
 from bitframe.analyse.results import EffectEstimate, Estimate
 from bitframe.errors import check_choice
 
@@ -74,9 +73,8 @@ class EquivalenceResult:
 
 
 def _check_alpha(alpha: Any) -> float:
-    if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 < float(alpha) < 0.5:
-        raise ValueError(f"The 'alpha' parameter must be a float in the open range (0, 0.5). Got {alpha!r} instead.")
-    return float(alpha)
+    # each of the two one-sided tests is at level alpha, so the interval is at 1 - 2 alpha
+    return check_open_range(alpha, "alpha", upper=0.5)
 
 
 def _dist(df: float):

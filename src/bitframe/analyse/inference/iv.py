@@ -4,10 +4,10 @@ Model ``y = X b + u`` with ``X = [endogenous, exogenous]`` and instruments ``Z =
 instruments, exogenous]``. First stage ``X^ = Z (Z'Z)^{-1} Z'X``; second stage ``b = (X^'X^)^{-1}
 X^'y``. The variance is the sandwich of the second-stage regression on ``X^`` with the *structural*
 residuals ``e = y - X b`` (not ``y - X^ b``), exactly as estimatr computes it (``lm_robust_fit``
-with ``iv_stage = 2``): ``classical`` ``s^2 (X^'X^)^{-1}`` with ``s^2 = e'e / (n - k)``;
-``HC0``-``HC3`` with leverages of ``X^``; ``CR0``, ``stata`` (CR1) and ``CR2`` (Bell-McCaffrey
-adjustment matrices built from ``X^``, Satterthwaite df), with the formulas of
-:mod:`bitframe.analyse.linear`. Degrees of freedom: ``n - k`` (classical/HC), ``G - 1`` (CR0,
+with ``iv_stage = 2``): every ``se_type`` of :mod:`bitframe.analyse.variance` with ``X^`` as the
+design (``classical`` ``s^2 (X^'X^)^{-1}`` with ``s^2 = e'e / (n - k)``; ``HC0``-``HC3`` with
+leverages of ``X^``; ``CR0``, ``CR1``, ``stata`` (CR1S) and ``CR2`` with Bell-McCaffrey adjustment
+matrices built from ``X^``). Degrees of freedom: ``n - k`` (classical/HC), ``G - 1`` (CR0, CR1,
 stata), Bell-McCaffrey (CR2).
 
 First-stage report: for each endogenous regressor, the robust Wald F statistic of the excluded
@@ -36,11 +36,27 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
+from bitframe.analyse.coding import (
+    arm_levels,
+    as_float_vector,
+    as_labels,
+    check_ci_level,
+    cluster_codes,
+    covariate_matrix,
+    stratum_dummies,
+)
+from bitframe.analyse.linear import make_estimates
 from bitframe.analyse.results import EffectEstimate, Estimate, estimates_frame
+from bitframe.analyse.variance import (
+    Clusters,
+    SandwichInputs,
+    resolve_se_type,
+    variance,
+)
 
 __all__ = ["IVResult", "FirstStage", "iv_robust", "cace", "CACEResult"]
 
@@ -108,46 +124,15 @@ def _sandwich(Xh: np.ndarray, e: np.ndarray, se_type: str, clusters: Any) -> tup
     """Variance of the coefficients of a regression on ``Xh`` with residuals ``e`` (estimatr's formulas)."""
     from scipy.linalg import solve_triangular
 
-    from bitframe.analyse.linear import _cr2_df, _cr2_pieces, _group_sums, _labels, _segments, group_codes
-
     n, r = Xh.shape
     Q, R = np.linalg.qr(Xh, mode="reduced")
     Rinv = solve_triangular(R, np.eye(r), check_finite=False)
-    dof = np.full(r, float(n - r))
-    G = None
-    if se_type == "classical":
-        meat = float(e @ e) / (n - r) * np.eye(r)
-    elif se_type in ("HC0", "HC1", "HC2", "HC3"):
-        omega = e**2
-        if se_type in ("HC2", "HC3"):
-            h = np.einsum("ij,ij->i", Q, Q)
-            if np.any(h > 1 - 1e-10):
-                raise ValueError(f"se_type {se_type!r} is undefined: some observations have leverage 1.")
-            omega = omega / (1 - h) if se_type == "HC2" else omega / (1 - h) ** 2
-        meat = (Q * omega[:, None]).T @ Q
-        if se_type == "HC1":
-            meat *= n / (n - r)
-    else:
-        labels = _labels(clusters, "clusters", n)
-        codes, G = group_codes(labels)
-        if G < 2:
-            raise ValueError(f"Cluster-robust se_type {se_type!r} needs at least 2 clusters; got {G}.")
-        order, starts, counts = _segments(codes, G)
-        if se_type in ("CR0", "stata"):
-            scores = _group_sums(Q[order] * e[order, None], starts)
-            meat = scores.T @ scores
-            if se_type == "stata":
-                meat *= G * (n - 1) / ((G - 1) * (n - r))
-            dof = np.full(r, float(G - 1))
-        else:
-            U = Q[order]
-            C = -np.eye(r)
-            ue = _group_sums(U * e[order, None], starts)
-            adj, F1, F2 = _cr2_pieces(U, ue, C, slice(0, r), starts, counts)
-            meat = adj.T @ adj
-            dof = _cr2_df(F1, F2, C, Rinv.T)
-    vcov = Rinv @ meat @ Rinv.T
-    return 0.5 * (vcov + vcov.T), dof, G
+    groups = None
+    if clusters is not None:
+        codes, G = cluster_codes(clusters, "clusters", n)
+        groups = Clusters.from_codes(codes, G, se_type)
+    fit = variance(se_type, SandwichInputs.least_squares(Q, Rinv, e, clusters=groups))
+    return fit.vcov, fit.df, None if groups is None else groups.n_clusters
 
 
 def iv_robust(
@@ -168,12 +153,10 @@ def iv_robust(
     Matches ``estimatr::iv_robust(y ~ endog + exog | instruments + exog, se_type = ..., clusters = ...)``.
     Arrays, DataFrames or mappings name -> column are accepted for the three matrices.
     """
-    from bitframe.analyse.linear import _as_float_vector, check_ci_level, make_estimates, resolve_se_type
-
     ci_level = check_ci_level(ci_level)
     yv = np.asarray(y.to_numpy() if hasattr(y, "to_numpy") else y, dtype=float).reshape(-1)
     n = yv.shape[0]
-    yv = _as_float_vector(yv, "y", n)
+    yv = as_float_vector(yv, "y", n)
     En, en_names = _matrix(endogenous, "endogenous", n)
     In, in_names = _matrix(instruments, "instruments", n)
     Ex, ex_names = _matrix(exogenous, "exogenous", n)
@@ -256,9 +239,6 @@ def cace(
     none) or a mapping arm -> 0/1 receipt column. Covariates and stratum dummies enter both stages
     as exogenous regressors. Default SEs as estimatr (HC2; CR2 with clusters).
     """
-    import pandas as pd
-
-    from bitframe.analyse.linear import arm_levels, as_labels, covariate_matrix
 
     y = np.asarray(outcome.to_numpy() if hasattr(outcome, "to_numpy") else outcome, dtype=float)
     n = y.shape[0]
@@ -285,9 +265,8 @@ def cace(
     Zx, zx_names = covariate_matrix(covariates, n)
     exo = {nm: Zx[:, j] for j, nm in enumerate(zx_names)}
     if strata is not None:
-        s = as_labels(strata, "strata", n)
-        for lv in sorted(set(s.tolist()))[1:]:
-            exo[f"stratum[{lv}]"] = (s == lv).astype(float)
+        S, snames = stratum_dummies(strata, n)
+        exo.update({nm: S[:, j] for j, nm in enumerate(snames)})
     endog = {f"received[{a}]": R[a] for a in others}
     fit = iv_robust(y, endog, Zd, exo or None, se_type=se_type, clusters=clusters, ci_level=ci_level,
                     estimator="cace_2sls")

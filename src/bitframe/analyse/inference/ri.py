@@ -413,8 +413,8 @@ def randomisation_test(
     confidence_interval : compute the test-inversion CI (two-sided only).
     keep_null : also return the joint null distribution of all rows over fresh full draws.
     """
+    from bitframe.analyse.coding import check_ci_level, covariate_matrix
     from bitframe.analyse.estimators import get_estimator
-    from bitframe.analyse.linear import check_ci_level, covariate_matrix
 
     if not isinstance(design, RIDesign):
         raise ValueError(f"The 'design' parameter must be an RIDesign (see ri_design). Got {type(design).__name__} instead.")

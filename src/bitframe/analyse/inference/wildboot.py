@@ -190,7 +190,8 @@ def wild_cluster_bootstrap(
     weight_matrix : a ``(B x G)`` weight matrix to use instead of drawing one (clusters in sorted
         label order), so that several hypotheses share the draws.
     """
-    from bitframe.analyse.linear import _as_float_vector, check_ci_level, group_codes
+    from bitframe.analyse.coding import as_float_vector as _as_float_vector
+    from bitframe.analyse.coding import check_ci_level
 
     check_choice("pvalue_type", pvalue_type, PVALUE_TYPES)
     ci_level = check_ci_level(ci_level)
@@ -345,7 +346,8 @@ def wild_bootstrap_effects(
     effects); every arm's test uses the same weights (seeded once), so the rows' ``t_boot`` are
     jointly distributed. ``se_type`` is ``stata`` (CR1), ``df`` is ``G - 1`` (for reference only).
     """
-    from bitframe.analyse.linear import _as_float_vector, treatment_design
+    from bitframe.analyse.coding import as_float_vector as _as_float_vector
+    from bitframe.analyse.coding import treatment_design
 
     if adjustment is None:
         adjustment = "standard" if (covariates is not None or strata is not None) else "none"

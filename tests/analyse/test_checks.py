@@ -1,10 +1,8 @@
-"""Tests of bitframe.analyse.bookkeeping against R.
+"""Tests of bitframe.analyse.checks against R.
 
 Reference: ``tests/reference/bookkeeping_reference.R`` -- stats::chisq.test (goodness of fit and
 independence, correct = FALSE), stats::fisher.test (exact r x 2), Austin (2009, Stat Med 28:3083)
-standardised differences written out in base R, base R counts for the CONSORT flow (Schulz et al.
-2010; Campbell et al. 2012), estimatr::lm_robust + car::linearHypothesis for subgroup effects and the
-interaction Wald test.
+standardised differences written out in base R.
 """
 
 from __future__ import annotations
@@ -19,7 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bitframe.analyse import bookkeeping as bk
+from bitframe.analyse import checks as bk
 
 REF_DIR = Path(__file__).resolve().parents[1] / "reference" / "bookkeeping"
 REF = json.loads((REF_DIR / "bookkeeping_results.json").read_text())
@@ -183,84 +181,6 @@ def test_balance_constant_covariate():
     assert table.row("k", "t").smd == 0.0
 
 
-# ---- CONSORT ---------------------------------------------------------------------------------
-
-
-def test_consort_matches_r_counts():
-    """Allocated, received, lost, analysed and cluster counts equal R's table()/tapply counts."""
-    d = _data("consort")
-    flow = bk.consort_flow(d.arm, d.y, received=d.received, clusters=d.cluster, control="control")
-    assert flow.randomised == len(d) and flow.n_clusters == d.cluster.nunique()
-    for ref in REF["consort"]:
-        row = flow.arm(ref["arm"])
-        for key, value in ref.items():
-            assert getattr(row, key) == value, (ref["arm"], key)
-    frame = flow.to_frame()
-    assert frame["allocated"].sum() == len(d)
-    assert (frame["analysed"] + frame["lost_to_follow_up"] == frame["allocated"]).all()
-
-
-def test_consort_individual_trial_and_enrolment():
-    arm = np.repeat(["a", "b"], [3, 2])
-    y = np.array([1.0, np.nan, 2.0, 3.0, np.nan])
-    flow = bk.consort_flow(arm, y, assessed=9, excluded=4)
-    assert flow.arm("a").lost_to_follow_up == 1 and flow.arm("b").analysed == 1
-    assert flow.arm("a").received is None and flow.arm("a").clusters_allocated is None
-    with pytest.raises(ValueError, match=r"assessed \(9\) - excluded \(3\) = 6, but 5 units were randomised"):
-        bk.consort_flow(arm, y, assessed=9, excluded=3)
-    with pytest.raises(ValueError, match="'received' parameter must be 0/1"):
-        bk.consort_flow(arm, y, received=[0, 1, 2, 0, 1])
-    rec = bk.consort_flow(arm, y, received=[1, np.nan, 0, 1, 1])
-    assert (rec.arm("a").received, rec.arm("a").not_received, rec.arm("a").received_unknown) == (1, 1, 1)
-
-
-# ---- subgroups -------------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("case", REF["subgroup"], ids=[c["case"] for c in REF["subgroup"]])
-def test_subgroup_matches_estimatr_and_car(case):
-    """Within-level effects equal lm_robust on the nested parametrisation; the interaction Wald
-    chi-square and F statistic equal car::linearHypothesis on lm_robust(y ~ arm * grp); the F
-    p-value uses df2 = n - k (HC; as car) or G - 1 (clusters; computed in R with pf)."""
-    d = _data("subgroup")
-    if case["dataset"] == "sub2":
-        d = d[(d.arm != "sms") & (d.grp != "middle")]
-    res = bk.subgroup_effects(
-        d.y, d.arm, d.grp, control="control", covariates=d[["x"]] if case["covariates"] else None,
-        clusters=d.cluster if case["clustered"] else None, se_type=case["se_type"],
-    )
-    assert len(res.effects) == len(case["effects"])
-    for ref in case["effects"]:
-        e = res.effect(ref["arm"], ref["level"])
-        for f in ("estimate", "std_error", "statistic", "df", "p_value", "ci_lower", "ci_upper"):
-            assert getattr(e, f) == pytest.approx(ref[f], rel=1e-8), (ref["arm"], ref["level"], f)
-    assert res.interaction_df1 == case["n_interactions"]
-    assert res.wald_chisq == pytest.approx(case["wald_chisq"], rel=1e-8)
-    assert res.wald_chisq_p_value == pytest.approx(case["wald_chisq_p"], rel=1e-8)
-    assert res.interaction_statistic == pytest.approx(case["wald_F"], rel=1e-8)
-    assert res.interaction_df2 == case["wald_df2"]
-    assert res.interaction_p_value == pytest.approx(case["wald_F_p"], rel=1e-8)
-    if not case["clustered"]:
-        assert res.interaction_p_value == pytest.approx(case["car_F_p"], rel=1e-8)
-
-
-def test_subgroup_frame_and_errors():
-    d = _data("subgroup")
-    res = bk.subgroup_effects(d.y, d.arm, d.grp, subgroup_name="age_group")
-    frame = res.to_frame()
-    assert len(frame) == 6 and set(frame["subgroup"]) == {"age_group"}
-    assert res.levels == ("middle", "older", "younger") and res.se_type == "HC2"
-    assert frame.groupby("level")["n_level"].first().sum() == len(d)
-    with pytest.raises(ValueError, match="single level"):
-        bk.subgroup_effects(d.y, d.arm, np.repeat("all", len(d)))
-    grp = d.grp.to_numpy().copy()
-    grp[(d.arm == "sms").to_numpy() & (grp == "older")] = "middle"
-    with pytest.raises(ValueError, match="Subgroup level 'older' has no units in arm 'sms'"):
-        bk.subgroup_effects(d.y, d.arm, grp)
-    with pytest.raises(ValueError, match="needs 'clusters'"):
-        bk.subgroup_effects(d.y, d.arm, d.grp, se_type="CR2")
-
-
 # ---- properties ------------------------------------------------------------------------------
 
 
@@ -292,7 +212,7 @@ def test_docstring_examples_run():
     """The examples in the module's docstrings are correct (doctest)."""
     import doctest
 
-    from bitframe.analyse import bookkeeping as module
+    from bitframe.analyse import checks as module
 
     outcome = doctest.testmod(module)
     assert outcome.attempted > 0 and outcome.failed == 0

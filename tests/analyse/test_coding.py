@@ -1,0 +1,82 @@
+"""Tests of bitframe.analyse.coding: the trial design matrix, labels, arm levels, covariates and the
+missing-value rule shared by every estimator."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bitframe.analyse.coding import (
+    arm_levels,
+    as_labels,
+    check_open_range,
+    complete_cases,
+    covariate_matrix,
+    covariates_with_strata,
+    stratum_dummies,
+    treatment_design,
+)
+
+
+def test_design_columns_and_names():
+    arm = np.array(["b", "a", "c", "a", "b", "c"])
+    d = treatment_design(arm, control="b", covariates={"age": [1, 2, 3, 4, 5, 6], "sex": list("mfmfmf")},
+                         strata=["s1", "s2"] * 3, adjustment="standard")
+    assert d.terms == ("(Intercept)", "arm[a]", "arm[c]", "age", "sex[m]", "stratum[s2]")
+    assert d.arms == ("a", "c") and d.control == "b" and d.arm_columns == (1, 2)
+    np.testing.assert_array_equal(d.X[:, 1], [0, 1, 0, 1, 0, 0])
+    with pytest.raises(ValueError):
+        d.X[0, 0] = 5.0  # read-only
+
+
+def test_design_argument_errors():
+    arm = ["a", "b"] * 4
+    with pytest.raises(ValueError, match="adjustment='none'"):
+        treatment_design(arm, covariates=np.arange(8.0))
+    with pytest.raises(ValueError, match="needs covariates or strata"):
+        treatment_design(arm, adjustment="lin")
+    with pytest.raises(ValueError, match="Unknown adjustment 'linn'; did you mean 'lin'"):
+        treatment_design(arm, adjustment="linn")
+    with pytest.raises(ValueError, match="Unknown control arm 'x'"):
+        treatment_design(arm, control="x")
+    with pytest.raises(ValueError, match="single arm"):
+        treatment_design(["a"] * 8)
+    with pytest.raises(ValueError, match="missing values"):
+        treatment_design(arm, covariates=[1.0, np.nan, 2, 3, 4, 5, 6, 7], adjustment="standard")
+
+
+def test_labels_are_strings_and_arm_levels_put_the_control_first():
+    """Arms compare as strings in R's sorted factor order, the control first (any label type)."""
+    labels = as_labels(pd.Series([2, 1, 3, 1]), "arm")
+    assert labels.tolist() == ["2", "1", "3", "1"]
+    assert arm_levels(labels) == ("1", ("2", "3"))
+    assert arm_levels(labels, control=3) == ("3", ("1", "2"))
+    with pytest.raises(ValueError, match=r"The 'arm' parameter has 1 missing labels"):
+        as_labels(["a", None, "b"], "arm")
+
+
+def test_strata_code_the_same_as_a_categorical_covariate():
+    """Stratum fixed effects are dummy-coded like a text covariate named 'stratum' (first level the
+    reference), whether built directly or through the covariates of the model-based estimators."""
+    strata = ["s2", "s1", "s3", "s1"]
+    S, names = stratum_dummies(strata, 4)
+    Z, znames = covariate_matrix(covariates_with_strata({"x": [1.0, 2, 3, 4]}, strata), 4)
+    assert names == ["stratum[s2]", "stratum[s3]"] and znames == ["x", *names]
+    np.testing.assert_array_equal(Z[:, 1:], S)
+
+
+def test_complete_cases_names_the_inputs_checked():
+    keep, n_bad = complete_cases({"outcome": np.array([False, True, False]),
+                                  "cluster": np.array([False, False, True])}, "drop")
+    assert keep.tolist() == [True, False, False] and n_bad == 2
+    with pytest.raises(ValueError, match=r"2 unit\(s\) have a missing outcome or cluster \(first at index 1\)"):
+        complete_cases({"outcome": np.array([False, True, False]), "cluster": np.array([False, False, True])},
+                       "error")
+
+
+@pytest.mark.parametrize("value", [0, 0.5, 1.5, True, "0.25", None])
+def test_open_range_check_names_parameter_and_range(value):
+    with pytest.raises(ValueError, match=r"The 'alpha' parameter must be a float in the open range \(0, 0.5\)"):
+        check_open_range(value, "alpha", upper=0.5)
+    assert check_open_range(np.float32(0.25), "alpha", upper=0.5) == 0.25
