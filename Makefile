@@ -4,15 +4,20 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install test test-slow wheel-smoke demo bench docs clean
+.PHONY: install check test test-slow wheel-smoke demo bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test]'
+	$(PY) -m pip install --quiet -e '.[test,check]'
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Lint and types: zero ruff findings, zero mypy errors.
+check: $(STAMP)
+	$(VENV)/bin/ruff check src tests benchmarks scripts
+	$(VENV)/bin/mypy
 
 # The whole default suite (slow simulation tests excluded; see test-slow).
 test: $(STAMP)
