@@ -86,7 +86,7 @@ def test_block_with_one_treated_unit_is_an_error() -> None:
     y = np.arange(8.0)
     arm = ["c", "c", "c", "t", "c", "c", "t", "t"]
     blocks = ["a"] * 4 + ["b"] * 4
-    with pytest.raises(ValueError, match="Block 'a'.*at least two units of each arm"):
+    with pytest.raises(ValueError, match=r"Block 'a'.*at least two units of each arm"):
         difference_in_means(y, arm, blocks=blocks)
 
 
@@ -94,7 +94,7 @@ def test_block_without_both_arms_is_an_error() -> None:
     y = np.arange(8.0)
     arm = ["c", "c", "c", "c", "c", "t", "t", "c"]
     blocks = ["a"] * 4 + ["b"] * 4
-    with pytest.raises(ValueError, match="Block 'a'.*needs units of both arms"):
+    with pytest.raises(ValueError, match=r"Block 'a'.*needs units of both arms"):
         difference_in_means(y, arm, blocks=blocks)
 
 

@@ -95,7 +95,9 @@ def test_missing_outcome_column_suggests(sms):
 def test_count_outcome_must_be_nonnegative_integer():
     proto = load_protocol(ROOT / "protocols" / "volunteer-letters.yaml")
     allocation = pd.DataFrame({"household_id": ["a", "b", "c", "d"], "arm": ["standard", "norm", "easy", "standard"]})
-    outcomes = pd.DataFrame({"household_id": ["a", "b", "c", "d"], "registered": [0, 1, 0, 1], "hours_month3": ["2", "-1", "1.5", ""]})
+    outcomes = pd.DataFrame(
+        {"household_id": ["a", "b", "c", "d"], "registered": [0, 1, 0, 1], "hours_month3": ["2", "-1", "1.5", ""]}
+    )
     with pytest.raises(DataError) as info:
         merge_outcomes(proto, allocation, outcomes)
     [p] = info.value.problems

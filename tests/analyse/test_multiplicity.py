@@ -50,7 +50,8 @@ def test_unknown_method_lists_valid_names():
 def test_argument_errors():
     with pytest.raises(ValueError, match=r"values in \[0, 1\]. Got 1.5"):
         adjust_pvalues([0.1, 1.5])
-    with pytest.raises(ValueError, match=r"'n_tests' parameter must be an integer >= the number of non-missing p-values \(2\). Got 1"):
+    message = r"'n_tests' parameter must be an integer >= the number of non-missing p-values \(2\). Got 1"
+    with pytest.raises(ValueError, match=message):
         adjust_pvalues([0.1, 0.2], n_tests=1)
     with pytest.raises(ValueError, match="one-dimensional"):
         adjust_pvalues([[0.1, 0.2]])

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from bitframe.analyse.coding import (
     arm_levels,
@@ -258,7 +259,7 @@ def attrition(arm: Any, outcome: Any, *, control: Any = None, test: str = "auto"
     values = as_1d(outcome, "outcome", arm_labels.size)
     miss = values.astype(bool) if values.dtype == bool else is_missing(values)
     control_s, others = arm_levels(arm_labels, control)
-    arms = (control_s,) + others
+    arms = (control_s, *others)
     n = np.array([np.sum(arm_labels == a) for a in arms])
     m = np.array([np.sum(miss & (arm_labels == a)) for a in arms])
     table = np.column_stack([n - m, m]).astype(float)
@@ -326,7 +327,7 @@ class BalanceTable:
 
     def row(self, covariate: str, arm: str) -> BalanceRow:
         check_choice("covariate", covariate, self.covariates)
-        check_choice("arm", str(arm), (self.control,) + self.arms)
+        check_choice("arm", str(arm), (self.control, *self.arms))
         return next(r for r in self.rows if r.covariate == covariate and r.arm == str(arm))
 
     def to_frame(self):
@@ -367,6 +368,13 @@ def _balance_columns(covariates: Any, n: int) -> list[tuple[str, np.ndarray, boo
     return out
 
 
+def _arm_sd(observed: npt.NDArray[np.float64], mean: float, binary: bool) -> float:
+    """One arm's SD: ``sqrt(p(1 - p))`` for a binary covariate, the sample SD (``ddof=1``) otherwise."""
+    if binary:
+        return math.sqrt(mean * (1.0 - mean)) if observed.size else math.nan
+    return float(observed.std(ddof=1)) if observed.size > 1 else math.nan
+
+
 def balance_table(covariates: Any, arm: Any, *, control: Any = None, threshold: float = 0.1) -> BalanceTable:
     """Means, SDs and standardised mean differences of baseline covariates by arm.
 
@@ -388,7 +396,7 @@ def balance_table(covariates: Any, arm: Any, *, control: Any = None, threshold: 
         raise ValueError(f"The 'threshold' parameter must be a positive number. Got {threshold!r} instead.")
     arm_labels = labels(arm, "arm")
     control_s, others = arm_levels(arm_labels, control)
-    arms = (control_s,) + others
+    arms = (control_s, *others)
     cols = _balance_columns(covariates, arm_labels.size)
     rows: list[BalanceRow] = []
     for name, v, binary in cols:
@@ -398,11 +406,7 @@ def balance_table(covariates: Any, arm: Any, *, control: Any = None, threshold: 
             ok = va[~np.isnan(va)]
             k = ok.size
             mean = float(ok.mean()) if k else math.nan
-            if binary:
-                sd = math.sqrt(mean * (1.0 - mean)) if k else math.nan
-            else:
-                sd = float(ok.std(ddof=1)) if k > 1 else math.nan
-            stats.append((a, k, int(va.size - k), mean, sd))
+            stats.append((a, k, int(va.size - k), mean, _arm_sd(ok, mean, binary)))
         _, _, _, m0, s0 = stats[0]
         for a, k, nm, mean, sd in stats:
             if a == control_s:

@@ -72,7 +72,7 @@ def consort_flow(arm: Any, outcome: Any, *, received: Any = None, clusters: Any 
     y = as_1d(outcome, "outcome", n)
     lost = is_missing(y)
     control_s, others = arm_levels(arm_labels, control)
-    arms = (control_s,) + others
+    arms = (control_s, *others)
     rec = None
     if received is not None:
         r = as_1d(received, "received", n)

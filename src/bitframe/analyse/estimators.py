@@ -125,7 +125,9 @@ def register_estimator(
     """Decorator adding a function with the common interface to :data:`ESTIMATORS`."""
     bad = [t for t in outcome_types if t not in OUTCOME_TYPES]
     if bad or not outcome_types:
-        raise ValueError(f"The 'outcome_types' parameter must be a non-empty subset of {OUTCOME_TYPES}. Got {outcome_types!r} instead.")
+        raise ValueError(
+            f"The 'outcome_types' parameter must be a non-empty subset of {OUTCOME_TYPES}. Got {outcome_types!r} instead."
+        )
 
     def decorator(fn: EstimatorFn) -> EstimatorFn:
         ESTIMATORS.add(

@@ -403,7 +403,7 @@ def _fit(estimator: str, family_name: str, outcome: Any, arm: Any, *, control: A
     if family_name == "binomial":
         if not np.all((y == 0) | (y == 1)):
             raise ValueError("The 'outcome' parameter of a logistic regression must be 0/1 (or boolean).")
-        for a in (prep.control,) + prep.arms:
+        for a in (prep.control, *prep.arms):
             ya = y[prep.labels == a]
             if ya.min() == ya.max():
                 raise ValueError(
@@ -413,7 +413,7 @@ def _fit(estimator: str, family_name: str, outcome: Any, arm: Any, *, control: A
     else:
         if np.any(y < 0):
             raise ValueError("The 'outcome' parameter of a count regression must be non-negative.")
-        for a in (prep.control,) + prep.arms:
+        for a in (prep.control, *prep.arms):
             if y[prep.labels == a].max() == 0:
                 raise ValueError(f"Arm {a!r} has no events (all counts 0); its rate ratio is not estimable.")
 
@@ -431,7 +431,7 @@ def _fit(estimator: str, family_name: str, outcome: Any, arm: Any, *, control: A
         tprof = _ThetaProfile(y)
         th, _ = _theta_ml(tprof, mu)
         conv_all = False
-        for outer in range(1, _MAX_ITER + 1):
+        for _ in range(_MAX_ITER):
             family = _NegBin(th)
             beta, it, conv = _irls(y, X, prep.offset, family, beta0=beta)
             iters += it

@@ -35,7 +35,7 @@ class AnalysisData:
     outcome column (float, NaN when missing) and the covariate/subgroup columns.
     """
 
-    frame: "pd.DataFrame"
+    frame: pd.DataFrame
     id_column: str
     outcome_columns: dict[str, str]  # outcome id -> column
     missing: dict[str, dict[str, int]]  # outcome id -> arm -> n missing
@@ -60,7 +60,7 @@ def _column_problem(label: str, column: str, columns, what: str) -> Problem:
     )
 
 
-def _id_problems(frame: "pd.DataFrame", id_column: str, label: str) -> list[Problem]:
+def _id_problems(frame: pd.DataFrame, id_column: str, label: str) -> list[Problem]:
     problems = []
     ids = frame[id_column]
     blank = ids.isna() | (ids.astype(str).str.strip() == "")
@@ -80,7 +80,7 @@ def _id_problems(frame: "pd.DataFrame", id_column: str, label: str) -> list[Prob
     return problems
 
 
-def _coerce_outcome(values: "pd.Series", outcome_type: str, label: str, column: str) -> tuple[np.ndarray, list[Problem]]:
+def _coerce_outcome(values: pd.Series, outcome_type: str, label: str, column: str) -> tuple[np.ndarray, list[Problem]]:
     """Convert an outcome column to float with NaN for missing; name rows with values of the wrong type."""
     import pandas as pd
 
@@ -122,13 +122,13 @@ def _coerce_outcome(values: "pd.Series", outcome_type: str, label: str, column: 
 
 
 def merge_outcomes(
-    protocol: "Protocol",
-    allocation: "pd.DataFrame",
-    outcomes: "pd.DataFrame",
+    protocol: Protocol,
+    allocation: pd.DataFrame,
+    outcomes: pd.DataFrame,
     *,
     list_label: str = "<list>",
     outcomes_label: str = "<outcomes>",
-    baseline: "pd.DataFrame | None" = None,
+    baseline: pd.DataFrame | None = None,
     baseline_label: str = "<participants>",
 ) -> AnalysisData:
     """Merge the randomisation list with outcomes (and optional baseline covariates) by unit id.
@@ -162,10 +162,10 @@ def merge_outcomes(
     arms = allocation["arm"].astype("string").str.strip()
     unknown = ~arms.isin(protocol.arm_ids)
     if unknown.any():
-        values = sorted(set(arms[unknown].fillna("<blank>")))
+        unknown_arms = sorted(set(arms[unknown].fillna("<blank>")))
         problems.append(
             Problem("BF214", f"arms not in the protocol in rows {_rows(np.flatnonzero(unknown.to_numpy()) + 1)}: "
-                    f"{', '.join(map(repr, values))}", file=list_label, field="arm",
+                    f"{', '.join(map(repr, unknown_arms))}", file=list_label, field="arm",
                     hint=f"the protocol's arms are {', '.join(protocol.arm_ids)}")
         )
     listed = set(allocation[id_col].dropna())
@@ -205,19 +205,20 @@ def merge_outcomes(
     if problems:
         raise DataError(problems)
 
-    merged = allocation[[c for c in allocation.columns]].copy()
+    merged = allocation[list(allocation.columns)].copy()
     merged = merged.rename(columns={id_col: "unit_id"})
     merged["arm"] = arms
     out_frame = pd.DataFrame({"unit_id": outcomes[id_col]})
-    for col, values in coerced.items():
-        out_frame[col] = values
+    for col, coerced_values in coerced.items():
+        out_frame[col] = coerced_values
     for col in extra_cols:
         if col in outcomes.columns and col not in merged.columns:
             out_frame[col] = outcomes[col].to_numpy()
     out_frame["_has_outcome_row"] = True
     merged = merged.merge(out_frame, on="unit_id", how="left", validate="one_to_one")
     if baseline is not None:
-        base_cols = [c for c in [*extra_cols, *( [cluster_col] if cluster_col else [])] if c in baseline.columns and c not in merged.columns]
+        wanted = [*extra_cols, *([cluster_col] if cluster_col else [])]
+        base_cols = [c for c in wanted if c in baseline.columns and c not in merged.columns]
         if base_cols:
             merged = merged.merge(baseline[[id_col, *base_cols]].rename(columns={id_col: "unit_id"}), on="unit_id",
                                   how="left", validate="one_to_one")

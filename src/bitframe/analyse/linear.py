@@ -188,7 +188,8 @@ def _independent_columns_gram(G: np.ndarray) -> np.ndarray:
     """The rule of :func:`_independent_columns` applied to the Gram matrix ``X'X``.
 
     Incremental Cholesky: column j's squared residual norm on the kept columns before it is
-    ``G_jj - l'l``; it is dropped when that is below ``tol^2 G_jj``.
+    ``G_jj - row'row``, ``row`` being column j's new row of the Cholesky factor ``L``; it is dropped when that
+    is below ``tol^2 G_jj``.
     """
     from scipy.linalg import solve_triangular
 
@@ -198,14 +199,14 @@ def _independent_columns_gram(G: np.ndarray) -> np.ndarray:
     for j in range(k):
         gjj = G[j, j]
         if keep:
-            l = solve_triangular(L[: len(keep), : len(keep)], G[keep, j], lower=True, check_finite=False)
-            r2 = gjj - l @ l
+            row = solve_triangular(L[: len(keep), : len(keep)], G[keep, j], lower=True, check_finite=False)
+            r2 = gjj - row @ row
         else:
-            l, r2 = np.empty(0), gjj
+            row, r2 = np.empty(0), gjj
         if not gjj > 0 or r2 <= _COLLINEAR_TOL**2 * gjj:
             continue
         m = len(keep)
-        L[m, :m] = l
+        L[m, :m] = row
         L[m, m] = np.sqrt(r2)
         keep.append(j)
     return np.array(keep, dtype=np.intp)

@@ -132,7 +132,7 @@ def subgroup_effects(outcome: Any, arm: Any, subgroup: Any, *, control: Any = No
     if len(levels) < 2:
         raise ValueError(f"The 'subgroup' parameter has a single level ({levels[0]!r}); at least two are needed.")
     for lv in levels:
-        for a in (control_s,) + arms:
+        for a in (control_s, *arms):
             if not np.any((sub == lv) & (arm_labels == a)):
                 raise ValueError(f"Subgroup level {lv!r} has no units in arm {a!r}; its effect is not estimable.")
     L = dummies(sub, levels)

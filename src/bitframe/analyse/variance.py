@@ -402,10 +402,7 @@ def _require_clusters(inputs: SandwichInputs, se_type: str) -> Clusters:
 
 def _leverages(inputs: SandwichInputs) -> np.ndarray:
     D = inputs.design
-    if inputs.bread is None:
-        h = np.einsum("ij,ij->i", D, D)
-    else:
-        h = np.einsum("ij,jk,ik->i", D, inputs.bread, D)
+    h = np.einsum("ij,ij->i", D, D) if inputs.bread is None else np.einsum("ij,jk,ik->i", D, inputs.bread, D)
     return h if inputs.hat_weights is None else inputs.hat_weights * h
 
 
@@ -450,10 +447,10 @@ def _cr2_pieces(U: np.ndarray, ue: np.ndarray, C: np.ndarray, sel: slice, starts
     matrices ``F1 = T' f(E) T`` and ``F2 = T' f(E)^2 T`` restricted to ``sel`` columns on the right.
     """
     gram = _group_gram(U, starts, counts)  # (G, m, m)
-    D, V = np.linalg.eigh(gram)
-    dmax = D.max(axis=1, keepdims=True)
-    keep = D > np.maximum(dmax * 1e-13, 0.0) if np.all(dmax > 0) else D > 0
-    sqrt_d = np.where(keep, np.sqrt(np.where(keep, D, 1.0)), 0.0)
+    d, V = np.linalg.eigh(gram)
+    dmax = d.max(axis=1, keepdims=True)
+    keep = d > np.maximum(dmax * 1e-13, 0.0) if np.all(dmax > 0) else d > 0
+    sqrt_d = np.where(keep, np.sqrt(np.where(keep, d, 1.0)), 0.0)
     inv_sqrt_d = np.where(keep, 1.0 / np.where(keep, sqrt_d, 1.0), 0.0)
     T = sqrt_d[:, :, None] * np.swapaxes(V, 1, 2)  # (G, m, m): rows = eigen directions
     E = np.eye(U.shape[1]) + T @ C @ np.swapaxes(T, 1, 2)

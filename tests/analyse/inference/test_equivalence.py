@@ -12,7 +12,6 @@ import json
 import math
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from bitframe.analyse.inference.equivalence import (
@@ -37,10 +36,14 @@ def test_powertost_documented_example():
     assert REF["crossover_powertost_example"] == pytest.approx(0.8158453, abs=5e-8)
 
 
-@pytest.mark.parametrize("case", REF["power"], ids=lambda c: f"d{c['delta']}-sd{c['sd']}-n{c['n_control']}-{c['n_treatment']}-m{c['upper']}-a{c['alpha']}")
+def _power_case_id(c: dict) -> str:
+    return f"d{c['delta']}-sd{c['sd']}-n{c['n_control']}-{c['n_treatment']}-m{c['upper']}-a{c['alpha']}"
+
+
+@pytest.mark.parametrize("case", REF["power"], ids=_power_case_id)
 def test_two_means_power_matches_r(case):
-    kw = dict(delta=case["delta"], sd=case["sd"], n_control=case["n_control"], n_treatment=case["n_treatment"],
-              lower=case["lower"], upper=case["upper"], alpha=case["alpha"])
+    kw = {"delta": case["delta"], "sd": case["sd"], "n_control": case["n_control"], "n_treatment": case["n_treatment"],
+          "lower": case["lower"], "upper": case["upper"], "alpha": case["alpha"]}
     assert tost_power_two_means(**kw) == pytest.approx(case["exact"], abs=1e-8)
     assert tost_power_two_means(**kw, method="normal") == pytest.approx(case["normal"], abs=1e-10)
 

@@ -9,7 +9,6 @@ CR0, stata, CR2, a two-endogenous multi-arm case and over-identified cases, with
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import numpy as np

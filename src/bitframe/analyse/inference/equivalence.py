@@ -43,8 +43,16 @@ from bitframe.analyse.coding import check_open_range
 from bitframe.analyse.results import EffectEstimate, Estimate
 from bitframe.errors import check_choice
 
-__all__ = ["EquivalenceResult", "tost", "non_inferiority", "tost_power", "tost_power_two_means",
-           "tost_power_two_proportions", "tost_sample_size_two_means", "equivalence_effect"]
+__all__ = [
+    "EquivalenceResult",
+    "equivalence_effect",
+    "non_inferiority",
+    "tost",
+    "tost_power",
+    "tost_power_two_means",
+    "tost_power_two_proportions",
+    "tost_sample_size_two_means",
+]
 
 
 @dataclass(frozen=True)

@@ -58,7 +58,7 @@ from bitframe.analyse.variance import (
     variance,
 )
 
-__all__ = ["IVResult", "FirstStage", "iv_robust", "cace", "CACEResult"]
+__all__ = ["CACEResult", "FirstStage", "IVResult", "cace", "iv_robust"]
 
 
 @dataclass(frozen=True)
@@ -116,7 +116,8 @@ def _matrix(values: Any, name: str, n: int | None) -> tuple[np.ndarray, list[str
     if arr.ndim != 2 or (n is not None and arr.shape[0] != n):
         raise ValueError(f"The {name!r} parameter must have {n} rows. Got shape {arr.shape} instead.")
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"The {name!r} parameter must be finite; {int(np.sum(~np.isfinite(arr)))} entries are missing or infinite.")
+        n_bad = int(np.sum(~np.isfinite(arr)))
+        raise ValueError(f"The {name!r} parameter must be finite; {n_bad} entries are missing or infinite.")
     return arr, names
 
 
@@ -158,7 +159,7 @@ def iv_robust(
     n = yv.shape[0]
     yv = as_float_vector(yv, "y", n)
     En, en_names = _matrix(endogenous, "endogenous", n)
-    In, in_names = _matrix(instruments, "instruments", n)
+    In, _ = _matrix(instruments, "instruments", n)
     Ex, ex_names = _matrix(exogenous, "exogenous", n)
     if En.shape[1] == 0 or In.shape[1] == 0:
         raise ValueError("Both 'endogenous' and 'instruments' need at least one column.")
