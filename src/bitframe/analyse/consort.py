@@ -92,13 +92,14 @@ def consort_flow(arm: Any, outcome: Any, *, received: Any = None, clusters: Any 
     rows = []
     for a in arms:
         sel = arm_labels == a
+        got: int | None = None
+        not_got: int | None = None
+        unknown: int | None = None
         if rec is not None:
             rv, r_miss = rec
             got = int(np.sum(sel & ~r_miss & (rv == 1)))
             not_got = int(np.sum(sel & ~r_miss & (rv == 0)))
             unknown = int(np.sum(sel & r_miss))
-        else:
-            got = not_got = unknown = None
         rows.append(ConsortArm(
             arm=a, allocated=int(sel.sum()), received=got, not_received=not_got, received_unknown=unknown,
             lost_to_follow_up=int(np.sum(sel & lost)), analysed=int(np.sum(sel & ~lost)),

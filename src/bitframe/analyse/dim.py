@@ -183,7 +183,7 @@ def _one_contrast(y, t, blocks, clusters, *, arm: str) -> tuple[_Contrast, str, 
             df = float(N - 2 * B)
             design = "blocked"
         else:
-            df = float(sum(p.n_clusters for p in parts) - 2 * B)
+            df = float(per_block.sum() - 2 * B)  # per_block counts clusters here
             design = "block_clustered"
     n_clusters = int(np.unique(cl_codes).size) if cl_codes is not None else None
     return _Contrast(diff, se, df, int(N), n_clusters), design, B

@@ -63,7 +63,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
@@ -96,6 +96,15 @@ GLM_SE_TYPES = tuple(name for name in SE_TYPES if name != "CR2")
 
 _MAX_ITER = 200
 _TOL = 1e-12
+
+
+class _FitFacts(TypedDict):
+    """The fields every :class:`Estimate` of one fit shares."""
+
+    estimator: str
+    se_type: str
+    n: int
+    n_clusters: int | None
 
 
 def _z_estimate(term: str, est: float, se: float, ci_level: float, *, estimator: str, se_type: str, n: int,
@@ -328,8 +337,8 @@ def _vcov(prep: TrialInputs, family: _Family, beta: np.ndarray, se_type: str) ->
     w = d * d / var
     bread = np.linalg.inv((X * w[:, None]).T @ X)
     clusters = None
-    if prep.cluster_codes is not None:
-        clusters = Clusters.from_codes(prep.cluster_codes, int(prep.n_clusters), se_type)  # type: ignore[arg-type]
+    if prep.cluster_codes is not None and prep.n_clusters is not None:
+        clusters = Clusters.from_codes(prep.cluster_codes, prep.n_clusters, se_type)
     inputs = SandwichInputs.likelihood(X, bread, (y - mu) * d / var, w, clusters=clusters)
     return variance(se_type, inputs).vcov
 
@@ -459,9 +468,9 @@ def _fit(estimator: str, family_name: str, outcome: Any, arm: Any, *, control: A
     V = _vcov(prep, family, beta, se_type)
     se = np.sqrt(np.diag(V))
     G = prep.n_clusters
-    common = {"estimator": estimator, "se_type": se_type, "n": n, "n_clusters": G}
+    common: _FitFacts = {"estimator": estimator, "se_type": se_type, "n": n, "n_clusters": G}
     coefs = tuple(
-        _z_estimate(name, beta[j], se[j], ci_level, scale="coefficient", **common)  # type: ignore[arg-type]
+        _z_estimate(name, beta[j], se[j], ci_level, scale="coefficient", **common)
         for j, name in enumerate(prep.names)
     )
     log_scale, ratio_scale = (("log_odds_ratio", "odds_ratio") if family_name == "binomial"
@@ -473,18 +482,18 @@ def _fit(estimator: str, family_name: str, outcome: Any, arm: Any, *, control: A
     eta0 = Xc @ beta + prep.offset
     for a in prep.arms:
         j = prep.arm_columns[a]
-        log_e = _z_estimate(a, beta[j], se[j], ci_level, scale=log_scale, **common)  # type: ignore[arg-type]
+        log_e = _z_estimate(a, beta[j], se[j], ci_level, scale=log_scale, **common)
         r = math.exp(beta[j])
         ratio = Estimate(term=a, estimate=r, std_error=r * se[j], statistic=log_e.statistic, df=math.inf,
                          p_value=log_e.p_value, ci_lower=math.exp(log_e.ci_lower), ci_upper=math.exp(log_e.ci_upper),
-                         ci_level=ci_level, scale=ratio_scale, **common)  # type: ignore[arg-type]
+                         ci_level=ci_level, scale=ratio_scale, **common)
         X1 = Xc.copy()
         X1[:, j] = 1.0
         eta1 = X1 @ beta + prep.offset
         ame = float(np.mean(family.linkinv(eta1) - family.linkinv(eta0)))
         grad = (family.mu_eta(eta1) @ X1 - family.mu_eta(eta0) @ Xc) / n
         ame_se = math.sqrt(float(grad @ V @ grad))
-        me = _z_estimate(a, ame, ame_se, ci_level, scale="marginal_effect", **common)  # type: ignore[arg-type]
+        me = _z_estimate(a, ame, ame_se, ci_level, scale="marginal_effect", **common)
         effects.extend([log_e, ratio, me])
 
     mu = family.linkinv(X @ beta + prep.offset)

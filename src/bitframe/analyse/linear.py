@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from bitframe.analyse.coding import (
     TreatmentDesign,
@@ -89,7 +90,7 @@ class OLSResult:
     n_clusters: int | None
     weighted: bool
     dropped: tuple[str, ...] = ()
-    vcov: np.ndarray = field(default=None, repr=False, compare=False)  # type: ignore[assignment]
+    vcov: npt.NDArray[np.float64] = field(repr=False, compare=False, kw_only=True)
 
     def __getitem__(self, term: str) -> Estimate:
         for est in self.estimates:
@@ -317,8 +318,7 @@ def ols(
     se_type = resolve_se_type(se_type, clustered)
 
     weighted = weights is not None
-    if weighted:
-        w = as_float_vector(weights, "weights", n)
+    w = as_float_vector(weights, "weights", n) if weights is not None else None
     n_clusters: int | None = None
     groups: Clusters | None = None
     if clustered:
@@ -327,10 +327,10 @@ def ols(
         # Work in cluster order throughout: every cluster is then a contiguous block of rows.
         order = groups.order
         Xa, yv = Xa[order], yv[order]
-        if weighted:
+        if w is not None:
             w = w[order]
         groups = groups.rows_sorted()
-    if weighted:
+    if w is not None:
         if np.any(w <= 0):
             raise ValueError(
                 f"The 'weights' parameter must be positive; {int(np.sum(w <= 0))} entries are zero or negative "
@@ -341,7 +341,6 @@ def ols(
         Xw = Xa * sw[:, None]
         yw = yv * sw
     else:
-        w = None
         Xw, yw = Xa, yv
 
     gram = Xw.T @ Xw

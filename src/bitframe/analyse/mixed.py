@@ -59,7 +59,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -233,14 +233,15 @@ def mixed_model(outcome: Any, arm: Any, clusters: Any, *, control: Any = None, c
                     missing=missing)
     y, X = prep.y, prep.X
     N, p = X.shape
-    G = int(prep.n_clusters)  # type: ignore[arg-type]
-    codes = prep.cluster_codes
+    # clusters were required above, so trial_inputs has coded them
+    G = cast(int, prep.n_clusters)
+    codes = cast(np.ndarray, prep.cluster_codes)
     if G < 2:
         raise ValueError(f"A mixed model needs at least 2 clusters. Got {G} instead.")
     if N - p <= 0:
         raise ValueError(f"Too few units ({N}) for {p} fixed effects.")
 
-    prof = _Profile(y, X, codes, G, reml)  # type: ignore[arg-type]
+    prof = _Profile(y, X, codes, G, reml)
     gamma = _maximise(prof)
     beta, A, Q, _ = prof.solve(gamma)
     sigma2 = Q / prof.dof
