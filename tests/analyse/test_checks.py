@@ -207,12 +207,3 @@ def test_srm_exact_ratio_never_flags(counts):
     assert res.statistic == pytest.approx(0.0, abs=1e-9) and res.p_value == pytest.approx(1.0)
     assert not res.mismatch
 
-
-def test_docstring_examples_run():
-    """The examples in the module's docstrings are correct (doctest)."""
-    import doctest
-
-    from bitframe.analyse import checks as module
-
-    outcome = doctest.testmod(module)
-    assert outcome.attempted > 0 and outcome.failed == 0

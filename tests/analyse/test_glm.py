@@ -261,15 +261,6 @@ def test_result_is_frozen(bin3):
     assert isinstance(res.effects[0], Estimate)
 
 
-def test_docstring_examples_run():
-    """The examples in the module's docstrings are correct (doctest)."""
-    import doctest
-
-    from bitframe.analyse import glm as module
-
-    outcome = doctest.testmod(module)
-    assert outcome.attempted > 0 and outcome.failed == 0
-
 
 def test_registered_estimators(bin3, cnt):
     """The registry entries return the log-ratio Estimates of the direct call; strata enter as

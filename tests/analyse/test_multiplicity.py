@@ -96,12 +96,3 @@ def test_properties(p, method):
     b, h, hb, bh = (adjust_pvalues(p, m) for m in ("bonferroni", "holm", "hochberg", "benjamini_hochberg"))
     assert np.all(b >= h - 1e-15) and np.all(h >= hb - 1e-15) and np.all(hb >= bh - 1e-15)
 
-
-def test_docstring_examples_run():
-    """The examples in the module's docstrings are correct (doctest)."""
-    import doctest
-
-    from bitframe.analyse import multiplicity as module
-
-    outcome = doctest.testmod(module)
-    assert outcome.attempted > 0 and outcome.failed == 0
