@@ -123,8 +123,8 @@ def test_missing_outcomes_are_complete_case_and_results_are_tidy():
     assert list(frame.columns[:16]) == ["outcome", "arm", "contrast", "estimator", "se_type", "estimate", "std_error",
                                         "statistic", "df", "p_value", "p_adjusted", "ci_lower", "ci_upper", "ci_level",
                                         "n", "n_clusters"]
-    summary = {(s["outcome"], s["arm"]): s for s in result.outcome_summaries}
-    assert summary[("y", "control")]["missing"] == 1 and summary[("y", "treat")]["missing"] == 1
+    summary = {(s.outcome, s.arm): s for s in result.outcome_summaries}
+    assert summary[("y", "control")].missing == 1 and summary[("y", "treat")].missing == 1
 
 
 def test_binary_outcomes_also_report_the_odds_ratio_from_glm_with_sandwich():

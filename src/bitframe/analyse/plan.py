@@ -20,21 +20,38 @@ Rules (documented for users in the README):
 * **Additional estimates** reported beside the pre-registered one: odds ratios
   (logistic) for binary outcomes, rate ratios (Poisson) for counts, and a random
   cluster intercept mixed model with the ICC in cluster trials.
+
+The result is an :class:`~bitframe.analyse.results.AnalysisResult`; its ``to_dict()`` is the
+results file (``analyse --json``), whose parts and JSON Schema ``analyse/results.py`` defines.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import math
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from bitframe import __version__
 from bitframe.analyse.design import chosen_estimator, row_level_arms
 from bitframe.analyse.intake import AnalysisData, merge_outcomes
-from bitframe.analyse.results import EffectEstimate, estimates_frame
+from bitframe.analyse.results import (
+    AllocationManifest,
+    AnalysisInputs,
+    AnalysisResult,
+    AttritionCheck,
+    ClusterCorrelation,
+    ConsortArmCounts,
+    ConsortFlow,
+    CovariateBalance,
+    EffectEstimate,
+    OutcomeSummary,
+    PowerSummary,
+    SampleRatioCheck,
+    SubgroupEstimate,
+    SubgroupFailure,
+    validation_problems,
+)
 from bitframe.protocol.vocabulary import CLUSTER_SCHEMES, MULTIPLICITY, OUTCOME_ROLES
 
 if TYPE_CHECKING:
@@ -47,68 +64,22 @@ if TYPE_CHECKING:
 _SE_FALLBACK = {"CR2": "stata", "HC2": "HC1", "HC3": "HC1", "classical": "HC1"}
 
 
-@dataclass(frozen=True)
-class AnalysisResult:
-    """Everything the analysis produced; ``to_dict()`` is the results JSON read by the report."""
-
-    trial_id: str
-    ci_level: float
-    effects: tuple[EffectEstimate, ...]
-    additional: tuple[EffectEstimate, ...] = ()
-    outcome_summaries: tuple[dict, ...] = ()
-    consort: dict | None = None
-    attrition: tuple[dict, ...] = ()
-    srm: dict | None = None
-    balance: tuple[dict, ...] = ()
-    subgroups: tuple[dict, ...] = ()
-    icc: tuple[dict, ...] = ()
-    deviations: tuple[str, ...] = ()
-    notes: tuple[str, ...] = ()
-    inputs: dict = field(default_factory=dict)
-    power: tuple[dict, ...] = ()
-    manifest: dict | None = None
-    created_utc: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
-    bitframe_version: str = __version__
-
-    def to_frame(self) -> "pd.DataFrame":
-        """The tidy table of pre-registered effects (one row per outcome x arm)."""
-        return estimates_frame(self.effects)
-
-    def to_dict(self) -> dict:
-        return {
-            "bitframe_version": self.bitframe_version,
-            "trial_id": self.trial_id,
-            "created_utc": self.created_utc,
-            "inputs": self.inputs,
-            "ci_level": self.ci_level,
-            "effects": [e.to_dict() for e in self.effects],
-            "additional": [e.to_dict() for e in self.additional],
-            "outcome_summaries": list(self.outcome_summaries),
-            "consort": self.consort,
-            "attrition": list(self.attrition),
-            "srm": self.srm,
-            "balance": list(self.balance),
-            "subgroups": list(self.subgroups),
-            "icc": list(self.icc),
-            "deviations": list(self.deviations),
-            "notes": list(self.notes),
-            "power": list(self.power),
-            "manifest": self.manifest,
-        }
-
-
 def analyse_files(
-    protocol_path: "Path", list_path: "Path", outcomes_path: "Path", participants: "Path | None" = None
+    protocol_path: "Path", list_path: "Path", outcomes_path: "Path", participants: "Path | None" = None,
+    *, power: "Path | None" = None,
 ) -> AnalysisResult:
-    """Read the files, hash them and run the analysis (the library call behind the CLI verb)."""
-    import json
+    """Read the files, hash them and run the analysis (the library call behind the CLI verb).
 
+    ``power`` is a ``bitframe power --json`` file whose verdicts the results carry.
+    """
     from bitframe.data import read_table
     from bitframe.io import sha256_file
     from bitframe.protocol import load_protocol_with_source
 
     loaded = load_protocol_with_source(protocol_path)
     protocol = loaded.protocol
+    power_rows = (_read_json(power, TypeAdapter(tuple[PowerSummary, ...]), what="the power file", root="results")
+                  if power is not None else ())
     id_col = protocol.unit.id_column
     text = [id_col, "arm", "stratum"]
     if protocol.unit.cluster_column:
@@ -119,21 +90,43 @@ def analyse_files(
     manifest = None
     manifest_path = list_path.with_name(list_path.stem + ".manifest.json")
     if manifest_path.exists():
-        manifest = json.loads(manifest_path.read_text())
-    inputs = {
-        "protocol_sha256": loaded.sha256,
-        "list_sha256": sha256_file(list_path),
-        "outcomes_sha256": sha256_file(outcomes_path),
-        "participants_sha256": sha256_file(participants) if participants else None,
-        "seed": manifest.get("seed") if manifest else None,
-        "scheme": protocol.randomisation.scheme,
-        "list_file": str(list_path),
-        "outcomes_file": str(outcomes_path),
-    }
+        manifest = _read_json(manifest_path, AllocationManifest, what="the randomisation manifest")
+    inputs = AnalysisInputs(
+        protocol_sha256=loaded.sha256,
+        list_sha256=sha256_file(list_path),
+        outcomes_sha256=sha256_file(outcomes_path),
+        participants_sha256=sha256_file(participants) if participants else None,
+        seed=manifest.seed if manifest else None,
+        scheme=protocol.randomisation.scheme,
+        list_file=str(list_path),
+        outcomes_file=str(outcomes_path),
+    )
     labels = {"list": str(list_path), "outcomes": str(outcomes_path),
               "participants": str(participants) if participants else "<participants>"}
-    return analyse_frames(protocol, allocation, outcomes, baseline=baseline, labels=labels, inputs=inputs,
-                          manifest=manifest)
+    result = analyse_frames(protocol, allocation, outcomes, baseline=baseline, labels=labels, inputs=inputs,
+                            manifest=manifest)
+    return result.with_(power=power_rows)
+
+
+def _read_json(path: "Path", model: type[BaseModel] | TypeAdapter, *, what: str, root: str = "") -> Any:
+    """A JSON file another stage wrote, checked against its record; problems name the file and the field."""
+    import json
+
+    from bitframe.errors import DataError, Problem
+
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(Problem("BF218", f"cannot read {what}: {exc}", file=str(path))) from None
+    if root:
+        if not isinstance(data, dict):
+            raise DataError(Problem("BF218", f"{what} must hold a JSON object; got {type(data).__name__}",
+                                    file=str(path)))
+        data = data.get(root, [])
+    try:
+        return model.validate_python(data) if isinstance(model, TypeAdapter) else model.model_validate(data)
+    except ValidationError as exc:
+        raise DataError(validation_problems(exc, source=str(path), what=what, root=root)) from None
 
 
 def _se_for(spec, wanted: str, deviations: list[str], label: str) -> str | None:
@@ -159,8 +152,8 @@ def analyse_frames(
     bookkeeping: bool = True,
     inference: bool = True,
     labels: dict[str, str] | None = None,
-    inputs: dict | None = None,
-    manifest: dict | None = None,
+    inputs: AnalysisInputs | None = None,
+    manifest: AllocationManifest | None = None,
 ) -> AnalysisResult:
     """Merge, then estimate every outcome's arm-vs-control effects as pre-registered."""
     from bitframe.analyse.estimators import ESTIMATORS, get_estimator, load_plugins
@@ -182,7 +175,7 @@ def analyse_frames(
     notes: list[str] = list(data.notes)
     effects: list[EffectEstimate] = []
     additional: list[EffectEstimate] = []
-    icc_rows: list[dict] = []
+    icc_rows: list[ClusterCorrelation] = []
     use_covariates = an.adjustment != "none" and bool(an.covariates)
     strata_col = None
     if protocol.randomisation.scheme == "stepped_wedge":
@@ -235,8 +228,9 @@ def analyse_frames(
         additional += extra.additional
     effects = _adjust(effects, an.multiplicity, deviations)
 
-    result = dict(
+    return AnalysisResult(
         trial_id=protocol.trial.id,
+        inputs=inputs or AnalysisInputs(),
         ci_level=ci_level,
         effects=tuple(effects),
         additional=tuple(additional),
@@ -244,12 +238,9 @@ def analyse_frames(
         icc=tuple(icc_rows),
         deviations=tuple(deviations),
         notes=tuple(notes),
-        inputs=inputs or {},
         manifest=manifest,
+        **(_bookkeeping(protocol, frame, data, control) if bookkeeping else {}),
     )
-    if bookkeeping:
-        result.update(_bookkeeping(protocol, frame, data, control))
-    return AnalysisResult(**result)
 
 
 def _numeric_or_categorical(column: "pd.Series") -> "pd.Series":
@@ -314,7 +305,8 @@ def _additional(protocol, outcome, y, arms, sub, clusters_col, covariates, contr
         if name == "mixed" and clusters_col:
             icc = _icc(y, arms, sub[clusters_col].astype(str).to_numpy(), control)
             if icc is not None:
-                icc_rows.append({"outcome": outcome.id, "icc": icc, "method": "random-intercept mixed model (REML)"})
+                icc_rows.append(ClusterCorrelation(outcome=outcome.id, icc=icc,
+                                                   method="random-intercept mixed model (REML)"))
     return extra
 
 
@@ -345,25 +337,25 @@ def _icc(y, arms, clusters, control) -> float | None:
     return float(icc) if icc is not None else None
 
 
-def _summaries(protocol, frame, data: AnalysisData) -> list[dict]:
+def _summaries(protocol, frame, data: AnalysisData) -> list[OutcomeSummary]:
     rows = []
     for outcome in protocol.outcomes:
         for arm in protocol.arm_ids:
             values = np.asarray(frame.loc[frame["arm"] == arm, outcome.column], dtype=float)
             observed = values[np.isfinite(values)]
-            rows.append({
-                "outcome": outcome.id,
-                "arm": arm,
-                "n": int(observed.size),
-                "missing": int(values.size - observed.size),
-                "mean": float(observed.mean()) if observed.size else None,
-                "sd": float(observed.std(ddof=1)) if observed.size > 1 else None,
-            })
+            rows.append(OutcomeSummary(
+                outcome=outcome.id,
+                arm=arm,
+                n=int(observed.size),
+                missing=int(values.size - observed.size),
+                mean=float(observed.mean()) if observed.size else None,
+                sd=float(observed.std(ddof=1)) if observed.size > 1 else None,
+            ))
     return rows
 
 
-def _bookkeeping(protocol, frame, data: AnalysisData, control: str) -> dict:
-    """CONSORT flow, attrition, sample-ratio check, balance and subgroups, as the results JSON holds them."""
+def _bookkeeping(protocol, frame, data: AnalysisData, control: str) -> dict[str, Any]:
+    """CONSORT flow, attrition, sample-ratio check, balance and subgroups: the parts of the result they fill."""
     from bitframe.analyse import checks
     from bitframe.analyse.consort import consort_flow
     from bitframe.analyse.subgroups import subgroup_effects
@@ -377,29 +369,29 @@ def _bookkeeping(protocol, frame, data: AnalysisData, control: str) -> dict:
         received = np.asarray(frame[an.compliance_column], dtype=float)
     flow = consort_flow(arms, np.asarray(frame[primary.column], dtype=float), received=received,
                         clusters=clusters, control=control)
-    consort = {
-        "unit": "participants",
-        "outcome": primary.id,
-        "arms": [{"arm": a.arm, "allocated": a.allocated, "received": a.received, "lost": a.lost_to_follow_up,
-                  "analysed": a.analysed, "clusters_allocated": a.clusters_allocated,
-                  "clusters_analysed": a.clusters_analysed} for a in flow.arms],
-        "assessed": flow.assessed,
-        "excluded": flow.excluded,
-    }
+    consort = ConsortFlow(
+        unit="participants",
+        outcome=primary.id,
+        arms=tuple(ConsortArmCounts(arm=a.arm, allocated=a.allocated, received=a.received, lost=a.lost_to_follow_up,
+                                    analysed=a.analysed, clusters_allocated=a.clusters_allocated,
+                                    clusters_analysed=a.clusters_analysed) for a in flow.arms),
+        assessed=flow.assessed,
+        excluded=flow.excluded,
+    )
     attrition = []
     for outcome in protocol.outcomes:
         res = checks.attrition(arms, np.asarray(frame[outcome.column], dtype=float), control=control)
-        attrition.append({"outcome": outcome.id, "rates": dict(zip(res.arms, res.missing_rate)),
-                          "missing": dict(zip(res.arms, res.n_missing)), "statistic": _finite(res.statistic),
-                          "df": _finite(res.df), "p_value": res.p_value, "test": res.test})
+        attrition.append(AttritionCheck(outcome=outcome.id, rates=dict(zip(res.arms, res.missing_rate)),
+                                        missing=dict(zip(res.arms, res.n_missing)), statistic=_finite(res.statistic),
+                                        df=_finite(res.df), p_value=res.p_value, test=res.test))
     srm = None
     if protocol.randomisation.scheme not in CLUSTER_SCHEMES:
         # Individuals are the randomised units only in individual designs; cluster designs
         # fix the ratio on clusters, so a unit-level ratio test would be misleading.
         res = checks.sample_ratio_mismatch(arms, {a.id: a.ratio for a in protocol.arms})
-        srm = {"observed": dict(zip(res.arms, res.observed)), "expected": dict(zip(res.arms, res.expected)),
-               "statistic": res.statistic, "df": res.df, "p_value": res.p_value, "mismatch": res.mismatch,
-               "alpha": res.alpha}
+        srm = SampleRatioCheck(observed=dict(zip(res.arms, res.observed)), expected=dict(zip(res.arms, res.expected)),
+                               statistic=res.statistic, df=res.df, p_value=res.p_value, mismatch=res.mismatch,
+                               alpha=res.alpha)
     balance = []
     names = [c for c in dict.fromkeys([*an.covariates, *an.subgroups]) if c in frame.columns]
     if names:
@@ -410,10 +402,11 @@ def _bookkeeping(protocol, frame, data: AnalysisData, control: str) -> dict:
             if arm == control:
                 continue
             base = rows.get((covariate, control))
-            balance.append({"covariate": covariate, "arm": arm, "mean_control": _finite(base.mean) if base else None,
-                            "mean_arm": _finite(row.mean), "sd_control": _finite(base.sd) if base else None,
-                            "sd_arm": _finite(row.sd), "smd": _finite(row.smd)})
-    subgroups = []
+            balance.append(CovariateBalance(
+                covariate=covariate, arm=arm, mean_control=_finite(base.mean) if base else None,
+                mean_arm=_finite(row.mean), sd_control=_finite(base.sd) if base else None, sd_arm=_finite(row.sd),
+                smd=_finite(row.smd)))
+    subgroups: list[SubgroupEstimate | SubgroupFailure] = []
     for name in an.subgroups:
         if name not in frame.columns:
             continue
@@ -426,15 +419,14 @@ def _bookkeeping(protocol, frame, data: AnalysisData, control: str) -> dict:
                                        clusters=clusters, se_type=protocol.se_type, ci_level=1 - an.alpha,
                                        subgroup_name=name)
             except ValueError as exc:
-                subgroups.append({"outcome": outcome.id, "subgroup": name, "error": str(exc)})
+                subgroups.append(SubgroupFailure(outcome=outcome.id, subgroup=name, error=str(exc)))
                 continue
             for e in res.effects:
-                subgroups.append({"outcome": outcome.id, "subgroup": name, "level": e.level, "arm": e.arm,
-                                  "estimate": e.estimate, "std_error": e.std_error, "ci_lower": e.ci_lower,
-                                  "ci_upper": e.ci_upper, "p_value": e.p_value, "n": e.n_level,
-                                  "interaction_statistic": _finite(res.interaction_statistic),
-                                  "interaction_df": res.interaction_df1,
-                                  "interaction_p_value": _finite(res.interaction_p_value)})
+                subgroups.append(SubgroupEstimate(
+                    outcome=outcome.id, subgroup=name, level=e.level, arm=e.arm, estimate=e.estimate,
+                    std_error=e.std_error, ci_lower=e.ci_lower, ci_upper=e.ci_upper, p_value=e.p_value, n=e.n_level,
+                    interaction_statistic=_finite(res.interaction_statistic), interaction_df=res.interaction_df1,
+                    interaction_p_value=_finite(res.interaction_p_value)))
     return dict(consort=consort, attrition=tuple(attrition), srm=srm, balance=tuple(balance),
                 subgroups=tuple(subgroups))
 

@@ -23,19 +23,13 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="Overwrite existing output files."),
     ) -> None:
         """Run the pre-registered analysis: effects per outcome and arm, attrition, balance, CONSORT."""
-        import json
-
         from bitframe.cli._common import print_frame, write_json
         from bitframe.io import atomic_path, ensure_writable
 
         from bitframe.analyse.plan import analyse_files
 
         ensure_writable([p for p in (as_json, as_csv) if p is not None], force=force)
-        result = analyse_files(protocol_path, list_path, outcomes, participants)
-        if power_json is not None:
-            from dataclasses import replace
-
-            result = replace(result, power=tuple(json.loads(power_json.read_text()).get("results", [])))
+        result = analyse_files(protocol_path, list_path, outcomes, participants, power=power_json)
         frame = result.to_frame()
         typer.echo(f"Pre-registered analysis of '{result.trial_id}' ({int(round(result.ci_level * 100))}% CIs)")
         print_frame(frame, ["outcome", "arm", "estimator", "se_type", "estimate", "std_error", "df", "p_value",
@@ -46,8 +40,8 @@ def register(app: typer.Typer) -> None:
             typer.echo(f"deviation: {line}")
         for line in result.notes:
             typer.echo(f"note: {line}")
-        if result.srm and result.srm.get("mismatch"):
-            typer.echo(f"WARNING: sample-ratio mismatch (p = {result.srm['p_value']:.3g}): check the randomisation")
+        if result.srm and result.srm.mismatch:
+            typer.echo(f"WARNING: sample-ratio mismatch (p = {result.srm.p_value:.3g}): check the randomisation")
         if as_json is not None:
             write_json(as_json, result.to_dict(), force=True)
             typer.echo(f"wrote {as_json}")
