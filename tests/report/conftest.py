@@ -172,6 +172,13 @@ def load_fixture_results(trial_id: str) -> dict:
     return json.loads((SYN_DIR / "results" / f"{trial_id}.json").read_text(encoding="utf-8"))
 
 
+def as_result(data: dict):
+    """The typed results of a (possibly edited) fixture dict, as the report takes them."""
+    from bitframe.analyse.results import AnalysisResult
+
+    return AnalysisResult.from_dict(data)
+
+
 @pytest.fixture(scope="session")
 def protocols() -> dict:
     from bitframe.protocol import load_protocol
@@ -197,7 +204,7 @@ def site_html(protocols) -> dict:
     """Rendered site reports (HTML text) of every fixture site, rendered once per session."""
     from bitframe.report.site import render_site_html
 
-    return {k: render_site_html(protocols[k], load_fixture_results(k)) for k in PROTOCOL_FILES}
+    return {k: render_site_html(protocols[k], as_result(load_fixture_results(k))) for k in PROTOCOL_FILES}
 
 
 @pytest.fixture(scope="session")

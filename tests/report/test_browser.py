@@ -25,6 +25,7 @@ import pytest
 from report_testkit import (
     PROGRAMME_FILE,
     PROTOCOL_FILES,
+    as_result,
     load_fixture_results,
     parse_html,
 )
@@ -143,7 +144,7 @@ def rendered(tmp_path_factory) -> dict:
 
     out = tmp_path_factory.mktemp("reports")
     site = render_site_report(load_protocol(PROTOCOL_FILES["sms-link-worker"]),
-                              load_fixture_results("sms-link-worker"), out_html=out / "site.html", pdf=True)
+                              as_result(load_fixture_results("sms-link-worker")), out_html=out / "site.html", pdf=True)
     programme = render_programme_report(PROGRAMME_FILE, out_html=out / "programme.html", pdf=True)
     return {"site": site, "programme": programme}
 

@@ -123,9 +123,8 @@ def test_rows_without_the_groups_measure_are_left_out_and_named(sites):
     changed = []
     for s in sites:
         if s.protocol.trial.id == "health-champions":
-            res = json.loads(json.dumps(s.results))
-            res["effects"][0].update(scale="log_odds_ratio", estimate=0.29, std_error=0.36)
-            s = dataclasses.replace(s, results=res)
+            first = s.results.effects[0].with_(scale="log_odds_ratio", estimate=0.29, std_error=0.36)
+            s = dataclasses.replace(s, results=s.results.with_(effects=(first, *s.results.effects[1:])))
         changed.append(s)
     groups = {g.key: g for g in programme_synthesis(changed).groups}
     binary = groups["type-binary"]

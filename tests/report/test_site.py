@@ -18,6 +18,7 @@ import pytest
 from report_testkit import (
     NUMBER,
     PROTOCOL_FILES,
+    as_result,
     num,
     parse_html,
     se_digits,
@@ -278,7 +279,7 @@ def test_power_table_and_verdicts(site_doc, results):
 def test_power_row_without_message_states_the_shortfall(protocols, results):
     res = results("peer-support")
     del res["power"][0]["message"]
-    doc = parse_html(render_site_html(protocols["peer-support"], res))
+    doc = parse_html(render_site_html(protocols["peer-support"], as_result(res)))
     assert _row_cells(doc.by_id("tbl-power"))[0][8].text() == "4 more clusters needed"
 
 
@@ -386,15 +387,17 @@ def test_empty_optional_parts_render_sensibly(site_doc):
 def test_protocol_subgroups_without_results_are_named(protocols, results):
     res = results("sms-link-worker")
     res["subgroups"] = []
-    doc = parse_html(render_site_html(protocols["sms-link-worker"], res))
+    doc = parse_html(render_site_html(protocols["sms-link-worker"], as_result(res)))
     assert "although the protocol names prior_dna" in doc.by_id("tbl-subgroups-empty").text()
 
 
 def test_minimal_results_with_missing_optional_keys(protocols):
-    """Only trial_id and effects: every other key defaults to empty."""
-    res = {"trial_id": "health-champions", "effects": [
-        {"outcome": "plan_completed", "arm": "champions", "estimate": 0.05, "ci_lower": -0.1, "ci_upper": 0.2}]}
-    doc = parse_html(render_site_html(protocols["health-champions"], res))
+    """Only the required keys (an effect with no p-value): every other part defaults to empty."""
+    res = {"schema_version": 1, "trial_id": "health-champions", "ci_level": 0.95, "effects": [
+        {"outcome": "plan_completed", "arm": "champions", "contrast": "champions - before", "estimator": "ols",
+         "se_type": "CR2", "estimate": 0.05, "std_error": None, "statistic": None, "df": None, "p_value": None,
+         "ci_lower": -0.1, "ci_upper": 0.2, "ci_level": 0.95, "n": 300}]}
+    doc = parse_html(render_site_html(protocols["health-champions"], as_result(res)))
     for sid in SECTION_IDS:
         doc.by_id(sid)
     assert "by +5.0 percentage points compared with Before champions (95% CI \u221210.0 to 20.0)" in \
@@ -405,14 +408,14 @@ def test_minimal_results_with_missing_optional_keys(protocols):
 def test_unknown_ids_are_reported_as_deviations(protocols, results):
     res = results("health-champions")
     res["effects"].append(dict(res["effects"][0], outcome="mystery"))
-    doc = parse_html(render_site_html(protocols["health-champions"], res))
+    doc = parse_html(render_site_html(protocols["health-champions"], as_result(res)))
     assert "outcome 'mystery', which the protocol does not define" in doc.section_of("deviations").text()
 
 
 def test_srm_mismatch_is_flagged(protocols, results):
     res = results("sms-link-worker")
     res["srm"].update(observed={"usual": 860, "sms": 740}, statistic=9.0, p_value=0.0027, mismatch=True)
-    doc = parse_html(render_site_html(protocols["sms-link-worker"], res))
+    doc = parse_html(render_site_html(protocols["sms-link-worker"], as_result(res)))
     assert "more than chance would suggest (p = 0.003)" in doc.find("div", class_="caution").text()
     assert "chi-square(1) = 9.00, p = 0.003" in doc.section_of("design").text()
 
@@ -462,7 +465,7 @@ def test_user_text_is_escaped(protocols, results):
     p = protocols["health-champions"]
     arms = (p.arms[0], p.arms[1].model_copy(update={"name": "<b>Champions</b> & co"}))
     evil = p.model_copy(update={"arms": arms})
-    html = render_site_html(evil, results("health-champions"))
+    html = render_site_html(evil, as_result(results("health-champions")))
     assert "<b>Champions</b>" not in html
     assert "&lt;b&gt;Champions&lt;/b&gt; &amp; co" in html
 
@@ -478,16 +481,16 @@ def test_print_css_sets_page_and_breaks(site_doc):
 
 def test_render_writes_atomically_and_refuses_to_overwrite(tmp_path, protocols, results):
     out = tmp_path / "site" / "report.html"
-    written = render_site_report(protocols["sms-link-worker"], results("sms-link-worker"), out_html=out)
+    written = render_site_report(protocols["sms-link-worker"], as_result(results("sms-link-worker")), out_html=out)
     assert written.html == out and written.pdf is None and written.sections == tuple(SECTION_IDS)
     assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
     assert sorted(p.name for p in out.parent.iterdir()) == ["report.html"]  # no temporary files left
     before = out.read_bytes()
     with pytest.raises(OutputExistsError) as err:
-        render_site_report(protocols["sms-link-worker"], results("sms-link-worker"), out_html=out)
+        render_site_report(protocols["sms-link-worker"], as_result(results("sms-link-worker")), out_html=out)
     assert err.value.problems[0].code == "BF901" and "--force" in err.value.problems[0].hint
     assert out.read_bytes() == before
-    render_site_report(protocols["sms-link-worker"], results("sms-link-worker"), out_html=out, force=True)
+    render_site_report(protocols["sms-link-worker"], as_result(results("sms-link-worker")), out_html=out, force=True)
     assert written.to_frame().loc[0, "kind"] == "site"
 
 
@@ -503,7 +506,7 @@ def test_render_from_paths_checks_the_protocol_hash(tmp_path, results):
 
 def test_output_must_be_html(tmp_path, protocols, results):
     with pytest.raises(ValueError, match="'out_html' parameter must end in .html"):
-        render_site_report(protocols["sms-link-worker"], results("sms-link-worker"), out_html=tmp_path / "r.txt")
+        render_site_report(protocols["sms-link-worker"], as_result(results("sms-link-worker")), out_html=tmp_path / "r.txt")
 
 
 def test_missing_chromium_gives_an_install_hint(tmp_path, monkeypatch, protocols, results):
@@ -514,7 +517,7 @@ def test_missing_chromium_gives_an_install_hint(tmp_path, monkeypatch, protocols
     monkeypatch.setenv("PATH", str(tmp_path))
     out = tmp_path / "r.html"
     with pytest.raises(BitframeError) as err:
-        render_site_report(protocols["sms-link-worker"], results("sms-link-worker"), out_html=out, pdf=True)
+        render_site_report(protocols["sms-link-worker"], as_result(results("sms-link-worker")), out_html=out, pdf=True)
     problem = err.value.problems[0]
     assert problem.code == "BF510" and "apt-get install chromium" in problem.hint
     assert not out.exists()
@@ -525,7 +528,7 @@ def test_missing_chromium_gives_an_install_hint(tmp_path, monkeypatch, protocols
 
 def test_results_for_another_trial_name_both_ids(tmp_path, protocols, results):
     with pytest.raises(BitframeError) as err:
-        render_site_report(protocols["sms-link-worker"], results("peer-support"), out_html=tmp_path / "r.html")
+        render_site_report(protocols["sms-link-worker"], as_result(results("peer-support")), out_html=tmp_path / "r.html")
     msg = err.value.report()
     assert "trial 'peer-support'" in msg and "trial 'sms-link-worker'" in msg and "BF505" in msg
 
@@ -546,18 +549,51 @@ def test_missing_results_file(tmp_path, protocols):
     assert err.value.problems[0].code == "BF500" and "bitframe analyse" in err.value.problems[0].hint
 
 
-def test_results_missing_keys_or_wrong_types(protocols):
-    from bitframe.report.render import check_results
+def test_results_missing_keys_or_wrong_types(protocols, results):
+    from bitframe.analyse.results import AnalysisResult
 
     with pytest.raises(BitframeError) as err:
-        check_results({"effects": "oops", "balance": {}}, label="x.json")
+        AnalysisResult.from_dict({"schema_version": 1, "ci_level": 0.95, "effects": "oops", "balance": {}},
+                                 source="x.json")
     codes = sorted(p.code for p in err.value.problems)
     assert codes == ["BF502", "BF503", "BF503"]  # no trial_id; effects and balance of the wrong type
+    effect = {k: v for k, v in results("sms-link-worker")["effects"][0].items()
+              if k not in ("estimate", "ci_lower", "ci_upper")}
     with pytest.raises(BitframeError) as err:
-        check_results({"trial_id": "t", "effects": [{"outcome": "a", "arm": "b"}]})
+        AnalysisResult.from_dict({"schema_version": 1, "trial_id": "t", "ci_level": 0.95, "effects": [effect]})
     assert "lacks 'estimate', 'ci_lower', 'ci_upper'" in err.value.report()
     with pytest.raises(BitframeError, match="must be a JSON object"):
-        check_results([1, 2])
+        AnalysisResult.from_dict([1, 2])
+
+
+@pytest.mark.parametrize("version,words", [(None, "have no 'schema_version'"), (2, "format version 2")])
+def test_results_of_another_format_version_are_refused(tmp_path, protocols, results, version, words):
+    res = results("sms-link-worker")
+    res.pop("schema_version")
+    if version is not None:
+        res["schema_version"] = version
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(res), encoding="utf-8")
+    with pytest.raises(BitframeError) as err:
+        render_site_report(protocols["sms-link-worker"], path, out_html=tmp_path / "r.html")
+    [problem] = err.value.problems
+    assert problem.code == "BF507" and problem.file == str(path) and words in problem.message
+    assert "bitframe analyse" in problem.hint
+
+
+def test_bad_fields_name_the_file_and_the_field(tmp_path, results):
+    from bitframe.report.render import load_results
+
+    res = results("sms-link-worker")
+    res["effects"][1]["p_value"] = "small"
+    res["srm"]["colour"] = "red"
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(res), encoding="utf-8")
+    with pytest.raises(BitframeError) as err:
+        load_results(path)
+    assert [(p.code, p.file) for p in err.value.problems] == [("BF503", str(path)), ("BF508", str(path))]
+    report = err.value.report()
+    assert "'effects[1].p_value' must be a number; got str" in report and "unknown key 'colour' in 'srm'" in report
 
 
 # --------------------------------------------------------------------------- CLI

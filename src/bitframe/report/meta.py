@@ -77,6 +77,8 @@ from bitframe.registry import Registry
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
+    from bitframe.analyse.results import EffectEstimate, Estimate
+
 __all__ = [
     "METHODS",
     "TESTS",
@@ -460,7 +462,7 @@ def meta_analysis(
 
 
 def meta_from_estimates(
-    estimates: Iterable[Any],
+    estimates: Iterable["Estimate | EffectEstimate"],
     *,
     labels: Sequence[str] | None = None,
     method: str = "REML",

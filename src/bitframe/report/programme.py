@@ -52,11 +52,12 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
+from bitframe.analyse.results import AnalysisResult, EffectEstimate
 from bitframe.errors import BitframeError
 from bitframe.report.render import (
     RenderedReport,
@@ -72,6 +73,11 @@ from bitframe.report.render import (
     render_template,
     write_report,
 )
+
+if TYPE_CHECKING:
+    from bitframe.protocol.programme import Programme
+    from bitframe.protocol.schema import Outcome, Protocol
+    from bitframe.report.meta import MetaResult
 
 __all__ = [
     "MEASURES",
@@ -110,8 +116,8 @@ class SiteData:
 
     index: int
     name: str
-    protocol: Any
-    results: dict | None
+    protocol: "Protocol"
+    results: AnalysisResult | None
     results_path: Path | None
     protocol_path: Path | None = None
 
@@ -156,10 +162,10 @@ class SynthesisGroup:
     outcome_type: str
     measure: str
     rows: tuple[SynthesisRow, ...]
-    fits: tuple[Any, ...]
+    fits: tuple["MetaResult", ...]
     left_out: tuple[str, ...] = ()
 
-    def fit(self, method: str) -> Any:
+    def fit(self, method: str) -> "MetaResult":
         return next(f for f in self.fits if f.method == method)
 
     def to_frame(self):
@@ -185,7 +191,7 @@ class ProgrammeSynthesis:
 # --------------------------------------------------------------------------- loading
 
 
-def load_sites(programme: Any) -> list[SiteData]:
+def load_sites(programme: "Programme") -> list[SiteData]:
     """Each site's protocol and results (checked against the site's trial id); all problems at once."""
     problems = []
     sites = []
@@ -207,33 +213,32 @@ def load_sites(programme: Any) -> list[SiteData]:
 # --------------------------------------------------------------------------- measures
 
 
-def _num(x: Any) -> float | None:
+def _num(x: float | None) -> float | None:
     return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else None
 
 
-def _log_ratio(row: Mapping[str, Any], ci_level: float) -> tuple[float, float] | None:
+def _log_ratio(row: EffectEstimate) -> tuple[float, float] | None:
     from statistics import NormalDist
 
-    scale = row.get("scale")
-    est, se = _num(row.get("estimate")), _num(row.get("std_error"))
+    scale = row.scale
+    est, se = _num(row.estimate), _num(row.std_error)
     if scale in ("log_rate_ratio", "log_odds_ratio"):
         return (est, se) if est is not None and se is not None and se > 0 else None
     if scale in ("rate_ratio", "odds_ratio"):
-        lo, hi = _num(row.get("ci_lower")), _num(row.get("ci_upper"))
+        lo, hi = _num(row.ci_lower), _num(row.ci_upper)
         if est is None or lo is None or hi is None or min(est, lo, hi) <= 0 or hi <= lo:
             return None
-        z = NormalDist().inv_cdf(0.5 + float(row.get("ci_level") or ci_level) / 2)
+        z = NormalDist().inv_cdf(0.5 + row.ci_level / 2)
         return math.log(est), (math.log(hi) - math.log(lo)) / (2 * z)
     return None
 
 
-def _measures(site: SiteData, effect: Mapping[str, Any], otype: str) -> dict[str, tuple[float, float]]:
+def _measures(site: SiteData, effect: EffectEstimate, otype: str) -> dict[str, tuple[float, float]]:
     """Every poolable measure this effect offers: measure -> (yi, sei)."""
-    res = site.results or {}
-    ci_level = float(res.get("ci_level") or 0.95)
+    additional = site.results.additional if site.results is not None else ()
     out: dict[str, tuple[float, float]] = {}
-    est, se = _num(effect.get("estimate")), _num(effect.get("std_error"))
-    scale = effect.get("scale") or "difference"
+    est, se = _num(effect.estimate), _num(effect.std_error)
+    scale = effect.scale or "difference"
     if scale in ("difference", "marginal_effect") and est is not None and se is not None and se > 0:
         out["risk_difference" if otype == "binary" else "mean_difference"] = (est, se)
         if otype == "continuous":
@@ -245,29 +250,28 @@ def _measures(site: SiteData, effect: Mapping[str, Any], otype: str) -> dict[str
     if wanted:
         measure, scales = wanted
         candidates = [effect] + [
-            r for r in res.get("additional") or []
-            if r.get("outcome") == effect.get("outcome") and r.get("arm") == effect.get("arm")
-            and (r.get("method") or "analytic") == "analytic"
+            r for r in additional
+            if r.outcome == effect.outcome and r.arm == effect.arm and (r.method or "analytic") == "analytic"
         ]
         for r in candidates:
-            if r.get("scale") in scales:
-                lr = _log_ratio(r, ci_level)
+            if r.scale in scales:
+                lr = _log_ratio(r)
                 if lr is not None:
                     out[measure] = lr
                     break
     return out
 
 
-def _hedges_g(site: SiteData, effect: Mapping[str, Any], est: float, se: float) -> tuple[float, float] | None:
-    res = site.results or {}
+def _hedges_g(site: SiteData, effect: EffectEstimate, est: float, se: float) -> tuple[float, float] | None:
     protocol = site.protocol
     control = protocol.control.id if protocol.control else protocol.arms[0].id
-    summ = {(s.get("outcome"), s.get("arm")): s for s in res.get("outcome_summaries") or []}
-    a = summ.get((effect.get("outcome"), effect.get("arm")))
-    c = summ.get((effect.get("outcome"), control))
+    summaries = site.results.outcome_summaries if site.results is not None else ()
+    summ = {(s.outcome, s.arm): s for s in summaries}
+    a = summ.get((effect.outcome, effect.arm))
+    c = summ.get((effect.outcome, control))
     if not a or not c:
         return None
-    n1, n0, s1, s0 = _num(a.get("n")), _num(c.get("n")), _num(a.get("sd")), _num(c.get("sd"))
+    n1, n0, s1, s0 = _num(a.n), _num(c.n), _num(a.sd), _num(c.sd)
     if None in (n1, n0, s1, s0) or n1 + n0 <= 2:
         return None
     sp = math.sqrt(((n1 - 1) * s1**2 + (n0 - 1) * s0**2) / (n1 + n0 - 2))
@@ -277,34 +281,37 @@ def _hedges_g(site: SiteData, effect: Mapping[str, Any], est: float, se: float) 
     return j * est / sp, j * se / sp
 
 
-def _candidate_rows(sites: Sequence[SiteData]) -> list[tuple[SiteData, Mapping[str, Any], Any, dict]]:
+Candidate = tuple[SiteData, EffectEstimate, "Outcome", dict[str, tuple[float, float]]]
+
+
+def _candidate_rows(sites: Sequence[SiteData]) -> list[Candidate]:
     out = []
     for site in sites:
         if not site.results:
             continue
         outcomes = {o.id: o for o in site.protocol.outcomes}
-        for e in site.results.get("effects") or []:
-            o = outcomes.get(str(e.get("outcome")))
-            if o is None or (e.get("method") or "analytic") != "analytic":
+        for e in site.results.effects:
+            o = outcomes.get(e.outcome)
+            if o is None or (e.method or "analytic") != "analytic":
                 continue
             out.append((site, e, o, _measures(site, e, o.type)))
     return out
 
 
-def _row(site: SiteData, e: Mapping[str, Any], o: Any, measure: str, value: tuple[float, float]) -> SynthesisRow:
+def _row(site: SiteData, e: EffectEstimate, o: "Outcome", measure: str, value: tuple[float, float]) -> SynthesisRow:
     arms = {a.id: a for a in site.protocol.arms}
-    arm = arms.get(str(e.get("arm")))
+    arm = arms.get(e.arm)
     east = tuple(arm.mechanism.east) if arm is not None and arm.mechanism is not None else ()
     return SynthesisRow(
         site=site.name, trial_id=site.protocol.trial.id, programme_area=site.protocol.trial.programme_area,
-        arm=str(e.get("arm")), arm_name=arm.name if arm is not None else str(e.get("arm")), east=east,
+        arm=e.arm, arm_name=arm.name if arm is not None else e.arm, east=east,
         outcome=o.id, outcome_label=o.description or o.id, outcome_type=o.type, role=o.role, measure=measure,
-        yi=value[0], sei=value[1], p_value=_num(e.get("p_adjusted")) if _num(e.get("p_adjusted")) is not None
-        else _num(e.get("p_value")),
+        yi=value[0], sei=value[1], p_value=_num(e.p_adjusted) if _num(e.p_adjusted) is not None
+        else _num(e.p_value),
     )
 
 
-def _fit_group(key: str, title: str, rule: str, otype: str, measure: str, members: list, ci_level: float,
+def _fit_group(key: str, title: str, rule: str, otype: str, measure: str, members: list[Candidate], ci_level: float,
                left_out: Sequence[str] = ()) -> SynthesisGroup | None:
     from bitframe.report.meta import meta_analysis
 
@@ -328,7 +335,7 @@ def programme_synthesis(sites: Sequence[SiteData], *, ci_level: float = 0.95) ->
     groups: list[SynthesisGroup] = []
     seen: set[frozenset] = set()
     # 1. Same outcome id at two or more sites, same type.
-    by_outcome: dict[tuple[str, str], list] = {}
+    by_outcome: dict[tuple[str, str], list[Candidate]] = {}
     for c in cands:
         by_outcome.setdefault((c[2].id, c[2].type), []).append(c)
     for (oid, otype), members in by_outcome.items():
@@ -346,9 +353,9 @@ def programme_synthesis(sites: Sequence[SiteData], *, ci_level: float = 0.95) ->
     for otype, measure in TYPE_MEASURE.items():
         members = [c for c in cands if c[2].type == otype and c[2].role == "primary"]
         usable = [c for c in members if measure in c[3]]
-        left = [f"{c[0].name}: {c[2].id} ({c[1].get('arm')}) has no {MEASURES[measure][0]}"
+        left = [f"{c[0].name}: {c[2].id} ({c[1].arm}) has no {MEASURES[measure][0]}"
                 for c in members if measure not in c[3]]
-        key = frozenset((c[0].protocol.trial.id, str(c[1].get("arm")), c[2].id) for c in usable)
+        key = frozenset((c[0].protocol.trial.id, c[1].arm, c[2].id) for c in usable)
         if not usable or key in seen:
             continue
         g = _fit_group(f"type-{otype}", f"Primary {_TYPE_TITLES[otype]} outcomes", "same type", otype, measure,
@@ -482,13 +489,12 @@ def _primary_contrasts(sites: Sequence[SiteData]) -> list[dict]:
         protocol = site.protocol
         arms = {a.id: a for a in protocol.arms}
         control = protocol.control or protocol.arms[0]
-        arm = arms.get(str(e.get("arm")))
+        arm = arms.get(e.arm)
         t = describe_effect(e, outcome_type=o.type, outcome_label=o.description or o.id,
-                            arm_name=arm.name if arm else str(e.get("arm")), control_name=control.name,
-                            ci_level=float(e.get("ci_level") or (site.results or {}).get("ci_level") or 0.95),
+                            arm_name=arm.name if arm else e.arm, control_name=control.name, ci_level=e.ci_level,
                             adjustment_name=adjustment_name(protocol))
         east = tuple(arm.mechanism.east) if arm is not None and arm.mechanism is not None else ()
-        p = e.get("p_adjusted") if e.get("p_adjusted") is not None else e.get("p_value")
+        p = e.p_adjusted if e.p_adjusted is not None else e.p_value
         direction = "none"
         if isinstance(p, (int, float)) and p < 0.05:
             direction = "up" if t.plot_estimate > t.null_value else "down"
@@ -527,7 +533,7 @@ def _summary_rows(label: str, members: list[dict], ci_level: float) -> list:
     ]
 
 
-def build_programme_context(programme: Any, sites: Sequence[SiteData], *, ci_level: float = 0.95) -> dict:
+def build_programme_context(programme: "Programme", sites: Sequence[SiteData], *, ci_level: float = 0.95) -> dict:
     """Everything the programme template needs (pre-formatted)."""
     from bitframe.protocol.vocabulary import EAST_LEVERS, PROGRAMME_AREAS
     from bitframe.report.site import cell, site_context, table
@@ -614,7 +620,7 @@ _RULE_TEXT = [
 ]
 
 
-def render_programme_html(programme: Any, sites: Sequence[SiteData] | None = None) -> str:
+def render_programme_html(programme: "Programme", sites: Sequence[SiteData] | None = None) -> str:
     import datetime as dt
 
     from bitframe import __version__
@@ -628,7 +634,7 @@ def render_programme_html(programme: Any, sites: Sequence[SiteData] | None = Non
     )
 
 
-def render_programme_report(programme: Any, *, out_html: str | os.PathLike, pdf: bool = False,
+def render_programme_report(programme: "Programme | str | os.PathLike", *, out_html: str | os.PathLike, pdf: bool = False,
                             force: bool = False) -> RenderedReport:
     """Write the programme report (HTML, and its PDF with ``pdf=True``).
 

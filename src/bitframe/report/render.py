@@ -47,25 +47,24 @@ HTML's content.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bitframe.analyse.results import AnalysisResult, EffectEstimate
 from bitframe.errors import BitframeError, DataError, Problem
 
 __all__ = [
     "CHROMIUM",
     "EVIDENCE_LEVELS",
-    "RESULTS_KEYS",
     "RenderedReport",
-    "check_results",
+    "check_trial",
     "ci_meaning",
     "continuous_digits",
     "evidence",
@@ -92,31 +91,6 @@ EVIDENCE_LEVELS: tuple[tuple[float, str, str], ...] = (
     (0.1, "weak evidence", "ev-weak"),
     (math.inf, "little or no evidence", "ev-none"),
 )
-
-# Every top-level key of the results JSON written by ``bitframe analyse --json``.
-RESULTS_KEYS: dict[str, type | tuple[type, ...]] = {
-    "bitframe_version": str,
-    "trial_id": str,
-    "created_utc": str,
-    "inputs": dict,
-    "ci_level": (int, float),
-    "effects": list,
-    "additional": list,
-    "outcome_summaries": list,
-    "consort": dict,
-    "attrition": list,
-    "srm": dict,
-    "balance": list,
-    "subgroups": list,
-    "icc": list,
-    "deviations": list,
-    "notes": list,
-    "power": list,
-    "manifest": dict,
-}
-_REQUIRED_KEYS = ("trial_id", "effects")
-_EFFECT_KEYS = ("outcome", "arm", "estimate", "ci_lower", "ci_upper")
-
 
 # --------------------------------------------------------------------------- numbers
 
@@ -246,82 +220,23 @@ def ci_meaning(lo_text: str, hi_text: str, *, includes_null: bool, ci_level: flo
 # --------------------------------------------------------------------------- results files
 
 
-def _problem(code: str, message: str, file: str | None = None, **kw: Any) -> Problem:
-    return Problem(code=code, message=message, file=file, **kw)
+def load_results(path: str | os.PathLike, *, trial_id: str | None = None) -> AnalysisResult:
+    """Read a results file; bad JSON, another format version or a bad field is an error naming the file."""
+    result = AnalysisResult.from_json(path)
+    if trial_id is not None:
+        check_trial(result, trial_id, label=str(path))
+    return result
 
 
-def check_results(results: Any, *, label: str = "<results>", trial_id: str | None = None) -> dict:
-    """Check a results dict against the contract of ``bitframe analyse --json``; return it with defaults.
-
-    Missing optional keys become empty (``[]`` or ``None``); a missing
-    ``trial_id`` or ``effects``, a key of the wrong type, an effect row lacking
-    its numbers, or results for another trial raise :class:`BitframeError`.
-    """
-    if not isinstance(results, Mapping):
-        raise DataError(_problem("BF501", f"the results must be a JSON object; got {type(results).__name__}", label))
-    problems: list[Problem] = []
-    out: dict[str, Any] = {}
-    for key, kind in RESULTS_KEYS.items():
-        value = results.get(key)
-        if value is None:
-            if key in _REQUIRED_KEYS:
-                problems.append(_problem("BF502", f"the results have no '{key}'", label,
-                                         hint="write the file with `bitframe analyse --json`"))
-            out[key] = [] if kind is list else None
-            continue
-        if not isinstance(value, kind) or isinstance(value, bool):
-            want = kind.__name__ if isinstance(kind, type) else "number"
-            problems.append(_problem("BF503", f"'{key}' must be a {want}; got {type(value).__name__}", label))
-            out[key] = [] if kind is list else None
-            continue
-        out[key] = value
-    for extra in sorted(set(results) - set(RESULTS_KEYS)):
-        out[extra] = results[extra]
-    for key in ("effects", "additional", "outcome_summaries", "attrition", "balance", "subgroups", "icc", "power"):
-        for i, row in enumerate(out[key] or []):
-            if not isinstance(row, Mapping):
-                problems.append(_problem("BF503", f"'{key}[{i}]' must be an object; got {type(row).__name__}", label))
-    for i, row in enumerate(out["effects"] + out["additional"]):
-        if isinstance(row, Mapping):
-            missing = [k for k in _EFFECT_KEYS if k not in row]
-            if missing:
-                where = f"effects[{i}]" if i < len(out["effects"]) else f"additional[{i - len(out['effects'])}]"
-                problems.append(_problem("BF504", f"'{where}' lacks {', '.join(repr(m) for m in missing)}", label))
-    if out["ci_level"] is None:
-        out["ci_level"] = 0.95
-    if problems:
-        raise DataError(problems)
-    if trial_id is not None and out["trial_id"] != trial_id:
-        raise DataError(_problem(
+def check_trial(result: AnalysisResult, trial_id: str, *, label: str = "<results>") -> None:
+    """Refuse results written for another trial than the protocol's, naming both."""
+    if result.trial_id != trial_id:
+        raise DataError(Problem(
             "BF505",
-            f"the results are for trial '{out['trial_id']}' but the protocol is trial '{trial_id}'",
-            label,
+            f"the results are for trial '{result.trial_id}' but the protocol is trial '{trial_id}'",
+            file=label,
             hint="pass the results file written for this protocol (`bitframe analyse PROTOCOL ... --json`)",
         ))
-    return out
-
-
-def load_results(path: str | os.PathLike, *, trial_id: str | None = None) -> dict:
-    """Read and check a results JSON file; errors name the file (and line:column for bad JSON)."""
-    path = Path(path)
-    label = str(path)
-    if not path.exists():
-        raise DataError(_problem("BF500", "results file not found", label,
-                                 hint="run `bitframe analyse PROTOCOL --list LIST --outcomes OUTCOMES --json RESULTS.json` first"))
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(_problem("BF500", f"cannot read the results file: {exc}", label)) from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        lines = text.splitlines()
-        snippet = None
-        if 0 < exc.lineno <= len(lines):
-            snippet = f"  {lines[exc.lineno - 1][:200]}\n  {' ' * (exc.colno - 1)}^"
-        raise DataError(Problem("BF506", f"the results file is not valid JSON: {exc.msg}", file=label,
-                                line=exc.lineno, column=exc.colno, snippet=snippet)) from None
-    return check_results(data, label=label, trial_id=trial_id)
 
 
 # --------------------------------------------------------------------------- output
@@ -522,10 +437,10 @@ def _capital(s: str) -> str:
     return s[:1].upper() + s[1:]
 
 
-def describe_effect(row: Mapping[str, Any], *, outcome_type: str | None, outcome_label: str, arm_name: str,
+def describe_effect(row: EffectEstimate, *, outcome_type: str | None, outcome_label: str, arm_name: str,
                     control_name: str, ci_level: float, control_mean: float | None = None,
                     adjustment_name: str | None = None) -> EffectText:
-    """Format one effect row of the results JSON and say it in plain English.
+    """Format one effect of the results and say it in plain English.
 
     Binary outcomes: levels in percent and the effect in percentage points
     ("from 41% to 48%, +6.9 percentage points"); the arm's level is the
@@ -534,8 +449,8 @@ def describe_effect(row: Mapping[str, Any], *, outcome_type: str | None, outcome
     scales (odds, rate ratios; log ratios are exponentiated): "multiplied the
     rate by 1.25"; the arm's level is the control mean times the ratio.
     """
-    display, scale_label, unit, tf = display_transform(row.get("scale", "difference"), outcome_type)
-    est_raw, lo_raw, hi_raw = row.get("estimate"), row.get("ci_lower"), row.get("ci_upper")
+    display, scale_label, unit, tf = display_transform(row.scale, outcome_type)
+    est_raw, lo_raw, hi_raw = row.estimate, row.ci_lower, row.ci_upper
     if not all(_finite(v) for v in (est_raw, lo_raw, hi_raw)):
         est = lo = hi = math.nan
     else:
@@ -545,7 +460,7 @@ def describe_effect(row: Mapping[str, Any], *, outcome_type: str | None, outcome
     elif display == "ratio":
         digits = RATIO_DIGITS
     else:
-        digits = continuous_digits(row.get("std_error"))
+        digits = continuous_digits(row.std_error)
     null = 1.0 if display == "ratio" else 0.0
     # The estimate carries its sign ("+6.9"); interval bounds only a minus ("2.1 to 11.7"), as in BMJ style.
     est_t = fmt_number(est, digits) if display == "ratio" else fmt_signed(est, digits)
@@ -553,7 +468,7 @@ def describe_effect(row: Mapping[str, Any], *, outcome_type: str | None, outcome
     ci_t = f"{lo_t} to {hi_t}"
     includes_null = not (math.isfinite(lo) and math.isfinite(hi)) or lo <= null <= hi
 
-    cm = control_mean if _finite(control_mean) else row.get("control_mean")
+    cm = control_mean if _finite(control_mean) else row.control_mean
     cm = float(cm) if _finite(cm) else None
     control_level = arm_level = None
     if cm is not None and math.isfinite(est):
@@ -563,18 +478,18 @@ def describe_effect(row: Mapping[str, Any], *, outcome_type: str | None, outcome
         elif display == "ratio" and scale_label == "rate ratio":
             d = sig_digits(cm)
             control_level, arm_level = fmt_number(cm, d), fmt_number(cm * est, d)
-        elif display == "units" and row.get("scale", "difference") in ("difference", "marginal_effect"):
+        elif display == "units" and row.scale in ("difference", "marginal_effect"):
             control_level, arm_level = fmt_number(cm, digits), fmt_number(cm + raw_est, digits)
 
     relative = None
-    rel = row.get("relative_effect")
+    rel = row.relative_effect
     if display == "ratio" and math.isfinite(est):
         rel = est - 1.0
     if _finite(rel) and fmt_number(100 * rel, 0) not in ("0",):
         relative = f"{fmt_number(abs(100 * rel), 0)}% {'higher' if rel > 0 else 'lower'}"
 
-    p = row.get("p_value")
-    p_adj = row.get("p_adjusted")
+    p = row.p_value
+    p_adj = row.p_adjusted
     has_adj = _finite(p_adj) and _finite(p) and abs(float(p_adj) - float(p)) > 1e-12
     decisive = p_adj if has_adj else p
     words, css = evidence(decisive)
@@ -617,7 +532,7 @@ def describe_effect(row: Mapping[str, Any], *, outcome_type: str | None, outcome
     ci_sentence = ci_meaning(lo_t, hi_t, includes_null=includes_null, ci_level=ci_level,
                              unit=unit if display != "ratio" else "")
     return EffectText(
-        outcome=str(row.get("outcome")), arm=str(row.get("arm")), outcome_label=outcome_label, arm_name=arm_name,
+        outcome=row.outcome, arm=row.arm, outcome_label=outcome_label, arm_name=arm_name,
         control_name=control_name, display=display, scale_label=scale_label, unit=unit, digits=digits,
         estimate=est_t, ci_lower=lo_t, ci_upper=hi_t, ci=ci_t, control_level=control_level, arm_level=arm_level,
         p_value=fmt_p(p), p_adjusted=fmt_p(p_adj) if has_adj else None, evidence=words, evidence_class=css,

@@ -32,8 +32,16 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from bitframe.analyse.results import (
+    AllocationManifest,
+    AnalysisResult,
+    EffectEstimate,
+    OutcomeSummary,
+    PowerSummary,
+    SubgroupEstimate,
+)
 from bitframe.protocol.vocabulary import (
     ADJUSTMENTS,
     ARM_ROLES,
@@ -52,7 +60,7 @@ from bitframe.protocol.vocabulary import (
 from bitframe.report.render import (
     EffectText,
     RenderedReport,
-    check_results,
+    check_trial,
     continuous_digits,
     describe_effect,
     display_transform,
@@ -69,6 +77,9 @@ from bitframe.report.render import (
     sig_digits,
     write_report,
 )
+
+if TYPE_CHECKING:
+    from bitframe.protocol.schema import Protocol
 
 __all__ = [
     "SITE_SECTIONS",
@@ -127,7 +138,7 @@ def _id_safe(text: str) -> str:
 class _Names:
     """Protocol lookups with graceful fallbacks for ids the protocol does not know."""
 
-    def __init__(self, protocol: Any):
+    def __init__(self, protocol: "Protocol"):
         self.protocol = protocol
         self.arms = {a.id: a for a in protocol.arms}
         self.outcomes = {o.id: o for o in protocol.outcomes}
@@ -135,87 +146,88 @@ class _Names:
         self.control_id = control.id if control is not None else protocol.arms[0].id
         self.unknown: set[str] = set()
 
-    def arm(self, arm_id: Any) -> str:
+    def arm(self, arm_id: str) -> str:
         a = self.arms.get(str(arm_id))
         if a is None:
             self.unknown.add(f"arm '{arm_id}'")
             return str(arm_id)
         return a.name
 
-    def outcome_label(self, outcome_id: Any) -> str:
+    def outcome_label(self, outcome_id: str) -> str:
         o = self.outcomes.get(str(outcome_id))
         if o is None:
             self.unknown.add(f"outcome '{outcome_id}'")
             return humanise(str(outcome_id))
         return o.description or humanise(o.id)
 
-    def outcome_type(self, outcome_id: Any) -> str | None:
+    def outcome_type(self, outcome_id: str) -> str | None:
         o = self.outcomes.get(str(outcome_id))
         return o.type if o is not None else None
 
-    def outcome_role(self, outcome_id: Any, row: Mapping[str, Any] | None = None) -> str:
+    def outcome_role(self, outcome_id: str, row: EffectEstimate | None = None) -> str:
         o = self.outcomes.get(str(outcome_id))
         if o is not None:
             return o.role
-        return str((row or {}).get("role") or "primary")
+        return (row.role if row is not None else None) or "primary"
 
-    def arm_order(self, arm_id: Any) -> int:
+    def arm_order(self, arm_id: str) -> int:
         ids = list(self.arms)
         return ids.index(arm_id) if arm_id in ids else len(ids)
 
-    def outcome_order(self, outcome_id: Any) -> int:
+    def outcome_order(self, outcome_id: str) -> int:
         ids = list(self.outcomes)
         return ids.index(outcome_id) if outcome_id in ids else len(ids)
 
 
-def _effect_texts(names: _Names, rows: Sequence[Mapping[str, Any]], ci_level: float,
-                  summaries: Mapping[tuple[str, str], Mapping[str, Any]]) -> list[EffectText]:
+def _effect_texts(names: _Names, rows: Sequence[EffectEstimate], ci_level: float,
+                  summaries: Mapping[tuple[str, str], OutcomeSummary]) -> list[EffectText]:
     adj = adjustment_name(names.protocol)
     out = []
     for r in rows:
-        cm = r.get("control_mean")
+        cm = r.control_mean
         if cm is None:
-            cm = (summaries.get((str(r.get("outcome")), names.control_id)) or {}).get("mean")
+            summary = summaries.get((r.outcome, names.control_id))
+            cm = summary.mean if summary is not None else None
         out.append(describe_effect(
-            r, outcome_type=names.outcome_type(r.get("outcome")), outcome_label=names.outcome_label(r.get("outcome")),
-            arm_name=names.arm(r.get("arm")), control_name=names.arm(names.control_id),
-            ci_level=float(r.get("ci_level") or ci_level), control_mean=cm, adjustment_name=adj,
+            r, outcome_type=names.outcome_type(r.outcome), outcome_label=names.outcome_label(r.outcome),
+            arm_name=names.arm(r.arm), control_name=names.arm(names.control_id),
+            ci_level=r.ci_level, control_mean=cm, adjustment_name=adj,
         ))
     return out
 
 
-def adjustment_name(protocol: Any) -> str | None:
+def adjustment_name(protocol: "Protocol") -> str | None:
     """The protocol's multiplicity correction as running text names it ("Holm-adjusted"); None for no correction."""
     option = MULTIPLICITY[protocol.analysis.multiplicity]
     return None if option.error_rate == "none" else option.short_label
 
 
-def _sorted_effects(names: _Names, rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+def _sorted_effects(names: _Names, rows: Sequence[EffectEstimate]) -> list[EffectEstimate]:
     role_rank = {"primary": 0, "secondary": 1, "exploratory": 2}
-    return sorted(rows, key=lambda r: (role_rank.get(names.outcome_role(r.get("outcome"), r), 3),
-                                       names.outcome_order(r.get("outcome")), names.arm_order(r.get("arm"))))
+    return sorted(rows, key=lambda r: (role_rank.get(names.outcome_role(r.outcome, r), 3),
+                                       names.outcome_order(r.outcome), names.arm_order(r.arm)))
 
 
 # --------------------------------------------------------------------------- sections
 
 
-def _summary(names: _Names, effects: list[Mapping[str, Any]], texts: list[EffectText], results: dict) -> dict:
-    primary = [(r, t) for r, t in zip(effects, texts) if names.outcome_role(r.get("outcome"), r) == "primary"]
-    others = [(r, t) for r, t in zip(effects, texts) if names.outcome_role(r.get("outcome"), r) != "primary"]
+def _summary(names: _Names, effects: list[EffectEstimate], texts: list[EffectText], results: AnalysisResult) -> dict:
+    primary = [(r, t) for r, t in zip(effects, texts) if names.outcome_role(r.outcome, r) == "primary"]
+    others = [(r, t) for r, t in zip(effects, texts) if names.outcome_role(r.outcome, r) != "primary"]
     items = [{"outcome": t.outcome, "arm": t.arm, "headline": t.headline, "evidence": t.evidence_sentence,
               "evidence_class": t.evidence_class, "ci": t.ci_sentence} for _, t in primary]
-    srm = results.get("srm") or {}
+    srm = results.srm
     cautions = []
-    if srm.get("mismatch"):
+    if srm is not None and srm.mismatch:
         cautions.append("The numbers allocated to each arm differ from the planned ratio by more than chance "
-                        f"would suggest ({p_phrase(srm.get('p_value'))}); see the sample-ratio check under Design.")
-    if results.get("deviations"):
-        n = len(results["deviations"])
+                        f"would suggest ({p_phrase(srm.p_value)}); see the sample-ratio check under Design.")
+    if results.deviations:
+        n = len(results.deviations)
         cautions.append(f"The analysis departed from the pre-registered plan in {n} "
                         f"way{'s' if n != 1 else ''}; see Deviations.")
     return {
         "primary": items,
-        "others": [{"outcome": t.outcome, "arm": t.arm, "role": names.outcome_role(r.get("outcome"), r),
+        "others": [{"outcome": t.outcome, "arm": t.arm, "role": names.outcome_role(r.outcome, r),
                     "text": f"{t.headline} {t.evidence_sentence}"} for r, t in others],
         "cautions": cautions,
         "evidence_scale": "Strength of evidence follows Bland (2015): p < 0.001 very strong, < 0.01 strong, "
@@ -224,7 +236,7 @@ def _summary(names: _Names, effects: list[Mapping[str, Any]], texts: list[Effect
     }
 
 
-def _framework(protocol: Any, pid: str) -> dict:
+def _framework(protocol: "Protocol", pid: str) -> dict:
     ctx = protocol.context
     barriers = table(
         f"{pid}tbl-barriers", "Barriers to the target behaviour and their COM-B component",
@@ -267,13 +279,13 @@ def _framework(protocol: Any, pid: str) -> dict:
     }
 
 
-def _power_rows(names: _Names, results: dict) -> list[list[dict]]:
+def _power_rows(names: _Names, power: Sequence[PowerSummary]) -> list[list[dict]]:
     """One row per power calculation; the MDE on its effect scale, sizes in their unit (participants, clusters)."""
     rows = []
-    for r in results.get("power") or []:
-        scale = r.get("effect_scale") or {"binary": "risk_difference", "count": "rate_ratio"}.get(
-            r.get("outcome_type") or names.outcome_type(r.get("outcome")) or "", "mean_difference")
-        mde = r.get("mde")
+    for r in power:
+        scale = r.effect_scale or {"binary": "risk_difference", "count": "rate_ratio"}.get(
+            r.outcome_type or names.outcome_type(r.outcome) or "", "mean_difference")
+        mde = r.mde
         if not isinstance(mde, (int, float)) or isinstance(mde, bool):
             mde_t = "\u2014"
         elif scale == "risk_difference":
@@ -282,25 +294,25 @@ def _power_rows(names: _Names, results: dict) -> list[list[dict]]:
             mde_t = f"{scale.replace('_', ' ')} {fmt_number(mde, 2)}"
         else:
             mde_t = fmt_number(mde, sig_digits(mde))  # two significant figures, like a planning figure
-        unit = r.get("size_unit")
-        def sized(n: Any, unit: Any = unit) -> str:
+        unit = r.size_unit
+        def sized(n: float | None, unit: str = unit) -> str:
             return f"{fmt_count(n)} {unit}" if unit and isinstance(n, (int, float)) else fmt_count(n)
 
-        verdict = str(r.get("verdict") or "\u2014")
-        shortfall = r.get("shortfall")
-        if r.get("message"):
-            comment = str(r["message"])
+        verdict = r.verdict or "\u2014"
+        shortfall = r.shortfall
+        if r.message:
+            comment = r.message
         elif isinstance(shortfall, (int, float)) and not isinstance(shortfall, bool):
             comment = f"{fmt_count(shortfall)} more {unit or 'units'} needed"
         else:
             comment = str(shortfall) if shortfall else "\u2014"
         rows.append([
-            cell(names.outcome_label(r.get("outcome")), header=True),
-            cell(humanise(r.get("design") or "\u2014")),
-            cell(fmt_percent(r.get("power")), num=True, cls="power"),
-            cell(fmt_percent(r.get("target_power")), num=True),
-            cell(sized(r.get("n_required")), num=True),
-            cell(sized(r.get("n_planned")), num=True),
+            cell(names.outcome_label(r.outcome), header=True),
+            cell(humanise(r.design or "\u2014")),
+            cell(fmt_percent(r.power), num=True, cls="power"),
+            cell(fmt_percent(r.target_power), num=True),
+            cell(sized(r.n_required), num=True),
+            cell(sized(r.n_planned), num=True),
             cell(mde_t, num=True),
             cell(humanise(verdict), cls=f"verdict-{_id_safe(verdict).lower()}"),
             cell(comment),
@@ -308,11 +320,12 @@ def _power_rows(names: _Names, results: dict) -> list[list[dict]]:
     return rows
 
 
-def _design(protocol: Any, names: _Names, results: dict, pid: str) -> dict:
+def _design(protocol: "Protocol", names: _Names, results: AnalysisResult | None, pid: str) -> dict:
+    """The design tables; with no results (a site yet to report) only what the protocol says."""
     rnd = protocol.randomisation
-    manifest = results.get("manifest") or {}
-    inputs = results.get("inputs") or {}
-    consort = results.get("consort") or {}
+    manifest = results.manifest if results is not None else None
+    consort = results.consort if results is not None else None
+    power = results.power if results is not None else ()
     items: list[tuple[str, Any]] = [
         ("Unit of randomisation", "clusters" if protocol.is_cluster else "individuals"),
         ("Scheme", SCHEMES[rnd.scheme].label),
@@ -329,7 +342,7 @@ def _design(protocol: Any, names: _Names, results: dict, pid: str) -> dict:
         items.append(("Stepped wedge", f"{sw.steps} steps after {sw.baseline_periods} baseline period(s)"))
     if rnd.minimisation is not None:
         items.append(("Minimisation factors", ", ".join(rnd.minimisation.factors)))
-    seed = manifest.get("seed") or inputs.get("seed") or rnd.seed
+    seed = (manifest.seed if manifest else None) or (results.inputs.seed if results else None) or rnd.seed
     items.append(("Seed", seed if seed is not None else "\u2014"))
     an = protocol.analysis
     items += [
@@ -344,18 +357,18 @@ def _design(protocol: Any, names: _Names, results: dict, pid: str) -> dict:
 
     # Planned vs achieved.
     pw = protocol.power
-    arms = consort.get("arms") or []
-    allocated = sum(int(a.get("allocated") or 0) for a in arms) if arms else manifest.get("n")
-    analysed = sum(int(a.get("analysed") or 0) for a in arms) if arms else None
+    arms = consort.arms if consort else ()
+    allocated = sum(a.allocated for a in arms) if arms else (manifest.n if manifest else None)
+    analysed = sum(a.analysed for a in arms) if arms else None
     planned_n = pw.planned_n if pw else None
     if planned_n is None:
-        planned_n = next((r.get("n_planned") for r in results.get("power") or [] if r.get("n_planned")), None)
-    sample_rows = [[cell(f"{consort.get('unit') or 'Participants'}".capitalize(), header=True),
+        planned_n = next((r.n_planned for r in power if r.n_planned), None)
+    sample_rows = [[cell(f"{(consort.unit if consort else None) or 'Participants'}".capitalize(), header=True),
                     cell(fmt_count(planned_n), num=True), cell(fmt_count(allocated), num=True),
                     cell(fmt_count(analysed), num=True)]]
     if protocol.is_cluster:
-        ca = [a.get("clusters_allocated") for a in arms]
-        cn = [a.get("clusters_analysed") for a in arms]
+        ca = [a.clusters_allocated for a in arms]
+        cn = [a.clusters_analysed for a in arms]
         if rnd.scheme == "stepped_wedge":
             # Every cluster passes through both conditions: count clusters, not cluster-conditions.
             c_alloc = max((c for c in ca if c is not None), default=None)
@@ -379,7 +392,7 @@ def _design(protocol: Any, names: _Names, results: dict, pid: str) -> dict:
         f"{pid}tbl-power", "Power of the design for each outcome",
         ["Outcome", "Design", ("Power", True), ("Target", True), ("n required", True), ("n planned", True),
          ("Minimum detectable effect", True), "Verdict", "Comment"],
-        _power_rows(names, results),
+        _power_rows(names, power),
         empty="No power calculation was stored with these results.",
     )
     assumptions = []
@@ -407,26 +420,26 @@ def _design(protocol: Any, names: _Names, results: dict, pid: str) -> dict:
             else:
                 assumptions.append(f"{o.id}: minimum effect that matters {fmt_number(a.mde, 2)}")
 
-    icc_rows = [[cell(names.outcome_label(r.get("outcome")), header=True), cell(fmt_number(r.get("icc"), 3), num=True),
+    icc_rows = [[cell(names.outcome_label(r.outcome), header=True), cell(fmt_number(r.icc, 3), num=True),
                  cell(fmt_number(pw.icc, 3) if pw is not None and pw.icc is not None else "\u2014", num=True),
-                 cell(r.get("method") or "\u2014")] for r in results.get("icc") or []]
+                 cell(r.method or "\u2014")] for r in (results.icc if results is not None else ())]
     icc_tbl = table(f"{pid}tbl-icc", "Intra-cluster correlation: observed and assumed",
                     ["Outcome", ("Observed ICC", True), ("Assumed ICC", True), "Method"], icc_rows,
                     empty="No intra-cluster correlation was estimated.")
 
-    srm = results.get("srm")
+    srm = results.srm if results is not None else None
     srm_tbl = None
     srm_text = "No sample-ratio check is in the results."
     if srm:
-        obs, exp = srm.get("observed") or {}, srm.get("expected") or {}
+        obs, exp = srm.observed, srm.expected
         order = sorted(set(obs) | set(exp), key=names.arm_order)
         srm_tbl = table(f"{pid}tbl-srm", "Sample-ratio check: units allocated to each arm",
                         ["Arm", ("Observed", True), ("Expected", True)],
                         [[cell(names.arm(a), header=True), cell(fmt_count(obs.get(a)), num=True),
                           cell(fmt_number(exp.get(a), 1, thousands=True), num=True)] for a in order])
-        stat = f"chi-square({srm.get('df')}) = {fmt_number(srm.get('statistic'), 2)}, {p_phrase(srm.get('p_value'))}"
+        stat = f"chi-square({srm.df}) = {fmt_number(srm.statistic, 2)}, {p_phrase(srm.p_value)}"
         srm_text = (f"The allocation differs from the planned ratio by more than chance would suggest ({stat}); "
-                    "check how the list was used." if srm.get("mismatch") else
+                    "check how the list was used." if srm.mismatch else
                     f"The allocation is consistent with the planned ratio ({stat}).")
     return {
         "design": design_tbl, "sample": sample_tbl, "power": power_tbl, "assumptions": assumptions,
@@ -434,30 +447,28 @@ def _design(protocol: Any, names: _Names, results: dict, pid: str) -> dict:
     }
 
 
-def _consort(protocol: Any, names: _Names, results: dict, pid: str) -> dict:
+def _consort(protocol: "Protocol", names: _Names, results: AnalysisResult, pid: str) -> dict:
     from bitframe.report.figures import ConsortArm, consort_diagram
 
-    consort = results.get("consort")
-    if not consort or not consort.get("arms"):
+    consort = results.consort
+    if not consort or not consort.arms:
         return {"svg": None, "table": None, "text": "No participant-flow counts are in the results."}
-    arms = sorted(consort["arms"], key=lambda a: names.arm_order(a.get("arm")))
+    arms = sorted(consort.arms, key=lambda a: names.arm_order(a.arm))
     figure_arms, rows = [], []
     for a in arms:
-        allocated = int(a.get("allocated") or 0)
-        analysed = int(a.get("analysed") or 0)
-        lost = int(a.get("lost") or 0)
+        allocated, analysed, lost = a.allocated, a.analysed, a.lost
         excluded = max(0, allocated - analysed - lost)
-        ca, cn = a.get("clusters_allocated"), a.get("clusters_analysed")
+        ca, cn = a.clusters_allocated, a.clusters_analysed
         figure_arms.append(ConsortArm(
-            name=names.arm(a.get("arm")), allocated=allocated, analysed=min(analysed, allocated),
-            received=a.get("received"), lost_to_follow_up=min(lost, allocated), excluded_from_analysis=excluded,
+            name=names.arm(a.arm), allocated=allocated, analysed=min(analysed, allocated),
+            received=a.received, lost_to_follow_up=min(lost, allocated), excluded_from_analysis=excluded,
             clusters_allocated=ca, clusters_analysed=cn if ca is not None else None,
             clusters_lost=(ca - cn) if ca is not None and cn is not None and cn <= ca else None,
         ))
-        rows.append([cell(names.arm(a.get("arm")), header=True), cell(fmt_count(allocated), num=True),
-                     cell(fmt_count(a.get("received")), num=True), cell(fmt_count(lost), num=True),
+        rows.append([cell(names.arm(a.arm), header=True), cell(fmt_count(allocated), num=True),
+                     cell(fmt_count(a.received), num=True), cell(fmt_count(lost), num=True),
                      cell(fmt_count(analysed), num=True), cell(fmt_count(ca), num=True), cell(fmt_count(cn), num=True)])
-    unit = consort.get("unit") or "participants"
+    unit = consort.unit or "participants"
     stepped = protocol.randomisation.scheme == "stepped_wedge"
     clusters_randomised = None
     if stepped:
@@ -468,7 +479,7 @@ def _consort(protocol: Any, names: _Names, results: dict, pid: str) -> dict:
                  if stepped else "")
     try:
         svg = consort_diagram(
-            figure_arms, assessed=consort.get("assessed"), excluded=consort.get("excluded"), unit=unit,
+            figure_arms, assessed=consort.assessed, excluded=consort.excluded, unit=unit,
             clusters_randomised=clusters_randomised, title="CONSORT flow diagram",
             id_prefix=f"{pid}fig-consort",
         )
@@ -481,15 +492,15 @@ def _consort(protocol: Any, names: _Names, results: dict, pid: str) -> dict:
     return {"svg": svg, "table": tbl, "text": (problem or "") + desc_note}
 
 
-def _balance(names: _Names, results: dict, pid: str) -> dict:
+def _balance(names: _Names, results: AnalysisResult, pid: str) -> dict:
     rows = []
-    for r in results.get("balance") or []:
-        smd = r.get("smd")
+    for r in results.balance:
+        smd = r.smd
         flag = isinstance(smd, (int, float)) and abs(smd) > SMD_FLAG
         rows.append([
-            cell(r.get("covariate"), header=True), cell(names.arm(r.get("arm"))),
-            cell(fmt_number(r.get("mean_control"), 3), num=True), cell(fmt_number(r.get("sd_control"), 3), num=True),
-            cell(fmt_number(r.get("mean_arm"), 3), num=True), cell(fmt_number(r.get("sd_arm"), 3), num=True),
+            cell(r.covariate, header=True), cell(names.arm(r.arm)),
+            cell(fmt_number(r.mean_control, 3), num=True), cell(fmt_number(r.sd_control, 3), num=True),
+            cell(fmt_number(r.mean_arm, 3), num=True), cell(fmt_number(r.sd_arm, 3), num=True),
             cell(fmt_signed(smd, 3), num=True, cls="flag" if flag else None),
         ])
     control = names.arm(names.control_id)
@@ -536,12 +547,12 @@ def _forest_groups(texts: Sequence[EffectText], names: _Names, pid: str, ci_leve
     return figures
 
 
-def _outcomes(names: _Names, effects: list[Mapping[str, Any]], texts: list[EffectText], results: dict, pid: str,
-              ci_level: float, summaries: Mapping[tuple[str, str], Mapping[str, Any]]) -> dict:
+def _outcomes(names: _Names, effects: list[EffectEstimate], texts: list[EffectText], results: AnalysisResult,
+              pid: str, ci_level: float, summaries: Mapping[tuple[str, str], OutcomeSummary]) -> dict:
     ri = {}
-    for r in results.get("additional") or []:
-        if r.get("method") == "randomisation":
-            ri[(str(r.get("outcome")), str(r.get("arm")))] = r.get("p_value")
+    for r in results.additional:
+        if r.method == "randomisation":
+            ri[(r.outcome, r.arm)] = r.p_value
     show_adj = any(t.p_adjusted is not None for t in texts)
     show_ri = bool(ri)
     level = level_text(ci_level)
@@ -557,7 +568,7 @@ def _outcomes(names: _Names, effects: list[Mapping[str, Any]], texts: list[Effec
         unit = " pp" if t.display == "pp" else ""
         eff = f"{t.estimate}{unit}" if t.display != "ratio" else f"{t.scale_label} {t.estimate}"
         row = [
-            cell(t.outcome_label, header=True), cell(humanise(names.outcome_role(r.get("outcome"), r))),
+            cell(t.outcome_label, header=True), cell(humanise(names.outcome_role(r.outcome, r))),
             cell(t.arm_name), cell(t.control_level or "\u2014", num=True), cell(t.arm_level or "\u2014", num=True),
             cell(eff, num=True, cls="est", outcome=t.outcome, arm=t.arm),
             cell(t.ci, num=True, cls="ci", outcome=t.outcome, arm=t.arm),
@@ -567,7 +578,7 @@ def _outcomes(names: _Names, effects: list[Mapping[str, Any]], texts: list[Effec
             row.append(cell(t.p_adjusted or t.p_value, num=True, cls="p-adj"))
         if show_ri:
             row.append(cell(fmt_p(ri.get((t.outcome, t.arm))), num=True, cls="p-ri"))
-        row += [cell(fmt_count(r.get("n")), num=True), cell(t.evidence, cls=t.evidence_class)]
+        row += [cell(fmt_count(r.n), num=True), cell(t.evidence, cls=t.evidence_class)]
         rows.append(row)
     note_bits = [("Binary outcomes: levels in percent and effects in percentage points (pp); the arm level is "
                   "the control level plus the estimated effect.")]
@@ -582,16 +593,15 @@ def _outcomes(names: _Names, effects: list[Mapping[str, Any]], texts: list[Effec
                         empty="The results contain no effect estimates.", note=" ".join(note_bits))
 
     srows = []
-    for s in sorted(results.get("outcome_summaries") or [],
-                    key=lambda s: (names.outcome_order(s.get("outcome")), names.arm_order(s.get("arm")))):
-        otype = names.outcome_type(s.get("outcome"))
+    for s in sorted(results.outcome_summaries, key=lambda s: (names.outcome_order(s.outcome), names.arm_order(s.arm))):
+        otype = names.outcome_type(s.outcome)
         if otype == "binary":
-            mean_t, sd_t = fmt_percent(s.get("mean"), 1), "\u2014"
+            mean_t, sd_t = fmt_percent(s.mean, 1), "\u2014"
         else:
-            d = continuous_digits((s.get("sd") or 0) / math.sqrt(max(int(s.get("n") or 1), 1))) if s.get("sd") else 2
-            mean_t, sd_t = fmt_number(s.get("mean"), d), fmt_number(s.get("sd"), d)
-        srows.append([cell(names.outcome_label(s.get("outcome")), header=True), cell(names.arm(s.get("arm"))),
-                      cell(fmt_count(s.get("n")), num=True), cell(fmt_count(s.get("missing")), num=True),
+            d = continuous_digits(s.sd / math.sqrt(max(s.n, 1))) if s.sd else 2
+            mean_t, sd_t = fmt_number(s.mean, d), fmt_number(s.sd, d)
+        srows.append([cell(names.outcome_label(s.outcome), header=True), cell(names.arm(s.arm)),
+                      cell(fmt_count(s.n), num=True), cell(fmt_count(s.missing), num=True),
                       cell(mean_t, num=True), cell(sd_t, num=True)])
     summaries_tbl = table(f"{pid}tbl-summaries", "Observed outcomes by arm (complete cases)",
                           ["Outcome", "Arm", ("n", True), ("Missing", True), ("Mean or %", True), ("SD", True)], srows,
@@ -600,25 +610,24 @@ def _outcomes(names: _Names, effects: list[Mapping[str, Any]], texts: list[Effec
             "figures": _forest_groups(texts, names, pid, ci_level)}
 
 
-def _additional(names: _Names, results: dict, pid: str, ci_level: float) -> dict:
+def _additional(names: _Names, results: AnalysisResult, pid: str, ci_level: float) -> dict:
     rows = []
-    for r in sorted(results.get("additional") or [],
-                    key=lambda r: (names.outcome_order(r.get("outcome")), names.arm_order(r.get("arm")))):
-        display, scale_label, unit, tf = display_transform(r.get("scale", "difference"), names.outcome_type(r.get("outcome")))
-        est, lo, hi = (r.get(k) for k in ("estimate", "ci_lower", "ci_upper"))
-        ok = all(isinstance(v, (int, float)) and math.isfinite(v) for v in (est, lo, hi))
-        digits = 1 if display == "pp" else 2 if display == "ratio" else continuous_digits(r.get("std_error"))
+    for r in sorted(results.additional, key=lambda r: (names.outcome_order(r.outcome), names.arm_order(r.arm))):
+        display, scale_label, unit, tf = display_transform(r.scale, names.outcome_type(r.outcome))
+        est, lo, hi = r.estimate, r.ci_lower, r.ci_upper
+        ok = all(math.isfinite(v) for v in (est, lo, hi))
+        digits = 1 if display == "pp" else 2 if display == "ratio" else continuous_digits(r.std_error)
 
         def fmt(v: Any, ok: bool = ok, tf: Any = tf, digits: int = digits) -> str:
             return fmt_number(tf(v), digits) if ok else "\u2014"
 
-        method = r.get("method") or "analytic"
+        method = r.method or "analytic"
         rows.append([
-            cell(names.outcome_label(r.get("outcome")), header=True), cell(names.arm(r.get("arm"))),
-            cell(humanise(r.get("estimator") or "\u2014")), cell(scale_label + (f" ({unit})" if unit else "")),
+            cell(names.outcome_label(r.outcome), header=True), cell(names.arm(r.arm)),
+            cell(humanise(r.estimator or "\u2014")), cell(scale_label + (f" ({unit})" if unit else "")),
             cell(fmt(est), num=True, cls="est"), cell(f"{fmt(lo)} to {fmt(hi)}", num=True, cls="ci"),
-            cell(fmt_p(r.get("p_value")), num=True, cls="p"),
-            cell(INFERENCE[method].label if method in INFERENCE else humanise(method)), cell(r.get("se_type") or "\u2014"),
+            cell(fmt_p(r.p_value), num=True, cls="p"),
+            cell(INFERENCE[method].label if method in INFERENCE else humanise(method)), cell(r.se_type or "\u2014"),
         ])
     ri_note = ""
     ri = getattr(names.protocol.analysis, "randomisation_inference", None)
@@ -634,34 +643,38 @@ def _additional(names: _Names, results: dict, pid: str, ci_level: float) -> dict
     )}
 
 
-def _subgroups(names: _Names, results: dict, pid: str, ci_level: float) -> dict:
+def _subgroups(names: _Names, results: AnalysisResult, pid: str, ci_level: float) -> dict:
     from bitframe.report.figures import forest_plot
 
     rows, figures = [], []
-    groups: dict[tuple[str, str, str], list[Mapping[str, Any]]] = {}
-    for r in results.get("subgroups") or []:
-        groups.setdefault((str(r.get("outcome")), str(r.get("subgroup")), str(r.get("arm"))), []).append(r)
+    groups: dict[tuple[str, str, str], list[SubgroupEstimate]] = {}
+    failures = []
+    for r in results.subgroups:
+        if isinstance(r, SubgroupEstimate):
+            groups.setdefault((r.outcome, r.subgroup, r.arm), []).append(r)
+        else:
+            failures.append(f" {names.outcome_label(r.outcome)} by {r.subgroup} could not be estimated: {r.error}.")
     for gi, ((outcome, subgroup, arm), members) in enumerate(groups.items()):
         display, _, _, tf = display_transform("difference", names.outcome_type(outcome))
-        digits = 1 if display == "pp" else continuous_digits(min((m.get("std_error") or 1) for m in members))
+        digits = 1 if display == "pp" else continuous_digits(min((m.std_error or 1) for m in members))
         inter = members[0]
-        inter_t = (f"interaction {p_phrase(inter.get('interaction_p_value'))}"
-                   if inter.get("interaction_p_value") is not None else "no interaction test")
+        inter_t = (f"interaction {p_phrase(inter.interaction_p_value)}"
+                   if inter.interaction_p_value is not None else "no interaction test")
         plot = []
         for m in members:
-            vals = [m.get(k) for k in ("estimate", "ci_lower", "ci_upper")]
-            ok = all(isinstance(v, (int, float)) and math.isfinite(v) for v in vals)
+            vals = [m.estimate, m.ci_lower, m.ci_upper]
+            ok = all(math.isfinite(v) for v in vals)
             e, lo, hi = (tf(v) for v in vals) if ok else (math.nan,) * 3
             rows.append([
                 cell(names.outcome_label(outcome), header=True), cell(names.arm(arm)),
-                cell(f"{subgroup} = {m.get('level')}"),
+                cell(f"{subgroup} = {m.level}"),
                 cell(fmt_signed(e, digits) + (" pp" if display == "pp" and ok else ""), num=True, cls="est"),
                 cell(f"{fmt_number(lo, digits)} to {fmt_number(hi, digits)}", num=True, cls="ci"),
-                cell(fmt_p(m.get("p_value")), num=True, cls="p"), cell(fmt_count(m.get("n")), num=True),
-                cell(fmt_p(m.get("interaction_p_value")), num=True, cls="p-int"),
+                cell(fmt_p(m.p_value), num=True, cls="p"), cell(fmt_count(m.n), num=True),
+                cell(fmt_p(m.interaction_p_value), num=True, cls="p-int"),
             ])
             if ok:
-                plot.append((f"{subgroup} = {m.get('level')}", e, lo, hi))
+                plot.append((f"{subgroup} = {m.level}", e, lo, hi))
         if plot:
             x = "Difference in percentage points" if display == "pp" else "Difference in means"
             svg = forest_plot([p[0] for p in plot], [p[1] for p in plot], [p[2] for p in plot], [p[3] for p in plot],
@@ -679,24 +692,22 @@ def _subgroups(names: _Names, results: dict, pid: str, ci_level: float) -> dict:
         ["Outcome", "Arm", "Subgroup", ("Effect", True), (f"{level_text(ci_level)}% CI", True), ("p", True), ("n", True),
          ("Interaction p", True)], rows, empty=empty,
         note="Subgroup effects are less precise than the overall effect; the interaction test, not the "
-             "subgroup p-values, says whether effects differ between subgroups.",
+             "subgroup p-values, says whether effects differ between subgroups." + "".join(failures),
     ), "figures": figures}
 
 
-def _attrition(names: _Names, results: dict, pid: str) -> dict:
+def _attrition(names: _Names, results: AnalysisResult, pid: str) -> dict:
     arms = [a.id for a in names.protocol.arms]
     rows = []
-    for r in results.get("attrition") or []:
-        rates = r.get("rates") or {}
-        missing = r.get("missing") or {}
-        cells = [cell(names.outcome_label(r.get("outcome")), header=True)]
+    for r in results.attrition:
+        cells = [cell(names.outcome_label(r.outcome), header=True)]
         for a in arms:
-            n = missing.get(a)
-            cells.append(cell(fmt_percent(rates.get(a), 1) + (f" ({fmt_count(n)})" if n is not None else ""), num=True))
-        test = r.get("test") or "none"
-        stat = (f"{fmt_number(r.get('statistic'), 2)} on {fmt_number(r.get('df'), 0)} df"
-                if r.get("statistic") is not None else "\u2014")
-        cells += [cell(humanise(test)), cell(stat, num=True), cell(fmt_p(r.get("p_value")) if test != "none" else "\u2014",
+            n = r.missing.get(a)
+            cells.append(cell(fmt_percent(r.rates.get(a), 1) + (f" ({fmt_count(n)})" if n is not None else ""),
+                              num=True))
+        test = r.test or "none"
+        stat = (f"{fmt_number(r.statistic, 2)} on {fmt_number(r.df, 0)} df" if r.statistic is not None else "\u2014")
+        cells += [cell(humanise(test)), cell(stat, num=True), cell(fmt_p(r.p_value) if test != "none" else "\u2014",
                                                                   num=True, cls="p")]
         rows.append(cells)
     return {"table": table(
@@ -708,48 +719,51 @@ def _attrition(names: _Names, results: dict, pid: str) -> dict:
     )}
 
 
-def _reproducibility(results: dict, pid: str, protocol_sha256: str | None) -> dict:
-    inputs = results.get("inputs") or {}
-    manifest = results.get("manifest") or {}
+def _reproducibility(results: AnalysisResult, pid: str, protocol_sha256: str | None) -> dict:
+    inputs = results.inputs
+    manifest = results.manifest or AllocationManifest()
     items: list[tuple[str, Any]] = [
-        ("Trial id", results.get("trial_id")),
-        ("Results written", results.get("created_utc") or "\u2014"),
-        ("bitframe version (analysis)", results.get("bitframe_version") or "\u2014"),
+        ("Trial id", results.trial_id),
+        ("Results written", results.created_utc or "\u2014"),
+        ("bitframe version (analysis)", results.bitframe_version or "\u2014"),
     ]
-    for key, label in (("protocol_sha256", "Protocol SHA-256"), ("list_sha256", "Randomisation list SHA-256"),
-                       ("outcomes_sha256", "Outcomes file SHA-256"), ("participants_sha256", "Participants SHA-256")):
-        if inputs.get(key):
-            items.append((label, inputs[key]))
-    for key, label in (("list_file", "Randomisation list"), ("outcomes_file", "Outcomes file"),
-                       ("scheme", "Scheme"), ("seed", "Seed")):
-        if inputs.get(key) is not None:
-            items.append((label, inputs[key]))
+    for label, value in (("Protocol SHA-256", inputs.protocol_sha256), ("Randomisation list SHA-256", inputs.list_sha256),
+                         ("Outcomes file SHA-256", inputs.outcomes_sha256),
+                         ("Participants SHA-256", inputs.participants_sha256)):
+        if value:
+            items.append((label, value))
+    for label, value in (("Randomisation list", inputs.list_file), ("Outcomes file", inputs.outcomes_file),
+                         ("Scheme", inputs.scheme), ("Seed", inputs.seed)):
+        if value is not None:
+            items.append((label, value))
     checks = []
-    if protocol_sha256 and inputs.get("protocol_sha256"):
-        same = protocol_sha256 == inputs["protocol_sha256"]
+    if protocol_sha256 and inputs.protocol_sha256:
+        same = protocol_sha256 == inputs.protocol_sha256
         checks.append("The protocol file given to the report is the one that was analysed (hashes match)." if same else
                       "The protocol file given to the report differs from the one that was analysed "
-                      f"(SHA-256 {protocol_sha256[:12]}\u2026 vs {inputs['protocol_sha256'][:12]}\u2026).")
-    if manifest.get("protocol_sha256") and inputs.get("protocol_sha256"):
-        same = manifest["protocol_sha256"] == inputs["protocol_sha256"]
+                      f"(SHA-256 {protocol_sha256[:12]}\u2026 vs {inputs.protocol_sha256[:12]}\u2026).")
+    if manifest.protocol_sha256 and inputs.protocol_sha256:
+        same = manifest.protocol_sha256 == inputs.protocol_sha256
         checks.append("The randomisation manifest was made from the same protocol as the analysis." if same else
                       "The randomisation manifest was made from a different version of the protocol than the analysis.")
-    if manifest.get("list_sha256") and inputs.get("list_sha256"):
-        same = manifest["list_sha256"] == inputs["list_sha256"]
+    if manifest.list_sha256 and inputs.list_sha256:
+        same = manifest.list_sha256 == inputs.list_sha256
         checks.append("The analysed randomisation list is the one the manifest sealed (hashes match)." if same else
                       "The analysed randomisation list differs from the one the manifest sealed.")
     m_items: list[tuple[str, Any]] = []
-    for key, label in (("scheme", "Scheme"), ("seed", "Seed"), ("seed_source", "Seed source"), ("rng", "Generator"),
-                       ("n", "Units randomised"), ("created_utc", "Randomised at"), ("list_sha256", "List SHA-256"),
-                       ("participants_sha256", "Participants SHA-256"), ("protocol_sha256", "Protocol SHA-256")):
-        if manifest.get(key) is not None:
-            m_items.append((label, fmt_count(manifest[key]) if key == "n" else manifest[key]))
-    for name, version in sorted((manifest.get("versions") or {}).items()):
+    for label, value in (("Scheme", manifest.scheme), ("Seed", manifest.seed), ("Seed source", manifest.seed_source),
+                         ("Generator", manifest.rng), ("Units randomised", manifest.n),
+                         ("Randomised at", manifest.created_utc), ("List SHA-256", manifest.list_sha256),
+                         ("Participants SHA-256", manifest.participants_sha256),
+                         ("Protocol SHA-256", manifest.protocol_sha256)):
+        if value is not None:
+            m_items.append((label, fmt_count(value) if label == "Units randomised" else value))
+    for name, version in sorted(manifest.versions.items()):
         m_items.append((f"{name} version", version))
-    counts = (manifest.get("counts") or {})
-    strata = counts.get("stratum") or {}
-    arm_ids: list[str] = list((counts.get("arm") or {}).keys())
-    stratum_rows = [[cell(s, header=True)] + [cell(fmt_count((c or {}).get(a)), num=True) for a in arm_ids]
+    strata = manifest.counts.get("stratum") or {}
+    arm_ids: list[str] = list((manifest.counts.get("arm") or {}).keys())
+    stratum_rows = [[cell(s, header=True)] + [cell(fmt_count(c.get(a) if isinstance(c, dict) else None), num=True)
+                                              for a in arm_ids]
                     for s, c in strata.items()]
     return {
         "inputs": kv_table(f"{pid}tbl-inputs", "Inputs of the analysis", items),
@@ -763,7 +777,7 @@ def _reproducibility(results: dict, pid: str, protocol_sha256: str | None) -> di
 # --------------------------------------------------------------------------- assembly
 
 
-def site_context(protocol: Any, results: Mapping[str, Any] | None, *, prefix: str = "",
+def site_context(protocol: "Protocol", results: AnalysisResult | None, *, prefix: str = "",
                  protocol_sha256: str | None = None, heading: int = 2) -> dict:
     """Everything the site templates need, pre-formatted (plain dicts; no statistics computed here).
 
@@ -787,13 +801,12 @@ def site_context(protocol: Any, results: Mapping[str, Any] | None, *, prefix: st
     ctx: dict[str, Any] = {"pid": pid, "h": heading, "trial": meta, "has_results": results is not None,
                            "framework": _framework(protocol, pid)}
     if results is None:
-        ctx["design"] = _design(protocol, names, {}, pid)
+        ctx["design"] = _design(protocol, names, None, pid)
         ctx["sections"] = [(f"{pid}{k}", v) for k, v in SITE_SECTIONS if k in ("framework", "design")]
         return ctx
-    results = check_results(dict(results))
-    ci_level = float(results.get("ci_level") or 0.95)
-    summaries = {(str(s.get("outcome")), str(s.get("arm"))): s for s in results.get("outcome_summaries") or []}
-    effects = _sorted_effects(names, results.get("effects") or [])
+    ci_level = results.ci_level
+    summaries = {(s.outcome, s.arm): s for s in results.outcome_summaries}
+    effects = _sorted_effects(names, results.effects)
     texts = _effect_texts(names, effects, ci_level, summaries)
     ctx.update({
         "ci_level": ci_level,
@@ -808,17 +821,17 @@ def site_context(protocol: Any, results: Mapping[str, Any] | None, *, prefix: st
         "attrition": _attrition(names, results, pid),
         "reproducibility": _reproducibility(results, pid, protocol_sha256),
     })
-    deviations = list(results.get("deviations") or [])
+    deviations = list(results.deviations)
     if names.unknown:
         deviations.append("The results mention " + ", ".join(sorted(names.unknown)) +
                           ", which the protocol does not define.")
-    ctx["deviations"] = {"items": deviations, "notes": list(results.get("notes") or [])}
+    ctx["deviations"] = {"items": deviations, "notes": list(results.notes)}
     ctx["effect_texts"] = texts
     ctx["sections"] = [(f"{pid}{k}", v) for k, v in SITE_SECTIONS]
     return ctx
 
 
-def render_site_html(protocol: Any, results: Mapping[str, Any], *, protocol_sha256: str | None = None) -> str:
+def render_site_html(protocol: "Protocol", results: AnalysisResult, *, protocol_sha256: str | None = None) -> str:
     """The site report as one self-contained HTML string."""
     import datetime as dt
 
@@ -831,7 +844,7 @@ def render_site_html(protocol: Any, results: Mapping[str, Any], *, protocol_sha2
     )
 
 
-def _as_protocol(protocol: Any) -> tuple[Any, str | None]:
+def _as_protocol(protocol: "Protocol | str | os.PathLike") -> tuple["Protocol", str | None]:
     if isinstance(protocol, (str, os.PathLike)):
         from bitframe.io import sha256_file
         from bitframe.protocol import load_protocol
@@ -840,20 +853,21 @@ def _as_protocol(protocol: Any) -> tuple[Any, str | None]:
     return protocol, None
 
 
-def render_site_report(protocol: Any, results: Mapping[str, Any] | str | os.PathLike, *, out_html: str | os.PathLike,
-                       pdf: bool = False, force: bool = False) -> RenderedReport:
+def render_site_report(protocol: "Protocol | str | os.PathLike", results: AnalysisResult | str | os.PathLike, *,
+                       out_html: str | os.PathLike, pdf: bool = False, force: bool = False) -> RenderedReport:
     """Write the site report (HTML, and a PDF beside it with ``pdf=True``).
 
     ``protocol`` is a :class:`~bitframe.protocol.schema.Protocol` or a protocol
-    file path; ``results`` the dict of ``bitframe analyse --json`` or its path.
-    Results for another trial raise :class:`~bitframe.errors.BitframeError`
-    naming both trial ids. Existing outputs are kept unless ``force``.
+    file path; ``results`` an :class:`~bitframe.analyse.results.AnalysisResult` or the
+    path of the file ``bitframe analyse --json`` wrote. Results for another trial raise
+    :class:`~bitframe.errors.BitframeError` naming both trial ids. Existing outputs are
+    kept unless ``force``.
     """
     protocol, sha = _as_protocol(protocol)
     if isinstance(results, (str, os.PathLike)):
         results = load_results(results, trial_id=protocol.trial.id)
     else:
-        results = check_results(results, trial_id=protocol.trial.id)
+        check_trial(results, protocol.trial.id)
     html = render_site_html(protocol, results, protocol_sha256=sha)
     return write_report(html, Path(out_html), pdf=pdf, force=force,
                         sections=tuple(k for k, _ in SITE_SECTIONS), kind="site")
