@@ -23,7 +23,7 @@ import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, Union
 
 from pydantic import (
     AfterValidator,
@@ -152,6 +152,10 @@ class Record(BaseModel):
         """The record as JSON-ready Python (lists, dicts, str, numbers, None)."""
         return self.model_dump(mode="json")
 
+    def with_(self, **changes: Any) -> Self:
+        """A copy with some fields changed, and checked (``model_copy`` checks nothing)."""
+        return self.model_validate({**dict(self), **changes})
+
 
 # --------------------------------------------------------------------------- effects
 
@@ -202,10 +206,6 @@ class EffectEstimate(Record):
             scale=est.scale,
             **extra,
         )
-
-    def with_(self, **changes: Any) -> "EffectEstimate":
-        """A copy with some fields changed (and checked, unlike ``model_copy``)."""
-        return type(self).model_validate({**dict(self), **changes})
 
 
 def estimates_frame(rows: Iterable[Estimate | EffectEstimate]) -> "pd.DataFrame":
@@ -436,10 +436,6 @@ class AnalysisResult(Record, FrameDisplay):
     def to_frame(self) -> "pd.DataFrame":
         """The tidy table of pre-registered effects (one row per outcome x arm)."""
         return estimates_frame(self.effects)
-
-    def with_(self, **changes: Any) -> "AnalysisResult":
-        """A copy with some parts replaced (and checked, unlike ``model_copy``)."""
-        return type(self).model_validate({**dict(self), **changes})
 
     @classmethod
     def from_dict(cls, data: Any, *, source: str = "<results>") -> "AnalysisResult":
