@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 class FrameDisplay:
     """Gives a result ``_repr_html_``: its ``to_frame()`` table as HTML."""
 
-    def to_frame(self) -> "pd.DataFrame":
+    def to_frame(self) -> pd.DataFrame:
         raise NotImplementedError(f"{type(self).__name__} must define to_frame() to be displayed as a table")
 
     def _repr_html_(self) -> str:

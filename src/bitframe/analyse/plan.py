@@ -65,8 +65,8 @@ _SE_FALLBACK = {"CR2": "stata", "HC2": "HC1", "HC3": "HC1", "classical": "HC1"}
 
 
 def analyse_files(
-    protocol_path: "Path", list_path: "Path", outcomes_path: "Path", participants: "Path | None" = None,
-    *, power: "Path | None" = None,
+    protocol_path: Path, list_path: Path, outcomes_path: Path, participants: Path | None = None,
+    *, power: Path | None = None,
 ) -> AnalysisResult:
     """Read the files, hash them and run the analysis (the library call behind the CLI verb).
 
@@ -108,7 +108,7 @@ def analyse_files(
     return result.with_(power=power_rows)
 
 
-def _read_json(path: "Path", model: type[BaseModel] | TypeAdapter, *, what: str, root: str = "") -> Any:
+def _read_json(path: Path, model: type[BaseModel] | TypeAdapter, *, what: str, root: str = "") -> Any:
     """A JSON file another stage wrote, checked against its record; problems name the file and the field."""
     import json
 
@@ -144,11 +144,11 @@ def _se_for(spec, wanted: str, deviations: list[str], label: str) -> str | None:
 
 
 def analyse_frames(
-    protocol: "Protocol",
-    allocation: "pd.DataFrame",
-    outcomes: "pd.DataFrame",
+    protocol: Protocol,
+    allocation: pd.DataFrame,
+    outcomes: pd.DataFrame,
     *,
-    baseline: "pd.DataFrame | None" = None,
+    baseline: pd.DataFrame | None = None,
     bookkeeping: bool = True,
     inference: bool = True,
     labels: dict[str, str] | None = None,
@@ -243,7 +243,7 @@ def analyse_frames(
     )
 
 
-def _numeric_or_categorical(column: "pd.Series") -> "pd.Series":
+def _numeric_or_categorical(column: pd.Series) -> pd.Series:
     import pandas as pd
 
     numeric = pd.to_numeric(column, errors="coerce")
@@ -390,7 +390,7 @@ def _bookkeeping(protocol, frame, data: AnalysisData, control: str) -> dict[str,
         # fix the ratio on clusters, so a unit-level ratio test would be misleading.
         res = checks.sample_ratio_mismatch(arms, {a.id: a.ratio for a in protocol.arms})
         srm = SampleRatioCheck(observed=dict(zip(res.arms, res.observed)), expected=dict(zip(res.arms, res.expected)),
-                               statistic=res.statistic, df=res.df, p_value=res.p_value, mismatch=res.mismatch,
+                               statistic=res.statistic, df=int(res.df), p_value=res.p_value, mismatch=res.mismatch,
                                alpha=res.alpha)
     balance = []
     names = [c for c in dict.fromkeys([*an.covariates, *an.subgroups]) if c in frame.columns]

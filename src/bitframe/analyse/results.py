@@ -23,7 +23,7 @@ import math
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Literal, Self, Union
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -47,7 +47,7 @@ from bitframe.errors import DataError, Problem
 if TYPE_CHECKING:
     import pandas as pd
 
-RESULTS_SCHEMA_VERSION = 1
+RESULTS_SCHEMA_VERSION: Final = 1
 
 TIDY_COLUMNS = (
     "outcome",
@@ -131,13 +131,13 @@ Number = Annotated[float, AfterValidator(_one_nan)]
 """A float, written as is (``NaN`` and ``Infinity`` included)."""
 
 EstimateNumber = Annotated[float, BeforeValidator(_nan_from_null), AfterValidator(_one_nan),
-                           PlainSerializer(_null_from_nan, return_type=Union[float, None])]
+                           PlainSerializer(_null_from_nan, return_type=float | None)]
 """A number an estimator may leave undefined: NaN in memory, ``null`` in the file."""
 
-OptionalNumber = Annotated[Union[float, None], AfterValidator(_null_from_nan)]
+OptionalNumber = Annotated[float | None, AfterValidator(_null_from_nan)]
 """A number that may be absent: NaN is stored (and written) as None."""
 
-Real = Annotated[float, PlainValidator(_real), PlainSerializer(_same, return_type=Union[int, float]),
+Real = Annotated[float, PlainValidator(_real), PlainSerializer(_same, return_type=int | float),
                  WithJsonSchema({"type": "number"})]
 """A count or a float kept as given (the power stage writes ``1522`` and ``1600.0``)."""
 
@@ -186,7 +186,7 @@ class EffectEstimate(Record):
     role: str = "primary"
 
     @classmethod
-    def from_estimate(cls, est: Estimate, *, outcome: str, arm: str, contrast: str, **extra: Any) -> "EffectEstimate":
+    def from_estimate(cls, est: Estimate, *, outcome: str, arm: str, contrast: str, **extra: Any) -> EffectEstimate:
         return cls(
             outcome=outcome,
             arm=arm,
@@ -208,7 +208,7 @@ class EffectEstimate(Record):
         )
 
 
-def estimates_frame(rows: Iterable[Estimate | EffectEstimate]) -> "pd.DataFrame":
+def estimates_frame(rows: Iterable[Estimate | EffectEstimate]) -> pd.DataFrame:
     """A pandas DataFrame of result records, tidy columns first."""
     import pandas as pd
 
@@ -325,8 +325,10 @@ def _subgroup_kind(row: Any) -> str:
     return "SubgroupFailure" if "error" in keys else "SubgroupEstimate"
 
 
-SubgroupRow = Annotated[Union[Annotated[SubgroupEstimate, Tag("SubgroupEstimate")],
-                              Annotated[SubgroupFailure, Tag("SubgroupFailure")]], Discriminator(_subgroup_kind)]
+SubgroupRow = Annotated[
+    Annotated[SubgroupEstimate, Tag("SubgroupEstimate")] | Annotated[SubgroupFailure, Tag("SubgroupFailure")],
+    Discriminator(_subgroup_kind),
+]
 
 
 class ClusterCorrelation(Record):
@@ -405,7 +407,7 @@ class AllocationManifest(Record):
 
 
 def _utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 class AnalysisResult(Record, FrameDisplay):
@@ -433,12 +435,12 @@ class AnalysisResult(Record, FrameDisplay):
     power: tuple[PowerSummary, ...] = ()
     manifest: AllocationManifest | None = None
 
-    def to_frame(self) -> "pd.DataFrame":
+    def to_frame(self) -> pd.DataFrame:
         """The tidy table of pre-registered effects (one row per outcome x arm)."""
         return estimates_frame(self.effects)
 
     @classmethod
-    def from_dict(cls, data: Any, *, source: str = "<results>") -> "AnalysisResult":
+    def from_dict(cls, data: Any, *, source: str = "<results>") -> AnalysisResult:
         """Read a results file's content; every problem is a located :class:`BitframeError` naming ``source``.
 
         Raises DataError when ``data`` is not an object, has no or another
@@ -461,7 +463,7 @@ class AnalysisResult(Record, FrameDisplay):
         write_text_atomic(path, json.dumps(self.to_dict(), indent=2) + "\n")
 
     @classmethod
-    def from_json(cls, path: str | os.PathLike) -> "AnalysisResult":
+    def from_json(cls, path: str | os.PathLike) -> AnalysisResult:
         """Read a results file; problems (bad JSON, wrong version, bad field) name the file."""
         from pathlib import Path
 

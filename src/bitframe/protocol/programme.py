@@ -18,7 +18,7 @@ from pathlib import Path
 from pydantic import Field
 
 from bitframe.errors import BitframeError, Problem, ProtocolError
-from bitframe.protocol.schema import Identifier, Model, NonEmptyStr
+from bitframe.protocol.schema import Identifier, Model, NonEmptyStr, Protocol
 
 
 class ProgrammeSite(Model):
@@ -42,7 +42,7 @@ class LoadedSite:
     spec: ProgrammeSite
     protocol_path: Path
     results_path: Path | None
-    protocol: object  # Protocol
+    protocol: Protocol
 
 
 @dataclass(frozen=True)

@@ -462,7 +462,7 @@ def meta_analysis(
 
 
 def meta_from_estimates(
-    estimates: Iterable["Estimate | EffectEstimate"],
+    estimates: Iterable[Estimate | EffectEstimate],
     *,
     labels: Sequence[str] | None = None,
     method: str = "REML",

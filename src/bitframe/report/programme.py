@@ -116,7 +116,7 @@ class SiteData:
 
     index: int
     name: str
-    protocol: "Protocol"
+    protocol: Protocol
     results: AnalysisResult | None
     results_path: Path | None
     protocol_path: Path | None = None
@@ -162,10 +162,10 @@ class SynthesisGroup:
     outcome_type: str
     measure: str
     rows: tuple[SynthesisRow, ...]
-    fits: tuple["MetaResult", ...]
+    fits: tuple[MetaResult, ...]
     left_out: tuple[str, ...] = ()
 
-    def fit(self, method: str) -> "MetaResult":
+    def fit(self, method: str) -> MetaResult:
         return next(f for f in self.fits if f.method == method)
 
     def to_frame(self):
@@ -191,7 +191,7 @@ class ProgrammeSynthesis:
 # --------------------------------------------------------------------------- loading
 
 
-def load_sites(programme: "Programme") -> list[SiteData]:
+def load_sites(programme: Programme) -> list[SiteData]:
     """Each site's protocol and results (checked against the site's trial id); all problems at once."""
     problems = []
     sites = []
@@ -298,7 +298,7 @@ def _candidate_rows(sites: Sequence[SiteData]) -> list[Candidate]:
     return out
 
 
-def _row(site: SiteData, e: EffectEstimate, o: "Outcome", measure: str, value: tuple[float, float]) -> SynthesisRow:
+def _row(site: SiteData, e: EffectEstimate, o: Outcome, measure: str, value: tuple[float, float]) -> SynthesisRow:
     arms = {a.id: a for a in site.protocol.arms}
     arm = arms.get(e.arm)
     east = tuple(arm.mechanism.east) if arm is not None and arm.mechanism is not None else ()
@@ -533,7 +533,7 @@ def _summary_rows(label: str, members: list[dict], ci_level: float) -> list:
     ]
 
 
-def build_programme_context(programme: "Programme", sites: Sequence[SiteData], *, ci_level: float = 0.95) -> dict:
+def build_programme_context(programme: Programme, sites: Sequence[SiteData], *, ci_level: float = 0.95) -> dict:
     """Everything the programme template needs (pre-formatted)."""
     from bitframe.protocol.vocabulary import EAST_LEVERS, PROGRAMME_AREAS
     from bitframe.report.site import cell, site_context, table
@@ -620,7 +620,7 @@ _RULE_TEXT = [
 ]
 
 
-def render_programme_html(programme: "Programme", sites: Sequence[SiteData] | None = None) -> str:
+def render_programme_html(programme: Programme, sites: Sequence[SiteData] | None = None) -> str:
     import datetime as dt
 
     from bitframe import __version__
@@ -634,7 +634,7 @@ def render_programme_html(programme: "Programme", sites: Sequence[SiteData] | No
     )
 
 
-def render_programme_report(programme: "Programme | str | os.PathLike", *, out_html: str | os.PathLike, pdf: bool = False,
+def render_programme_report(programme: Programme | str | os.PathLike, *, out_html: str | os.PathLike, pdf: bool = False,
                             force: bool = False) -> RenderedReport:
     """Write the programme report (HTML, and its PDF with ``pdf=True``).
 

@@ -469,7 +469,8 @@ def describe_effect(row: EffectEstimate, *, outcome_type: str | None, outcome_la
     includes_null = not (math.isfinite(lo) and math.isfinite(hi)) or lo <= null <= hi
 
     cm = control_mean if _finite(control_mean) else row.control_mean
-    cm = float(cm) if _finite(cm) else None
+    if cm is not None and not math.isfinite(cm):
+        cm = None
     control_level = arm_level = None
     if cm is not None and math.isfinite(est):
         raw_est = float(est_raw)
@@ -485,12 +486,12 @@ def describe_effect(row: EffectEstimate, *, outcome_type: str | None, outcome_la
     rel = row.relative_effect
     if display == "ratio" and math.isfinite(est):
         rel = est - 1.0
-    if _finite(rel) and fmt_number(100 * rel, 0) not in ("0",):
+    if rel is not None and _finite(rel) and fmt_number(100 * rel, 0) not in ("0",):
         relative = f"{fmt_number(abs(100 * rel), 0)}% {'higher' if rel > 0 else 'lower'}"
 
     p = row.p_value
     p_adj = row.p_adjusted
-    has_adj = _finite(p_adj) and _finite(p) and abs(float(p_adj) - float(p)) > 1e-12
+    has_adj = p_adj is not None and _finite(p_adj) and _finite(p) and abs(p_adj - p) > 1e-12
     decisive = p_adj if has_adj else p
     words, css = evidence(decisive)
 

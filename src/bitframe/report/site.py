@@ -138,7 +138,7 @@ def _id_safe(text: str) -> str:
 class _Names:
     """Protocol lookups with graceful fallbacks for ids the protocol does not know."""
 
-    def __init__(self, protocol: "Protocol"):
+    def __init__(self, protocol: Protocol):
         self.protocol = protocol
         self.arms = {a.id: a for a in protocol.arms}
         self.outcomes = {o.id: o for o in protocol.outcomes}
@@ -196,7 +196,7 @@ def _effect_texts(names: _Names, rows: Sequence[EffectEstimate], ci_level: float
     return out
 
 
-def adjustment_name(protocol: "Protocol") -> str | None:
+def adjustment_name(protocol: Protocol) -> str | None:
     """The protocol's multiplicity correction as running text names it ("Holm-adjusted"); None for no correction."""
     option = MULTIPLICITY[protocol.analysis.multiplicity]
     return None if option.error_rate == "none" else option.short_label
@@ -236,7 +236,7 @@ def _summary(names: _Names, effects: list[EffectEstimate], texts: list[EffectTex
     }
 
 
-def _framework(protocol: "Protocol", pid: str) -> dict:
+def _framework(protocol: Protocol, pid: str) -> dict:
     ctx = protocol.context
     barriers = table(
         f"{pid}tbl-barriers", "Barriers to the target behaviour and their COM-B component",
@@ -320,7 +320,7 @@ def _power_rows(names: _Names, power: Sequence[PowerSummary]) -> list[list[dict]
     return rows
 
 
-def _design(protocol: "Protocol", names: _Names, results: AnalysisResult | None, pid: str) -> dict:
+def _design(protocol: Protocol, names: _Names, results: AnalysisResult | None, pid: str) -> dict:
     """The design tables; with no results (a site yet to report) only what the protocol says."""
     rnd = protocol.randomisation
     manifest = results.manifest if results is not None else None
@@ -360,7 +360,7 @@ def _design(protocol: "Protocol", names: _Names, results: AnalysisResult | None,
     arms = consort.arms if consort else ()
     allocated = sum(a.allocated for a in arms) if arms else (manifest.n if manifest else None)
     analysed = sum(a.analysed for a in arms) if arms else None
-    planned_n = pw.planned_n if pw else None
+    planned_n: float | None = pw.planned_n if pw else None
     if planned_n is None:
         planned_n = next((r.n_planned for r in power if r.n_planned), None)
     sample_rows = [[cell(f"{(consort.unit if consort else None) or 'Participants'}".capitalize(), header=True),
@@ -374,8 +374,8 @@ def _design(protocol: "Protocol", names: _Names, results: AnalysisResult | None,
             c_alloc = max((c for c in ca if c is not None), default=None)
             c_anal = max((c for c in cn if c is not None), default=None)
         else:
-            c_alloc = sum(ca) if ca and all(c is not None for c in ca) else None
-            c_anal = sum(cn) if cn and all(c is not None for c in cn) else None
+            c_alloc = sum(c for c in ca if c is not None) if ca and None not in ca else None
+            c_anal = sum(c for c in cn if c is not None) if cn and None not in cn else None
         sample_rows.append([cell("Clusters", header=True), cell(fmt_count(pw.planned_clusters if pw else None), num=True),
                             cell(fmt_count(c_alloc), num=True), cell(fmt_count(c_anal), num=True)])
     sample_note = None
@@ -447,7 +447,7 @@ def _design(protocol: "Protocol", names: _Names, results: AnalysisResult | None,
     }
 
 
-def _consort(protocol: "Protocol", names: _Names, results: AnalysisResult, pid: str) -> dict:
+def _consort(protocol: Protocol, names: _Names, results: AnalysisResult, pid: str) -> dict:
     from bitframe.report.figures import ConsortArm, consort_diagram
 
     consort = results.consort
@@ -751,13 +751,14 @@ def _reproducibility(results: AnalysisResult, pid: str, protocol_sha256: str | N
         checks.append("The analysed randomisation list is the one the manifest sealed (hashes match)." if same else
                       "The analysed randomisation list differs from the one the manifest sealed.")
     m_items: list[tuple[str, Any]] = []
-    for label, value in (("Scheme", manifest.scheme), ("Seed", manifest.seed), ("Seed source", manifest.seed_source),
-                         ("Generator", manifest.rng), ("Units randomised", manifest.n),
-                         ("Randomised at", manifest.created_utc), ("List SHA-256", manifest.list_sha256),
-                         ("Participants SHA-256", manifest.participants_sha256),
-                         ("Protocol SHA-256", manifest.protocol_sha256)):
-        if value is not None:
-            m_items.append((label, fmt_count(value) if label == "Units randomised" else value))
+    sealed: tuple[tuple[str, str | int | None], ...] = (
+        ("Scheme", manifest.scheme), ("Seed", manifest.seed), ("Seed source", manifest.seed_source),
+        ("Generator", manifest.rng), ("Units randomised", manifest.n), ("Randomised at", manifest.created_utc),
+        ("List SHA-256", manifest.list_sha256), ("Participants SHA-256", manifest.participants_sha256),
+        ("Protocol SHA-256", manifest.protocol_sha256))
+    for label, sealed_value in sealed:
+        if sealed_value is not None:
+            m_items.append((label, fmt_count(sealed_value) if label == "Units randomised" else sealed_value))
     for name, version in sorted(manifest.versions.items()):
         m_items.append((f"{name} version", version))
     strata = manifest.counts.get("stratum") or {}
@@ -777,7 +778,7 @@ def _reproducibility(results: AnalysisResult, pid: str, protocol_sha256: str | N
 # --------------------------------------------------------------------------- assembly
 
 
-def site_context(protocol: "Protocol", results: AnalysisResult | None, *, prefix: str = "",
+def site_context(protocol: Protocol, results: AnalysisResult | None, *, prefix: str = "",
                  protocol_sha256: str | None = None, heading: int = 2) -> dict:
     """Everything the site templates need, pre-formatted (plain dicts; no statistics computed here).
 
@@ -831,7 +832,7 @@ def site_context(protocol: "Protocol", results: AnalysisResult | None, *, prefix
     return ctx
 
 
-def render_site_html(protocol: "Protocol", results: AnalysisResult, *, protocol_sha256: str | None = None) -> str:
+def render_site_html(protocol: Protocol, results: AnalysisResult, *, protocol_sha256: str | None = None) -> str:
     """The site report as one self-contained HTML string."""
     import datetime as dt
 
@@ -844,16 +845,16 @@ def render_site_html(protocol: "Protocol", results: AnalysisResult, *, protocol_
     )
 
 
-def _as_protocol(protocol: "Protocol | str | os.PathLike") -> tuple["Protocol", str | None]:
+def _as_protocol(protocol: Protocol | str | os.PathLike) -> tuple[Protocol, str | None]:
     if isinstance(protocol, (str, os.PathLike)):
         from bitframe.io import sha256_file
         from bitframe.protocol import load_protocol
 
-        return load_protocol(protocol), sha256_file(protocol)
+        return load_protocol(Path(protocol)), sha256_file(protocol)
     return protocol, None
 
 
-def render_site_report(protocol: "Protocol | str | os.PathLike", results: AnalysisResult | str | os.PathLike, *,
+def render_site_report(protocol: Protocol | str | os.PathLike, results: AnalysisResult | str | os.PathLike, *,
                        out_html: str | os.PathLike, pdf: bool = False, force: bool = False) -> RenderedReport:
     """Write the site report (HTML, and a PDF beside it with ``pdf=True``).
 
