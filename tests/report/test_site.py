@@ -669,7 +669,7 @@ def test_the_design_and_the_effects_note_name_the_correction_by_its_vocabulary_l
 
     p = protocols["sms-link-worker"]
     p = p.model_copy(update={"analysis": p.analysis.model_copy(update={"multiplicity": method})})
-    doc = parse_html(render_site_html(p, results("sms-link-worker")))
+    doc = parse_html(render_site_html(p, as_result(results("sms-link-worker"))))
     design = {row[0].text(): row[1].text() for row in _row_cells(doc.by_id("tbl-design"))}
     option = MULTIPLICITY[method]
     assert design["Multiple comparisons"] == option.label
