@@ -175,7 +175,7 @@ class EffectEstimate(Record):
     p_value: EstimateNumber
     ci_lower: EstimateNumber
     ci_upper: EstimateNumber
-    ci_level: EstimateNumber
+    ci_level: Number
     n: int
     n_clusters: int | None = None
     p_adjusted: OptionalNumber = None
