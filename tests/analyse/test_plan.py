@@ -210,3 +210,15 @@ def test_resampling_multiplicity_adjusts_the_preregistered_effects():
         assert len(adjusted) == 4 and all(0 < p <= 1 for p in adjusted)
         assert any(n.startswith(method.replace("_", "-")) for n in result.notes)
         assert not any("Holm's correction was used instead" in d for d in result.deviations)
+
+
+def test_glm_under_a_cr2_protocol_uses_cr1_and_records_the_deviation():
+    """GLMs have no CR2: the plan falls back to CR1 = CR0 * G/(G-1), the factor of
+    sandwich::vcovCL(type = "HC0", cadjust = TRUE) (tests/reference/glm_reference.R, its 'stata' column)
+    and of Stata's ML estimators, and says so among the deviations."""
+    from bitframe.analyse.estimators import get_estimator
+    from bitframe.analyse.plan import _se_for
+
+    deviations: list[str] = []
+    assert _se_for(get_estimator("logit"), "CR2", deviations, "y") == "CR1"
+    assert deviations == ["y: logit does not offer CR2 standard errors; CR1 was used"]

@@ -61,7 +61,8 @@ if TYPE_CHECKING:
 
     from bitframe.protocol.schema import Protocol
 
-_SE_FALLBACK = {"CR2": "stata", "HC2": "HC1", "HC3": "HC1", "classical": "HC1"}
+# GLMs have no CR2; CR1 (CR0 * G/(G-1)) is the cluster factor Stata and sandwich use for ML estimators.
+_SE_FALLBACK = {"CR2": "CR1", "HC2": "HC1", "HC3": "HC1", "classical": "HC1"}
 
 
 def analyse_files(
