@@ -26,7 +26,7 @@ LAYERS: dict[str, int] = {
     "randomise": 2, "power": 2,
     "analyse": 3, "service": 3,
     "simulate": 4, "report": 4,
-    "cli": 5, "__main__": 5, "__init__": 5,  # the command line; the package root (the public API)
+    "cli": 5, "__main__": 5, "api": 5, "__init__": 5,  # the command line; the notebook API and the root exporting it
 }
 SHARED = 0
 
@@ -34,6 +34,7 @@ SHARED = 0
 #: Layer 0 is one stage (shared helpers may use each other; cycles are still refused).
 SAME_LAYER_ALLOWED: dict[tuple[str, str], str] = {
     ("__main__", "cli"): "`python -m bitframe` runs the command line",
+    ("__init__", "api"): "`import bitframe as bf` exposes the notebook API (lazily)",
 }
 
 #: The one name lower layers may read from the package root: Python runs the root before any

@@ -1,21 +1,36 @@
 """bitframe: design, randomise and analyse behavioural-insights trials.
 
 The pipeline is ``protocol -> power -> randomise -> (outcomes) -> analyse -> report``.
-Each stage lives in its own subpackage and is imported lazily, so that
+``import bitframe as bf`` gives it as functions (:mod:`bitframe.api`): ``bf.load_protocol``,
+``bf.power``, ``bf.simulate``, ``bf.randomise``, ``bf.verify``, ``bf.analyse``,
+``bf.diagnose`` and ``bf.report``. They are imported on first use, so that
 ``import bitframe`` (and the CLI's start-up) stays fast.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "load_protocol"]
+if TYPE_CHECKING:
+    from bitframe.api import analyse, diagnose, load_protocol, power, randomise, report, simulate, verify
+
+_API = ("analyse", "diagnose", "load_protocol", "power", "randomise", "report", "simulate", "verify")
+
+__all__ = [
+    "__version__", "analyse", "diagnose", "load_protocol", "power", "randomise", "report", "simulate", "verify",
+]
 
 
-def __getattr__(name: str):
-    # Lazy re-exports: heavy stages (statsmodels, pandas) must not load on `import bitframe`.
-    if name == "load_protocol":
-        from bitframe.protocol import load_protocol
+def __getattr__(name: str) -> Any:
+    # Lazy re-exports: the stages (pandas, scipy) must not load on `import bitframe`.
+    if name in _API:
+        from bitframe import api
 
-        return load_protocol
+        return getattr(api, name)
     raise AttributeError(f"module 'bitframe' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_API})

@@ -20,9 +20,12 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from bitframe.display import FrameDisplay
 from bitframe.protocol.vocabulary import MULTIPLICITY, SCHEMES
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from bitframe.power.result import PowerResult
     from bitframe.protocol.schema import Outcome, Protocol
 
@@ -219,3 +222,27 @@ def _safe(fn, notes: list[str]):
 
 def _as_dict(result: "PowerResult") -> dict:
     return result.to_dict() if hasattr(result, "to_dict") else asdict(result)
+
+
+@dataclass(frozen=True)
+class ProtocolPower(FrameDisplay):
+    """The power of a protocol (what `bitframe power PROTOCOL` prints): one row per primary outcome."""
+
+    trial_id: str
+    outcomes: tuple[OutcomePower, ...]
+
+    def to_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
+        rows = []
+        for row in self.outcomes:
+            record = row.to_dict()
+            record.pop("results")
+            record["notes"] = "; ".join(row.notes)
+            rows.append(record)
+        return pd.DataFrame(rows)
+
+
+def protocol_power(protocol: Protocol) -> ProtocolPower:
+    """:func:`power_for_protocol` as one result with ``to_frame()``."""
+    return ProtocolPower(protocol.trial.id, tuple(power_for_protocol(protocol)))

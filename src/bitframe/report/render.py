@@ -55,10 +55,14 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bitframe.analyse.results import AnalysisResult, EffectEstimate
+from bitframe.display import FrameDisplay
 from bitframe.errors import BitframeError, DataError, Problem
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = [
     "CHROMIUM",
@@ -243,7 +247,7 @@ def check_trial(result: AnalysisResult, trial_id: str, *, label: str = "<results
 
 
 @dataclass(frozen=True)
-class RenderedReport:
+class RenderedReport(FrameDisplay):
     """What a render call wrote: the HTML, the PDF (or None), and the report's section ids."""
 
     html: Path
@@ -251,7 +255,7 @@ class RenderedReport:
     sections: tuple[str, ...]
     kind: str  # "site" or "programme"
 
-    def to_frame(self):
+    def to_frame(self) -> pd.DataFrame:
         import pandas as pd
 
         return pd.DataFrame([{"kind": self.kind, "html": str(self.html), "pdf": str(self.pdf) if self.pdf else None,

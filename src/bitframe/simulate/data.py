@@ -222,3 +222,24 @@ def simulate_outcomes(
         if name in allocated.columns and name not in frame.columns:
             frame[name] = allocated[name].to_numpy()
     return frame
+
+
+def simulate_list_outcomes(
+    protocol: Protocol,
+    allocation: pd.DataFrame,
+    participants: pd.DataFrame | None = None,
+    settings: SimulationSettings | None = None,
+    *,
+    seed: int | np.random.Generator | None = None,
+) -> pd.DataFrame:
+    """Outcomes for the units of a randomisation list; ``participants`` adds their baseline columns.
+
+    The list's own columns win where both have one (the list is what was allocated).
+    """
+    from bitframe.analyse.design import row_level_arms
+
+    id_col = protocol.unit.id_column
+    if participants is not None:
+        extra = [c for c in participants.columns if c not in allocation.columns or c == id_col]
+        allocation = allocation.merge(participants[extra], on=id_col, how="left")
+    return simulate_outcomes(protocol, row_level_arms(protocol, allocation), settings, seed=seed)
