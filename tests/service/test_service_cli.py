@@ -12,9 +12,8 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from conftest import CLUSTER, SMS
-
 from bitframe.cli import main
+from conftest import CLUSTER, SMS
 
 
 def run(capsys, *args):

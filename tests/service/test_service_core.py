@@ -15,11 +15,10 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from conftest import CLUSTER, SITES, SMS, deploy, load
-
 from bitframe.service import db
 from bitframe.service.core import Service, cli_actor
 from bitframe.service.errors import Conflict, Forbidden, InvalidInput, NotFound, SetupError, Unavailable
+from conftest import CLUSTER, SITES, SMS, deploy, load
 
 
 def enrol(d, name, pid, values=None, eligible=True):

@@ -15,9 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ROLES, bearer
-
 from bitframe.service.core import cli_actor
+from conftest import ROLES, bearer
 
 ENROL_BODY = {"participant_id": "S-1", "values": {}, "eligible": True}
 
@@ -330,8 +329,8 @@ def test_database_failure_fails_closed_with_503(api, monkeypatch):
 def test_a_stuck_writer_times_out_with_503(sms):
     import threading
 
-    from bitframe.service.writer import GroupCommitWriter
     from bitframe.service.errors import Unavailable
+    from bitframe.service.writer import GroupCommitWriter
 
     release = threading.Event()
     writer = GroupCommitWriter(sms.service.lock, timeout=0.2)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -20,23 +18,23 @@ def register(app: typer.Typer) -> None:
             ..., metavar="PROTOCOL|two-means|two-proportions|two-rates",
             help="A protocol file, or a quick calculation without one.",
         ),
-        as_json: Optional[Path] = typer.Option(None, "--json", help="Write the results as JSON."),
-        plot: Optional[Path] = typer.Option(None, "--plot", help="Power and MDE curves as SVG (the path must end in .svg)."),
-        solve_for: Optional[str] = typer.Option(
+        as_json: Path | None = typer.Option(None, "--json", help="Write the results as JSON."),
+        plot: Path | None = typer.Option(None, "--plot", help="Power and MDE curves as SVG (the path must end in .svg)."),
+        solve_for: str | None = typer.Option(
             None, "--solve-for", help="Quick mode: n, power or mde (default: n if --power is given, power if --n is)."
         ),
-        sd: Optional[float] = typer.Option(None, "--sd", help="two-means: outcome SD."),
-        mde: Optional[float] = typer.Option(None, "--mde", help="Effect: mean or risk difference."),
-        p0: Optional[float] = typer.Option(None, "--p0", help="two-proportions: control proportion."),
-        p1: Optional[float] = typer.Option(None, "--p1", help="two-proportions: intervention proportion."),
-        rate0: Optional[float] = typer.Option(None, "--rate0", help="two-rates: control events per unit."),
-        rate_ratio: Optional[float] = typer.Option(None, "--rate-ratio", help="two-rates: rate ratio."),
-        n: Optional[float] = typer.Option(None, "--n", help="Control-arm size."),
-        target_power: Optional[float] = typer.Option(None, "--power", help="Target power."),
+        sd: float | None = typer.Option(None, "--sd", help="two-means: outcome SD."),
+        mde: float | None = typer.Option(None, "--mde", help="Effect: mean or risk difference."),
+        p0: float | None = typer.Option(None, "--p0", help="two-proportions: control proportion."),
+        p1: float | None = typer.Option(None, "--p1", help="two-proportions: intervention proportion."),
+        rate0: float | None = typer.Option(None, "--rate0", help="two-rates: control events per unit."),
+        rate_ratio: float | None = typer.Option(None, "--rate-ratio", help="two-rates: rate ratio."),
+        n: float | None = typer.Option(None, "--n", help="Control-arm size."),
+        target_power: float | None = typer.Option(None, "--power", help="Target power."),
         alpha: float = typer.Option(0.05, "--alpha"),
         sides: int = typer.Option(2, "--sides"),
         ratio: float = typer.Option(1.0, "--ratio", help="Treatment-arm size / control-arm size."),
-        method: Optional[str] = typer.Option(None, "--method", help="Calculator method, e.g. t, normal, pooled, arcsine, fleiss_cc."),
+        method: str | None = typer.Option(None, "--method", help="Calculator method, e.g. t, normal, pooled, arcsine, fleiss_cc."),
         attrition: float = typer.Option(0.0, "--attrition"),
         force: bool = typer.Option(False, "--force", help="Overwrite existing output files."),
     ) -> None:

@@ -96,7 +96,7 @@ def check_int(fn: str, name: str, value: Any, *, low: int) -> int:
 
 def check_bool(fn: str, name: str, value: Any) -> bool:
     if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"The {name!r} parameter of {fn} must be a bool. Got {_fmt(value)} instead.")  # noqa: TRY004
+        raise ValueError(f"The {name!r} parameter of {fn} must be a bool. Got {_fmt(value)} instead.")
     return bool(value)
 
 
@@ -135,7 +135,7 @@ def check_target_power(fn: str, power: Any, alpha: float) -> float:
 def check_solve_for(fn: str, solve_for: Any, targets: Iterable[str]) -> str:
     targets = list(targets)
     if not isinstance(solve_for, str):
-        raise ValueError(  # noqa: TRY004 - argument checks raise ValueError throughout
+        raise ValueError(  # argument checks raise ValueError throughout
             f"The 'solve_for' parameter of {fn} must be one of {targets}. Got {_fmt(solve_for)} instead.")
     try:
         return check_choice("solve_for", solve_for, targets)
@@ -146,7 +146,7 @@ def check_solve_for(fn: str, solve_for: Any, targets: Iterable[str]) -> str:
 def check_option(fn: str, name: str, value: Any, options: Iterable[str]) -> str:
     options = list(options)
     if not isinstance(value, str):
-        raise ValueError(  # noqa: TRY004 - argument checks raise ValueError throughout
+        raise ValueError(  # argument checks raise ValueError throughout
             f"The {name!r} parameter of {fn} must be one of {options}. Got {_fmt(value)} instead.")
     try:
         return check_choice(name, value, options)

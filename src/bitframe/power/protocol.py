@@ -57,7 +57,7 @@ class OutcomePower:
         return out
 
 
-def _sizes(protocol: "Protocol") -> tuple[float, float]:
+def _sizes(protocol: Protocol) -> tuple[float, float]:
     """(control share of the sample, size of each treatment arm relative to control)."""
     ratios = protocol.ratios
     control = protocol.control
@@ -67,7 +67,7 @@ def _sizes(protocol: "Protocol") -> tuple[float, float]:
     return r_c / sum(ratios), r_t / r_c
 
 
-def _outcome_params(outcome: "Outcome", protocol: "Protocol") -> tuple[str, dict[str, Any], float, str]:
+def _outcome_params(outcome: Outcome, protocol: Protocol) -> tuple[str, dict[str, Any], float, str]:
     a = outcome.assumptions
     adjust = protocol.analysis.adjustment != "none" and protocol.power is not None
     r2 = protocol.power.r_squared if adjust else 0.0
@@ -78,14 +78,14 @@ def _outcome_params(outcome: "Outcome", protocol: "Protocol") -> tuple[str, dict
     return "count", {"rate0": a.control_rate}, a.mde, "rate_ratio"
 
 
-def power_for_protocol(protocol: "Protocol") -> list[OutcomePower]:
+def power_for_protocol(protocol: Protocol) -> list[OutcomePower]:
     """One :class:`OutcomePower` per primary outcome with power assumptions."""
     if protocol.power is None:
         raise ValueError("the protocol has no `power:` section")
     return [_outcome_power(protocol, o) for o in protocol.primary_outcomes if o.assumptions and o.assumptions.mde]
 
 
-def _outcome_power(protocol: "Protocol", outcome: "Outcome") -> OutcomePower:
+def _outcome_power(protocol: Protocol, outcome: Outcome) -> OutcomePower:
     from bitframe.power import cluster, multi_arm, stepped_wedge, two_means, two_proportions, two_rates
 
     pw = protocol.power
@@ -217,5 +217,5 @@ def _safe(fn, notes: list[str]):
         return None
 
 
-def _as_dict(result: "PowerResult") -> dict:
+def _as_dict(result: PowerResult) -> dict:
     return result.to_dict() if hasattr(result, "to_dict") else asdict(result)

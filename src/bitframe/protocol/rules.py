@@ -26,8 +26,9 @@ BF132  dates out of order
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from bitframe.errors import did_you_mean
 from bitframe.protocol.vocabulary import (
@@ -54,11 +55,11 @@ class RuleViolation:
     hint: str | None = None
 
 
-def check_rules(protocol: "Protocol") -> list[RuleViolation]:
+def check_rules(protocol: Protocol) -> list[RuleViolation]:
     return list(_violations(protocol))
 
 
-def _violations(p: "Protocol") -> Iterator[RuleViolation]:
+def _violations(p: Protocol) -> Iterator[RuleViolation]:
     yield from _arm_rules(p)
     yield from _duplicate_ids(p)
 
@@ -373,7 +374,7 @@ def _violations(p: "Protocol") -> Iterator[RuleViolation]:
         yield RuleViolation("BF132", ("trial", "dates", "end"), f"end {dates.end} is before start {dates.start}")
 
 
-def _arm_rules(p: "Protocol") -> Iterator[RuleViolation]:
+def _arm_rules(p: Protocol) -> Iterator[RuleViolation]:
     controls = [i for i, a in enumerate(p.arms) if a.role == "control"]
     if p.no_control:
         for i in controls:
@@ -412,7 +413,7 @@ def _arm_rules(p: "Protocol") -> Iterator[RuleViolation]:
             )
 
 
-def _duplicate_ids(p: "Protocol") -> Iterator[RuleViolation]:
+def _duplicate_ids(p: Protocol) -> Iterator[RuleViolation]:
     for section, items in (("arms", p.arms), ("outcomes", p.outcomes)):
         seen: dict[str, int] = {}
         for i, item in enumerate(items):

@@ -35,8 +35,8 @@ from bitframe.protocol.vocabulary import (
     Estimator,
     ImbalanceMeasure,
     Inference,
-    MissingData,
     Mindspace,
+    MissingData,
     Multiplicity,
     OutcomeRole,
     OutcomeType,
@@ -326,7 +326,7 @@ class Protocol(Model):
     power: Power | None = None
 
     @model_validator(mode="after")
-    def _cross_field_rules(self, info: ValidationInfo) -> "Protocol":
+    def _cross_field_rules(self, info: ValidationInfo) -> Protocol:
         # The YAML loader checks these rules itself (to point at lines); direct
         # construction from Python still gets them, as a plain ValueError.
         if info.context and info.context.get("defer_rules"):

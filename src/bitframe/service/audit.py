@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -63,7 +64,7 @@ def canonical_json(obj: Any) -> str:
 
 def utc_now() -> str:
     """ISO 8601 UTC time with microseconds and a ``Z`` suffix."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def event_hash(
@@ -163,7 +164,7 @@ class AuditReport:
     n_allocations: int
     problems: tuple[AuditProblem, ...] = ()
 
-    def to_frame(self) -> "pd.DataFrame":
+    def to_frame(self) -> pd.DataFrame:
         import pandas as pd
 
         return pd.DataFrame(
@@ -298,7 +299,7 @@ def verify_chain(engine: Engine, *, anchor: tuple[int, str] | None = None) -> Au
     )
 
 
-def events_frame(engine: Engine, *, after_seq: int = 0, limit: int | None = None) -> "pd.DataFrame":
+def events_frame(engine: Engine, *, after_seq: int = 0, limit: int | None = None) -> pd.DataFrame:
     """The audit log as a table (columns as stored), oldest first."""
     import pandas as pd
 

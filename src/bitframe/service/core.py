@@ -20,8 +20,9 @@ import json
 import logging
 import math
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -58,7 +59,7 @@ def cli_actor() -> User:
     """The user the command line acts as (it has the database itself, hence admin rights)."""
     try:
         who = getpass.getuser()
-    except Exception:  # noqa: BLE001 - no login name in some containers
+    except Exception:  # no login name in some containers
         who = "unknown"
     return User(None, f"cli:{who}"[:64], "admin", None)
 
@@ -149,13 +150,13 @@ class Service:
     def open(
         cls,
         url: str,
-        protocol: "LoadedProtocol | None" = None,
+        protocol: LoadedProtocol | None = None,
         *,
         list_size: int | None = None,
         low_list: int | None = None,
         site_column: str | None = None,
         actor: User | None = None,
-    ) -> "Service":
+    ) -> Service:
         """Migrate the database, bind it to ``protocol`` on first use (generating the sealed
         list) and return the service. Later opens check that ``protocol`` (if given) is the
         one the database was set up with; settings given again must agree."""
@@ -520,7 +521,7 @@ class Service:
             out["strata"] = strata
         return out
 
-    def allocations_frame(self) -> "pd.DataFrame":
+    def allocations_frame(self) -> pd.DataFrame:
         """Every allocation, in enrolment order, with the list columns
         ``<id>, arm, stratum, block_id, block_size, sequence`` then ``position, reference, site,
         enrolled_by, enrolled_at`` and the recorded participant columns."""
@@ -558,7 +559,7 @@ class Service:
             frame[col] = frame[col].astype("Int64")
         return frame
 
-    def sealed_list_frame(self) -> "pd.DataFrame":
+    def sealed_list_frame(self) -> pd.DataFrame:
         """The sealed list: every slot with its arm and block, and who took it (if anyone)."""
         import pandas as pd
 
@@ -617,7 +618,7 @@ class Service:
     def verify_audit(self, *, anchor: tuple[int, str] | None = None) -> AuditReport:
         return verify_chain(self.engine, anchor=anchor)
 
-    def audit_frame(self, *, after_seq: int = 0, limit: int | None = None) -> "pd.DataFrame":
+    def audit_frame(self, *, after_seq: int = 0, limit: int | None = None) -> pd.DataFrame:
         from bitframe.service.audit import events_frame
 
         return events_frame(self.engine, after_seq=after_seq, limit=limit)
@@ -638,7 +639,7 @@ def _read_meta(engine: Engine) -> dict[str, str]:
 
 def _check_same(
     meta: Mapping[str, str],
-    protocol: "LoadedProtocol | None",
+    protocol: LoadedProtocol | None,
     *,
     list_size: int | None,
     low_list: int | None,
@@ -662,7 +663,7 @@ def _check_same(
 
 def _initialise(
     engine: Engine,
-    loaded: "LoadedProtocol",
+    loaded: LoadedProtocol,
     list_size: int | None,
     low_list: int | None,
     site_column: str | None,

@@ -28,8 +28,9 @@ import datetime as dt
 import itertools
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from bitframe.errors import choice_hint
 from bitframe.service.errors import InvalidInput, SetupError
@@ -64,7 +65,7 @@ class ColumnRule:
 class TrialPlan:
     """The protocol as the service uses it (see the module docs)."""
 
-    protocol: "Protocol" = field(repr=False)
+    protocol: Protocol = field(repr=False)
     trial_id: str
     title: str
     mode: str
@@ -81,7 +82,7 @@ class TrialPlan:
     # ------------------------------------------------------------------ construction
 
     @classmethod
-    def from_protocol(cls, protocol: "Protocol", *, site_column: str | None = None) -> "TrialPlan":
+    def from_protocol(cls, protocol: Protocol, *, site_column: str | None = None) -> TrialPlan:
         """Check that the protocol can be served and derive the plan; raises :class:`SetupError`."""
         rnd = protocol.randomisation
         scheme = rnd.scheme
@@ -98,7 +99,7 @@ class TrialPlan:
         factors = tuple(rnd.minimisation.factors) if scheme == "minimisation" and rnd.minimisation else ()
         declared = {c.name: c for c in protocol.unit.columns}
         needed = list(dict.fromkeys((*strata, *factors)))
-        if site_column is None and "site" in declared and "site" != protocol.unit.id_column:
+        if site_column is None and "site" in declared and protocol.unit.id_column != "site":
             site_column = "site"
         if site_column is not None:
             if site_column not in declared:
@@ -216,7 +217,7 @@ class TrialPlan:
 
     # ------------------------------------------------------------------ the sealed list
 
-    def slot_frame(self, list_size: int) -> "pd.DataFrame":
+    def slot_frame(self, list_size: int) -> pd.DataFrame:
         """The synthetic table the sealed list is generated from: ``list_size`` rows per stratum,
         strata in :meth:`strata_combinations` order, positions in order."""
         import numpy as np
@@ -234,7 +235,7 @@ class TrialPlan:
             raise RuntimeError("slot frame size")
         return frame
 
-    def generate_sealed_list(self, list_size: int, seed: int, protocol_sha256: str | None = None) -> "Allocation":
+    def generate_sealed_list(self, list_size: int, seed: int, protocol_sha256: str | None = None) -> Allocation:
         """Generate the sealed list with the randomisation engine (see the module docs)."""
         from bitframe.randomise.allocation import randomise
         from bitframe.randomise.from_protocol import design_from_protocol
@@ -276,7 +277,7 @@ class TrialPlan:
         return {"weights": weights, "imbalance": m.imbalance, "p": float(m.probability)}
 
 
-def slot_csv(frame: "pd.DataFrame") -> bytes:
+def slot_csv(frame: pd.DataFrame) -> bytes:
     """The slot table as CSV bytes (what ``bitframe export list`` writes beside the list, so
     that ``bitframe verify`` can regenerate the list from it and check its SHA-256)."""
     return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")

@@ -17,9 +17,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -78,7 +79,7 @@ class TemporaryPostgres:
             tail = log.read_text()[-2000:] if log.exists() else ""
             raise RuntimeError(f"{args[0]} failed ({proc.returncode}): {proc.stderr.strip()}\n{tail}")
 
-    def start(self) -> "TemporaryPostgres":
+    def start(self) -> TemporaryPostgres:
         self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "bitframe", "--auth=trust",
                   "-E", "UTF8", "--locale=C", "--no-sync")
         opts = (f"-k {self.dir} -h 127.0.0.1 -p {self.port} -c max_connections=300 "
@@ -110,7 +111,7 @@ class TemporaryPostgres:
             self.started = False
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def __enter__(self) -> "TemporaryPostgres":
+    def __enter__(self) -> TemporaryPostgres:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -138,7 +139,7 @@ class ServerProcess:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 60.0) -> "ServerProcess":
+    def start(self, timeout: float = 60.0) -> ServerProcess:
         import httpx
 
         cmd = [sys.executable, "-m", "bitframe", "serve", self.protocol, "--db", self.db_url,
@@ -180,7 +181,7 @@ class ServerProcess:
     def stop(self) -> None:
         self.kill(signal.SIGTERM)
 
-    def __enter__(self) -> "ServerProcess":
+    def __enter__(self) -> ServerProcess:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -216,7 +217,7 @@ class LoadResult:
         import numpy as np
 
         lat = np.asarray(self.latencies())
-        n_ok = int(len(lat))
+        n_ok = len(lat)
         out: dict[str, Any] = {
             "requests": len(self.outcomes),
             "ok": n_ok,
@@ -291,7 +292,7 @@ async def _load(base_url: str, items: list[tuple[str, str, Mapping[str, Any]]], 
 # --------------------------------------------------------------------------- integrity of a sealed list
 
 
-def sealed_list_problems(allocations: "pd.DataFrame", slots: "pd.DataFrame", ratio: Sequence[int],
+def sealed_list_problems(allocations: pd.DataFrame, slots: pd.DataFrame, ratio: Sequence[int],
                          arms: Sequence[str]) -> list[str]:
     """Everything wrong with how allocations used a sealed list (empty = intact):
 
