@@ -143,7 +143,7 @@ def test_enroller_cannot_read_another_sites_allocation_by_reenrolling(api):
 
 
 def test_exhausted_list_message_reveals_no_counts(api, client_for):
-    d, client = api
+    d, _client = api
     from conftest import deploy
 
     small = deploy(f"sqlite:///{d.service.engine.url.database}.small", __import__("conftest").SMS,
@@ -335,7 +335,7 @@ def test_a_stuck_writer_times_out_with_503(sms):
     release = threading.Event()
     writer = GroupCommitWriter(sms.service.lock, timeout=0.2)
     try:
-        with pytest.raises(Unavailable, match="did not answer within 0.2 s, so the outcome is unknown") as exc:
+        with pytest.raises(Unavailable, match=r"did not answer within 0.2 s, so the outcome is unknown") as exc:
             writer.submit(lambda conn, chain: release.wait(10))
         assert exc.value.status == 503 and exc.value.code == "timeout"
     finally:

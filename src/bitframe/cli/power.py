@@ -34,7 +34,8 @@ def register(app: typer.Typer) -> None:
         alpha: float = typer.Option(0.05, "--alpha"),
         sides: int = typer.Option(2, "--sides"),
         ratio: float = typer.Option(1.0, "--ratio", help="Treatment-arm size / control-arm size."),
-        method: str | None = typer.Option(None, "--method", help="Calculator method, e.g. t, normal, pooled, arcsine, fleiss_cc."),
+        method: str | None = typer.Option(
+            None, "--method", help="Calculator method, e.g. t, normal, pooled, arcsine, fleiss_cc."),
         attrition: float = typer.Option(0.0, "--attrition"),
         force: bool = typer.Option(False, "--force", help="Overwrite existing output files."),
     ) -> None:
@@ -45,9 +46,10 @@ def register(app: typer.Typer) -> None:
             raise BitframeError(Problem("BF002", f"--plot {str(plot)!r}: only SVG is written", hint="give a path ending in .svg"))
         ensure_writable([p for p in (as_json, plot) if p is not None], force=force)
         if target in QUICK:
-            _quick(QUICK[target], solve_for, dict(sd=sd, mde=mde, p0=p0, p1=p1, rate0=rate0, rate_ratio=rate_ratio,
-                                                  n=n, power=target_power, alpha=alpha, sides=sides, ratio=ratio,
-                                                  method=method, attrition=attrition), as_json, plot)
+            params = {"sd": sd, "mde": mde, "p0": p0, "p1": p1, "rate0": rate0, "rate_ratio": rate_ratio, "n": n,
+                      "power": target_power, "alpha": alpha, "sides": sides, "ratio": ratio, "method": method,
+                      "attrition": attrition}
+            _quick(QUICK[target], solve_for, params, as_json, plot)
             return
         _for_protocol(Path(target), as_json, plot)
 
@@ -114,7 +116,8 @@ def _quick(name: str, solve_for: str | None, params: dict, as_json: Path | None,
         "two_proportions": ("p0", "p1", "mde", "n", "power", "alpha", "sides", "ratio", "method", "attrition"),
         "two_rates": ("rate0", "rate_ratio", "n", "power", "alpha", "sides", "ratio", "method", "attrition"),
     }[name]
-    unused = [k for k, v in params.items() if v is not None and k not in relevant and k not in ("alpha", "sides", "ratio", "attrition")]
+    always = ("alpha", "sides", "ratio", "attrition")
+    unused = [k for k, v in params.items() if v is not None and k not in relevant and k not in always]
     if unused:
         raise BitframeError(Problem("BF002", f"{name.replace('_', '-')} does not take "
                                     + ", ".join(f"--{u.replace('_', '-')}" for u in unused)))

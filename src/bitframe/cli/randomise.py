@@ -14,7 +14,8 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def randomise(
         protocol_path: Path = typer.Argument(..., metavar="PROTOCOL", help="The trial protocol."),
-        participants: Path = typer.Option(..., "--participants", "-p", help="Participant (or cluster) list: CSV, .xlsx or Parquet."),
+        participants: Path = typer.Option(
+            ..., "--participants", "-p", help="Participant (or cluster) list: CSV, .xlsx or Parquet."),
         out: Path = typer.Option(..., "--out", "-o", help="The randomisation list to write (LIST.csv)."),
         seed: int | None = typer.Option(
             None, "--seed", help="Overrides the protocol's seed; with neither, a 128-bit seed is drawn and recorded."

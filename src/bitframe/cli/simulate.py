@@ -92,7 +92,8 @@ def register(app: typer.Typer) -> None:
         workers: int | None = typer.Option(None, "--workers", help="Processes, or Dask LocalCluster workers."),
         scheduler: str | None = typer.Option(None, "--scheduler", help="A Dask scheduler, tcp://HOST:PORT."),
         as_json: Path | None = typer.Option(None, "--json", help="Write the diagnosis as JSON."),
-        plot: Path | None = typer.Option(None, "--plot", help="Power over the first grid parameter as SVG (path ending in .svg)."),
+        plot: Path | None = typer.Option(
+            None, "--plot", help="Power over the first grid parameter as SVG (path ending in .svg)."),
         no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
         force: bool = typer.Option(False, "--force", help="Overwrite existing output files."),
     ) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -154,13 +154,30 @@ def check_option(fn: str, name: str, value: Any, options: Iterable[str]) -> str:
         raise ValueError(f"{fn}: {exc}") from None
 
 
+def _missing(fn: str, solve_for: str, missing: list[str]) -> ValueError:
+    names = ", ".join(repr(m) for m in missing)
+    return ValueError(f"{fn}(solve_for={solve_for!r}) needs {names}; pass {'it' if len(missing) == 1 else 'them'} "
+                      f"as keyword argument{'s' if len(missing) > 1 else ''}.")
+
+
 def require(fn: str, solve_for: str, **given: Any) -> None:
     """Inputs needed for this target must be given (not None)."""
     missing = [k for k, v in given.items() if v is None]
     if missing:
-        names = ", ".join(repr(m) for m in missing)
-        raise ValueError(f"{fn}(solve_for={solve_for!r}) needs {names}; pass {'it' if len(missing) == 1 else 'them'} "
-                         f"as keyword argument{'s' if len(missing) > 1 else ''}.")
+        raise _missing(fn, solve_for, missing)
+
+
+_T = TypeVar("_T")
+
+
+def given(fn: str, solve_for: str, name: str, value: _T | None) -> _T:
+    """An input this target needs, as present: :func:`require` for one value, narrowing its type.
+
+    The calculators check their inputs on entry, so this only fails if a solver is called
+    with a target its caller did not validate."""
+    if value is None:
+        raise _missing(fn, solve_for, [name])
+    return value
 
 
 def solved_or_given(fn: str, solve_for: str, target: str, name: str, value: Any, check: Any) -> Any:

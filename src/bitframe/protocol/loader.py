@@ -520,7 +520,7 @@ def _expected_type(kind: str, loc: tuple) -> str:
     for word, text in _TYPE_WORDS.items():
         if kind.startswith(word):
             return text
-    if kind.startswith("model") or kind.startswith("dataclass"):
+    if kind.startswith(("model", "dataclass")):
         return _TYPE_WORDS["model"]
     return "of another type"
 

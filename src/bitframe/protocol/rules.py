@@ -242,24 +242,24 @@ def _violations(p: Protocol) -> Iterator[RuleViolation]:
                 yield RuleViolation("BF128", loc, "a binary outcome needs control_rate", _assumption_hint("binary"))
             elif not 0 < a.control_rate < 1:
                 yield RuleViolation(
-                    "BF128", loc + ("control_rate",), f"control_rate must be a proportion in (0, 1), got {a.control_rate}"
+                    "BF128", (*loc, "control_rate"), f"control_rate must be a proportion in (0, 1), got {a.control_rate}"
                 )
             if a.mde is not None and a.control_rate is not None and not 0 < a.control_rate + a.mde < 1:
                 yield RuleViolation(
                     "BF128",
-                    loc + ("mde",),
+                    (*loc, "mde"),
                     f"control_rate + mde = {a.control_rate + a.mde:g} is not a proportion in (0, 1)",
                     "mde is a risk difference on the proportion scale, e.g. 0.05 for 5 percentage points",
                 )
             for key in ("control_mean", "sd"):
                 if getattr(a, key) is not None:
-                    yield RuleViolation("BF128", loc + (key,), f"'{key}' does not apply to a binary outcome")
+                    yield RuleViolation("BF128", (*loc, key), f"'{key}' does not apply to a binary outcome")
         elif outcome.type == "continuous":
             if a.sd is None:
                 yield RuleViolation("BF128", loc, "a continuous outcome needs sd", _assumption_hint("continuous"))
             if a.control_rate is not None:
                 yield RuleViolation(
-                    "BF128", loc + ("control_rate",), "'control_rate' does not apply to a continuous outcome",
+                    "BF128", (*loc, "control_rate"), "'control_rate' does not apply to a continuous outcome",
                     "use control_mean and sd",
                 )
         else:  # count
@@ -267,12 +267,12 @@ def _violations(p: Protocol) -> Iterator[RuleViolation]:
                 yield RuleViolation("BF128", loc, "a count outcome needs control_rate", _assumption_hint("count"))
             if a.mde is not None and a.mde <= 0:
                 yield RuleViolation(
-                    "BF128", loc + ("mde",), f"for a count outcome mde is a rate ratio and must be positive, got {a.mde}"
+                    "BF128", (*loc, "mde"), f"for a count outcome mde is a rate ratio and must be positive, got {a.mde}"
                 )
             if a.sd is not None:
-                yield RuleViolation("BF128", loc + ("sd",), "'sd' does not apply to a count outcome")
+                yield RuleViolation("BF128", (*loc, "sd"), "'sd' does not apply to a count outcome")
         if a.mde is not None and outcome.type != "count" and a.mde == 0:
-            yield RuleViolation("BF128", loc + ("mde",), "mde must not be 0", "give the smallest effect that matters")
+            yield RuleViolation("BF128", (*loc, "mde"), "mde must not be 0", "give the smallest effect that matters")
         if outcome.role == "primary" and p.power is not None and a.mde is None:
             yield RuleViolation(
                 "BF128",
@@ -283,7 +283,7 @@ def _violations(p: Protocol) -> Iterator[RuleViolation]:
         for arm in a.effects or {}:
             if arm not in arm_ids:
                 yield RuleViolation(
-                    "BF130", loc + ("effects", arm), f"unknown arm '{arm}'", _suggest(arm, sorted(arm_ids))
+                    "BF130", (*loc, "effects", arm), f"unknown arm '{arm}'", _suggest(arm, sorted(arm_ids))
                 )
 
     # Analysis -------------------------------------------------------------

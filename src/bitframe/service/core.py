@@ -634,7 +634,7 @@ def _require(user: User, *roles: str) -> None:
 
 def _read_meta(engine: Engine) -> dict[str, str]:
     with engine.connect() as conn:
-        return {k: v for k, v in conn.execute(sa.select(db.service_meta.c.key, db.service_meta.c.value))}
+        return dict(conn.execute(sa.select(db.service_meta.c.key, db.service_meta.c.value)))
 
 
 def _check_same(

@@ -150,7 +150,7 @@ def normalise_url(url: str) -> str:
         url = "postgresql://" + url[len("postgres://"):]
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    if not (url.startswith("sqlite:///") or url.startswith("postgresql+psycopg://")):
+    if not url.startswith(("sqlite:///", "postgresql+psycopg://")):
         raise ValueError(
             f"The 'db' parameter must be a sqlite:///PATH or postgresql://USER@HOST:PORT/DB URL. Got {url!r} instead."
         )

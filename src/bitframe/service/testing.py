@@ -73,7 +73,7 @@ class TemporaryPostgres:
         self.started = False
 
     def _run(self, *args: str) -> None:
-        proc = subprocess.run([*self._prefix, *args], capture_output=True, text=True, cwd=self.dir)
+        proc = subprocess.run([*self._prefix, *args], capture_output=True, text=True, cwd=self.dir, check=False)
         if proc.returncode != 0:
             log = self.dir / "server.log"
             tail = log.read_text()[-2000:] if log.exists() else ""
@@ -107,7 +107,7 @@ class TemporaryPostgres:
     def stop(self) -> None:
         if self.started:
             subprocess.run([*self._prefix, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate",
-                            "-w", "stop"], capture_output=True, cwd=self.dir)
+                            "-w", "stop"], capture_output=True, cwd=self.dir, check=False)
             self.started = False
         shutil.rmtree(self.dir, ignore_errors=True)
 
@@ -144,8 +144,9 @@ class ServerProcess:
 
         cmd = [sys.executable, "-m", "bitframe", "serve", self.protocol, "--db", self.db_url,
                "--port", str(self.port), *self.extra]
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        # the child holds its own copy of the log's file descriptor, so ours can close at once
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -174,9 +175,6 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 os.kill(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=30)
-        if getattr(self, "_log", None) is not None:
-            self._log.close()
-            self._log = None
 
     def stop(self) -> None:
         self.kill(signal.SIGTERM)
