@@ -15,9 +15,12 @@ import re
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bitframe.errors import Problem, ProtocolError, did_you_mean
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
 
 MAX_BYTES = 5_000_000
 MAX_DEPTH = 64
@@ -329,10 +332,11 @@ def _key_position(document: Any, loc: tuple) -> tuple[int | None, int | None, in
             node = node[key]
         elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
             node = node[step]
-    if isinstance(node, dict) and getattr(node, "lc", None) is not None:
+    positions = getattr(node, "lc", None)  # ruamel's round-trip mappings carry their line/column table
+    if isinstance(node, dict) and positions is not None:
         key = _find_key(node, last)
         if key is not _MISSING:
-            kl, kc = node.lc.key(key)
+            kl, kc = positions.key(key)
             return kl + 1, kc + 1, len(str(key))
     return _position(document, loc)
 
@@ -387,7 +391,7 @@ def _clean_loc(loc: tuple) -> tuple:
     return tuple(s for s in loc if isinstance(s, int) or not re.match(r"^(function-|tagged-union|union\[|\w+\[)", str(s)))
 
 
-def _problem_from_pydantic(err: dict, document: Any, label: str, lines: list[str]) -> Problem:
+def _problem_from_pydantic(err: ErrorDetails, document: Any, label: str, lines: list[str]) -> Problem:
     loc = _clean_loc(tuple(err["loc"]))
     kind = err["type"]
     ctx = err.get("ctx") or {}
@@ -418,11 +422,11 @@ def _problem_from_pydantic(err: dict, document: Any, label: str, lines: list[str
         line, col, width = _position(document, loc[:-1]) if loc[:-1] else (1, 1, 1)
     elif kind in {"literal_error", "enum"}:
         code = "BF113"
-        expected = _expected_choices(ctx.get("expected", ""))
+        choices = _expected_choices(ctx.get("expected", ""))
         message = f"{_show(value)} is not a valid value for '{name}'"
-        guess = did_you_mean(str(value), expected) if expected else None
+        guess = did_you_mean(str(value), choices) if choices else None
         hint = (f"did you mean '{guess}'? " if guess else "") + (
-            f"Valid values: {', '.join(expected)}" if expected else ""
+            f"Valid values: {', '.join(choices)}" if choices else ""
         )
         line, col, width = _position(document, loc)
     elif kind in {

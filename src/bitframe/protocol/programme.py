@@ -87,11 +87,8 @@ def load_programme(path: str | Path) -> Programme:
         spec = ProgrammeFile.model_validate(_to_plain(document, 0)).programme
     except ValidationError as exc:
         # Reuse the protocol loader's messages, resolving paths against this document.
-        problems = []
-        for err in exc.errors(include_url=False):
-            problem = _problem_from_pydantic(err, document, label, lines)
-            problems.append(problem)
-        raise ProtocolError(problems) from None
+        raise ProtocolError([_problem_from_pydantic(err, document, label, lines)
+                             for err in exc.errors(include_url=False)]) from None
 
     problems: list[Problem] = []
     sites = []

@@ -414,18 +414,18 @@ def _arm_rules(p: Protocol) -> Iterator[RuleViolation]:
 
 
 def _duplicate_ids(p: Protocol) -> Iterator[RuleViolation]:
-    for section, items in (("arms", p.arms), ("outcomes", p.outcomes)):
+    for section, ids in (("arms", [a.id for a in p.arms]), ("outcomes", [o.id for o in p.outcomes])):
         seen: dict[str, int] = {}
-        for i, item in enumerate(items):
-            if item.id in seen:
+        for i, item_id in enumerate(ids):
+            if item_id in seen:
                 yield RuleViolation(
                     "BF122",
                     (section, i, "id"),
-                    f"duplicate id '{item.id}' (already used by item {seen[item.id] + 1} of {section})",
+                    f"duplicate id '{item_id}' (already used by item {seen[item_id] + 1} of {section})",
                     "ids must be unique",
                 )
             else:
-                seen[item.id] = i
+                seen[item_id] = i
     columns = [c.name for c in p.unit.columns]
     for i, name in enumerate(columns):
         if name in columns[:i]:
