@@ -339,17 +339,17 @@ def validate_participants(
                 mask = ids.isin(bad_ids)
                 positions = pd.Series(ids.index.to_numpy(), index=ids.index)[mask]
                 groups = positions.groupby(ids[mask], sort=False)
-                for k, (pid, rows_s) in enumerate(groups):
+                for k, (pid, rows) in enumerate(groups):
                     if k >= MAX_PROBLEMS_PER_KIND:
                         probs.skip("BF209", groups.ngroups - k)
                         break
-                    rows = rows_s.to_list()
-                    found = sorted(set(clusters.loc[rows]))
+                    r = rows.to_list()
+                    found = sorted(set(clusters.loc[r]))
                     probs.add(
                         "BF209",
                         f"person '{pid}' is in different clusters ({', '.join(repr(c) for c in found)}) "
-                        f"in rows {_rows(rows)}",
-                        row=rows[0] + 1,
+                        f"in rows {_rows(r)}",
+                        row=r[0] + 1,
                         field=cluster_column,
                         hint="a person belongs to one cluster: correct the cluster on those rows",
                     )

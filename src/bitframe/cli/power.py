@@ -92,8 +92,8 @@ def _for_protocol(path: Path, as_json: Path | None, plot: Path | None) -> None:
         row = rows[0]
         planned = row.planned_result
         vary = {"cluster": "clusters", "stepped_wedge": "clusters_per_step"}.get(row.design)
-        base = getattr(planned, "n_clusters_control", None) if vary == "clusters" else None
-        start = base or getattr(planned, "n_control", None) or 10
+        base = planned.n_clusters_control if vary == "clusters" else None
+        start = base or planned.n_control or 10
         sizes = sorted({max(2, int(start * f)) for f in (0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 3)})
         curve = power_curve(planned, sizes, vary=vary, target_power=row.target_power, planned=start)
         write_svg(plot, power_curve_figure(curve, title=f"{protocol.trial.id}: {row.outcome}"))

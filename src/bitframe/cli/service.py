@@ -311,6 +311,6 @@ def register(app: typer.Typer) -> None:
             frame = events_frame(engine)
         finally:
             engine.dispose()
-        for r in frame.tail(last).itertuples(index=False):
-            typer.echo(f"{r.seq:>7} {r.ts} {r.actor:<16} {r.action:<20} {r.target or ''}")
+        for r in frame.tail(last).to_dict("records"):
+            typer.echo(f"{r['seq']:>7} {r['ts']} {r['actor']:<16} {r['action']:<20} {r['target'] or ''}")
 

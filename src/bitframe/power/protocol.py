@@ -49,10 +49,10 @@ class OutcomePower:
     verdict: str  # "adequate" or "under-powered"
     shortfall: float | None
     message: str
+    planned_result: PowerResult = field(repr=False, compare=False)  # for curves
     size_unit: str = "participants"
     notes: tuple[str, ...] = ()
     results: tuple[dict[str, Any], ...] = field(default=(), repr=False)
-    planned_result: PowerResult | None = field(default=None, repr=False, compare=False)  # for curves
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)

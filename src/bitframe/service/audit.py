@@ -266,8 +266,8 @@ def verify_chain(engine: Engine, *, anchor: tuple[int, str] | None = None) -> Au
             if (head_seq, head_hash) != (last_seq, last_hash):
                 add("head_mismatch", f"the head says the last event is {head_seq}:{head_hash[:12]}..., but the last "
                     f"event stored is {last_seq}:{last_hash[:12]}... (events were deleted from the end, or added)")
-        if not anchor_seen:
-            add("anchor_missing", f"the anchored event {anchor[0]} is no longer in the chain (events were deleted)")  # type: ignore[index]
+        if anchor is not None and not anchor_seen:
+            add("anchor_missing", f"the anchored event {anchor[0]} is no longer in the chain (events were deleted)")
 
         n_alloc = 0
         seen: set[str] = set()

@@ -115,10 +115,10 @@ class TrialPlan:
         for name in needed:
             spec = declared.get(name)
             values = _allowed(spec.type, spec.values) if spec is not None else None
-            if values is None:
+            if spec is None or values is None:
                 missing.append(name)
                 continue
-            rules.append(ColumnRule(name, spec.type, values, True, spec.description))  # type: ignore[union-attr]
+            rules.append(ColumnRule(name, spec.type, values, True, spec.description))
         if missing:
             raise SetupError(
                 "the service validates every stratum, minimisation-factor and site value against the protocol, "
@@ -155,6 +155,13 @@ class TrialPlan:
 
     def column(self, name: str) -> ColumnRule | None:
         return next((c for c in self.columns if c.name == name), None)
+
+    def stratum_values(self, name: str) -> tuple[str, ...]:
+        """The declared values of strata column ``name`` (:meth:`from_protocol` requires them)."""
+        rule = self.column(name)
+        if rule is None or rule.values is None:
+            raise ValueError(f"The 'name' parameter must be a strata column with declared values. Got {name!r} instead.")
+        return rule.values
 
     def arm_name(self, arm: str) -> str:
         return self.arm_names[self.arms.index(arm)]
@@ -212,8 +219,8 @@ class TrialPlan:
 
     def strata_combinations(self) -> list[dict[str, str]]:
         """Every stratum, as the values of the strata columns (one empty dict if unstratified)."""
-        rules = [self.column(c) for c in self.strata]
-        return [dict(zip(self.strata, combo)) for combo in itertools.product(*(r.values for r in rules))]  # type: ignore[union-attr]
+        values = [self.stratum_values(c) for c in self.strata]
+        return [dict(zip(self.strata, combo)) for combo in itertools.product(*values)]
 
     # ------------------------------------------------------------------ the sealed list
 
@@ -257,7 +264,7 @@ class TrialPlan:
             protocol=protocol_sha256,
             participants_file=SLOTS_FILE,
             participants_sha256=hashlib.sha256(slot_csv(frame)).hexdigest(),
-            allowed_values={c: self.column(c).values for c in self.strata},  # type: ignore[union-attr]
+            allowed_values={c: self.stratum_values(c) for c in self.strata},
         )
 
     def default_list_size(self) -> int:

@@ -303,17 +303,17 @@ def sealed_list_problems(allocations: pd.DataFrame, slots: pd.DataFrame, ratio: 
     problems: list[str] = []
     R = sum(ratio)
     slot_arm = {(s, int(p)): a for s, p, a in zip(slots["stratum"], slots["position"], slots["arm"])}
-    for stratum, group in allocations.groupby("stratum", sort=False):
+    for label, group in allocations.groupby("stratum", sort=False):
         pos = sorted(int(p) for p in group["position"])
         if len(set(pos)) != len(pos):
-            problems.append(f"stratum {stratum!r}: a slot was used twice")
+            problems.append(f"stratum {label!r}: a slot was used twice")
         if pos != list(range(1, len(pos) + 1)):
             missing = sorted(set(range(1, max(pos) + 1)) - set(pos))[:10]
-            problems.append(f"stratum {stratum!r}: slots skipped, e.g. positions {missing}")
+            problems.append(f"stratum {label!r}: slots skipped, e.g. positions {missing}")
         for p, a in zip(group["position"], group["arm"]):
-            if slot_arm.get((stratum, int(p))) != a:
-                problems.append(f"stratum {stratum!r} position {p}: allocated {a!r}, slot says "
-                                f"{slot_arm.get((stratum, int(p)))!r}")
+            if slot_arm.get((label, int(p))) != a:
+                problems.append(f"stratum {label!r} position {p}: allocated {a!r}, slot says "
+                                f"{slot_arm.get((label, int(p)))!r}")
     used = {(s, int(p)): a for s, p, a in zip(allocations["stratum"], allocations["position"], allocations["arm"])}
     max_used = allocations.groupby("stratum")["position"].max().to_dict() if len(allocations) else {}
     for (stratum, block_id), block in slots.groupby(["stratum", "block_id"], sort=False):
