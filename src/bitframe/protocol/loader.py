@@ -322,6 +322,8 @@ def _position(document: Any, loc: tuple) -> tuple[int | None, int | None, int]:
 
 def _key_position(document: Any, loc: tuple) -> tuple[int | None, int | None, int]:
     """Position of the *key* at the end of ``loc`` (for unknown keys)."""
+    if not loc:  # a key that looks like a pydantic tag was dropped from the path
+        return _position(document, loc)
     parent_loc, last = loc[:-1], loc[-1]
     node = document
     for step in parent_loc:
@@ -388,7 +390,8 @@ def _dotted(loc: tuple) -> str:
 
 def _clean_loc(loc: tuple) -> tuple:
     """Drop pydantic's internal union/validator tags from an error location."""
-    return tuple(s for s in loc if isinstance(s, int) or not re.match(r"^(function-|tagged-union|union\[|\w+\[)", str(s)))
+    # a tag is complete (``list[int]``); a user's key such as ``0[`` is not one
+    return tuple(s for s in loc if isinstance(s, int) or not re.match(r"^(function-|tagged-union|union\[|\w+\[.*\]$)", str(s)))
 
 
 def _problem_from_pydantic(err: ErrorDetails, document: Any, label: str, lines: list[str]) -> Problem:
