@@ -37,8 +37,8 @@ def main() -> int:
     cli = [sys.executable, "-m", "bitframe"]
     cases = {
         "python -c pass (baseline)": [sys.executable, "-c", "pass"],
-        "bitframe --help": cli + ["--help"],
-        "bitframe validate sms-link-worker.yaml": cli + ["validate", str(ROOT / "protocols" / "sms-link-worker.yaml")],
+        "bitframe --help": [*cli, "--help"],
+        "bitframe validate sms-link-worker.yaml": [*cli, "validate", str(ROOT / "protocols" / "sms-link-worker.yaml")],
     }
     baseline = None
     failed = False

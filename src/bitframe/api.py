@@ -44,7 +44,7 @@ def load_protocol(path: PathLike) -> Protocol:
     """Read, parse and validate a protocol file (every problem located, at once)."""
     from bitframe.protocol import load_protocol as _load
 
-    return _load(path)
+    return _load(Path(path))
 
 
 def _protocol(protocol: ProtocolLike) -> tuple[Protocol, str | None]:
@@ -52,7 +52,7 @@ def _protocol(protocol: ProtocolLike) -> tuple[Protocol, str | None]:
     if isinstance(protocol, (str, os.PathLike)):
         from bitframe.protocol import load_protocol_with_source
 
-        loaded = load_protocol_with_source(protocol)
+        loaded = load_protocol_with_source(Path(protocol))
         return loaded.protocol, loaded.text
     from bitframe.protocol.schema import Protocol
 

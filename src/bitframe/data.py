@@ -32,8 +32,9 @@ from __future__ import annotations
 import csv
 import io
 import os
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from bitframe.errors import DataError, Problem, did_you_mean
 
@@ -58,7 +59,7 @@ def read_table(
     text_columns: Iterable[str] | None = None,
     infer_numbers: bool = True,
     sheet: str | int = 0,
-) -> "pd.DataFrame":
+) -> pd.DataFrame:
     """Read a CSV, Excel (.xlsx) or Parquet table, chosen by the file extension.
 
     ``text_columns`` (e.g. the id, strata and cluster columns) are kept as text
@@ -94,7 +95,7 @@ def read_table(
         raise _fail("BF201", "permission denied", label) from None
     except pd.errors.EmptyDataError:
         raise _fail("BF203", "the file is empty", label, "expected a header row and one row per participant") from None
-    except Exception as exc:  # noqa: BLE001 -- any parser failure is the user's file, reported as such
+    except Exception as exc:  # any parser failure is the user's file, reported as such
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise _fail("BF201", f"cannot read the file as {SUPPORTED_EXTENSIONS[ext]}: {first}", label) from None
     frame.columns = [str(c) for c in frame.columns]
@@ -110,10 +111,10 @@ def read_table(
     return frame
 
 
-def _read_csv(p: Path, label: str) -> "pd.DataFrame":
+def _read_csv(p: Path, label: str) -> pd.DataFrame:
     import pandas as pd
 
-    with open(p, "r", encoding="utf-8-sig", newline="") as fh:
+    with open(p, encoding="utf-8-sig", newline="") as fh:
         header_line = fh.readline()
     if not header_line.strip():
         raise _fail("BF203", "the file is empty", label, "expected a header row and one row per participant")
@@ -141,7 +142,7 @@ def _read_csv(p: Path, label: str) -> "pd.DataFrame":
     return pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig", skip_blank_lines=False)
 
 
-def _as_text(frame: "pd.DataFrame") -> "pd.DataFrame":
+def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     """Every column as text; missing cells as ''. Integral floats print without '.0'."""
     import numpy as np
     import pandas as pd
@@ -163,7 +164,7 @@ def _as_text(frame: "pd.DataFrame") -> "pd.DataFrame":
     return pd.DataFrame(out, index=frame.index)
 
 
-def _maybe_numeric(s: "pd.Series") -> "pd.Series":
+def _maybe_numeric(s: pd.Series) -> pd.Series:
     import pandas as pd
 
     stripped = s.str.strip()
@@ -200,7 +201,7 @@ class _Problems:
         self.kept[code] = self.kept.get(code, 0) + 1
         self.items.append(Problem(code=code, message=message, file=self.file, row=row, field=field, hint=hint))
 
-    def add_rows(self, code: str, mask: "pd.Series", message: str, *, field: str, hint: str) -> None:
+    def add_rows(self, code: str, mask: pd.Series, message: str, *, field: str, hint: str) -> None:
         """One problem per flagged row (0-based positions in ``mask``), capped."""
         idx = mask.to_numpy().nonzero()[0]
         for i in idx[:MAX_PROBLEMS_PER_KIND]:
@@ -219,7 +220,7 @@ class _Problems:
 
 
 def validate_participants(
-    frame: "pd.DataFrame",
+    frame: pd.DataFrame,
     *,
     id_column: str,
     file: str | None = None,
@@ -338,17 +339,17 @@ def validate_participants(
                 mask = ids.isin(bad_ids)
                 positions = pd.Series(ids.index.to_numpy(), index=ids.index)[mask]
                 groups = positions.groupby(ids[mask], sort=False)
-                for k, (pid, rows_s) in enumerate(groups):
+                for k, (pid, rows) in enumerate(groups):
                     if k >= MAX_PROBLEMS_PER_KIND:
                         probs.skip("BF209", groups.ngroups - k)
                         break
-                    rows = rows_s.to_list()
-                    found = sorted(set(clusters.loc[rows]))
+                    r = rows.to_list()
+                    found = sorted(set(clusters.loc[r]))
                     probs.add(
                         "BF209",
                         f"person '{pid}' is in different clusters ({', '.join(repr(c) for c in found)}) "
-                        f"in rows {_rows(rows)}",
-                        row=rows[0] + 1,
+                        f"in rows {_rows(r)}",
+                        row=r[0] + 1,
                         field=cluster_column,
                         hint="a person belongs to one cluster: correct the cluster on those rows",
                     )
@@ -364,7 +365,7 @@ def read_participants(
     required: Iterable[str] = (),
     unique_ids: bool = True,
     sheet: str | int = 0,
-) -> "pd.DataFrame":
+) -> pd.DataFrame:
     """Read and validate a participant table (see :func:`read_table`, :func:`validate_participants`).
 
     The id, categorical and cluster columns are kept as text.

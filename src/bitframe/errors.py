@@ -10,8 +10,8 @@ The CLI prints ``error.report()`` and exits 1; it never shows a traceback.
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,8 @@ import functools
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from bitframe.errors import OutputExistsError, Problem
 

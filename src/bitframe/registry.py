@@ -6,7 +6,8 @@ listing the valid names with a did-you-mean suggestion.
 
 from __future__ import annotations
 
-from typing import Callable, Generic, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
 
 from bitframe.errors import choice_hint
 

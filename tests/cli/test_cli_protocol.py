@@ -35,7 +35,7 @@ def test_validate_bad_protocol_exit_one_with_located_problems(capsys, tmp_path):
     bad.write_text(text)
     syntax = tmp_path / "syntax.yaml"
     syntax.write_text("bitframe: 1\ntrial:\n  id: x\n   title: y\n")
-    code, out, err = run(capsys, "validate", str(bad), str(syntax))
+    code, _out, err = run(capsys, "validate", str(bad), str(syntax))
     assert code == 1
     assert "Traceback" not in err
     assert f"{bad}:" in err and "error[BF113]: 'stratfied_block' is not a valid value for 'scheme'" in err
@@ -79,7 +79,8 @@ def test_schema_validates_examples(capsys):
         errors = list(validator.iter_errors(document))
         assert errors == [], (path, [e.message for e in errors])
     # ... and rejects a misspelt scheme
-    document = json.loads(json.dumps(YAML(typ="safe").load((ROOT / "protocols" / "sms-link-worker.yaml").read_text()), default=str))
+    sms = YAML(typ="safe").load((ROOT / "protocols" / "sms-link-worker.yaml").read_text())
+    document = json.loads(json.dumps(sms, default=str))
     document["randomisation"]["scheme"] = "stratfied_block"
     assert list(validator.iter_errors(document))
 
@@ -94,13 +95,14 @@ def test_schema_file_is_not_overwritten_without_force(capsys, tmp_path):
     assert code == 0 and json.loads(target.read_text())["title"].startswith("bitframe trial protocol")
 
 
-@pytest.mark.parametrize("scheme", ["simple", "complete", "block", "stratified_block", "cluster", "stratified_cluster", "minimisation", "stepped_wedge"])
+@pytest.mark.parametrize("scheme", ["simple", "complete", "block", "stratified_block", "cluster", "stratified_cluster",
+                                    "minimisation", "stepped_wedge"])
 @pytest.mark.parametrize("outcome", ["binary", "continuous", "count"])
 def test_init_scaffolds_a_valid_protocol(capsys, tmp_path, scheme, outcome):
     from bitframe.protocol import load_protocol
 
     target = tmp_path / "p.yaml"
-    code, out, err = run(capsys, "init", str(target), "--no-input", "--scheme", scheme, "--outcome-type", outcome,
+    code, _out, err = run(capsys, "init", str(target), "--no-input", "--scheme", scheme, "--outcome-type", outcome,
                          "--id", "my-trial", "--title", "A: title with colon", "--site", "Site")
     assert code == 0, err
     protocol = load_protocol(target)

@@ -97,8 +97,8 @@ def test_stepped_wedge_binary_variance():
 def test_stepped_wedge_without_clustering_matches_regression_variance():
     """With tau = 0 the GLS estimator is OLS on cluster-period means: check against numpy lstsq."""
     X = standard_design(4, 1)
-    I, T = X.shape
-    rows = [np.r_[1.0, np.eye(T)[j][1:], X[i, j]] for i in range(I) for j in range(T)]
+    n_clusters, T = X.shape
+    rows = [np.r_[1.0, np.eye(T)[j][1:], X[i, j]] for i in range(n_clusters) for j in range(T)]
     Z = np.array(rows)
     var_ols = float(np.linalg.inv(Z.T @ Z)[-1, -1]) * (1.0 / 10)  # sigma_e^2 / m = 1 / 10
     r = stepped_wedge("power", steps=4, clusters_per_step=1, cluster_size=10, sd=1, mde=0.5, tau=0.0)

@@ -198,9 +198,9 @@ def test_stepped_wedge_properties(steps, cps, m, icc, target):
 
 
 def _gls_variance(X: np.ndarray, sigma2: float, tau2: float) -> float:
-    I, T = X.shape
+    n_clusters, T = X.shape
     rows = []
-    for i in range(I):
+    for i in range(n_clusters):
         Z = np.column_stack([np.ones(T), np.vstack([np.zeros(T - 1), np.eye(T - 1)]), X[i]])
         rows.append(Z)
     Z = np.vstack(rows)
@@ -211,11 +211,11 @@ def _gls_variance(X: np.ndarray, sigma2: float, tau2: float) -> float:
 
 @settings(max_examples=40, deadline=None)
 @given(st.integers(3, 10), st.integers(3, 7), st.floats(0.01, 4), st.floats(0.0, 2), st.integers(0, 2**31))
-def test_hussey_hughes_closed_form_equals_gls(I, T, sigma2, tau2, seed):
+def test_hussey_hughes_closed_form_equals_gls(n_clusters, T, sigma2, tau2, seed):
     """Eq. 8 of Hussey & Hughes (2007) is the GLS variance for any 0/1 design
     whose treatment effect is identified (checked here by direct GLS)."""
     rng = np.random.default_rng(seed)
-    X = (rng.random((I, T)) < 0.5).astype(int)
+    X = (rng.random((n_clusters, T)) < 0.5).astype(int)
     X[:, 0] = 0
     X[0, -1] = 1
     try:

@@ -32,7 +32,8 @@ def test_covariate_adjustment_and_attrition_enter_the_calculation():
     text = text.replace("assumptions: {control_mean: 0, sd: 1, mde: 0.4}", "assumptions: {control_mean: 44, sd: 9, mde: 1.5}")
     text = text.replace("analysis: {estimator: ols, se_type: HC2, alpha: 0.05}",
                         "analysis: {estimator: ols, se_type: HC2, alpha: 0.05, adjustment: standard, covariates: [x]}")
-    text = text.replace("power: {target: 0.8, planned_n: 200}", "power: {target: 0.8, planned_n: 1000, attrition: 0.2, r_squared: 0.3}")
+    text = text.replace("power: {target: 0.8, planned_n: 200}",
+                        "power: {target: 0.8, planned_n: 1000, attrition: 0.2, r_squared: 0.3}")
     [row] = power_for_protocol(parse_protocol(text))
     assert row.power == pytest.approx(REF["means_r2"]["power"], abs=1e-4)
 

@@ -161,7 +161,7 @@ def test_cluster_size_plateau_is_explained():
 
 
 def test_unreachable_mde_is_reported():
-    with pytest.raises(InfeasibleDesignError, match="no effect in the direction 'increase' reaches power 0.99 "
+    with pytest.raises(InfeasibleDesignError, match=r"no effect in the direction 'increase' reaches power 0.99 "
                                                     "with n=3"):
         two_proportions("mde", p0=0.6, n=3, power=0.99, method="fleiss_cc")
 

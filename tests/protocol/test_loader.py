@@ -96,8 +96,10 @@ def test_duplicate_keys_are_syntax_errors():
     [
         ("", "BF101", "the protocol is empty"),
         ("# only a comment\n", "BF101", "the protocol is empty"),
-        ("- a\n- b\n", "BF102", "the protocol must be a mapping of sections (bitframe:, trial:, arms:, ...), but the file holds a list"),
-        ("just text\n", "BF102", "the protocol must be a mapping of sections (bitframe:, trial:, arms:, ...), but the file holds a single value (str)"),
+        ("- a\n- b\n", "BF102",
+         "the protocol must be a mapping of sections (bitframe:, trial:, arms:, ...), but the file holds a list"),
+        ("just text\n", "BF102",
+         "the protocol must be a mapping of sections (bitframe:, trial:, arms:, ...), but the file holds a single value (str)"),
         ("bitframe: 2\n", "BF103", "unsupported protocol language version 2; this bitframe reads version 1"),
         ("trial: {}\n", "BF103", "missing the protocol language version"),
     ],
@@ -150,7 +152,8 @@ def test_random_bytes_never_raise_anything_but_protocol_error(data):
 yaml_ish = st.recursive(
     st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=12)),
     lambda children: st.one_of(
-        st.lists(children, max_size=4), st.dictionaries(st.sampled_from(["id", "arms", "scheme", "bitframe", "trial", "x"]), children, max_size=4)
+        st.lists(children, max_size=4),
+        st.dictionaries(st.sampled_from(["id", "arms", "scheme", "bitframe", "trial", "x"]), children, max_size=4),
     ),
     max_leaves=20,
 )
@@ -166,7 +169,8 @@ def test_random_yamlish_text_never_raises_anything_but_protocol_error(text):
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.dictionaries(st.sampled_from(["trial", "context", "arms", "randomisation", "outcomes", "unit", "power"]), yaml_ish, max_size=6))
+@given(st.dictionaries(st.sampled_from(["trial", "context", "arms", "randomisation", "outcomes", "unit", "power"]), yaml_ish,
+                       max_size=6))
 def test_random_structures_never_raise_anything_but_protocol_error(doc):
     import json
 

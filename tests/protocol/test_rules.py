@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
 from bitframe.errors import ProtocolError
 from bitframe.protocol import Protocol, parse_protocol
@@ -96,7 +97,7 @@ def test_undeclared_column_with_suggestion():
         parse_protocol(text, label="t.yaml")
     [p] = info.value.problems
     assert (p.code, p.message, p.hint) == ("BF125", "column 'femal' is not declared in unit.columns", "did you mean 'female'?")
-    assert p.line == next(i for i, l in enumerate(text.splitlines(), 1) if "femal," in l)
+    assert p.line == next(i for i, line in enumerate(text.splitlines(), 1) if "femal," in line)
 
 
 def test_binary_assumptions_must_be_proportions():
@@ -138,7 +139,9 @@ def test_cace_needs_compliance_and_lin_needs_covariates():
 
 
 def test_minimisation_weights_name_factors():
-    text = replace(SMS, "  scheme: stratified_block\n  strata: [practice]\n  block_sizes: [4, 6, 8]      # drawn at random; kept in the sealed manifest only\n",
+    text = replace(SMS,
+                   "  scheme: stratified_block\n  strata: [practice]\n"
+                   "  block_sizes: [4, 6, 8]      # drawn at random; kept in the sealed manifest only\n",
                    "  scheme: minimisation\n  minimisation: {factors: [practice, female], weights: {practise: 2}}\n")
     found = codes(text)
     assert ("BF127", "weight given for 'practise', which is not a minimisation factor") in found
@@ -159,14 +162,15 @@ def test_direct_construction_enforces_rules_too():
 
 def test_protocol_is_frozen():
     protocol = parse_protocol(SMS)
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="frozen"):
         protocol.trial = None  # type: ignore[misc]
     assert protocol.se_type == "HC2" and protocol.use_strata_fixed_effects
     assert parse_protocol(PEER).se_type == "CR2"
 
 
 def test_inference_options_are_consistent():
-    text = replace(SMS, "  missing_data: complete_case", "  missing_data: complete_case\n  equivalence: {lower: 0.05, upper: -0.05}\n  inference: wild_bootstrap")
+    text = replace(SMS, "  missing_data: complete_case",
+                   "  missing_data: complete_case\n  equivalence: {lower: 0.05, upper: -0.05}\n  inference: wild_bootstrap")
     found = codes(text)
     assert ("BF131", "equivalence bounds must satisfy lower < upper, got [0.05, -0.05]") in found
     assert ("BF131", "the wild cluster bootstrap needs clusters") in found

@@ -64,9 +64,9 @@ def test_tidier_items_are_the_tidier_fields():
 
 
 def test_derived_scheme_sets_follow_the_properties():
-    assert v.CLUSTER_SCHEMES == {"cluster", "stratified_cluster", "stepped_wedge"}
-    assert v.STRATIFIED_SCHEMES == {"stratified_block", "stratified_cluster"}
-    assert v.BLOCK_SCHEMES == {"block", "stratified_block"}
+    assert {"cluster", "stratified_cluster", "stepped_wedge"} == v.CLUSTER_SCHEMES
+    assert {"stratified_block", "stratified_cluster"} == v.STRATIFIED_SCHEMES
+    assert {"block", "stratified_block"} == v.BLOCK_SCHEMES
     for name, option in v.SCHEMES.items():
         assert (name in v.CLUSTER_SCHEMES) == option.clustered
         assert (name in v.STRATIFIED_SCHEMES) == option.stratified
@@ -85,7 +85,7 @@ def test_scheme_properties_agree_with_the_randomiser():
 
 
 def test_derived_se_sets_follow_the_properties():
-    assert v.CLUSTER_SE_TYPES == {"CR0", "stata", "CR2"}
+    assert {"CR0", "stata", "CR2"} == v.CLUSTER_SE_TYPES
     assert v.HC_SE_TYPES == ("classical", "HC0", "HC1", "HC2", "HC3")
     for name, option in v.SE_TYPES.items():
         assert (name in v.CLUSTER_SE_TYPES) == option.clustered

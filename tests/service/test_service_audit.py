@@ -14,11 +14,10 @@ import json
 import pytest
 import sqlalchemy as sa
 
-from conftest import SMS, deploy
-
 from bitframe.service.audit import parse_anchor, verify_chain
 from bitframe.service.core import Service
 from bitframe.service.errors import Conflict
+from conftest import SMS, deploy
 
 
 @pytest.fixture()
@@ -68,9 +67,8 @@ def test_chain_matches_an_independent_recomputation(busy):
 
 
 def _refused(engine, sql):
-    with pytest.raises(sa.exc.DBAPIError) as exc:
-        with engine.begin() as conn:
-            conn.execute(sa.text(sql))
+    with pytest.raises(sa.exc.DBAPIError) as exc, engine.begin() as conn:
+        conn.execute(sa.text(sql))
     return str(exc.value.orig)
 
 
@@ -245,9 +243,8 @@ def test_the_initial_revision_refuses_to_downgrade(sqlite_url):
     Service.open(sqlite_url, __import__("conftest").load(SMS)).close()
     engine = db.make_engine(sqlite_url)
     try:
-        with pytest.raises(RuntimeError, match="cannot be downgraded"):
-            with engine.begin() as conn:
-                command.downgrade(db._alembic_config(conn), "base")
+        with pytest.raises(RuntimeError, match="cannot be downgraded"), engine.begin() as conn:
+            command.downgrade(db._alembic_config(conn), "base")
         assert verify_chain(engine).ok
     finally:
         engine.dispose()

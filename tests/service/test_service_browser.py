@@ -15,10 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import deploy
-
 from bitframe.service.core import Service
 from bitframe.service.testing import ServerProcess
+from conftest import deploy
 
 pytestmark = pytest.mark.browser
 

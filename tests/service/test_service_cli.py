@@ -12,9 +12,8 @@ import re
 import pytest
 import sqlalchemy as sa
 
-from conftest import CLUSTER, SMS
-
 from bitframe.cli import main
+from conftest import CLUSTER, SMS
 
 
 def run(capsys, *args):
@@ -26,7 +25,7 @@ def run(capsys, *args):
 @pytest.fixture()
 def data_dir(tmp_path, capsys):
     d = tmp_path / "svc"
-    code, out, err = run(capsys, "serve", SMS, "--data-dir", d, "--init-only", "--site-column", "practice",
+    code, _out, err = run(capsys, "serve", SMS, "--data-dir", d, "--init-only", "--site-column", "practice",
                          "--list-size", 40, "--low-list", 4)
     assert code == 0, err
     return d
@@ -34,12 +33,12 @@ def data_dir(tmp_path, capsys):
 
 def test_init_prints_the_admin_token_once_and_warns_about_the_seed(tmp_path, capsys):
     d = tmp_path / "svc"
-    code, out, err = run(capsys, "serve", SMS, "--data-dir", d, "--init-only", "--site-column", "practice")
+    code, _out, err = run(capsys, "serve", SMS, "--data-dir", d, "--init-only", "--site-column", "practice")
     assert code == 0 and (d / "service.db").exists()
     assert re.search(r"created the first user 'admin' \(role admin\)\. Its token, shown once:\n  bf_\S{43}\n", err)
     assert "the protocol holds the randomisation seed" in err
     assert "trial 'sms-link-worker': stratified_block (sealed list)" in err
-    code, out, err = run(capsys, "serve", SMS, "--data-dir", d, "--init-only")
+    code, _out, err = run(capsys, "serve", SMS, "--data-dir", d, "--init-only")
     assert code == 0 and "created the first user" not in err
 
 

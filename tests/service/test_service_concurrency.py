@@ -15,10 +15,9 @@ import json
 import numpy as np
 import pytest
 
-from conftest import SITES, SMS, deploy
-
 from bitframe.service.core import Service
 from bitframe.service.testing import ServerProcess, run_load, sealed_list_problems
+from conftest import SITES, SMS, deploy
 
 
 def participants(n: int, tokens: dict[str, str], seed: int, values=None) -> list[tuple[str, str, dict]]:

@@ -15,11 +15,10 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from conftest import CLUSTER, SITES, SMS, deploy, load
-
 from bitframe.service import db
 from bitframe.service.core import Service, cli_actor
 from bitframe.service.errors import Conflict, Forbidden, InvalidInput, NotFound, SetupError, Unavailable
+from conftest import CLUSTER, SITES, SMS, deploy, load
 
 
 def enrol(d, name, pid, values=None, eligible=True):
@@ -79,7 +78,7 @@ def test_cluster_schemes_and_undeclared_values_are_refused(sqlite_url, tmp_path)
     with pytest.raises(SetupError, match=r"column\(s\) \['practice'\] have no declared values") as exc:
         Service.open(f"sqlite:///{tmp_path / 'b.db'}", load(tmp_path / "novalues.yaml"))
     assert exc.value.code == "undeclared_values"
-    with pytest.raises(SetupError, match="site column 'practise' is not among .* did you mean 'practice'"):
+    with pytest.raises(SetupError, match=r"site column 'practise' is not among .* did you mean 'practice'"):
         Service.open(f"sqlite:///{tmp_path / 'c.db'}", load(SMS), site_column="practise")
 
 
@@ -317,7 +316,7 @@ def test_user_lifecycle_and_tokens(sms):
         svc.add_user(admin, "noplace", "enroller")
     with pytest.raises(InvalidInput, match="Unknown role 'enroler'; did you mean 'enroller'"):
         svc.add_user(admin, "x", "enroler", site="Riverside")
-    with pytest.raises(InvalidInput, match="site 'Elm Rd' is not a value .* did you mean 'Elm Road'"):
+    with pytest.raises(InvalidInput, match=r"site 'Elm Rd' is not a value .* did you mean 'Elm Road'"):
         svc.add_user(admin, "y", "enroller", site="Elm Rd")
     with pytest.raises(Forbidden):
         svc.add_user(sms.user("statistician"), "z", "admin")

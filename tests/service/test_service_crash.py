@@ -11,12 +11,11 @@ import threading
 import time
 
 import pytest
-
-from conftest import SMS, deploy
 from test_service_concurrency import participants
 
 from bitframe.service.core import Service
 from bitframe.service.testing import LoadResult, ServerProcess, run_load, sealed_list_problems
+from conftest import SMS, deploy
 
 
 def crash_and_recover(db_url: str, tmp_path, n: int, clients: int, kill_after: int) -> None:

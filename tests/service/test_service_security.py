@@ -15,9 +15,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ROLES, bearer
-
 from bitframe.service.core import cli_actor
+from conftest import ROLES, bearer
 
 ENROL_BODY = {"participant_id": "S-1", "values": {}, "eligible": True}
 
@@ -144,7 +143,7 @@ def test_enroller_cannot_read_another_sites_allocation_by_reenrolling(api):
 
 
 def test_exhausted_list_message_reveals_no_counts(api, client_for):
-    d, client = api
+    d, _client = api
     from conftest import deploy
 
     small = deploy(f"sqlite:///{d.service.engine.url.database}.small", __import__("conftest").SMS,
@@ -330,13 +329,13 @@ def test_database_failure_fails_closed_with_503(api, monkeypatch):
 def test_a_stuck_writer_times_out_with_503(sms):
     import threading
 
-    from bitframe.service.writer import GroupCommitWriter
     from bitframe.service.errors import Unavailable
+    from bitframe.service.writer import GroupCommitWriter
 
     release = threading.Event()
     writer = GroupCommitWriter(sms.service.lock, timeout=0.2)
     try:
-        with pytest.raises(Unavailable, match="did not answer within 0.2 s, so the outcome is unknown") as exc:
+        with pytest.raises(Unavailable, match=r"did not answer within 0.2 s, so the outcome is unknown") as exc:
             writer.submit(lambda conn, chain: release.wait(10))
         assert exc.value.status == 503 and exc.value.code == "timeout"
     finally:

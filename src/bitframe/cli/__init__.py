@@ -67,9 +67,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except Exception as exc:  # click's usage errors, and anything unforeseen
         # Typer vendors click, so recognise its exceptions by shape rather than by import.
-        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
-            exc.show()
-            return exc.exit_code
+        show, exit_code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
+        if callable(show) and isinstance(exit_code, int):
+            show()
+            return exit_code
         if os.environ.get("BITFRAME_DEBUG"):
             raise
         echo_err(

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -20,23 +18,24 @@ def register(app: typer.Typer) -> None:
             ..., metavar="PROTOCOL|two-means|two-proportions|two-rates",
             help="A protocol file, or a quick calculation without one.",
         ),
-        as_json: Optional[Path] = typer.Option(None, "--json", help="Write the results as JSON."),
-        plot: Optional[Path] = typer.Option(None, "--plot", help="Power and MDE curves as SVG (the path must end in .svg)."),
-        solve_for: Optional[str] = typer.Option(
+        as_json: Path | None = typer.Option(None, "--json", help="Write the results as JSON."),
+        plot: Path | None = typer.Option(None, "--plot", help="Power and MDE curves as SVG (the path must end in .svg)."),
+        solve_for: str | None = typer.Option(
             None, "--solve-for", help="Quick mode: n, power or mde (default: n if --power is given, power if --n is)."
         ),
-        sd: Optional[float] = typer.Option(None, "--sd", help="two-means: outcome SD."),
-        mde: Optional[float] = typer.Option(None, "--mde", help="Effect: mean or risk difference."),
-        p0: Optional[float] = typer.Option(None, "--p0", help="two-proportions: control proportion."),
-        p1: Optional[float] = typer.Option(None, "--p1", help="two-proportions: intervention proportion."),
-        rate0: Optional[float] = typer.Option(None, "--rate0", help="two-rates: control events per unit."),
-        rate_ratio: Optional[float] = typer.Option(None, "--rate-ratio", help="two-rates: rate ratio."),
-        n: Optional[float] = typer.Option(None, "--n", help="Control-arm size."),
-        target_power: Optional[float] = typer.Option(None, "--power", help="Target power."),
+        sd: float | None = typer.Option(None, "--sd", help="two-means: outcome SD."),
+        mde: float | None = typer.Option(None, "--mde", help="Effect: mean or risk difference."),
+        p0: float | None = typer.Option(None, "--p0", help="two-proportions: control proportion."),
+        p1: float | None = typer.Option(None, "--p1", help="two-proportions: intervention proportion."),
+        rate0: float | None = typer.Option(None, "--rate0", help="two-rates: control events per unit."),
+        rate_ratio: float | None = typer.Option(None, "--rate-ratio", help="two-rates: rate ratio."),
+        n: float | None = typer.Option(None, "--n", help="Control-arm size."),
+        target_power: float | None = typer.Option(None, "--power", help="Target power."),
         alpha: float = typer.Option(0.05, "--alpha"),
         sides: int = typer.Option(2, "--sides"),
         ratio: float = typer.Option(1.0, "--ratio", help="Treatment-arm size / control-arm size."),
-        method: Optional[str] = typer.Option(None, "--method", help="Calculator method, e.g. t, normal, pooled, arcsine, fleiss_cc."),
+        method: str | None = typer.Option(
+            None, "--method", help="Calculator method, e.g. t, normal, pooled, arcsine, fleiss_cc."),
         attrition: float = typer.Option(0.0, "--attrition"),
         force: bool = typer.Option(False, "--force", help="Overwrite existing output files."),
     ) -> None:
@@ -47,9 +46,10 @@ def register(app: typer.Typer) -> None:
             raise BitframeError(Problem("BF002", f"--plot {str(plot)!r}: only SVG is written", hint="give a path ending in .svg"))
         ensure_writable([p for p in (as_json, plot) if p is not None], force=force)
         if target in QUICK:
-            _quick(QUICK[target], solve_for, dict(sd=sd, mde=mde, p0=p0, p1=p1, rate0=rate0, rate_ratio=rate_ratio,
-                                                  n=n, power=target_power, alpha=alpha, sides=sides, ratio=ratio,
-                                                  method=method, attrition=attrition), as_json, plot)
+            params = {"sd": sd, "mde": mde, "p0": p0, "p1": p1, "rate0": rate0, "rate_ratio": rate_ratio, "n": n,
+                      "power": target_power, "alpha": alpha, "sides": sides, "ratio": ratio, "method": method,
+                      "attrition": attrition}
+            _quick(QUICK[target], solve_for, params, as_json, plot)
             return
         _for_protocol(Path(target), as_json, plot)
 
@@ -92,8 +92,8 @@ def _for_protocol(path: Path, as_json: Path | None, plot: Path | None) -> None:
         row = rows[0]
         planned = row.planned_result
         vary = {"cluster": "clusters", "stepped_wedge": "clusters_per_step"}.get(row.design)
-        base = getattr(planned, "n_clusters_control", None) if vary == "clusters" else None
-        start = base or getattr(planned, "n_control", None) or 10
+        base = planned.n_clusters_control if vary == "clusters" else None
+        start = base or planned.n_control or 10
         sizes = sorted({max(2, int(start * f)) for f in (0.25, 0.5, 0.75, 1, 1.25, 1.5, 2, 3)})
         curve = power_curve(planned, sizes, vary=vary, target_power=row.target_power, planned=start)
         write_svg(plot, power_curve_figure(curve, title=f"{protocol.trial.id}: {row.outcome}"))
@@ -116,7 +116,8 @@ def _quick(name: str, solve_for: str | None, params: dict, as_json: Path | None,
         "two_proportions": ("p0", "p1", "mde", "n", "power", "alpha", "sides", "ratio", "method", "attrition"),
         "two_rates": ("rate0", "rate_ratio", "n", "power", "alpha", "sides", "ratio", "method", "attrition"),
     }[name]
-    unused = [k for k, v in params.items() if v is not None and k not in relevant and k not in ("alpha", "sides", "ratio", "attrition")]
+    always = ("alpha", "sides", "ratio", "attrition")
+    unused = [k for k, v in params.items() if v is not None and k not in relevant and k not in always]
     if unused:
         raise BitframeError(Problem("BF002", f"{name.replace('_', '-')} does not take "
                                     + ", ".join(f"--{u.replace('_', '-')}" for u in unused)))

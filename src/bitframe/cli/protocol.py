@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -16,7 +15,7 @@ from bitframe.errors import BitframeError
 def register(app: typer.Typer) -> None:
     @app.command()
     def validate(
-        files: List[Path] = typer.Argument(..., help="Protocol YAML files to check.", show_default=False),
+        files: list[Path] = typer.Argument(..., help="Protocol YAML files to check.", show_default=False),
         as_json: bool = typer.Option(False, "--json", help="Print a machine-readable report."),
     ) -> None:
         """Check protocol (or programme) files; report every problem with file:line:column and a suggestion."""
@@ -57,7 +56,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def schema(
-        out: Optional[Path] = typer.Option(None, "--out", "-o", help="Write to this file instead of standard output."),
+        out: Path | None = typer.Option(None, "--out", "-o", help="Write to this file instead of standard output."),
         force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
     ) -> None:
         """Print the protocol language's JSON Schema (for editor completion and inline errors)."""
@@ -76,14 +75,14 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def init(
         out: Path = typer.Argument(Path("protocol.yaml"), help="Where to write the new protocol."),
-        trial_id: Optional[str] = typer.Option(None, "--id", help="Short trial identifier, e.g. sms-reminders."),
-        title: Optional[str] = typer.Option(None, "--title", help="Trial title."),
-        site: Optional[str] = typer.Option(None, "--site", help="Site or local partnership."),
-        area: Optional[str] = typer.Option(
+        trial_id: str | None = typer.Option(None, "--id", help="Short trial identifier, e.g. sms-reminders."),
+        title: str | None = typer.Option(None, "--title", help="Trial title."),
+        site: str | None = typer.Option(None, "--site", help="Site or local partnership."),
+        area: str | None = typer.Option(
             None, "--area", help="helping_health_care, helping_one_another or helping_ourselves."
         ),
-        scheme: Optional[str] = typer.Option(None, "--scheme", help="Randomisation scheme, e.g. stratified_block."),
-        outcome_type: Optional[str] = typer.Option(None, "--outcome-type", help="binary, continuous or count."),
+        scheme: str | None = typer.Option(None, "--scheme", help="Randomisation scheme, e.g. stratified_block."),
+        outcome_type: str | None = typer.Option(None, "--outcome-type", help="binary, continuous or count."),
         no_input: bool = typer.Option(False, "--no-input", help="Never prompt; use defaults for anything not given."),
         force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
     ) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -15,9 +14,10 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def randomise(
         protocol_path: Path = typer.Argument(..., metavar="PROTOCOL", help="The trial protocol."),
-        participants: Path = typer.Option(..., "--participants", "-p", help="Participant (or cluster) list: CSV, .xlsx or Parquet."),
+        participants: Path = typer.Option(
+            ..., "--participants", "-p", help="Participant (or cluster) list: CSV, .xlsx or Parquet."),
         out: Path = typer.Option(..., "--out", "-o", help="The randomisation list to write (LIST.csv)."),
-        seed: Optional[int] = typer.Option(
+        seed: int | None = typer.Option(
             None, "--seed", help="Overrides the protocol's seed; with neither, a 128-bit seed is drawn and recorded."
         ),
         xlsx: bool = typer.Option(False, "--xlsx", help="Also write an Excel copy of the list."),
@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
         protocol_path: Path = typer.Argument(..., metavar="PROTOCOL", help="The trial protocol."),
         participants: Path = typer.Option(..., "--participants", "-p", help="The participant file that was randomised."),
         list_path: Path = typer.Option(..., "--list", help="The randomisation list to check."),
-        manifest: Optional[Path] = typer.Option(None, "--manifest", help="Its manifest (default: LIST.manifest.json)."),
+        manifest: Path | None = typer.Option(None, "--manifest", help="Its manifest (default: LIST.manifest.json)."),
         as_json: bool = typer.Option(False, "--json", help="Print the checks and differences as JSON."),
     ) -> None:
         """Regenerate the list from the recorded inputs and report any difference (exit 1 if any)."""

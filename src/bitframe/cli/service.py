@@ -12,8 +12,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator, Optional
 
 import typer
 
@@ -57,7 +57,7 @@ def mask_url(url: str) -> str:
 
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - only for display
+    except Exception:  # only for display
         return url.split("@")[-1]
 
 
@@ -95,16 +95,16 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def serve(
         protocol_path: Path = typer.Argument(..., metavar="PROTOCOL", help="The trial protocol."),
-        db: Optional[str] = db_opt,
-        data_dir: Optional[Path] = dir_opt,
+        db: str | None = db_opt,
+        data_dir: Path | None = dir_opt,
         host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (loopback by default)."),
         port: int = typer.Option(8000, "--port", min=0, max=65535, help="TCP port."),
-        list_size: Optional[int] = typer.Option(
+        list_size: int | None = typer.Option(
             None, "--list-size", min=1, max=1_000_000,
             help="Sealed-list slots per stratum, set once (default: the planned n, at least 1000)."),
-        low_list: Optional[int] = typer.Option(
+        low_list: int | None = typer.Option(
             None, "--low-list", min=0, help="Alert when a stratum has this many slots left (default 10%)."),
-        site_column: Optional[str] = typer.Option(
+        site_column: str | None = typer.Option(
             None, "--site-column", help="Participant column holding the site; enrollers enrol at their own site."),
         init_only: bool = typer.Option(False, "--init-only", help="Set up the database and exit."),
         access_log: bool = typer.Option(False, "--access-log", help="Log every HTTP request."),
@@ -150,9 +150,9 @@ def register(app: typer.Typer) -> None:
     def users_add(
         name: str = typer.Argument(..., help="User name (letters, digits, _ . @ -)."),
         role: str = typer.Option(..., "--role", help="enroller, statistician, auditor or admin."),
-        site: Optional[str] = typer.Option(None, "--site", help="The enroller's site."),
-        db: Optional[str] = db_opt,
-        data_dir: Optional[Path] = dir_opt,
+        site: str | None = typer.Option(None, "--site", help="The enroller's site."),
+        db: str | None = db_opt,
+        data_dir: Path | None = dir_opt,
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Add a user and print their token (shown once; only its hash is stored)."""
@@ -172,8 +172,8 @@ def register(app: typer.Typer) -> None:
 
     @users_app.command("list")
     def users_list(
-        db: Optional[str] = db_opt,
-        data_dir: Optional[Path] = dir_opt,
+        db: str | None = db_opt,
+        data_dir: Path | None = dir_opt,
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """List users (never their tokens)."""
@@ -191,7 +191,7 @@ def register(app: typer.Typer) -> None:
 
     @users_app.command("revoke")
     def users_revoke(
-        name: str = typer.Argument(...), db: Optional[str] = db_opt, data_dir: Optional[Path] = dir_opt
+        name: str = typer.Argument(...), db: str | None = db_opt, data_dir: Path | None = dir_opt
     ) -> None:
         """Revoke a user: their token stops working at once."""
         from bitframe.service.core import cli_actor
@@ -206,7 +206,7 @@ def register(app: typer.Typer) -> None:
 
     @users_app.command("rotate")
     def users_rotate(
-        name: str = typer.Argument(...), db: Optional[str] = db_opt, data_dir: Optional[Path] = dir_opt
+        name: str = typer.Argument(...), db: str | None = db_opt, data_dir: Path | None = dir_opt
     ) -> None:
         """Give a user a new token (the old one stops working)."""
         from bitframe.service.core import cli_actor
@@ -223,8 +223,8 @@ def register(app: typer.Typer) -> None:
     def export(
         what: str = typer.Argument(..., help="allocations, list (the sealed list) or audit."),
         out: Path = typer.Option(..., "--out", "-o", help="CSV file to write."),
-        db: Optional[str] = db_opt,
-        data_dir: Optional[Path] = dir_opt,
+        db: str | None = db_opt,
+        data_dir: Path | None = dir_opt,
         force: bool = typer.Option(False, "--force", help="Overwrite existing files."),
     ) -> None:
         """Export allocations, the sealed list (with manifest and slot file for `bitframe verify`) or the audit log."""
@@ -271,9 +271,9 @@ def register(app: typer.Typer) -> None:
 
     @audit_app.command("verify")
     def audit_verify(
-        db: Optional[str] = db_opt,
-        data_dir: Optional[Path] = dir_opt,
-        anchor: Optional[str] = typer.Option(
+        db: str | None = db_opt,
+        data_dir: Path | None = dir_opt,
+        anchor: str | None = typer.Option(
             None, "--anchor", help="SEQ:HASH recorded earlier (e.g. from a previous verify): must still be there."),
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
@@ -298,8 +298,8 @@ def register(app: typer.Typer) -> None:
 
     @audit_app.command("show")
     def audit_show(
-        db: Optional[str] = db_opt,
-        data_dir: Optional[Path] = dir_opt,
+        db: str | None = db_opt,
+        data_dir: Path | None = dir_opt,
         last: int = typer.Option(20, "--last", min=1, help="How many of the latest events."),
     ) -> None:
         """Print the latest audit events."""
@@ -311,6 +311,6 @@ def register(app: typer.Typer) -> None:
             frame = events_frame(engine)
         finally:
             engine.dispose()
-        for r in frame.tail(last).itertuples(index=False):
-            typer.echo(f"{r.seq:>7} {r.ts} {r.actor:<16} {r.action:<20} {r.target or ''}")
+        for r in frame.tail(last).to_dict("records"):
+            typer.echo(f"{r['seq']:>7} {r['ts']} {r['actor']:<16} {r['action']:<20} {r['target'] or ''}")
 

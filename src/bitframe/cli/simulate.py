@@ -7,7 +7,6 @@ pay for pandas or scipy.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -41,13 +40,13 @@ def register(app: typer.Typer) -> None:
     def simulate(
         protocol_path: Path = typer.Argument(..., metavar="PROTOCOL", help="The trial protocol."),
         out: Path = typer.Option(..., "--out", "-o", help="CSV to write."),
-        n: Optional[int] = typer.Option(None, "--n", help="Participants (default: the protocol's planned n)."),
-        clusters: Optional[int] = typer.Option(None, "--clusters", help="Clusters (cluster designs)."),
-        cluster_size: Optional[float] = typer.Option(None, "--cluster-size", help="Mean cluster size."),
-        list_path: Optional[Path] = typer.Option(
+        n: int | None = typer.Option(None, "--n", help="Participants (default: the protocol's planned n)."),
+        clusters: int | None = typer.Option(None, "--clusters", help="Clusters (cluster designs)."),
+        cluster_size: float | None = typer.Option(None, "--cluster-size", help="Mean cluster size."),
+        list_path: Path | None = typer.Option(
             None, "--list", help="A randomisation list: simulate OUTCOMES for its units instead of participants."
         ),
-        participants: Optional[Path] = typer.Option(
+        participants: Path | None = typer.Option(
             None, "--participants", help="With --list: the participant file (baseline covariates)."
         ),
         null: bool = typer.Option(False, "--null", help="Simulate outcomes with no effect."),
@@ -88,12 +87,13 @@ def register(app: typer.Typer) -> None:
         protocol_path: Path = typer.Argument(..., metavar="PROTOCOL", help="The trial protocol."),
         sims: int = typer.Option(500, "--sims", help="Simulations per design."),
         seed: int = typer.Option(1, "--seed", help="Seed (same seed, same diagnosis on every back-end)."),
-        grid: List[str] = typer.Option([], "--grid", help="Redesign: NAME=V1,V2 for n, clusters, cluster_size, effect, icc."),
+        grid: list[str] = typer.Option([], "--grid", help="Redesign: NAME=V1,V2 for n, clusters, cluster_size, effect, icc."),
         backend: str = typer.Option("inprocess", "--backend", help="inprocess, processes or dask."),
-        workers: Optional[int] = typer.Option(None, "--workers", help="Processes, or Dask LocalCluster workers."),
-        scheduler: Optional[str] = typer.Option(None, "--scheduler", help="A Dask scheduler, tcp://HOST:PORT."),
-        as_json: Optional[Path] = typer.Option(None, "--json", help="Write the diagnosis as JSON."),
-        plot: Optional[Path] = typer.Option(None, "--plot", help="Power over the first grid parameter as SVG (path ending in .svg)."),
+        workers: int | None = typer.Option(None, "--workers", help="Processes, or Dask LocalCluster workers."),
+        scheduler: str | None = typer.Option(None, "--scheduler", help="A Dask scheduler, tcp://HOST:PORT."),
+        as_json: Path | None = typer.Option(None, "--json", help="Write the diagnosis as JSON."),
+        plot: Path | None = typer.Option(
+            None, "--plot", help="Power over the first grid parameter as SVG (path ending in .svg)."),
         no_progress: bool = typer.Option(False, "--no-progress", help="No progress bar."),
         force: bool = typer.Option(False, "--force", help="Overwrite existing output files."),
     ) -> None:

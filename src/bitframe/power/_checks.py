@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -96,7 +96,7 @@ def check_int(fn: str, name: str, value: Any, *, low: int) -> int:
 
 def check_bool(fn: str, name: str, value: Any) -> bool:
     if not isinstance(value, (bool, np.bool_)):
-        raise ValueError(f"The {name!r} parameter of {fn} must be a bool. Got {_fmt(value)} instead.")  # noqa: TRY004
+        raise ValueError(f"The {name!r} parameter of {fn} must be a bool. Got {_fmt(value)} instead.")
     return bool(value)
 
 
@@ -135,7 +135,7 @@ def check_target_power(fn: str, power: Any, alpha: float) -> float:
 def check_solve_for(fn: str, solve_for: Any, targets: Iterable[str]) -> str:
     targets = list(targets)
     if not isinstance(solve_for, str):
-        raise ValueError(  # noqa: TRY004 - argument checks raise ValueError throughout
+        raise ValueError(  # argument checks raise ValueError throughout
             f"The 'solve_for' parameter of {fn} must be one of {targets}. Got {_fmt(solve_for)} instead.")
     try:
         return check_choice("solve_for", solve_for, targets)
@@ -146,7 +146,7 @@ def check_solve_for(fn: str, solve_for: Any, targets: Iterable[str]) -> str:
 def check_option(fn: str, name: str, value: Any, options: Iterable[str]) -> str:
     options = list(options)
     if not isinstance(value, str):
-        raise ValueError(  # noqa: TRY004 - argument checks raise ValueError throughout
+        raise ValueError(  # argument checks raise ValueError throughout
             f"The {name!r} parameter of {fn} must be one of {options}. Got {_fmt(value)} instead.")
     try:
         return check_choice(name, value, options)
@@ -154,13 +154,30 @@ def check_option(fn: str, name: str, value: Any, options: Iterable[str]) -> str:
         raise ValueError(f"{fn}: {exc}") from None
 
 
+def _missing(fn: str, solve_for: str, missing: list[str]) -> ValueError:
+    names = ", ".join(repr(m) for m in missing)
+    return ValueError(f"{fn}(solve_for={solve_for!r}) needs {names}; pass {'it' if len(missing) == 1 else 'them'} "
+                      f"as keyword argument{'s' if len(missing) > 1 else ''}.")
+
+
 def require(fn: str, solve_for: str, **given: Any) -> None:
     """Inputs needed for this target must be given (not None)."""
     missing = [k for k, v in given.items() if v is None]
     if missing:
-        names = ", ".join(repr(m) for m in missing)
-        raise ValueError(f"{fn}(solve_for={solve_for!r}) needs {names}; pass {'it' if len(missing) == 1 else 'them'} "
-                         f"as keyword argument{'s' if len(missing) > 1 else ''}.")
+        raise _missing(fn, solve_for, missing)
+
+
+_T = TypeVar("_T")
+
+
+def given(fn: str, solve_for: str, name: str, value: _T | None) -> _T:
+    """An input this target needs, as present: :func:`require` for one value, narrowing its type.
+
+    The calculators check their inputs on entry, so this only fails if a solver is called
+    with a target its caller did not validate."""
+    if value is None:
+        raise _missing(fn, solve_for, [name])
+    return value
 
 
 def solved_or_given(fn: str, solve_for: str, target: str, name: str, value: Any, check: Any) -> Any:

@@ -20,17 +20,14 @@ from bitframe.power.two_arm import multi_arm, two_means, two_proportions, two_ra
 from bitframe.registry import Registry
 
 CALCULATORS: Registry[Callable[..., PowerResult]] = Registry("power calculator")
-for _name, _fn in {
-    "two_means": two_means,
-    "two_proportions": two_proportions,
-    "two_rates": two_rates,
-    "multi_arm": multi_arm,
-    "cluster": cluster,
-    "stepped_wedge": stepped_wedge,
-    "one_way_anova": one_way_anova,
-    "chi_square": chi_square,
-}.items():
-    CALCULATORS.add(_name, _fn)
+CALCULATORS.add("two_means", two_means)
+CALCULATORS.add("two_proportions", two_proportions)
+CALCULATORS.add("two_rates", two_rates)
+CALCULATORS.add("multi_arm", multi_arm)
+CALCULATORS.add("cluster", cluster)
+CALCULATORS.add("stepped_wedge", stepped_wedge)
+CALCULATORS.add("one_way_anova", one_way_anova)
+CALCULATORS.add("chi_square", chi_square)
 
 #: The size a power curve varies by default, per calculator.
 DEFAULT_SIZE = {

@@ -40,6 +40,7 @@ from bitframe.power._checks import (
     check_size,
     check_solve_for,
     check_target_power,
+    given,
     solved_or_given,
 )
 from bitframe.power._core import as_size, ceil_size, solve_increasing
@@ -145,42 +146,47 @@ def cluster(
 
     n_solution = None
     max_power = None
+    k0: float
+    k1: float
+    m_rec: float
     if solve_for == "clusters":
+        eff = given(fn, solve_for, "mde", effect)
+        target = given(fn, solve_for, "power", power)
         m_a = cluster_size * keep
         lo = 3.0 / (1.0 + ratio) if model.uses_t else 1e-6  # t: at least 1 df
-        x = solve_increasing(lambda v: _power(model, v, ratio * v, m_a, effect, icc, cv, alpha, sides, strict)["power"],
-                             power, lo, max(10.0, lo * 2), limit=_LIMIT,
-                             infeasible=f"{fn}: target power {power:g} not reached with up to {_LIMIT:.0e} clusters.")
+        x = solve_increasing(lambda v: _power(model, v, ratio * v, m_a, eff, icc, cv, alpha, sides, strict)["power"],
+                             target, lo, max(10.0, lo * 2), limit=_LIMIT,
+                             infeasible=f"{fn}: target power {target:g} not reached with up to {_LIMIT:.0e} clusters.")
         n_solution = x
         k0, k1 = max(ceil_size(x), 1), max(ceil_size(ratio * x), 1)
         m_rec = as_size(cluster_size)
-        eff = effect
     else:
         k0, k1 = as_size(clusters), as_size(ratio * clusters)
         if solve_for == "cluster_size":
-            eff = effect
-            max_power = _plateau(model, k0, k1, effect, icc, cv, alpha, sides, strict)
-            if max_power < power:
-                raise InfeasibleDesignError(_plateau_message(fn, model, k0, ratio, effect, icc, cv, alpha, sides,
-                                                             power, max_power, strict))
-            x = solve_increasing(lambda m: _power(model, k0, k1, m, effect, icc, cv, alpha, sides, strict)["power"],
-                                 power, 1e-6, 10.0, limit=_LIMIT,
-                                 infeasible=f"{fn}: target power {power:g} needs clusters larger than {_LIMIT:.0e}.")
+            eff = given(fn, solve_for, "mde", effect)
+            target = given(fn, solve_for, "power", power)
+            max_power = _plateau(model, k0, k1, eff, icc, cv, alpha, sides, strict)
+            if max_power < target:
+                raise InfeasibleDesignError(_plateau_message(fn, model, k0, ratio, eff, icc, cv, alpha, sides,
+                                                             target, max_power, strict))
+            x = solve_increasing(lambda m: _power(model, k0, k1, m, eff, icc, cv, alpha, sides, strict)["power"],
+                                 target, 1e-6, 10.0, limit=_LIMIT,
+                                 infeasible=f"{fn}: target power {target:g} needs clusters larger than {_LIMIT:.0e}.")
             n_solution = x
             m_rec = ceil_size(x / keep)
         else:
             m_rec = as_size(cluster_size)
             if solve_for == "mde":
+                target = given(fn, solve_for, "power", power)
                 m_a = m_rec * keep
-
                 eff = solve_effect(
                     model,
                     lambda e: _power(model, k0, k1, m_a, e, icc, cv, alpha, sides, strict)["power"],
-                    power,
-                    infeasible=f"{fn}: no effect reaches power {power:g} with this design; add clusters.",
+                    target,
+                    infeasible=f"{fn}: no effect reaches power {target:g} with this design; add clusters.",
                 )
             else:
-                eff = effect
+                eff = given(fn, solve_for, "mde", effect)
     m_a = m_rec * keep
     info = _power(model, k0, k1, m_a, eff, icc, cv, alpha, sides, strict)
     if max_power is None:

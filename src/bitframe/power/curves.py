@@ -72,7 +72,7 @@ def _resolve(spec: Any, kwargs: Mapping[str, Any]) -> tuple[str, dict[str, Any],
         elif spec.solve_for == "cluster_size":
             kw["cluster_size"] = spec.cluster_size
         elif spec.solve_for == "clusters" and name == "stepped_wedge":
-            kw["clusters_per_step"] = spec.n_clusters / spec.n_steps
+            kw["clusters_per_step"] = spec.clusters_per_step
         elif spec.solve_for == "clusters":
             kw["clusters"] = spec.n_clusters_control
         target = spec.target_power
@@ -91,6 +91,11 @@ def _resolve(spec: Any, kwargs: Mapping[str, Any]) -> tuple[str, dict[str, Any],
         target = kw["power"]
     kw.pop("power", None)
     return name, kw, target
+
+
+def _n_total(result: PowerResult) -> float:
+    # every calculator reports a total; a hand-built result without one leaves the point empty
+    return math.nan if result.n_total is None else float(result.n_total)
 
 
 def power_curve(
@@ -141,10 +146,10 @@ def power_curve(
     for i, s in enumerate(sizes_arr):
         if effect_given is not None:
             r = evaluate(name, "power", {**kw, vary: float(s)})
-            power[i], n_total[i], scale = r.power, float(r.n_total), r.effect_scale
+            power[i], n_total[i], scale = r.power, _n_total(r), r.effect_scale
         try:
             r = evaluate(name, "mde", {**mde_kw, vary: float(s), "power": target})
-            mde[i], n_total[i], scale = r.mde, float(r.n_total), r.effect_scale
+            mde[i], n_total[i], scale = r.mde, _n_total(r), r.effect_scale
         except InfeasibleDesignError:
             pass
     planned_power = None

@@ -24,6 +24,7 @@ from bitframe.power._checks import (
     check_size,
     check_solve_for,
     check_target_power,
+    given,
     solved_or_given,
 )
 from bitframe.power._core import as_size, ceil_size, solve_increasing
@@ -73,11 +74,13 @@ def one_way_anova(
     f = solved_or_given(fn, solve_for, "mde", "f", f, lambda v: check_positive(fn, "f", v))
     sol = None
     if solve_for == "n":
-        sol = solve_increasing(lambda v: _anova_power(k, v, f, alpha), power, 1.0 + 1e-9, 10.0, limit=1e10,
+        effect = given(fn, solve_for, "f", f)
+        sol = solve_increasing(lambda v: _anova_power(k, v, effect, alpha), power, 1.0 + 1e-9, 10.0, limit=1e10,
                                infeasible=f"{fn}: target not reached with 1e10 per group.")
         n = max(ceil_size(sol), 2)
     elif solve_for == "mde":
-        f = solve_increasing(lambda v: _anova_power(k, n, v, alpha), power, 1e-12, 0.25, limit=1e6,
+        size = given(fn, solve_for, "n", n)
+        f = solve_increasing(lambda v: _anova_power(k, size, v, alpha), power, 1e-12, 0.25, limit=1e6,
                              infeasible=f"{fn}: no effect size reaches the target power.")
     n = as_size(n)
     return PowerResult(
@@ -120,11 +123,13 @@ def chi_square(
     w = solved_or_given(fn, solve_for, "mde", "w", w, lambda v: check_positive(fn, "w", v))
     sol = None
     if solve_for == "n":
-        sol = solve_increasing(lambda v: _chisq_power(dof, v, w, alpha), power, 1e-9, 10.0, limit=1e12,
+        effect = given(fn, solve_for, "w", w)
+        sol = solve_increasing(lambda v: _chisq_power(dof, v, effect, alpha), power, 1e-9, 10.0, limit=1e12,
                                infeasible=f"{fn}: target not reached with 1e12 observations.")
         n = max(ceil_size(sol), 1)
     elif solve_for == "mde":
-        w = solve_increasing(lambda v: _chisq_power(dof, n, v, alpha), power, 1e-12, 0.3, limit=1e6,
+        size = given(fn, solve_for, "n", n)
+        w = solve_increasing(lambda v: _chisq_power(dof, size, v, alpha), power, 1e-12, 0.3, limit=1e6,
                              infeasible=f"{fn}: no effect size reaches the target power.")
     n = as_size(n)
     return PowerResult(

@@ -17,8 +17,9 @@ Mapping from the protocol (documented for users in the README):
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from bitframe.display import FrameDisplay
 from bitframe.protocol.vocabulary import MULTIPLICITY, SCHEMES
@@ -27,7 +28,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from bitframe.power.result import PowerResult
-    from bitframe.protocol.schema import Outcome, Protocol
+    from bitframe.protocol.schema import Outcome, Power, Protocol
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -49,18 +52,25 @@ class OutcomePower:
     verdict: str  # "adequate" or "under-powered"
     shortfall: float | None
     message: str
+    planned_result: PowerResult = field(repr=False, compare=False)  # for curves
     size_unit: str = "participants"
     notes: tuple[str, ...] = ()
-    results: tuple[dict, ...] = field(default=(), repr=False)
-    planned_result: Any = field(default=None, repr=False, compare=False)  # PowerResult, for curves
+    results: tuple[dict[str, Any], ...] = field(default=(), repr=False)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out.pop("planned_result")
         return out
 
 
-def _sizes(protocol: "Protocol") -> tuple[float, float]:
+def _needed(value: _T | None, what: str) -> _T:
+    # the protocol rules (BF128, BF129) require these; a protocol built around them fails here, by name
+    if value is None:
+        raise ValueError(f"power for a protocol needs {what}")
+    return value
+
+
+def _sizes(protocol: Protocol) -> tuple[float, float]:
     """(control share of the sample, size of each treatment arm relative to control)."""
     ratios = protocol.ratios
     control = protocol.control
@@ -70,28 +80,30 @@ def _sizes(protocol: "Protocol") -> tuple[float, float]:
     return r_c / sum(ratios), r_t / r_c
 
 
-def _outcome_params(outcome: "Outcome", protocol: "Protocol") -> tuple[str, dict[str, Any], float, str]:
-    a = outcome.assumptions
-    adjust = protocol.analysis.adjustment != "none" and protocol.power is not None
-    r2 = protocol.power.r_squared if adjust else 0.0
+def _outcome_params(outcome: Outcome, protocol: Protocol, pw: Power) -> tuple[str, dict[str, float], float, str]:
+    a = _needed(outcome.assumptions, f"assumptions for outcome {outcome.id!r}")
+    mde = _needed(a.mde, f"an mde for outcome {outcome.id!r}")
+    r2 = pw.r_squared if protocol.analysis.adjustment != "none" else 0.0
     if outcome.type == "continuous":
-        return "continuous", {"sd": a.sd, "r_squared": r2}, a.mde, "mean_difference"
+        return "continuous", {"sd": _needed(a.sd, f"an sd for outcome {outcome.id!r}"), "r_squared": r2}, mde, \
+            "mean_difference"
+    rate = _needed(a.control_rate, f"a control_rate for outcome {outcome.id!r}")
     if outcome.type == "binary":
-        return "binary", {"p0": a.control_rate}, a.mde, "risk_difference"
-    return "count", {"rate0": a.control_rate}, a.mde, "rate_ratio"
+        return "binary", {"p0": rate}, mde, "risk_difference"
+    return "count", {"rate0": rate}, mde, "rate_ratio"
 
 
-def power_for_protocol(protocol: "Protocol") -> list[OutcomePower]:
+def power_for_protocol(protocol: Protocol) -> list[OutcomePower]:
     """One :class:`OutcomePower` per primary outcome with power assumptions."""
     if protocol.power is None:
         raise ValueError("the protocol has no `power:` section")
-    return [_outcome_power(protocol, o) for o in protocol.primary_outcomes if o.assumptions and o.assumptions.mde]
+    pw = protocol.power
+    return [_outcome_power(protocol, pw, o) for o in protocol.primary_outcomes if o.assumptions and o.assumptions.mde]
 
 
-def _outcome_power(protocol: "Protocol", outcome: "Outcome") -> OutcomePower:
+def _outcome_power(protocol: Protocol, pw: Power, outcome: Outcome) -> OutcomePower:
     from bitframe.power import cluster, multi_arm, stepped_wedge, two_means, two_proportions, two_rates
 
-    pw = protocol.power
     an = protocol.analysis
     notes: list[str] = []
     alpha = an.alpha
@@ -100,16 +112,22 @@ def _outcome_power(protocol: "Protocol", outcome: "Outcome") -> OutcomePower:
     if n_primary > 1 and correction.power_shares_alpha:
         alpha = alpha / n_primary
         notes.append(f"alpha {an.alpha:g} shared by {n_primary} primary outcomes: {alpha:.4g} each")
-    kind, params, effect, scale = _outcome_params(outcome, protocol)
+    kind, params, effect, scale = _outcome_params(outcome, protocol, pw)
     share, ratio = _sizes(protocol)
     k_treat = sum(1 for a in protocol.arms if a is not protocol.control) if protocol.control else len(protocol.arms) - 1
-    common = dict(alpha=alpha, sides=an.sides, attrition=pw.attrition)
+    # keyword arguments for the calculators, whose signatures differ
+    common: dict[str, Any] = {"alpha": alpha, "sides": an.sides, "attrition": pw.attrition}
+    effect_kw: dict[str, Any] = _effect_kw(kind, effect)
+    direction_kw: dict[str, Any] = _direction(kind, effect)
     scheme = protocol.randomisation.scheme
 
+    needed: PowerResult | None
     if SCHEMES[scheme].stepped:
-        steps = protocol.randomisation.stepped_wedge.steps
-        per_step = pw.planned_clusters / steps
-        sw = dict(steps=steps, cluster_size=pw.cluster_size, icc=pw.icc, mde=effect, **common)
+        steps = _needed(protocol.randomisation.stepped_wedge, "randomisation.stepped_wedge").steps
+        n_clusters = _needed(pw.planned_clusters, "power.planned_clusters")
+        per_step = n_clusters / steps
+        sw: dict[str, Any] = {"steps": steps, "cluster_size": pw.cluster_size, "icc": pw.icc, "mde": effect,
+                              **common}
         if kind == "continuous":
             sw["sd"] = params["sd"]
         elif kind == "binary":
@@ -119,42 +137,47 @@ def _outcome_power(protocol: "Protocol", outcome: "Outcome") -> OutcomePower:
         planned = stepped_wedge("power", clusters_per_step=per_step, **sw)
         needed = _safe(lambda: stepped_wedge("clusters", power=pw.target, **sw), notes)
         mde_sw = {k: v for k, v in sw.items() if k != "mde"}
-        mde = stepped_wedge("mde", clusters_per_step=per_step, power=pw.target,
-                            **({**mde_sw, "direction": "increase" if effect >= 0 else "decrease"} if kind == "binary" else mde_sw))
-        n_planned = float(pw.planned_clusters)
+        if kind == "binary":
+            mde_sw["direction"] = "increase" if effect >= 0 else "decrease"
+        mde = stepped_wedge("mde", clusters_per_step=per_step, power=pw.target, **mde_sw)
+        n_planned = float(n_clusters)
         n_required = _total_clusters(needed) if needed is not None else None
         design, unit = "stepped_wedge", "clusters"
     elif protocol.is_cluster:
-        clusters_control = pw.planned_clusters * share
-        cl = dict(icc=pw.icc, outcome=kind, cluster_size=pw.cluster_size, cluster_size_cv=pw.cluster_size_cv,
-                  ratio=ratio, **common, **params)
-        planned = cluster("power", clusters=clusters_control, **cl, **_effect_kw(kind, effect))
-        needed = _safe(lambda: cluster("clusters", power=pw.target, **cl, **_effect_kw(kind, effect)), notes)
-        mde = cluster("mde", clusters=clusters_control, power=pw.target, **cl, **_direction(kind, effect))
-        n_planned = float(pw.planned_clusters)
+        n_clusters = _needed(pw.planned_clusters, "power.planned_clusters")
+        clusters_control = n_clusters * share
+        cl: dict[str, Any] = {"icc": pw.icc, "outcome": kind, "cluster_size": pw.cluster_size,
+                              "cluster_size_cv": pw.cluster_size_cv, "ratio": ratio, **common, **params}
+        planned = cluster("power", clusters=clusters_control, **cl, **effect_kw)
+        needed = _safe(lambda: cluster("clusters", power=pw.target, **cl, **effect_kw), notes)
+        mde = cluster("mde", clusters=clusters_control, power=pw.target, **cl, **direction_kw)
+        n_planned = float(n_clusters)
         n_required = _total_clusters(needed) if needed is not None else None
         design, unit = "cluster", "clusters"
     else:
-        n_control = pw.planned_n * share
+        n_people = _needed(pw.planned_n, "power.planned_n")
+        n_control = n_people * share
         if k_treat > 1:
             if correction.error_rate == "false discovery":
                 notes.append(f"{correction.label} does not control the family-wise error; "
                              "power uses Holm's correction")
-            ma = dict(arms=k_treat, outcome=kind, correction=correction.power_correction, ratio=ratio, **common,
-                      **params)
-            planned = multi_arm("power", n=n_control, **ma, **_effect_kw(kind, effect))
-            needed = _safe(lambda: multi_arm("n", power=pw.target, **ma, **_effect_kw(kind, effect)), notes)
-            mde = multi_arm("mde", n=n_control, power=pw.target, **ma, **_direction(kind, effect))
+            ma: dict[str, Any] = {"arms": k_treat, "outcome": kind, "correction": correction.power_correction,
+                                  "ratio": ratio, **common, **params}
+            planned = multi_arm("power", n=n_control, **ma, **effect_kw)
+            needed = _safe(lambda: multi_arm("n", power=pw.target, **ma, **effect_kw), notes)
+            mde = multi_arm("mde", n=n_control, power=pw.target, **ma, **direction_kw)
             design = f"{k_treat + 1}-arm ({correction.power_correction})"
         else:
-            fn = {"continuous": two_means, "binary": two_proportions, "count": two_rates}[kind]
-            base = dict(ratio=ratio, **common, **params)
-            planned = fn("power", n=n_control, **base, **_effect_kw(kind, effect))
-            needed = _safe(lambda: fn("n", power=pw.target, **base, **_effect_kw(kind, effect)), notes)
-            mde = fn("mde", n=n_control, power=pw.target, **base, **_direction(kind, effect))
+            by_kind: dict[str, Callable[..., PowerResult]] = {
+                "continuous": two_means, "binary": two_proportions, "count": two_rates}
+            fn = by_kind[kind]
+            base: dict[str, Any] = {"ratio": ratio, **common, **params}
+            planned = fn("power", n=n_control, **base, **effect_kw)
+            needed = _safe(lambda: fn("n", power=pw.target, **base, **effect_kw), notes)
+            mde = fn("mde", n=n_control, power=pw.target, **base, **direction_kw)
             design = "individual"
-        n_planned = float(pw.planned_n)
-        n_required = float(needed.n_total) if needed is not None else None
+        n_planned = float(n_people)
+        n_required = float(needed.n_total) if needed is not None and needed.n_total is not None else None
         unit = "participants"
 
     adequate = planned.power >= pw.target
@@ -166,7 +189,8 @@ def _outcome_power(protocol: "Protocol", outcome: "Outcome") -> OutcomePower:
     else:
         need = f"; {n_required:,.0f} {unit} needed, {shortfall:,.0f} more" if n_required is not None else \
             "; no size reaches the target with these assumptions"
-        message = f"under-powered: {planned.power:.0%} power at the planned {n_planned:,.0f} {unit} (target {pw.target:.0%}){need}"
+        message = (f"under-powered: {planned.power:.0%} power at the planned {n_planned:,.0f} {unit} "
+                   f"(target {pw.target:.0%}){need}")
     return OutcomePower(
         outcome=outcome.id,
         outcome_type=outcome.type,
@@ -185,7 +209,7 @@ def _outcome_power(protocol: "Protocol", outcome: "Outcome") -> OutcomePower:
         message=message,
         size_unit=unit,
         notes=tuple(notes),
-        results=tuple(_as_dict(r) for r in (planned, needed, mde) if r is not None),
+        results=tuple(r.to_dict() for r in (planned, needed, mde) if r is not None),
         planned_result=planned,
     )
 
@@ -202,26 +226,20 @@ def _direction(kind: str, effect: float) -> dict[str, str]:
     return {"direction": "increase" if effect >= 0 else "decrease"}
 
 
-def _total_clusters(result) -> float | None:
-    control = getattr(result, "n_clusters_control", None)
-    treatment = getattr(result, "n_clusters_treatment", None)
-    if control is None:
-        return getattr(result, "n_clusters", None)
-    return float(control + (treatment or 0))
+def _total_clusters(result: PowerResult) -> float | None:
+    if result.n_clusters_control is None:
+        return result.n_clusters
+    return float(result.n_clusters_control + (result.n_clusters_treatment or 0))
 
 
-def _safe(fn, notes: list[str]):
+def _safe(compute: Callable[[], PowerResult], notes: list[str]) -> PowerResult | None:
     from bitframe.power import InfeasibleDesignError
 
     try:
-        return fn()
+        return compute()
     except InfeasibleDesignError as exc:
         notes.append(str(exc))
         return None
-
-
-def _as_dict(result: "PowerResult") -> dict:
-    return result.to_dict() if hasattr(result, "to_dict") else asdict(result)
 
 
 @dataclass(frozen=True)

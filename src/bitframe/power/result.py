@@ -77,9 +77,9 @@ class PowerResult:
     icc: float | None = None
     cluster_size: float | None = None
     cluster_size_cv: float | None = None
-    n_clusters_control: int | None = None
-    n_clusters_treatment: int | None = None
-    n_clusters: int | None = None
+    n_clusters_control: float | None = None
+    n_clusters_treatment: float | None = None
+    n_clusters: float | None = None
     n_periods: int | None = None
     n_steps: int | None = None
     max_power: float | None = None
@@ -92,6 +92,13 @@ class PowerResult:
     def n_per_arm(self) -> tuple[float | None, float | None]:
         """(control, each treatment arm) recruited sizes."""
         return (self.n_control, self.n_treatment)
+
+    @property
+    def clusters_per_step(self) -> float | None:
+        """Clusters per step of a standard stepped wedge (None for other designs and custom design matrices)."""
+        if self.n_clusters is None or self.n_steps is None:
+            return None
+        return self.n_clusters / self.n_steps
 
     @property
     def call(self) -> tuple[str, dict[str, Any]] | None:

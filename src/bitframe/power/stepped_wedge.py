@@ -52,6 +52,7 @@ from bitframe.power._checks import (
     check_solve_for,
     check_target_power,
     forbid,
+    given,
     require,
     solved_or_given,
 )
@@ -75,17 +76,17 @@ def standard_design(steps: int, clusters_per_step: int = 1) -> np.ndarray:
 def hussey_hughes_variance(design: np.ndarray, sigma2: float, tau2: float) -> float:
     """Variance of the treatment effect (Hussey & Hughes 2007, eq. 8).
 
-    ``design`` is the I x T 0/1 treatment indicator, ``sigma2`` the variance of
+    ``design`` is the I x T (clusters x periods) 0/1 treatment indicator, ``sigma2`` the variance of
     a cluster-period mean (:math:`\\sigma_e^2/m`), ``tau2`` the between-cluster
     variance.
     """
     X = np.asarray(design, dtype=float)
-    I, T = X.shape
+    n_clusters, T = X.shape
     U = X.sum()
     W = float(np.sum(X.sum(axis=0) ** 2))
     V = float(np.sum(X.sum(axis=1) ** 2))
-    num = I * sigma2 * (sigma2 + T * tau2)
-    den = (I * U - W) * sigma2 + (U**2 + I * T * U - T * W - I * V) * tau2
+    num = n_clusters * sigma2 * (sigma2 + T * tau2)
+    den = (n_clusters * U - W) * sigma2 + (U**2 + n_clusters * T * U - T * W - n_clusters * V) * tau2
     if den <= 0:
         raise ValueError("stepped_wedge: the design does not identify the treatment effect "
                          "(no within-period contrast between treated and control clusters).")
@@ -166,36 +167,38 @@ def stepped_wedge(
     if (sd is None) == (p0 is None):
         raise ValueError(f"{fn}: pass exactly one of 'sd' (continuous outcome) or 'p0' (binary outcome).")
     binary = p0 is not None
-    if binary:
+    if p0 is not None:
         p0 = check_probability(fn, "p0", p0)
+
+        def sigma_e2(effect: float) -> float:
+            pbar = p0 + effect / 2
+            return pbar * (1 - pbar)
     else:
         sd = check_positive(fn, "sd", sd)
+
+        def sigma_e2(effect: float) -> float:
+            return sd**2
     if (tau is None) == (icc is None):
         raise ValueError(f"{fn}: pass exactly one of 'tau' (between-cluster SD) or 'icc'.")
     if tau is not None:
         tau = check_real(fn, "tau", tau, low=0.0, low_open=False)
+
+        def tau2(effect: float) -> float:
+            return tau**2
     else:
         icc = check_fraction(fn, "icc", icc)
+
+        def tau2(effect: float) -> float:
+            return icc * sigma_e2(effect) / (1 - icc)
     if solve_for == "mde":
         forbid(fn, solve_for, mde=mde)
         direction = check_option(fn, "direction", "increase" if direction is None else direction, DIRECTIONS)
     else:
         require(fn, solve_for, mde=mde)
-        lo, hi = (-p0, 1 - p0) if binary else (None, None)
+        lo, hi = (-p0, 1 - p0) if p0 is not None else (None, None)
         mde = check_real(fn, "mde", mde, low=lo, high=hi)
         if mde == 0:
             raise ValueError(f"The 'mde' parameter of {fn} must be a non-zero float. Got 0 instead.")
-
-    def sigma_e2(effect: float) -> float:
-        if binary:
-            pbar = p0 + effect / 2
-            return pbar * (1 - pbar)
-        return sd**2
-
-    def tau2(effect: float) -> float:
-        if tau is not None:
-            return tau**2
-        return icc * sigma_e2(effect) / (1 - icc)
 
     keep = 1.0 - attrition
     z = stats.norm.ppf(1 - alpha / sides)
@@ -212,42 +215,49 @@ def stepped_wedge(
         return float(p)
 
     n_solution = None
+    cps: float
+    m: float
     if solve_for == "clusters":
-        x = solve_increasing(lambda v: pw(v, cluster_size * keep, mde), power, 1e-6, 10.0, limit=1e9,
-                             infeasible=f"{fn}: target power {power:g} is not reached with up to 1e9 clusters "
+        effect = given(fn, solve_for, "mde", mde)
+        target = given(fn, solve_for, "power", power)
+        x = solve_increasing(lambda v: pw(v, cluster_size * keep, effect), target, 1e-6, 10.0, limit=1e9,
+                             infeasible=f"{fn}: target power {target:g} is not reached with up to 1e9 clusters "
                                         f"per step.")
         n_solution = x
-        c = max(ceil_size(x), 1)
+        cps = max(ceil_size(x), 1)
         m = as_size(cluster_size)
-        effect = mde
-    elif solve_for == "cluster_size":
-        x = solve_increasing(lambda v: pw(c, v, mde), power, 1e-6, 10.0, limit=1e12,
-                             infeasible=f"{fn}: target power {power:g} is not reached with up to 1e12 "
-                                        f"participants per cluster-period.")
-        n_solution = x
-        m = ceil_size(x / keep)
-        effect = mde
     else:
-        m = as_size(cluster_size)
-        if solve_for == "mde":
-            sign = 1.0 if direction == "increase" else -1.0
-            msg = f"{fn}: no effect reaches power {power:g} with this design; add clusters or participants."
-            if binary:
-                umax = 1 - p0 if direction == "increase" else p0
-                u = solve_bounded(lambda u: pw(c, m * keep, sign * u), power, 0.0, umax, infeasible=msg)
-            else:
-                u = solve_increasing(lambda u: pw(c, m * keep, sign * u), power, 1e-12, sd, limit=1e12,
-                                     infeasible=msg)
-            effect = sign * u
+        cps = given(fn, solve_for, "clusters_per_step", c)
+        if solve_for == "cluster_size":
+            effect = given(fn, solve_for, "mde", mde)
+            target = given(fn, solve_for, "power", power)
+            x = solve_increasing(lambda v: pw(cps, v, effect), target, 1e-6, 10.0, limit=1e12,
+                                 infeasible=f"{fn}: target power {target:g} is not reached with up to 1e12 "
+                                            f"participants per cluster-period.")
+            n_solution = x
+            m = ceil_size(x / keep)
         else:
-            effect = mde
-    c = as_size(c)
+            m = as_size(cluster_size)
+            if solve_for == "mde":
+                target = given(fn, solve_for, "power", power)
+                sign = 1.0 if direction == "increase" else -1.0
+                msg = f"{fn}: no effect reaches power {target:g} with this design; add clusters or participants."
+                if p0 is not None:
+                    umax = 1 - p0 if direction == "increase" else p0
+                    u = solve_bounded(lambda u: pw(cps, m * keep, sign * u), target, 0.0, umax, infeasible=msg)
+                else:
+                    u = solve_increasing(lambda u: pw(cps, m * keep, sign * u), target, 1e-12,
+                                         given(fn, solve_for, "sd", sd), limit=1e12, infeasible=msg)
+                effect = sign * u
+            else:
+                effect = given(fn, solve_for, "mde", mde)
+    c = as_size(cps)
     m_a = m * keep
     p = pw(c, m_a, effect)
-    Xfull = X1 if design is not None else standard_design(n_steps, 1)
-    n_clusters = Xfull.shape[0] * c
-    T = Xfull.shape[1]
-    treated_cells = float(Xfull.sum()) * c
+    # X1 is already the standard design (one cluster per step) unless a custom design was given
+    n_clusters = X1.shape[0] * c
+    T = X1.shape[1]
+    treated_cells = float(X1.sum()) * c
     control_cells = n_clusters * T - treated_cells
     se2 = sigma_e2(effect)
     v = var(c, m_a, effect)

@@ -25,6 +25,7 @@ from bitframe.power._checks import (
     check_size,
     check_solve_for,
     check_target_power,
+    given,
     solved_or_given,
 )
 from bitframe.power._core import (
@@ -135,16 +136,19 @@ def solve_two_arm(
                                 correction=correction, strict=strict)
 
     n_solution = None
+    n_control: float
+    n_treat: float
     if solve_for == "n":
+        eff = given(fn, solve_for, "mde", effect)
+        target = given(fn, solve_for, "power", power)
         lo = _df_ok(outcome, 1.0, ratio, k)
-        x = solve_increasing(lambda v: pw(v, effect)["power"], power, lo, max(lo * 4, 10.0), limit=_N_LIMIT,
-                             infeasible=f"{fn}: the target power {power:g} is not reached with up to "
+        x = solve_increasing(lambda v: pw(v, eff)["power"], target, lo, max(lo * 4, 10.0), limit=_N_LIMIT,
+                             infeasible=f"{fn}: the target power {target:g} is not reached with up to "
                                         f"{_N_LIMIT:.0e} participants per arm.")
         n_solution = x
         n_control = max(ceil_size(x / keep), 2)
         n_treat = max(ceil_size(ratio * x / keep), 2)
         n0a, n1a = n_control * keep, n_treat * keep
-        eff = effect
     else:
         n_control = as_size(n)
         n_treat = as_size(ratio * n)
@@ -153,16 +157,17 @@ def solve_two_arm(
             raise ValueError(f"{fn}: n={n:g} leaves no error degrees of freedom for the t-test "
                              f"(after attrition {n0a:g} + {k} x {n1a:g} analysed); use a larger n.")
         if solve_for == "mde":
+            target = given(fn, solve_for, "power", power)
             eff = solve_effect(
                 outcome,
                 lambda e: comparison_power(outcome, n0a, n1a, e, alpha=alpha, sides=sides, k=k,
                                            correction=correction, strict=strict)["power"],
-                power,
+                target,
                 infeasible=(f"{fn}: no effect in the direction {getattr(outcome, 'direction', 'increase')!r} "
-                            f"reaches power {power:g} with n={n:g}; increase n."),
+                            f"reaches power {target:g} with n={n:g}; increase n."),
             )
         else:
-            eff = effect
+            eff = given(fn, solve_for, "mde", effect)
     info = comparison_power(outcome, n0a, n1a, eff, alpha=alpha, sides=sides, k=k, correction=correction,
                             strict=strict)
     n_total = n_control + k * n_treat

@@ -90,8 +90,10 @@ def verdict(result: PowerResult, *, planned: float | None = None, target_power: 
     required = {"n": result.n_control, "clusters": result.n_clusters_control,
                 "cluster_size": result.cluster_size}[sf]
     if sf == "clusters" and result.design == "stepped_wedge":
-        required = result.n_clusters / result.n_steps
+        required = result.clusters_per_step
         label = "clusters per step"
+    if required is None:
+        raise ValueError(f"verdict: this result was solved for {sf!r} but does not record the {label} it found.")
     kwargs = {k: v for k, v in kwargs.items() if k != "power"}
     kwargs[key] = planned
     planned_power = evaluate(name, "power", kwargs).power

@@ -4,13 +4,13 @@ from bitframe.protocol.loader import LoadedProtocol, load_protocol, load_protoco
 from bitframe.protocol.schema import SCHEMA_VERSION, Protocol
 
 __all__ = [
+    "SCHEMA_VERSION",
     "LoadedProtocol",
     "Protocol",
-    "SCHEMA_VERSION",
+    "json_schema",
     "load_protocol",
     "load_protocol_with_source",
     "parse_protocol",
-    "json_schema",
 ]
 
 

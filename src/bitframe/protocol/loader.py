@@ -15,9 +15,12 @@ import re
 import typing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bitframe.errors import Problem, ProtocolError, did_you_mean
+
+if TYPE_CHECKING:
+    from pydantic_core import ErrorDetails
 
 MAX_BYTES = 5_000_000
 MAX_DEPTH = 64
@@ -319,6 +322,8 @@ def _position(document: Any, loc: tuple) -> tuple[int | None, int | None, int]:
 
 def _key_position(document: Any, loc: tuple) -> tuple[int | None, int | None, int]:
     """Position of the *key* at the end of ``loc`` (for unknown keys)."""
+    if not loc:  # a key that looks like a pydantic tag was dropped from the path
+        return _position(document, loc)
     parent_loc, last = loc[:-1], loc[-1]
     node = document
     for step in parent_loc:
@@ -329,10 +334,11 @@ def _key_position(document: Any, loc: tuple) -> tuple[int | None, int | None, in
             node = node[key]
         elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
             node = node[step]
-    if isinstance(node, dict) and getattr(node, "lc", None) is not None:
+    positions = getattr(node, "lc", None)  # ruamel's round-trip mappings carry their line/column table
+    if isinstance(node, dict) and positions is not None:
         key = _find_key(node, last)
         if key is not _MISSING:
-            kl, kc = node.lc.key(key)
+            kl, kc = positions.key(key)
             return kl + 1, kc + 1, len(str(key))
     return _position(document, loc)
 
@@ -384,10 +390,11 @@ def _dotted(loc: tuple) -> str:
 
 def _clean_loc(loc: tuple) -> tuple:
     """Drop pydantic's internal union/validator tags from an error location."""
-    return tuple(s for s in loc if isinstance(s, int) or not re.match(r"^(function-|tagged-union|union\[|\w+\[)", str(s)))
+    # a tag is complete (``list[int]``); a user's key such as ``0[`` is not one
+    return tuple(s for s in loc if isinstance(s, int) or not re.match(r"^(function-|tagged-union|union\[|\w+\[.*\]$)", str(s)))
 
 
-def _problem_from_pydantic(err: dict, document: Any, label: str, lines: list[str]) -> Problem:
+def _problem_from_pydantic(err: ErrorDetails, document: Any, label: str, lines: list[str]) -> Problem:
     loc = _clean_loc(tuple(err["loc"]))
     kind = err["type"]
     ctx = err.get("ctx") or {}
@@ -418,11 +425,11 @@ def _problem_from_pydantic(err: dict, document: Any, label: str, lines: list[str
         line, col, width = _position(document, loc[:-1]) if loc[:-1] else (1, 1, 1)
     elif kind in {"literal_error", "enum"}:
         code = "BF113"
-        expected = _expected_choices(ctx.get("expected", ""))
+        choices = _expected_choices(ctx.get("expected", ""))
         message = f"{_show(value)} is not a valid value for '{name}'"
-        guess = did_you_mean(str(value), expected) if expected else None
+        guess = did_you_mean(str(value), choices) if choices else None
         hint = (f"did you mean '{guess}'? " if guess else "") + (
-            f"Valid values: {', '.join(expected)}" if expected else ""
+            f"Valid values: {', '.join(choices)}" if choices else ""
         )
         line, col, width = _position(document, loc)
     elif kind in {
@@ -520,7 +527,7 @@ def _expected_type(kind: str, loc: tuple) -> str:
     for word, text in _TYPE_WORDS.items():
         if kind.startswith(word):
             return text
-    if kind.startswith("model") or kind.startswith("dataclass"):
+    if kind.startswith(("model", "dataclass")):
         return _TYPE_WORDS["model"]
     return "of another type"
 

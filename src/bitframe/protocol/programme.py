@@ -70,10 +70,8 @@ def is_programme_file(path: str | Path) -> bool:
 def load_programme(path: str | Path) -> Programme:
     """Validate a programme file and every site protocol it names (all problems at once)."""
     from pydantic import ValidationError
-    from ruamel.yaml import YAML
 
-    from bitframe.protocol.loader import _problem_from_pydantic, _parse_yaml, _to_plain, _position, _snippet
-    from bitframe.protocol.loader import load_protocol
+    from bitframe.protocol.loader import _parse_yaml, _position, _problem_from_pydantic, _snippet, _to_plain, load_protocol
 
     path = Path(path)
     label = str(path)
@@ -89,11 +87,8 @@ def load_programme(path: str | Path) -> Programme:
         spec = ProgrammeFile.model_validate(_to_plain(document, 0)).programme
     except ValidationError as exc:
         # Reuse the protocol loader's messages, resolving paths against this document.
-        problems = []
-        for err in exc.errors(include_url=False):
-            problem = _problem_from_pydantic(err, document, label, lines)
-            problems.append(problem)
-        raise ProtocolError(problems) from None
+        raise ProtocolError([_problem_from_pydantic(err, document, label, lines)
+                             for err in exc.errors(include_url=False)]) from None
 
     problems: list[Problem] = []
     sites = []

@@ -26,8 +26,9 @@ BF132  dates out of order
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 from bitframe.errors import did_you_mean
 from bitframe.protocol.vocabulary import (
@@ -54,11 +55,11 @@ class RuleViolation:
     hint: str | None = None
 
 
-def check_rules(protocol: "Protocol") -> list[RuleViolation]:
+def check_rules(protocol: Protocol) -> list[RuleViolation]:
     return list(_violations(protocol))
 
 
-def _violations(p: "Protocol") -> Iterator[RuleViolation]:
+def _violations(p: Protocol) -> Iterator[RuleViolation]:
     yield from _arm_rules(p)
     yield from _duplicate_ids(p)
 
@@ -241,24 +242,24 @@ def _violations(p: "Protocol") -> Iterator[RuleViolation]:
                 yield RuleViolation("BF128", loc, "a binary outcome needs control_rate", _assumption_hint("binary"))
             elif not 0 < a.control_rate < 1:
                 yield RuleViolation(
-                    "BF128", loc + ("control_rate",), f"control_rate must be a proportion in (0, 1), got {a.control_rate}"
+                    "BF128", (*loc, "control_rate"), f"control_rate must be a proportion in (0, 1), got {a.control_rate}"
                 )
             if a.mde is not None and a.control_rate is not None and not 0 < a.control_rate + a.mde < 1:
                 yield RuleViolation(
                     "BF128",
-                    loc + ("mde",),
+                    (*loc, "mde"),
                     f"control_rate + mde = {a.control_rate + a.mde:g} is not a proportion in (0, 1)",
                     "mde is a risk difference on the proportion scale, e.g. 0.05 for 5 percentage points",
                 )
             for key in ("control_mean", "sd"):
                 if getattr(a, key) is not None:
-                    yield RuleViolation("BF128", loc + (key,), f"'{key}' does not apply to a binary outcome")
+                    yield RuleViolation("BF128", (*loc, key), f"'{key}' does not apply to a binary outcome")
         elif outcome.type == "continuous":
             if a.sd is None:
                 yield RuleViolation("BF128", loc, "a continuous outcome needs sd", _assumption_hint("continuous"))
             if a.control_rate is not None:
                 yield RuleViolation(
-                    "BF128", loc + ("control_rate",), "'control_rate' does not apply to a continuous outcome",
+                    "BF128", (*loc, "control_rate"), "'control_rate' does not apply to a continuous outcome",
                     "use control_mean and sd",
                 )
         else:  # count
@@ -266,12 +267,12 @@ def _violations(p: "Protocol") -> Iterator[RuleViolation]:
                 yield RuleViolation("BF128", loc, "a count outcome needs control_rate", _assumption_hint("count"))
             if a.mde is not None and a.mde <= 0:
                 yield RuleViolation(
-                    "BF128", loc + ("mde",), f"for a count outcome mde is a rate ratio and must be positive, got {a.mde}"
+                    "BF128", (*loc, "mde"), f"for a count outcome mde is a rate ratio and must be positive, got {a.mde}"
                 )
             if a.sd is not None:
-                yield RuleViolation("BF128", loc + ("sd",), "'sd' does not apply to a count outcome")
+                yield RuleViolation("BF128", (*loc, "sd"), "'sd' does not apply to a count outcome")
         if a.mde is not None and outcome.type != "count" and a.mde == 0:
-            yield RuleViolation("BF128", loc + ("mde",), "mde must not be 0", "give the smallest effect that matters")
+            yield RuleViolation("BF128", (*loc, "mde"), "mde must not be 0", "give the smallest effect that matters")
         if outcome.role == "primary" and p.power is not None and a.mde is None:
             yield RuleViolation(
                 "BF128",
@@ -282,7 +283,7 @@ def _violations(p: "Protocol") -> Iterator[RuleViolation]:
         for arm in a.effects or {}:
             if arm not in arm_ids:
                 yield RuleViolation(
-                    "BF130", loc + ("effects", arm), f"unknown arm '{arm}'", _suggest(arm, sorted(arm_ids))
+                    "BF130", (*loc, "effects", arm), f"unknown arm '{arm}'", _suggest(arm, sorted(arm_ids))
                 )
 
     # Analysis -------------------------------------------------------------
@@ -373,7 +374,7 @@ def _violations(p: "Protocol") -> Iterator[RuleViolation]:
         yield RuleViolation("BF132", ("trial", "dates", "end"), f"end {dates.end} is before start {dates.start}")
 
 
-def _arm_rules(p: "Protocol") -> Iterator[RuleViolation]:
+def _arm_rules(p: Protocol) -> Iterator[RuleViolation]:
     controls = [i for i, a in enumerate(p.arms) if a.role == "control"]
     if p.no_control:
         for i in controls:
@@ -412,19 +413,19 @@ def _arm_rules(p: "Protocol") -> Iterator[RuleViolation]:
             )
 
 
-def _duplicate_ids(p: "Protocol") -> Iterator[RuleViolation]:
-    for section, items in (("arms", p.arms), ("outcomes", p.outcomes)):
+def _duplicate_ids(p: Protocol) -> Iterator[RuleViolation]:
+    for section, ids in (("arms", [a.id for a in p.arms]), ("outcomes", [o.id for o in p.outcomes])):
         seen: dict[str, int] = {}
-        for i, item in enumerate(items):
-            if item.id in seen:
+        for i, item_id in enumerate(ids):
+            if item_id in seen:
                 yield RuleViolation(
                     "BF122",
                     (section, i, "id"),
-                    f"duplicate id '{item.id}' (already used by item {seen[item.id] + 1} of {section})",
+                    f"duplicate id '{item_id}' (already used by item {seen[item_id] + 1} of {section})",
                     "ids must be unique",
                 )
             else:
-                seen[item.id] = i
+                seen[item_id] = i
     columns = [c.name for c in p.unit.columns]
     for i, name in enumerate(columns):
         if name in columns[:i]:

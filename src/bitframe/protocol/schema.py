@@ -35,8 +35,8 @@ from bitframe.protocol.vocabulary import (
     Estimator,
     ImbalanceMeasure,
     Inference,
-    MissingData,
     Mindspace,
+    MissingData,
     Multiplicity,
     OutcomeRole,
     OutcomeType,
@@ -79,8 +79,8 @@ class Registration(Model):
 
 
 class TrialDates(Model):
-    start: dt.date | None = Field(None, description="Start of recruitment (YYYY-MM-DD).")
-    end: dt.date | None = Field(None, description="End of follow-up (YYYY-MM-DD).")
+    start: dt.date | None = Field(default=None, description="Start of recruitment (YYYY-MM-DD).")
+    end: dt.date | None = Field(default=None, description="End of follow-up (YYYY-MM-DD).")
 
 
 class TeamMember(Model):
@@ -107,15 +107,15 @@ class Trial(Model):
 
 class Barrier(Model):
     description: NonEmptyStr
-    com_b: ComB | None = Field(None, description="COM-B component the barrier belongs to (Michie et al. 2011).")
+    com_b: ComB | None = Field(default=None, description="COM-B component the barrier belongs to (Michie et al. 2011).")
 
 
 class Context(Model):
     """The site's Behavioural Insight Framework."""
 
-    needs: tuple[NonEmptyStr, ...] = Field((), description="Local needs the trial responds to.")
-    assets: tuple[NonEmptyStr, ...] = Field((), description="Community assets the intervention builds on.")
-    coalition: tuple[NonEmptyStr, ...] = Field((), description="Coalition partners.")
+    needs: tuple[NonEmptyStr, ...] = Field(default=(), description="Local needs the trial responds to.")
+    assets: tuple[NonEmptyStr, ...] = Field(default=(), description="Community assets the intervention builds on.")
+    coalition: tuple[NonEmptyStr, ...] = Field(default=(), description="Coalition partners.")
     target_behaviour: NonEmptyStr = Field(description="Who should do what, when and where.")
     barriers: tuple[Barrier, ...] = ()
 
@@ -125,25 +125,25 @@ class Context(Model):
 
 class Mechanism(Model):
     east: tuple[EastLever, ...] = Field(
-        (), description=f"EAST levers the arm pulls: {', '.join(EAST_LEVERS)}."
+        default=(), description=f"EAST levers the arm pulls: {', '.join(EAST_LEVERS)}."
     )
     mindspace: tuple[Mindspace, ...] = ()
     com_b: tuple[ComB, ...] = ()
-    contrast: str | None = Field(None, description="What this arm does that the control does not.")
+    contrast: str | None = Field(default=None, description="What this arm does that the control does not.")
 
 
 class Tidier(Model):
     """TIDieR items (Hoffmann et al. 2014, BMJ 348:g1687)."""
 
-    why: str | None = Field(None, description="Rationale or theory of the intervention.")
+    why: str | None = Field(default=None, description="Rationale or theory of the intervention.")
     materials: str | None = None
     procedures: str | None = None
-    who: str | None = Field(None, description="Who delivers it.")
-    how: str | None = Field(None, description="Mode of delivery.")
+    who: str | None = Field(default=None, description="Who delivers it.")
+    how: str | None = Field(default=None, description="Mode of delivery.")
     where: str | None = None
     when_how_much: str | None = None
     tailoring: str | None = None
-    fidelity: str | None = Field(None, description="How fidelity is planned to be assessed.")
+    fidelity: str | None = Field(default=None, description="How fidelity is planned to be assessed.")
 
 
 check_same_names("TIDieR items", TIDIER_ITEMS, Tidier.model_fields)
@@ -154,7 +154,7 @@ class Arm(Model):
     name: NonEmptyStr
     role: ArmRole
     description: str | None = None
-    ratio: int = Field(1, ge=1, le=100, description="Allocation ratio weight (integer), e.g. 2 for 2:1:1.")
+    ratio: int = Field(default=1, ge=1, le=100, description="Allocation ratio weight (integer), e.g. 2 for 2:1:1.")
     mechanism: Mechanism | None = None
     tidier: Tidier | None = None
 
@@ -165,18 +165,18 @@ class Arm(Model):
 class ColumnSpec(Model):
     name: NonEmptyStr
     type: ColumnType = "categorical"
-    values: tuple[str, ...] | None = Field(None, description="Allowed values (categorical/strata columns).")
+    values: tuple[str, ...] | None = Field(default=None, description="Allowed values (categorical/strata columns).")
     description: str | None = None
 
 
 class Unit(Model):
     level: UnitLevel = "individual"
-    id_column: NonEmptyStr = Field("participant_id", description="Column holding each participant's id.")
+    id_column: NonEmptyStr = Field(default="participant_id", description="Column holding each participant's id.")
     cluster_column: NonEmptyStr | None = Field(
-        None, description="Column holding the cluster (e.g. GP practice) of each participant."
+        default=None, description="Column holding the cluster (e.g. GP practice) of each participant."
     )
     columns: tuple[ColumnSpec, ...] = Field(
-        (), description="Optional: the participant file's columns. When given, every column named elsewhere must be here."
+        default=(), description="Optional: the participant file's columns. When given, every column named elsewhere must be here."
     )
 
 
@@ -185,26 +185,26 @@ class Unit(Model):
 
 class Minimisation(Model):
     factors: tuple[NonEmptyStr, ...] = Field(description="Participant columns to balance on.")
-    weights: dict[str, float] | None = Field(None, description="Weight per factor (default 1 each).")
-    probability: float = Field(0.8, gt=0.5, le=1.0, description="Probability of the minimising arm.")
+    weights: dict[str, float] | None = Field(default=None, description="Weight per factor (default 1 each).")
+    probability: float = Field(default=0.8, gt=0.5, le=1.0, description="Probability of the minimising arm.")
     imbalance: ImbalanceMeasure = "range"
 
 
 class SteppedWedge(Model):
     steps: int = Field(ge=1, le=100, description="Number of crossover steps (sequences).")
-    baseline_periods: int = Field(1, ge=1, le=50, description="Periods before the first crossover.")
+    baseline_periods: int = Field(default=1, ge=1, le=50, description="Periods before the first crossover.")
 
 
 class Randomisation(Model):
     scheme: Scheme
-    strata: tuple[NonEmptyStr, ...] = Field((), description="Participant (or cluster) columns defining strata.")
+    strata: tuple[NonEmptyStr, ...] = Field(default=(), description="Participant (or cluster) columns defining strata.")
     block_sizes: tuple[Annotated[int, Field(ge=1, le=1000)], ...] = Field(
-        (), description="One block size, or a set to draw from at random (multiples of the ratio sum)."
+        default=(), description="One block size, or a set to draw from at random (multiples of the ratio sum)."
     )
     minimisation: Minimisation | None = None
     stepped_wedge: SteppedWedge | None = None
     seed: int | None = Field(
-        None, ge=0, description="Seed; if absent, one is drawn from the OS (128 bits) and recorded."
+        default=None, ge=0, description="Seed; if absent, one is drawn from the OS (128 bits) and recorded."
     )
 
 
@@ -215,17 +215,17 @@ class Assumptions(Model):
     """Power assumptions for one outcome; which fields apply depends on its type."""
 
     control_rate: float | None = Field(
-        None, gt=0, description="Binary: control proportion in (0, 1). Count: control events per unit."
+        default=None, gt=0, description="Binary: control proportion in (0, 1). Count: control events per unit."
     )
-    control_mean: float | None = Field(None, description="Continuous: control-arm mean.")
-    sd: float | None = Field(None, gt=0, description="Continuous: outcome standard deviation.")
+    control_mean: float | None = Field(default=None, description="Continuous: control-arm mean.")
+    sd: float | None = Field(default=None, gt=0, description="Continuous: outcome standard deviation.")
     mde: float | None = Field(
-        None,
+        default=None,
         description="Minimum effect that matters: a risk difference (binary), a mean difference (continuous) "
         "or a rate ratio (count).",
     )
     effects: dict[str, float] | None = Field(
-        None, description="Expected effect per intervention arm (same scale as mde), for simulation."
+        default=None, description="Expected effect per intervention arm (same scale as mde), for simulation."
     )
 
 
@@ -235,8 +235,8 @@ class Outcome(Model):
     type: OutcomeType
     column: NonEmptyStr = Field(description="Column in the outcomes file.")
     description: str | None = None
-    time_point: str | None = Field(None, description="When it is measured, e.g. '8 weeks after the invitation'.")
-    estimator: Estimator | None = Field(None, description="Overrides analysis.estimator for this outcome.")
+    time_point: str | None = Field(default=None, description="When it is measured, e.g. '8 weeks after the invitation'.")
+    estimator: Estimator | None = Field(default=None, description="Overrides analysis.estimator for this outcome.")
     assumptions: Assumptions | None = None
 
 
@@ -244,15 +244,15 @@ class Outcome(Model):
 
 
 class RandomisationInference(Model):
-    permutations: int = Field(0, ge=0, le=1_000_000, description="0 turns randomisation inference off.")
-    seed: int | None = Field(None, ge=0)
-    statistic: RiStatistic = Field("estimate", description="Test statistic: the estimate, or its t.")
+    permutations: int = Field(default=0, ge=0, le=1_000_000, description="0 turns randomisation inference off.")
+    seed: int | None = Field(default=None, ge=0)
+    statistic: RiStatistic = Field(default="estimate", description="Test statistic: the estimate, or its t.")
 
 
 class WildBootstrap(Model):
-    reps: int = Field(9999, ge=99, le=1_000_000, description="Bootstrap draws (all 2^G sign vectors when fewer).")
+    reps: int = Field(default=9999, ge=99, le=1_000_000, description="Bootstrap draws (all 2^G sign vectors when fewer).")
     weights: BootstrapWeights = "rademacher"
-    seed: int | None = Field(None, ge=0)
+    seed: int | None = Field(default=None, ge=0)
 
 
 class Equivalence(Model):
@@ -269,23 +269,23 @@ class NonInferiority(Model):
 
 class Analysis(Model):
     estimand: Estimand = "itt"
-    compliance_column: NonEmptyStr | None = Field(None, description="Received-intervention column (CACE).")
+    compliance_column: NonEmptyStr | None = Field(default=None, description="Received-intervention column (CACE).")
     estimator: Estimator = Field(
-        "auto",
+        default="auto",
         description="auto: difference in means / OLS by adjustment, mixed models never by default.",
     )
-    se_type: SeType | None = Field(None, description="Default HC2, or CR2 for cluster designs.")
+    se_type: SeType | None = Field(default=None, description="Default HC2, or CR2 for cluster designs.")
     adjustment: Adjustment = "none"
     covariates: tuple[NonEmptyStr, ...] = ()
     strata_fixed_effects: bool | None = Field(
-        None, description="Include stratum fixed effects; default: yes for stratified schemes."
+        default=None, description="Include stratum fixed effects; default: yes for stratified schemes."
     )
     alpha: Probability = 0.05
     sides: Sides = 2
     multiplicity: Multiplicity = "none"
     subgroups: tuple[NonEmptyStr, ...] = ()
     inference: Inference = Field(
-        "auto",
+        default="auto",
         description="auto: analytic always; a wild cluster bootstrap beside CR2 with fewer than 30 clusters; "
         "randomisation inference when asked for or with fewer than 50 units.",
     )
@@ -300,14 +300,14 @@ class Analysis(Model):
 
 
 class Power(Model):
-    target: Probability = Field(0.8, description="Target power.")
-    planned_n: int | None = Field(None, ge=2, description="Planned number of participants (individual designs).")
-    planned_clusters: int | None = Field(None, ge=2, description="Planned number of clusters (all arms).")
-    cluster_size: float | None = Field(None, gt=0, description="Mean participants per cluster (per period).")
-    icc: float | None = Field(None, ge=0, lt=1, description="Intra-cluster correlation.")
-    cluster_size_cv: float = Field(0.0, ge=0, description="Coefficient of variation of cluster size.")
-    attrition: float = Field(0.0, ge=0, lt=1, description="Expected proportion lost to follow-up.")
-    r_squared: float = Field(0.0, ge=0, lt=1, description="Variance explained by covariates.")
+    target: Probability = Field(default=0.8, description="Target power.")
+    planned_n: int | None = Field(default=None, ge=2, description="Planned number of participants (individual designs).")
+    planned_clusters: int | None = Field(default=None, ge=2, description="Planned number of clusters (all arms).")
+    cluster_size: float | None = Field(default=None, gt=0, description="Mean participants per cluster (per period).")
+    icc: float | None = Field(default=None, ge=0, lt=1, description="Intra-cluster correlation.")
+    cluster_size_cv: float = Field(default=0.0, ge=0, description="Coefficient of variation of cluster size.")
+    attrition: float = Field(default=0.0, ge=0, lt=1, description="Expected proportion lost to follow-up.")
+    r_squared: float = Field(default=0.0, ge=0, lt=1, description="Variance explained by covariates.")
 
 
 # --------------------------------------------------------------------------- protocol
@@ -318,7 +318,7 @@ class Protocol(Model):
     trial: Trial
     context: Context
     arms: tuple[Arm, ...] = Field(min_length=1)
-    no_control: bool = Field(False, description="Set true for a design with no control arm (e.g. A vs B).")
+    no_control: bool = Field(default=False, description="Set true for a design with no control arm (e.g. A vs B).")
     unit: Unit = Unit()
     randomisation: Randomisation
     outcomes: tuple[Outcome, ...] = Field(min_length=1)
@@ -326,7 +326,7 @@ class Protocol(Model):
     power: Power | None = None
 
     @model_validator(mode="after")
-    def _cross_field_rules(self, info: ValidationInfo) -> "Protocol":
+    def _cross_field_rules(self, info: ValidationInfo) -> Protocol:
         # The YAML loader checks these rules itself (to point at lines); direct
         # construction from Python still gets them, as a plain ValueError.
         if info.context and info.context.get("defer_rules"):

@@ -21,7 +21,7 @@ _LAZY = {
     "AuditReport": "bitframe.service.audit",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = list(_LAZY)
 
 
 def __getattr__(name: str) -> Any:

@@ -43,7 +43,8 @@ import io
 import json
 import logging
 import time
-from typing import Any, Callable, Literal, Optional
+from collections.abc import Callable
+from typing import Any, Literal
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -81,7 +82,7 @@ class _Body(BaseModel):
 
 class EnrolBody(_Body):
     participant_id: str = Field(min_length=1, max_length=200, description="The participant's id (unique in the trial).")
-    values: dict[str, Optional[str | int | float | bool]] = Field(
+    values: dict[str, str | int | float | bool | None] = Field(
         default_factory=dict, description="Stratum, minimisation-factor and other participant columns."
     )
     eligible: StrictBool = Field(description="Confirms the participant meets the eligibility criteria.")
@@ -90,7 +91,7 @@ class EnrolBody(_Body):
 class UserBody(_Body):
     name: str = Field(min_length=1, max_length=64)
     role: Literal["enroller", "statistician", "auditor", "admin"]
-    site: Optional[str] = Field(None, max_length=200)
+    site: str | None = Field(None, max_length=200)
 
 
 class UnblindBody(_Body):
@@ -157,7 +158,7 @@ def create_app(service: Service) -> FastAPI:
         else:
             try:
                 response = await call_next(request)
-            except Exception as exc:  # noqa: BLE001 - never a traceback to the client
+            except Exception as exc:  # never a traceback to the client
                 from sqlalchemy.exc import DBAPIError
 
                 if isinstance(exc, DBAPIError):
@@ -271,7 +272,7 @@ def create_app(service: Service) -> FastAPI:
         return {"events": json.loads(frame.to_json(orient="records"))}
 
     @app.get("/api/audit/verify")
-    def audit_verify(anchor: Optional[str] = None, user: User = Depends(role("auditor"))) -> dict[str, Any]:
+    def audit_verify(anchor: str | None = None, user: User = Depends(role("auditor"))) -> dict[str, Any]:
         from bitframe.service.audit import parse_anchor
 
         try:

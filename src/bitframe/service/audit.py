@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -63,7 +64,7 @@ def canonical_json(obj: Any) -> str:
 
 def utc_now() -> str:
     """ISO 8601 UTC time with microseconds and a ``Z`` suffix."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def event_hash(
@@ -163,7 +164,7 @@ class AuditReport:
     n_allocations: int
     problems: tuple[AuditProblem, ...] = ()
 
-    def to_frame(self) -> "pd.DataFrame":
+    def to_frame(self) -> pd.DataFrame:
         import pandas as pd
 
         return pd.DataFrame(
@@ -265,8 +266,8 @@ def verify_chain(engine: Engine, *, anchor: tuple[int, str] | None = None) -> Au
             if (head_seq, head_hash) != (last_seq, last_hash):
                 add("head_mismatch", f"the head says the last event is {head_seq}:{head_hash[:12]}..., but the last "
                     f"event stored is {last_seq}:{last_hash[:12]}... (events were deleted from the end, or added)")
-        if not anchor_seen:
-            add("anchor_missing", f"the anchored event {anchor[0]} is no longer in the chain (events were deleted)")  # type: ignore[index]
+        if anchor is not None and not anchor_seen:
+            add("anchor_missing", f"the anchored event {anchor[0]} is no longer in the chain (events were deleted)")
 
         n_alloc = 0
         seen: set[str] = set()
@@ -298,7 +299,7 @@ def verify_chain(engine: Engine, *, anchor: tuple[int, str] | None = None) -> Au
     )
 
 
-def events_frame(engine: Engine, *, after_seq: int = 0, limit: int | None = None) -> "pd.DataFrame":
+def events_frame(engine: Engine, *, after_seq: int = 0, limit: int | None = None) -> pd.DataFrame:
     """The audit log as a table (columns as stored), oldest first."""
     import pandas as pd
 

@@ -20,11 +20,12 @@ import json
 import logging
 import math
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.engine import Connection, CursorResult, Engine, RowMapping
 
 from bitframe.service import db
 from bitframe.service.audit import AuditReport, Chain, canonical_json, utc_now, verify_chain
@@ -58,7 +59,7 @@ def cli_actor() -> User:
     """The user the command line acts as (it has the database itself, hence admin rights)."""
     try:
         who = getpass.getuser()
-    except Exception:  # noqa: BLE001 - no login name in some containers
+    except Exception:  # no login name in some containers
         who = "unknown"
     return User(None, f"cli:{who}"[:64], "admin", None)
 
@@ -149,13 +150,13 @@ class Service:
     def open(
         cls,
         url: str,
-        protocol: "LoadedProtocol | None" = None,
+        protocol: LoadedProtocol | None = None,
         *,
         list_size: int | None = None,
         low_list: int | None = None,
         site_column: str | None = None,
         actor: User | None = None,
-    ) -> "Service":
+    ) -> Service:
         """Migrate the database, bind it to ``protocol`` on first use (generating the sealed
         list) and return the service. Later opens check that ``protocol`` (if given) is the
         one the database was set up with; settings given again must agree."""
@@ -255,12 +256,12 @@ class Service:
             exists = conn.execute(sa.select(db.users.c.id).where(db.users.c.name == name)).first()
             if exists is not None:
                 raise Conflict(f"a user named {name!r} already exists", code="user_exists")
-            uid = conn.execute(
+            uid = _new_id(conn.execute(
                 db.users.insert().values(
                     name=name, role=role, site=site, token_hash=hash_token(token), token_hint=token_hint(token),
                     active=True, created_at=now, updated_at=now,
                 )
-            ).inserted_primary_key[0]
+            ))
             chain.append(
                 actor=actor.name, role=actor.role, action="user_add", target=name,
                 after={"name": name, "role": role, "site": site, "active": True, "token_hint": token_hint(token)},
@@ -373,6 +374,7 @@ class Service:
                     arm, probs = self._minimise(conn, clean, sequence)
                     position, probabilities_json = None, canonical_json([float(p) for p in probs])
                 if refusal is None:
+                    enrolled_at = utc_now()
                     row = {
                         "ref": new_ref(),
                         "participant_id": pid,
@@ -384,9 +386,9 @@ class Service:
                         "values_json": values_json,
                         "probabilities_json": probabilities_json,
                         "enrolled_by": user.name,
-                        "enrolled_at": utc_now(),
+                        "enrolled_at": enrolled_at,
                     }
-                    alloc_id = conn.execute(_INSERT_ALLOCATION, row).inserted_primary_key[0]
+                    alloc_id = _new_id(conn.execute(_INSERT_ALLOCATION, row))
                     if self.plan.factors:
                         conn.execute(
                             _INSERT_FACTORS,
@@ -394,11 +396,11 @@ class Service:
                              for f in self.plan.factors],
                         )
                     chain.append(actor=user.name, role=user.role, action="enrol", target=pid, after=row,
-                                 ts=row["enrolled_at"])
+                                 ts=enrolled_at)
                     if position is not None:
                         self._alerts(chain, stratum, position)
                     return self._enrolment(row, repeat=False)
-            return Committed(refusal)  # type: ignore[arg-type]
+            return Committed(refusal)
 
         return self.writer.submit(job)
 
@@ -428,6 +430,8 @@ class Service:
             log.warning("%s: stratum %r has %d of %d slots left", action, stratum, remaining, self.list_size)
 
     def _minimise(self, conn: Connection, clean: Mapping[str, Any], sequence: int) -> tuple[str, Any]:
+        import numpy as np
+
         from bitframe.randomise._core import make_rng
         from bitframe.randomise.minimisation import Minimiser
 
@@ -441,12 +445,15 @@ class Service:
                 row[index[arm]] = int(n)
             counts[f] = {level: row}
         rng = make_rng(self.seed)
-        rng.bit_generator.advance(sequence - 1)  # the sequence-th uniform of PCG64(seed)
+        bits = rng.bit_generator
+        if not isinstance(bits, np.random.PCG64):  # pragma: no cover - make_rng's contract
+            raise TypeError(f"minimisation replays PCG64 draws; the generator is {type(bits).__name__}")
+        bits.advance(sequence - 1)  # the sequence-th uniform of PCG64(seed)
         m = Minimiser(self.plan.factors, self.plan.ratio, rng=rng, counts=counts, **self.plan.minimiser_settings())
         arm = m.enrol({f: str(clean[f]) for f in self.plan.factors})
         return self.plan.arms[arm], m.last_probabilities
 
-    def _enrolment(self, row: Mapping[str, Any], *, repeat: bool) -> Enrolment:
+    def _enrolment(self, row: RowMapping | Mapping[str, Any], *, repeat: bool) -> Enrolment:
         return Enrolment(
             participant_id=row["participant_id"],
             ref=row["ref"],
@@ -489,7 +496,7 @@ class Service:
         """Counts per arm and, for a sealed list, slots used/remaining per stratum and alerts."""
         _require(user, "statistician", "admin")
         with self.engine.connect() as conn:
-            by_arm = dict(conn.execute(
+            by_arm: dict[str, int] = dict(conn.execute(
                 sa.select(db.allocations.c.arm, sa.func.count()).group_by(db.allocations.c.arm)).all())
             used = dict(conn.execute(
                 sa.select(db.allocations.c.stratum, sa.func.max(db.allocations.c.position))
@@ -520,7 +527,7 @@ class Service:
             out["strata"] = strata
         return out
 
-    def allocations_frame(self) -> "pd.DataFrame":
+    def allocations_frame(self) -> pd.DataFrame:
         """Every allocation, in enrolment order, with the list columns
         ``<id>, arm, stratum, block_id, block_size, sequence`` then ``position, reference, site,
         enrolled_by, enrolled_at`` and the recorded participant columns."""
@@ -558,7 +565,7 @@ class Service:
             frame[col] = frame[col].astype("Int64")
         return frame
 
-    def sealed_list_frame(self) -> "pd.DataFrame":
+    def sealed_list_frame(self) -> pd.DataFrame:
         """The sealed list: every slot with its arm and block, and who took it (if anyone)."""
         import pandas as pd
 
@@ -617,7 +624,7 @@ class Service:
     def verify_audit(self, *, anchor: tuple[int, str] | None = None) -> AuditReport:
         return verify_chain(self.engine, anchor=anchor)
 
-    def audit_frame(self, *, after_seq: int = 0, limit: int | None = None) -> "pd.DataFrame":
+    def audit_frame(self, *, after_seq: int = 0, limit: int | None = None) -> pd.DataFrame:
         from bitframe.service.audit import events_frame
 
         return events_frame(self.engine, after_seq=after_seq, limit=limit)
@@ -631,14 +638,29 @@ def _require(user: User, *roles: str) -> None:
 # --------------------------------------------------------------------------- set-up
 
 
+def _new_id(result: CursorResult[Any]) -> int:
+    """The primary key of the row an INSERT just wrote."""
+    key = result.inserted_primary_key
+    if key is None:  # pragma: no cover - single-row inserts always report it
+        raise RuntimeError("the database did not report the new row's primary key")
+    return key[0]
+
+
+def _ints_or_none(column: pd.Series) -> list[int | None]:
+    """A nullable integer column as Python ints, missing values as None."""
+    import pandas as pd
+
+    return [None if pd.isna(v) else int(v) for v in column]
+
+
 def _read_meta(engine: Engine) -> dict[str, str]:
     with engine.connect() as conn:
-        return {k: v for k, v in conn.execute(sa.select(db.service_meta.c.key, db.service_meta.c.value))}
+        return dict(conn.execute(sa.select(db.service_meta.c.key, db.service_meta.c.value)).all())
 
 
 def _check_same(
     meta: Mapping[str, str],
-    protocol: "LoadedProtocol | None",
+    protocol: LoadedProtocol | None,
     *,
     list_size: int | None,
     low_list: int | None,
@@ -662,7 +684,7 @@ def _check_same(
 
 def _initialise(
     engine: Engine,
-    loaded: "LoadedProtocol",
+    loaded: LoadedProtocol,
     list_size: int | None,
     low_list: int | None,
     site_column: str | None,
@@ -707,8 +729,8 @@ def _initialise(
         # The engine leaves the stratum empty (missing) for unstratified schemes; the service uses ''.
         stratum = t["stratum"].astype(str).to_numpy() if plan.strata else np.full(len(t), "", dtype=object)
         arm = t["arm"].astype(str).to_numpy()
-        block_id = t["block_id"].to_numpy(dtype=object, na_value=None)
-        block_size = t["block_size"].to_numpy(dtype=object, na_value=None)
+        block_id = _ints_or_none(t["block_id"])
+        block_size = _ints_or_none(t["block_size"])
         seq = t["sequence"].to_numpy()
         # Position within stratum, in list order (the engine keeps input order within a stratum).
         import pandas as pd
@@ -716,11 +738,12 @@ def _initialise(
         position = pd.Series(stratum).groupby(stratum, sort=False).cumcount().to_numpy() + 1
         expected = {plan.stratum_of(c) for c in plan.strata_combinations()}
         if set(stratum) != expected:  # pragma: no cover - the engine's label format is part of its contract
-            raise SetupError(f"stratum labels differ between the engine and the service: {sorted(set(stratum))[:3]}")
+            labels = sorted(str(s) for s in set(stratum))
+            raise SetupError(f"stratum labels differ between the engine and the service: {labels[:3]}")
         slot_rows = [
             {"stratum": stratum[i], "position": int(position[i]), "arm": arm[i],
-             "block_id": None if block_id[i] is None else int(block_id[i]),
-             "block_size": None if block_size[i] is None else int(block_size[i]),
+             "block_id": block_id[i],
+             "block_size": block_size[i],
              "list_sequence": int(seq[i])}
             for i in range(len(t))
         ]
@@ -734,7 +757,8 @@ def _initialise(
         conn.execute(db.service_meta.insert(), [{"key": k, "value": v} for k, v in meta.items()])
         for start in range(0, len(slot_rows), 5000):
             conn.execute(db.slots.insert(), slot_rows[start:start + 5000])
-        after = {k: meta[k] for k in ("trial_id", "protocol_sha256", "mode", "scheme", "seed_source", "site_column")}
+        after: dict[str, str | int] = {
+            k: meta[k] for k in ("trial_id", "protocol_sha256", "mode", "scheme", "seed_source", "site_column")}
         if plan.mode == "sealed_list":
             after.update(list_size=int(meta["list_size"]), low_list=int(meta["low_list"]),
                          list_sha256=json.loads(meta["list_manifest"])["list_sha256"], n_slots=len(slot_rows))

@@ -29,8 +29,9 @@ from __future__ import annotations
 
 import contextlib
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -149,7 +150,7 @@ def normalise_url(url: str) -> str:
         url = "postgresql://" + url[len("postgres://"):]
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url[len("postgresql://"):]
-    if not (url.startswith("sqlite:///") or url.startswith("postgresql+psycopg://")):
+    if not url.startswith(("sqlite:///", "postgresql+psycopg://")):
         raise ValueError(
             f"The 'db' parameter must be a sqlite:///PATH or postgresql://USER@HOST:PORT/DB URL. Got {url!r} instead."
         )

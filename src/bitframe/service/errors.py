@@ -8,7 +8,8 @@ or counts to someone not entitled to them.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 
 class ServiceError(Exception):

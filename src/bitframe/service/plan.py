@@ -28,8 +28,9 @@ import datetime as dt
 import itertools
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from bitframe.errors import choice_hint
 from bitframe.service.errors import InvalidInput, SetupError
@@ -64,7 +65,7 @@ class ColumnRule:
 class TrialPlan:
     """The protocol as the service uses it (see the module docs)."""
 
-    protocol: "Protocol" = field(repr=False)
+    protocol: Protocol = field(repr=False)
     trial_id: str
     title: str
     mode: str
@@ -81,7 +82,7 @@ class TrialPlan:
     # ------------------------------------------------------------------ construction
 
     @classmethod
-    def from_protocol(cls, protocol: "Protocol", *, site_column: str | None = None) -> "TrialPlan":
+    def from_protocol(cls, protocol: Protocol, *, site_column: str | None = None) -> TrialPlan:
         """Check that the protocol can be served and derive the plan; raises :class:`SetupError`."""
         rnd = protocol.randomisation
         scheme = rnd.scheme
@@ -98,7 +99,7 @@ class TrialPlan:
         factors = tuple(rnd.minimisation.factors) if scheme == "minimisation" and rnd.minimisation else ()
         declared = {c.name: c for c in protocol.unit.columns}
         needed = list(dict.fromkeys((*strata, *factors)))
-        if site_column is None and "site" in declared and "site" != protocol.unit.id_column:
+        if site_column is None and "site" in declared and protocol.unit.id_column != "site":
             site_column = "site"
         if site_column is not None:
             if site_column not in declared:
@@ -114,10 +115,10 @@ class TrialPlan:
         for name in needed:
             spec = declared.get(name)
             values = _allowed(spec.type, spec.values) if spec is not None else None
-            if values is None:
+            if spec is None or values is None:
                 missing.append(name)
                 continue
-            rules.append(ColumnRule(name, spec.type, values, True, spec.description))  # type: ignore[union-attr]
+            rules.append(ColumnRule(name, spec.type, values, True, spec.description))
         if missing:
             raise SetupError(
                 "the service validates every stratum, minimisation-factor and site value against the protocol, "
@@ -154,6 +155,13 @@ class TrialPlan:
 
     def column(self, name: str) -> ColumnRule | None:
         return next((c for c in self.columns if c.name == name), None)
+
+    def stratum_values(self, name: str) -> tuple[str, ...]:
+        """The declared values of strata column ``name`` (:meth:`from_protocol` requires them)."""
+        rule = self.column(name)
+        if rule is None or rule.values is None:
+            raise ValueError(f"The 'name' parameter must be a strata column with declared values. Got {name!r} instead.")
+        return rule.values
 
     def arm_name(self, arm: str) -> str:
         return self.arm_names[self.arms.index(arm)]
@@ -211,12 +219,12 @@ class TrialPlan:
 
     def strata_combinations(self) -> list[dict[str, str]]:
         """Every stratum, as the values of the strata columns (one empty dict if unstratified)."""
-        rules = [self.column(c) for c in self.strata]
-        return [dict(zip(self.strata, combo)) for combo in itertools.product(*(r.values for r in rules))]  # type: ignore[union-attr]
+        values = [self.stratum_values(c) for c in self.strata]
+        return [dict(zip(self.strata, combo)) for combo in itertools.product(*values)]
 
     # ------------------------------------------------------------------ the sealed list
 
-    def slot_frame(self, list_size: int) -> "pd.DataFrame":
+    def slot_frame(self, list_size: int) -> pd.DataFrame:
         """The synthetic table the sealed list is generated from: ``list_size`` rows per stratum,
         strata in :meth:`strata_combinations` order, positions in order."""
         import numpy as np
@@ -234,7 +242,7 @@ class TrialPlan:
             raise RuntimeError("slot frame size")
         return frame
 
-    def generate_sealed_list(self, list_size: int, seed: int, protocol_sha256: str | None = None) -> "Allocation":
+    def generate_sealed_list(self, list_size: int, seed: int, protocol_sha256: str | None = None) -> Allocation:
         """Generate the sealed list with the randomisation engine (see the module docs)."""
         from bitframe.randomise.allocation import randomise
         from bitframe.randomise.from_protocol import design_from_protocol
@@ -256,7 +264,7 @@ class TrialPlan:
             protocol=protocol_sha256,
             participants_file=SLOTS_FILE,
             participants_sha256=hashlib.sha256(slot_csv(frame)).hexdigest(),
-            allowed_values={c: self.column(c).values for c in self.strata},  # type: ignore[union-attr]
+            allowed_values={c: self.stratum_values(c) for c in self.strata},
         )
 
     def default_list_size(self) -> int:
@@ -276,7 +284,7 @@ class TrialPlan:
         return {"weights": weights, "imbalance": m.imbalance, "p": float(m.probability)}
 
 
-def slot_csv(frame: "pd.DataFrame") -> bytes:
+def slot_csv(frame: pd.DataFrame) -> bytes:
     """The slot table as CSV bytes (what ``bitframe export list`` writes beside the list, so
     that ``bitframe verify`` can regenerate the list from it and check its SHA-256)."""
     return frame.to_csv(index=False, lineterminator="\n").encode("utf-8")

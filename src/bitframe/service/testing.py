@@ -17,9 +17,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -72,13 +73,13 @@ class TemporaryPostgres:
         self.started = False
 
     def _run(self, *args: str) -> None:
-        proc = subprocess.run([*self._prefix, *args], capture_output=True, text=True, cwd=self.dir)
+        proc = subprocess.run([*self._prefix, *args], capture_output=True, text=True, cwd=self.dir, check=False)
         if proc.returncode != 0:
             log = self.dir / "server.log"
             tail = log.read_text()[-2000:] if log.exists() else ""
             raise RuntimeError(f"{args[0]} failed ({proc.returncode}): {proc.stderr.strip()}\n{tail}")
 
-    def start(self) -> "TemporaryPostgres":
+    def start(self) -> TemporaryPostgres:
         self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "bitframe", "--auth=trust",
                   "-E", "UTF8", "--locale=C", "--no-sync")
         opts = (f"-k {self.dir} -h 127.0.0.1 -p {self.port} -c max_connections=300 "
@@ -106,11 +107,11 @@ class TemporaryPostgres:
     def stop(self) -> None:
         if self.started:
             subprocess.run([*self._prefix, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate",
-                            "-w", "stop"], capture_output=True, cwd=self.dir)
+                            "-w", "stop"], capture_output=True, cwd=self.dir, check=False)
             self.started = False
         shutil.rmtree(self.dir, ignore_errors=True)
 
-    def __enter__(self) -> "TemporaryPostgres":
+    def __enter__(self) -> TemporaryPostgres:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -138,13 +139,14 @@ class ServerProcess:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout: float = 60.0) -> "ServerProcess":
+    def start(self, timeout: float = 60.0) -> ServerProcess:
         import httpx
 
         cmd = [sys.executable, "-m", "bitframe", "serve", self.protocol, "--db", self.db_url,
                "--port", str(self.port), *self.extra]
-        self._log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
+        # the child holds its own copy of the log's file descriptor, so ours can close at once
+        with open(self.log_path, "ab") as log:
+            self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -173,14 +175,11 @@ class ServerProcess:
             except subprocess.TimeoutExpired:
                 os.kill(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(timeout=30)
-        if getattr(self, "_log", None) is not None:
-            self._log.close()
-            self._log = None
 
     def stop(self) -> None:
         self.kill(signal.SIGTERM)
 
-    def __enter__(self) -> "ServerProcess":
+    def __enter__(self) -> ServerProcess:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -216,7 +215,7 @@ class LoadResult:
         import numpy as np
 
         lat = np.asarray(self.latencies())
-        n_ok = int(len(lat))
+        n_ok = len(lat)
         out: dict[str, Any] = {
             "requests": len(self.outcomes),
             "ok": n_ok,
@@ -291,7 +290,7 @@ async def _load(base_url: str, items: list[tuple[str, str, Mapping[str, Any]]], 
 # --------------------------------------------------------------------------- integrity of a sealed list
 
 
-def sealed_list_problems(allocations: "pd.DataFrame", slots: "pd.DataFrame", ratio: Sequence[int],
+def sealed_list_problems(allocations: pd.DataFrame, slots: pd.DataFrame, ratio: Sequence[int],
                          arms: Sequence[str]) -> list[str]:
     """Everything wrong with how allocations used a sealed list (empty = intact):
 
@@ -304,17 +303,17 @@ def sealed_list_problems(allocations: "pd.DataFrame", slots: "pd.DataFrame", rat
     problems: list[str] = []
     R = sum(ratio)
     slot_arm = {(s, int(p)): a for s, p, a in zip(slots["stratum"], slots["position"], slots["arm"])}
-    for stratum, group in allocations.groupby("stratum", sort=False):
+    for label, group in allocations.groupby("stratum", sort=False):
         pos = sorted(int(p) for p in group["position"])
         if len(set(pos)) != len(pos):
-            problems.append(f"stratum {stratum!r}: a slot was used twice")
+            problems.append(f"stratum {label!r}: a slot was used twice")
         if pos != list(range(1, len(pos) + 1)):
             missing = sorted(set(range(1, max(pos) + 1)) - set(pos))[:10]
-            problems.append(f"stratum {stratum!r}: slots skipped, e.g. positions {missing}")
+            problems.append(f"stratum {label!r}: slots skipped, e.g. positions {missing}")
         for p, a in zip(group["position"], group["arm"]):
-            if slot_arm.get((stratum, int(p))) != a:
-                problems.append(f"stratum {stratum!r} position {p}: allocated {a!r}, slot says "
-                                f"{slot_arm.get((stratum, int(p)))!r}")
+            if slot_arm.get((label, int(p))) != a:
+                problems.append(f"stratum {label!r} position {p}: allocated {a!r}, slot says "
+                                f"{slot_arm.get((label, int(p)))!r}")
     used = {(s, int(p)): a for s, p, a in zip(allocations["stratum"], allocations["position"], allocations["arm"])}
     max_used = allocations.groupby("stratum")["position"].max().to_dict() if len(allocations) else {}
     for (stratum, block_id), block in slots.groupby(["stratum", "block_id"], sort=False):

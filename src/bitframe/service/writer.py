@@ -51,7 +51,7 @@ class GroupCommitWriter:
         self.lock = lock
         self.max_batch = max_batch
         self.timeout = timeout
-        self._queue: "queue.Queue[Any]" = queue.Queue()
+        self._queue: queue.Queue[Any] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._start_lock = threading.Lock()
         self._closed = False
@@ -126,13 +126,13 @@ class GroupCommitWriter:
                     for index, (job, _) in enumerate(pending):
                         try:
                             results.append(job(conn, chain))
-                        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                        except BaseException as exc:  # handed to the caller
                             raise _JobFailed(index, exc) from exc
             except _JobFailed as failed:
                 _, future = pending.pop(failed.index)
                 future.set_exception(failed.error)
                 continue
-            except BaseException as exc:  # noqa: BLE001 - the commit (or the lock) failed: nobody is acknowledged
+            except BaseException as exc:  # the commit (or the lock) failed: nobody is acknowledged
                 for _, future in pending:
                     future.set_exception(exc)
                 return
