@@ -20,10 +20,10 @@ import time
 import numpy as np
 
 from bitframe.analyse.coding import treatment_design
-from bitframe.analyse.inference.draws import RIDesign
 from bitframe.analyse.inference.ri import randomisation_test
 from bitframe.analyse.linear import fit_treatment_design
 from bitframe.randomise import stratified_block
+from bitframe.randomise.rerandomise import RIDesign
 
 TARGET_S = 5.0
 

@@ -17,7 +17,6 @@ equivalence margins, the estimand) and the design's size; its reasons go into th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -129,9 +128,9 @@ def run_inference(
 
 
 def _randomisation(protocol, allocation, frame, covariates, plan, ci_level, out: InferenceOutput):
-    from bitframe.analyse.inference.draws import ri_design
     from bitframe.analyse.inference.ri import randomisation_test
     from bitframe.randomise.from_protocol import design_from_protocol
+    from bitframe.randomise.rerandomise import ri_design_from_list
 
     an = protocol.analysis
     design_params = design_from_protocol(protocol)
@@ -144,8 +143,7 @@ def _randomisation(protocol, allocation, frame, covariates, plan, ci_level, out:
             return None
         factor_values = {f: frame[f].astype(str).to_numpy() for f in design_params.factors}
     try:
-        design = ri_design(SimpleNamespace(design=design_params, table=allocation.reset_index(drop=True),
-                                           factor_values=factor_values))
+        design = ri_design_from_list(design_params, allocation, factor_values=factor_values)
     except (ValueError, KeyError) as exc:
         out.notes.append(f"randomisation inference not computed: {exc}")
         return None

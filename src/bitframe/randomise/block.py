@@ -21,6 +21,7 @@ from typing import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
+from bitframe.randomise._batch import check_draws, permuted_block_rows
 from bitframe.randomise._core import (
     Assignment,
     FloatArray,
@@ -50,6 +51,26 @@ def assign(n: int, ratio: ArrayLike, block_sizes: int | Sequence[int], *, rng: n
     gen = make_rng(rng)
     arm, block, size, _ = blocks_for_groups(np.array([n]), r, sizes, gen)
     return Assignment(arm=arm, block=block, block_size=size)
+
+
+def draw_many(
+    n: int, ratio: ArrayLike, block_sizes: int | Sequence[int], *, n_draws: int, rng: np.random.Generator | int
+) -> np.ndarray:
+    """``n_draws`` independent runs of :func:`assign`, as an ``(n_draws x n)`` int8 matrix.
+
+    Draws (see :func:`bitframe.randomise._batch.permuted_block_rows`): with one block size,
+    one arrangement per full block (``rng.integers`` into the table of arrangements), then the
+    cut-short final block; with several sizes, ``rng.integers`` for every row's block sizes,
+    ``rng.permuted`` per block size, then the cut-short blocks.
+
+    >>> A = draw_many(8, (1, 1), 4, n_draws=2, rng=3)
+    >>> A[:, :4].sum(axis=1).tolist(), A[:, 4:].sum(axis=1).tolist()
+    ([2, 2], [2, 2])
+    """
+    n = check_count("n", n)
+    r = check_ratio(ratio)
+    sizes = check_block_sizes(block_sizes, r)
+    return permuted_block_rows(np.zeros(n, dtype=np.int64), r, sizes, check_draws(n_draws), make_rng(rng))
 
 
 def probabilities(n: int, ratio: ArrayLike, block_sizes: int | Sequence[int]) -> FloatArray:

@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from bitframe.randomise import complete
+from bitframe.randomise._batch import check_draws, complete_rows
 from bitframe.randomise._core import Assignment, FloatArray, check_ratio, codes_of, constant_probabilities, make_rng
 
 
@@ -31,6 +32,20 @@ def assign(clusters: ArrayLike, ratio: ArrayLike, *, rng: np.random.Generator | 
     r = check_ratio(ratio)
     cluster_arm = complete.assign(len(labels), r, rng=make_rng(rng)).arm
     return Assignment(arm=cluster_arm[codes])
+
+
+def draw_many(clusters: ArrayLike, ratio: ArrayLike, *, n_draws: int, rng: np.random.Generator | int) -> np.ndarray:
+    """``n_draws`` independent runs of :func:`assign`, as an ``(n_draws x n)`` int8 matrix.
+
+    Draws: as :func:`bitframe.randomise.complete.draw_many` over the sorted unique clusters.
+
+    >>> A = draw_many(["x", "x", "y", "y", "z", "w"], (1, 1), n_draws=3, rng=2)
+    >>> bool((A[:, 0] == A[:, 1]).all() and (A[:, 2] == A[:, 3]).all())
+    True
+    """
+    codes, labels = codes_of(clusters, "clusters")
+    r = check_ratio(ratio)
+    return complete_rows(len(labels), r, check_draws(n_draws), make_rng(rng))[:, codes]
 
 
 def probabilities(clusters: ArrayLike, ratio: ArrayLike) -> FloatArray:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from bitframe.randomise._batch import check_draws, complete_rows, labels_from_counts
 from bitframe.randomise._core import (
     Assignment,
     FloatArray,
@@ -70,6 +71,33 @@ def assign(
         m = apportion([n], check_ratio(ratio), gen)[0]
     labels = np.repeat(np.arange(len(m), dtype=np.int64), m)
     return Assignment(arm=gen.permutation(labels))
+
+
+def draw_many(
+    n: int,
+    ratio: ArrayLike | None = None,
+    *,
+    n_draws: int,
+    counts: ArrayLike | None = None,
+    rng: np.random.Generator | int,
+) -> np.ndarray:
+    """``n_draws`` independent runs of :func:`assign`, as an ``(n_draws x n)`` int8 matrix.
+
+    Draws: ``rng.random(n_draws)`` for the leftovers (only when ``counts`` is not given), then
+    ``rng.permuted`` of the ``n_draws x n`` label matrix along its rows.
+
+    >>> A = draw_many(4, (1, 1), n_draws=3, rng=1)
+    >>> A.shape, A.sum(axis=1).tolist()
+    ((3, 4), [2, 2, 2])
+    """
+    n = check_count("n", n)
+    n_draws = check_draws(n_draws)
+    gen = make_rng(rng)
+    if counts is None:
+        return complete_rows(n, check_ratio(ratio), n_draws, gen)
+    m = _check_counts(n, counts)
+    labels = labels_from_counts(np.broadcast_to(m, (n_draws, len(m))), n)
+    return gen.permuted(labels, axis=1, out=labels)
 
 
 def probabilities(n: int, ratio: ArrayLike | None = None, *, counts: ArrayLike | None = None) -> FloatArray:

@@ -44,12 +44,14 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from bitframe.errors import check_choice
+from bitframe.randomise._batch import check_draws
 from bitframe.randomise._core import (
     Assignment,
     FloatArray,
     IntArray,
     check_probability,
     check_ratio,
+    codes_of,
     make_rng,
 )
 
@@ -72,6 +74,25 @@ def allocation_probabilities(scores: FloatArray, ratio: IntArray, p: float) -> F
         return r / r.sum()
     probs = np.where(best, p * r / r[best].sum(), (1.0 - p) * r / r[~best].sum())
     return probs
+
+
+def _check_weights(factors: Sequence[str], weights: Mapping[str, float] | Sequence[float] | None) -> FloatArray:
+    if weights is None:
+        return np.ones(len(factors))
+    if isinstance(weights, Mapping):
+        unknown = sorted(set(weights) - set(factors))
+        if unknown:
+            raise ValueError(f"The 'weights' parameter names unknown factors {unknown}; factors are {list(factors)}.")
+        w = np.array([float(weights.get(f, 1.0)) for f in factors])
+    else:
+        w = np.asarray(list(weights), dtype=np.float64)
+        if len(w) != len(factors):
+            raise ValueError(
+                f"The 'weights' parameter must have {len(factors)} entries (one per factor). Got {len(w)} instead."
+            )
+    if not np.all(np.isfinite(w)) or np.any(w < 0):
+        raise ValueError(f"The 'weights' parameter must hold finite numbers >= 0. Got {w.tolist()} instead.")
+    return w
 
 
 class Minimiser:
@@ -111,7 +132,7 @@ class Minimiser:
         self.k = len(self.ratio)
         self.imbalance = check_choice("imbalance", imbalance, IMBALANCE_MEASURES)
         self.p = check_probability("p", p, 0.0, 1.0, low_open=True)
-        self.weights = self._check_weights(weights)
+        self.weights = _check_weights(self.factors, weights)
         self.rng = make_rng(rng)
         self._levels: list[dict[str, int]] = [{} for _ in self.factors]
         self._counts: list[np.ndarray] = [np.zeros((0, self.k), dtype=np.int64) for _ in self.factors]
@@ -120,27 +141,6 @@ class Minimiser:
         self._eye = np.eye(self.k, dtype=np.int64)
         if counts is not None:
             self._load_counts(counts)
-
-    def _check_weights(self, weights: Mapping[str, float] | Sequence[float] | None) -> FloatArray:
-        if weights is None:
-            return np.ones(len(self.factors))
-        if isinstance(weights, Mapping):
-            unknown = sorted(set(weights) - set(self.factors))
-            if unknown:
-                raise ValueError(
-                    f"The 'weights' parameter names unknown factors {unknown}; factors are {list(self.factors)}."
-                )
-            w = np.array([float(weights.get(f, 1.0)) for f in self.factors])
-        else:
-            w = np.asarray(list(weights), dtype=np.float64)
-            if len(w) != len(self.factors):
-                raise ValueError(
-                    f"The 'weights' parameter must have {len(self.factors)} entries (one per factor). "
-                    f"Got {len(w)} instead."
-                )
-        if not np.all(np.isfinite(w)) or np.any(w < 0):
-            raise ValueError(f"The 'weights' parameter must hold finite numbers >= 0. Got {w.tolist()} instead.")
-        return w
 
     def _load_counts(self, counts: Mapping[str, Mapping[str, Sequence[int]]]) -> None:
         unknown = sorted(set(counts) - set(self.factors))
@@ -333,3 +333,127 @@ def probabilities(
         m.enrol({name: col[i] for name, col in zip(names, cols)}, arm=int(a[i]))
         out[i] = m.last_probabilities  # type: ignore[assignment]
     return out
+
+
+# ------------------------------------------------------------------------------------------
+# many replays at once
+# ------------------------------------------------------------------------------------------
+
+
+def _allocation_probabilities_many(
+    current: np.ndarray, ratio: IntArray, weights: FloatArray, imbalance: str, p: float
+) -> FloatArray:
+    """:func:`allocation_probabilities` for many histories at once: ``current`` holds, per replay,
+    the counts ``(P x F x k)`` of the unit's own levels; returns ``P x k`` probabilities."""
+    k = len(ratio)
+    eye = np.eye(k)
+    scaled = (current[:, :, None, :] + eye[None, None, :, :]) / ratio[None, None, None, :]  # P x F x j x i
+    if imbalance == "range":
+        dev = scaled.max(axis=3) - scaled.min(axis=3)
+    else:
+        dev = scaled.var(axis=3)
+    scores = np.einsum("f,pfj->pj", weights, dev)
+    low = scores.min(axis=1, keepdims=True)
+    best = scores <= low + _TIE_TOL * np.maximum(1.0, np.abs(low))
+    rf = ratio.astype(np.float64)
+    rb = (best * rf).sum(axis=1, keepdims=True)
+    rn = ((~best) * rf).sum(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        probs = np.where(best, p * rf / rb, (1.0 - p) * rf / rn)
+    tie = best.all(axis=1)
+    probs[tie] = rf / rf.sum()
+    return probs
+
+
+def _pick_many(probs: FloatArray, u: FloatArray) -> IntArray:
+    """:func:`_pick` row by row."""
+    cum = np.cumsum(probs, axis=1)
+    j = (cum <= (u * cum[:, -1])[:, None]).sum(axis=1)
+    last = probs.shape[1] - 1 - np.argmax((probs > 0)[:, ::-1], axis=1)
+    return np.minimum(j, last)
+
+
+def draw_many_conditional(
+    factors: Mapping[str, ArrayLike],
+    ratio: ArrayLike,
+    *,
+    n_draws: int,
+    weights: Mapping[str, float] | Sequence[float] | None = None,
+    imbalance: str = "range",
+    p: float = 0.8,
+    rng: np.random.Generator | int,
+    allowed: np.ndarray | None = None,
+    fixed: np.ndarray | None = None,
+    observed: ArrayLike | None = None,
+) -> tuple[np.ndarray, FloatArray]:
+    """Replay the minimiser ``n_draws`` times in enrolment order; returns ``(arms, log_weight)``.
+
+    Without conditioning this is :func:`draw_many` (``log_weight`` all zero). With ``allowed``
+    (``k`` booleans), ``fixed`` (units keeping their ``observed`` arm) the other units draw among
+    the allowed arms with the minimiser's probabilities renormalised, and ``log_weight`` is the
+    log importance weight ``sum_{i not fixed} log p_i(allowed) + sum_{i fixed} log p_i(W_i)``
+    that corrects this proposal to the minimiser's law given the fixed units' arms
+    (:mod:`bitframe.randomise.rerandomise` explains its use in randomisation inference).
+
+    Draws: ``rng.random((n, n_draws))``, one uniform per unit and replay, before the replay.
+    """
+    names, cols, n = _units(factors)
+    if not names:
+        raise ValueError("The 'factors' parameter must name at least one minimisation factor.")
+    r = check_ratio(ratio)
+    k = len(r)
+    w = _check_weights(names, weights)
+    check_choice("imbalance", imbalance, IMBALANCE_MEASURES)
+    p = check_probability("p", p, 0.0, 1.0, low_open=True)
+    P = check_draws(n_draws)
+    gen = make_rng(rng)
+    codes = [codes_of(col, f"factors[{name}]")[0] for name, col in zip(names, cols)]
+    if fixed is not None and observed is None:
+        raise ValueError("The 'observed' parameter is needed with 'fixed': fixed units keep their observed arm.")
+    obs = np.asarray(observed, dtype=np.int64) if observed is not None else np.empty(0, dtype=np.int64)
+    counts = [np.zeros((P, int(c.max()) + 1 if c.size else 1, k), dtype=np.int64) for c in codes]
+    out = np.empty((P, n), dtype=np.int8)
+    logw = np.zeros(P)
+    rows = np.arange(P)
+    u_all = gen.random((n, P))
+    for i in range(n):
+        cur = np.stack([counts[f][:, codes[f][i], :] for f in range(len(names))], axis=1)
+        probs = _allocation_probabilities_many(cur, r, w, imbalance, p)
+        if fixed is not None and fixed[i]:
+            arm = np.full(P, obs[i], dtype=np.int64)
+            logw += np.log(probs[:, obs[i]])
+        elif allowed is not None:
+            q = probs * allowed[None, :]
+            mass = q.sum(axis=1)
+            logw += np.log(mass)
+            arm = _pick_many(q / mass[:, None], u_all[i])
+        else:
+            arm = _pick_many(probs, u_all[i])
+        out[:, i] = arm
+        for f in range(len(names)):
+            counts[f][rows, codes[f][i], arm] += 1
+    return out, logw
+
+
+def draw_many(
+    factors: Mapping[str, ArrayLike],
+    ratio: ArrayLike,
+    *,
+    n_draws: int,
+    weights: Mapping[str, float] | Sequence[float] | None = None,
+    imbalance: str = "range",
+    p: float = 0.8,
+    rng: np.random.Generator | int,
+) -> np.ndarray:
+    """``n_draws`` replays of :func:`assign` in enrolment order, as an ``(n_draws x n)`` int8 matrix,
+    vectorised across replays (one step per unit).
+
+    Draws: ``rng.random((n, n_draws))``: fresh uniforms, so rows follow the minimiser's law
+    but not the stream of :func:`assign`.
+
+    >>> A = draw_many({"sex": ["F", "F", "M", "M"]}, (1, 1), n_draws=3, p=1.0, rng=0)
+    >>> (A[:, 0] != A[:, 1]).tolist()
+    [True, True, True]
+    """
+    return draw_many_conditional(factors, ratio, n_draws=n_draws, weights=weights, imbalance=imbalance, p=p,
+                                 rng=rng)[0]

@@ -1,8 +1,10 @@
 """The scheme registry: one canonical name per randomisation scheme.
 
 Each entry pairs the scheme's ``assign`` and ``probabilities`` functions (the
-randomizr "twins") with what it needs from the design, so that the orchestrating
-layer and a protocol adapter can check a design before drawing anything.
+randomizr "twins") and its batched ``draw_many`` (many re-randomisations at once, for
+randomisation inference and diagnosis) with what it needs from the design, so that the
+orchestrating layer and a protocol adapter can check a design before drawing anything.
+A new scheme is one module with these three functions, registered here.
 """
 
 from __future__ import annotations
@@ -49,6 +51,10 @@ class Scheme:
     @property
     def probabilities(self) -> Callable:
         return self.module.probabilities
+
+    @property
+    def draw_many(self) -> Callable:
+        return self.module.draw_many
 
 
 SCHEMES: Registry[Scheme] = Registry("randomisation scheme")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from bitframe.randomise._batch import check_draws
 from bitframe.randomise._core import Assignment, FloatArray, check_count, check_ratio, constant_probabilities, make_rng
 
 
@@ -30,6 +31,20 @@ def assign(n: int, ratio: ArrayLike, *, rng: np.random.Generator | int) -> Assig
     u = gen.random(n) * r.sum()
     arm = np.searchsorted(np.cumsum(r), u, side="right").astype(np.int64)
     return Assignment(arm=arm)
+
+
+def draw_many(n: int, ratio: ArrayLike, *, n_draws: int, rng: np.random.Generator | int) -> np.ndarray:
+    """``n_draws`` independent runs of :func:`assign`, as an ``(n_draws x n)`` int8 matrix.
+
+    Draws: ``rng.random((n_draws, n))``, the same stream as ``n_draws`` calls of :func:`assign`.
+
+    >>> draw_many(4, (1, 1), n_draws=3, rng=1).shape
+    (3, 4)
+    """
+    n = check_count("n", n)
+    r = check_ratio(ratio)
+    u = make_rng(rng).random((check_draws(n_draws), n)) * r.sum()
+    return np.searchsorted(np.cumsum(r), u, side="right").astype(np.int8)
 
 
 def probabilities(n: int, ratio: ArrayLike) -> FloatArray:

@@ -18,6 +18,7 @@ from typing import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
+from bitframe.randomise._batch import check_draws, labels_from_counts
 from bitframe.randomise._core import (
     Assignment,
     FloatArray,
@@ -82,6 +83,38 @@ def assign(
         raise RuntimeError("stepped_wedge: step counts were not drawn")
     step_of_cluster, _ = permuted_blocks(counts[None, :], gen)
     return Assignment(arm=step_of_cluster[codes])
+
+
+def draw_many(
+    clusters: ArrayLike,
+    steps: int,
+    *,
+    n_draws: int,
+    clusters_per_step: Sequence[int] | None = None,
+    rng: np.random.Generator | int,
+) -> np.ndarray:
+    """``n_draws`` independent runs of :func:`assign` (0-based step per unit), as an
+    ``(n_draws x n)`` int8 matrix.
+
+    Draws: ``rng.random(n_draws)`` for the leftover steps (default counts only), then
+    ``rng.permuted`` of the ``n_draws x C`` step labels along its rows.
+
+    >>> A = draw_many(["a", "b", "c", "d", "d"], 2, n_draws=3, rng=9)
+    >>> A[:, :4].sum(axis=1).tolist(), bool((A[:, 3] == A[:, 4]).all())
+    ([2, 2, 2], True)
+    """
+    codes, labels = codes_of(clusters, "clusters")
+    C = len(labels)
+    P = check_draws(n_draws)
+    gen = make_rng(rng)
+    given = _step_counts(C, steps, clusters_per_step, None)
+    if given is not None:
+        counts = np.broadcast_to(given, (P, int(steps)))
+    else:
+        counts = apportion(np.full(P, C), np.ones(int(steps), dtype=np.int64), gen)
+    step_labels = labels_from_counts(counts, C)
+    gen.permuted(step_labels, axis=1, out=step_labels)
+    return step_labels[:, codes]
 
 
 def probabilities(clusters: ArrayLike, steps: int, *, clusters_per_step: Sequence[int] | None = None) -> FloatArray:

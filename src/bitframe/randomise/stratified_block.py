@@ -20,6 +20,7 @@ from typing import Sequence
 import numpy as np
 from numpy.typing import ArrayLike
 
+from bitframe.randomise._batch import check_draws, permuted_block_rows
 from bitframe.randomise._core import (
     Assignment,
     FloatArray,
@@ -63,6 +64,28 @@ def assign(
     block[order] = block_s
     bsize[order] = size_s
     return Assignment(arm=arm, block=block, block_size=bsize)
+
+
+def draw_many(
+    strata: ArrayLike,
+    ratio: ArrayLike,
+    block_sizes: int | Sequence[int],
+    *,
+    n_draws: int,
+    rng: np.random.Generator | int,
+) -> np.ndarray:
+    """``n_draws`` independent runs of :func:`assign`, as an ``(n_draws x n)`` int8 matrix.
+
+    Draws: as :func:`bitframe.randomise.block.draw_many`, with one group per stratum.
+
+    >>> A = draw_many(["a", "b", "a", "b", "a", "a"], (1, 1), 2, n_draws=3, rng=5)
+    >>> A[:, [0, 2]].sum(axis=1).tolist(), A[:, [4, 5]].sum(axis=1).tolist()
+    ([1, 1, 1], [1, 1, 1])
+    """
+    codes, _ = codes_of(strata, "strata")
+    r = check_ratio(ratio)
+    sizes = check_block_sizes(block_sizes, r)
+    return permuted_block_rows(codes, r, sizes, check_draws(n_draws), make_rng(rng))
 
 
 def probabilities(strata: ArrayLike, ratio: ArrayLike, block_sizes: int | Sequence[int]) -> FloatArray:

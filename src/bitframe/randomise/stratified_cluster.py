@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
+from bitframe.randomise._batch import check_draws, labels_from_counts
 from bitframe.randomise._core import (
     Assignment,
     FloatArray,
@@ -77,6 +78,39 @@ def assign(clusters: ArrayLike, strata: ArrayLike, ratio: ArrayLike, *, rng: np.
     cluster_arm = np.empty(len(stratum_of_cluster), dtype=np.int64)
     cluster_arm[order] = arm_slots
     return Assignment(arm=cluster_arm[c_codes])
+
+
+def draw_many(
+    clusters: ArrayLike, strata: ArrayLike, ratio: ArrayLike, *, n_draws: int, rng: np.random.Generator | int
+) -> np.ndarray:
+    """``n_draws`` independent runs of :func:`assign`, as an ``(n_draws x n)`` int8 matrix.
+
+    Draws: ``rng.random(n_draws * #strata)`` for the leftovers (row by row, strata in sorted
+    order), then one uniform per cluster and row for the within-stratum shuffles.
+
+    >>> A = draw_many(["c1", "c2", "c3", "c4"], ["p1", "p1", "p2", "p2"], (1, 1), n_draws=3, rng=4)
+    >>> A[:, :2].sum(axis=1).tolist(), A[:, 2:].sum(axis=1).tolist()
+    ([1, 1, 1], [1, 1, 1])
+    """
+    r = check_ratio(ratio)
+    c_codes, stratum_of_cluster, _ = cluster_strata(clusters, strata)
+    P = check_draws(n_draws)
+    gen = make_rng(rng)
+    C = len(stratum_of_cluster)
+    S = int(stratum_of_cluster.max()) + 1
+    order, sizes = segment_positions(stratum_of_cluster, S)
+    counts = apportion(np.tile(sizes, P), r, gen).reshape(P, S, len(r))
+    width = int(sizes.max())
+    labels = labels_from_counts(counts.reshape(P * S, len(r)), width).reshape(P, S, width)
+    valid = np.arange(width)[None, :] < sizes[:, None]
+    slots = np.broadcast_to(valid, (P, S, width))
+    sorted_labels = labels[slots].reshape(P, C)  # strata in order, sorted labels within
+    seg = stratum_of_cluster[order]
+    keys = seg[None, :] + gen.random((P, C))
+    perm = np.argsort(keys, axis=1, kind="stable")
+    cluster_arm = np.empty((P, C), dtype=np.int8)
+    cluster_arm[:, order] = np.take_along_axis(sorted_labels, perm, axis=1)
+    return cluster_arm[:, c_codes]
 
 
 def probabilities(clusters: ArrayLike, strata: ArrayLike, ratio: ArrayLike) -> FloatArray:

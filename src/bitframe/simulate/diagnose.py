@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 
 from bitframe.protocol.vocabulary import HC_SE_TYPES
+from bitframe.randomise.rerandomise import UNLABELLED_SCHEMES
 from bitframe.simulate.data import SimulationSettings, arm_effects, planned_sizes
 
 if TYPE_CHECKING:
@@ -138,7 +139,7 @@ def batched_path_reason(protocol: "Protocol") -> str | None:
         return f"standard error '{protocol.se_type}'"
     if protocol.use_strata_fixed_effects:
         return "stratum fixed effects"
-    if protocol.randomisation.scheme not in {"simple", "complete", "block"}:
+    if protocol.randomisation.scheme not in UNLABELLED_SCHEMES:
         return f"scheme '{protocol.randomisation.scheme}'"
     if any(o.estimator not in (None, "auto", "ols", "difference_in_means") for o in protocol.outcomes):
         return "an outcome-specific non-OLS estimator"
@@ -148,32 +149,18 @@ def batched_path_reason(protocol: "Protocol") -> str | None:
 # ----------------------------------------------------------------------------- one chunk
 
 
-def _assign_batch(protocol: "Protocol", n: int, sims: int, rng: np.random.Generator) -> np.ndarray:
-    """Arm indices (sims, n) drawn with the protocol's own scheme."""
-    from bitframe.randomise import block, complete, simple
-
-    ratio = np.array(protocol.ratios)
-    scheme = protocol.randomisation.scheme
-    out = np.empty((sims, n), dtype=np.int64)
-    for s in range(sims):
-        if scheme == "simple":
-            out[s] = simple.assign(n, ratio, rng=rng).arm
-        elif scheme == "complete":
-            out[s] = complete.assign(n, ratio, rng=rng).arm
-        else:
-            out[s] = block.assign(n, ratio, protocol.randomisation.block_sizes, rng=rng).arm
-    return out
-
-
 def _batched_chunk(protocol: "Protocol", settings: SimulationSettings, sims: int, rng: np.random.Generator,
                    contrasts: list[_Contrast]) -> dict[str, np.ndarray]:
+    from bitframe.randomise.from_protocol import design_from_protocol
+    from bitframe.randomise.rerandomise import assign_repeatedly
     from bitframe.simulate.batched import batched_arm_contrasts, batched_ols
 
     n, _, _ = planned_sizes(protocol, settings)
     k_arms = len(protocol.arms)
     power = protocol.power
     control_index = next((j for j, a in enumerate(protocol.arms) if a.role == "control"), 0)
-    arms = _assign_batch(protocol, n, sims, rng)
+    # one randomisation per simulation, in turn: each simulation's seed stream stays as it was
+    arms = assign_repeatedly(design_from_protocol(protocol), n, sims, rng=rng)
     n_cov = len(protocol.analysis.covariates) if protocol.analysis.adjustment == "standard" else 0
     r2 = power.r_squared if (power and protocol.analysis.covariates) else 0.0
     attrition = settings.attrition if settings.attrition is not None else (power.attrition if power else 0.0)

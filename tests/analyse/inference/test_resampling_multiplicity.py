@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bitframe.analyse.inference.draws import RIDesign
+from bitframe.randomise.rerandomise import RIDesign
 from bitframe.analyse.inference.resampling_multiplicity import resampling_pvalues, romano_wolf, westfall_young
 from bitframe.analyse.inference.ri import randomisation_test
 from bitframe.analyse.multiplicity import adjust_pvalues

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from bitframe.analyse.estimators import get_estimator
-from bitframe.analyse.inference.draws import RIDesign, enumerate_assignments
+from bitframe.randomise.rerandomise import RIDesign, enumerate_assignments
 from bitframe.analyse.inference.ri import randomisation_test
 from bitframe.randomise import complete, stratified_block
 
@@ -178,7 +178,7 @@ def test_multi_arm_conditional_test_has_nominal_size_long():
 
 def test_minimisation_two_arm_null_p_values_are_uniform():
     """Replaying minimisation gives valid p-values: under the null, P(p <= 0.1) ~ 0.1 (and not 0)."""
-    from bitframe.analyse.inference.draws import RIDesign as D
+    from bitframe.randomise.rerandomise import RIDesign as D
     from bitframe.randomise import minimisation
 
     rng = np.random.default_rng(5)
@@ -223,7 +223,7 @@ def test_ri_design_from_an_allocation_reruns_its_scheme():
     """ri_design reads the list in enrolment order: observed arms, strata, blocks, minimisation factors."""
     import pandas as pd
 
-    from bitframe.analyse.inference.draws import draw_assignments, ri_design
+    from bitframe.randomise.rerandomise import draw_assignments, ri_design
     from bitframe.randomise import Design, randomise
 
     rng = np.random.default_rng(0)

@@ -2,11 +2,11 @@
 
 Modules (each imports only numpy at import time; scipy and pandas load when used):
 
-* :mod:`~bitframe.analyse.inference.draws`: the protocol's randomisation re-run many times as a
-  matrix of assignments (every scheme of :mod:`bitframe.randomise`, minimisation replayed in
-  enrolment order), conditional permutations for multi-arm contrasts, full enumeration.
 * :mod:`~bitframe.analyse.inference.ri`: randomisation inference (sharp-null p-values per
-  arm-vs-control contrast, CIs by test inversion), :func:`randomisation_test`.
+  arm-vs-control contrast, CIs by test inversion), :func:`randomisation_test`; the assignments
+  come from the randomiser (:mod:`bitframe.randomise.rerandomise`).
+* :mod:`~bitframe.analyse.inference.inversion`: the test-inversion interval (bracketing and
+  bisection of ``p(theta) > alpha``) shared by randomisation inference and the wild bootstrap.
 * :mod:`~bitframe.analyse.inference.wildboot`: wild cluster bootstrap with the null imposed
   (WCR; Rademacher / Webb weights, full enumeration for few clusters), :func:`wild_cluster_bootstrap`.
 * :mod:`~bitframe.analyse.inference.resampling_multiplicity`: Westfall-Young step-down min-p and
@@ -24,9 +24,6 @@ from __future__ import annotations
 from typing import Any
 
 _LAZY = {
-    "RIDesign": "bitframe.analyse.inference.draws",
-    "ri_design": "bitframe.analyse.inference.draws",
-    "draw_assignments": "bitframe.analyse.inference.draws",
     "randomisation_test": "bitframe.analyse.inference.ri",
     "RandomisationResult": "bitframe.analyse.inference.ri",
     "wild_cluster_bootstrap": "bitframe.analyse.inference.wildboot",

@@ -4,8 +4,8 @@ Under the sharp null of no effect of arm ``j`` (``Y_i(j) = Y_i(c)`` for every un
 the analysis would have seen under any other assignment are known, so the statistic's null
 distribution is its value over the assignments the design could have produced
 (Fisher 1935; Imbens & Rubin 2015, ch. 5). The assignments come from re-running the protocol's
-own scheme (:mod:`bitframe.analyse.inference.draws`): blocks, strata, clusters, minimisation
-replayed in enrolment order.
+own scheme through the randomiser (:mod:`bitframe.randomise.rerandomise`, each scheme's
+``draw_many``): blocks, strata, clusters, minimisation replayed in enrolment order.
 
 Which assignments (the ``approach`` of each row)
 ------------------------------------------------
@@ -13,7 +13,7 @@ Which assignments (the ``approach`` of each row)
   when there are no more than ``n_permutations`` of them (designs with fixed counts; the list is
   conditional on the observed counts and blocks).
 * more arms, contrast ``j`` vs control: ``conditional`` -- the design's law given which units were
-  in ``j`` or the control (other arms keep their arm and outcome; see the draws module for why
+  in ``j`` or the control (other arms keep their arm and outcome; see the rerandomise module for why
   re-randomising everyone is invalid and ri2's vignette for the size distortion), or
   ``enumerated`` when few; minimisation: ``importance`` (self-normalised importance weights,
   approximate).
@@ -48,7 +48,8 @@ indicator of arm ``j``) obey the sharp null; the interval is ``{tau : p(tau) > a
 ``y``, so ``T_b(tau) = a_b - tau c_b`` with ``a_b``, ``c_b`` the statistic of ``y`` and ``d_j``
 under draw ``b``; each comparison ``|a_b - tau c_b| >= |a_0 - tau c_0|`` is a quadratic
 inequality in ``tau`` and one sweep over the sorted roots gives ``p(tau)`` everywhere -- the
-interval is exact for the draws used, with no grid. For ``t`` the interval is found by bisection.
+interval is exact for the draws used, with no grid. For ``t`` the interval is found by bracketing
+and bisection (:func:`bitframe.analyse.inference.inversion.invert_test`).
 
 References
 ----------
@@ -71,16 +72,18 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from bitframe.analyse.inference.draws import (
+from bitframe.analyse.inference.inversion import invert_test
+from bitframe.analyse.results import EffectEstimate, estimates_frame
+from bitframe.errors import check_choice
+from bitframe.randomise._core import make_rng
+from bitframe.randomise.rerandomise import (
     RIDesign,
     count_conditional_assignments,
     draw_conditional,
     enumerate_assignments,
     iter_assignments,
+    unit_codes,
 )
-from bitframe.analyse.results import EffectEstimate, estimates_frame
-from bitframe.errors import check_choice
-from bitframe.randomise._core import make_rng
 
 __all__ = ["RandomisationResult", "randomisation_test", "STATISTICS", "ALTERNATIVES"]
 
@@ -394,7 +397,7 @@ def randomisation_test(
     ----------
     outcomes : one outcome (length ``n``, the design's units in enrolment order) or a mapping
         name -> outcome; NaN marks a missing outcome (that unit is re-randomised but not analysed).
-    design : the :class:`~bitframe.analyse.inference.draws.RIDesign` (see ``ri_design``).
+    design : the :class:`~bitframe.randomise.rerandomise.RIDesign` (see ``ri_design``).
     estimator : a registered estimator name: ``ols`` (default; with ``strata`` as fixed effects and
         ``covariates``), ``difference_in_means`` (``strata`` as blocks) or any other (refitted
         per draw, slow).
@@ -445,9 +448,7 @@ def randomisation_test(
     elif strata is None:
         strata_codes = None
     else:
-        from bitframe.analyse.inference.draws import _codes
-
-        strata_codes = _codes(strata, "strata", n)
+        strata_codes = unit_codes(strata, "strata", n)
     Zfull, znames = covariate_matrix(covariates, n)
     clusters = design.clusters
 
@@ -557,7 +558,7 @@ def randomisation_test(
                 wts = weights if weights is not None else np.ones(A.shape[0])
                 lo, hi = _sweep_interval(null[:, 0], dn, T0, obs_d, wts, w_obs_use if incl else 0.0, alpha)
             else:
-                lo, hi = _bisect_interval(engine, A[:, keep], design.observed[keep], prep, d, i, weights, w_obs_use,
+                lo, hi = _inverted_interval(engine, A[:, keep], design.observed[keep], prep, d, i, weights, w_obs_use,
                                           incl, alpha, effects[idx])
         out_effects.append(effects[idx].with_(p_value=p, ci_lower=lo, ci_upper=hi, ci_level=ci_level))
         approach.append(kind)
@@ -640,10 +641,10 @@ def _observed_log_weight(design: RIDesign, arm: int) -> float:
     return float(lw)
 
 
-def _bisect_interval(engine: _Engine, A: np.ndarray, observed: np.ndarray, prep: np.ndarray, d: np.ndarray, col: int,
+def _inverted_interval(engine: _Engine, A: np.ndarray, observed: np.ndarray, prep: np.ndarray, d: np.ndarray, col: int,
                      weights, w_obs: float, include_observed: bool, alpha: float, est: EffectEstimate
                      ) -> tuple[float, float]:
-    """Test-inversion CI for a non-linear statistic by bisection on ``p(tau)``."""
+    """Test-inversion CI for a non-linear statistic: where ``p(tau)`` crosses ``alpha``."""
     y = prep[:, 0]
     obs = observed[None, :].astype(np.int8)
 
@@ -655,28 +656,4 @@ def _bisect_interval(engine: _Engine, A: np.ndarray, observed: np.ndarray, prep:
 
     centre = est.estimate
     width = est.std_error if np.isfinite(est.std_error) and est.std_error > 0 else max(1.0, abs(centre))
-    if p_at(centre) <= alpha:
-        return math.nan, math.nan
-
-    def bound(direction: float) -> float:
-        step = 2.0 * width
-        inner = centre
-        outer = centre + direction * step
-        for _ in range(40):
-            if p_at(outer) <= alpha:
-                break
-            inner, step = outer, step * 2
-            outer = centre + direction * step
-        else:
-            return direction * math.inf
-        for _ in range(40):
-            mid = 0.5 * (inner + outer)
-            if p_at(mid) > alpha:
-                inner = mid
-            else:
-                outer = mid
-            if abs(outer - inner) <= 1e-6 * width:
-                break
-        return inner
-
-    return bound(-1.0), bound(1.0)
+    return invert_test(p_at, centre, alpha=alpha, first_step=2.0 * width, scale=width)

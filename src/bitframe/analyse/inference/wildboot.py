@@ -22,7 +22,7 @@ No refit is needed (Roodman et al. 2019, "fast and wild"): with ``Q = (X'X)^{-1}
 column space of ``X``. So ``t*`` for all draws is two ``(B x G)`` matrix products. As ``u~`` is
 linear in ``r``, every piece is affine in ``r`` and ``p(r)`` costs ``O(B G)`` per value of ``r``:
 the confidence interval is ``{r : p(r) > alpha}``, found by bracketing and bisection as in
-boottest's test inversion (Roodman et al. 2019, s. 3.5).
+boottest's test inversion (Roodman et al. 2019, s. 3.5; :mod:`bitframe.analyse.inference.inversion`).
 
 Weights: ``rademacher`` (+-1 with probability 1/2), ``webb`` (+-sqrt(1/2), +-1, +-sqrt(3/2), 1/6
 each; Webb 2014, better with very few clusters), ``mammen``, ``normal``. With Rademacher weights
@@ -53,6 +53,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from bitframe.analyse.inference.inversion import invert_test
 from bitframe.analyse.results import EffectEstimate, Estimate, estimates_frame
 from bitframe.errors import check_choice
 from bitframe.randomise._core import make_rng
@@ -284,43 +285,17 @@ def wild_cluster_bootstrap(
     p = float(_pv(tb[:, None], t_obs, pvalue_type)[0])
     lo = hi = math.nan
     if confidence_interval:
-        lo, hi = _invert(p_at, float(beta[j]), se, 1.0 - ci_level, G)
+        from scipy import stats
+
+        alpha = 1.0 - ci_level
+        # the first bracket is the CR1 t interval's half-width, so the search usually starts close to the ends
+        half = float(stats.t.ppf(1 - alpha / 2, max(G - 1, 1))) * se
+        lo, hi = invert_test(p_at, float(beta[j]), alpha=alpha, first_step=half, scale=se)
     return WildBootstrapResult(
         term=term_name, estimate=float(beta[j]), std_error=se, statistic=float(t_obs), p_value=p, ci_lower=lo,
         ci_upper=hi, ci_level=ci_level, null=float(null), weights=weights, reps=int(V.shape[0]),
         enumerated=bool(enumerated), pvalue_type=pvalue_type, n=n, n_clusters=G, t_boot=tb,
     )
-
-
-def _invert(p_at, centre: float, se: float, alpha: float, G: int) -> tuple[float, float]:
-    """Ends of ``{r : p(r) > alpha}`` around the estimate: bracket, then bisect to 1e-8 of the SE."""
-    from scipy import stats
-
-    if not (se > 0 and math.isfinite(se)):
-        return math.nan, math.nan
-    if p_at(centre) <= alpha:
-        return math.nan, math.nan
-    half = stats.t.ppf(1 - alpha / 2, max(G - 1, 1)) * se
-
-    def bound(direction: float) -> float:
-        inner, outer = centre, centre + direction * half
-        tries = 0
-        while p_at(outer) > alpha:
-            inner, outer = outer, centre + 2.0 * (outer - centre)
-            tries += 1
-            if tries > 60:
-                return direction * math.inf
-        for _ in range(100):
-            mid = 0.5 * (inner + outer)
-            if p_at(mid) > alpha:
-                inner = mid
-            else:
-                outer = mid
-            if abs(outer - inner) <= 1e-8 * se:
-                break
-        return 0.5 * (inner + outer)
-
-    return bound(-1.0), bound(1.0)
 
 
 def wild_bootstrap_effects(

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from bitframe.analyse.inference.draws import (
+from bitframe.randomise.rerandomise import (
     RIDesign,
     count_conditional_assignments,
     draw_assignments,
