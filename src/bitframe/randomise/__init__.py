@@ -4,7 +4,9 @@ Schemes (one module each, registered in :data:`SCHEMES` under one canonical name
 ``simple``, ``complete``, ``block``, ``stratified_block``, ``cluster``,
 ``stratified_cluster``, ``minimisation`` (plus the sequential :class:`Minimiser`),
 ``stepped_wedge``. Each module has ``assign(...)`` (arm index per unit, from an explicit
-``numpy.random.Generator``/seed) and ``probabilities(...)`` (``n x k`` matrix).
+``numpy.random.Generator``/seed), ``probabilities(...)`` (``n x k`` matrix) and
+``draw_many(...)`` (many re-randomisations at once, an ``n_draws x n`` matrix);
+:mod:`~bitframe.randomise.rerandomise` re-runs a list's design for randomisation inference.
 
 Typical use::
 
@@ -39,6 +41,9 @@ _LAZY = {
     "balance_report": "bitframe.randomise.balance",
     "make_rng": "bitframe.randomise._core",
     "Assignment": "bitframe.randomise._core",
+    "RIDesign": "bitframe.randomise.rerandomise",
+    "ri_design": "bitframe.randomise.rerandomise",
+    "draw_assignments": "bitframe.randomise.rerandomise",
 }
 
 __all__ = sorted(_LAZY)

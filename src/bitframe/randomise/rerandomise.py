@@ -78,7 +78,12 @@ import numpy as np
 
 from bitframe.errors import check_choice
 from bitframe.randomise import minimisation
-from bitframe.randomise._batch import check_draws, multinomial, multiset_permutations, shuffle_within_segments
+from bitframe.randomise._batch import (
+    check_draws,
+    multinomial,
+    multiset_permutations,
+    shuffle_within_segments,
+)
 from bitframe.randomise._core import check_ratio, codes_of, make_rng
 from bitframe.randomise.schemes import SCHEMES
 
