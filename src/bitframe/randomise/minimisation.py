@@ -408,6 +408,11 @@ def draw_many_conditional(
     P = check_draws(n_draws)
     gen = make_rng(rng)
     codes = [codes_of(col, f"factors[{name}]")[0] for name, col in zip(names, cols)]
+    if allowed is not None:
+        allowed = np.asarray(allowed, dtype=bool)
+        if allowed.shape != (k,) or not allowed.any():
+            raise ValueError(f"The 'allowed' parameter must hold {k} booleans, one per arm, at least one true. "
+                             f"Got {allowed.tolist()!r} instead.")
     if fixed is not None and observed is None:
         raise ValueError("The 'observed' parameter is needed with 'fixed': fixed units keep their observed arm.")
     obs = np.asarray(observed, dtype=np.int64) if observed is not None else np.empty(0, dtype=np.int64)
