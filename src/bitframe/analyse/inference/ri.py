@@ -558,8 +558,8 @@ def randomisation_test(
                 wts = weights if weights is not None else np.ones(A.shape[0])
                 lo, hi = _sweep_interval(null[:, 0], dn, T0, obs_d, wts, w_obs_use if incl else 0.0, alpha)
             else:
-                lo, hi = _inverted_interval(engine, A[:, keep], design.observed[keep], prep, d, i, weights, w_obs_use,
-                                          incl, alpha, effects[idx])
+                lo, hi = _inverted_interval(engine, A[:, keep], design.observed[keep], prep, d, i, weights,
+                                            w_obs_use, incl, alpha, effects[idx])
         out_effects.append(effects[idx].with_(p_value=p, ci_lower=lo, ci_upper=hi, ci_level=ci_level))
         approach.append(kind)
         n_draws.append(int(A.shape[0]))
@@ -641,9 +641,9 @@ def _observed_log_weight(design: RIDesign, arm: int) -> float:
     return float(lw)
 
 
-def _inverted_interval(engine: _Engine, A: np.ndarray, observed: np.ndarray, prep: np.ndarray, d: np.ndarray, col: int,
-                     weights, w_obs: float, include_observed: bool, alpha: float, est: EffectEstimate
-                     ) -> tuple[float, float]:
+def _inverted_interval(engine: _Engine, A: np.ndarray, observed: np.ndarray, prep: np.ndarray, d: np.ndarray,
+                       col: int, weights, w_obs: float, include_observed: bool, alpha: float, est: EffectEstimate
+                       ) -> tuple[float, float]:
     """Test-inversion CI for a non-linear statistic: where ``p(tau)`` crosses ``alpha``."""
     y = prep[:, 0]
     obs = observed[None, :].astype(np.int8)
