@@ -28,10 +28,11 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
+from bitframe.display import FrameDisplay
 from bitframe.errors import DataError, Problem, check_choice
 from bitframe.randomise._core import (
-    Assignment,
     MAX_SEED,
+    Assignment,
     check_block_sizes,
     check_count,
     check_probability,
@@ -180,7 +181,7 @@ _NEEDS = {
 
 
 @dataclass(frozen=True, eq=False)
-class Allocation:
+class Allocation(FrameDisplay):
     """A randomisation list and its manifest.
 
     ``table``: one row per unit (see the module docs for columns). ``manifest``: the

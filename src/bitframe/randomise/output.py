@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
+from bitframe.display import FrameDisplay
 from bitframe.errors import DataError, Problem
 from bitframe.io import ensure_writable, sha256_bytes, sha256_file, write_bytes_atomic
 from bitframe.randomise.allocation import Allocation, Design, _normalise_protocol, randomise
@@ -142,7 +143,7 @@ class Check:
 
 
 @dataclass(frozen=True, eq=False)
-class VerifyReport:
+class VerifyReport(FrameDisplay):
     """Outcome of :func:`verify`.
 
     ``ok`` is true only if every check that could be made passed. ``differences`` has one

@@ -96,7 +96,7 @@ __all__ = [
     "RIDesign",
     "ri_design",
     "ri_design_from_list",
-    "assign_repeatedly",
+    "draw_unlabelled",
     "unit_codes",
     "draw_assignments",
     "iter_assignments",
@@ -307,23 +307,16 @@ def draw_assignments(design: RIDesign, n_draws: int, *, rng: np.random.Generator
 UNLABELLED_SCHEMES = ("simple", "complete", "block")
 
 
-def assign_repeatedly(design: "Design", n_units: int, n_draws: int, *, rng: np.random.Generator | int) -> np.ndarray:
+def draw_unlabelled(design: "Design", n_units: int, n_draws: int, *, rng: np.random.Generator | int) -> np.ndarray:
     """``n_draws`` lists of ``n_units`` units for a scheme that needs no unit labels (``simple``,
-    ``complete``, ``block``), as an ``(n_draws x n_units)`` int64 matrix of arm indices.
-
-    Each list comes from the scheme's own ``assign`` in turn, so the generator is consumed as by
-    ``n_draws`` separate randomisations; results seeded that way (design diagnosis) stay
-    reproducible. :func:`draw_assignments` is the vectorised re-run, with its own stream.
+    ``complete``, ``block``), as an ``(n_draws x n_units)`` int64 matrix of arm indices, drawn at
+    once by the scheme's own ``draw_many`` (design diagnosis simulates with these).
     """
     check_choice("scheme", design.scheme, UNLABELLED_SCHEMES)
     n_draws = check_draws(n_draws)
-    gen = make_rng(rng)
-    assign = SCHEMES.get(design.scheme).assign
+    draw_many = SCHEMES.get(design.scheme).draw_many
     extra = (design.block_sizes,) if design.block_sizes else ()
-    out = np.empty((n_draws, n_units), dtype=np.int64)
-    for row in range(n_draws):
-        out[row] = assign(n_units, design.ratio, *extra, rng=gen).arm
-    return out
+    return draw_many(n_units, design.ratio, *extra, n_draws=n_draws, rng=make_rng(rng)).astype(np.int64)
 
 
 # --------------------------------------------------------------------------------------------

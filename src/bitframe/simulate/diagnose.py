@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 
+from bitframe.display import FrameDisplay
 from bitframe.protocol.vocabulary import HC_SE_TYPES
 from bitframe.randomise.rerandomise import UNLABELLED_SCHEMES
 from bitframe.simulate.data import SimulationSettings, arm_effects, planned_sizes
@@ -68,7 +69,7 @@ class DiagnosandRow:
 
 
 @dataclass(frozen=True)
-class Diagnosis:
+class Diagnosis(FrameDisplay):
     trial_id: str
     sims: int
     seed: int
@@ -152,15 +153,14 @@ def batched_path_reason(protocol: "Protocol") -> str | None:
 def _batched_chunk(protocol: "Protocol", settings: SimulationSettings, sims: int, rng: np.random.Generator,
                    contrasts: list[_Contrast]) -> dict[str, np.ndarray]:
     from bitframe.randomise.from_protocol import design_from_protocol
-    from bitframe.randomise.rerandomise import assign_repeatedly
+    from bitframe.randomise.rerandomise import draw_unlabelled
     from bitframe.simulate.batched import batched_arm_contrasts, batched_ols
 
     n, _, _ = planned_sizes(protocol, settings)
     k_arms = len(protocol.arms)
     power = protocol.power
     control_index = next((j for j, a in enumerate(protocol.arms) if a.role == "control"), 0)
-    # one randomisation per simulation, in turn: each simulation's seed stream stays as it was
-    arms = assign_repeatedly(design_from_protocol(protocol), n, sims, rng=rng)
+    arms = draw_unlabelled(design_from_protocol(protocol), n, sims, rng=rng)
     n_cov = len(protocol.analysis.covariates) if protocol.analysis.adjustment == "standard" else 0
     r2 = power.r_squared if (power and protocol.analysis.covariates) else 0.0
     attrition = settings.attrition if settings.attrition is not None else (power.attrition if power else 0.0)
