@@ -272,7 +272,7 @@ def _hedges_g(site: SiteData, effect: EffectEstimate, est: float, se: float) -> 
     if not a or not c:
         return None
     n1, n0, s1, s0 = _num(a.n), _num(c.n), _num(a.sd), _num(c.sd)
-    if None in (n1, n0, s1, s0) or n1 + n0 <= 2:
+    if n1 is None or n0 is None or s1 is None or s0 is None or n1 + n0 <= 2:
         return None
     sp = math.sqrt(((n1 - 1) * s1**2 + (n0 - 1) * s0**2) / (n1 + n0 - 2))
     if sp <= 0:
@@ -542,8 +542,8 @@ def build_programme_context(programme: Programme, sites: Sequence[SiteData], *, 
     groups = [_group_view(g, f"synthesis-{i + 1}-") for i, g in enumerate(synthesis.groups)]
     contrasts = _primary_contrasts(sites)
     level = level_text(ci_level)
-    columns = ["", ("Sites", True), ("Contrasts", True), ("Up", True), ("Down", True), ("Unclear", True),
-               "Pooled (REML) where comparable"]
+    columns: list[tuple[str, bool] | str] = ["", ("Sites", True), ("Contrasts", True), ("Up", True), ("Down", True),
+                                             ("Unclear", True), "Pooled (REML) where comparable"]
     area_rows = []
     for area, option in PROGRAMME_AREAS.items():
         members = [c for c in contrasts if c["area"] == area]
@@ -646,9 +646,8 @@ def render_programme_report(programme: Programme | str | os.PathLike, *, out_htm
     if isinstance(programme, (str, os.PathLike)):
         from bitframe.protocol.programme import load_programme
 
-        programme = load_programme(programme)
+        programme = load_programme(Path(programme))
     sites = load_sites(programme)
     html = render_programme_html(programme, sites)
-    sections = ("overview", "synthesis", "by-area", "by-lever") + tuple(s.prefix.rstrip("-") for s in sites) + (
-        "methods",)
+    sections = ("overview", "synthesis", "by-area", "by-lever", *(s.prefix.rstrip("-") for s in sites), "methods")
     return write_report(html, Path(out_html), pdf=pdf, force=force, sections=sections, kind="programme")
