@@ -52,7 +52,7 @@ from bitframe.analyse.results import (
     SubgroupFailure,
     validation_problems,
 )
-from bitframe.protocol.vocabulary import CLUSTER_SCHEMES, MULTIPLICITY, OUTCOME_ROLES
+from bitframe.protocol.vocabulary import CLUSTER_SCHEMES, MULTIPLICITY, OUTCOME_ROLES, SCHEMES
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -179,7 +179,7 @@ def analyse_frames(
     icc_rows: list[ClusterCorrelation] = []
     use_covariates = an.adjustment != "none" and bool(an.covariates)
     strata_col = None
-    if protocol.randomisation.scheme == "stepped_wedge":
+    if SCHEMES[protocol.randomisation.scheme].stepped:
         strata_col = "period"
     elif protocol.use_strata_fixed_effects and "stratum" in frame.columns:
         strata_col = "stratum"

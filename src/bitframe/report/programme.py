@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING
 
 from bitframe.analyse.results import AnalysisResult, EffectEstimate
 from bitframe.errors import BitframeError
+from bitframe.protocol.vocabulary import EAST_LEVERS, OUTCOME_TYPES, PROGRAMME_AREAS, OutcomeType
 from bitframe.report.render import (
     RenderedReport,
     describe_effect,
@@ -105,9 +106,8 @@ SAME_OUTCOME_ORDER = {
     "continuous": ("mean_difference", "smd"),
     "count": ("log_rate_ratio", "mean_difference"),
 }
-TYPE_MEASURE = {"binary": "risk_difference", "continuous": "smd", "count": "log_rate_ratio"}
+TYPE_MEASURE: dict[OutcomeType, str] = {"binary": "risk_difference", "continuous": "smd", "count": "log_rate_ratio"}
 METHODS = ("FE", "DL", "REML")
-_TYPE_TITLES = {"binary": "binary", "continuous": "continuous", "count": "count"}
 
 
 @dataclass(frozen=True)
@@ -358,7 +358,7 @@ def programme_synthesis(sites: Sequence[SiteData], *, ci_level: float = 0.95) ->
         key = frozenset((c[0].protocol.trial.id, c[1].arm, c[2].id) for c in usable)
         if not usable or key in seen:
             continue
-        g = _fit_group(f"type-{otype}", f"Primary {_TYPE_TITLES[otype]} outcomes", "same type", otype, measure,
+        g = _fit_group(f"type-{otype}", f"Primary {OUTCOME_TYPES[otype].label.lower()} outcomes", "same type", otype, measure,
                        usable, ci_level, left)
         if g is not None:
             groups.append(g)
@@ -478,7 +478,6 @@ def _pooled_sentence(g: SynthesisGroup) -> str:
 
 def _primary_contrasts(sites: Sequence[SiteData]) -> list[dict]:
     """Every primary contrast with its display text, area and EAST levers."""
-    from bitframe.protocol.vocabulary import EAST_LEVERS, PROGRAMME_AREAS
     from bitframe.report.site import adjustment_name
 
     out = []
@@ -535,7 +534,6 @@ def _summary_rows(label: str, members: list[dict], ci_level: float) -> list:
 
 def build_programme_context(programme: Programme, sites: Sequence[SiteData], *, ci_level: float = 0.95) -> dict:
     """Everything the programme template needs (pre-formatted)."""
-    from bitframe.protocol.vocabulary import EAST_LEVERS, PROGRAMME_AREAS
     from bitframe.report.site import cell, site_context, table
 
     synthesis = programme_synthesis(sites, ci_level=ci_level)
