@@ -30,7 +30,7 @@ def trial(tmp_path, capsys):
 
 
 def test_analyse_writes_the_results_contract(capsys, tmp_path, trial):
-    people, lst, out = trial
+    _people, lst, out = trial
     results = tmp_path / "results.json"
     code, stdout, err = run(capsys, "analyse", SMS, "--list", lst, "--outcomes", out, "--json", results,
                             "--csv", tmp_path / "effects.csv")
@@ -49,7 +49,7 @@ def test_analyse_writes_the_results_contract(capsys, tmp_path, trial):
 
 
 def test_bad_outcome_values_name_rows_and_write_nothing(capsys, tmp_path, trial):
-    people, lst, out = trial
+    _people, lst, out = trial
     frame = pd.read_csv(out, dtype=str, keep_default_na=False)
     frame.loc[[4, 9], "attended"] = ["yes", "maybe"]
     bad = tmp_path / "bad.csv"
@@ -63,7 +63,7 @@ def test_bad_outcome_values_name_rows_and_write_nothing(capsys, tmp_path, trial)
 
 
 def test_unknown_ids_are_reported_not_dropped(capsys, tmp_path, trial):
-    people, lst, out = trial
+    _people, lst, out = trial
     frame = pd.read_csv(out, dtype=str, keep_default_na=False)
     frame.loc[0, "participant_id"] = "NOT-RANDOMISED"
     bad = tmp_path / "bad.csv"

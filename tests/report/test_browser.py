@@ -46,8 +46,8 @@ class DevTools:
         from bitframe.report.render import chromium_command
 
         self.timeout = timeout
-        cmd = chromium_command(chromium, profile) + ["--remote-debugging-port=0", "--window-size=1280,1024",
-                                                     "--hide-scrollbars", "about:blank"]
+        cmd = [*chromium_command(chromium, profile), "--remote-debugging-port=0", "--window-size=1280,1024",
+               "--hide-scrollbars", "about:blank"]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         port_file = Path(profile) / "DevToolsActivePort"
         deadline = time.monotonic() + timeout

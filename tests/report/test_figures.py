@@ -193,31 +193,31 @@ def test_forest_is_deterministic_with_distinct_ids():
     ("kwargs", "message"),
     [
         (
-            dict(labels=["a", "b"], estimates=[0.1], ci_lower=[0.0], ci_upper=[0.2]),
+            {"labels": ["a", "b"], "estimates": [0.1], "ci_lower": [0.0], "ci_upper": [0.2]},
             r"'estimates' parameter must have one value per label \(2\); got 1",
         ),
-        (dict(labels=["a"], estimates=[0.3], ci_lower=[0.0], ci_upper=[0.2]), r"ci_lower <= estimate <= ci_upper"),
+        ({"labels": ["a"], "estimates": [0.3], "ci_lower": [0.0], "ci_upper": [0.2]}, r"ci_lower <= estimate <= ci_upper"),
         (
-            dict(labels=["a"], estimates=[float("nan")], ci_lower=[0.0], ci_upper=[0.2]),
+            {"labels": ["a"], "estimates": [float("nan")], "ci_lower": [0.0], "ci_upper": [0.2]},
             r"'estimates' parameter must be finite",
         ),
         (
-            dict(labels=["a"], estimates=[0.1], ci_lower=[-0.1], ci_upper=[0.2], log_scale=True),
+            {"labels": ["a"], "estimates": [0.1], "ci_lower": [-0.1], "ci_upper": [0.2], "log_scale": True},
             r"log-scale forest plot needs positive values",
         ),
         (
-            dict(labels=["a"], estimates=[0.1], ci_lower=[0.0], ci_upper=[0.2], weights=[-1]),
+            {"labels": ["a"], "estimates": [0.1], "ci_lower": [0.0], "ci_upper": [0.2], "weights": [-1]},
             r"'weights' parameter must be >= 0",
         ),
         (
-            dict(labels=["a"], estimates=[0.1], ci_lower=[0.0], ci_upper=[0.2], ci_level=95),
+            {"labels": ["a"], "estimates": [0.1], "ci_lower": [0.0], "ci_upper": [0.2], "ci_level": 95},
             r"'ci_level' parameter must be in the open range \(0, 1\); got 95",
         ),
         (
-            dict(labels=["a"], estimates=[0.1], ci_lower=[0.0], ci_upper=[0.2], id_prefix="1 bad"),
+            {"labels": ["a"], "estimates": [0.1], "ci_lower": [0.0], "ci_upper": [0.2], "id_prefix": "1 bad"},
             r"'id_prefix' parameter must start with a letter",
         ),
-        (dict(labels=[], estimates=[], ci_lower=[], ci_upper=[]), r"at least one row"),
+        ({"labels": [], "estimates": [], "ci_lower": [], "ci_upper": []}, r"at least one row"),
     ],
 )
 def test_forest_argument_errors(kwargs, message):
@@ -448,13 +448,13 @@ def test_power_curve_several_series():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        (dict(n=[100, 50], power=[0.2, 0.3]), r"'n' parameter must be positive and strictly increasing"),
-        (dict(n=[100], power=[0.2]), r"at least 2 sample sizes"),
-        (dict(n=[50, 100], power=[0.2, 1.3]), r"must lie in \[0, 1\]; got 1.3"),
-        (dict(n=[50, 100], power=[0.2]), r"one value per n \(2\); got 1"),
-        (dict(n=[50, 100], power=[0.2, 0.3], target_power=80), r"'target_power' parameter must be in the open range"),
-        (dict(n=[50, 100], power=[0.2, 0.3], planned_n=-5), r"'planned_n' parameter must be a positive number"),
-        (dict(n=[50, 100], power={}), r"at least one series"),
+        ({"n": [100, 50], "power": [0.2, 0.3]}, r"'n' parameter must be positive and strictly increasing"),
+        ({"n": [100], "power": [0.2]}, r"at least 2 sample sizes"),
+        ({"n": [50, 100], "power": [0.2, 1.3]}, r"must lie in \[0, 1\]; got 1.3"),
+        ({"n": [50, 100], "power": [0.2]}, r"one value per n \(2\); got 1"),
+        ({"n": [50, 100], "power": [0.2, 0.3], "target_power": 80}, r"'target_power' parameter must be in the open range"),
+        ({"n": [50, 100], "power": [0.2, 0.3], "planned_n": -5}, r"'planned_n' parameter must be a positive number"),
+        ({"n": [50, 100], "power": {}}, r"at least one series"),
     ],
 )
 def test_power_curve_argument_errors(kwargs, message):

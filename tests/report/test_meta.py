@@ -212,21 +212,21 @@ def test_meta_from_estimates():
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        (dict(yi=[0.1, 0.2], vi=[0.01, 0.02], method="REMl"), r"Unknown method 'REMl'; did you mean 'REML'"),
-        (dict(yi=[0.1, 0.2], vi=[0.01, 0.02], method="dl"), r"Unknown method 'dl'; valid values: 'DL', 'FE', 'REML'"),
-        (dict(yi=[0.1, 0.2], vi=[0.01, 0.02], test="t"), r"Unknown test 't'"),
-        (dict(yi=[0.1, 0.2], vi=[0.01, 0.0]), r"'vi' parameter must be > 0 .* position 1"),
-        (dict(yi=[0.1, 0.2], vi=[0.01]), r"'vi' parameter must have one value per estimate \(2\); got 1"),
-        (dict(yi=[0.1, float("nan")], vi=[0.01, 0.02]), r"'yi' parameter must be finite"),
-        (dict(yi=[0.1, 0.2]), r"exactly one of 'vi'"),
-        (dict(yi=[0.1, 0.2], vi=[0.01, 0.02], sei=[0.1, 0.1]), r"exactly one of 'vi'"),
+        ({"yi": [0.1, 0.2], "vi": [0.01, 0.02], "method": "REMl"}, r"Unknown method 'REMl'; did you mean 'REML'"),
+        ({"yi": [0.1, 0.2], "vi": [0.01, 0.02], "method": "dl"}, r"Unknown method 'dl'; valid values: 'DL', 'FE', 'REML'"),
+        ({"yi": [0.1, 0.2], "vi": [0.01, 0.02], "test": "t"}, r"Unknown test 't'"),
+        ({"yi": [0.1, 0.2], "vi": [0.01, 0.0]}, r"'vi' parameter must be > 0 .* position 1"),
+        ({"yi": [0.1, 0.2], "vi": [0.01]}, r"'vi' parameter must have one value per estimate \(2\); got 1"),
+        ({"yi": [0.1, float("nan")], "vi": [0.01, 0.02]}, r"'yi' parameter must be finite"),
+        ({"yi": [0.1, 0.2]}, r"exactly one of 'vi'"),
+        ({"yi": [0.1, 0.2], "vi": [0.01, 0.02], "sei": [0.1, 0.1]}, r"exactly one of 'vi'"),
         (
-            dict(yi=[0.1, 0.2], vi=[0.01, 0.02], ci_level=95),
+            {"yi": [0.1, 0.2], "vi": [0.01, 0.02], "ci_level": 95},
             r"'ci_level' parameter must be a number in the open range \(0, 1\); got 95",
         ),
-        (dict(yi=[], vi=[]), r"at least one estimate"),
-        (dict(yi=[0.1, 0.2], vi=[0.01, 0.02], method="FE", test="knha"), r"'knha' needs a random-effects method"),
-        (dict(yi=[0.1, 0.2], vi=[0.01, 0.02], labels=["a"]), r"'labels' parameter must have one label"),
+        ({"yi": [], "vi": []}, r"at least one estimate"),
+        ({"yi": [0.1, 0.2], "vi": [0.01, 0.02], "method": "FE", "test": "knha"}, r"'knha' needs a random-effects method"),
+        ({"yi": [0.1, 0.2], "vi": [0.01, 0.02], "labels": ["a"]}, r"'labels' parameter must have one label"),
     ],
 )
 def test_argument_errors(kwargs, message):

@@ -505,7 +505,7 @@ def test_render_from_paths_checks_the_protocol_hash(tmp_path, results):
 
 
 def test_output_must_be_html(tmp_path, protocols, results):
-    with pytest.raises(ValueError, match="'out_html' parameter must end in .html"):
+    with pytest.raises(ValueError, match=r"'out_html' parameter must end in .html"):
         render_site_report(protocols["sms-link-worker"], as_result(results("sms-link-worker")), out_html=tmp_path / "r.txt")
 
 

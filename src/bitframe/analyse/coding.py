@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 
 from bitframe.errors import check_choice
+from bitframe.protocol.vocabulary import ADJUSTMENTS
 
 __all__ = [
-    "ADJUSTMENTS",
     "MISSING_RULES",
     "TreatmentDesign",
     "TrialInputs",
@@ -55,7 +55,6 @@ __all__ = [
     "trial_inputs",
 ]
 
-ADJUSTMENTS: tuple[str, ...] = ("none", "standard", "lin")
 MISSING_RULES: tuple[str, ...] = ("drop", "error")
 
 #: a column is rank deficient when its squared residual on the earlier columns is below this share

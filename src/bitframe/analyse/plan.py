@@ -52,7 +52,7 @@ from bitframe.analyse.results import (
     SubgroupFailure,
     validation_problems,
 )
-from bitframe.protocol.vocabulary import CLUSTER_SCHEMES, MULTIPLICITY, OUTCOME_ROLES
+from bitframe.protocol.vocabulary import CLUSTER_SCHEMES, MULTIPLICITY, OUTCOME_ROLES, SCHEMES
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -179,7 +179,7 @@ def analyse_frames(
     icc_rows: list[ClusterCorrelation] = []
     use_covariates = an.adjustment != "none" and bool(an.covariates)
     strata_col = None
-    if protocol.randomisation.scheme == "stepped_wedge":
+    if SCHEMES[protocol.randomisation.scheme].stepped:
         strata_col = "period"
     elif protocol.use_strata_fixed_effects and "stratum" in frame.columns:
         strata_col = "stratum"
@@ -198,7 +198,7 @@ def analyse_frames(
         spec = get_estimator(name)
         label = f"outcome '{outcome.id}'"
         se_type = _se_for(spec, protocol.se_type, deviations, label)
-        kwargs: dict[str, Any] = dict(control=control, ci_level=ci_level)
+        kwargs: dict[str, Any] = {"control": control, "ci_level": ci_level}
         if se_type is not None:
             kwargs["se_type"] = se_type
         if covariates is not None and name != "difference_in_means":
@@ -290,7 +290,7 @@ def _additional(protocol, outcome, y, arms, sub, clusters_col, covariates, contr
         if name == chosen_estimator(protocol, outcome):
             continue
         spec = registry.get(name)
-        kwargs: dict[str, Any] = dict(control=control, ci_level=ci_level)
+        kwargs: dict[str, Any] = {"control": control, "ci_level": ci_level}
         if clusters_col:
             kwargs["clusters"] = sub[clusters_col].astype(str).to_numpy()
         if covariates is not None:
@@ -381,18 +381,18 @@ def _bookkeeping(protocol, frame, data: AnalysisData, control: str) -> dict[str,
     )
     attrition = []
     for outcome in protocol.outcomes:
-        res = checks.attrition(arms, np.asarray(frame[outcome.column], dtype=float), control=control)
-        attrition.append(AttritionCheck(outcome=outcome.id, rates=dict(zip(res.arms, res.missing_rate)),
-                                        missing=dict(zip(res.arms, res.n_missing)), statistic=_finite(res.statistic),
-                                        df=_finite(res.df), p_value=res.p_value, test=res.test))
+        lost = checks.attrition(arms, np.asarray(frame[outcome.column], dtype=float), control=control)
+        attrition.append(AttritionCheck(outcome=outcome.id, rates=dict(zip(lost.arms, lost.missing_rate)),
+                                        missing=dict(zip(lost.arms, lost.n_missing)), statistic=_finite(lost.statistic),
+                                        df=_finite(lost.df), p_value=lost.p_value, test=lost.test))
     srm = None
     if protocol.randomisation.scheme not in CLUSTER_SCHEMES:
         # Individuals are the randomised units only in individual designs; cluster designs
         # fix the ratio on clusters, so a unit-level ratio test would be misleading.
-        res = checks.sample_ratio_mismatch(arms, {a.id: a.ratio for a in protocol.arms})
-        srm = SampleRatioCheck(observed=dict(zip(res.arms, res.observed)), expected=dict(zip(res.arms, res.expected)),
-                               statistic=res.statistic, df=int(res.df), p_value=res.p_value, mismatch=res.mismatch,
-                               alpha=res.alpha)
+        ratio = checks.sample_ratio_mismatch(arms, {a.id: a.ratio for a in protocol.arms})
+        srm = SampleRatioCheck(observed=dict(zip(ratio.arms, ratio.observed)),
+                               expected=dict(zip(ratio.arms, ratio.expected)), statistic=ratio.statistic,
+                               df=int(ratio.df), p_value=ratio.p_value, mismatch=ratio.mismatch, alpha=ratio.alpha)
     balance = []
     names = [c for c in dict.fromkeys([*an.covariates, *an.subgroups]) if c in frame.columns]
     if names:
@@ -416,20 +416,20 @@ def _bookkeeping(protocol, frame, data: AnalysisData, control: str) -> dict[str,
                 continue
             y = np.asarray(frame[outcome.column], dtype=float)
             try:
-                res = subgroup_effects(y, arms, frame[name].astype(str).to_numpy(), control=control,
-                                       clusters=clusters, se_type=protocol.se_type, ci_level=1 - an.alpha,
-                                       subgroup_name=name)
+                by_level = subgroup_effects(y, arms, frame[name].astype(str).to_numpy(), control=control,
+                                            clusters=clusters, se_type=protocol.se_type, ci_level=1 - an.alpha,
+                                            subgroup_name=name)
             except ValueError as exc:
                 subgroups.append(SubgroupFailure(outcome=outcome.id, subgroup=name, error=str(exc)))
                 continue
-            for e in res.effects:
+            for e in by_level.effects:
                 subgroups.append(SubgroupEstimate(
                     outcome=outcome.id, subgroup=name, level=e.level, arm=e.arm, estimate=e.estimate,
                     std_error=e.std_error, ci_lower=e.ci_lower, ci_upper=e.ci_upper, p_value=e.p_value, n=e.n_level,
-                    interaction_statistic=_finite(res.interaction_statistic), interaction_df=res.interaction_df1,
-                    interaction_p_value=_finite(res.interaction_p_value)))
-    return dict(consort=consort, attrition=tuple(attrition), srm=srm, balance=tuple(balance),
-                subgroups=tuple(subgroups))
+                    interaction_statistic=_finite(by_level.interaction_statistic),
+                    interaction_df=by_level.interaction_df1, interaction_p_value=_finite(by_level.interaction_p_value)))
+    return {"consort": consort, "attrition": tuple(attrition), "srm": srm, "balance": tuple(balance),
+            "subgroups": tuple(subgroups)}
 
 
 def _finite(value) -> float | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -14,24 +13,23 @@ def register(app: typer.Typer) -> None:
         protocol_path: Path = typer.Argument(..., metavar="PROTOCOL", help="The trial protocol."),
         list_path: Path = typer.Option(..., "--list", help="The randomisation list."),
         outcomes: Path = typer.Option(..., "--outcomes", help="Outcomes: CSV, .xlsx or Parquet, one row per unit."),
-        participants: Optional[Path] = typer.Option(
+        participants: Path | None = typer.Option(
             None, "--participants", help="Baseline covariates, if they are not in the outcomes file."
         ),
-        as_json: Optional[Path] = typer.Option(None, "--json", help="Write the full results (read by `report`)."),
-        as_csv: Optional[Path] = typer.Option(None, "--csv", help="Write the tidy effects table."),
-        power_json: Optional[Path] = typer.Option(None, "--power", help="Attach a `bitframe power --json` file."),
+        as_json: Path | None = typer.Option(None, "--json", help="Write the full results (read by `report`)."),
+        as_csv: Path | None = typer.Option(None, "--csv", help="Write the tidy effects table."),
+        power_json: Path | None = typer.Option(None, "--power", help="Attach a `bitframe power --json` file."),
         force: bool = typer.Option(False, "--force", help="Overwrite existing output files."),
     ) -> None:
         """Run the pre-registered analysis: effects per outcome and arm, attrition, balance, CONSORT."""
+        from bitframe.analyse.plan import analyse_files
         from bitframe.cli._common import print_frame, write_json
         from bitframe.io import atomic_path, ensure_writable
-
-        from bitframe.analyse.plan import analyse_files
 
         ensure_writable([p for p in (as_json, as_csv) if p is not None], force=force)
         result = analyse_files(protocol_path, list_path, outcomes, participants, power=power_json)
         frame = result.to_frame()
-        typer.echo(f"Pre-registered analysis of '{result.trial_id}' ({int(round(result.ci_level * 100))}% CIs)")
+        typer.echo(f"Pre-registered analysis of '{result.trial_id}' ({round(result.ci_level * 100)}% CIs)")
         print_frame(frame, ["outcome", "arm", "estimator", "se_type", "estimate", "std_error", "df", "p_value",
                             "p_adjusted", "ci_lower", "ci_upper", "n", "n_clusters"],
                     {"estimate": ".4g", "std_error": ".3g", "df": ".1f", "p_value": ".3g", "p_adjusted": ".3g",

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import typer
 
 from bitframe.cli._common import echo_err
 from bitframe.errors import BitframeError
+from bitframe.protocol.vocabulary import OUTCOME_TYPES, PROGRAMME_AREAS
+
+
+def _one_of(names: Iterable[str]) -> str:
+    """``'a, b or c.'``: the allowed values of an option, for its help."""
+    *others, last = names
+    return f"{', '.join(others)} or {last}." if others else f"{last}."
 
 
 def register(app: typer.Typer) -> None:
@@ -78,11 +86,9 @@ def register(app: typer.Typer) -> None:
         trial_id: str | None = typer.Option(None, "--id", help="Short trial identifier, e.g. sms-reminders."),
         title: str | None = typer.Option(None, "--title", help="Trial title."),
         site: str | None = typer.Option(None, "--site", help="Site or local partnership."),
-        area: str | None = typer.Option(
-            None, "--area", help="helping_health_care, helping_one_another or helping_ourselves."
-        ),
+        area: str | None = typer.Option(None, "--area", help=_one_of(PROGRAMME_AREAS)),
         scheme: str | None = typer.Option(None, "--scheme", help="Randomisation scheme, e.g. stratified_block."),
-        outcome_type: str | None = typer.Option(None, "--outcome-type", help="binary, continuous or count."),
+        outcome_type: str | None = typer.Option(None, "--outcome-type", help=_one_of(OUTCOME_TYPES)),
         no_input: bool = typer.Option(False, "--no-input", help="Never prompt; use defaults for anything not given."),
         force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
     ) -> None:

@@ -21,7 +21,7 @@ class ScaffoldAnswers:
 def render_protocol(answers: ScaffoldAnswers, *, filename: str = "protocol.yaml") -> str:
     """Render a starter protocol; the result is validated so `init` never writes an invalid file."""
     from bitframe.protocol.loader import parse_protocol
-    from bitframe.protocol.vocabulary import OUTCOME_TYPES, PROGRAMME_AREAS, SCHEMES
+    from bitframe.protocol.vocabulary import EAST_LEVERS, OUTCOME_TYPES, PROGRAMME_AREAS, SCHEMES
     from bitframe.resources import jinja_environment
 
     problems = []
@@ -38,7 +38,8 @@ def render_protocol(answers: ScaffoldAnswers, *, filename: str = "protocol.yaml"
     env = jinja_environment()
     env.filters["yamlstr"] = lambda s: json.dumps(str(s), ensure_ascii=False)
     text = env.get_template("protocol.yaml.j2").render(
-        a=answers, cluster=SCHEMES[answers.scheme].clustered, filename=filename
+        a=answers, scheme=SCHEMES[answers.scheme], programme_areas=tuple(PROGRAMME_AREAS),
+        east_levers=tuple(EAST_LEVERS), filename=filename,
     )
     parse_protocol(text, label=f"<init: {filename}>")
     return text

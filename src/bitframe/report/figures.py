@@ -34,6 +34,7 @@ import re
 import textwrap
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -215,7 +216,7 @@ def _linear_ticks(lo: float, hi: float, target: int = 5) -> list[float]:
     step = _nice_step(hi - lo, target)
     start = math.floor(lo / step + 1e-9) * step
     stop = math.ceil(hi / step - 1e-9) * step
-    n = int(round((stop - start) / step))
+    n = round((stop - start) / step)
     return [round(start + i * step, 12) for i in range(n + 1)]
 
 
@@ -242,7 +243,7 @@ def _log_ticks(lo: float, hi: float) -> list[float]:
     for mantissas in _LOG_MANTISSAS:
         cands = sorted({round(m * 10.0**e, 12) for e in range(e0, e1 + 1) for m in mantissas})
         start = [c for c in cands if c <= lo * (1 + 1e-12)][-1]
-        stop = [c for c in cands if c >= hi * (1 - 1e-12)][0]
+        stop = next(c for c in cands if c >= hi * (1 - 1e-12))
         options.append([c for c in cands if start <= c <= stop])
     fitting = [t for t in options if 3 <= len(t) <= 8]
     if fitting:
@@ -396,7 +397,7 @@ def forest_plot(
     label_w = min(max(_text_width(s, font) for s in all_labels), 0.3 * width)
     ci_w = max(_text_width(s, font) for s in row_texts + pooled_texts + [ci_head])
     weight_texts = [f"{100 * x / sum(w):.1f}%" for x in w] if w is not None else []
-    weight_w = max(_text_width(s, font) for s in weight_texts + [weight_header]) if w is not None else 0.0
+    weight_w = max(_text_width(s, font) for s in [*weight_texts, weight_header]) if w is not None else 0.0
     plot_x0 = pad + label_w + gap
     right_cols = ci_w + gap + (weight_w + gap if w is not None else 0.0)
     min_plot = 180.0
@@ -405,10 +406,7 @@ def forest_plot(
     ci_x = plot_x1 + gap + ci_w  # right-aligned numbers line up on the decimal places
     weight_x = ci_x + gap + weight_w
 
-    if log_scale:
-        ticks = _log_ticks(min(values), max(values))
-    else:
-        ticks = _linear_ticks(min(values), max(values))
+    ticks = _log_ticks(min(values), max(values)) if log_scale else _linear_ticks(min(values), max(values))
     axis = _Axis(ticks[0], ticks[-1], plot_x0, plot_x1, log=log_scale)
 
     header_y = pad + font
@@ -719,7 +717,7 @@ def consort_diagram(
             ex_x = cx + centre_w / 2 + 30
             ex_w = min(260.0, width - margin - ex_x)
             ex_lines = wrap(
-                [(f"Excluded {_n(excluded)}", False)] + reason_lines(reasons), int((ex_w - 2 * box_pad) / (0.6 * font))
+                [(f"Excluded {_n(excluded)}", False), *reason_lines(reasons)], int((ex_w - 2 * box_pad) / (0.6 * font))
             )
             ex_y = assessed_bottom + 4
             parts, ex_h = box(ex_x, ex_y, ex_w, ex_lines, "bf-excluded")
@@ -1023,7 +1021,7 @@ def power_curve(
     True
     """
     xs = _at_least_two("n", n, "sample sizes")
-    if any(v <= 0 for v in xs) or any(b <= a for a, b in zip(xs, xs[1:])):
+    if any(v <= 0 for v in xs) or any(b <= a for a, b in pairwise(xs)):
         raise ValueError(f"The 'n' parameter must be positive and strictly increasing; got {xs!r}.")
     if isinstance(power, Mapping):
         series = {str(k): _floats(f"power[{k!r}]", v) for k, v in power.items()}
@@ -1119,7 +1117,7 @@ def mde_curve(
     True
     """
     xs = _at_least_two("n", n, "sample sizes")
-    if any(v <= 0 for v in xs) or any(b <= a for a, b in zip(xs, xs[1:])):
+    if any(v <= 0 for v in xs) or any(b <= a for a, b in pairwise(xs)):
         raise ValueError(f"The 'n' parameter must be positive and strictly increasing; got {xs!r}.")
     try:
         ys = [float(v) for v in mde]
@@ -1211,7 +1209,7 @@ def simulated_power_curve(
     True
     """
     xs = _at_least_two("x", x, "grid values")
-    if any(b <= a for a, b in zip(xs, xs[1:])):
+    if any(b <= a for a, b in pairwise(xs)):
         raise ValueError(f"The 'x' parameter must be strictly increasing; got {xs!r}.")
     series = {str(k): _floats(f"power[{k!r}]", v) for k, v in power.items()}
     if not series:

@@ -65,9 +65,9 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
-from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -363,7 +363,7 @@ def meta_analysis(
         v = _as_vector("vi", vi)
         vname = "vi"
     else:
-        v = _as_vector("sei", sei) ** 2  # type: ignore[arg-type]
+        v = _as_vector("sei", sei) ** 2
         vname = "sei"
     k = y.size
     if k == 0:

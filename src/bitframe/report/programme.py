@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING
 
 from bitframe.analyse.results import AnalysisResult, EffectEstimate
 from bitframe.errors import BitframeError
+from bitframe.protocol.vocabulary import EAST_LEVERS, OUTCOME_TYPES, PROGRAMME_AREAS, OutcomeType
 from bitframe.report.render import (
     RenderedReport,
     describe_effect,
@@ -105,9 +106,8 @@ SAME_OUTCOME_ORDER = {
     "continuous": ("mean_difference", "smd"),
     "count": ("log_rate_ratio", "mean_difference"),
 }
-TYPE_MEASURE = {"binary": "risk_difference", "continuous": "smd", "count": "log_rate_ratio"}
+TYPE_MEASURE: dict[OutcomeType, str] = {"binary": "risk_difference", "continuous": "smd", "count": "log_rate_ratio"}
 METHODS = ("FE", "DL", "REML")
-_TYPE_TITLES = {"binary": "binary", "continuous": "continuous", "count": "count"}
 
 
 @dataclass(frozen=True)
@@ -272,7 +272,7 @@ def _hedges_g(site: SiteData, effect: EffectEstimate, est: float, se: float) -> 
     if not a or not c:
         return None
     n1, n0, s1, s0 = _num(a.n), _num(c.n), _num(a.sd), _num(c.sd)
-    if None in (n1, n0, s1, s0) or n1 + n0 <= 2:
+    if n1 is None or n0 is None or s1 is None or s0 is None or n1 + n0 <= 2:
         return None
     sp = math.sqrt(((n1 - 1) * s1**2 + (n0 - 1) * s0**2) / (n1 + n0 - 2))
     if sp <= 0:
@@ -358,7 +358,7 @@ def programme_synthesis(sites: Sequence[SiteData], *, ci_level: float = 0.95) ->
         key = frozenset((c[0].protocol.trial.id, c[1].arm, c[2].id) for c in usable)
         if not usable or key in seen:
             continue
-        g = _fit_group(f"type-{otype}", f"Primary {_TYPE_TITLES[otype]} outcomes", "same type", otype, measure,
+        g = _fit_group(f"type-{otype}", f"Primary {OUTCOME_TYPES[otype].label.lower()} outcomes", "same type", otype, measure,
                        usable, ci_level, left)
         if g is not None:
             groups.append(g)
@@ -478,7 +478,6 @@ def _pooled_sentence(g: SynthesisGroup) -> str:
 
 def _primary_contrasts(sites: Sequence[SiteData]) -> list[dict]:
     """Every primary contrast with its display text, area and EAST levers."""
-    from bitframe.protocol.vocabulary import EAST_LEVERS, PROGRAMME_AREAS
     from bitframe.report.site import adjustment_name
 
     out = []
@@ -535,15 +534,14 @@ def _summary_rows(label: str, members: list[dict], ci_level: float) -> list:
 
 def build_programme_context(programme: Programme, sites: Sequence[SiteData], *, ci_level: float = 0.95) -> dict:
     """Everything the programme template needs (pre-formatted)."""
-    from bitframe.protocol.vocabulary import EAST_LEVERS, PROGRAMME_AREAS
     from bitframe.report.site import cell, site_context, table
 
     synthesis = programme_synthesis(sites, ci_level=ci_level)
     groups = [_group_view(g, f"synthesis-{i + 1}-") for i, g in enumerate(synthesis.groups)]
     contrasts = _primary_contrasts(sites)
     level = level_text(ci_level)
-    columns = ["", ("Sites", True), ("Contrasts", True), ("Up", True), ("Down", True), ("Unclear", True),
-               "Pooled (REML) where comparable"]
+    columns: list[tuple[str, bool] | str] = ["", ("Sites", True), ("Contrasts", True), ("Up", True), ("Down", True),
+                                             ("Unclear", True), "Pooled (REML) where comparable"]
     area_rows = []
     for area, option in PROGRAMME_AREAS.items():
         members = [c for c in contrasts if c["area"] == area]
@@ -646,9 +644,8 @@ def render_programme_report(programme: Programme | str | os.PathLike, *, out_htm
     if isinstance(programme, (str, os.PathLike)):
         from bitframe.protocol.programme import load_programme
 
-        programme = load_programme(programme)
+        programme = load_programme(Path(programme))
     sites = load_sites(programme)
     html = render_programme_html(programme, sites)
-    sections = ("overview", "synthesis", "by-area", "by-lever") + tuple(s.prefix.rstrip("-") for s in sites) + (
-        "methods",)
+    sections = ("overview", "synthesis", "by-area", "by-lever", *(s.prefix.rstrip("-") for s in sites), "methods")
     return write_report(html, Path(out_html), pdf=pdf, force=force, sections=sections, kind="programme")

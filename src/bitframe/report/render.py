@@ -296,9 +296,7 @@ def html_to_pdf(html_path: str | os.PathLike, pdf_path: str | os.PathLike, *, ti
     html_path = Path(html_path).resolve()
     pdf_path = Path(pdf_path).resolve()
     with tempfile.TemporaryDirectory(prefix="bitframe-chromium-") as profile:
-        cmd = chromium_command(exe, profile) + [
-            "--no-pdf-header-footer", f"--print-to-pdf={pdf_path}", html_path.as_uri(),
-        ]
+        cmd = [*chromium_command(exe, profile), "--no-pdf-header-footer", f"--print-to-pdf={pdf_path}", html_path.as_uri()]
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
         except subprocess.TimeoutExpired:

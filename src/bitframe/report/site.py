@@ -52,10 +52,12 @@ from bitframe.protocol.vocabulary import (
     INFERENCE,
     MINDSPACE,
     MULTIPLICITY,
+    OUTCOME_ROLES,
     PROGRAMME_AREAS,
     SCHEMES,
     TIDIER_ITEMS,
     TRIAL_STATUSES,
+    UNIT_LEVELS,
 )
 from bitframe.report.render import (
     EffectText,
@@ -203,8 +205,8 @@ def adjustment_name(protocol: Protocol) -> str | None:
 
 
 def _sorted_effects(names: _Names, rows: Sequence[EffectEstimate]) -> list[EffectEstimate]:
-    role_rank = {"primary": 0, "secondary": 1, "exploratory": 2}
-    return sorted(rows, key=lambda r: (role_rank.get(names.outcome_role(r.outcome, r), 3),
+    role_rank = {role: rank for rank, role in enumerate(OUTCOME_ROLES)}
+    return sorted(rows, key=lambda r: (role_rank.get(names.outcome_role(r.outcome, r), len(role_rank)),
                                        names.outcome_order(r.outcome), names.arm_order(r.arm)))
 
 
@@ -327,7 +329,7 @@ def _design(protocol: Protocol, names: _Names, results: AnalysisResult | None, p
     consort = results.consort if results is not None else None
     power = results.power if results is not None else ()
     items: list[tuple[str, Any]] = [
-        ("Unit of randomisation", "clusters" if protocol.is_cluster else "individuals"),
+        ("Unit of randomisation", UNIT_LEVELS["cluster" if protocol.is_cluster else "individual"].label),
         ("Scheme", SCHEMES[rnd.scheme].label),
         ("Arms and allocation ratio", " : ".join(f"{a.name} {a.ratio}" for a in protocol.arms)),
     ]
@@ -369,7 +371,7 @@ def _design(protocol: Protocol, names: _Names, results: AnalysisResult | None, p
     if protocol.is_cluster:
         ca = [a.clusters_allocated for a in arms]
         cn = [a.clusters_analysed for a in arms]
-        if rnd.scheme == "stepped_wedge":
+        if SCHEMES[rnd.scheme].stepped:
             # Every cluster passes through both conditions: count clusters, not cluster-conditions.
             c_alloc = max((c for c in ca if c is not None), default=None)
             c_anal = max((c for c in cn if c is not None), default=None)
@@ -469,7 +471,7 @@ def _consort(protocol: Protocol, names: _Names, results: AnalysisResult, pid: st
                      cell(fmt_count(a.received), num=True), cell(fmt_count(lost), num=True),
                      cell(fmt_count(analysed), num=True), cell(fmt_count(ca), num=True), cell(fmt_count(cn), num=True)])
     unit = consort.unit or "participants"
-    stepped = protocol.randomisation.scheme == "stepped_wedge"
+    stepped = SCHEMES[protocol.randomisation.scheme].stepped
     clusters_randomised = None
     if stepped:
         vals = [a.clusters_allocated for a in figure_arms if a.clusters_allocated is not None]

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bitframe.errors import choice_hint
+from bitframe.protocol.vocabulary import SCHEMES
 from bitframe.service.errors import InvalidInput, SetupError
 
 if TYPE_CHECKING:
@@ -41,8 +42,10 @@ if TYPE_CHECKING:
     from bitframe.protocol.schema import Protocol
     from bitframe.randomise.allocation import Allocation
 
-SEALED_SCHEMES = ("simple", "complete", "block", "stratified_block")
-LIVE_SCHEMES = ("minimisation",)
+# The service allocates individuals one at a time: a sealed list drawn in advance serves every
+# individual scheme whose draws do not depend on earlier allocations; sequential ones run live.
+SEALED_SCHEMES = tuple(name for name, o in SCHEMES.items() if not o.clustered and not o.sequential)
+LIVE_SCHEMES = tuple(name for name, o in SCHEMES.items() if not o.clustered and o.sequential)
 SLOT_ID = "slot"
 SLOTS_FILE = "service-slots.csv"
 MAX_TEXT = 200
@@ -89,14 +92,14 @@ class TrialPlan:
         if scheme not in SEALED_SCHEMES + LIVE_SCHEMES:
             raise SetupError(
                 f"scheme '{scheme}' randomises clusters all at once; the enrolment service allocates individuals "
-                f"one at a time (sealed list: {', '.join(SEALED_SCHEMES)}; live: minimisation). "
+                f"one at a time (sealed list: {', '.join(SEALED_SCHEMES)}; live: {', '.join(LIVE_SCHEMES)}). "
                 "Use `bitframe randomise` for this trial.",
                 code="scheme_not_served",
             )
         if len(protocol.arms) < 2:
             raise SetupError("the service needs at least two arms", code="too_few_arms")
-        strata = tuple(rnd.strata) if scheme == "stratified_block" else ()
-        factors = tuple(rnd.minimisation.factors) if scheme == "minimisation" and rnd.minimisation else ()
+        strata = tuple(rnd.strata) if SCHEMES[scheme].stratified else ()
+        factors = tuple(rnd.minimisation.factors) if SCHEMES[scheme].sequential and rnd.minimisation else ()
         declared = {c.name: c for c in protocol.unit.columns}
         needed = list(dict.fromkeys((*strata, *factors)))
         if site_column is None and "site" in declared and protocol.unit.id_column != "site":
@@ -135,7 +138,7 @@ class TrialPlan:
             protocol=protocol,
             trial_id=protocol.trial.id,
             title=protocol.trial.title,
-            mode="minimisation" if scheme == "minimisation" else "sealed_list",
+            mode="minimisation" if SCHEMES[scheme].sequential else "sealed_list",
             scheme=scheme,
             arms=protocol.arm_ids,
             arm_names=tuple(a.name for a in protocol.arms),

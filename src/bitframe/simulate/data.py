@@ -49,25 +49,31 @@ class SimulationSettings:
     attrition: float | None = None
 
 
-def planned_sizes(protocol: "Protocol", settings: SimulationSettings | None = None) -> tuple[int, int | None, float | None]:
+def planned_sizes(protocol: Protocol, settings: SimulationSettings | None = None) -> tuple[int, int | None, float | None]:
     """(n participants, n clusters, mean cluster size) from settings, then the protocol, then defaults."""
     settings = settings or SimulationSettings()
-    power = protocol.power
     if protocol.is_cluster:
-        k = settings.n_clusters or (power.planned_clusters if power else None) or 20
-        m = settings.cluster_size or (power.cluster_size if power else None) or 30
-        if settings.n and not settings.n_clusters:
-            k = max(2, int(round(settings.n / m)))
-        return int(round(k * m)), int(k), float(m)
+        return _cluster_sizes(protocol, settings)
+    power = protocol.power
     n = settings.n or (power.planned_n if power else None) or 1000
     return int(n), None, None
 
 
-def _column_spec(protocol: "Protocol", name: str):
+def _cluster_sizes(protocol: Protocol, settings: SimulationSettings) -> tuple[int, int, float]:
+    """(n participants, n clusters, mean cluster size) of a cluster design."""
+    power = protocol.power
+    k = settings.n_clusters or (power.planned_clusters if power else None) or 20
+    m = settings.cluster_size or (power.cluster_size if power else None) or 30
+    if settings.n and not settings.n_clusters:
+        k = max(2, round(settings.n / m))
+    return round(k * m), int(k), float(m)
+
+
+def _column_spec(protocol: Protocol, name: str):
     return next((c for c in protocol.unit.columns if c.name == name), None)
 
 
-def _draw_column(protocol: "Protocol", name: str, size: int, rng: np.random.Generator, *, categorical: bool = False):
+def _draw_column(protocol: Protocol, name: str, size: int, rng: np.random.Generator, *, categorical: bool = False):
     spec = _column_spec(protocol, name)
     kind = spec.type if spec else ("categorical" if categorical else "continuous")
     if kind == "categorical" or categorical:
@@ -83,29 +89,34 @@ def _draw_column(protocol: "Protocol", name: str, size: int, rng: np.random.Gene
 
 
 def simulate_participants(
-    protocol: "Protocol", settings: SimulationSettings | None = None, *, seed=None
-) -> "pd.DataFrame":
+    protocol: Protocol, settings: SimulationSettings | None = None, *, seed=None
+) -> pd.DataFrame:
     """A participant file with every column the protocol's design and analysis name."""
     import pandas as pd
 
     rng = _rng(seed)
-    n, k, m = planned_sizes(protocol, settings)
+    n, _, _ = planned_sizes(protocol, settings)
     id_col = protocol.unit.id_column
     rnd = protocol.randomisation
     columns: dict[str, object] = {}
     cluster_level = set(rnd.strata) if protocol.is_cluster else set()
 
     if protocol.is_cluster:
+        cluster_column = protocol.unit.cluster_column
+        if cluster_column is None:
+            raise ValueError(f"The 'protocol' parameter randomises clusters but names no unit.cluster_column; got "
+                             f"scheme {rnd.scheme!r}.")
+        _, k, m = _cluster_sizes(protocol, settings or SimulationSettings())
         cv = protocol.power.cluster_size_cv if protocol.power else 0.0
         if cv > 0:
             shape = 1.0 / cv**2
             sizes = np.maximum(2, np.round(rng.gamma(shape, m / shape, size=k))).astype(int)
         else:
-            sizes = np.full(k, int(round(m)))
-        cluster_ids = np.array([f"{protocol.unit.cluster_column}_{i + 1:03d}" for i in range(k)], dtype=object)
+            sizes = np.full(k, round(m))
+        cluster_ids = np.array([f"{cluster_column}_{i + 1:03d}" for i in range(k)], dtype=object)
         cluster_of = np.repeat(np.arange(k), sizes)
         n = len(cluster_of)
-        columns[protocol.unit.cluster_column] = cluster_ids[cluster_of]
+        columns[cluster_column] = cluster_ids[cluster_of]
         for name in sorted(cluster_level):
             columns[name] = _draw_column(protocol, name, k, rng, categorical=True)[cluster_of]
         if SCHEMES[rnd.scheme].stepped and rnd.stepped_wedge is not None:
@@ -125,7 +136,7 @@ def simulate_participants(
     return pd.DataFrame(columns)
 
 
-def arm_effects(protocol: "Protocol", outcome, effect_scale: float = 1.0) -> dict[str, float]:
+def arm_effects(protocol: Protocol, outcome, effect_scale: float = 1.0) -> dict[str, float]:
     """The assumed effect of each arm on an outcome (0 for the control; ratio 1 for counts)."""
     a = outcome.assumptions
     null = 1.0 if outcome.type == "count" else 0.0
@@ -145,7 +156,7 @@ def arm_effects(protocol: "Protocol", outcome, effect_scale: float = 1.0) -> dic
     return effects
 
 
-def _standardised_score(frame: "pd.DataFrame", names) -> np.ndarray:
+def _standardised_score(frame: pd.DataFrame, names) -> np.ndarray:
     """A unit-variance linear combination of numeric baseline covariates (zeros if none)."""
     parts = []
     for name in names:
@@ -161,12 +172,12 @@ def _standardised_score(frame: "pd.DataFrame", names) -> np.ndarray:
 
 
 def simulate_outcomes(
-    protocol: "Protocol",
-    allocated: "pd.DataFrame",
+    protocol: Protocol,
+    allocated: pd.DataFrame,
     settings: SimulationSettings | None = None,
     *,
     seed=None,
-) -> "pd.DataFrame":
+) -> pd.DataFrame:
     """Outcomes for allocated units: ``allocated`` holds the id column, ``arm`` and baseline columns."""
     import pandas as pd
 
