@@ -149,6 +149,8 @@ class Clusters:
     starts: np.ndarray = field(repr=False)
     counts: np.ndarray = field(repr=False)
     order: np.ndarray | None = field(default=None, repr=False)
+    #: each row's cluster, in the caller's row order (None once the rows are sorted)
+    codes: np.ndarray | None = field(default=None, repr=False)
 
     @classmethod
     def from_codes(cls, codes: np.ndarray, n_clusters: int, se_type: str) -> Clusters:
@@ -156,11 +158,11 @@ class Clusters:
         if n_clusters < 2:
             raise ValueError(f"Cluster-robust se_type {se_type!r} needs at least 2 clusters; got {n_clusters}.")
         order, starts, counts = _segments(codes, n_clusters)
-        return cls(n_clusters=n_clusters, starts=starts, counts=counts, order=order)
+        return cls(n_clusters=n_clusters, starts=starts, counts=counts, order=order, codes=codes)
 
     def rows_sorted(self) -> Clusters:
         """The same clusters for rows the caller has already put in ``order``."""
-        return replace(self, order=None)
+        return replace(self, order=None, codes=None)
 
     def in_order(self, values: np.ndarray) -> np.ndarray:
         return values if self.order is None else values[self.order]
@@ -168,6 +170,13 @@ class Clusters:
     def sums(self, Z: np.ndarray) -> np.ndarray:
         """Per-cluster column sums of ``Z`` (rows in the caller's order) -> (G x p)."""
         return np.add.reduceat(self.in_order(Z), self.starts, axis=0)
+
+    def sums_in_row_order(self, Z: np.ndarray) -> np.ndarray:
+        """:meth:`sums`, adding each cluster's rows in the caller's order (``bincount``)."""
+        if self.codes is None:
+            return self.sums(Z)
+        return np.column_stack([np.bincount(self.codes, weights=Z[:, j], minlength=self.n_clusters)
+                                for j in range(Z.shape[1])])
 
 
 @dataclass(frozen=True)
@@ -249,6 +258,9 @@ class VarianceEstimator:
         V = meat if inputs.bread is None else inputs.bread @ meat @ inputs.bread
         if factor != 1.0:
             V = factor * V
+        if inputs.bread is not None:
+            # a GLM's meat is a cross-product of scores (see _score_meat), symmetric by construction
+            return Variance(vcov=V, df=df)
         return _to_coefficients(inputs, V, df)
 
 
@@ -263,8 +275,11 @@ class Classical(VarianceEstimator):
 
     def cov(self, inputs: SandwichInputs) -> Variance:
         k = inputs.k
-        V = inputs.sigma2 * (np.eye(k) if inputs.bread is None else inputs.bread)
-        return _to_coefficients(inputs, V, np.full(k, float(inputs.n - k)))
+        df = np.full(k, float(inputs.n - k))
+        if inputs.bread is not None:
+            # a likelihood fit's model-based covariance is its inverse information, as it is
+            return Variance(vcov=inputs.sigma2 * inputs.bread, df=df)
+        return _to_coefficients(inputs, inputs.sigma2 * np.eye(k), df)
 
 
 class Heteroskedastic(VarianceEstimator):
@@ -275,7 +290,7 @@ class Heteroskedastic(VarianceEstimator):
 
     def cov(self, inputs: SandwichInputs) -> Variance:
         n, k = inputs.n, inputs.k
-        omega = inputs.residual**2
+        h = None
         if self.leverage_power:
             h = _leverages(inputs)
             if np.any(h > 1.0 - _LEVERAGE_TOL):
@@ -285,8 +300,13 @@ class Heteroskedastic(VarianceEstimator):
                     "strata with stratum fixed effects, or a covariate level seen once), so their residuals are 0 "
                     "and 1 - h_ii = 0 (estimatr returns NaN). Use 'HC1', merge or drop singleton strata."
                 )
-            omega = omega / (1.0 - h) if self.leverage_power == 1 else omega / (1.0 - h) ** 2
-        meat = (inputs.design * omega[:, None]).T @ inputs.design
+        if inputs.bread is not None:
+            meat = _score_meat(inputs, h, self.leverage_power)
+        else:
+            omega = inputs.residual**2
+            if h is not None:
+                omega = omega / (1.0 - h) if self.leverage_power == 1 else omega / (1.0 - h) ** 2
+            meat = (inputs.design * omega[:, None]).T @ inputs.design
         factor = n / (n - k) if self.small_sample else 1.0
         return self._finish(inputs, meat, factor, np.full(k, float(n - k)))
 
@@ -299,19 +319,23 @@ class ClusterRobust(VarianceEstimator):
     def __init__(self, name: str, *, small_sample: str):
         self.name, self.small_sample = name, small_sample
 
-    def factor(self, n: int, k: int, G: int) -> float:
+    def factor(self, n: int, k: int, G: int, *, likelihood: bool = False) -> float:
         if self.small_sample == "G":
             return G / (G - 1)
         if self.small_sample == "G_and_n":
-            return G * (n - 1) / ((G - 1) * (n - k))
+            # the same number; each fit multiplies in the order it used before this module
+            return G / (G - 1.0) * ((n - 1.0) / (n - k)) if likelihood else G * (n - 1) / ((G - 1) * (n - k))
         return 1.0
 
     def cov(self, inputs: SandwichInputs) -> Variance:
         clusters = _require_clusters(inputs, self.name)
         G = clusters.n_clusters
-        scores = clusters.sums(inputs.design * inputs.residual[:, None])
-        meat = scores.T @ scores
-        return self._finish(inputs, meat, self.factor(inputs.n, inputs.k, G), np.full(inputs.k, float(G - 1)))
+        likelihood = inputs.bread is not None
+        scores = inputs.design * inputs.residual[:, None]
+        sums = clusters.sums_in_row_order(scores) if likelihood else clusters.sums(scores)
+        meat = sums.T @ sums
+        factor = self.factor(inputs.n, inputs.k, G, likelihood=likelihood)
+        return self._finish(inputs, meat, factor, np.full(inputs.k, float(G - 1)))
 
 
 class BiasReduced(VarianceEstimator):
@@ -398,6 +422,18 @@ def _require_clusters(inputs: SandwichInputs, se_type: str) -> Clusters:
     if inputs.clusters is None:
         raise ValueError(f"se_type {se_type!r} is cluster-robust and needs 'clusters'; none were given.")
     return inputs.clusters
+
+
+def _score_meat(inputs: SandwichInputs, h: np.ndarray | None, leverage_power: int) -> np.ndarray:
+    """``S'S`` of the scores ``s_i = x_i r_i / (1 - h_i)^(power/2)``: the GLM form of the HC meat.
+
+    Equal to ``X' diag(r_i^2 / (1 - h_i)^power) X``; crossing the scaled scores keeps a GLM's
+    covariance bit-for-bit what bitframe 0.1 computed (the two orders differ by ~1e-13).
+    """
+    s = inputs.design * inputs.residual[:, None]
+    if h is not None:
+        s = s / ((1.0 - h) ** (0.5 if leverage_power == 1 else 1.0))[:, None]
+    return s.T @ s
 
 
 def _leverages(inputs: SandwichInputs) -> np.ndarray:
