@@ -25,8 +25,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bitframe.randomise import Design, randomise, randomise_file, write_allocation
-from bitframe.randomise import stratified_block
+from bitframe.randomise import Design, randomise, randomise_file, stratified_block, write_allocation
 
 TARGET_IN_PROCESS_S = 2.0
 TARGET_RATIO = 4.0

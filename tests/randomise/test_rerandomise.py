@@ -9,12 +9,12 @@ conditional draws must keep what the conditioning fixes.
 from __future__ import annotations
 
 import itertools
-import math
 
 import numpy as np
 import pytest
 from scipy import stats
 
+from bitframe.randomise import block, cluster, complete, minimisation, simple, stratified_block, stratified_cluster
 from bitframe.randomise.rerandomise import (
     RIDesign,
     count_conditional_assignments,
@@ -22,7 +22,6 @@ from bitframe.randomise.rerandomise import (
     draw_conditional,
     enumerate_assignments,
 )
-from bitframe.randomise import block, cluster, complete, minimisation, simple, stratified_block, stratified_cluster
 
 N_DRAWS = 3000
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import CASES, RATIO, empirical_chisq_min_p
 
 from bitframe.randomise import SCHEMES, minimisation
+from conftest import CASES, RATIO, empirical_chisq_min_p
 
 EXPECTED_SCHEMES = [
     "block",

@@ -40,13 +40,13 @@ class InferenceOutput:
 
 
 def run_inference(
-    protocol: "Protocol",
-    allocation: "pd.DataFrame",
-    frame: "pd.DataFrame",
+    protocol: Protocol,
+    allocation: pd.DataFrame,
+    frame: pd.DataFrame,
     effects: list[EffectEstimate],
     *,
     control: str,
-    covariates: "pd.DataFrame | None",
+    covariates: pd.DataFrame | None,
     strata_col: str | None,
     clusters_col: str | None,
 ) -> InferenceOutput:
@@ -64,7 +64,7 @@ def run_inference(
     ri = an.randomisation_inference
     plan = choose_inference(
         scheme=protocol.randomisation.scheme,
-        n_units=int(len(frame)),
+        n_units=len(frame),
         n_clusters=n_clusters,
         inference=an.inference,
         permutations=ri.permutations if ri else 0,

@@ -16,7 +16,7 @@ the multiset arithmetic of those tables.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

@@ -22,9 +22,10 @@ import hashlib
 import platform
 import re
 import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -162,7 +163,7 @@ class Design:
         return {k: (list(v) if isinstance(v, tuple) else v) for k, v in d.items()}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "Design":
+    def from_dict(cls, data: Mapping[str, Any]) -> Design:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
@@ -189,7 +190,7 @@ class Allocation(FrameDisplay):
     list; ``manifest["list_sha256"]`` is their SHA-256.
     """
 
-    table: "pd.DataFrame"
+    table: pd.DataFrame
     manifest: Mapping[str, Any]
     design: Design
     id_column: str
@@ -201,10 +202,10 @@ class Allocation(FrameDisplay):
     def seed(self) -> int:
         return int(self.manifest["seed"])
 
-    def to_frame(self) -> "pd.DataFrame":
+    def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
 
-    def probabilities(self) -> "pd.DataFrame":
+    def probabilities(self) -> pd.DataFrame:
         """Probability of each arm (stepped wedge: each step) per unit, columns ``prob_<arm>``.
 
         Exact for every scheme but ``minimisation``, where row ``i`` is the per-step
@@ -255,7 +256,7 @@ def draw_seed() -> int:
     return secrets.randbits(128)
 
 
-def _stratum_labels(frame: "pd.DataFrame", strata: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+def _stratum_labels(frame: pd.DataFrame, strata: Sequence[str]) -> tuple[np.ndarray, list[str]]:
     """Per-unit stratum code (sorted-label order) and the labels ``col=value; ...``."""
     import pandas as pd
 
@@ -280,7 +281,7 @@ def _stratum_labels(frame: "pd.DataFrame", strata: Sequence[str]) -> tuple[np.nd
     return rank[combo], [labels[i] for i in order]
 
 
-def _check_against_data(frame: "pd.DataFrame", design: Design, file: str | None, stratum: np.ndarray | None) -> None:
+def _check_against_data(frame: pd.DataFrame, design: Design, file: str | None, stratum: np.ndarray | None) -> None:
     """Design-by-data checks the generic participant validation cannot make."""
     import pandas as pd
 
@@ -318,7 +319,7 @@ def _check_against_data(frame: "pd.DataFrame", design: Design, file: str | None,
         raise DataError(problems)
 
 
-def _assign(design: Design, frame: "pd.DataFrame", stratum: np.ndarray | None, rng: np.random.Generator) -> Assignment:
+def _assign(design: Design, frame: pd.DataFrame, stratum: np.ndarray | None, rng: np.random.Generator) -> Assignment:
     module = SCHEMES.get(design.scheme).module
     r = np.asarray(design.ratio)
     n = len(frame)
@@ -390,7 +391,7 @@ def _versions() -> dict[str, str]:
 _CSV_SPECIAL = re.compile(r'[",\r\n]')
 
 
-def list_to_csv(table: "pd.DataFrame") -> bytes:
+def list_to_csv(table: pd.DataFrame) -> bytes:
     """The canonical CSV bytes of a list: UTF-8, ``\\n`` line ends, no index, empty for missing,
     fields quoted only when they hold a comma, quote or line break (pandas' minimal quoting).
 
@@ -424,7 +425,7 @@ def list_to_csv(table: "pd.DataFrame") -> bytes:
 
 
 def randomise(
-    participants: "pd.DataFrame",
+    participants: pd.DataFrame,
     design: Design,
     *,
     id_column: str,
@@ -525,7 +526,7 @@ def randomise(
         "list_columns": [str(c) for c in table.columns],
         "list_sha256": hashlib.sha256(csv).hexdigest(),
         "versions": _versions(),
-        "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "created_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     factor_values = None
     if design.scheme == "minimisation":
@@ -535,7 +536,7 @@ def randomise(
     )
 
 
-def _count(values: "pd.Series", arms: Sequence[str]) -> dict[str, int]:
+def _count(values: pd.Series, arms: Sequence[str]) -> dict[str, int]:
     vc = values.value_counts()  # on the categorical itself: no per-row string conversion
     return {a: int(vc.get(a, 0)) for a in arms}
 
@@ -570,4 +571,4 @@ def randomise_file(
     )
 
 
-__all__ = ["Allocation", "Design", "MAX_SEED", "draw_seed", "list_to_csv", "randomise", "randomise_file"]
+__all__ = ["MAX_SEED", "Allocation", "Design", "draw_seed", "list_to_csv", "randomise", "randomise_file"]

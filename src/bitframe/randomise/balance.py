@@ -15,7 +15,8 @@ is for checking an allocation before it is released.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -36,13 +37,13 @@ def _smd(diff: float, var_a: float, var_c: float) -> float:
 
 
 def standardised_differences(
-    frame: "pd.DataFrame",
+    frame: pd.DataFrame,
     covariates: Sequence[str],
     *,
     control: str,
     arm_column: str = "arm",
     arms: Sequence[str] | None = None,
-) -> "pd.DataFrame":
+) -> pd.DataFrame:
     """SMD of each non-control arm vs ``control`` for each covariate (and level).
 
     Columns: ``covariate, level, arm, comparator, n_arm, n_comparator, mean_arm,
@@ -121,7 +122,7 @@ def standardised_differences(
     )
 
 
-def arm_counts(allocation: "Allocation") -> "pd.DataFrame":
+def arm_counts(allocation: Allocation) -> pd.DataFrame:
     """Units per arm overall (stratum ``(all)``) and per stratum, with shares and target shares.
 
     Columns: ``stratum, arm, n, share, target_share``. For ``stepped_wedge`` the "arms" are
@@ -154,10 +155,10 @@ def arm_counts(allocation: "Allocation") -> "pd.DataFrame":
 
 
 def balance_report(
-    allocation: "Allocation",
-    participants: "pd.DataFrame | None" = None,
+    allocation: Allocation,
+    participants: pd.DataFrame | None = None,
     covariates: Sequence[str] = (),
-) -> "pd.DataFrame":
+) -> pd.DataFrame:
     """One tidy frame: arm counts per stratum (``measure = "count"``, ``value`` = share) and
     SMDs of declared baseline ``covariates`` vs control (``measure = "smd"``).
 

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from bitframe.protocol.schema import Protocol
 
 
-def design_from_protocol(protocol: "Protocol") -> Design:
+def design_from_protocol(protocol: Protocol) -> Design:
     """Translate ``protocol.randomisation`` (and its arms and unit) into engine parameters."""
     rnd = protocol.randomisation
     scheme = rnd.scheme
@@ -39,14 +39,14 @@ def design_from_protocol(protocol: "Protocol") -> Design:
     return Design(**kwargs)
 
 
-def allowed_values(protocol: "Protocol") -> dict[str, tuple[str, ...]]:
+def allowed_values(protocol: Protocol) -> dict[str, tuple[str, ...]]:
     """Declared values of categorical participant columns (checked before randomising)."""
     return {c.name: c.values for c in protocol.unit.columns if c.values}
 
 
 def randomise_protocol(
-    protocol: "Protocol",
-    participants: "pd.DataFrame",
+    protocol: Protocol,
+    participants: pd.DataFrame,
     *,
     seed: int | None = None,
     protocol_source: bytes | str | None = None,
@@ -67,6 +67,6 @@ def randomise_protocol(
     )
 
 
-def randomise_frame(protocol: "Protocol", participants: "pd.DataFrame", *, seed: int) -> "pd.DataFrame":
+def randomise_frame(protocol: Protocol, participants: pd.DataFrame, *, seed: int) -> pd.DataFrame:
     """Just the list (for simulation): one row per unit with its arm."""
     return randomise_protocol(protocol, participants, seed=seed).table

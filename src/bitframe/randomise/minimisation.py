@@ -38,7 +38,8 @@ inverse-probability weighting and randomisation inference of a minimised trial n
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -238,7 +239,7 @@ class Minimiser:
         }
 
     @classmethod
-    def from_state(cls, state: Mapping[str, Any]) -> "Minimiser":
+    def from_state(cls, state: Mapping[str, Any]) -> Minimiser:
         """Rebuild a :class:`Minimiser` from :meth:`get_state` output; continues identically."""
         gen = np.random.Generator(np.random.PCG64())
         gen.bit_generator.state = state["rng_state"]

@@ -28,9 +28,10 @@ from __future__ import annotations
 import io
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from bitframe.display import FrameDisplay
 from bitframe.errors import DataError, Problem
@@ -153,10 +154,10 @@ class VerifyReport(FrameDisplay):
 
     ok: bool
     checks: tuple[Check, ...]
-    differences: "pd.DataFrame"
+    differences: pd.DataFrame
     problems: tuple[Problem, ...]
 
-    def to_frame(self) -> "pd.DataFrame":
+    def to_frame(self) -> pd.DataFrame:
         import pandas as pd
 
         return pd.DataFrame([{"check": c.name, "ok": c.ok, "detail": c.detail} for c in self.checks])
@@ -169,7 +170,7 @@ class VerifyReport(FrameDisplay):
         return "\n".join(lines)
 
 
-def _read_list(data: bytes | str | os.PathLike) -> "pd.DataFrame":
+def _read_list(data: bytes | str | os.PathLike) -> pd.DataFrame:
     import pandas as pd
 
     src = io.BytesIO(data) if isinstance(data, bytes) else data
@@ -178,7 +179,7 @@ def _read_list(data: bytes | str | os.PathLike) -> "pd.DataFrame":
 
 def verify(
     list_csv: str | os.PathLike,
-    participants: str | os.PathLike | "pd.DataFrame",
+    participants: str | os.PathLike | pd.DataFrame,
     design: Design | None = None,
     *,
     manifest: str | os.PathLike | None = None,
@@ -327,15 +328,15 @@ def verify(
     return VerifyReport(all_ok, tuple(checks), diffs, tuple(problems))
 
 
-def _empty_diff(id_column: str) -> "pd.DataFrame":
+def _empty_diff(id_column: str) -> pd.DataFrame:
     import pandas as pd
 
     return pd.DataFrame({id_column: [], "sequence": [], "column": [], "listed": [], "expected": []}, dtype=str)
 
 
 def _compare(
-    listed: "pd.DataFrame", expected: "pd.DataFrame", id_column: str, file: str
-) -> tuple["pd.DataFrame", list[Problem]]:
+    listed: pd.DataFrame, expected: pd.DataFrame, id_column: str, file: str
+) -> tuple[pd.DataFrame, list[Problem]]:
     """Cell-by-cell differences between a list as read and the regenerated one."""
     import pandas as pd
 

@@ -70,9 +70,10 @@ allocation. Biometrics 67(3):1135-1141 (re-randomisation tests replay the minimi
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import product
-from typing import TYPE_CHECKING, Any, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -94,15 +95,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "RIDesign",
+    "count_conditional_assignments",
+    "draw_assignments",
+    "draw_conditional",
+    "draw_unlabelled",
+    "enumerate_assignments",
+    "iter_assignments",
     "ri_design",
     "ri_design_from_list",
-    "draw_unlabelled",
     "unit_codes",
-    "draw_assignments",
-    "iter_assignments",
-    "draw_conditional",
-    "enumerate_assignments",
-    "count_conditional_assignments",
 ]
 
 
@@ -207,7 +208,7 @@ class RIDesign:
         return int(self.steps) if self.scheme == "stepped_wedge" else len(self.arms)
 
 
-def ri_design(allocation: "Allocation", *, factor_values: Mapping[str, Any] | None = None) -> RIDesign:
+def ri_design(allocation: Allocation, *, factor_values: Mapping[str, Any] | None = None) -> RIDesign:
     """The :class:`RIDesign` of an allocation made by :func:`bitframe.randomise.randomise`.
 
     Units are in list (enrolment) order. Minimisation needs the factor levels per unit: they are
@@ -217,7 +218,7 @@ def ri_design(allocation: "Allocation", *, factor_values: Mapping[str, Any] | No
     return ri_design_from_list(allocation.design, allocation.table, factor_values=values)
 
 
-def ri_design_from_list(design: "Design", table: "pd.DataFrame", *,
+def ri_design_from_list(design: Design, table: pd.DataFrame, *,
                         factor_values: Mapping[str, Any] | None = None) -> RIDesign:
     """The :class:`RIDesign` of a randomisation list (``table``, the list's columns, one row per
     unit in enrolment order) made with ``design``, e.g. a list read back from disk.
@@ -307,7 +308,7 @@ def draw_assignments(design: RIDesign, n_draws: int, *, rng: np.random.Generator
 UNLABELLED_SCHEMES = ("simple", "complete", "block")
 
 
-def draw_unlabelled(design: "Design", n_units: int, n_draws: int, *, rng: np.random.Generator | int) -> np.ndarray:
+def draw_unlabelled(design: Design, n_units: int, n_draws: int, *, rng: np.random.Generator | int) -> np.ndarray:
     """``n_draws`` lists of ``n_units`` units for a scheme that needs no unit labels (``simple``,
     ``complete``, ``block``), as an ``(n_draws x n_units)`` int64 matrix of arm indices, drawn at
     once by the scheme's own ``draw_many`` (design diagnosis simulates with these).

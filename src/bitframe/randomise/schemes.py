@@ -9,11 +9,10 @@ A new scheme is one module with these three functions, registered here.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Callable
 
-from bitframe.registry import Registry
 from bitframe.randomise import (
     block,
     cluster,
@@ -24,6 +23,7 @@ from bitframe.randomise import (
     stratified_block,
     stratified_cluster,
 )
+from bitframe.registry import Registry
 
 
 @dataclass(frozen=True)

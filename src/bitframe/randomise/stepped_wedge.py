@@ -13,7 +13,7 @@ clusters to the step slots is a uniform random permutation.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike

@@ -15,7 +15,7 @@ Fully vectorised: a million units in a hundred strata take well under a second.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from numpy.typing import ArrayLike

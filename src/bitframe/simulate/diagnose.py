@@ -23,8 +23,9 @@ from __future__ import annotations
 import itertools
 import math
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -110,7 +111,7 @@ class _Contrast:
     truth: float
 
 
-def _contrasts(protocol: "Protocol", effect_scale: float) -> list[_Contrast]:
+def _contrasts(protocol: Protocol, effect_scale: float) -> list[_Contrast]:
     control = protocol.control.id if protocol.control else protocol.arms[0].id
     out = []
     for outcome in protocol.outcomes:
@@ -127,7 +128,7 @@ def _contrasts(protocol: "Protocol", effect_scale: float) -> list[_Contrast]:
     return out
 
 
-def batched_path_reason(protocol: "Protocol") -> str | None:
+def batched_path_reason(protocol: Protocol) -> str | None:
     """Why the vectorised path cannot simulate this design (None when it can)."""
     est = protocol.analysis.estimator
     if protocol.is_cluster:
@@ -150,7 +151,7 @@ def batched_path_reason(protocol: "Protocol") -> str | None:
 # ----------------------------------------------------------------------------- one chunk
 
 
-def _batched_chunk(protocol: "Protocol", settings: SimulationSettings, sims: int, rng: np.random.Generator,
+def _batched_chunk(protocol: Protocol, settings: SimulationSettings, sims: int, rng: np.random.Generator,
                    contrasts: list[_Contrast]) -> dict[str, np.ndarray]:
     from bitframe.randomise.from_protocol import design_from_protocol
     from bitframe.randomise.rerandomise import draw_unlabelled
@@ -221,7 +222,7 @@ def _batched_chunk(protocol: "Protocol", settings: SimulationSettings, sims: int
     return results
 
 
-def _per_simulation_chunk(protocol: "Protocol", settings: SimulationSettings, sims: int, rng: np.random.Generator,
+def _per_simulation_chunk(protocol: Protocol, settings: SimulationSettings, sims: int, rng: np.random.Generator,
                           contrasts: list[_Contrast]) -> dict[str, np.ndarray]:
     from bitframe.analyse.plan import analyse_frames
     from bitframe.randomise.from_protocol import randomise_frame
@@ -309,7 +310,7 @@ def _map_chunks(tasks: list[tuple], *, backend: str, workers: int | None, schedu
 # ----------------------------------------------------------------------------- summaries
 
 
-def _summarise(contrast: _Contrast, alt: dict, null: dict | None, c: int, protocol: "Protocol", n: int,
+def _summarise(contrast: _Contrast, alt: dict, null: dict | None, c: int, protocol: Protocol, n: int,
                n_clusters: int | None, grid: dict) -> DiagnosandRow:
     est, se, p, lo, hi = (alt[k][:, c] for k in ("est", "se", "p", "lo", "hi"))
     ok = np.isfinite(est) & np.isfinite(p)
@@ -359,7 +360,7 @@ def _summarise(contrast: _Contrast, alt: dict, null: dict | None, c: int, protoc
     )
 
 
-def _rejects(p: np.ndarray, est: np.ndarray, protocol: "Protocol") -> np.ndarray:
+def _rejects(p: np.ndarray, est: np.ndarray, protocol: Protocol) -> np.ndarray:
     alpha = protocol.analysis.alpha
     if protocol.analysis.sides == 1:
         # One-sided test in the direction of the assumed effect (benefit = positive difference).
@@ -371,7 +372,7 @@ def _rejects(p: np.ndarray, est: np.ndarray, protocol: "Protocol") -> np.ndarray
 
 
 def diagnose(
-    protocol: "Protocol",
+    protocol: Protocol,
     *,
     sims: int = 500,
     seed: int = 0,
@@ -449,7 +450,7 @@ def _grid_combinations(grid: dict | None) -> list[dict]:
     return [dict(zip(keys, values)) for values in itertools.product(*(grid[k] for k in keys))]
 
 
-def _apply_grid(protocol: "Protocol", settings: SimulationSettings, combo: dict[str, Any]):
+def _apply_grid(protocol: Protocol, settings: SimulationSettings, combo: dict[str, Any]):
     if "n" in combo:
         settings = replace(settings, n=int(combo["n"]))
     if "clusters" in combo:

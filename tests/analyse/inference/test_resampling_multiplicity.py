@@ -14,11 +14,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bitframe.randomise.rerandomise import RIDesign
 from bitframe.analyse.inference.resampling_multiplicity import resampling_pvalues, romano_wolf, westfall_young
 from bitframe.analyse.inference.ri import randomisation_test
 from bitframe.analyse.multiplicity import adjust_pvalues
 from bitframe.randomise import complete
+from bitframe.randomise.rerandomise import RIDesign
 
 
 def _loop_wy(t, T):

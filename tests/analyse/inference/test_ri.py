@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 from bitframe.analyse.estimators import get_estimator
-from bitframe.randomise.rerandomise import RIDesign, enumerate_assignments
 from bitframe.analyse.inference.ri import randomisation_test
 from bitframe.randomise import complete, stratified_block
+from bitframe.randomise.rerandomise import RIDesign, enumerate_assignments
 
 
 def test_gerber_green_table_2_2_matches_ri2():
@@ -178,8 +178,8 @@ def test_multi_arm_conditional_test_has_nominal_size_long():
 
 def test_minimisation_two_arm_null_p_values_are_uniform():
     """Replaying minimisation gives valid p-values: under the null, P(p <= 0.1) ~ 0.1 (and not 0)."""
-    from bitframe.randomise.rerandomise import RIDesign as D
     from bitframe.randomise import minimisation
+    from bitframe.randomise.rerandomise import RIDesign as D
 
     rng = np.random.default_rng(5)
     hits = 0
@@ -223,8 +223,8 @@ def test_ri_design_from_an_allocation_reruns_its_scheme():
     """ri_design reads the list in enrolment order: observed arms, strata, blocks, minimisation factors."""
     import pandas as pd
 
-    from bitframe.randomise.rerandomise import draw_assignments, ri_design
     from bitframe.randomise import Design, randomise
+    from bitframe.randomise.rerandomise import draw_assignments, ri_design
 
     rng = np.random.default_rng(0)
     df = pd.DataFrame({"pid": [f"p{i}" for i in range(60)], "site": rng.choice(["a", "b"], 60),

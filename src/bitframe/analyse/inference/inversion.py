@@ -25,9 +25,9 @@ using boottest. Stata Journal 19(1):4-60.
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
-__all__ = ["invert_test", "RTOL", "MAX_DOUBLINGS", "MAX_BISECTIONS"]
+__all__ = ["MAX_BISECTIONS", "MAX_DOUBLINGS", "RTOL", "invert_test"]
 
 #: Each end is located to within this fraction of ``scale``.
 RTOL = 1e-8

@@ -42,14 +42,15 @@ Stata Journal 20(4):812-843.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from bitframe.errors import check_choice
 
-__all__ = ["ResamplingMultiplicity", "westfall_young", "romano_wolf", "resampling_pvalues"]
+__all__ = ["ResamplingMultiplicity", "resampling_pvalues", "romano_wolf", "westfall_young"]
 
 _TOL = 1e-10
 

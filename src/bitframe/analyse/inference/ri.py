@@ -67,8 +67,9 @@ Tested against full enumeration written independently in the tests and ri2's pub
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -85,7 +86,7 @@ from bitframe.randomise.rerandomise import (
     unit_codes,
 )
 
-__all__ = ["RandomisationResult", "randomisation_test", "STATISTICS", "ALTERNATIVES"]
+__all__ = ["ALTERNATIVES", "STATISTICS", "RandomisationResult", "randomisation_test"]
 
 STATISTICS = ("estimate", "t")
 ALTERNATIVES = ("two-sided", "greater", "less")
@@ -143,7 +144,7 @@ class _Engine:
         S1 = {}
         S2 = {}
         for a in {self.control, *self.arms}:
-            ind = (A == a).astype(np.float64)
+            ind = (a == A).astype(np.float64)
             n[a] = ind.sum(axis=1)[:, None]
             S1[a] = ind @ Y
             if self.statistic == "t":
@@ -183,7 +184,7 @@ class _Engine:
         S = int(s.max()) + 1
         others = [a for a in range(self.k) if a != self.control]
         # one indicator matrix per arm serves both the stratum counts and the outcome sums
-        ind = [(A == a).astype(np.float64) for a in others]
+        ind = [(a == A).astype(np.float64) for a in others]
         onehot = np.zeros((s.shape[0], S))
         onehot[np.arange(s.shape[0]), s] = 1.0
         counts = np.stack([I @ onehot for I in ind], axis=1)  # c, K, S (exact: sums of 0/1)
@@ -289,10 +290,10 @@ def _sweep_interval(a: np.ndarray, b: np.ndarray, a0: float, b0: float, weights:
         # linear: B tau + C >= 0
         lin = ~quad
         tiny = 1e-12 * max(1.0, float(np.max(np.abs(B))) if B.size else 1.0)
-        inc = lin & (B > tiny)
-        dec = lin & (B < -tiny)
+        inc = lin & (tiny < B)
+        dec = lin & (-tiny > B)
         const = lin & ~inc & ~dec
-        start |= dec | (const & (C >= -1e-12 * max(1.0, a0 * a0)))
+        start |= dec | (const & (-1e-12 * max(1.0, a0 * a0) <= C))
         root = np.where(lin & ~const, -C / np.where(B == 0, 1.0, B), 0.0)
         ev_t += [root[inc], root[dec]]
         ev_w += [weights[inc], -weights[dec]]

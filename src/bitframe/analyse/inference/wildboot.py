@@ -47,9 +47,10 @@ Python package (``tests/reference/inference_wildboot.py``).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import product
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -62,8 +63,8 @@ __all__ = [
     "WEIGHTS",
     "WildBootstrapResult",
     "bootstrap_weights",
-    "wild_cluster_bootstrap",
     "wild_bootstrap_effects",
+    "wild_cluster_bootstrap",
 ]
 
 WEIGHTS = ("rademacher", "webb", "mammen", "normal")
@@ -84,7 +85,7 @@ def bootstrap_weights(n_clusters: int, weights: str = "rademacher", reps: int = 
     if isinstance(reps, bool) or not isinstance(reps, (int, np.integer)) or reps < 1:
         raise ValueError(f"The 'reps' parameter must be an integer >= 1. Got {reps!r} instead.")
     G = int(n_clusters)
-    full = weights == "rademacher" and (enumerate == "always" or (enumerate == "auto" and 2**G <= reps))
+    full = weights == "rademacher" and (enumerate == "always" or (enumerate == "auto" and reps >= 2**G))
     if enumerate == "always" and weights != "rademacher":
         raise ValueError("Full enumeration needs weights='rademacher'.")
     if full:
