@@ -120,9 +120,11 @@ def run_inference(
                 continue
             if an.equivalence is not None:
                 test = equivalence_effect(row, lower=an.equivalence.lower, upper=an.equivalence.upper, alpha=an.alpha)
-            else:
+            elif an.non_inferiority is not None:
                 test = equivalence_effect(row, margin=an.non_inferiority.margin,
                                           higher_is_better=an.non_inferiority.higher_is_better, alpha=an.alpha)
+            else:  # plan.equivalence means one of the two margins is declared
+                continue
             out.additional.append(test.with_(role=row.role))
     return out
 

@@ -46,7 +46,7 @@ _LAZY = {
     "draw_assignments": "bitframe.randomise.rerandomise",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = list(_LAZY)
 
 
 def __getattr__(name: str) -> Any:

@@ -114,7 +114,8 @@ def codes_of(values: ArrayLike, name: str) -> tuple[IntArray, np.ndarray]:
         series = pd.Series(arr, copy=False)
         if series.isna().any():
             raise ValueError(f"The '{name}' parameter has missing values; every unit needs a label.")
-        codes, uniques = pd.factorize(series.astype(str), sort=True)
+        codes, text_labels = pd.factorize(series.astype(str), sort=True)
+        uniques = np.asarray(text_labels)
     else:
         codes, uniques = pd.factorize(arr, sort=True)
         if (codes < 0).any():

@@ -34,6 +34,7 @@ from bitframe.errors import DataError, Problem, check_choice
 from bitframe.randomise._core import (
     MAX_SEED,
     Assignment,
+    IntArray,
     check_block_sizes,
     check_count,
     check_probability,
@@ -168,7 +169,7 @@ class Design:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ValueError(f"Unknown design parameter(s) {unknown}; valid: {sorted(known)}.")
-        kwargs = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items()}
+        kwargs: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items()}
         return cls(**kwargs)
 
 
@@ -256,7 +257,7 @@ def draw_seed() -> int:
     return secrets.randbits(128)
 
 
-def _stratum_labels(frame: pd.DataFrame, strata: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+def _stratum_labels(frame: pd.DataFrame, strata: Sequence[str]) -> tuple[IntArray, list[str]]:
     """Per-unit stratum code (sorted-label order) and the labels ``col=value; ...``."""
     import pandas as pd
 
@@ -465,7 +466,8 @@ def randomise(
     )
     frame = participants.reset_index(drop=True)
     n = len(frame)
-    stratum_codes, stratum_names = (None, [])
+    stratum_codes: IntArray | None = None
+    stratum_names: list[str] = []
     if design.strata:
         stratum_codes, stratum_names = _stratum_labels(frame, design.strata)
     _check_against_data(frame, design, participants_file, stratum_codes)
@@ -474,14 +476,14 @@ def randomise(
 
     cols: dict[str, Any] = {id_column: frame[id_column].astype(str).to_numpy()}
     if design.scheme == "stepped_wedge":
-        cols["arm"] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int64), [design.intervention])
+        cols["arm"] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int64), pd.Index([design.intervention]))
     else:
-        cols["arm"] = pd.Categorical.from_codes(result.arm, list(design.arms))
+        cols["arm"] = pd.Categorical.from_codes(result.arm, pd.Index(list(design.arms)))
     if stratum_codes is not None:
-        cols["stratum"] = pd.Categorical.from_codes(stratum_codes, stratum_names)
+        cols["stratum"] = pd.Categorical.from_codes(stratum_codes, pd.Index(stratum_names))
     else:
-        cols["stratum"] = pd.Categorical.from_codes(np.full(n, -1), [])
-    if result.block is not None:
+        cols["stratum"] = pd.Categorical.from_codes(np.full(n, -1, dtype=np.int64), pd.Index([], dtype=object))
+    if result.block is not None and result.block_size is not None:
         cols["block_id"] = pd.array(result.block + 1, dtype="Int64")
         cols["block_size"] = pd.array(result.block_size, dtype="Int64")
     else:

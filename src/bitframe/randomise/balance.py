@@ -132,7 +132,8 @@ def arm_counts(allocation: Allocation) -> pd.DataFrame:
 
     d = allocation.design
     t = allocation.table
-    target = np.asarray(d.ratio, dtype=float) / sum(d.ratio)
+    ratio = np.asarray(d.ratio, dtype=float)
+    target = ratio / ratio.sum()
     arm_col = t["arm"].astype(str)
     arms: Sequence[str] = d.arms
     if d.scheme == "stepped_wedge":

@@ -306,7 +306,7 @@ def assign(
     probs = np.empty((n_units, m.k))
     for i in range(n_units):
         arm[i] = m.enrol({name: col[i] for name, col in zip(names, cols)})
-        probs[i] = m.last_probabilities  # type: ignore[assignment]
+        probs[i] = m.last_probabilities
     return Assignment(arm=arm, probabilities=probs)
 
 
@@ -332,7 +332,7 @@ def probabilities(
     out = np.empty((len(a), m.k))
     for i in range(len(a)):
         m.enrol({name: col[i] for name, col in zip(names, cols)}, arm=int(a[i]))
-        out[i] = m.last_probabilities  # type: ignore[assignment]
+        out[i] = m.last_probabilities
     return out
 
 

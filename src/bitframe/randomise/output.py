@@ -355,13 +355,13 @@ def _compare(
         return _empty_diff(id_column), problems
     listed = listed.assign(_row=range(1, len(listed) + 1))
     dup = listed[id_column].duplicated(keep=False)
-    for pid, rows in listed[dup].groupby(id_column)["_row"]:
+    for dup_id, row_numbers in listed[dup].groupby(id_column)["_row"]:
         problems.append(
             Problem(
                 "BF315",
-                f"id '{pid}' appears on several rows ({', '.join(map(str, rows))})",
+                f"id '{dup_id}' appears on several rows ({', '.join(map(str, row_numbers))})",
                 file=file,
-                row=int(rows.iloc[1]),
+                row=int(row_numbers.iloc[1]),
                 field=id_column,
             )
         )
@@ -390,8 +390,9 @@ def _compare(
                 }
             )
         )
-        for idx in rows.index[: max(0, MAX_DIFFERENCES_REPORTED - n_reported)]:
-            pid, sq = rows.at[idx, id_column], seq.loc[idx]
+        listed_rows = rows["_row"].to_numpy()  # the list's row numbers (NaN: not in the list)
+        for position, idx in enumerate(rows.index[: max(0, MAX_DIFFERENCES_REPORTED - n_reported)]):
+            pid, sq = str(rows.at[idx, id_column]), seq.loc[idx]
             where = f" (sequence {sq})" if sq != "" else ""
             problems.append(
                 Problem(
@@ -399,7 +400,7 @@ def _compare(
                     f"unit '{pid}'{where} is {what}",
                     file=file,
                     field=id_column,
-                    row=int(rows.at[idx, "_row"]) if side == "right_only" else None,
+                    row=int(listed_rows[position]) if side == "right_only" else None,
                 )
             )
             n_reported += 1

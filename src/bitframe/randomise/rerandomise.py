@@ -73,7 +73,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import product
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import numpy as np
 
@@ -106,6 +106,8 @@ __all__ = [
     "unit_codes",
 ]
 
+
+LabelsT = TypeVar("LabelsT", np.ndarray, Mapping[str, np.ndarray])
 
 
 def unit_codes(values: Any, name: str, n: int) -> np.ndarray:
@@ -203,9 +205,14 @@ class RIDesign:
         return self.arms.index(str(self.control))
 
     @property
+    def arm_ratio(self) -> tuple[int, ...]:
+        """``ratio`` as checked: one positive integer per arm (``__post_init__`` fills the default ``None``)."""
+        return cast("tuple[int, ...]", self.ratio)
+
+    @property
     def k(self) -> int:
         """Number of assignment categories (arms; steps for a stepped wedge)."""
-        return int(self.steps) if self.scheme == "stepped_wedge" else len(self.arms)
+        return int(self.steps or 0) if self.scheme == "stepped_wedge" else len(self.arms)
 
 
 def ri_design(allocation: Allocation, *, factor_values: Mapping[str, Any] | None = None) -> RIDesign:
@@ -325,6 +332,13 @@ def draw_unlabelled(design: Design, n_units: int, n_draws: int, *, rng: np.rando
 # --------------------------------------------------------------------------------------------
 
 
+def _needed(value: LabelsT | None, name: str, scheme: str) -> LabelsT:
+    """``value``, which ``RIDesign`` requires for ``scheme`` (so ``None`` is a programming error)."""
+    if value is None:
+        raise ValueError(f"The {name!r} parameter is required to re-run scheme {scheme!r}.")
+    return value
+
+
 def _segments(d: RIDesign, in_s: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
     """Items permuted under the conditional law: ``(item_of_unit, segment_of_item, is_cluster)``.
 
@@ -334,11 +348,12 @@ def _segments(d: RIDesign, in_s: np.ndarray) -> tuple[np.ndarray, np.ndarray, bo
     s = d.scheme
     n = d.n
     if s in ("cluster", "stratified_cluster"):
-        C = int(d.clusters.max()) + 1
+        clusters = _needed(d.clusters, "clusters", s)
+        C = int(clusters.max()) + 1
         seg = np.zeros(C, dtype=np.int64)
         if s == "stratified_cluster":
-            seg[d.clusters] = d.strata
-        return d.clusters, seg, True
+            seg[clusters] = _needed(d.strata, "strata", s)
+        return clusters, seg, True
     if s == "complete":
         return np.arange(n), np.zeros(n, dtype=np.int64), False
     if s in ("block", "stratified_block"):
@@ -374,7 +389,7 @@ def draw_conditional(design: RIDesign, arm: int, n_draws: int, *, rng: np.random
         allowed = np.zeros(len(d.arms), dtype=bool)
         allowed[[arm, c]] = True
         return minimisation.draw_many_conditional(
-            d.factors, d.ratio, n_draws=n_draws, weights=d.factor_weights, imbalance=d.imbalance, p=d.p, rng=gen,
+            _needed(d.factors, "factors", d.scheme), d.arm_ratio, n_draws=n_draws, weights=d.factor_weights, imbalance=d.imbalance, p=d.p, rng=gen,
             allowed=allowed, fixed=~in_s, observed=d.observed)
     out = np.broadcast_to(d.observed.astype(np.int8), (n_draws, d.n)).copy()
     if d.scheme == "simple":

@@ -172,8 +172,8 @@ def _batched_chunk(protocol: Protocol, settings: SimulationSettings, sims: int, 
         Z = rng.standard_normal((sims, n, max(n_cov, 1)))
         score = Z.sum(axis=2) / np.sqrt(Z.shape[2])
     else:
-        Z, score = None, np.zeros((sims, n))
-    X = None
+        Z, score = np.empty((sims, n, 0)), np.zeros((sims, n))
+    X = None  # no regression: the difference in means with HC2 (Neyman) standard errors
     if n_cov or protocol.se_type != "HC2":
         X = np.empty((sims, n, 1 + len(others) + n_cov))
         X[:, :, 0] = 1.0
@@ -203,7 +203,7 @@ def _batched_chunk(protocol: Protocol, settings: SimulationSettings, sims: int, 
             rate0 = a.control_rate if a and a.control_rate else 1.0
             mu = rate0 * effect_by_index * np.exp(0.5 * math.sqrt(r2) * score - 0.125 * r2)
             y = rng.poisson(mu).astype(float)
-        if n_cov == 0 and protocol.se_type == "HC2":
+        if X is None:
             fit = batched_arm_contrasts(arms, y, n_arms=k_arms, control=control_index, ci_level=ci_level,
                                         observed=observed)
             offset = 0
@@ -294,10 +294,10 @@ def _map_chunks(tasks: list[tuple], *, backend: str, workers: int | None, schedu
                                    host="127.0.0.1", dashboard_address=None)
             client = Client(cluster)
         try:
-            futures = client.map(run_chunk, *zip(*tasks), pure=False)
+            dask_futures = client.map(run_chunk, *zip(*tasks), pure=False)
             out = []
-            for task, future in zip(tasks, futures):
-                out.append(future.result())
+            for task, dask_future in zip(tasks, dask_futures):
+                out.append(dask_future.result())
                 progress(task[3])
             return out
         finally:

@@ -38,7 +38,7 @@ _LAZY = {
     "choose_inference": "bitframe.analyse.inference.auto",
 }
 
-__all__ = sorted(_LAZY)
+__all__ = list(_LAZY)
 
 
 def __getattr__(name: str) -> Any:

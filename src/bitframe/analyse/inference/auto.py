@@ -103,7 +103,7 @@ def choose_inference(
             raise ValueError("inference 'wild_bootstrap' needs a cluster design (clusters are what it resamples).")
         wild = True
         reasons.append("wild cluster bootstrap (WCR) requested by the protocol")
-    elif inference == "auto" and clustered and n_clusters < few_clusters:
+    elif inference == "auto" and n_clusters is not None and n_clusters < few_clusters:
         wild = True
         reasons.append(f"{n_clusters} clusters (< {few_clusters}): wild cluster bootstrap (WCR) reported beside CR2")
     ri = False
@@ -115,7 +115,7 @@ def choose_inference(
             ri = True
             reasons.append("randomisation inference requested by the protocol")
     elif inference == "auto" and not stepped:
-        units = n_clusters if clustered else n_units
+        units = n_clusters if n_clusters is not None else n_units
         if units < few_units:
             ri = True
             reasons.append(f"{units} randomised {'clusters' if clustered else 'units'} (< {few_units}): "

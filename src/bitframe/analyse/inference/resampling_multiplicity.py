@@ -97,7 +97,7 @@ def _inputs(observed: Any, null: Any, alternative: str) -> tuple[np.ndarray, np.
 
 def resampling_pvalues(observed: Any, null: Any, *, alternative: str = "two-sided") -> np.ndarray:
     """Raw p-values ``#{b in 0..B : T_b >= T_0} / (B + 1)`` per hypothesis (draw 0 = observed)."""
-    t, allT = _inputs(observed, null, alternative)
+    _, allT = _inputs(observed, null, alternative)
     return _pmatrix(allT)[0]
 
 
@@ -164,7 +164,7 @@ def westfall_young(observed: Any, null: Any, *, alternative: str = "two-sided", 
     >>> r.p_adjusted[0] <= r.p_adjusted[2] <= r.p_adjusted[1]
     True
     """
-    t, allT = _inputs(observed, null, alternative)
+    _, allT = _inputs(observed, null, alternative)
     P = _pmatrix(allT)
     p_obs = P[0]
     order = np.lexsort((np.arange(p_obs.size), p_obs))

@@ -91,6 +91,8 @@ __all__ = ["ALTERNATIVES", "STATISTICS", "RandomisationResult", "randomisation_t
 STATISTICS = ("estimate", "t")
 ALTERNATIVES = ("two-sided", "greater", "less")
 _REL_TOL = 1e-9
+#: The draws of one contrast: approach, assignments, importance weights (None: equal), observed weight.
+_Draws = tuple[str, np.ndarray, np.ndarray | None, float]
 
 
 # --------------------------------------------------------------------------------------------
@@ -136,6 +138,13 @@ class _Engine:
     def linear(self) -> bool:
         return self.statistic == "estimate"
 
+    @property
+    def stratum_codes(self) -> np.ndarray:
+        """The strata of the ``blocked_dim`` and ``fwl`` statistics (:func:`randomisation_test` sets them)."""
+        if self.strata is None:
+            raise TypeError(f"the {self.kind!r} statistic needs stratum codes")
+        return self.strata
+
     def __call__(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
         return getattr(self, f"_{self.kind}")(A, Y)
 
@@ -144,7 +153,7 @@ class _Engine:
         S1 = {}
         S2 = {}
         for a in {self.control, *self.arms}:
-            ind = (a == A).astype(np.float64)
+            ind = np.equal(A, a).astype(np.float64)
             n[a] = ind.sum(axis=1)[:, None]
             S1[a] = ind @ Y
             if self.statistic == "t":
@@ -163,9 +172,10 @@ class _Engine:
         return out
 
     def _blocked_dim(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
-        S = int(self.strata.max()) + 1
-        counts = _group_counts(A, self.strata, self.k, S).astype(np.float64)
-        sums = _group_sums(A, self.strata, self.k, S, Y)
+        strata = self.stratum_codes
+        S = int(strata.max()) + 1
+        counts = _group_counts(A, strata, self.k, S).astype(np.float64)
+        sums = _group_sums(A, strata, self.k, S, Y)
         c = self.control
         out = np.empty((A.shape[0], len(self.arms), Y.shape[1]))
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -180,11 +190,11 @@ class _Engine:
 
     def _fwl(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
         # Y here holds the residuals r = M_X~ y~ (see randomisation_test); covariates are X~.
-        s = self.strata
+        s = self.stratum_codes
         S = int(s.max()) + 1
         others = [a for a in range(self.k) if a != self.control]
         # one indicator matrix per arm serves both the stratum counts and the outcome sums
-        ind = [(a == A).astype(np.float64) for a in others]
+        ind = [np.equal(A, a).astype(np.float64) for a in others]
         onehot = np.zeros((s.shape[0], S))
         onehot[np.arange(s.shape[0]), s] = 1.0
         counts = np.stack([I @ onehot for I in ind], axis=1)  # c, K, S (exact: sums of 0/1)
@@ -208,6 +218,8 @@ class _Engine:
         return beta[:, [pos[a] for a in self.arms], :]
 
     def _refit(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        if self.refit is None:
+            raise TypeError("the 'refit' statistic needs a refit function")
         out = np.empty((A.shape[0], len(self.arms), Y.shape[1]))
         for row in range(A.shape[0]):
             for q in range(Y.shape[1]):
@@ -513,11 +525,12 @@ def randomisation_test(
 
     # draws: two-arm designs share the full draws across outcomes; multi-arm contrasts condition
     two_arm = len(contrasts) == 1
-    cache: dict[int, tuple[str, np.ndarray, np.ndarray | None, float]] = {}
+    cache: dict[int, _Draws] = {}
 
-    def draws_for(a: int) -> tuple[str, np.ndarray, np.ndarray | None, float]:
+    def draws_for(a: int) -> _Draws:
         if a in cache:
             return cache[a]
+        res: _Draws
         total = count_conditional_assignments(design, None if two_arm else a)
         if exact == "always" and (total is None or total > 10 * n_permutations):
             raise ValueError(f"Exact enumeration is not possible here ({'scheme ' + design.scheme if total is None else str(total) + ' assignments'}).")
@@ -587,8 +600,9 @@ def _prepare(engine: _Engine, Y: np.ndarray) -> np.ndarray:
     """Outcome columns as the engine wants them (FWL works on the residuals ``M_X~ y~``)."""
     if engine.kind != "fwl":
         return Y
-    S = int(engine.strata.max()) + 1
-    yd = _demean(Y, engine.strata, S)
+    strata = engine.stratum_codes
+    S = int(strata.max()) + 1
+    yd = _demean(Y, strata, S)
     X = engine.covariates
     if X is not None and X.shape[1]:
         gamma, *_ = np.linalg.lstsq(X, yd, rcond=None)
@@ -632,8 +646,7 @@ def _observed_log_weight(design: RIDesign, arm: int) -> float:
     """Importance weight of the observed assignment under the conditional minimisation proposal."""
     from bitframe.randomise import minimisation
 
-    names = list(design.factors or {})
-    probs = minimisation.probabilities({f: design.factors[f] for f in names}, design.observed, design.ratio,
+    probs = minimisation.probabilities(design.factors or {}, design.observed, design.arm_ratio,
                                        weights=design.factor_weights, imbalance=design.imbalance, p=design.p)
     in_s = (design.observed == arm) | (design.observed == design.control_index)
     c = design.control_index
