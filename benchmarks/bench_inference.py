@@ -45,8 +45,7 @@ def main() -> None:
 
     randomisation_test(y, design, n_permutations=10, seed=0, exact="never")  # warm-up: imports, plugins
     t0 = time.perf_counter()
-    res = randomisation_test(y, design, estimator="ols", n_permutations=P, seed=3, confidence_interval=False,
-                             exact="never")
+    randomisation_test(y, design, estimator="ols", n_permutations=P, seed=3, confidence_interval=False, exact="never")
     t_p = time.perf_counter() - t0
     t0 = time.perf_counter()
     res_ci = randomisation_test(y, design, estimator="ols", n_permutations=P, seed=3, exact="never")

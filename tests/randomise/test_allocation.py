@@ -148,39 +148,39 @@ def test_public_summary_has_no_secrets():
 def test_design_argument_errors():
     cases = [
         (
-            dict(scheme="stratified_blok", arms=("a", "b")),
+            {"scheme": "stratified_blok", "arms": ("a", "b")},
             r"Unknown scheme 'stratified_blok'; did you mean 'stratified_block'\?",
         ),
-        (dict(scheme="simple", arms=("a",)), r"The 'arms' parameter must hold at least two distinct"),
-        (dict(scheme="simple", arms=("a", "a")), r"at least two distinct"),
+        ({"scheme": "simple", "arms": ("a",)}, r"The 'arms' parameter must hold at least two distinct"),
+        ({"scheme": "simple", "arms": ("a", "a")}, r"at least two distinct"),
         (
-            dict(scheme="simple", arms=("a", "b"), ratio=(1, 0)),
+            {"scheme": "simple", "arms": ("a", "b"), "ratio": (1, 0)},
             r"The 'ratio' parameter must be a sequence of at least two positive integers",
         ),
-        (dict(scheme="simple", arms=("a", "b"), ratio=(1, 1, 1)), r"The 'ratio' parameter must have 2 entries"),
+        ({"scheme": "simple", "arms": ("a", "b"), "ratio": (1, 1, 1)}, r"The 'ratio' parameter must have 2 entries"),
         (
-            dict(scheme="simple", arms=("a", "b"), control="c"),
+            {"scheme": "simple", "arms": ("a", "b"), "control": "c"},
             r"The 'control' parameter must be one of the arms \['a', 'b'\]. Got 'c'",
         ),
-        (dict(scheme="block", arms=("a", "b")), r"The 'block_sizes' parameter is required by scheme 'block'"),
+        ({"scheme": "block", "arms": ("a", "b")}, r"The 'block_sizes' parameter is required by scheme 'block'"),
         (
-            dict(scheme="block", arms=("a", "b", "c"), ratio=(2, 1, 1), block_sizes=(6,)),
+            {"scheme": "block", "arms": ("a", "b", "c"), "ratio": (2, 1, 1), "block_sizes": (6,)},
             r"multiples of the ratio sum 4",
         ),
         (
-            dict(scheme="simple", arms=("a", "b"), block_sizes=(2,)),
+            {"scheme": "simple", "arms": ("a", "b"), "block_sizes": (2,)},
             r"'block_sizes' parameter does not apply to scheme 'simple'; it is used by: block, stratified_block",
         ),
-        (dict(scheme="stratified_block", arms=("a", "b"), block_sizes=(2,)), r"'strata' parameter is required"),
-        (dict(scheme="cluster", arms=("a", "b")), r"'cluster' parameter is required by scheme 'cluster'"),
-        (dict(scheme="minimisation", arms=("a", "b")), r"'factors' parameter is required"),
+        ({"scheme": "stratified_block", "arms": ("a", "b"), "block_sizes": (2,)}, r"'strata' parameter is required"),
+        ({"scheme": "cluster", "arms": ("a", "b")}, r"'cluster' parameter is required by scheme 'cluster'"),
+        ({"scheme": "minimisation", "arms": ("a", "b")}, r"'factors' parameter is required"),
         (
-            dict(scheme="minimisation", arms=("a", "b"), factors=("x",), p=0),
+            {"scheme": "minimisation", "arms": ("a", "b"), "factors": ("x",), "p": 0},
             r"The 'p' parameter must be a number in \(0.0, 1.0\]",
         ),
-        (dict(scheme="stepped_wedge", arms=("a", "b"), cluster="k"), r"'steps' parameter is required"),
+        ({"scheme": "stepped_wedge", "arms": ("a", "b"), "cluster": "k"}, r"'steps' parameter is required"),
         (
-            dict(scheme="stepped_wedge", arms=("a", "b", "c"), cluster="k", steps=2),
+            {"scheme": "stepped_wedge", "arms": ("a", "b", "c"), "cluster": "k", "steps": 2},
             r"stepped-wedge design must hold two arms",
         ),
     ]

@@ -96,7 +96,7 @@ def test_verify_passes_on_untouched_list(written, participants):
 
 
 def test_verify_names_an_edited_allocation(written, participants):
-    alloc, files = written
+    _, files = written
     t = pd.read_csv(files.list_csv, dtype=str, keep_default_na=False)
     row = 17
     old = t.loc[row, "arm"]

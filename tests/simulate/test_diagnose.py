@@ -69,7 +69,7 @@ def test_same_seed_same_result_and_different_seed_differs(two_arm):
 def test_identical_across_backends(two_arm):
     """In-process, local processes and a Dask LocalCluster (loopback) give the same diagnosis."""
     pytest.importorskip("distributed")
-    kwargs = dict(sims=60, seed=9, chunk_size=20)
+    kwargs = {"sims": 60, "seed": 9, "chunk_size": 20}
     local = diagnose(two_arm, backend="inprocess", **kwargs).to_frame()
     procs = diagnose(two_arm, backend="processes", workers=2, **kwargs).to_frame()
     dask = diagnose(two_arm, backend="dask", workers=2, **kwargs).to_frame()

@@ -120,10 +120,7 @@ def permuted_block_rows(group: IntArray, ratio: IntArray, sizes: IntArray, n_dra
     maxb = -(-gsize // bmin)
     nd = int(maxb.sum())
     gdraw = np.repeat(np.arange(ngroups), maxb)
-    if len(sizes) == 1:
-        drawn = np.full((P, nd), int(sizes[0]), dtype=np.int64)
-    else:
-        drawn = sizes[rng.integers(len(sizes), size=(P, nd))]
+    drawn = np.full((P, nd), int(sizes[0]), dtype=np.int64) if len(sizes) == 1 else sizes[rng.integers(len(sizes), size=(P, nd))]
     csum = np.cumsum(drawn, axis=1)
     first = np.concatenate(([0], np.cumsum(maxb)[:-1]))
     base = np.concatenate([np.zeros((P, 1), dtype=np.int64), csum], axis=1)[:, first]  # (P, ngroups)

@@ -65,10 +65,7 @@ def assign(
     """
     n = check_count("n", n)
     gen = make_rng(rng)
-    if counts is not None:
-        m = _check_counts(n, counts)
-    else:
-        m = apportion([n], check_ratio(ratio), gen)[0]
+    m = _check_counts(n, counts) if counts is not None else apportion([n], check_ratio(ratio), gen)[0]
     labels = np.repeat(np.arange(len(m), dtype=np.int64), m)
     return Assignment(arm=gen.permutation(labels))
 

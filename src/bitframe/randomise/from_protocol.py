@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bitframe.protocol.vocabulary import SCHEMES
 from bitframe.randomise.allocation import Allocation, Design, randomise
@@ -18,7 +18,7 @@ def design_from_protocol(protocol: Protocol) -> Design:
     rnd = protocol.randomisation
     scheme = rnd.scheme
     control = protocol.control.id if protocol.control else protocol.arms[0].id
-    kwargs: dict = dict(scheme=scheme, arms=protocol.arm_ids, ratio=protocol.ratios, control=control)
+    kwargs: dict[str, Any] = {"scheme": scheme, "arms": protocol.arm_ids, "ratio": protocol.ratios, "control": control}
     option = SCHEMES[scheme]
     if option.stratified:
         kwargs["strata"] = rnd.strata

@@ -179,10 +179,7 @@ class Minimiser:
             return np.zeros(self.k)
         current = np.stack([self._counts[f][i] for f, i in enumerate(rows)])  # F x k
         scaled = (current[:, None, :] + self._eye[None, :, :]) / self.ratio[None, None, :]  # F x j x i
-        if self.imbalance == "range":
-            d = scaled.max(axis=2) - scaled.min(axis=2)
-        else:
-            d = scaled.var(axis=2)
+        d = scaled.max(axis=2) - scaled.min(axis=2) if self.imbalance == "range" else scaled.var(axis=2)
         return self.weights @ d
 
     def scores(self, unit: Mapping[str, Any]) -> FloatArray:
@@ -349,10 +346,7 @@ def _allocation_probabilities_many(
     k = len(ratio)
     eye = np.eye(k)
     scaled = (current[:, :, None, :] + eye[None, None, :, :]) / ratio[None, None, None, :]  # P x F x j x i
-    if imbalance == "range":
-        dev = scaled.max(axis=3) - scaled.min(axis=3)
-    else:
-        dev = scaled.var(axis=3)
+    dev = scaled.max(axis=3) - scaled.min(axis=3) if imbalance == "range" else scaled.var(axis=3)
     scores = np.einsum("f,pfj->pj", weights, dev)
     low = scores.min(axis=1, keepdims=True)
     best = scores <= low + _TIE_TOL * np.maximum(1.0, np.abs(low))

@@ -236,7 +236,7 @@ def ri_design_from_list(design: Design, table: pd.DataFrame, *,
     d = design
     t = table.reset_index(drop=True)
     arm_index = {a: i for i, a in enumerate(d.arms)}
-    kwargs: dict[str, Any] = dict(scheme=d.scheme, arms=d.arms, ratio=d.ratio, control=d.control)
+    kwargs: dict[str, Any] = {"scheme": d.scheme, "arms": d.arms, "ratio": d.ratio, "control": d.control}
     if d.scheme == "stepped_wedge":
         kwargs["observed"] = t["step"].to_numpy(dtype=np.int64) - 1
         kwargs["steps"] = d.steps
@@ -389,8 +389,8 @@ def draw_conditional(design: RIDesign, arm: int, n_draws: int, *, rng: np.random
         allowed = np.zeros(len(d.arms), dtype=bool)
         allowed[[arm, c]] = True
         return minimisation.draw_many_conditional(
-            _needed(d.factors, "factors", d.scheme), d.arm_ratio, n_draws=n_draws, weights=d.factor_weights, imbalance=d.imbalance, p=d.p, rng=gen,
-            allowed=allowed, fixed=~in_s, observed=d.observed)
+            _needed(d.factors, "factors", d.scheme), d.arm_ratio, n_draws=n_draws, weights=d.factor_weights,
+            imbalance=d.imbalance, p=d.p, rng=gen, allowed=allowed, fixed=~in_s, observed=d.observed)
     out = np.broadcast_to(d.observed.astype(np.int8), (n_draws, d.n)).copy()
     if d.scheme == "simple":
         r = np.asarray(d.ratio, dtype=np.float64)

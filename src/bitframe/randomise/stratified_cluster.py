@@ -38,7 +38,7 @@ def cluster_strata(clusters: ArrayLike, strata: ArrayLike) -> tuple[IntArray, In
     Raises ``ValueError`` naming the first clusters that span more than one stratum.
     """
     c_codes, c_labels = codes_of(clusters, "clusters")
-    s_codes, s_labels = codes_of(strata, "strata")
+    s_codes, _ = codes_of(strata, "strata")
     if len(c_codes) != len(s_codes):
         raise ValueError(
             f"The 'clusters' and 'strata' parameters must have the same length. "

@@ -115,7 +115,7 @@ def batched_arm_contrasts(
     """
     from scipy import stats
 
-    S, n = y.shape
+    S, _ = y.shape
     if observed is None:
         observed = np.ones_like(y, dtype=bool)
     w = observed.astype(float)

@@ -76,7 +76,7 @@ def _small_stratified():
     x = rng.normal(size=12)
     y = 1.0 + 0.8 * z + 0.7 * x + (strata == "b") + rng.normal(size=12)
     # every assignment with 3 of 6 treated in each stratum
-    sets = [c for c in itertools.combinations(range(6), 3)]
+    sets = list(itertools.combinations(range(6), 3))
     assignments = []
     for s1, s2 in itertools.product(sets, sets):
         zz = np.zeros(12, dtype=int)
@@ -154,7 +154,7 @@ def _multi_arm_rejection_rate(n_sims: int, n_perm: int, seed: int) -> float:
     T2 sharp null is true. The conditional test must reject at 5%."""
     rng = np.random.default_rng(seed)
     rejections = 0
-    for sim in range(n_sims):
+    for _ in range(n_sims):
         z = complete.assign(90, (1, 1, 1), rng=rng).arm
         y0 = rng.normal(0, 6, size=90)
         y = np.where(z == 2, rng.normal(1.5, 0.1, size=90), y0)

@@ -102,7 +102,7 @@ _Draws = tuple[str, np.ndarray, np.ndarray | None, float]
 
 def _group_counts(A: np.ndarray, s: np.ndarray, k: int, S: int) -> np.ndarray:
     """(c, k, S) counts of arm a in stratum s for each row of A."""
-    c, m = A.shape
+    c, _ = A.shape
     key = (np.arange(c, dtype=np.int64)[:, None] * (k * S)) + A.astype(np.int64) * S + s[None, :]
     return np.bincount(key.ravel(), minlength=c * k * S).reshape(c, k, S)
 
@@ -197,16 +197,16 @@ class _Engine:
         ind = [np.equal(A, a).astype(np.float64) for a in others]
         onehot = np.zeros((s.shape[0], S))
         onehot[np.arange(s.shape[0]), s] = 1.0
-        counts = np.stack([I @ onehot for I in ind], axis=1)  # c, K, S (exact: sums of 0/1)
+        counts = np.stack([in_arm @ onehot for in_arm in ind], axis=1)  # c, K, S (exact: sums of 0/1)
         n_s = np.bincount(s, minlength=S).astype(np.float64)
         DD = np.einsum("cas,cbs->cab", counts, counts / n_s[None, None, :])
         DD = -DD
         idx = np.arange(len(others))
         DD[:, idx, idx] += counts.sum(axis=2)
         X = self.covariates
-        Dr = np.stack([I @ Y for I in ind], axis=1)  # c, K, q
+        Dr = np.stack([in_arm @ Y for in_arm in ind], axis=1)  # c, K, q
         if X is not None and X.shape[1]:
-            DX = np.stack([I @ X for I in ind], axis=1)  # c, K, p
+            DX = np.stack([in_arm @ X for in_arm in ind], axis=1)  # c, K, p
             XtX_inv = np.linalg.pinv(X.T @ X)
             DD = DD - np.einsum("cap,pr,cbr->cab", DX, XtX_inv, DX)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -481,7 +481,7 @@ def randomisation_test(
         s_keep = None
         if strata_codes is not None:
             _, s_keep = np.unique(strata_codes[keep], return_inverse=True)
-        fit_kwargs: dict[str, Any] = dict(control=design.control, ci_level=ci_level)
+        fit_kwargs: dict[str, Any] = {"control": design.control, "ci_level": ci_level}
         if se_type is not None:
             fit_kwargs["se_type"] = se_type
         if Zfull.shape[1]:
@@ -533,7 +533,8 @@ def randomisation_test(
         res: _Draws
         total = count_conditional_assignments(design, None if two_arm else a)
         if exact == "always" and (total is None or total > 10 * n_permutations):
-            raise ValueError(f"Exact enumeration is not possible here ({'scheme ' + design.scheme if total is None else str(total) + ' assignments'}).")
+            what = f"scheme {design.scheme}" if total is None else f"{total} assignments"
+            raise ValueError(f"Exact enumeration is not possible here ({what}).")
         if exact != "never" and total is not None and (total <= n_permutations or exact == "always"):
             A = enumerate_assignments(design, None if two_arm else a, limit=max(total, 1))
             res = ("enumerated", A, None, 0.0)
@@ -553,7 +554,7 @@ def randomisation_test(
 
     alpha = 1.0 - ci_level
     out_effects: list[EffectEstimate] = []
-    for idx, (name, a, keep, engine, prep) in enumerate(row_specs):
+    for idx, (_, a, keep, engine, prep) in enumerate(row_specs):
         kind, A, weights, w_obs = draws_for(a)
         if kind == "enumerated":
             w_obs_use, incl = 0.0, False
@@ -582,7 +583,7 @@ def randomisation_test(
     if keep_null:
         cols = []
         A = np.vstack(list(iter_assignments(design, n_permutations, rng=rng)))
-        for name, a, keep, engine, prep in row_specs:
+        for _, a, keep, engine, prep in row_specs:
             cols.append(_stats_in_chunks(engine, A[:, keep], prep, col=engine.arms.index(a))[:, 0])
         null_joint = np.column_stack(cols)
     return RandomisationResult(

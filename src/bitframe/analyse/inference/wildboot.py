@@ -265,7 +265,9 @@ def wild_cluster_bootstrap(
     if weight_matrix is not None:
         V = np.asarray(weight_matrix, dtype=float)
         if V.ndim != 2 or V.shape[1] != G:
-            raise ValueError(f"The 'weight_matrix' parameter must have {G} columns (one per cluster). Got shape {V.shape} instead.")
+            raise ValueError(
+                f"The 'weight_matrix' parameter must have {G} columns (one per cluster). Got shape {V.shape} instead."
+            )
         enumerated = False
     else:
         V, enumerated = bootstrap_weights(G, weights, reps, rng=seed, enumerate=enumerate)
@@ -332,7 +334,7 @@ def wild_bootstrap_effects(
     import pandas as pd
 
     G = pd.Series(np.asarray(clusters)).astype(str).nunique()
-    V, enumerated = bootstrap_weights(G, weights, reps, rng=seed)
+    V, _ = bootstrap_weights(G, weights, reps, rng=seed)
     rows = []
     for name, col in zip(design.arms, design.arm_columns):
         res = wild_cluster_bootstrap(y, design.X, clusters, term=col, term_names=design.terms, weights=weights,
