@@ -31,6 +31,7 @@ import numpy as np
 
 from bitframe.display import FrameDisplay
 from bitframe.errors import DataError, Problem, check_choice
+from bitframe.protocol.vocabulary import IMBALANCE_MEASURES
 from bitframe.randomise._core import (
     MAX_SEED,
     Assignment,
@@ -45,6 +46,8 @@ from bitframe.randomise.schemes import SCHEMES
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from bitframe.protocol.vocabulary import SchemeOption
 
 MANIFEST_VERSION = 1
 LIST_COLUMNS = ("arm", "stratum", "block_id", "block_size", "sequence")
@@ -133,9 +136,9 @@ class Design:
                     f"Got {list(self.weights)!r} instead."
                 )
             set_(self, "weights", w)
-        check_choice("imbalance", self.imbalance, ("range", "variance"))
+        check_choice("imbalance", self.imbalance, IMBALANCE_MEASURES)
         set_(self, "p", check_probability("p", self.p, 0.0, 1.0, low_open=True))
-        if self.scheme == "stepped_wedge":
+        if spec.option.stepped:
             if len(arms) != 2:
                 raise ValueError(
                     f"The 'arms' parameter of a stepped-wedge design must hold two arms (control, intervention). "
@@ -152,6 +155,11 @@ class Design:
                     )
         elif self.clusters_per_step is not None:
             raise ValueError("The 'clusters_per_step' parameter applies only to scheme 'stepped_wedge'.")
+
+    @property
+    def scheme_option(self) -> SchemeOption:
+        """The scheme in the protocol vocabulary: label, description and properties (stepped, sequential, ...)."""
+        return SCHEMES.get(self.scheme).option
 
     @property
     def intervention(self) -> str:
@@ -287,7 +295,8 @@ def _check_against_data(frame: pd.DataFrame, design: Design, file: str | None, s
     import pandas as pd
 
     problems: list[Problem] = []
-    if design.scheme == "stratified_cluster" and stratum is not None:
+    option = design.scheme_option
+    if option.clustered and option.stratified and stratum is not None:
         clusters = frame[design.cluster].astype(str)
         n_strata = pd.Series(stratum).groupby(clusters.to_numpy()).nunique()
         for c in n_strata.index[n_strata.to_numpy() > 1][:20]:
@@ -302,7 +311,7 @@ def _check_against_data(frame: pd.DataFrame, design: Design, file: str | None, s
                     hint="strata of a cluster-randomised trial must be cluster-level: one value per cluster",
                 )
             )
-    if design.scheme == "stepped_wedge":
+    if option.stepped:
         n_clusters = frame[design.cluster].astype(str).nunique()
         total = n_clusters if design.clusters_per_step is None else sum(design.clusters_per_step)
         if n_clusters < int(design.steps or 0) or total != n_clusters:
@@ -354,22 +363,21 @@ def _assign(design: Design, frame: pd.DataFrame, stratum: np.ndarray | None, rng
 
 
 def _probabilities(allocation: Allocation) -> tuple[np.ndarray, list[str]]:
-    from bitframe.randomise import minimisation, stepped_wedge
-
     d = allocation.design
+    scheme = SCHEMES.get(d.scheme)
     t = allocation.table
     n = len(t)
     r = np.asarray(d.ratio)
-    if d.scheme == "minimisation":
+    if scheme.option.sequential:
         arm_index = {a: i for i, a in enumerate(d.arms)}
         factors = allocation.factor_values
         if factors is None:
             raise ValueError("minimisation probabilities need the factor values; use randomise(...) output")
         assigned = t["arm"].astype(str).map(arm_index).to_numpy()
-        probs = minimisation.probabilities(factors, assigned, r, weights=d.weights, imbalance=d.imbalance, p=d.p)
+        probs = scheme.probabilities(factors, assigned, r, weights=d.weights, imbalance=d.imbalance, p=d.p)
         return probs, list(d.arms)
-    if d.scheme == "stepped_wedge":
-        probs = stepped_wedge.probabilities(
+    if scheme.option.stepped:
+        probs = scheme.probabilities(
             t[d.cluster or ""].astype(str), int(d.steps or 0), clusters_per_step=d.clusters_per_step
         )
         return probs, [f"step{s + 1}" for s in range(int(d.steps or 0))]
@@ -474,8 +482,9 @@ def randomise(
 
     result = _assign(design, frame, stratum_codes, rng)
 
+    stepped = design.scheme_option.stepped
     cols: dict[str, Any] = {id_column: frame[id_column].astype(str).to_numpy()}
-    if design.scheme == "stepped_wedge":
+    if stepped:
         cols["arm"] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int64), pd.Index([design.intervention]))
     else:
         cols["arm"] = pd.Categorical.from_codes(result.arm, pd.Index(list(design.arms)))
@@ -492,7 +501,7 @@ def randomise(
     cols["sequence"] = np.arange(1, n + 1, dtype=np.int64)
     if design.cluster:
         cols[design.cluster] = frame[design.cluster].astype(str).to_numpy()
-    if design.scheme == "stepped_wedge":
+    if stepped:
         from bitframe.randomise.stepped_wedge import crossover_period
 
         cols["step"] = result.arm + 1
@@ -507,7 +516,7 @@ def randomise(
     if design.cluster:
         per_cluster = table.drop_duplicates(design.cluster)
         counts["clusters_by_arm"] = _count(per_cluster["arm"], design.arms)
-    if design.scheme == "stepped_wedge":
+    if stepped:
         per_cluster = table.drop_duplicates(design.cluster)
         steps = np.bincount(per_cluster["step"].to_numpy() - 1, minlength=int(design.steps or 0))
         counts["step"] = {str(s + 1): int(c) for s, c in enumerate(steps)}
@@ -531,7 +540,7 @@ def randomise(
         "created_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     }
     factor_values = None
-    if design.scheme == "minimisation":
+    if design.scheme_option.sequential:
         factor_values = {f: frame[f].astype(str).to_numpy() for f in design.factors}
     return Allocation(
         table=table, manifest=manifest, design=design, id_column=id_column, csv=csv, factor_values=factor_values

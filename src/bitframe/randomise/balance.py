@@ -136,7 +136,7 @@ def arm_counts(allocation: Allocation) -> pd.DataFrame:
     target = ratio / ratio.sum()
     arm_col = t["arm"].astype(str)
     arms: Sequence[str] = d.arms
-    if d.scheme == "stepped_wedge":
+    if d.scheme_option.stepped:
         # Every cluster ends up exposed; what was randomised is the step, so count units per step.
         arms = [f"step{s}" for s in range(1, int(d.steps or 0) + 1)]
         arm_col = "step" + t["step"].astype(str)

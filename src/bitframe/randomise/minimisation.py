@@ -45,6 +45,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from bitframe.errors import check_choice
+from bitframe.protocol.vocabulary import IMBALANCE_MEASURES
 from bitframe.randomise._batch import check_draws
 from bitframe.randomise._core import (
     Assignment,
@@ -56,7 +57,6 @@ from bitframe.randomise._core import (
     make_rng,
 )
 
-IMBALANCE_MEASURES = ("range", "variance")
 _TIE_TOL = 1e-9
 
 

@@ -78,6 +78,8 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 import numpy as np
 
 from bitframe.errors import check_choice
+from bitframe.protocol.vocabulary import IMBALANCE_MEASURES
+from bitframe.protocol.vocabulary import SCHEMES as SCHEME_OPTIONS
 from bitframe.randomise import minimisation
 from bitframe.randomise._batch import (
     check_draws,
@@ -91,6 +93,7 @@ from bitframe.randomise.schemes import SCHEMES
 if TYPE_CHECKING:
     import pandas as pd
 
+    from bitframe.protocol.vocabulary import SchemeOption
     from bitframe.randomise.allocation import Allocation, Design
 
 __all__ = [
@@ -149,11 +152,12 @@ class RIDesign:
     def __post_init__(self) -> None:
         set_ = object.__setattr__
         check_choice("scheme", self.scheme, SCHEMES.names())
+        spec = SCHEMES.get(self.scheme)
         arms = tuple(str(a) for a in self.arms)
         if len(arms) < 2 or len(set(arms)) != len(arms):
             raise ValueError(f"The 'arms' parameter must hold at least two distinct arm ids. Got {list(arms)!r} instead.")
         set_(self, "arms", arms)
-        k = len(arms) if self.scheme != "stepped_wedge" else int(self.steps or 0)
+        k = int(self.steps or 0) if spec.option.stepped else len(arms)
         set_(self, "ratio", tuple(check_ratio(self.ratio, len(arms)).tolist()))
         control = arms[0] if self.control is None else str(self.control)
         if control not in arms:
@@ -170,14 +174,9 @@ class RIDesign:
             value = getattr(self, name)
             if value is not None:
                 set_(self, name, unit_codes(value, name, n))
-        needs = {
-            "stratified_block": ("strata", "block_sizes"),
-            "block": ("block_sizes",),
-            "cluster": ("clusters",),
-            "stratified_cluster": ("strata", "clusters"),
-            "stepped_wedge": ("clusters", "steps"),
-            "minimisation": ("factors",),
-        }.get(self.scheme, ())
+        needs = [name for name, needed in (("strata", spec.needs_strata), ("block_sizes", spec.needs_block_sizes),
+                                           ("clusters", spec.needs_cluster), ("steps", spec.needs_steps),
+                                           ("factors", spec.needs_factors)) if needed]
         for name in needs:
             value = getattr(self, name)
             if value is None or (isinstance(value, tuple) and not value):
@@ -194,7 +193,12 @@ class RIDesign:
                     f"The 'factor_weights' parameter must have {len(self.factors)} entries. Got {len(w)} instead."
                 )
             set_(self, "factor_weights", tuple(float(x) for x in w))
-        check_choice("imbalance", self.imbalance, ("range", "variance"))
+        check_choice("imbalance", self.imbalance, IMBALANCE_MEASURES)
+
+    @property
+    def scheme_option(self) -> SchemeOption:
+        """The scheme in the protocol vocabulary: label, description and properties (stepped, sequential, ...)."""
+        return SCHEMES.get(self.scheme).option
 
     @property
     def n(self) -> int:
@@ -212,7 +216,7 @@ class RIDesign:
     @property
     def k(self) -> int:
         """Number of assignment categories (arms; steps for a stepped wedge)."""
-        return int(self.steps or 0) if self.scheme == "stepped_wedge" else len(self.arms)
+        return int(self.steps or 0) if self.scheme_option.stepped else len(self.arms)
 
 
 def ri_design(allocation: Allocation, *, factor_values: Mapping[str, Any] | None = None) -> RIDesign:
@@ -237,7 +241,8 @@ def ri_design_from_list(design: Design, table: pd.DataFrame, *,
     t = table.reset_index(drop=True)
     arm_index = {a: i for i, a in enumerate(d.arms)}
     kwargs: dict[str, Any] = {"scheme": d.scheme, "arms": d.arms, "ratio": d.ratio, "control": d.control}
-    if d.scheme == "stepped_wedge":
+    option = d.scheme_option
+    if option.stepped:
         kwargs["observed"] = t["step"].to_numpy(dtype=np.int64) - 1
         kwargs["steps"] = d.steps
         kwargs["clusters_per_step"] = d.clusters_per_step
@@ -250,7 +255,7 @@ def ri_design_from_list(design: Design, table: pd.DataFrame, *,
     if d.block_sizes:
         kwargs["block_sizes"] = d.block_sizes
         kwargs["blocks"] = t["block_id"].to_numpy(dtype=np.int64)
-    if d.scheme == "minimisation":
+    if option.sequential:
         if factor_values is None:
             raise ValueError("Re-running minimisation needs the factor levels of every unit: pass 'factor_values'.")
         kwargs["factors"] = {f: np.asarray(factor_values[f]).astype(str) for f in d.factors}
@@ -311,8 +316,10 @@ def draw_assignments(design: RIDesign, n_draws: int, *, rng: np.random.Generator
     return np.vstack(list(iter_assignments(design, n_draws, rng=rng)))
 
 
-#: Schemes whose lists need nothing but the number of units.
-UNLABELLED_SCHEMES = ("simple", "complete", "block")
+#: Schemes whose lists need nothing but the number of units: no clusters, strata, steps or history.
+UNLABELLED_SCHEMES = tuple(
+    name for name, o in SCHEME_OPTIONS.items() if not (o.clustered or o.stratified or o.stepped or o.sequential)
+)
 
 
 def draw_unlabelled(design: Design, n_units: int, n_draws: int, *, rng: np.random.Generator | int) -> np.ndarray:
@@ -381,7 +388,7 @@ def draw_conditional(design: RIDesign, arm: int, n_draws: int, *, rng: np.random
     n_draws = check_draws(n_draws)
     gen = make_rng(rng)
     d = design
-    if d.scheme == "stepped_wedge":
+    if d.scheme_option.stepped:
         raise ValueError("A stepped-wedge design has two conditions; use draw_assignments.")
     in_s = _contrast_set(d, arm)
     c = d.control_index

@@ -4,7 +4,10 @@ Each entry pairs the scheme's ``assign`` and ``probabilities`` functions (the
 randomizr "twins") and its batched ``draw_many`` (many re-randomisations at once, for
 randomisation inference and diagnosis) with what it needs from the design, so that the
 orchestrating layer and a protocol adapter can check a design before drawing anything.
-A new scheme is one module with these three functions, registered here.
+The names, descriptions and properties (clusters, strata, blocks, ...) are the protocol
+vocabulary's (:data:`bitframe.protocol.vocabulary.SCHEMES`); what a scheme needs follows from
+them. A new scheme is one module with these three functions, named in the vocabulary and
+registered here.
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 
+from bitframe.protocol.vocabulary import SCHEMES as SCHEME_OPTIONS
+from bitframe.protocol.vocabulary import Scheme as SchemeName
+from bitframe.protocol.vocabulary import SchemeOption, check_same_names
 from bitframe.randomise import (
     block,
     cluster,
@@ -32,17 +38,38 @@ class Scheme:
 
     ``needs_*`` say which design fields are required; any field not needed is rejected
     (a block size given to ``simple`` is a mistake, not something to ignore).
+    ``exact_probabilities`` is false where ``probabilities`` gives each unit's per-step
+    probability given the units before it (minimisation), not a fixed design probability.
     """
 
-    name: str
+    name: SchemeName
     module: ModuleType
-    summary: str
-    needs_strata: bool = False
-    needs_block_sizes: bool = False
-    needs_cluster: bool = False
-    needs_factors: bool = False
-    needs_steps: bool = False
     exact_probabilities: bool = True
+
+    @property
+    def option(self) -> SchemeOption:
+        """The scheme in the protocol vocabulary: label, description and properties."""
+        return SCHEME_OPTIONS[self.name]
+
+    @property
+    def needs_strata(self) -> bool:
+        return self.option.stratified
+
+    @property
+    def needs_block_sizes(self) -> bool:
+        return self.option.blocked
+
+    @property
+    def needs_cluster(self) -> bool:
+        return self.option.clustered
+
+    @property
+    def needs_factors(self) -> bool:
+        return self.option.sequential  # minimisation balances each unit on the factors of those before it
+
+    @property
+    def needs_steps(self) -> bool:
+        return self.option.stepped
 
     @property
     def assign(self) -> Callable:
@@ -59,38 +86,16 @@ class Scheme:
 
 SCHEMES: Registry[Scheme] = Registry("randomisation scheme")
 
-for _scheme in (
-    Scheme("simple", simple, "independent draws with the arm ratio"),
-    Scheme("complete", complete, "exact arm counts, every arrangement equally likely"),
-    Scheme("block", block, "permuted blocks (fixed or random sizes)", needs_block_sizes=True),
-    Scheme(
-        "stratified_block",
-        stratified_block,
-        "independent permuted blocks within each stratum",
-        needs_strata=True,
-        needs_block_sizes=True,
-    ),
-    Scheme("cluster", cluster, "clusters randomised, people inherit", needs_cluster=True),
-    Scheme(
-        "stratified_cluster",
-        stratified_cluster,
-        "clusters randomised within strata (pair-matching with two per stratum)",
-        needs_strata=True,
-        needs_cluster=True,
-    ),
-    Scheme(
-        "minimisation",
-        minimisation,
-        "Pocock-Simon minimisation with a random element",
-        needs_factors=True,
-        exact_probabilities=False,
-    ),
-    Scheme(
-        "stepped_wedge",
-        stepped_wedge,
-        "clusters randomly ordered into crossover steps",
-        needs_cluster=True,
-        needs_steps=True,
-    ),
-):
+_REGISTERED = (
+    Scheme("simple", simple),
+    Scheme("complete", complete),
+    Scheme("block", block),
+    Scheme("stratified_block", stratified_block),
+    Scheme("cluster", cluster),
+    Scheme("stratified_cluster", stratified_cluster),
+    Scheme("minimisation", minimisation, exact_probabilities=False),
+    Scheme("stepped_wedge", stepped_wedge),
+)
+check_same_names("randomisation schemes", (s.name for s in _REGISTERED), SCHEME_OPTIONS)
+for _scheme in _REGISTERED:
     SCHEMES.add(_scheme.name, _scheme)
