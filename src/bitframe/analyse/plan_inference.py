@@ -23,12 +23,16 @@ import numpy as np
 
 from bitframe.analyse.design import chosen_estimator
 from bitframe.analyse.results import EffectEstimate
-from bitframe.protocol.vocabulary import RESAMPLING_MULTIPLICITY
+from bitframe.protocol.vocabulary import ESTIMATORS, RESAMPLING_MULTIPLICITY
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from bitframe.protocol.schema import Protocol
+
+# Randomisation inference re-runs the linear estimators (they fit every outcome type and need no
+# clusters; chosen_estimator has resolved 'auto'); GLMs and the mixed model are replaced by OLS.
+_RI_ESTIMATORS = frozenset(name for name, o in ESTIMATORS.items() if not o.outcome_types and not o.needs_clusters)
 
 
 @dataclass
@@ -152,7 +156,7 @@ def _randomisation(protocol, allocation, frame, covariates, plan, ci_level, out:
     outcomes = {o.id: np.asarray(frame[o.column], dtype=float) for o in protocol.outcomes}
     names = {chosen_estimator(protocol, o) for o in protocol.outcomes}
     estimator = names.pop() if len(names) == 1 else "ols"
-    if estimator not in ("ols", "difference_in_means", "lin"):
+    if estimator not in _RI_ESTIMATORS:
         estimator = "ols"
     ri = an.randomisation_inference
     try:

@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
 BACKENDS = ("inprocess", "processes", "dask")
 DEFAULT_CHUNK = 50
+#: What the vectorised path fits: OLS on the arm dummies (the difference in means without covariates).
+_BATCHED_ESTIMATORS = ("auto", "ols", "difference_in_means")
 
 
 @dataclass(frozen=True)
@@ -133,7 +135,7 @@ def batched_path_reason(protocol: Protocol) -> str | None:
     est = protocol.analysis.estimator
     if protocol.is_cluster:
         return "cluster designs are analysed with the library's cluster-robust estimators"
-    if est not in {"auto", "ols", "difference_in_means"}:
+    if est not in _BATCHED_ESTIMATORS:
         return f"estimator '{est}' is not OLS"
     if protocol.analysis.adjustment == "lin":
         return "Lin adjustment"
@@ -143,7 +145,7 @@ def batched_path_reason(protocol: Protocol) -> str | None:
         return "stratum fixed effects"
     if protocol.randomisation.scheme not in UNLABELLED_SCHEMES:
         return f"scheme '{protocol.randomisation.scheme}'"
-    if any(o.estimator not in (None, "auto", "ols", "difference_in_means") for o in protocol.outcomes):
+    if any(o.estimator is not None and o.estimator not in _BATCHED_ESTIMATORS for o in protocol.outcomes):
         return "an outcome-specific non-OLS estimator"
     return None
 

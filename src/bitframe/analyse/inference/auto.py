@@ -31,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from bitframe.errors import check_choice
-from bitframe.protocol.vocabulary import ESTIMANDS, INFERENCE, RESAMPLING_MULTIPLICITY
+from bitframe.protocol.vocabulary import ESTIMANDS, INFERENCE, RESAMPLING_MULTIPLICITY, SCHEMES, Scheme
 
 __all__ = ["InferencePlan", "choose_inference"]
 
@@ -69,7 +69,7 @@ class InferencePlan:
 
 def choose_inference(
     *,
-    scheme: str,
+    scheme: Scheme,
     n_units: int,
     n_clusters: int | None = None,
     inference: str = "auto",
@@ -87,6 +87,7 @@ def choose_inference(
     >>> plan.methods
     ('analytic', 'randomisation', 'wild_bootstrap')
     """
+    check_choice("scheme", scheme, tuple(SCHEMES))
     check_choice("inference", inference, tuple(INFERENCE))
     check_choice("estimand", estimand, tuple(ESTIMANDS))
     for name, value in (("n_units", n_units), ("few_clusters", few_clusters), ("few_units", few_units)):
@@ -96,7 +97,7 @@ def choose_inference(
         raise ValueError(f"The 'permutations' parameter must be an integer >= 0. Got {permutations!r} instead.")
     reasons: list[str] = []
     clustered = n_clusters is not None
-    stepped = scheme == "stepped_wedge"
+    stepped = SCHEMES[scheme].stepped
     wild = False
     if inference == "wild_bootstrap":
         if not clustered:

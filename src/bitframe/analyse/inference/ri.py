@@ -76,6 +76,7 @@ import numpy as np
 from bitframe.analyse.inference.inversion import invert_test
 from bitframe.analyse.results import EffectEstimate, estimates_frame
 from bitframe.errors import check_choice
+from bitframe.protocol.vocabulary import RI_STATISTICS
 from bitframe.randomise._core import make_rng
 from bitframe.randomise.rerandomise import (
     RIDesign,
@@ -88,7 +89,7 @@ from bitframe.randomise.rerandomise import (
 
 __all__ = ["ALTERNATIVES", "STATISTICS", "RandomisationResult", "randomisation_test"]
 
-STATISTICS = ("estimate", "t")
+STATISTICS = tuple(RI_STATISTICS)
 ALTERNATIVES = ("two-sided", "greater", "less")
 _REL_TOL = 1e-9
 #: The draws of one contrast: approach, assignments, importance weights (None: equal), observed weight.
@@ -439,7 +440,7 @@ def randomisation_test(
     check_choice("exact", exact, ("auto", "never", "always"))
     n_permutations = _check_int("n_permutations", n_permutations, 1)
     ci_level = check_ci_level(ci_level)
-    if design.scheme == "stepped_wedge":
+    if design.scheme_option.stepped:
         raise ValueError("Randomisation inference for stepped-wedge designs is not supported: the treated "
                          "observations depend on period; use the wild cluster bootstrap.")
     rng = make_rng(seed)

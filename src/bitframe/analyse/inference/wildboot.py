@@ -57,6 +57,7 @@ import numpy as np
 from bitframe.analyse.inference.inversion import invert_test
 from bitframe.analyse.results import EffectEstimate, Estimate, estimates_frame
 from bitframe.errors import check_choice
+from bitframe.protocol.vocabulary import BOOTSTRAP_WEIGHTS
 from bitframe.randomise._core import make_rng
 
 __all__ = [
@@ -67,7 +68,7 @@ __all__ = [
     "wild_cluster_bootstrap",
 ]
 
-WEIGHTS = ("rademacher", "webb", "mammen", "normal")
+WEIGHTS = tuple(BOOTSTRAP_WEIGHTS)
 PVALUE_TYPES = ("symmetric", "equal-tailed", "greater", "less")
 _TIE_RTOL = 1e-10
 _WEBB = np.concatenate([-np.sqrt(np.array([3.0, 2.0, 1.0]) / 2), np.sqrt(np.array([1.0, 2.0, 3.0]) / 2)])
