@@ -110,9 +110,6 @@ __all__ = [
 ]
 
 
-LabelsT = TypeVar("LabelsT", np.ndarray, Mapping[str, np.ndarray])
-
-
 def unit_codes(values: Any, name: str, n: int) -> np.ndarray:
     """Integer codes 0..g-1 of one label per unit, in sorted label order (the randomiser's convention)."""
     codes, _ = codes_of(np.asarray(values.to_numpy() if hasattr(values, "to_numpy") else values), name)
@@ -337,6 +334,9 @@ def draw_unlabelled(design: Design, n_units: int, n_draws: int, *, rng: np.rando
 # --------------------------------------------------------------------------------------------
 # conditional assignments for one arm-vs-control contrast
 # --------------------------------------------------------------------------------------------
+
+
+LabelsT = TypeVar("LabelsT", np.ndarray, Mapping[str, np.ndarray])
 
 
 def _needed(value: LabelsT | None, name: str, scheme: str) -> LabelsT:
