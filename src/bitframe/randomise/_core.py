@@ -74,7 +74,7 @@ def check_count(name: str, value: object, *, minimum: int = 0) -> int:
 
 def check_probability(name: str, value: object, low: float, high: float, *, low_open: bool = False) -> float:
     try:
-        v = float(value)  # type: ignore[arg-type]
+        v = float(value)  # type: ignore[arg-type]  # any argument: float() refusing it is the check
     except (TypeError, ValueError):
         v = float("nan")
     ok = (v > low if low_open else v >= low) and v <= high
