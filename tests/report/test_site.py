@@ -93,7 +93,12 @@ def test_binary_headline_states_levels_and_effect_in_percentage_points(site_doc,
     assert m.group("control") == control.name
     arm_name = next(a.name for a in protocols[trial].arms if a.id == arm)
     verb = "increased" if e["estimate"] > 0 else "reduced"
-    assert p.text().startswith(f"The {arm_name} {verb} \u201c")
+    # Direction words only when the registered (adjusted) test rejects: docs/report-language.md.
+    decisive = e["p_adjusted"] if e.get("p_adjusted") is not None else e["p_value"]
+    if decisive < protocols[trial].analysis.alpha:
+        assert p.text().startswith(f"The {arm_name} {verb} \u201c")
+    else:
+        assert p.text().startswith("There is no clear evidence of a difference in \u201c")
 
 
 def test_continuous_headline_uses_the_outcomes_units_to_two_significant_figures_of_the_se(site_doc, results):
@@ -400,7 +405,8 @@ def test_minimal_results_with_missing_optional_keys(protocols):
     doc = parse_html(render_site_html(protocols["health-champions"], as_result(res)))
     for sid in SECTION_IDS:
         doc.by_id(sid)
-    assert "by +5.0 percentage points compared with Before champions (95% CI \u221210.0 to 20.0)" in \
+    # No p-value, so no test rejects: a "no clear evidence" sentence with the interval (docs/report-language.md).
+    assert "and the Before champions: +5.0 percentage points (95% CI \u221210.0 to 20.0)" in \
         doc.find("p", class_="headline").text()
     assert "No p-value is available" in doc.find("p", class_="evidence").text()
 

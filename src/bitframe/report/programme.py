@@ -478,7 +478,7 @@ def _pooled_sentence(g: SynthesisGroup) -> str:
 
 def _primary_contrasts(sites: Sequence[SiteData]) -> list[dict]:
     """Every primary contrast with its display text, area and EAST levers."""
-    from bitframe.report.site import adjustment_name
+    from bitframe.report.site import registered_test
 
     out = []
     cands = _candidate_rows(sites)
@@ -491,11 +491,10 @@ def _primary_contrasts(sites: Sequence[SiteData]) -> list[dict]:
         arm = arms.get(e.arm)
         t = describe_effect(e, outcome_type=o.type, outcome_label=o.description or o.id,
                             arm_name=arm.name if arm else e.arm, control_name=control.name, ci_level=e.ci_level,
-                            adjustment_name=adjustment_name(protocol))
+                            **registered_test(protocol, e.outcome))
         east = tuple(arm.mechanism.east) if arm is not None and arm.mechanism is not None else ()
-        p = e.p_adjusted if e.p_adjusted is not None else e.p_value
         direction = "none"
-        if isinstance(p, (int, float)) and p < 0.05:
+        if t.rejects:
             direction = "up" if t.plot_estimate > t.null_value else "down"
         out.append({
             "site": site.name, "trial_id": protocol.trial.id, "area": protocol.trial.programme_area,

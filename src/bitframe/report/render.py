@@ -71,6 +71,9 @@ __all__ = [
     "check_trial",
     "ci_meaning",
     "continuous_digits",
+    "decide",
+    "describe_effect",
+    "describe_margin_test",
     "evidence",
     "find_chromium",
     "fmt_count",
@@ -81,6 +84,7 @@ __all__ = [
     "html_to_pdf",
     "humanise",
     "load_results",
+    "rate_digits",
     "write_report",
 ]
 
@@ -410,6 +414,7 @@ class EffectText:
     plot_upper: float
     null_value: float
     includes_null: bool
+    rejects: bool
 
 
 def display_transform(scale: str, outcome_type: str | None) -> tuple[str, str, str, Any]:
@@ -439,17 +444,83 @@ def _capital(s: str) -> str:
     return s[:1].upper() + s[1:]
 
 
+def rate_digits(*shares: Any) -> int:
+    """Decimals (0 to 3) of percentages at which shares that differ never print the same.
+
+    Digits are chosen from the values compared, so 0.050 and 0.054 print as 5.0% and 5.4%, not 5% and 5%.
+
+    >>> rate_digits(0.41, 0.48), rate_digits(0.050, 0.054), rate_digits(0.2, 0.2)
+    (0, 1, 0)
+    """
+    values = [float(v) for v in shares if _finite(v)]
+    for digits in range(3):
+        printed: dict[str, float] = {}
+        if not any(abs(printed.setdefault(fmt_percent(v, digits), v) - v) > 1e-12 for v in values):
+            return digits
+    return 3
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the pre-registered test decides for one effect (``docs/report-language.md``).
+
+    ``p`` is the decisive p-value (multiplicity-adjusted when the protocol corrects; one-sided,
+    in the registered direction, when the test is one-sided); ``rejects`` whether it is below
+    ``alpha``; ``direction`` the sign of the estimate against no effect (+1, -1, 0).
+    """
+
+    p: float | None
+    rejects: bool
+    direction: int
+    sides: int
+    registered: int
+
+
+def decide(estimate: float, null: float, p_value: Any, p_adjusted: Any, *, alpha: float = 0.05, sides: int = 2,
+           registered: int = 1, corrected: bool = False) -> Decision:
+    """Apply the pre-registered test: reject at ``alpha`` with the decisive p-value.
+
+    Two-sided: reject when the (adjusted) p-value is below ``alpha``. One-sided
+    (``sides=1``) in the ``registered`` direction (+1 an increase, -1 a decrease):
+    the one-sided p-value is half the two-sided one when the estimate lies on the
+    registered side and one minus that half otherwise, so an effect in the other
+    direction never rejects.
+    """
+    if not (isinstance(alpha, (int, float)) and 0 < alpha < 1):
+        raise ValueError(f"The 'alpha' parameter must be in (0, 1); got {alpha!r}.")
+    if sides not in (1, 2):
+        raise ValueError(f"The 'sides' parameter must be 1 or 2; got {sides!r}.")
+    if registered not in (1, -1):
+        raise ValueError(f"The 'registered' parameter must be 1 or -1; got {registered!r}.")
+    direction = 0 if not math.isfinite(estimate) or estimate == null else (1 if estimate > null else -1)
+    two_sided = p_adjusted if corrected and _finite(p_adjusted) else p_value
+    if not _finite(two_sided):
+        return Decision(None, False, direction, sides, registered)
+    p = float(two_sided)
+    if sides == 1:
+        p = p / 2 if direction == registered else 1 - p / 2
+    return Decision(p, p < alpha, direction, sides, registered)
+
+
 def describe_effect(row: EffectEstimate, *, outcome_type: str | None, outcome_label: str, arm_name: str,
                     control_name: str, ci_level: float, control_mean: float | None = None,
-                    adjustment_name: str | None = None) -> EffectText:
-    """Format one effect of the results and say it in plain English.
+                    adjustment_name: str | None = None, alpha: float = 0.05, sides: int = 2,
+                    registered: int = 1) -> EffectText:
+    """Format one effect of the results and say it in plain English (``docs/report-language.md``).
 
-    Binary outcomes: levels in percent and the effect in percentage points
-    ("from 41% to 48%, +6.9 percentage points"); the arm's level is the
-    control mean plus the (model-based) effect. Continuous outcomes: the
-    outcome's own units, to the precision of :func:`continuous_digits`. Ratio
-    scales (odds, rate ratios; log ratios are exponentiated): "multiplied the
-    rate by 1.25"; the arm's level is the control mean times the ratio.
+    Binary outcomes: levels in percent (digits from :func:`rate_digits`) and the
+    effect in percentage points ("from 41% to 48%, +6.9 percentage points"); the
+    arm's level is the control mean plus the (model-based) effect. Continuous
+    outcomes: the outcome's own units, to the precision of
+    :func:`continuous_digits`. Ratio scales (odds, rate ratios; log ratios are
+    exponentiated): "multiplied the rate by 1.25"; the arm's level is the control
+    mean times the ratio.
+
+    Direction words ("increased", "reduced", "multiplied") appear only when the
+    pre-registered test rejects (:func:`decide`: ``alpha``, ``sides``, the
+    ``registered`` direction of a one-sided test, the correction named by
+    ``adjustment_name``); otherwise the headline says there is no clear evidence
+    and gives the interval.
     """
     display, scale_label, unit, tf = display_transform(row.scale, outcome_type)
     est_raw, lo_raw, hi_raw = row.estimate, row.ci_lower, row.ci_upper
@@ -477,7 +548,8 @@ def describe_effect(row: EffectEstimate, *, outcome_type: str | None, outcome_la
     if cm is not None and math.isfinite(est):
         raw_est = float(est_raw)
         if display == "pp":
-            control_level, arm_level = fmt_percent(cm), fmt_percent(cm + raw_est)
+            d = rate_digits(cm, cm + raw_est)
+            control_level, arm_level = fmt_percent(cm, d), fmt_percent(cm + raw_est, d)
         elif display == "ratio" and scale_label == "rate ratio":
             d = sig_digits(cm)
             control_level, arm_level = fmt_number(cm, d), fmt_number(cm * est, d)
@@ -494,38 +566,46 @@ def describe_effect(row: EffectEstimate, *, outcome_type: str | None, outcome_la
     p = row.p_value
     p_adj = row.p_adjusted
     has_adj = p_adj is not None and _finite(p_adj) and _finite(p) and abs(p_adj - p) > 1e-12
-    decisive = p_adj if has_adj else p
-    words, css = evidence(decisive)
+    decision = decide(est, null, p, p_adj, alpha=alpha, sides=sides, registered=registered, corrected=has_adj)
+    words, css = evidence(decision.p)
 
     subject = _capital(_article(arm_name))
     label = f"\u201c{outcome_label}\u201d"
     level = level_text(ci_level)
+    arms_t = f"between {_article(arm_name)} and {_article(control_name)}"
+    if sides == 1:
+        wanted = "an increase" if registered > 0 else "a reduction"
+        no_clear = f"There is no clear evidence of {wanted} in {label} {arms_t} (the one-sided test's direction)"
+    else:
+        no_clear = f"There is no clear evidence of a difference in {label} {arms_t}"
     if not math.isfinite(est):
         headline = f"{subject}: no estimate for {label} is available."
     elif display == "ratio":
         noun = _RATIO_NOUN.get(scale_label, "level")
         shown = fmt_number(est, digits)
-        if shown == fmt_number(1.0, digits):
-            verb = f"did not change the {noun} of {label} compared with {_article(control_name)}"
-        else:
-            verb = f"multiplied the {noun} of {label} by {shown} compared with {_article(control_name)}"
         levels = f" (from {control_level} to {arm_level} {unit or 'per participant'})" if control_level else ""
         rel_t = f", {relative}" if relative else ""
-        headline = f"{subject} {verb}{levels}: {scale_label} {shown} ({level}% CI {ci_t}){rel_t}."
-    else:
-        shown = fmt_number(est, digits)
-        zero = shown.strip("0.") == ""
-        verb = "did not change" if zero else ("increased" if est > 0 else "reduced")
-        unit_t = f" {unit}" if unit else ""
-        if control_level:
-            headline = (f"{subject} {verb} {label} from {control_level} ({control_name}) to {arm_level}, "
-                        f"{est_t}{unit_t} ({level}% CI {ci_t}).")
+        if decision.rejects:
+            verb = f"multiplied the {noun} of {label} by {shown} compared with {_article(control_name)}"
+            headline = f"{subject} {verb}{levels}: {scale_label} {shown} ({level}% CI {ci_t}){rel_t}."
         else:
+            headline = f"{no_clear}{levels}: {scale_label} {shown} ({level}% CI {ci_t}){rel_t}."
+    else:
+        unit_t = f" {unit}" if unit else ""
+        verb = "increased" if decision.direction > 0 else "reduced"
+        if control_level:
+            levels = f"from {control_level} ({control_name}) to {arm_level}, {est_t}{unit_t} ({level}% CI {ci_t})"
+            headline = (f"{subject} {verb} {label} {levels}." if decision.rejects else f"{no_clear}: {levels}.")
+        elif decision.rejects:
             headline = f"{subject} {verb} {label} by {est_t}{unit_t} compared with {control_name} ({level}% CI {ci_t})."
+        else:
+            headline = f"{no_clear}: {est_t}{unit_t} ({level}% CI {ci_t})."
     p_t = p_phrase(p)
     if has_adj:
         how = f"{adjustment_name}-adjusted" if adjustment_name else "adjusted for multiple comparisons"
         p_t += f"; {how} {p_phrase(p_adj)}"
+    if sides == 1 and decision.p is not None:
+        p_t += f"; one-sided {p_phrase(decision.p)}"
     if words == "little or no evidence":
         ev_sentence = f"There is little or no evidence of a difference ({p_t})."
     elif words == "no p-value available":
@@ -541,4 +621,44 @@ def describe_effect(row: EffectEstimate, *, outcome_type: str | None, outcome_la
         p_value=fmt_p(p), p_adjusted=fmt_p(p_adj) if has_adj else None, evidence=words, evidence_class=css,
         headline=headline, evidence_sentence=ev_sentence, ci_sentence=ci_sentence, relative=relative,
         plot_estimate=est, plot_lower=lo, plot_upper=hi, null_value=null, includes_null=includes_null,
+        rejects=decision.rejects,
     )
+
+
+def describe_margin_test(row: EffectEstimate, *, outcome_type: str | None, outcome_label: str, arm_name: str,
+                         control_name: str, alpha: float, lower: float | None = None, upper: float | None = None,
+                         margin: float | None = None, higher_is_better: bool = True) -> str:
+    """An equivalence (TOST, ``lower``/``upper``) or non-inferiority (``margin``) result in its own terms.
+
+    The test shows equivalence (non-inferiority) when its p-value is below ``alpha``,
+    i.e. when the ``1 - 2 alpha`` interval lies inside the margins (beyond the margin);
+    failing to show it is not evidence of a difference.
+    """
+    display, _, unit, tf = display_transform(row.scale, outcome_type)
+    digits = PP_DIGITS if display == "pp" else RATIO_DIGITS if display == "ratio" else continuous_digits(row.std_error)
+    unit_t = f" {unit}" if unit else ""
+    subject, control = _article(arm_name), _article(control_name)
+    label = f"\u201c{outcome_label}\u201d"
+    shows = _finite(row.p_value) and row.p_value < alpha
+    ci = (f"{level_text(row.ci_level)}% CI {fmt_number(tf(row.ci_lower), digits)} to "
+          f"{fmt_number(tf(row.ci_upper), digits)}{unit_t}")
+    est = f"{fmt_signed(tf(row.estimate), digits)}{unit_t}"
+    if margin is not None:
+        bound = -margin if higher_is_better else margin
+        side = "above" if higher_is_better else "below"
+        bound_t = f"{fmt_signed(tf(bound), digits)}{unit_t}"
+        if shows:
+            return (f"{_capital(subject)} is non-inferior to {control} on {label}: the difference {est} ({ci}) "
+                    f"lies {side} the registered margin of {bound_t} ({p_phrase(row.p_value)}).")
+        return (f"Non-inferiority of {subject} to {control} on {label} was not shown: the interval ({ci}) "
+                f"reaches the registered margin of {bound_t} ({p_phrase(row.p_value)}); "
+                "this is not evidence that it is worse.")
+    if lower is None or upper is None:
+        raise ValueError("Give 'lower' and 'upper' for equivalence, or 'margin' for non-inferiority.")
+    bounds = f"{fmt_signed(tf(lower), digits)} to {fmt_signed(tf(upper), digits)}{unit_t}"
+    if shows:
+        return (f"{_capital(subject)} and {control} are equivalent on {label} within the registered margins "
+                f"{bounds}: the difference {est} ({ci}) lies inside them (TOST {p_phrase(row.p_value)}).")
+    return (f"Equivalence of {subject} and {control} on {label} within the registered margins {bounds} was not "
+            f"shown: the interval ({ci}) reaches beyond them (TOST {p_phrase(row.p_value)}); "
+            "this is not evidence of a difference.")

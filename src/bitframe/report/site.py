@@ -65,6 +65,7 @@ from bitframe.report.render import (
     check_trial,
     continuous_digits,
     describe_effect,
+    describe_margin_test,
     display_transform,
     fmt_count,
     fmt_number,
@@ -183,7 +184,6 @@ class _Names:
 
 def _effect_texts(names: _Names, rows: Sequence[EffectEstimate], ci_level: float,
                   summaries: Mapping[tuple[str, str], OutcomeSummary]) -> list[EffectText]:
-    adj = adjustment_name(names.protocol)
     out = []
     for r in rows:
         cm = r.control_mean
@@ -193,7 +193,7 @@ def _effect_texts(names: _Names, rows: Sequence[EffectEstimate], ci_level: float
         out.append(describe_effect(
             r, outcome_type=names.outcome_type(r.outcome), outcome_label=names.outcome_label(r.outcome),
             arm_name=names.arm(r.arm), control_name=names.arm(names.control_id),
-            ci_level=r.ci_level, control_mean=cm, adjustment_name=adj,
+            ci_level=r.ci_level, control_mean=cm, **registered_test(names.protocol, r.outcome),
         ))
     return out
 
@@ -202,6 +202,43 @@ def adjustment_name(protocol: Protocol) -> str | None:
     """The protocol's multiplicity correction as running text names it ("Holm-adjusted"); None for no correction."""
     option = MULTIPLICITY[protocol.analysis.multiplicity]
     return None if option.error_rate == "none" else option.short_label
+
+
+def registered_direction(protocol: Protocol, outcome_id: str) -> int:
+    """The direction a one-sided test looks in: that of the outcome's minimum effect that matters.
+
+    +1 (an increase) unless the registered ``mde`` is negative (a rate ratio below 1 for counts),
+    as the simulation's power diagnosis assumes (``simulate/diagnose.py``).
+    """
+    o = next((o for o in protocol.outcomes if o.id == outcome_id), None)
+    mde = o.assumptions.mde if o is not None and o.assumptions is not None else None
+    if mde is None:
+        return 1
+    return -1 if (mde < 1 if o is not None and o.type == "count" else mde < 0) else 1
+
+
+def registered_test(protocol: Protocol, outcome_id: str) -> dict[str, Any]:
+    """The pre-registered test of one outcome as :func:`describe_effect` takes it."""
+    an = protocol.analysis
+    return {"alpha": an.alpha, "sides": an.sides, "registered": registered_direction(protocol, outcome_id),
+            "adjustment_name": adjustment_name(protocol)}
+
+
+def _margin_tests(names: _Names, results: AnalysisResult) -> list[dict]:
+    """Equivalence and non-inferiority results (rows of ``additional``) as sentences in their own terms."""
+    an = names.protocol.analysis
+    out = []
+    for r in results.additional:
+        if r.method == "tost" and an.equivalence is not None:
+            bounds: dict[str, Any] = {"lower": an.equivalence.lower, "upper": an.equivalence.upper}
+        elif r.method == "non_inferiority" and an.non_inferiority is not None:
+            bounds = {"margin": an.non_inferiority.margin, "higher_is_better": an.non_inferiority.higher_is_better}
+        else:
+            continue
+        out.append({"outcome": r.outcome, "arm": r.arm, "text": describe_margin_test(
+            r, outcome_type=names.outcome_type(r.outcome), outcome_label=names.outcome_label(r.outcome),
+            arm_name=names.arm(r.arm), control_name=names.arm(names.control_id), alpha=an.alpha, **bounds)})
+    return out
 
 
 def _sorted_effects(names: _Names, rows: Sequence[EffectEstimate]) -> list[EffectEstimate]:
@@ -218,6 +255,7 @@ def _summary(names: _Names, effects: list[EffectEstimate], texts: list[EffectTex
     others = [(r, t) for r, t in zip(effects, texts) if names.outcome_role(r.outcome, r) != "primary"]
     items = [{"outcome": t.outcome, "arm": t.arm, "headline": t.headline, "evidence": t.evidence_sentence,
               "evidence_class": t.evidence_class, "ci": t.ci_sentence} for _, t in primary]
+    an = names.protocol.analysis
     srm = results.srm
     cautions = []
     if srm is not None and srm.mismatch:
@@ -231,10 +269,14 @@ def _summary(names: _Names, effects: list[EffectEstimate], texts: list[EffectTex
         "primary": items,
         "others": [{"outcome": t.outcome, "arm": t.arm, "role": names.outcome_role(r.outcome, r),
                     "text": f"{t.headline} {t.evidence_sentence}"} for r, t in others],
+        "margin_tests": _margin_tests(names, results),
         "cautions": cautions,
-        "evidence_scale": "Strength of evidence follows Bland (2015): p < 0.001 very strong, < 0.01 strong, "
-                          "< 0.05 moderate, < 0.1 weak, otherwise little or no evidence; when the protocol "
-                          "names a multiple-comparison correction, the adjusted p-value decides.",
+        "evidence_scale": "A result is stated as an increase or a reduction only when the pre-registered test "
+                          f"rejects no effect at the protocol's alpha ({fmt_number(an.alpha, 3)}, "
+                          f"{an.sides}-sided, after its multiple-comparison correction); otherwise the report says "
+                          "there is no clear evidence and gives the interval. Strength of evidence follows Bland "
+                          "(2015): p < 0.001 very strong, < 0.01 strong, < 0.05 moderate, < 0.1 weak, otherwise "
+                          "little or no evidence. See docs/report-language.md.",
     }
 
 
