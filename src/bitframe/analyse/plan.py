@@ -76,6 +76,7 @@ def analyse_files(
     from bitframe.data import read_table
     from bitframe.io import sha256_file
     from bitframe.protocol import load_protocol_with_source
+    from bitframe.protocol.canonical import content_sha256, part_hashes
 
     loaded = load_protocol_with_source(protocol_path)
     protocol = loaded.protocol
@@ -94,6 +95,8 @@ def analyse_files(
         manifest = _read_json(manifest_path, AllocationManifest, what="the randomisation manifest")
     inputs = AnalysisInputs(
         protocol_sha256=loaded.sha256,
+        protocol_content_sha256=content_sha256(protocol),
+        protocol_parts_sha256=part_hashes(protocol),
         list_sha256=sha256_file(list_path),
         outcomes_sha256=sha256_file(outcomes_path),
         participants_sha256=sha256_file(participants) if participants else None,

@@ -340,9 +340,17 @@ class ClusterCorrelation(Record):
 
 
 class AnalysisInputs(Record):
-    """What was analysed: the files, their SHA-256 hashes, the scheme and the allocation seed."""
+    """What was analysed: the files, their SHA-256 hashes, the scheme and the allocation seed.
+
+    Beside the protocol file's hash, ``protocol_content_sha256`` hashes the analysis-relevant
+    content and ``protocol_parts_sha256`` each part by path (``bitframe.protocol.canonical``),
+    so a report can tell administrative edits (``trial.status``) from changes to what was
+    analysed. Both are optional: results written before them still read.
+    """
 
     protocol_sha256: str | None = None
+    protocol_content_sha256: str | None = None
+    protocol_parts_sha256: dict[str, str] = Field(default_factory=dict)
     list_sha256: str | None = None
     outcomes_sha256: str | None = None
     participants_sha256: str | None = None

@@ -38,6 +38,8 @@ def _report(source: Path, results: Path | None, out: Path, pdf: bool, force: boo
         from bitframe.report.site import render_site_report
 
         written = render_site_report(source, results, out_html=out, pdf=pdf, force=force)
+    for warning in written.warnings:
+        typer.echo(f"warning: {warning}", err=True)
     parts = [str(written.html)] + ([str(written.pdf)] if written.pdf else [])
     return f"wrote {' and '.join(parts)} ({written.kind} report, {len(written.sections)} sections)"
 

@@ -258,6 +258,7 @@ class RenderedReport(FrameDisplay):
     pdf: Path | None
     sections: tuple[str, ...]
     kind: str  # "site" or "programme"
+    warnings: tuple[str, ...] = ()  # what the command line repeats on standard error
 
     def to_frame(self) -> pd.DataFrame:
         import pandas as pd
@@ -314,7 +315,8 @@ def html_to_pdf(html_path: str | os.PathLike, pdf_path: str | os.PathLike, *, ti
 
 
 def write_report(html_text: str, out_html: str | os.PathLike, *, pdf: bool | str | os.PathLike = False,
-                 force: bool = False, sections: Sequence[str] = (), kind: str = "site") -> RenderedReport:
+                 force: bool = False, sections: Sequence[str] = (), kind: str = "site",
+                 warnings: Sequence[str] = ()) -> RenderedReport:
     """Write the HTML (and its PDF) atomically; refuse to overwrite without ``force``.
 
     ``pdf=True`` writes ``out_html`` with the suffix ``.pdf``; a path writes there.
@@ -350,7 +352,8 @@ def write_report(html_text: str, out_html: str | os.PathLike, *, pdf: bool | str
         os.replace(tmp_html, out_html)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return RenderedReport(html=out_html, pdf=pdf_path, sections=tuple(sections), kind=kind)
+    return RenderedReport(html=out_html, pdf=pdf_path, sections=tuple(sections), kind=kind,
+                          warnings=tuple(warnings))
 
 
 def render_template(name: str, **context: Any) -> str:

@@ -31,6 +31,7 @@ import math
 import os
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -86,6 +87,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "SITE_SECTIONS",
+    "ProtocolCheck",
+    "check_protocol",
     "render_site_html",
     "render_site_report",
     "site_context",
@@ -763,7 +766,55 @@ def _attrition(names: _Names, results: AnalysisResult, pid: str) -> dict:
     )}
 
 
-def _reproducibility(results: AnalysisResult, pid: str, protocol_sha256: str | None) -> dict:
+@dataclass(frozen=True)
+class ProtocolCheck:
+    """How the protocol given to the report compares with the one analysed.
+
+    ``level``: ``"same"``; ``"administrative"`` (only administrative parts changed: a quiet note);
+    ``"analysis"`` (an analysis-relevant part changed: a loud warning); ``"file"`` (the file differs
+    and the results predate content hashes, so what changed is not known); ``"unknown"`` (nothing
+    to compare). ``changed`` names the parts (``trial.status``, ``outcomes[attended].column``).
+    """
+
+    level: str
+    changed: tuple[str, ...] = ()
+    text: str | None = None
+
+
+def _changed_parts(recorded: Mapping[str, str], current: Mapping[str, str]) -> tuple[str, ...]:
+    return tuple(sorted(k for k in set(recorded) | set(current) if recorded.get(k) != current.get(k)))
+
+
+def check_protocol(protocol: Protocol, results: AnalysisResult, protocol_sha256: str | None = None) -> ProtocolCheck:
+    """Compare the protocol with the one the results were analysed from (``bitframe.protocol.canonical``)."""
+    from bitframe.protocol.canonical import administrative, content_sha256, part_hashes
+
+    inputs = results.inputs
+    file_differs = bool(protocol_sha256 and inputs.protocol_sha256 and protocol_sha256 != inputs.protocol_sha256)
+    if inputs.protocol_content_sha256 is None:
+        if file_differs:
+            return ProtocolCheck("file", (), "The protocol file given to the report differs from the one that was "
+                                 "analysed, and the results predate content hashes, so what changed is not known.")
+        return ProtocolCheck("same" if protocol_sha256 and inputs.protocol_sha256 else "unknown")
+    changed = _changed_parts(inputs.protocol_parts_sha256, part_hashes(protocol)) if inputs.protocol_parts_sha256 else ()
+    if content_sha256(protocol) != inputs.protocol_content_sha256:
+        relevant = tuple(c for c in changed if not administrative(c))
+        what = f": {', '.join(relevant)}" if relevant else ""
+        return ProtocolCheck("analysis", relevant, (
+            f"The protocol has changed since the analysis in what the analysis depends on{what}. These results "
+            "were computed from the earlier protocol; re-run `bitframe analyse` with this protocol, or report "
+            "with the protocol that was analysed."))
+    admin = tuple(c for c in changed if administrative(c))
+    if admin or file_differs:
+        what = f": {', '.join(admin)}" if admin else " (layout or comments only)"
+        return ProtocolCheck("administrative", admin,
+                             f"The protocol's administrative details changed after the analysis{what}; "
+                             "nothing the analysis depends on changed.")
+    return ProtocolCheck("same")
+
+
+def _reproducibility(results: AnalysisResult, pid: str, protocol_sha256: str | None,
+                     protocol_check: ProtocolCheck) -> dict:
     inputs = results.inputs
     manifest = results.manifest or AllocationManifest()
     items: list[tuple[str, Any]] = [
@@ -771,7 +822,9 @@ def _reproducibility(results: AnalysisResult, pid: str, protocol_sha256: str | N
         ("Results written", results.created_utc or "\u2014"),
         ("bitframe version (analysis)", results.bitframe_version or "\u2014"),
     ]
-    for label, value in (("Protocol SHA-256", inputs.protocol_sha256), ("Randomisation list SHA-256", inputs.list_sha256),
+    for label, value in (("Protocol SHA-256", inputs.protocol_sha256),
+                         ("Protocol content SHA-256 (analysis-relevant parts)", inputs.protocol_content_sha256),
+                         ("Randomisation list SHA-256", inputs.list_sha256),
                          ("Outcomes file SHA-256", inputs.outcomes_sha256),
                          ("Participants SHA-256", inputs.participants_sha256)):
         if value:
@@ -783,9 +836,16 @@ def _reproducibility(results: AnalysisResult, pid: str, protocol_sha256: str | N
     checks = []
     if protocol_sha256 and inputs.protocol_sha256:
         same = protocol_sha256 == inputs.protocol_sha256
-        checks.append("The protocol file given to the report is the one that was analysed (hashes match)." if same else
-                      "The protocol file given to the report differs from the one that was analysed "
-                      f"(SHA-256 {protocol_sha256[:12]}\u2026 vs {inputs.protocol_sha256[:12]}\u2026).")
+        if same:
+            checks.append("The protocol file given to the report is the one that was analysed (hashes match).")
+        elif protocol_check.level in ("analysis", "file"):
+            checks.append("The protocol file given to the report differs from the one that was analysed "
+                          f"(SHA-256 {protocol_sha256[:12]}\u2026 vs {inputs.protocol_sha256[:12]}\u2026).")
+    if protocol_check.level in ("administrative", "analysis") and protocol_check.text:
+        checks.append(protocol_check.text)
+    elif protocol_check.level == "same" and inputs.protocol_content_sha256:
+        checks.append("The analysis-relevant content of the protocol is the one that was analysed (content hashes "
+                      "match).")
     if manifest.protocol_sha256 and inputs.protocol_sha256:
         same = manifest.protocol_sha256 == inputs.protocol_sha256
         checks.append("The randomisation manifest was made from the same protocol as the analysis." if same else
@@ -838,7 +898,8 @@ def site_context(protocol: Protocol, results: AnalysisResult | None, *, prefix: 
     meta = {
         "id": trial.id, "title": trial.title, "site": trial.site,
         "area": PROGRAMME_AREAS[trial.programme_area].label,
-        "status": TRIAL_STATUSES[trial.status].label,
+        "status": (f"Results (analysed {results.created_utc[:10]})" if results is not None and results.created_utc
+                   else "Results" if results is not None else TRIAL_STATUSES[trial.status].label),
         "registration": f"{trial.registration.registry} {trial.registration.id}" if trial.registration else None,
         "dates": (f"{trial.dates.start or '?'} to {trial.dates.end or '?'}" if trial.dates else None),
         "team": [f"{m.name} ({m.role}{', ' + m.organisation if m.organisation else ''})" for m in trial.team],
@@ -849,6 +910,7 @@ def site_context(protocol: Protocol, results: AnalysisResult | None, *, prefix: 
         ctx["design"] = _design(protocol, names, None, pid)
         ctx["sections"] = [(f"{pid}{k}", v) for k, v in SITE_SECTIONS if k in ("framework", "design")]
         return ctx
+    protocol_check = check_protocol(protocol, results, protocol_sha256)
     ci_level = results.ci_level
     summaries = {(s.outcome, s.arm): s for s in results.outcome_summaries}
     effects = _sorted_effects(names, results.effects)
@@ -864,7 +926,9 @@ def site_context(protocol: Protocol, results: AnalysisResult | None, *, prefix: 
         "additional": _additional(names, results, pid, ci_level),
         "subgroups": _subgroups(names, results, pid, ci_level),
         "attrition": _attrition(names, results, pid),
-        "reproducibility": _reproducibility(results, pid, protocol_sha256),
+        "reproducibility": _reproducibility(results, pid, protocol_sha256, protocol_check),
+        "protocol_check": {"level": protocol_check.level, "text": protocol_check.text,
+                           "changed": list(protocol_check.changed)},
     })
     deviations = list(results.deviations)
     if names.unknown:
@@ -914,5 +978,7 @@ def render_site_report(protocol: Protocol | str | os.PathLike, results: Analysis
     else:
         check_trial(results, protocol.trial.id)
     html = render_site_html(protocol, results, protocol_sha256=sha)
+    check = check_protocol(protocol, results, sha)
+    warnings = (check.text,) if check.level in ("analysis", "file") and check.text else ()
     return write_report(html, Path(out_html), pdf=pdf, force=force,
-                        sections=tuple(k for k, _ in SITE_SECTIONS), kind="site")
+                        sections=tuple(k for k, _ in SITE_SECTIONS), kind="site", warnings=warnings)
