@@ -367,12 +367,36 @@ def _power_rows(names: _Names, power: Sequence[PowerSummary]) -> list[list[dict]
     return rows
 
 
+def protocol_power(protocol: Protocol) -> tuple[tuple[PowerSummary, ...], str]:
+    """The power of the design computed from the protocol (when the results carry none), and a note saying so.
+
+    The report calls the power stage (``bitframe.power.protocol``) itself, so the section is never
+    empty: the rows are those ``bitframe power PROTOCOL`` prints, or the reason there are none.
+    """
+    from bitframe.errors import BitframeError
+    from bitframe.power.protocol import power_for_protocol
+
+    if protocol.power is None:
+        return (), "The protocol has no power section, so no power calculation can be shown."
+    try:
+        rows = tuple(PowerSummary.model_validate(r.to_dict()) for r in power_for_protocol(protocol))
+    except (BitframeError, ValueError) as exc:
+        return (), f"The power of the design could not be computed from the protocol: {exc}"
+    if not rows:
+        return (), "No primary outcome has power assumptions (a minimum effect that matters) in the protocol."
+    return rows, ("Computed by the report from the protocol's power section and assumptions (the results carry "
+                  "no power calculation: `bitframe analyse --power` was not given).")
+
+
 def _design(protocol: Protocol, names: _Names, results: AnalysisResult | None, pid: str) -> dict:
     """The design tables; with no results (a site yet to report) only what the protocol says."""
     rnd = protocol.randomisation
     manifest = results.manifest if results is not None else None
     consort = results.consort if results is not None else None
-    power = results.power if results is not None else ()
+    power: Sequence[PowerSummary] = results.power if results is not None else ()
+    power_note = None
+    if not power:
+        power, power_note = protocol_power(protocol)
     items: list[tuple[str, Any]] = [
         ("Unit of randomisation", UNIT_LEVELS["cluster" if protocol.is_cluster else "individual"].label),
         ("Scheme", SCHEMES[rnd.scheme].label),
@@ -440,7 +464,8 @@ def _design(protocol: Protocol, names: _Names, results: AnalysisResult | None, p
         ["Outcome", "Design", ("Power", True), ("Target", True), ("n required", True), ("n planned", True),
          ("Minimum detectable effect", True), "Verdict", "Comment"],
         _power_rows(names, power),
-        empty="No power calculation was stored with these results.",
+        empty=power_note or "No power calculation was stored with these results.",
+        note=power_note if power else None,
     )
     assumptions = []
     if pw is not None:
