@@ -26,6 +26,7 @@ from report_testkit import (
 )
 
 from bitframe.errors import BitframeError
+from bitframe.report.render import sig_decimals
 from bitframe.report.site import SITE_SECTIONS
 
 REFERENCE = json.loads((SYN_DIR / "synthesis_reference.json").read_text(encoding="utf-8"))
@@ -172,10 +173,12 @@ def test_synthesis_tables_show_the_metafor_values(doc, synthesis, key):
         p = tr.find("td", class_="p").text()
         assert (ref["pval"] < 0.001) if p.startswith("<") else shows(p, ref["pval"], digits=3)
         if ref["method"] != "FE":
-            assert shows(tr.find("td", class_="tau2").text(), ref["tau2"] * scale**2, digits=4)
+            # Three significant figures (issue 15: not "59.8095"); render.sig_decimals.
+            tau2 = ref["tau2"] * scale**2
+            assert shows(tr.find("td", class_="tau2").text(), tau2, digits=sig_decimals(tau2, n=3))
             lo, hi = tr.find("td", class_="pi").text().split(" to ")
             assert shows(lo, tf(ref["pi_lb"]), digits=digits) and shows(hi, tf(ref["pi_ub"]), digits=digits)
-        assert shows(tr.find("td", class_="i2").text(), ref["I2"], digits=1)
+        assert shows(tr.find("td", class_="i2").text(), ref["I2"], digits=sig_decimals(ref["I2"], n=2, max_decimals=1))
         q = re.match(rf"({NUMBER}) \((\d+) df\), p (?:= )?(<\s*0\.001|{NUMBER})", tr.find("td", class_="q").text())
         assert q and shows(q.group(1), ref["QE"], digits=2) and int(q.group(2)) == len(REF[key]["rows"]) - 1
     sentence = doc.by_id(f"synthesis-{index}").find("p", class_="pooled-sentence").text()

@@ -67,6 +67,7 @@ from bitframe.report.render import (
     fmt_number,
     fmt_p,
     fmt_percent,
+    fmt_sig,
     fmt_signed,
     level_text,
     load_results,
@@ -415,9 +416,9 @@ def _group_view(g: SynthesisGroup, pid: str) -> dict:
             cell(f"{_fmt_value(g.measure, f.ci_lower)} to {_fmt_value(g.measure, f.ci_upper)}", num=True, cls="ci",
                  method=f.method),
             cell(fmt_p(f.p_value), num=True, cls="p", method=f.method),
-            cell(fmt_number(f.tau2 * (1e4 if unit == "pp" else 1), 4) if f.method != "FE" else "0", num=True,
+            cell(fmt_sig(f.tau2 * (1e4 if unit == "pp" else 1), 3) if f.method != "FE" else "0", num=True,
                  cls="tau2", method=f.method),
-            cell(fmt_number(f.i2, 1) + "%", num=True, cls="i2", method=f.method),
+            cell(fmt_sig(f.i2, 2, max_decimals=1) + "%", num=True, cls="i2", method=f.method),
             cell(f"{fmt_number(f.q, 2)} ({f.q_df} df), {p_phrase(f.q_p_value)}", num=True, cls="q", method=f.method),
             cell(pi, num=True, cls="pi", method=f.method),
         ])
@@ -440,8 +441,8 @@ def _group_view(g: SynthesisGroup, pid: str) -> dict:
             pi_lower=tf(f.pi_lower) if has_pi else None, pi_upper=tf(f.pi_upper) if has_pi else None,
         ))
     log = MEASURES[g.measure][1] == "exp"
-    note = (f"Heterogeneity (REML): \u03c4\u00b2 = {fmt_number(reml.tau2 * (1e4 if unit == 'pp' else 1), 4)}, "
-            f"I\u00b2 = {fmt_number(reml.i2, 1)}%, Q({reml.q_df}) = {fmt_number(reml.q, 2)}, {p_phrase(reml.q_p_value)}")
+    note = (f"Heterogeneity (REML): \u03c4\u00b2 = {fmt_sig(reml.tau2 * (1e4 if unit == 'pp' else 1), 3)}, "
+            f"I\u00b2 = {fmt_sig(reml.i2, 2, max_decimals=1)}%, Q({reml.q_df}) = {fmt_number(reml.q, 2)}, {p_phrase(reml.q_p_value)}")
     svg = forest_plot(
         [r.label for r in g.rows], [tf(r.yi) for r in g.rows], [tf(r.yi - z * r.sei) for r in g.rows],
         [tf(r.yi + z * r.sei) for r in g.rows], weights=list(reml.weights), weight_header="Weight (REML)",
@@ -473,7 +474,7 @@ def _pooled_sentence(g: SynthesisGroup) -> str:
             f"pooled {label} is {_fmt_value(g.measure, reml.estimate, signed=MEASURES[g.measure][1] != 'exp')}{unit} "
             f"({level}% CI {_fmt_value(g.measure, reml.ci_lower)} to {_fmt_value(g.measure, reml.ci_upper)}; "
             f"{p_phrase(reml.p_value)}: {words} of an effect on average){pi}. "
-            f"I\u00b2 = {fmt_number(reml.i2, 1)}% of the variation between sites is beyond chance.")
+            f"I\u00b2 = {fmt_sig(reml.i2, 2, max_decimals=1)}% of the variation between sites is beyond chance.")
 
 
 def _primary_contrasts(sites: Sequence[SiteData]) -> list[dict]:

@@ -16,6 +16,9 @@ ratio (odds, rate)          2 decimals                                      ``1.
 p-value                     3 decimals; ``< 0.001`` below that              ``p = 0.004``
 counts of people            thousands separators                            ``1,600``
 SMD                         3 decimals, signed                              ``-0.078``
+tau-squared                 3 significant figures                           ``59.8``
+I-squared                   2 significant figures, at most 1 decimal        ``45%``, ``4.3%``
+ICC (observed, assumed)     2 significant figures of each, shared decimals  ``0.031``, ``0.050``
 ==========================  ==============================================  =======================
 
 Negative numbers use the Unicode minus sign (U+2212), as typeset reports do.
@@ -80,11 +83,13 @@ __all__ = [
     "fmt_number",
     "fmt_p",
     "fmt_percent",
+    "fmt_sig",
     "fmt_signed",
     "html_to_pdf",
     "humanise",
     "load_results",
     "rate_digits",
+    "sig_decimals",
     "write_report",
 ]
 
@@ -181,6 +186,24 @@ def sig_digits(x: Any, n: int = 2) -> int:
     if not _finite(x) or x == 0:
         return 2
     return int(min(3, max(0, n - 1 - math.floor(math.log10(abs(x))))))
+
+
+def sig_decimals(*values: Any, n: int = 2, max_decimals: int = 6) -> int:
+    """Decimals that show every value to at least ``n`` significant figures, in [0, ``max_decimals``].
+
+    Used for heterogeneity and correlation statistics (τ², I², ICC), whose size varies by orders of
+    magnitude: τ² = 59.8 (pp²) and 0.00123 both keep three significant figures with ``n=3``.
+
+    >>> sig_decimals(59.8095, n=3), sig_decimals(0.031, 0.05), sig_decimals(0.0)
+    (1, 3, 0)
+    """
+    found = [n - 1 - math.floor(math.log10(abs(v))) for v in values if _finite(v) and v != 0]
+    return int(min(max_decimals, max([0, *found])))
+
+
+def fmt_sig(x: Any, n: int = 2, *, max_decimals: int = 6) -> str:
+    """``x`` to ``n`` significant figures (no trailing exponent): ``59.8095 -> '59.8'`` with ``n=3``."""
+    return fmt_number(x, sig_decimals(x, n=n, max_decimals=max_decimals))
 
 
 def level_text(ci_level: float) -> str:

@@ -72,12 +72,14 @@ from bitframe.report.render import (
     fmt_number,
     fmt_p,
     fmt_percent,
+    fmt_sig,
     fmt_signed,
     humanise,
     level_text,
     load_results,
     p_phrase,
     render_template,
+    sig_decimals,
     sig_digits,
     write_report,
 )
@@ -477,7 +479,7 @@ def _design(protocol: Protocol, names: _Names, results: AnalysisResult | None, p
         if pw.cluster_size:
             assumptions.append(f"mean cluster size {fmt_number(pw.cluster_size, 1)}")
         if pw.icc is not None:
-            assumptions.append(f"ICC {fmt_number(pw.icc, 3)}")
+            assumptions.append(f"ICC {fmt_sig(pw.icc, 2)}")
         if pw.attrition:
             assumptions.append(f"attrition {fmt_percent(pw.attrition)}")
         if pw.r_squared:
@@ -492,9 +494,13 @@ def _design(protocol: Protocol, names: _Names, results: AnalysisResult | None, p
             else:
                 assumptions.append(f"{o.id}: minimum effect that matters {fmt_number(a.mde, 2)}")
 
-    icc_rows = [[cell(names.outcome_label(r.outcome), header=True), cell(fmt_number(r.icc, 3), num=True),
-                 cell(fmt_number(pw.icc, 3) if pw is not None and pw.icc is not None else "\u2014", num=True),
-                 cell(r.method or "\u2014")] for r in (results.icc if results is not None else ())]
+    assumed_icc = pw.icc if pw is not None else None
+    icc_rows = []
+    for r in results.icc if results is not None else ():
+        d = sig_decimals(r.icc, assumed_icc)  # observed and assumed side by side share their decimals
+        icc_rows.append([cell(names.outcome_label(r.outcome), header=True), cell(fmt_number(r.icc, d), num=True),
+                         cell(fmt_number(assumed_icc, d) if assumed_icc is not None else "\u2014", num=True),
+                         cell(r.method or "\u2014")])
     icc_tbl = table(f"{pid}tbl-icc", "Intra-cluster correlation: observed and assumed",
                     ["Outcome", ("Observed ICC", True), ("Assumed ICC", True), "Method"], icc_rows,
                     empty="No intra-cluster correlation was estimated.")
