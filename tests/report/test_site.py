@@ -347,7 +347,10 @@ def test_deviations_notes_and_reproducibility(site_doc, results):
     manifest = doc.by_id("tbl-manifest").text()
     assert res["manifest"]["seed"] in manifest and "numpy version 2.1.0" in manifest
     strata = _row_cells(doc.by_id("tbl-strata"))
-    assert [r[0].text() for r in strata] == list(res["manifest"]["counts"]["stratum"])
+    # Strata as a reader names them ("Practice: Elm Road", not "practice=Elm Road"; issue 15).
+    assert [r[0].text() for r in strata] == [
+        "; ".join(f"{k.replace('_', ' ').capitalize()}: {v}" for k, v in (p.split("=", 1) for p in key.split("; ")))
+        for key in res["manifest"]["counts"]["stratum"]]
     assert [num(c.text()) for c in strata[0][1:]] == [192, 193]
     checks = doc.section_of("reproducibility").text()
     assert "The analysed randomisation list is the one the manifest sealed" in checks
@@ -685,3 +688,17 @@ def test_the_design_and_the_effects_note_name_the_correction_by_its_vocabulary_l
     if method != "none":
         assert f"use the {option.label} correction {option.family}." in doc.by_id("outcomes").parent.text()
         assert f"{option.short_label}-adjusted" in doc.by_id("summary").parent.text()
+
+
+@pytest.mark.parametrize("registry,rid,shown", [("ISRCTN", "ISRCTN00000001", "ISRCTN00000001"),
+                                                ("OSF", "abc12", "OSF abc12"),
+                                                ("ClinicalTrials.gov", "NCT01234567", "ClinicalTrials.gov NCT01234567")])
+def test_registration_line_names_the_registry_once(protocols, results, registry, rid, shown):
+    from bitframe.protocol.schema import Registration
+
+    protocol = protocols["sms-link-worker"]
+    trial = protocol.trial.model_copy(update={"registration": Registration(registry=registry, id=rid)})
+    doc = parse_html(render_site_html(protocol.model_copy(update={"trial": trial}), as_result(results("sms-link-worker"))))
+    meta = doc.find("dl", class_="meta")
+    pairs = dict(zip([dt.text() for dt in meta.find_all("dt")], [dd.text() for dd in meta.find_all("dd")]))
+    assert pairs["Registration"] == shown

@@ -16,13 +16,26 @@ def echo_err(text: str) -> None:
     typer.echo(text, err=True)
 
 
+MISSING = "\u2013"  # how a console table shows a missing value (never "None" or "NaN")
+
+
 def print_frame(frame: pd.DataFrame, columns: list[str], formats: dict[str, str] | None = None) -> None:
-    """A plain-text table on standard output (stable for tests and pipes)."""
+    """A plain-text table on standard output (stable for tests and pipes); a missing value shows as "–"."""
+    import pandas as pd
+
+    def missing(v: Any) -> bool:
+        if v is None:
+            return True
+        try:
+            return bool(pd.isna(v))
+        except (TypeError, ValueError):  # a list or array in a cell is a value, not a missing one
+            return False
+
     formats = formats or {}
     shown = frame[[c for c in columns if c in frame.columns]].copy()
-    for col, fmt in formats.items():
-        if col in shown.columns:
-            shown[col] = shown[col].map(lambda v, f=fmt: "" if v is None or v != v else format(v, f))
+    for col in shown.columns:
+        fmt = formats.get(col)
+        shown[col] = shown[col].map(lambda v, f=fmt: MISSING if missing(v) else format(v, f) if f else v)
     typer.echo(shown.to_string(index=False))
 
 

@@ -442,7 +442,8 @@ def _group_view(g: SynthesisGroup, pid: str) -> dict:
         ))
     log = MEASURES[g.measure][1] == "exp"
     note = (f"Heterogeneity (REML): \u03c4\u00b2 = {fmt_sig(reml.tau2 * (1e4 if unit == 'pp' else 1), 3)}, "
-            f"I\u00b2 = {fmt_sig(reml.i2, 2, max_decimals=1)}%, Q({reml.q_df}) = {fmt_number(reml.q, 2)}, {p_phrase(reml.q_p_value)}")
+            f"I\u00b2 = {fmt_sig(reml.i2, 2, max_decimals=1)}%, Q({reml.q_df}) = {fmt_number(reml.q, 2)}, "
+            f"{p_phrase(reml.q_p_value)}")
     svg = forest_plot(
         [r.label for r in g.rows], [tf(r.yi) for r in g.rows], [tf(r.yi - z * r.sei) for r in g.rows],
         [tf(r.yi + z * r.sei) for r in g.rows], weights=list(reml.weights), weight_header="Weight (REML)",

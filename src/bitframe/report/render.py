@@ -90,6 +90,7 @@ __all__ = [
     "load_results",
     "rate_digits",
     "sig_decimals",
+    "stratum_label",
     "write_report",
 ]
 
@@ -215,6 +216,18 @@ def humanise(identifier: str) -> str:
     """``'stratified_block' -> 'Stratified block'``."""
     s = str(identifier).replace("_", " ").strip()
     return s[:1].upper() + s[1:]
+
+
+def stratum_label(stratum: str) -> str:
+    """A stratum as a reader names it: ``'practice=Elm Road; age_band=65+' -> 'Practice: Elm Road; Age band: 65+'``.
+
+    The randomisation list keeps the machine form (column=value); parts without ``=`` are kept as they are.
+    """
+    parts = []
+    for part in str(stratum).split("; "):
+        column, sep, value = part.partition("=")
+        parts.append(f"{humanise(column)}: {value}" if sep else part)
+    return "; ".join(parts)
 
 
 # --------------------------------------------------------------------------- words

@@ -81,11 +81,12 @@ from bitframe.report.render import (
     render_template,
     sig_decimals,
     sig_digits,
+    stratum_label,
     write_report,
 )
 
 if TYPE_CHECKING:
-    from bitframe.protocol.schema import Protocol
+    from bitframe.protocol.schema import Protocol, Registration
 
 __all__ = [
     "SITE_SECTIONS",
@@ -898,7 +899,7 @@ def _reproducibility(results: AnalysisResult, pid: str, protocol_sha256: str | N
         m_items.append((f"{name} version", version))
     strata = manifest.counts.get("stratum") or {}
     arm_ids: list[str] = list((manifest.counts.get("arm") or {}).keys())
-    stratum_rows = [[cell(s, header=True)] + [cell(fmt_count(c.get(a) if isinstance(c, dict) else None), num=True)
+    stratum_rows = [[cell(stratum_label(s), header=True)] + [cell(fmt_count(c.get(a) if isinstance(c, dict) else None), num=True)
                                               for a in arm_ids]
                     for s, c in strata.items()]
     return {
@@ -908,6 +909,12 @@ def _reproducibility(results: AnalysisResult, pid: str, protocol_sha256: str | N
                         ["Stratum"] + [(a, True) for a in arm_ids], stratum_rows) if stratum_rows else None,
         "checks": checks,
     }
+
+
+def _registration(registration: Registration) -> str:
+    """``ISRCTN00000001`` rather than ``ISRCTN ISRCTN00000001``: the registry only when the id does not name it."""
+    registry, rid = str(registration.registry), str(registration.id)
+    return rid if rid.upper().startswith(registry.upper()) else f"{registry} {rid}"
 
 
 # --------------------------------------------------------------------------- assembly
@@ -931,7 +938,7 @@ def site_context(protocol: Protocol, results: AnalysisResult | None, *, prefix: 
         "area": PROGRAMME_AREAS[trial.programme_area].label,
         "status": (f"Results (analysed {results.created_utc[:10]})" if results is not None and results.created_utc
                    else "Results" if results is not None else TRIAL_STATUSES[trial.status].label),
-        "registration": f"{trial.registration.registry} {trial.registration.id}" if trial.registration else None,
+        "registration": _registration(trial.registration) if trial.registration else None,
         "dates": (f"{trial.dates.start or '?'} to {trial.dates.end or '?'}" if trial.dates else None),
         "team": [f"{m.name} ({m.role}{', ' + m.organisation if m.organisation else ''})" for m in trial.team],
     }
