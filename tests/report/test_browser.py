@@ -255,3 +255,62 @@ def test_cli_writes_pdf_beside_the_html(tmp_path, capsys):
     assert data.startswith(b"%PDF-") and pdf_pages(data) >= 2
     assert pdf.stat().st_mode & 0o777 == out.stat().st_mode & 0o777  # shared like the HTML, not private
     assert sorted(p.name for p in tmp_path.iterdir()) == ["champions.html", "champions.pdf", "results.json"]
+
+
+CLIPPED = """JSON.stringify((() => {
+  const out = [];
+  for (const svg of document.querySelectorAll('svg')) {
+    const box = svg.getBoundingClientRect();
+    for (const t of svg.querySelectorAll('text')) {
+      const r = t.getBoundingClientRect();
+      if (r.width === 0) continue;
+      if (r.left < box.left - 1 || r.right > box.right + 1 || r.top < box.top - 1 || r.bottom > box.bottom + 1) {
+        out.push({figure: svg.id || svg.getAttribute('aria-labelledby'), text: t.textContent,
+                  text_box: [r.left, r.right, r.top, r.bottom], svg_box: [box.left, box.right, box.top, box.bottom]});
+      }
+    }
+  }
+  const ellipses = [...document.querySelectorAll('svg text')].filter(t => t.textContent.includes('\\u2026'))
+    .map(t => t.textContent);
+  return {clipped: out, ellipses};
+})())"""
+
+
+def _edge_cases_page(tmp_path: Path) -> Path:
+    """Forest plots whose null line sits at an edge, with labels far longer than their column."""
+    from bitframe.report.figures import forest_plot
+
+    long = "Personalised SMS reminder sent two days before the first link-worker appointment, with a named contact"
+    figures = [
+        forest_plot([long, "Short"], [2.0, 3.0], [0.5, 1.0], [4.0, 5.0], favours=("lower than control",
+                    "higher than control"), label_header="Arm", title="All above the null"),
+        forest_plot([long, "Short"], [-2.0, -3.0], [-4.0, -5.0], [-0.5, -1.0], favours=("lower than control",
+                    "higher than control"), label_header="Arm", title="All below the null"),
+        forest_plot(["A", "B"], [1.5, 2.0], [1.1, 1.2], [2.2, 3.5], log_scale=True,
+                    favours=("lower than control", "higher than control"), title="Ratios above 1"),
+    ]
+    page = tmp_path / "edges.html"
+    page.write_text("<!doctype html><html><head><meta charset='utf-8'><title>edges</title></head><body>"
+                    + "".join(f"<div style='width:900px'>{svg}</div>" for svg in figures) + "</body></html>",
+                    encoding="utf-8")
+    return page
+
+
+def test_no_figure_text_is_clipped_or_truncated(browser, rendered, tmp_path):
+    """Every SVG text element's box lies inside its SVG's box (issue 15), in the reports and at the edges."""
+    from bitframe.protocol import load_protocol
+    from bitframe.report.site import render_site_report
+
+    protocol = load_protocol(PROTOCOL_FILES["sms-link-worker"])
+    arms = tuple(a.model_copy(update={"name": a.name + " with a much longer name than the label column allows"})
+                 for a in protocol.arms)
+    long_names = render_site_report(protocol.model_copy(update={"arms": arms}),
+                                    as_result(load_fixture_results("sms-link-worker")), out_html=tmp_path / "long.html")
+    pages = [rendered["site"].html, rendered["programme"].html, long_names.html, _edge_cases_page(tmp_path)]
+    for page in pages:
+        _open(browser, page)
+        found = json.loads(browser.evaluate(CLIPPED))
+        assert found["clipped"] == [], (page.name, found["clipped"][:5])
+        assert found["ellipses"] == [], (page.name, found["ellipses"][:5])
+    headers = [t.text() for t in parse_html(long_names.html.read_text(encoding="utf-8")).find_all("text")]
+    assert "Study" not in headers and "Arm" in headers

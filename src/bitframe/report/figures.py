@@ -182,9 +182,40 @@ def _line(
     return f"<line {attrs}/>"
 
 
-def _truncate(text: str, max_width: float, size: float) -> str:
+def _wrap(text: str, max_width: float, size: float) -> list[str]:
+    """Lines of at most ``max_width`` (at the conservative width estimate), broken between words.
+
+    A word longer than a line is split across lines; nothing is cut off or replaced by an ellipsis.
+    """
     max_chars = max(4, int(max_width / (0.6 * size)))
-    return text if len(text) <= max_chars else text[: max_chars - 1] + "\u2026"
+    lines: list[str] = []
+    current = ""
+    for word in text.split():
+        while len(word) > max_chars:
+            if current:
+                lines.append(current)
+                current = ""
+            lines.append(word[:max_chars])
+            word = word[max_chars:]
+        candidate = f"{current} {word}" if current else word
+        if len(candidate) <= max_chars:
+            current = candidate
+        else:
+            lines.append(current)
+            current = word
+    if current or not lines:
+        lines.append(current)
+    return lines
+
+
+def _text_lines(x: float, y: float, lines: Sequence[str], line_h: float, **kw: Any) -> str:
+    """One ``<text>`` whose lines are ``<tspan>`` children, the first with its baseline at ``y``."""
+    if len(lines) == 1:
+        return _text(x, y, lines[0], **kw)
+    head = _text(x, y, "", **kw)[: -len("</text>")]
+    spans = "".join(f'<tspan x="{_num(x)}" dy="{_num(0 if i == 0 else line_h)}">{_esc(line)}</tspan>'
+                    for i, line in enumerate(lines))
+    return f"{head}{spans}</text>"
 
 
 def _floats(name: str, values: Iterable[Any]) -> list[float]:
@@ -320,8 +351,12 @@ def forest_plot(
     digits: int = 2,
     width: float = 860,
     id_prefix: str | None = None,
+    label_header: str = "Study",
 ) -> str:
     """A forest plot: one row per estimate with its CI, a null line, pooled diamonds.
+
+    ``label_header`` heads the column of labels ("Study", "Arm", "Subgroup"); labels longer than
+    the column wrap onto further lines (the row grows), so no label is cut off.
 
     Values are on the display scale; with ``log_scale=True`` they must be
     positive ratios (odds, risk, rate ratios) and the axis is log10, so that
@@ -393,8 +428,12 @@ def forest_plot(
 
     row_texts = [ci_text(est[i], lo[i], hi[i]) for i in range(k)]
     pooled_texts = [ci_text(p.estimate, p.ci_lower, p.ci_upper) for p in pooled]
-    all_labels = labels + [p.label for p in pooled] + ["Study"]
+    all_labels = labels + [p.label for p in pooled] + [label_header]
     label_w = min(max(_text_width(s, font) for s in all_labels), 0.3 * width)
+    line_h = font * 1.2
+    label_lines = [_wrap(x, label_w, font) for x in labels]
+    # Bold glyphs are wider than regular ones: wrap the pooled labels a little earlier.
+    pooled_lines = [_wrap(p.label, label_w, font * 1.1) for p in pooled]
     ci_w = max(_text_width(s, font) for s in row_texts + pooled_texts + [ci_head])
     weight_texts = [f"{100 * x / sum(w):.1f}%" for x in w] if w is not None else []
     weight_w = max(_text_width(s, font) for s in [*weight_texts, weight_header]) if w is not None else 0.0
@@ -410,14 +449,37 @@ def forest_plot(
     axis = _Axis(ticks[0], ticks[-1], plot_x0, plot_x1, log=log_scale)
 
     header_y = pad + font
-    first_row_y = header_y + row_h
-    rows_y = [first_row_y + i * row_h for i in range(k)]
-    pooled_start = (rows_y[-1] + row_h * 1.5) if k else first_row_y
-    pooled_y = [pooled_start + j * row_h * 1.2 for j in range(len(pooled))]
+    # Each row is centred in its band; a wrapped label makes its band taller by a line per extra line.
+    rows_y: list[float] = []
+    top = header_y + row_h / 2
+    for lines in label_lines:
+        band = row_h + (len(lines) - 1) * line_h
+        rows_y.append(top + band / 2)
+        top += band
+    pooled_y: list[float] = []
+    top += 0.4 * row_h
+    for lines in pooled_lines:
+        band = 1.2 * row_h + (len(lines) - 1) * line_h
+        pooled_y.append(top + band / 2)
+        top += band
     last_y = pooled_y[-1] if pooled else rows_y[-1]
-    axis_y = last_y + row_h * 0.9
+    axis_y = last_y + row_h * 0.9 + (len((pooled_lines or label_lines)[-1]) - 1) * line_h / 2
     x_label_y = axis_y + 18 + font + 6
     favours_y = x_label_y + font + 4
+    favours_at: tuple[tuple[str, float, float], tuple[str, float, float]] | None = None
+    if favours:
+        xn = axis(null_value)
+        left, right = f"\u2190 {favours[0]}", f"{favours[1]} \u2192"
+        # With the null line near an edge the words slide inwards rather than run off the figure;
+        # when they then collide, the second goes on the line below.
+        left_end = max(xn - 6, pad + _text_width(left, small))
+        right_start = min(xn + 6, width - pad - _text_width(right, small))
+        right_y = favours_y
+        if right_start < left_end + 6:
+            right_start = max(pad, min(xn + 6, width - pad - _text_width(right, small)))
+            right_y = favours_y + small + 4
+        favours_at = ((left, left_end, favours_y), (right, right_start, right_y))
+        favours_y = right_y
     note_y = (favours_y if favours else x_label_y) + font + 10
     height = (note_y if note else favours_y if favours else x_label_y) + pad
 
@@ -438,7 +500,7 @@ def forest_plot(
 
     out = _svg_open(width, height, title, description, pid, "bf-forest")
     # Column headers.
-    out.append(_text(pad, header_y, "Study", weight="bold"))
+    out.append(_text(pad, header_y, label_header, weight="bold"))
     out.append(_text(ci_x, header_y, ci_head, anchor="end", weight="bold"))
     if w is not None:
         out.append(_text(weight_x, header_y, weight_header, anchor="end", weight="bold"))
@@ -455,7 +517,8 @@ def forest_plot(
         side = 5.0 + 9.0 * math.sqrt(w[i] / wmax) if w is not None and wmax > 0 else 8.0
         tip = f"{labels[i]}: {row_texts[i]}" + (f", weight {weight_texts[i]}" if w is not None else "")
         out.append(f'<g class="bf-row" data-index="{i}"><title>{_esc(tip)}</title>')
-        out.append(_text(pad, y + 4, _truncate(labels[i], label_w, font), css_class="bf-label"))
+        lines = label_lines[i]
+        out.append(_text_lines(pad, y + 4 - (len(lines) - 1) * line_h / 2, lines, line_h, css_class="bf-label"))
         out.append(_line(axis(lo[i]), y, axis(hi[i]), y, stroke=_INK, width=1.25, css_class="bf-ci"))
         out.append(
             f'<rect class="bf-point" x="{_num(x_est - side / 2)}" y="{_num(y - side / 2)}" '
@@ -473,7 +536,9 @@ def forest_plot(
         y = pooled_y[j]
         colour = _SERIES_COLOURS[(j + 1) % len(_SERIES_COLOURS)]
         out.append(f'<g class="bf-pooled-row" data-index="{j}"><title>{_esc(p.label + ": " + pooled_texts[j])}</title>')
-        out.append(_text(pad, y + 4, _truncate(p.label, label_w, font), weight="bold", css_class="bf-label"))
+        lines = pooled_lines[j]
+        out.append(_text_lines(pad, y + 4 - (len(lines) - 1) * line_h / 2, lines, line_h, weight="bold",
+                               css_class="bf-label"))
         if p.pi_lower is not None and p.pi_upper is not None:
             out.append(
                 _line(axis(p.pi_lower), y, axis(p.pi_upper), y, stroke=colour, width=1.5, dash="3 2", css_class="bf-pi")
@@ -495,15 +560,11 @@ def forest_plot(
         out.append(_line(x, axis_y, x, axis_y + 5, stroke=_INK))
         out.append(_text(x, axis_y + 18, _tick_label(t), anchor="middle", size=small, css_class="bf-tick"))
     out.append(_text((plot_x0 + plot_x1) / 2, x_label_y, x_label, anchor="middle", css_class="bf-axis-label"))
-    if favours:
-        fy = favours_y
-        xn = axis(null_value)
-        out.append(
-            _text(xn - 6, fy, f"\u2190 {favours[0]}", anchor="end", size=small, fill=_MUTED, css_class="bf-favours")
-        )
-        out.append(
-            _text(xn + 6, fy, f"{favours[1]} \u2192", anchor="start", size=small, fill=_MUTED, css_class="bf-favours")
-        )
+    if favours_at is not None:
+        (left, left_end, fy_left), (right, right_start, fy_right) = favours_at
+        out.append(_text(left_end, fy_left, left, anchor="end", size=small, fill=_MUTED, css_class="bf-favours"))
+        out.append(_text(right_start, fy_right, right, anchor="start", size=small, fill=_MUTED,
+                         css_class="bf-favours"))
     out.append("</g>")
     if note:
         out.append(_text(pad, note_y, note, size=small, fill=_MUTED, css_class="bf-note"))

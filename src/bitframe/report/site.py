@@ -614,13 +614,14 @@ def _forest_groups(texts: Sequence[EffectText], names: _Names, pid: str, ci_leve
             title = rows[0].outcome_label
         digits = max(r.digits for r in rows)
         several = len({r.outcome for r in rows}) > 1
-        # Short labels: the figure truncates long ones, and the caption names the outcome.
-        labels = [f"{r.arm_name} ({r.outcome})" if several else r.arm_name for r in rows]
+        # Long labels wrap in the figure, so each row can name its outcome in full.
+        labels = [f"{r.arm_name}: {r.outcome_label}" if several else r.arm_name for r in rows]
         svg = forest_plot(
             labels, [r.plot_estimate for r in rows], [r.plot_lower for r in rows],
             [r.plot_upper for r in rows], log_scale=(kind == "ratio"), ci_level=ci_level,
             title=f"Forest plot: {title}", x_label=x_label, digits=digits,
             favours=("lower than control", "higher than control"), id_prefix=f"{pid}fig-forest-{i + 1}",
+            label_header="Arm",
         )
         figures.append({"svg": svg, "caption": f"{title}: estimates with {level_text(ci_level)}% confidence intervals."})
     return figures
@@ -760,7 +761,7 @@ def _subgroups(names: _Names, results: AnalysisResult, pid: str, ci_level: float
                               ci_level=ci_level, title=f"Subgroups of {subgroup}: {names.outcome_label(outcome)}, "
                                                        f"{names.arm(arm)}",
                               x_label=f"{x} (arm \u2212 control)", digits=digits, note=f"Test of {inter_t}.",
-                              id_prefix=f"{pid}fig-subgroup-{gi + 1}")
+                              id_prefix=f"{pid}fig-subgroup-{gi + 1}", label_header="Subgroup")
             figures.append({"svg": svg, "caption": f"{names.outcome_label(outcome)}, {names.arm(arm)}, by {subgroup} "
                                                    f"({inter_t})."})
     pre = ", ".join(names.protocol.analysis.subgroups)
