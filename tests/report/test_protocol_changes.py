@@ -74,3 +74,30 @@ def test_changing_a_primary_outcomes_column_is_a_loud_warning(capsys, analysed, 
     assert "differs from the one that was analysed" in html
     assert err.startswith("warning: The protocol has changed since the analysis") and \
         "outcomes[registered].column" in err
+
+
+@pytest.mark.slow  # a full analysis with randomisation inference: about a minute on two shared cores
+def test_end_to_end_analyse_records_the_content_hash_and_report_reads_it(capsys, tmp_path):
+    """`bitframe analyse --json` records both hashes; an edited status then reports quietly, an edited column loudly."""
+    protocol_path = tmp_path / "sms.yaml"
+    protocol_path.write_text(PROTOCOL_FILES["sms-link-worker"].read_text(encoding="utf-8"), encoding="utf-8")
+    people, lst, out, results = (tmp_path / n for n in ("people.csv", "list.csv", "outcomes.csv", "results.json"))
+    for args in (["simulate", protocol_path, "--out", people, "--n", 300],
+                 ["randomise", protocol_path, "-p", people, "-o", lst],
+                 ["simulate", protocol_path, "--list", lst, "--participants", people, "--out", out, "--seed", 3],
+                 ["analyse", protocol_path, "--list", lst, "--outcomes", out, "--json", results]):
+        assert main([str(a) for a in args]) == 0, capsys.readouterr().err
+    capsys.readouterr()
+    inputs = json.loads(results.read_text(encoding="utf-8"))["inputs"]
+    protocol = load_protocol(protocol_path)
+    assert inputs["protocol_content_sha256"] == content_sha256(protocol)
+    assert inputs["protocol_parts_sha256"] == part_hashes(protocol)
+    text = protocol_path.read_text(encoding="utf-8")
+    assert "status: planned" in text
+    protocol_path.write_text(text.replace("status: planned", "status: completed"), encoding="utf-8")
+    _, html, err = _report(capsys, protocol_path, results, tmp_path / "quiet.html")
+    assert "differs" not in html and not err and "trial.status" in html
+    column = next(o.column for o in protocol.outcomes if o.role == "primary")
+    protocol_path.write_text(text.replace(f"column: {column}\n", f"column: {column}_v2\n", 1), encoding="utf-8")
+    _, html, err = _report(capsys, protocol_path, results, tmp_path / "loud.html")
+    assert 'id="protocol-changed"' in html and err.startswith("warning: ")
