@@ -649,4 +649,13 @@ def render_programme_report(programme: Programme | str | os.PathLike, *, out_htm
     sites = load_sites(programme)
     html = render_programme_html(programme, sites)
     sections = ("overview", "synthesis", "by-area", "by-lever", *(s.prefix.rstrip("-") for s in sites), "methods")
-    return write_report(html, Path(out_html), pdf=pdf, force=force, sections=sections, kind="programme")
+    from bitframe.report.site import check_protocol
+
+    warnings = []
+    for s in sites:
+        if s.results is not None:
+            check = check_protocol(s.protocol, s.results)
+            if check.level == "analysis" and check.text:
+                warnings.append(f"{s.name}: {check.text}")
+    return write_report(html, Path(out_html), pdf=pdf, force=force, sections=sections, kind="programme",
+                        warnings=warnings)
