@@ -13,7 +13,7 @@ import typer
 from bitframe.errors import BitframeError, Problem
 
 
-def _report(source: Path, results: Path | None, out: Path, pdf: bool, force: bool) -> str:
+def _report(source: Path, results: Path | None, out: Path, pdf: bool, force: bool, docx: Path | None = None) -> str:
     """Do the work of ``bitframe report``; return the line to print. Raises BitframeError."""
     from bitframe.protocol.programme import is_programme_file
 
@@ -22,7 +22,14 @@ def _report(source: Path, results: Path | None, out: Path, pdf: bool, force: boo
     if out.suffix.lower() not in (".html", ".htm"):
         raise BitframeError(Problem("BF521", f"--out must name an .html file; got '{out}'",
                                     hint="e.g. --out report.html (with --pdf, report.pdf is written beside it)"))
+    if docx is not None and docx.suffix.lower() != ".docx":
+        raise BitframeError(Problem("BF524", f"--docx must name a .docx file; got '{docx}'",
+                                    hint="e.g. --docx report.docx"))
     if is_programme_file(source):
+        if docx is not None:
+            raise BitframeError(Problem("BF524", "--docx writes a site report; a programme report is HTML (and PDF)",
+                                        file=str(source), hint="run `bitframe report PROTOCOL --results ... --docx "
+                                                               "FILE` for each site"))
         if results is not None:
             raise BitframeError(Problem(
                 "BF522", "--results is for a single protocol; a programme file names each site's results",
@@ -37,11 +44,25 @@ def _report(source: Path, results: Path | None, out: Path, pdf: bool, force: boo
                 hint="write them with `bitframe analyse PROTOCOL --list LIST --outcomes OUTCOMES --json RESULTS.json`"))
         from bitframe.report.site import render_site_report
 
+        if docx is not None:
+            from bitframe.io import ensure_writable
+
+            ensure_writable([docx], force=force)  # refuse before any output is written
         written = render_site_report(source, results, out_html=out, pdf=pdf, force=force)
+        if docx is not None:
+            from bitframe.io import sha256_file
+            from bitframe.protocol import load_protocol
+            from bitframe.report.render import load_results
+            from bitframe.report.word import render_site_docx
+
+            protocol = load_protocol(source)
+            render_site_docx(protocol, load_results(results, trial_id=protocol.trial.id), docx,
+                             protocol_sha256=sha256_file(source), force=force)
     for warning in written.warnings:
         typer.echo(f"warning: {warning}", err=True)
-    parts = [str(written.html)] + ([str(written.pdf)] if written.pdf else [])
-    return f"wrote {' and '.join(parts)} ({written.kind} report, {len(written.sections)} sections)"
+    parts = [str(written.html)] + ([str(written.pdf)] if written.pdf else []) + ([str(docx)] if docx else [])
+    listed = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+    return f"wrote {listed} ({written.kind} report, {len(written.sections)} sections)"
 
 
 def register(app: typer.Typer) -> None:
@@ -54,6 +75,8 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", "-o", help="The HTML report to write."),
         pdf: bool = typer.Option(False, "--pdf", help="Also print a PDF beside the HTML (needs Chromium)."),
         force: bool = typer.Option(False, "--force", help="Overwrite existing output files."),
+        docx: Path | None = typer.Option(None, "--docx", help="Also write the site report as an editable Word "
+                                                               "document (needs python-docx)."),
     ) -> None:
         """Write the Behavioural Insight Framework report of a site, or of a programme with its synthesis."""
-        typer.echo(_report(source, results, out, pdf, force))
+        typer.echo(_report(source, results, out, pdf, force, docx))
