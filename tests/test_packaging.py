@@ -27,9 +27,10 @@ DISTRIBUTION = {
     "starlette": "fastapi",  # FastAPI's foundation, pinned by it
     "distributed": "dask",  # dask[distributed]
     "websocket": "websocket-client",
+    "docx": "python-docx",
 }
 # Optional back-ends src/ may import (lazily, with a message when missing): module -> extra.
-OPTIONAL = {"distributed": "dask"}
+OPTIONAL = {"distributed": "dask", "docx": "docx"}
 # Runtime dependencies used by name rather than imported, with the text in src/ that uses them.
 USED_BY_NAME = {
     "openpyxl": 'engine="openpyxl"',  # pandas' Excel engine
