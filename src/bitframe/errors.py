@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 
 @dataclass(frozen=True)
@@ -20,7 +21,8 @@ class Problem:
 
     ``line`` and ``column`` are 1-based (as editors show them). ``row`` is the
     1-based data row of a table (the header is row 0), so that it matches what a
-    spreadsheet user sees minus the header line.
+    spreadsheet user sees minus the header line. A ``"warning"`` flags input that is
+    valid but implausible: it is reported beside the errors and never blocks.
     """
 
     code: str
@@ -32,6 +34,7 @@ class Problem:
     field: str | None = None
     hint: str | None = None
     snippet: str | None = None
+    severity: Literal["error", "warning"] = "error"
 
     @property
     def location(self) -> str:
@@ -52,7 +55,7 @@ class Problem:
 
     def format(self) -> str:
         head = f"{self.location}: " if self.location else ""
-        lines = [f"{head}error[{self.code}]: {self.message}"]
+        lines = [f"{head}{self.severity}[{self.code}]: {self.message}"]
         if self.snippet:
             lines.append(self.snippet)
         if self.hint:
@@ -77,7 +80,10 @@ class BitframeError(Exception):
     def report(self) -> str:
         n = len(self.problems)
         body = "\n\n".join(p.format() for p in self.problems)
-        if n > 1:
+        warnings = sum(p.severity == "warning" for p in self.problems)
+        if warnings:
+            body += f"\n\n{n - warnings} error(s) and {warnings} warning(s) found."
+        elif n > 1:
             body += f"\n\n{n} problems found."
         return body
 

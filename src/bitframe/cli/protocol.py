@@ -27,20 +27,21 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print a machine-readable report."),
     ) -> None:
         """Check protocol (or programme) files; report every problem with file:line:column and a suggestion."""
-        from bitframe.protocol import load_protocol
+        from bitframe.protocol.loader import check_regular_file, load_protocol_with_source
         from bitframe.protocol.programme import is_programme_file, load_programme
 
         report: list[dict] = []
         failed = 0
         for path in files:
             try:
+                check_regular_file(path)  # before sniffing: opening a FIFO would block
                 if is_programme_file(path):
                     programme = load_programme(path)
                     report.append({"file": str(path), "valid": True, "programme": programme.spec.id})
                     if not as_json:
                         typer.echo(f"ok  {path}: programme '{programme.spec.id}' with {len(programme.sites)} site protocol(s)")
                     continue
-                protocol = load_protocol(path)
+                loaded = load_protocol_with_source(path)
             except BitframeError as exc:
                 failed += 1
                 report.append({"file": str(path), "valid": False, "problems": [p.to_dict() for p in exc.problems]})
@@ -48,8 +49,15 @@ def register(app: typer.Typer) -> None:
                     echo_err(exc.report())
                     echo_err("")
                 continue
-            report.append({"file": str(path), "valid": True, "trial": protocol.trial.id})
+            protocol = loaded.protocol
+            entry: dict = {"file": str(path), "valid": True, "trial": protocol.trial.id}
+            if loaded.warnings:
+                entry["problems"] = [w.to_dict() for w in loaded.warnings]
+            report.append(entry)
             if not as_json:
+                for warning in loaded.warnings:
+                    echo_err(warning.format())
+                    echo_err("")
                 arms = ", ".join(f"{a.id} ({a.ratio})" for a in protocol.arms)
                 typer.echo(
                     f"ok  {path}: trial '{protocol.trial.id}', {protocol.randomisation.scheme} randomisation, "

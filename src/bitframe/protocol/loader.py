@@ -22,8 +22,22 @@ from bitframe.errors import Problem, ProtocolError, did_you_mean
 if TYPE_CHECKING:
     from pydantic_core import ErrorDetails
 
+    from bitframe.protocol.rules import RuleViolation
+
+# Safety limits. A protocol is a few kilobytes of hand-written YAML; the limits sit far above
+# any real one and far below what would exhaust memory or time.
+# MAX_BYTES: at most this many bytes are read (a larger file, or an endless device, is refused).
 MAX_BYTES = 5_000_000
+# MAX_ALIAS_EXPANSION: YAML aliases (``*name``) re-use an anchored node; expanding them may add at
+# most this many nodes beyond those written in the file. A "billion laughs" alias bomb of a few
+# kilobytes would expand to billions of nodes; the budget is counted on the composed node graph,
+# before anything is constructed, in time linear in the file.
+MAX_ALIAS_EXPANSION = 100_000
 MAX_DEPTH = 64
+
+# Scaffold placeholders: a string starting with this marker is text `bitframe init` left for the
+# author to write; the loader reports each one until it is replaced.
+PLACEHOLDER = "replace:"
 
 _TYPE_WORDS = {
     "int": "a whole number",
@@ -40,12 +54,16 @@ _TYPE_WORDS = {
 
 @dataclass(frozen=True)
 class LoadedProtocol:
-    """A validated protocol together with where it came from (for hashing and reports)."""
+    """A validated protocol together with where it came from (for hashing and reports).
+
+    ``warnings`` are implausible-but-valid assumptions (severity "warning"); they never block.
+    """
 
     protocol: Any  # bitframe.protocol.schema.Protocol
     path: Path
     text: str
     sha256: str
+    warnings: tuple[Problem, ...] = ()
 
 
 def load_protocol(path: str | Path):
@@ -61,23 +79,78 @@ def load_protocol_with_source(path: str | Path) -> LoadedProtocol:
 
     path = Path(path)
     label = str(path)
+    raw = read_protocol_bytes(path)
+    protocol, warnings = _parse(raw, label)
+    return LoadedProtocol(protocol, path, raw.decode("utf-8"), hashlib.sha256(raw).hexdigest(), tuple(warnings))
+
+
+def read_protocol_bytes(path: Path) -> bytes:
+    """The file's bytes, refusing quickly what is not a protocol-sized regular file.
+
+    Devices (``/dev/zero``), FIFOs and sockets are refused before opening (reading one may never
+    end or block); at most ``MAX_BYTES + 1`` bytes are ever read.
+    """
+    check_regular_file(path)
+    label = str(path)
     try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ProtocolError(Problem("BF104", "file not found", file=label, hint="check the path")) from None
-    except IsADirectoryError:
-        raise ProtocolError(Problem("BF104", "is a directory, not a protocol file", file=label)) from None
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)
     except OSError as exc:
         raise ProtocolError(Problem("BF104", f"cannot read the file: {exc.strerror}", file=label)) from None
-    protocol = parse_protocol(raw, label=label)
-    return LoadedProtocol(protocol, path, raw.decode("utf-8"), hashlib.sha256(raw).hexdigest())
+    if len(raw) > MAX_BYTES:
+        raise ProtocolError(_too_large(label))
+    return raw
+
+
+def check_regular_file(path: Path) -> None:
+    """Raise ProtocolError (BF104) unless ``path`` is an existing regular file, without opening it."""
+    import stat
+
+    label = str(path)
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        raise ProtocolError(Problem("BF104", "file not found", file=label, hint="check the path")) from None
+    except OSError as exc:
+        raise ProtocolError(Problem("BF104", f"cannot read the file: {exc.strerror}", file=label)) from None
+    if stat.S_ISDIR(mode):
+        raise ProtocolError(Problem("BF104", "is a directory, not a protocol file", file=label))
+    if not stat.S_ISREG(mode):
+        raise ProtocolError(
+            Problem(
+                "BF104",
+                "not a regular file (a device, pipe or socket); a protocol is a YAML text file",
+                file=label,
+                hint="give the path of the protocol's .yaml file",
+            )
+        )
+
+
+def _too_large(label: str) -> Problem:
+    return Problem(
+        "BF104",
+        f"file is larger than {MAX_BYTES // 1_000_000} MB",
+        file=label,
+        line=1,
+        column=1,
+        hint="a protocol is a few kilobytes of YAML; check this is the right file",
+    )
 
 
 def parse_protocol(source: str | bytes, *, label: str = "<protocol>"):
     """Validate protocol text (or bytes); raise ProtocolError with every problem found."""
+    return _parse(source, label)[0]
+
+
+def parse_protocol_with_warnings(source: str | bytes, *, label: str = "<protocol>") -> tuple[Any, list[Problem]]:
+    """Like :func:`parse_protocol`, also returning the warnings (implausible assumptions)."""
+    return _parse(source, label)
+
+
+def _parse(source: str | bytes, label: str) -> tuple[Any, list[Problem]]:
     if isinstance(source, bytes):
         if len(source) > MAX_BYTES:
-            raise ProtocolError(Problem("BF104", f"file is larger than {MAX_BYTES // 1_000_000} MB", file=label))
+            raise ProtocolError(_too_large(label))
         try:
             text = source.decode("utf-8")
         except UnicodeDecodeError as exc:
@@ -90,6 +163,8 @@ def parse_protocol(source: str | bytes, *, label: str = "<protocol>"):
                 )
             ) from None
     else:
+        if len(source) > MAX_BYTES:
+            raise ProtocolError(_too_large(label))
         text = source
     text = text.lstrip("\ufeff")
     lines = text.splitlines()
@@ -117,7 +192,6 @@ def parse_protocol(source: str | bytes, *, label: str = "<protocol>"):
             )
         )
 
-    problems: list[Problem] = []
     version_problem = _check_version(document, label, lines)
     if version_problem:
         # A different language version would make every other message misleading.
@@ -132,33 +206,164 @@ def parse_protocol(source: str | bytes, *, label: str = "<protocol>"):
 
     from pydantic import ValidationError
 
-    from bitframe.protocol.rules import check_rules
+    from bitframe.protocol.rules import check_plausibility, check_rules
     from bitframe.protocol.schema import Protocol
 
+    def located(code: str, loc: tuple, message: str, hint: str | None, severity: str = "error") -> Problem:
+        line, col, width = _position(document, loc)
+        return Problem(
+            code,
+            message,
+            file=label,
+            line=line,
+            column=col,
+            hint=hint,
+            snippet=_snippet(lines, line, col, width),
+            field=_dotted(loc),
+            severity="warning" if severity == "warning" else "error",
+        )
+
+    placeholders = list(_placeholders(plain, ()))
+    problems = [
+        located("BF116", loc, f"placeholder not filled: '{_dotted(loc)}' still reads {text!r}",
+                f"replace it with {_placeholder_what(text)}")
+        for loc, text in placeholders
+    ]
+    placeholder_locs = {loc for loc, _ in placeholders}
+
+    # Every layer runs even when an earlier one fails, so one pass shows every problem: the
+    # schema errors are reported, then the fields they name are set aside (an optional field
+    # falls back to its default) and the cross-field rules run on what is left.
+    protocol = None
+    set_aside: list[tuple] = []
     try:
         protocol = Protocol.model_validate(plain, context={"defer_rules": True})
     except ValidationError as exc:
-        for err in exc.errors(include_url=False):
-            problems.append(_problem_from_pydantic(err, document, label, lines))
-        raise ProtocolError(_dedupe(problems)) from None
+        errors = exc.errors(include_url=False)
+        schema_problems = [
+            _problem_from_pydantic(err, document, label, lines)
+            for err in errors
+            if _clean_loc(tuple(err["loc"])) not in placeholder_locs
+        ]
+        problems.extend(_dedupe(schema_problems))
+        set_aside = [_clean_loc(tuple(err["loc"])) for err in errors]
+        protocol = _validate_setting_aside(plain, set_aside)
 
-    for v in check_rules(protocol):
-        line, col, width = _position(document, v.loc)
-        problems.append(
-            Problem(
-                v.code,
-                v.message,
-                file=label,
-                line=line,
-                column=col,
-                hint=v.hint,
-                snippet=_snippet(lines, line, col, width),
-                field=_dotted(v.loc),
-            )
-        )
-    if problems:
-        raise ProtocolError(problems)
-    return protocol
+    if protocol is not None:
+        for v in check_rules(protocol):
+            if not _about_set_aside(v, set_aside):
+                problems.append(located(v.code, v.loc, v.message, v.hint))
+    errors_found = bool(problems)
+    warnings = (
+        [located(v.code, v.loc, v.message, v.hint, "warning") for v in check_plausibility(protocol)]
+        if protocol is not None
+        else []
+    )
+    if errors_found:
+        raise ProtocolError(problems + warnings)
+    return protocol, warnings
+
+
+def _validate_setting_aside(plain: dict, locs: list[tuple]):
+    """The protocol with each field at ``locs`` removed, or None when that cannot validate.
+
+    A location is set aside by removing its nearest enclosing optional key (so that the field
+    takes its default); when some location has none, the rules cannot run on a sound protocol.
+    """
+    import copy
+
+    from pydantic import ValidationError
+
+    from bitframe.protocol.schema import Protocol
+
+    trimmed = copy.deepcopy(plain)
+    for loc in locs:
+        if not _remove_optional(trimmed, loc):
+            return None
+    try:
+        return Protocol.model_validate(trimmed, context={"defer_rules": True})
+    except ValidationError:
+        return None
+
+
+def _remove_optional(document: Any, loc: tuple) -> bool:
+    for cut in range(len(loc), 0, -1):
+        key = loc[cut - 1]
+        if isinstance(key, int):
+            continue
+        model = _model_at(loc[: cut - 1])
+        field = model.model_fields.get(str(key)) if model is not None else None
+        if model is not None and field is not None and field.is_required():
+            continue
+        # an optional field, or a key the schema does not know (extra_forbidden)
+        parent = _walk(document, loc[: cut - 1])
+        if isinstance(parent, dict):
+            parent.pop(str(key), None)
+            return True
+        return False
+    return False
+
+
+def _walk(document: Any, loc: tuple) -> Any:
+    node = document
+    for step in loc:
+        if isinstance(node, dict) and str(step) in node:
+            node = node[str(step)]
+        elif isinstance(node, list) and isinstance(step, int) and 0 <= step < len(node):
+            node = node[step]
+        else:
+            return None
+    return node
+
+
+def _about_set_aside(violation: RuleViolation, set_aside: list[tuple]) -> bool:
+    """Whether a rule's message may only follow from a field being set aside.
+
+    Such a rule sits in the set-aside field's section (or contains it), or names the field; it
+    is left out, and shows (if still true) once the schema error is fixed.
+    """
+    loc = violation.loc
+    text = f"{violation.message} {violation.hint or ''}"
+    for other in set_aside:
+        section = other[:-1] if len(other) > 1 else other
+        if loc[: len(section)] == section or section[: len(loc)] == loc:
+            return True
+        names = [str(step) for step in other if isinstance(step, str)]
+        if names and re.search(rf"\b{re.escape(names[-1])}\b", text):
+            return True
+    return False
+
+
+def _placeholders(node: Any, loc: tuple) -> typing.Iterator[tuple[tuple, str]]:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _placeholders(value, (*loc, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _placeholders(value, (*loc, i))
+    elif isinstance(node, str) and node.strip().lower().startswith(PLACEHOLDER):
+        yield loc, node
+
+
+def _placeholder_what(text: str) -> str:
+    what = text.strip()[len(PLACEHOLDER):].strip()
+    return what or "the trial's own value"
+
+
+def _proportion_hint(value: Any) -> str | None:
+    """'write 0.8' for a proportion given as a percentage (80, '80%', '3%')."""
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*([-+]?\d+(?:\.\d+)?)\s*%\s*", value)
+        if match is None:
+            return None
+        number = float(match.group(1))
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+        if not 1 < number <= 100:
+            return None
+    else:
+        return None
+    return f"write {number / 100:g}: proportions are written between 0 and 1"
 
 
 # ----------------------------------------------------------------------------- YAML
@@ -168,13 +373,74 @@ class _TooDeep(Exception):
     pass
 
 
+class _AliasBudgetExceeded(Exception):
+    def __init__(self, line: int, column: int):
+        super().__init__(line, column)
+        self.line, self.column = line, column
+
+
+def _check_alias_expansion(root: Any) -> None:
+    """Refuse a composed document whose aliases would expand past ``MAX_ALIAS_EXPANSION`` nodes.
+
+    ruamel's composer returns a graph in which every alias is the anchored node object itself, so a
+    node reached twice is expanded twice by anything that walks the data. The expanded size of each
+    node is counted once (memoised by identity), in time linear in the file.
+    """
+    from ruamel.yaml.nodes import MappingNode, SequenceNode
+
+    expanded: dict[int, int] = {}
+    in_progress: set[int] = set()
+    distinct = 0
+
+    def size(node: Any) -> int:
+        nonlocal distinct
+        key = id(node)
+        if key in expanded:
+            return expanded[key]
+        if key in in_progress:  # a node inside itself: the constructor builds the cycle once, unexpanded
+            return 1
+        distinct += 1
+        total = 1
+        if isinstance(node, (MappingNode, SequenceNode)):
+            in_progress.add(key)
+            children = [part for pair in node.value for part in pair] if isinstance(node, MappingNode) else node.value
+            for child in children:
+                total += size(child)
+                if total - distinct > MAX_ALIAS_EXPANSION:
+                    raise _AliasBudgetExceeded(child.start_mark.line + 1, child.start_mark.column + 1)
+            in_progress.discard(key)
+        expanded[key] = total
+        return total
+
+    size(root)
+
+
 def _parse_yaml(text: str, label: str, lines: list[str]):
     from ruamel.yaml import YAML
+    from ruamel.yaml.constructor import RoundTripConstructor
     from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+    class BudgetedConstructor(RoundTripConstructor):
+        def construct_document(self, node: Any) -> Any:
+            _check_alias_expansion(node)
+            return super().construct_document(node)
+
     yaml = YAML(typ="rt")
+    yaml.Constructor = BudgetedConstructor
     try:
         return yaml.load(text)
+    except _AliasBudgetExceeded as exc:
+        raise ProtocolError(
+            Problem(
+                "BF105",
+                f"YAML aliases would expand the document past the budget of {MAX_ALIAS_EXPANSION:,} added nodes",
+                file=label,
+                line=exc.line,
+                column=exc.column,
+                hint="write the values out, or use fewer nested aliases (*name); a protocol needs few if any",
+                snippet=_snippet(lines, exc.line, exc.column, 1),
+            )
+        ) from None
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None
@@ -446,6 +712,9 @@ def _problem_from_pydantic(err: ErrorDetails, document: Any, label: str, lines: 
         message = f"'{name}' {_range_text(kind, ctx)}, got {_show(value)}"
         if kind in {"too_short", "string_too_short"}:
             message = f"'{name}' must not be empty"
+        upper = ctx.get("lt", ctx.get("le"))
+        if isinstance(upper, (int, float)) and upper <= 1:
+            hint = _proportion_hint(value)
         line, col, width = _position(document, loc)
     elif kind.endswith(("_type", "_parsing")) or kind in {"model_attributes_type", "dict_type", "list_type"}:
         code = "BF112"
@@ -455,6 +724,8 @@ def _problem_from_pydantic(err: ErrorDetails, document: Any, label: str, lines: 
             hint = "remove the leading '- ': this section is a mapping, not a list"
         elif expected.startswith("a list") and isinstance(value, (str, int, float)):
             hint = f"write it as a list: `{name}: [{_scalar_text(value)}]`"
+        elif isinstance(value, str):
+            hint = _proportion_hint(value)
         line, col, width = _position(document, loc)
     elif kind == "string_pattern_mismatch":
         code = "BF115"

@@ -22,6 +22,20 @@ BF130  references to unknown arms
 BF131  analysis options inconsistent (CACE column, Lin without covariates)
 BF132  dates out of order
 =====  ==================================================================
+
+Plausibility checks (:func:`check_plausibility`) flag assumptions that are valid but unlikely to
+be meant; they are reported as warnings and never block:
+
+=====  ==================================================================
+BF150  a count outcome's rate-ratio ``mde`` beyond 1/5 to 5: behavioural interventions
+       shift event rates by tens of percent, so a ratio of 30 is almost surely a
+       percentage or a count written where the ratio belongs
+BF150  ``power.icc`` above 0.5: intra-cluster correlations of trial outcomes are
+       typically below 0.1 (Adams et al. 2004, J Clin Epidemiol 57:785), and above
+       0.5 the clusters, not the participants, are the sample
+BF150  ``power.attrition`` above 0.5: losing more than half the sample is a design
+       problem to resolve before the trial, or a percentage written as a proportion
+=====  ==================================================================
 """
 
 from __future__ import annotations
@@ -242,9 +256,11 @@ def _violations(p: Protocol) -> Iterator[RuleViolation]:
                 yield RuleViolation("BF128", loc, "a binary outcome needs control_rate", _assumption_hint("binary"))
             elif not 0 < a.control_rate < 1:
                 yield RuleViolation(
-                    "BF128", (*loc, "control_rate"), f"control_rate must be a proportion in (0, 1), got {a.control_rate}"
+                    "BF128", (*loc, "control_rate"), f"control_rate must be a proportion in (0, 1), got {a.control_rate}",
+                    _percentage_hint(a.control_rate),
                 )
-            if a.mde is not None and a.control_rate is not None and not 0 < a.control_rate + a.mde < 1:
+            if (a.mde is not None and a.control_rate is not None and 0 < a.control_rate < 1
+                    and not 0 < a.control_rate + a.mde < 1):
                 yield RuleViolation(
                     "BF128",
                     (*loc, "mde"),
@@ -372,6 +388,54 @@ def _violations(p: Protocol) -> Iterator[RuleViolation]:
     dates = p.trial.dates
     if dates and dates.start and dates.end and dates.end < dates.start:
         yield RuleViolation("BF132", ("trial", "dates", "end"), f"end {dates.end} is before start {dates.start}")
+
+
+# Plausibility thresholds; the reasons are in the module docstring (BF150).
+MAX_PLAUSIBLE_RATE_RATIO = 5.0
+MAX_PLAUSIBLE_ICC = 0.5
+MAX_PLAUSIBLE_ATTRITION = 0.5
+
+
+def check_plausibility(protocol: Protocol) -> list[RuleViolation]:
+    """Valid but implausible assumptions (warnings, BF150): each names its field and never blocks."""
+    return list(_implausible(protocol))
+
+
+def _implausible(p: Protocol) -> Iterator[RuleViolation]:
+    for i, outcome in enumerate(p.outcomes):
+        a = outcome.assumptions
+        if outcome.type == "count" and a is not None and a.mde is not None and a.mde > 0:
+            ratio = a.mde
+            if not 1 / MAX_PLAUSIBLE_RATE_RATIO <= ratio <= MAX_PLAUSIBLE_RATE_RATIO:
+                yield RuleViolation(
+                    "BF150",
+                    ("outcomes", i, "assumptions", "mde"),
+                    f"mde {ratio:g} is a rate ratio: the intervention would multiply the event rate by {ratio:g}",
+                    f"a count outcome's mde is a rate ratio, e.g. 1.2 for 20% more events; values beyond "
+                    f"1/{MAX_PLAUSIBLE_RATE_RATIO:g} to {MAX_PLAUSIBLE_RATE_RATIO:g} are rarely meant",
+                )
+    pw = p.power
+    if pw is None:
+        return
+    if pw.icc is not None and pw.icc > MAX_PLAUSIBLE_ICC:
+        yield RuleViolation(
+            "BF150",
+            ("power", "icc"),
+            f"icc {pw.icc:g} is implausibly high (above {MAX_PLAUSIBLE_ICC:g})",
+            "trial outcomes' intra-cluster correlations are typically below 0.1; check the source of this value",
+        )
+    if pw.attrition > MAX_PLAUSIBLE_ATTRITION:
+        yield RuleViolation(
+            "BF150",
+            ("power", "attrition"),
+            f"attrition {pw.attrition:g} means more than half the sample is lost to follow-up",
+            "check the value is a proportion of the sample (0.1 = 10%)",
+        )
+
+
+def _percentage_hint(value: float) -> str | None:
+    """'write 0.03' when a proportion was given as a percentage (3)."""
+    return f"write {value / 100:g}: proportions are written between 0 and 1" if 1 < value <= 100 else None
 
 
 def _arm_rules(p: Protocol) -> Iterator[RuleViolation]:
