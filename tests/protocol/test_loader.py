@@ -178,3 +178,118 @@ def test_random_structures_never_raise_anything_but_protocol_error(doc):
         parse_protocol("bitframe: 1\n" + "\n".join(f"{k}: {json.dumps(v)}" for k, v in doc.items()), label="fuzz.yaml")
     except ProtocolError as exc:
         assert exc.problems
+
+
+# ----------------------------------------------------------------------------- issue 21: one pass, safe YAML
+
+
+def test_five_range_mistakes_get_five_located_messages_in_one_run():
+    """Schema errors and the cross-field rules on what is left come out together (issue 21)."""
+    fixture = HERE / "fixtures" / "five-range-mistakes.yaml"
+    text = fixture.read_text()
+    with pytest.raises(ProtocolError) as info:
+        load_protocol(fixture)
+    found = {(p.line, p.column): (p.code, p.message, p.hint) for p in info.value.problems}
+    hint = "write {}: proportions are written between 0 and 1"
+    assert found == {
+        (line_of(text, "target: 80"), 11): ("BF114", "'target' must be less than 1.0, got 80", hint.format(0.8)),
+        (line_of(text, "icc: 30"), 8): ("BF114", "'icc' must be less than 1.0, got 30", hint.format(0.3)),
+        (line_of(text, "attrition: 5"), 14): ("BF114", "'attrition' must be less than 1.0, got 5", hint.format(0.05)),
+        (line_of(text, "r_squared: 30%"), 14): ("BF112", "'r_squared' must be a number, got '30%'", hint.format(0.3)),
+        (line_of(text, "control_rate: 3,"), 33): (
+            "BF128", "control_rate must be a proportion in (0, 1), got 3.0", hint.format(0.03)),
+    }
+    assert all(p.snippet and p.file == str(fixture) for p in info.value.problems)
+
+
+@pytest.mark.parametrize(("written", "hint"), [("80", "write 0.8"), ("'80%'", "write 0.8"), ("3%", "write 0.03"),
+                                               ("12.5%", "write 0.125")])
+def test_percentages_get_the_proportion_to_write(written, hint):
+    [p] = problems_of(edit("  target: 0.8", f"  target: {written}"))
+    assert p.field == "power.target" and p.hint.startswith(hint + ":")
+
+
+def test_percentage_control_rate_gets_the_proportion_to_write():
+    [p] = problems_of(edit("control_rate: 0.62", "control_rate: 3%"))
+    assert (p.code, p.field) == ("BF112", "outcomes[0].assumptions.control_rate")
+    assert p.hint.startswith("write 0.03:")
+
+
+def test_rules_still_run_beside_schema_errors_in_other_sections():
+    text = edit("  target: 0.8", "  target: 80").replace("role: control", "role: intervention", 1)
+    found = [(p.code, p.field) for p in problems_of(text)]
+    assert ("BF114", "power.target") in found and ("BF120", "arms") in found
+
+
+def test_a_rule_that_follows_from_a_set_aside_field_is_not_reported():
+    # strata set aside must not also produce "stratified_block needs strata"
+    [p] = problems_of(edit("strata: [practice]", "strata: practice"))
+    assert p.code == "BF112"
+
+
+def bomb(levels: int, width: int = 9) -> str:
+    """A "billion laughs" document: each anchor is a list of `width` aliases of the one before."""
+    lines = ["bitframe: 1", "lol0: &lol0 [" + ", ".join(['"lol"'] * width) + "]"]
+    lines += [f"lol{i}: &lol{i} [" + ", ".join([f"*lol{i - 1}"] * width) + "]" for i in range(1, levels + 1)]
+    return "\n".join(lines) + "\n"
+
+
+def test_alias_bomb_is_refused_quickly_with_a_located_message(tmp_path):
+    import time
+
+    path = tmp_path / "bomb.yaml"
+    text = bomb(9)
+    while len(text) < 4600:  # the issue's 4.6 KB bomb: padding comments, same nine nested levels
+        text += "# " + "lol " * 30 + "\n"
+    path.write_text(text)
+    start = time.perf_counter()
+    with pytest.raises(ProtocolError) as info:
+        load_protocol(path)
+    assert time.perf_counter() - start < 2
+    [p] = info.value.problems
+    assert p.code == "BF105" and p.line is not None and p.column is not None and p.snippet
+    assert p.message == "YAML aliases would expand the document past the budget of 100,000 added nodes"
+
+
+def test_aliases_within_the_budget_still_load():
+    text = edit("  alpha: 0.05", "  alpha: &level 0.05").replace("  target: 0.8", "  target: *level", 1)
+    [p] = problems_of(text)  # the alias resolved: target 0.05 does not exceed alpha 0.05
+    assert (p.code, p.field) == ("BF129", "power.target")
+
+
+def test_alias_budget_counts_expansion_not_size():
+    from ruamel.yaml import YAML
+
+    from bitframe.protocol.loader import MAX_ALIAS_EXPANSION, _check_alias_expansion
+
+    # 3 levels of 9 expand to 9**3 = 729 nodes: well within the budget
+    _check_alias_expansion(YAML(typ="rt").compose(bomb(3)))
+    assert 9**7 > MAX_ALIAS_EXPANSION > 9**5
+
+
+def test_devices_and_fifos_are_refused_without_reading(tmp_path):
+    import os
+    import time
+
+    fifo = tmp_path / "pipe.yaml"
+    os.mkfifo(fifo)
+    for path in (Path("/dev/zero"), fifo):
+        start = time.perf_counter()
+        with pytest.raises(ProtocolError) as info:
+            load_protocol(path)
+        assert time.perf_counter() - start < 2
+        [p] = info.value.problems
+        assert p.code == "BF104" and p.file == str(path)
+        assert p.message == "not a regular file (a device, pipe or socket); a protocol is a YAML text file"
+
+
+def test_reading_stops_past_the_size_cap(tmp_path, monkeypatch):
+    from bitframe.protocol import loader
+
+    monkeypatch.setattr(loader, "MAX_BYTES", 1000)
+    big = tmp_path / "big.yaml"
+    big.write_text("bitframe: 1\n" + "# padding\n" * 200)
+    with pytest.raises(ProtocolError) as info:
+        load_protocol(big)
+    [p] = info.value.problems
+    assert (p.code, p.file, p.line) == ("BF104", str(big), 1) and "larger than" in p.message

@@ -176,3 +176,38 @@ def test_inference_options_are_consistent():
     assert ("BF131", "the wild cluster bootstrap needs clusters") in found
     text = replace(SMS, "multiplicity: holm", "multiplicity: westfall_young\n  inference: analytic")
     assert ("BF131", "'westfall_young' resamples the design, but inference is 'analytic'") in codes(text)
+
+
+# ----------------------------------------------------------------------------- plausibility warnings (BF150)
+
+
+def warnings_of(text: str):
+    from bitframe.protocol.loader import parse_protocol_with_warnings
+
+    _protocol, warnings = parse_protocol_with_warnings(text, label="t.yaml")
+    return [(w.code, w.field, w.severity) for w in warnings]
+
+
+def test_valid_examples_have_no_warnings():
+    for text in (SMS, PEER, LETTERS):
+        assert warnings_of(text) == []
+
+
+def test_implausible_icc_and_attrition_warn_without_blocking():
+    text = replace(replace(PEER, "icc: 0.03", "icc: 0.6"), "attrition: 0.15", "attrition: 0.55")
+    assert warnings_of(text) == [("BF150", "power.icc", "warning"), ("BF150", "power.attrition", "warning")]
+
+
+def test_a_rate_ratio_of_30_warns():
+    text = replace(replace(SMS, "    type: binary\n", "    type: count\n"), "{control_rate: 0.62, mde: 0.07}",
+                   "{control_rate: 1.5, mde: 30}")
+    [(code, field, severity)] = warnings_of(text)
+    assert (code, field, severity) == ("BF150", "outcomes[0].assumptions.mde", "warning")
+
+
+def test_warnings_are_reported_beside_errors():
+    text = replace(replace(PEER, "icc: 0.03", "icc: 0.6"), "target: 0.8", "target: 80")
+    with pytest.raises(ProtocolError) as info:
+        parse_protocol(text, label="t.yaml")
+    assert [(p.code, p.severity) for p in info.value.problems] == [("BF114", "error"), ("BF150", "warning")]
+    assert "1 error(s) and 1 warning(s) found." in info.value.report()

@@ -11,7 +11,7 @@ import typer
 
 from bitframe.cli._common import echo_err
 from bitframe.errors import BitframeError
-from bitframe.protocol.vocabulary import OUTCOME_TYPES, PROGRAMME_AREAS
+from bitframe.protocol.vocabulary import OUTCOME_TYPES, PROGRAMME_AREAS, SCHEMES
 
 
 def _one_of(names: Iterable[str]) -> str:
@@ -95,32 +95,47 @@ def register(app: typer.Typer) -> None:
         title: str | None = typer.Option(None, "--title", help="Trial title."),
         site: str | None = typer.Option(None, "--site", help="Site or local partnership."),
         area: str | None = typer.Option(None, "--area", help=_one_of(PROGRAMME_AREAS)),
-        scheme: str | None = typer.Option(None, "--scheme", help="Randomisation scheme, e.g. stratified_block."),
+        scheme: str | None = typer.Option(None, "--scheme", help=_one_of(SCHEMES)),
         outcome_type: str | None = typer.Option(None, "--outcome-type", help=_one_of(OUTCOME_TYPES)),
         no_input: bool = typer.Option(False, "--no-input", help="Never prompt; use defaults for anything not given."),
         force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
     ) -> None:
-        """Scaffold a commented protocol, asking for what the flags do not say."""
-        from bitframe.protocol.scaffold import ScaffoldAnswers, render_protocol
+        """Scaffold a commented protocol, asking for what the flags do not say.
 
-        interactive = not no_input and sys.stdin.isatty()
-
-        def ask(value, prompt, default):
-            if value is not None:
-                return value
-            return typer.prompt(prompt, default=default) if interactive else default
-
-        answers = ScaffoldAnswers(
-            trial_id=ask(trial_id, "Trial id", "my-trial"),
-            title=ask(title, "Title", "A behavioural-insights trial"),
-            site=ask(site, "Site", "My local partnership"),
-            programme_area=ask(area, "Programme area", "helping_health_care"),
-            scheme=ask(scheme, "Randomisation scheme", "stratified_block"),
-            outcome_type=ask(outcome_type, "Primary outcome type", "binary"),
-        )
+        Answers are read from the terminal, or one a line from piped input. The protocol's
+        JSON Schema is written beside it (protocol.schema.json) for editor completion.
+        """
         from bitframe.io import ensure_writable, write_text_atomic
+        from bitframe.protocol.scaffold import SCHEMA_FILENAME, ask_answers, render_protocol, schema_text
 
-        text = render_protocol(answers)  # validates the result before anything is written
-        ensure_writable([out], force=force)
+        given = {"trial_id": trial_id, "title": title, "site": site, "programme_area": area, "scheme": scheme,
+                 "outcome_type": outcome_type}
+        read_line = None if no_input else (_read_terminal if sys.stdin.isatty() else _read_piped)
+        answers = ask_answers(given, read_line, lambda text: typer.echo(text, err=True))
+        text = render_protocol(answers, filename=out.name)  # checked before anything is written
+        schema_path = out.parent / SCHEMA_FILENAME
+        schema = schema_text()
+        refresh_schema = not schema_path.exists() or schema_path.read_text(encoding="utf-8") != schema
+        ensure_writable([out, schema_path] if refresh_schema else [out], force=force)
         write_text_atomic(out, text)
-        typer.echo(f"wrote {out}: edit it, then run `bitframe validate {out}`")
+        if refresh_schema:
+            write_text_atomic(schema_path, schema)
+        typer.echo(f"wrote {out}" + (f" and {schema_path}" if refresh_schema else "")
+                   + f": replace each \"replace: ...\" value, then run `bitframe validate {out}`")
+
+
+def _read_terminal(prompt: str) -> str | None:
+    try:
+        return input(prompt)
+    except EOFError:
+        return None
+
+
+def _read_piped(prompt: str) -> str | None:
+    """One answer a line; the prompt goes to stderr so a transcript shows what each line answered."""
+    line = sys.stdin.readline()
+    if not line:
+        return None
+    answer = line.rstrip("\r\n")
+    typer.echo(f"{prompt}{answer}", err=True)
+    return answer

@@ -239,7 +239,7 @@ def _parse(source: str | bytes, label: str) -> tuple[Any, list[Problem]]:
     try:
         protocol = Protocol.model_validate(plain, context={"defer_rules": True})
     except ValidationError as exc:
-        errors = exc.errors(include_url=False)
+        errors = _without_knock_on(exc.errors(include_url=False))
         schema_problems = [
             _problem_from_pydantic(err, document, label, lines)
             for err in errors
@@ -262,6 +262,16 @@ def _parse(source: str | bytes, label: str) -> tuple[Any, list[Problem]]:
     if errors_found:
         raise ProtocolError(problems + warnings)
     return protocol, warnings
+
+
+def _without_knock_on(errors: list[ErrorDetails]) -> list[ErrorDetails]:
+    """Drop pydantic's "too short" on a list whose items failed: it counts only the valid items."""
+    locs = [_clean_loc(tuple(err["loc"])) for err in errors]
+    return [
+        err
+        for err, loc in zip(errors, locs, strict=True)
+        if err["type"] != "too_short" or not any(len(other) > len(loc) and other[: len(loc)] == loc for other in locs)
+    ]
 
 
 def _validate_setting_aside(plain: dict, locs: list[tuple]):

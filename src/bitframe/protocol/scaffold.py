@@ -1,37 +1,156 @@
-"""`bitframe init`: a commented protocol rendered from ``templates/protocol.yaml.j2``."""
+"""`bitframe init`: a commented protocol rendered from ``templates/protocol.yaml.j2``.
+
+The questions list their choices (from the vocabulary) and check each answer as it is given,
+re-asking with a did-you-mean on a bad one. The rendered scaffold leaves the trial's own facts and
+assumptions as ``"replace: ..."`` placeholders, which the loader reports (BF116) until each is
+written, so an unedited scaffold never passes for a finished protocol.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
 
 from bitframe.errors import BitframeError, Problem, choice_hint
+
+SCHEMA_FILENAME = "protocol.schema.json"
 
 
 @dataclass(frozen=True)
 class ScaffoldAnswers:
-    trial_id: str
-    title: str
-    site: str
-    programme_area: str
-    scheme: str
-    outcome_type: str
+    trial_id: str = "my-trial"
+    title: str = "A behavioural-insights trial"
+    site: str = "My local partnership"
+    programme_area: str = "helping_health_care"
+    scheme: str = "stratified_block"
+    outcome_type: str = "binary"
+
+
+@dataclass(frozen=True)
+class Question:
+    field: str
+    flag: str
+    prompt: str
+    choices: Mapping[str, str] | None = None  # value -> what it means
+
+
+def questions() -> tuple[Question, ...]:
+    """The questions `init` asks, in order; the choices come from the vocabulary."""
+    from bitframe.protocol.vocabulary import OUTCOME_TYPES, PROGRAMME_AREAS, SCHEMES
+
+    def described(vocabulary: Mapping) -> dict[str, str]:
+        return {str(name): option.description for name, option in vocabulary.items()}
+
+    return (
+        Question("trial_id", "--id", "Trial id (letters, digits, '-', '_' and '.'; starts with a letter)"),
+        Question("title", "--title", "Title"),
+        Question("site", "--site", "Site or local partnership"),
+        Question("programme_area", "--area", "Programme area", described(PROGRAMME_AREAS)),
+        Question("scheme", "--scheme", "Randomisation scheme", described(SCHEMES)),
+        Question("outcome_type", "--outcome-type", "Primary outcome type", described(OUTCOME_TYPES)),
+    )
+
+
+_IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+
+
+def check_answer(question: Question, answer: str) -> tuple[str | None, str | None]:
+    """``(value, None)`` for a good answer, ``(None, why)`` for a bad one.
+
+    A choice may be given as its name, its number in the listed order, or with spaces or hyphens
+    for underscores and any capitalisation ("Helping one another").
+    """
+    answer = answer.strip()
+    if question.choices is not None:
+        names = list(question.choices)
+        if answer.isdigit() and 1 <= int(answer) <= len(names):
+            return names[int(answer) - 1], None
+        normalised = re.sub(r"[\s-]+", "_", answer.lower())
+        if normalised in names:
+            return normalised, None
+        return None, f"{answer!r} is not one of the choices; {choice_hint(normalised, names)}"
+    if question.field == "trial_id" and not _IDENTIFIER.match(answer):
+        guess = re.sub(r"[^A-Za-z0-9_.-]+", "-", answer).strip("-.")[:64]
+        suggestion = f"; did you mean '{guess}'?" if _IDENTIFIER.match(guess) else ""
+        return None, f"{answer!r} is not a valid id: start with a letter; use letters, digits, '-', '_' and '.'{suggestion}"
+    if not answer:
+        return None, "an answer is needed"
+    return answer, None
+
+
+def ask_answers(
+    given: Mapping[str, str | None],
+    read_line: Callable[[str], str | None] | None,
+    say: Callable[[str], None],
+) -> ScaffoldAnswers:
+    """Answers from the flags (``given``), then from ``read_line`` for the rest, each checked as given.
+
+    ``read_line(prompt)`` returns the answer typed or piped, or None at the end of the input;
+    an empty line takes the default. With no ``read_line`` (``--no-input``) the defaults stand.
+    Raises :class:`BitframeError` for a bad flag, or a bad answer when the input has ended.
+    """
+    defaults = ScaffoldAnswers()
+    values: dict[str, str] = {}
+    problems = []
+    for question in questions():
+        flag_value = given.get(question.field)
+        if flag_value is None:
+            continue
+        value, why = check_answer(question, flag_value)
+        if value is None:
+            problems.append(Problem("BF113", f"{question.flag}: {why}"))
+        else:
+            values[question.field] = value
+    if problems:
+        raise BitframeError(problems)
+
+    for question in questions():
+        if question.field in values:
+            continue
+        default = getattr(defaults, question.field)
+        if read_line is None:
+            values[question.field] = default
+            continue
+        if question.choices is not None:
+            say(f"{question.prompt}:")
+            for number, (name, meaning) in enumerate(question.choices.items(), 1):
+                say(f"  {number}. {name}: {meaning}")
+        while True:
+            line = read_line(f"{question.prompt} [{default}]: ")
+            if line is None or not line.strip():
+                if line is None:
+                    say("")
+                values[question.field] = default
+                break
+            value, why = check_answer(question, line)
+            if value is not None:
+                values[question.field] = value
+                break
+            say(f"  {why}")
+    return ScaffoldAnswers(**values)
 
 
 def render_protocol(answers: ScaffoldAnswers, *, filename: str = "protocol.yaml") -> str:
-    """Render a starter protocol; the result is validated so `init` never writes an invalid file."""
+    """Render a starter protocol.
+
+    The result is validated, so `init` never writes a file with a problem other than its
+    ``"replace: ..."`` placeholders.
+    """
+    from bitframe.errors import ProtocolError
     from bitframe.protocol.loader import parse_protocol
-    from bitframe.protocol.vocabulary import EAST_LEVERS, OUTCOME_TYPES, PROGRAMME_AREAS, SCHEMES
+    from bitframe.protocol.vocabulary import EAST_LEVERS, PROGRAMME_AREAS, SCHEMES
     from bitframe.resources import jinja_environment
 
+    by_field = {q.field: q for q in questions()}
     problems = []
-    for flag, value, allowed in (
-        ("--area", answers.programme_area, tuple(PROGRAMME_AREAS)),
-        ("--scheme", answers.scheme, tuple(SCHEMES)),
-        ("--outcome-type", answers.outcome_type, tuple(OUTCOME_TYPES)),
-    ):
-        if value not in allowed:
-            problems.append(Problem("BF113", f"{flag}: {value!r} is not valid", hint=choice_hint(value, allowed)))
+    for field in fields(ScaffoldAnswers):
+        question = by_field[field.name]
+        value = getattr(answers, field.name)
+        if question.choices is not None and value not in question.choices:
+            problems.append(Problem("BF113", f"{question.flag}: {value!r} is not valid",
+                                    hint=choice_hint(value, question.choices)))
     if problems:
         raise BitframeError(problems)
 
@@ -39,7 +158,20 @@ def render_protocol(answers: ScaffoldAnswers, *, filename: str = "protocol.yaml"
     env.filters["yamlstr"] = lambda s: json.dumps(str(s), ensure_ascii=False)
     text = env.get_template("protocol.yaml.j2").render(
         a=answers, scheme=SCHEMES[answers.scheme], programme_areas=tuple(PROGRAMME_AREAS),
-        east_levers=tuple(EAST_LEVERS), filename=filename,
+        east_levers=tuple(EAST_LEVERS), filename=filename, schema_file=SCHEMA_FILENAME,
     )
-    parse_protocol(text, label=f"<init: {filename}>")
+    try:
+        parse_protocol(text, label=f"<init: {filename}>")
+    except ProtocolError as exc:
+        unexpected = [p for p in exc.problems if p.code != "BF116"]
+        if unexpected:
+            raise ProtocolError(unexpected) from None
     return text
+
+
+def schema_text() -> str:
+    """The JSON Schema `init` writes beside the protocol, for offline editor completion."""
+    from bitframe.protocol import json_schema
+
+    return json.dumps(json_schema(), indent=2) + "\n"
+
