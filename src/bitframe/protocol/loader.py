@@ -6,6 +6,14 @@ rules) name a path such as ``("randomisation", "scheme")``; we walk the parsed
 document along that path to find where the user must look, echo that line with
 a caret, explain what was expected, and suggest the closest valid spelling.
 Every problem is reported at once; nothing here ever lets a traceback through.
+
+One pass: placeholders left by ``bitframe init`` (BF116), the schema errors, and the cross-field
+rules run on the document with the fields the schema refused set aside; implausible but valid
+assumptions come back as warnings (severity "warning", BF150).
+
+Limits (a protocol is a few kilobytes): only a regular file is read, and at most ``MAX_BYTES``
+(5 MB) of it; YAML aliases may add at most ``MAX_ALIAS_EXPANSION`` (100,000) nodes when
+expanded, counted on the composed node graph before construction. Over either: BF104 / BF105.
 """
 
 from __future__ import annotations

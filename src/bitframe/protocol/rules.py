@@ -1,9 +1,10 @@
 """Cross-field rules of the protocol language.
 
 Each rule yields a :class:`RuleViolation` with a stable code and the location
-(a path into the YAML document) that the user must edit. Rules run only on a
-protocol that is already valid field by field, and all of them run, so a user
-sees every problem at once.
+(a path into the YAML document) that the user must edit. Rules run on a protocol
+that is valid field by field (the loader sets aside the fields the schema refused,
+so the rules still run beside schema errors), and all of them run, so a user sees
+every problem at once.
 
 Codes (stable, documented in docs/errors.md):
 
