@@ -222,6 +222,13 @@ def test_piped_init_with_a_bad_last_answer_fails_without_writing(tmp_path):
     assert not (tmp_path / "p.yaml").exists()
 
 
+def test_piped_init_ending_on_a_bad_answer_fails_without_writing(tmp_path):
+    done = init_session(tmp_path, "sms-trial\nSMS reminders\nNorthfield\nhelping one anotehr\n")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert "error[BF113]: --area: 'helping one anotehr' is not one of the choices" in done.stderr
+    assert not (tmp_path / "p.yaml").exists()
+
+
 def test_init_schema_line_points_at_the_schema_it_writes(capsys, tmp_path):
     target = tmp_path / "p.yaml"
     code, out, err = run(capsys, "init", str(target), "--no-input")

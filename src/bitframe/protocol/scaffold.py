@@ -117,18 +117,23 @@ def ask_answers(
             say(f"{question.prompt}:")
             for number, (name, meaning) in enumerate(question.choices.items(), 1):
                 say(f"  {number}. {name}: {meaning}")
+        rejected: str | None = None
         while True:
             line = read_line(f"{question.prompt} [{default}]: ")
+            if line is None and rejected is not None:
+                # the input ended on a bad answer: a default here would silently replace it
+                raise BitframeError(Problem("BF113", f"{question.flag}: {rejected}",
+                                            hint=f"answer again, or give {question.flag}"))
             if line is None or not line.strip():
                 if line is None:
                     say("")
                 values[question.field] = default
                 break
-            value, why = check_answer(question, line)
+            value, rejected = check_answer(question, line)
             if value is not None:
                 values[question.field] = value
                 break
-            say(f"  {why}")
+            say(f"  {rejected}")
     return ScaffoldAnswers(**values)
 
 
