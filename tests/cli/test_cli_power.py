@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from bitframe.cli import main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,3 +65,41 @@ def test_plot_writes_svg_only(capsys, tmp_path):
     code, _, err = run(capsys, "power", protocol, "--plot", tmp_path / "p.png")
     assert code == 1 and f"--plot '{tmp_path / 'p.png'}': only SVG is written" in err
     assert not (tmp_path / "p.png").exists()
+
+
+# ----------------------------------------------------------------------------- issue 21: the two-sided convention
+
+
+def reference_case(case_id: str) -> dict:
+    """A case of tests/reference/power_reference.json (written by power_reference.R from base R's stats)."""
+    cases = json.loads((ROOT / "tests" / "reference" / "power_reference.json").read_text())["cases"]
+    return next(c for c in cases if c["id"] == case_id)
+
+
+@pytest.mark.parametrize(("case_id", "args"), [
+    # stats::power.t.test(n = 15, delta = 0.6): strict = FALSE, R's default
+    ("power_t_test_not_strict", ["two-means", "--sd", "1", "--mde", "0.6", "--n", "15"]),
+    # stats::power.prop.test(n = 60, p1 = 0.3, p2 = 0.5): strict = FALSE, R's default
+    ("power_prop_test_not_strict", ["two-proportions", "--p0", "0.3", "--p1", "0.5", "--n", "60"]),
+])
+def test_quick_mode_reproduces_r_default_convention_and_prints_it(capsys, case_id, args):
+    case = reference_case(case_id)
+    assert case["kwargs"]["strict"] is False
+    code, out, err = run(capsys, "power", *args, "--two-sided", "r-default")
+    assert code == 0, err
+    assert f"power {case['expect']['power']:.4f};" in out
+    assert "convention: two-sided, R default: the far tail is ignored" in out
+    code, out, _err = run(capsys, "power", *args)
+    assert code == 0 and "convention: two-sided, strict: rejections in both tails count" in out
+
+
+def test_protocol_power_prints_its_convention(capsys):
+    code, out, err = run(capsys, "power", str(ROOT / "protocols" / "sms-link-worker.yaml"))
+    assert code == 0, err
+    assert out.splitlines()[1] == ("  convention: two-sided, strict: rejections in both tails count "
+                                   "(pwr; power.*.test(strict = TRUE))")
+
+
+def test_unknown_two_sided_convention_suggests(capsys):
+    code, _out, err = run(capsys, "power", "two-means", "--sd", "1", "--mde", "0.5", "--n", "20", "--two-sided", "rdefault")
+    assert code == 1 and "did you mean 'r-default'?" in err

@@ -6,9 +6,23 @@ from pathlib import Path
 
 import typer
 
-from bitframe.errors import BitframeError, Problem
+from bitframe.errors import BitframeError, Problem, choice_hint
 
 QUICK = {"two-means": "two_means", "two-proportions": "two_proportions", "two-rates": "two_rates"}
+
+# How a two-sided test's power counts rejections: "strict" adds the (tiny) chance of rejecting in
+# the wrong direction, as pwr and power.*.test(strict = TRUE) do; "r-default" ignores it, as
+# power.t.test and power.prop.test do by default. Advisors compare against both, so it is printed.
+TWO_SIDED = {"strict": True, "r-default": False}
+
+
+def convention_text(sides: int, strict: bool) -> str:
+    """The line printed with every power result: which tails the rejection region counts."""
+    if sides != 2:
+        return "one-sided test (rejection in the direction of the effect)"
+    if strict:
+        return "two-sided, strict: rejections in both tails count (pwr; power.*.test(strict = TRUE))"
+    return "two-sided, R default: the far tail is ignored (power.t.test / power.prop.test, strict = FALSE)"
 
 
 def register(app: typer.Typer) -> None:
@@ -37,6 +51,10 @@ def register(app: typer.Typer) -> None:
         method: str | None = typer.Option(
             None, "--method", help="Calculator method, e.g. t, normal, pooled, arcsine, fleiss_cc."),
         attrition: float = typer.Option(0.0, "--attrition"),
+        two_sided: str = typer.Option(
+            "strict", "--two-sided", metavar="strict|r-default",
+            help="Quick mode: strict counts rejections in both tails (pwr, power.*.test(strict = TRUE)); "
+            "r-default ignores the far tail (R's power.t.test and power.prop.test default)."),
         force: bool = typer.Option(False, "--force", help="Overwrite existing output files."),
     ) -> None:
         """Power at the planned sample, the sample needed, the MDE and a verdict, per primary outcome."""
@@ -44,11 +62,14 @@ def register(app: typer.Typer) -> None:
 
         if plot is not None and plot.suffix.lower() != ".svg":
             raise BitframeError(Problem("BF002", f"--plot {str(plot)!r}: only SVG is written", hint="give a path ending in .svg"))
+        if two_sided not in TWO_SIDED:
+            raise BitframeError(Problem("BF002", f"--two-sided {two_sided!r} is not valid",
+                                        hint=choice_hint(two_sided, TWO_SIDED)))
         ensure_writable([p for p in (as_json, plot) if p is not None], force=force)
         if target in QUICK:
             params = {"sd": sd, "mde": mde, "p0": p0, "p1": p1, "rate0": rate0, "rate_ratio": rate_ratio, "n": n,
                       "power": target_power, "alpha": alpha, "sides": sides, "ratio": ratio, "method": method,
-                      "attrition": attrition}
+                      "attrition": attrition, "strict": TWO_SIDED[two_sided]}
             _quick(QUICK[target], solve_for, params, as_json, plot)
             return
         _for_protocol(Path(target), as_json, plot)
@@ -71,6 +92,7 @@ def _for_protocol(path: Path, as_json: Path | None, plot: Path | None) -> None:
         raise BitframeError(Problem("BF129", str(exc), file=str(path))) from None
     typer.echo(f"Power for '{protocol.trial.id}' (target {protocol.power.target:.0%}, alpha {protocol.analysis.alpha:g}, "
                f"{protocol.analysis.sides}-sided)")
+    typer.echo(f"  convention: {convention_text(protocol.analysis.sides, rows[0].planned_result.strict if rows else True)}")
     for row in rows:
         req = f"{row.n_required:,.0f}" if row.n_required is not None else "not reachable"
         typer.echo(f"  {row.outcome} ({row.outcome_type}, {row.design}, {row.method}): power {row.power:.1%} at "
@@ -112,11 +134,12 @@ def _quick(name: str, solve_for: str | None, params: dict, as_json: Path | None,
             raise BitframeError(Problem("BF002", "say what to solve for", hint="give --power (to get n) or --n "
                                         "(to get power), or --solve-for n|power|mde"))
     relevant = {
-        "two_means": ("sd", "mde", "n", "power", "alpha", "sides", "ratio", "method", "attrition"),
-        "two_proportions": ("p0", "p1", "mde", "n", "power", "alpha", "sides", "ratio", "method", "attrition"),
-        "two_rates": ("rate0", "rate_ratio", "n", "power", "alpha", "sides", "ratio", "method", "attrition"),
+        "two_means": ("sd", "mde", "n", "power", "alpha", "sides", "ratio", "method", "attrition", "strict"),
+        "two_proportions": ("p0", "p1", "mde", "n", "power", "alpha", "sides", "ratio", "method", "attrition",
+                            "strict"),
+        "two_rates": ("rate0", "rate_ratio", "n", "power", "alpha", "sides", "ratio", "method", "attrition", "strict"),
     }[name]
-    always = ("alpha", "sides", "ratio", "attrition")
+    always = ("alpha", "sides", "ratio", "attrition", "strict")
     unused = [k for k, v in params.items() if v is not None and k not in relevant and k not in always]
     if unused:
         raise BitframeError(Problem("BF002", f"{name.replace('_', '-')} does not take "
@@ -130,6 +153,7 @@ def _quick(name: str, solve_for: str | None, params: dict, as_json: Path | None,
     typer.echo(f"{name.replace('_', ' ')}: solved for {solve_for} ({result.method})")
     typer.echo(f"  power {result.power:.4f}; n control {result.n_control:,.0f}, n total {result.n_total:,.0f}; "
                f"effect {result.mde:.4g} ({result.effect_scale})")
+    typer.echo(f"  convention: {convention_text(result.sides, result.strict)}")
     if as_json is not None:
         from bitframe.cli._common import write_json
 
