@@ -103,3 +103,52 @@ def test_protocol_power_prints_its_convention(capsys):
 def test_unknown_two_sided_convention_suggests(capsys):
     code, _out, err = run(capsys, "power", "two-means", "--sd", "1", "--mde", "0.5", "--n", "20", "--two-sided", "rdefault")
     assert code == 1 and "did you mean 'r-default'?" in err
+
+
+# ----------------------------------------------------------------------------- issue 21: every calculator in quick mode
+
+
+def flags_for(kwargs: dict) -> list[str]:
+    """A reference case's keyword arguments as the quick mode's flags."""
+    from bitframe.cli.power import _flag
+
+    flags: list[str] = []
+    for key, value in kwargs.items():
+        if key == "strict":
+            flags += ["--two-sided", "strict" if value else "r-default"]
+        else:
+            flags += [_flag(key), str(value)]
+    return flags
+
+
+@pytest.mark.parametrize("case_id", [
+    "pwr_anova_power",  # pwr::pwr.anova.test(k = 4, n = 20, f = 0.25)
+    "pwr_anova_n",  # pwr::pwr.anova.test(k = 3, f = 0.25, power = 0.8)
+    "pwr_chisq_power",  # pwr::pwr.chisq.test(w = 0.3, N = 100, df = 3)
+    "pwr_chisq_n",  # pwr::pwr.chisq.test(w = 0.3, df = 1, power = 0.8)
+    "dunnett_t_power",  # mvtnorm::pmvt critical value, noncentral t power
+    "bonferroni_t_power",  # qt(1 - .05/6, 196), noncentral t
+    "cluster_t_power",  # noncentral t, df = 2k - 2, design effect 1 + (m - 1) icc
+    "hemming_m_k30_icc0.05",  # Hemming et al. 2011 (BMC Med Res Methodol 11:102): cluster size, fixed clusters
+    "clusters_cv",  # Eldridge et al. 2006 design effect with cluster-size CV 0.65
+    "sw_swpwr_example1",  # swCRTdesign::swPwr Example 1 (Hussey & Hughes 2007 GLS variance)
+    "sw_continuous_icc",  # GLS variance, 5 steps x 2 clusters, m = 20, icc = .05
+])
+def test_quick_mode_reproduces_each_calculator_reference(capsys, tmp_path, case_id):
+    case = reference_case(case_id)
+    calculator = case["calculator"].replace("_", "-")
+    out_json = tmp_path / "r.json"
+    code, out, err = run(capsys, "power", calculator, "--solve-for", case["solve_for"], *flags_for(case["kwargs"]),
+                         "--json", out_json)
+    assert code == 0, err
+    assert "convention: " in out
+    got = json.loads(out_json.read_text())
+    tol = case["tol"] or {}
+    for field, expected in case["expect"].items():
+        assert got[field] == pytest.approx(expected, rel=tol.get(field, 1e-6), abs=tol.get(field, 1e-6)), field
+
+
+def test_quick_mode_names_the_flags_a_calculator_takes(capsys):
+    code, _out, err = run(capsys, "power", "one-way-anova", "--groups", "4", "--n", "20", "--f", "0.25", "--sides", "1")
+    assert code == 1
+    assert "one-way-anova does not take --sides" in err and "it takes --alpha, --f, --groups, --n, --power" in err

@@ -8,7 +8,14 @@ import typer
 
 from bitframe.errors import BitframeError, Problem, choice_hint
 
-QUICK = {"two-means": "two_means", "two-proportions": "two_proportions", "two-rates": "two_rates"}
+# Quick mode: every calculator of the library, by its name with hyphens.
+QUICK = {"two-means": "two_means", "two-proportions": "two_proportions", "two-rates": "two_rates",
+         "multi-arm": "multi_arm", "cluster": "cluster", "stepped-wedge": "stepped_wedge",
+         "one-way-anova": "one_way_anova", "chi-square": "chi_square"}
+# Parameters a calculator with **outcome_params (cluster, multi-arm) passes to its outcome model.
+OUTCOME_PARAMS = ("sd", "mde", "p0", "p1", "rate0", "rate_ratio")
+# Tests with a single (upper) rejection region, where the two-sided convention does not arise.
+SINGLE_REGION = ("one_way_anova", "chi_square")
 
 # How a two-sided test's power counts rejections: "strict" adds the (tiny) chance of rejecting in
 # the wrong direction, as pwr and power.*.test(strict = TRUE) do; "r-default" ignores it, as
@@ -29,32 +36,54 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def power(
         target: str = typer.Argument(
-            ..., metavar="PROTOCOL|two-means|two-proportions|two-rates",
+            ..., metavar="PROTOCOL|" + "|".join(QUICK),
             help="A protocol file, or a quick calculation without one.",
         ),
         as_json: Path | None = typer.Option(None, "--json", help="Write the results as JSON."),
         plot: Path | None = typer.Option(None, "--plot", help="Power and MDE curves as SVG (the path must end in .svg)."),
         solve_for: str | None = typer.Option(
-            None, "--solve-for", help="Quick mode: n, power or mde (default: n if --power is given, power if --n is)."
+            None, "--solve-for",
+            help="Quick mode: power, mde, n (clusters or cluster_size for cluster; clusters_per_step for "
+            "stepped-wedge). Default: the size if --power is given, power if the size is.",
         ),
-        sd: float | None = typer.Option(None, "--sd", help="two-means: outcome SD."),
+        sd: float | None = typer.Option(None, "--sd", help="Continuous outcome: SD."),
         mde: float | None = typer.Option(None, "--mde", help="Effect: mean or risk difference."),
-        p0: float | None = typer.Option(None, "--p0", help="two-proportions: control proportion."),
-        p1: float | None = typer.Option(None, "--p1", help="two-proportions: intervention proportion."),
-        rate0: float | None = typer.Option(None, "--rate0", help="two-rates: control events per unit."),
-        rate_ratio: float | None = typer.Option(None, "--rate-ratio", help="two-rates: rate ratio."),
-        n: float | None = typer.Option(None, "--n", help="Control-arm size."),
+        p0: float | None = typer.Option(None, "--p0", help="Binary outcome: control proportion."),
+        p1: float | None = typer.Option(None, "--p1", help="Binary outcome: intervention proportion."),
+        rate0: float | None = typer.Option(None, "--rate0", help="Count outcome: control events per unit."),
+        rate_ratio: float | None = typer.Option(None, "--rate-ratio", help="Count outcome: rate ratio."),
+        n: float | None = typer.Option(
+            None, "--n", help="Size: control arm (two-arm, multi-arm), per group (one-way-anova), total (chi-square)."),
         target_power: float | None = typer.Option(None, "--power", help="Target power."),
-        alpha: float = typer.Option(0.05, "--alpha"),
-        sides: int = typer.Option(2, "--sides"),
-        ratio: float = typer.Option(1.0, "--ratio", help="Treatment-arm size / control-arm size."),
+        alpha: float | None = typer.Option(None, "--alpha", help="Significance level (default 0.05)."),
+        sides: int | None = typer.Option(None, "--sides", help="1 or 2 (default 2)."),
+        ratio: float | None = typer.Option(None, "--ratio", help="Treatment-arm size / control-arm size (default 1)."),
         method: str | None = typer.Option(
             None, "--method", help="Calculator method, e.g. t, normal, pooled, arcsine, fleiss_cc."),
-        attrition: float = typer.Option(0.0, "--attrition"),
-        two_sided: str = typer.Option(
-            "strict", "--two-sided", metavar="strict|r-default",
+        attrition: float | None = typer.Option(None, "--attrition", help="Proportion lost to follow-up (default 0)."),
+        outcome: str | None = typer.Option(
+            None, "--outcome", help="cluster, multi-arm: continuous, binary or count (default continuous)."),
+        arms: int | None = typer.Option(None, "--arms", help="multi-arm: treatment arms compared with the control."),
+        correction: str | None = typer.Option(
+            None, "--correction", help="multi-arm: none, bonferroni, holm or dunnett (default dunnett)."),
+        icc: float | None = typer.Option(None, "--icc", help="cluster, stepped-wedge: intra-cluster correlation."),
+        clusters: float | None = typer.Option(None, "--clusters", help="cluster: clusters in the control arm."),
+        cluster_size: float | None = typer.Option(
+            None, "--cluster-size", help="cluster, stepped-wedge: mean participants per cluster (per period)."),
+        cluster_size_cv: float | None = typer.Option(
+            None, "--cluster-cv", help="cluster: coefficient of variation of cluster size (default 0)."),
+        steps: int | None = typer.Option(None, "--steps", help="stepped-wedge: number of crossover steps."),
+        clusters_per_step: float | None = typer.Option(
+            None, "--clusters-per-step", help="stepped-wedge: clusters crossing over at each step."),
+        tau: float | None = typer.Option(None, "--tau", help="stepped-wedge: between-cluster SD (instead of --icc)."),
+        groups: int | None = typer.Option(None, "--groups", help="one-way-anova: number of groups."),
+        f: float | None = typer.Option(None, "--f", help="one-way-anova: Cohen's f."),
+        w: float | None = typer.Option(None, "--w", help="chi-square: Cohen's w."),
+        df: int | None = typer.Option(None, "--df", help="chi-square: degrees of freedom."),
+        two_sided: str | None = typer.Option(
+            None, "--two-sided", metavar="strict|r-default",
             help="Quick mode: strict counts rejections in both tails (pwr, power.*.test(strict = TRUE)); "
-            "r-default ignores the far tail (R's power.t.test and power.prop.test default)."),
+            "r-default ignores the far tail (R's power.t.test and power.prop.test default). Default strict."),
         force: bool = typer.Option(False, "--force", help="Overwrite existing output files."),
     ) -> None:
         """Power at the planned sample, the sample needed, the MDE and a verdict, per primary outcome."""
@@ -62,14 +91,18 @@ def register(app: typer.Typer) -> None:
 
         if plot is not None and plot.suffix.lower() != ".svg":
             raise BitframeError(Problem("BF002", f"--plot {str(plot)!r}: only SVG is written", hint="give a path ending in .svg"))
-        if two_sided not in TWO_SIDED:
+        if two_sided is not None and two_sided not in TWO_SIDED:
             raise BitframeError(Problem("BF002", f"--two-sided {two_sided!r} is not valid",
                                         hint=choice_hint(two_sided, TWO_SIDED)))
         ensure_writable([p for p in (as_json, plot) if p is not None], force=force)
         if target in QUICK:
             params = {"sd": sd, "mde": mde, "p0": p0, "p1": p1, "rate0": rate0, "rate_ratio": rate_ratio, "n": n,
                       "power": target_power, "alpha": alpha, "sides": sides, "ratio": ratio, "method": method,
-                      "attrition": attrition, "strict": TWO_SIDED[two_sided]}
+                      "attrition": attrition, "outcome": outcome, "arms": arms, "correction": correction,
+                      "icc": icc, "clusters": clusters, "cluster_size": cluster_size,
+                      "cluster_size_cv": cluster_size_cv, "steps": steps, "clusters_per_step": clusters_per_step,
+                      "tau": tau, "groups": groups, "f": f, "w": w, "df": df,
+                      "strict": None if two_sided is None else TWO_SIDED[two_sided]}
             _quick(QUICK[target], solve_for, params, as_json, plot)
             return
         _for_protocol(Path(target), as_json, plot)
@@ -122,45 +155,64 @@ def _for_protocol(path: Path, as_json: Path | None, plot: Path | None) -> None:
         typer.echo(f"wrote {plot}")
 
 
-def _quick(name: str, solve_for: str | None, params: dict, as_json: Path | None, plot: Path | None) -> None:
-    import bitframe.power as bp
+_FLAGS = {"power": "--power", "cluster_size_cv": "--cluster-cv", "strict": "--two-sided"}
 
-    if solve_for is None:
-        if params["power"] is not None and params["n"] is None:
-            solve_for = "n"
-        elif params["n"] is not None and params["power"] is None:
-            solve_for = "power"
-        else:
-            raise BitframeError(Problem("BF002", "say what to solve for", hint="give --power (to get n) or --n "
-                                        "(to get power), or --solve-for n|power|mde"))
-    relevant = {
-        "two_means": ("sd", "mde", "n", "power", "alpha", "sides", "ratio", "method", "attrition", "strict"),
-        "two_proportions": ("p0", "p1", "mde", "n", "power", "alpha", "sides", "ratio", "method", "attrition",
-                            "strict"),
-        "two_rates": ("rate0", "rate_ratio", "n", "power", "alpha", "sides", "ratio", "method", "attrition", "strict"),
-    }[name]
-    always = ("alpha", "sides", "ratio", "attrition", "strict")
-    unused = [k for k, v in params.items() if v is not None and k not in relevant and k not in always]
+
+def _flag(param: str) -> str:
+    return _FLAGS.get(param, "--" + param.replace("_", "-"))
+
+
+def _quick(name: str, solve_for: str | None, params: dict, as_json: Path | None, plot: Path | None) -> None:
+    import inspect
+
+    import bitframe.power as bp
+    from bitframe.power.calculators import CALCULATORS, DEFAULT_SIZE
+
+    calculator = CALCULATORS.get(name)
+    signature = inspect.signature(calculator).parameters
+    takes_outcome = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.values())
+    accepted = {k for k in signature if k != "solve_for"} | (set(OUTCOME_PARAMS) if takes_outcome else set())
+    given = {k: v for k, v in params.items() if v is not None}
+    unused = [k for k in given if k not in accepted]
     if unused:
         raise BitframeError(Problem("BF002", f"{name.replace('_', '-')} does not take "
-                                    + ", ".join(f"--{u.replace('_', '-')}" for u in unused)))
-    kwargs = {k: v for k, v in params.items() if k in relevant and v is not None}
+                                    + ", ".join(_flag(u) for u in unused),
+                                    hint="it takes " + ", ".join(_flag(k) for k in sorted(accepted))))
+    size = DEFAULT_SIZE[name]
+    if solve_for is None:
+        if given.get("power") is not None and given.get(size) is None:
+            solve_for = size
+        elif given.get(size) is not None and given.get("power") is None:
+            solve_for = "power"
+        else:
+            raise BitframeError(Problem("BF002", "say what to solve for", hint=f"give --power (to get {size}) or "
+                                        f"{_flag(size)} (to get power), or --solve-for power|mde|{size}"))
     try:
-        result = getattr(bp, name)(solve_for, **kwargs)
+        result = calculator(solve_for, **given)
     except (ValueError, TypeError) as exc:
         raise BitframeError(Problem("BF002", str(exc))) from None
     frame = result.to_frame() if hasattr(result, "to_frame") else None
     typer.echo(f"{name.replace('_', ' ')}: solved for {solve_for} ({result.method})")
-    typer.echo(f"  power {result.power:.4f}; n control {result.n_control:,.0f}, n total {result.n_total:,.0f}; "
-               f"effect {result.mde:.4g} ({result.effect_scale})")
-    typer.echo(f"  convention: {convention_text(result.sides, result.strict)}")
+    sizes = ", ".join(f"{label} {value:,.0f}" for label, value in (("n control", result.n_control),
+                                                                    ("n total", result.n_total)) if value is not None)
+    parts = [f"power {result.power:.4f}", *([sizes] if sizes else [])]
+    if result.n_clusters is not None:
+        parts.append(f"clusters {result.n_clusters:,.0f}"
+                     + (f" of {result.cluster_size:,.4g}" if result.cluster_size is not None else ""))
+    parts.append(f"effect {result.mde:.4g} ({result.effect_scale})")
+    typer.echo("  " + "; ".join(parts))
+    if name in SINGLE_REGION:
+        typer.echo("  convention: one rejection region (the upper tail of the test statistic)")
+    else:
+        typer.echo(f"  convention: {convention_text(result.sides, result.strict)}")
     if as_json is not None:
         from bitframe.cli._common import write_json
 
         write_json(as_json, frame.to_dict(orient="records")[0] if frame is not None else {}, force=True)
         typer.echo(f"wrote {as_json}")
     if plot is not None:
-        curve = bp.power_curve(result, sorted({max(2, int(result.n_control * f)) for f in (0.25, 0.5, 1, 1.5, 2, 3)}))
+        start = result.n_control or 10
+        curve = bp.power_curve(result, sorted({max(2, int(start * f)) for f in (0.25, 0.5, 1, 1.5, 2, 3)}))
         from bitframe.report.figures import power_curve_figure, write_svg
 
         write_svg(plot, power_curve_figure(curve))
