@@ -14,6 +14,8 @@ QUICK = {"two-means": "two_means", "two-proportions": "two_proportions", "two-ra
          "one-way-anova": "one_way_anova", "chi-square": "chi_square"}
 # Parameters a calculator with **outcome_params (cluster, multi-arm) passes to its outcome model.
 OUTCOME_PARAMS = ("sd", "mde", "p0", "p1", "rate0", "rate_ratio")
+UNEQUAL_TEXT = {"eldridge": "Eldridge, Ashby & Kerry 2006 design effect",
+                "van_breukelen": "van Breukelen, Candel & Berger 2007 relative efficiency"}
 # Tests with a single (upper) rejection region, where the two-sided convention does not arise.
 SINGLE_REGION = ("one_way_anova", "chi_square")
 
@@ -72,6 +74,10 @@ def register(app: typer.Typer) -> None:
             None, "--cluster-size", help="cluster, stepped-wedge: mean participants per cluster (per period)."),
         cluster_size_cv: float | None = typer.Option(
             None, "--cluster-cv", help="cluster: coefficient of variation of cluster size (default 0)."),
+        unequal_sizes: str | None = typer.Option(
+            None, "--unequal-sizes", metavar="eldridge|van_breukelen",
+            help="cluster: how --cluster-cv enters the design effect: Eldridge et al. 2006 (default) or "
+            "van Breukelen et al. 2007's relative efficiency."),
         steps: int | None = typer.Option(None, "--steps", help="stepped-wedge: number of crossover steps."),
         clusters_per_step: float | None = typer.Option(
             None, "--clusters-per-step", help="stepped-wedge: clusters crossing over at each step."),
@@ -100,7 +106,8 @@ def register(app: typer.Typer) -> None:
                       "power": target_power, "alpha": alpha, "sides": sides, "ratio": ratio, "method": method,
                       "attrition": attrition, "outcome": outcome, "arms": arms, "correction": correction,
                       "icc": icc, "clusters": clusters, "cluster_size": cluster_size,
-                      "cluster_size_cv": cluster_size_cv, "steps": steps, "clusters_per_step": clusters_per_step,
+                      "cluster_size_cv": cluster_size_cv, "unequal_sizes": unequal_sizes, "steps": steps,
+                      "clusters_per_step": clusters_per_step,
                       "tau": tau, "groups": groups, "f": f, "w": w, "df": df,
                       "strict": None if two_sided is None else TWO_SIDED[two_sided]}
             _quick(QUICK[target], solve_for, params, as_json, plot)
@@ -205,6 +212,9 @@ def _quick(name: str, solve_for: str | None, params: dict, as_json: Path | None,
         typer.echo("  convention: one rejection region (the upper tail of the test statistic)")
     else:
         typer.echo(f"  convention: {convention_text(result.sides, result.strict)}")
+    if name == "cluster" and result.cluster_size_cv:
+        typer.echo(f"  unequal cluster sizes: {UNEQUAL_TEXT[given.get('unequal_sizes', 'eldridge')]}, "
+                   f"design effect {result.design_effect:.4g}")
     if as_json is not None:
         from bitframe.cli._common import write_json
 

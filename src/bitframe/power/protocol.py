@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from bitframe.display import FrameDisplay
-from bitframe.protocol.vocabulary import MULTIPLICITY, SCHEMES
+from bitframe.protocol.vocabulary import MULTIPLICITY, SCHEMES, UNEQUAL_CLUSTER_SIZES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -147,7 +147,11 @@ def _outcome_power(protocol: Protocol, pw: Power, outcome: Outcome) -> OutcomePo
         n_clusters = _needed(pw.planned_clusters, "power.planned_clusters")
         clusters_control = n_clusters * share
         cl: dict[str, Any] = {"icc": pw.icc, "outcome": kind, "cluster_size": pw.cluster_size,
-                              "cluster_size_cv": pw.cluster_size_cv, "ratio": ratio, **common, **params}
+                              "cluster_size_cv": pw.cluster_size_cv, "unequal_sizes": pw.unequal_cluster_sizes,
+                              "ratio": ratio, **common, **params}
+        if pw.cluster_size_cv:
+            notes.append(f"unequal cluster sizes (cv {pw.cluster_size_cv:g}): "
+                         f"{UNEQUAL_CLUSTER_SIZES[pw.unequal_cluster_sizes].label}")
         planned = cluster("power", clusters=clusters_control, **cl, **effect_kw)
         needed = _safe(lambda: cluster("clusters", power=pw.target, **cl, **effect_kw), notes)
         mde = cluster("mde", clusters=clusters_control, power=pw.target, **cl, **direction_kw)

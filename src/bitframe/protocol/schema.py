@@ -47,6 +47,7 @@ from bitframe.protocol.vocabulary import (
     SeType,
     Sides,
     TrialStatus,
+    UnequalClusterSizes,
     UnitLevel,
     check_same_names,
 )
@@ -306,6 +307,11 @@ class Power(Model):
     cluster_size: float | None = Field(default=None, gt=0, description="Mean participants per cluster (per period).")
     icc: float | None = Field(default=None, ge=0, lt=1, description="Intra-cluster correlation.")
     cluster_size_cv: float = Field(default=0.0, ge=0, description="Coefficient of variation of cluster size.")
+    unequal_cluster_sizes: UnequalClusterSizes = Field(
+        default="eldridge",
+        description="How cluster_size_cv enters the design effect: eldridge (Eldridge et al. 2006, conservative; "
+        "the default) or van_breukelen (van Breukelen et al. 2007 relative efficiency).",
+    )
     attrition: float = Field(default=0.0, ge=0, lt=1, description="Expected proportion lost to follow-up.")
     r_squared: float = Field(default=0.0, ge=0, lt=1, description="Variance explained by covariates.")
 

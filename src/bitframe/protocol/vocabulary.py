@@ -51,6 +51,7 @@ __all__ = [
     "STRATIFIED_SCHEMES",
     "TIDIER_ITEMS",
     "TRIAL_STATUSES",
+    "UNEQUAL_CLUSTER_SIZES",
     "UNIT_LEVELS",
     "Adjustment",
     "ArmRole",
@@ -80,6 +81,7 @@ __all__ = [
     "SeTypeOption",
     "Sides",
     "TrialStatus",
+    "UnequalClusterSizes",
     "UnitLevel",
     "check_same_names",
     "vocabulary_of",
@@ -408,6 +410,14 @@ ADJUSTMENTS = _vocabulary(Adjustment, {
     "none": _o("None", "No covariate adjustment."),
     "standard": _o("Standard", "Covariates enter the regression additively."),
     "lin": _o("Lin", "Centred covariates interacted with arm (Lin 2013)."),
+})
+
+# How unequal cluster sizes enter a cluster trial's design effect (bitframe.power.cluster).
+UnequalClusterSizes = Literal["eldridge", "van_breukelen"]
+UNEQUAL_CLUSTER_SIZES = _vocabulary(UnequalClusterSizes, {
+    "eldridge": _o("Eldridge et al. 2006", "Design effect 1 + ((cv^2 + 1) m - 1) icc; the conservative default."),
+    "van_breukelen": _o("van Breukelen et al. 2007",
+                        "Kish's design effect divided by the relative efficiency 1 - cv^2 lambda (1 - lambda)."),
 })
 
 Sides = Literal[1, 2]
