@@ -132,7 +132,9 @@ def _for_protocol(path: Path, as_json: Path | None, plot: Path | None) -> None:
         raise BitframeError(Problem("BF129", str(exc), file=str(path))) from None
     typer.echo(f"Power for '{protocol.trial.id}' (target {protocol.power.target:.0%}, alpha {protocol.analysis.alpha:g}, "
                f"{protocol.analysis.sides}-sided)")
-    typer.echo(f"  convention: {convention_text(protocol.analysis.sides, rows[0].planned_result.strict if rows else True)}")
+    # what the calculation did (the stepped wedge's ignores the protocol's choice)
+    strict = rows[0].planned_result.strict if rows else protocol.power.two_sided == "strict"
+    typer.echo(f"  convention: {convention_text(protocol.analysis.sides, strict)}")
     for row in rows:
         req = f"{row.n_required:,.0f}" if row.n_required is not None else "not reachable"
         typer.echo(f"  {row.outcome} ({row.outcome_type}, {row.design}, {row.method}): power {row.power:.1%} at "

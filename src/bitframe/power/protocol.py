@@ -80,13 +80,13 @@ def _sizes(protocol: Protocol) -> tuple[float, float]:
     return r_c / sum(ratios), r_t / r_c
 
 
-def _outcome_params(outcome: Outcome, protocol: Protocol, pw: Power) -> tuple[str, dict[str, float], float, str]:
+def _outcome_params(outcome: Outcome, protocol: Protocol, pw: Power) -> tuple[str, dict[str, Any], float, str]:
     a = _needed(outcome.assumptions, f"assumptions for outcome {outcome.id!r}")
     mde = _needed(a.mde, f"an mde for outcome {outcome.id!r}")
     r2 = pw.r_squared if protocol.analysis.adjustment != "none" else 0.0
     if outcome.type == "continuous":
-        return "continuous", {"sd": _needed(a.sd, f"an sd for outcome {outcome.id!r}"), "r_squared": r2}, mde, \
-            "mean_difference"
+        params = {"sd": _needed(a.sd, f"an sd for outcome {outcome.id!r}"), "r_squared": r2, "method": pw.distribution}
+        return "continuous", params, mde, "mean_difference"
     rate = _needed(a.control_rate, f"a control_rate for outcome {outcome.id!r}")
     if outcome.type == "binary":
         return "binary", {"p0": rate}, mde, "risk_difference"
@@ -113,6 +113,7 @@ def _outcome_power(protocol: Protocol, pw: Power, outcome: Outcome) -> OutcomePo
         alpha = alpha / n_primary
         notes.append(f"alpha {an.alpha:g} shared by {n_primary} primary outcomes: {alpha:.4g} each")
     kind, params, effect, scale = _outcome_params(outcome, protocol, pw)
+    strict = {"strict": pw.two_sided == "strict"}  # every calculator but the stepped wedge's takes it
     share, ratio = _sizes(protocol)
     k_treat = sum(1 for a in protocol.arms if a is not protocol.control) if protocol.control else len(protocol.arms) - 1
     # keyword arguments for the calculators, whose signatures differ
@@ -148,13 +149,20 @@ def _outcome_power(protocol: Protocol, pw: Power, outcome: Outcome) -> OutcomePo
         clusters_control = n_clusters * share
         cl: dict[str, Any] = {"icc": pw.icc, "outcome": kind, "cluster_size": pw.cluster_size,
                               "cluster_size_cv": pw.cluster_size_cv, "unequal_sizes": pw.unequal_cluster_sizes,
-                              "ratio": ratio, **common, **params}
+                              "ratio": ratio, **common, **params, **strict}
         if pw.cluster_size_cv:
             notes.append(f"unequal cluster sizes (cv {pw.cluster_size_cv:g}): "
                          f"{UNEQUAL_CLUSTER_SIZES[pw.unequal_cluster_sizes].label}")
         planned = cluster("power", clusters=clusters_control, **cl, **effect_kw)
         needed = _safe(lambda: cluster("clusters", power=pw.target, **cl, **effect_kw), notes)
         mde = cluster("mde", clusters=clusters_control, power=pw.target, **cl, **direction_kw)
+        # The other lever of a cluster design: how large the planned clusters would have to be.
+        cl_any_size = {k: v for k, v in cl.items() if k != "cluster_size"}
+        size_needed = _safe(lambda: cluster("cluster_size", clusters=clusters_control, power=pw.target,
+                                            **cl_any_size, **effect_kw), notes)
+        if size_needed is not None:
+            notes.append(f"with the planned {n_clusters:,.0f} clusters, {size_needed.cluster_size:,.0f} participants "
+                         f"per cluster (recruited) reach the target {pw.target:.0%}")
         n_planned = float(n_clusters)
         n_required = _total_clusters(needed) if needed is not None else None
         design, unit = "cluster", "clusters"
@@ -166,7 +174,7 @@ def _outcome_power(protocol: Protocol, pw: Power, outcome: Outcome) -> OutcomePo
                 notes.append(f"{correction.label} does not control the family-wise error; "
                              "power uses Holm's correction")
             ma: dict[str, Any] = {"arms": k_treat, "outcome": kind, "correction": correction.power_correction,
-                                  "ratio": ratio, **common, **params}
+                                  "ratio": ratio, **common, **params, **strict}
             planned = multi_arm("power", n=n_control, **ma, **effect_kw)
             needed = _safe(lambda: multi_arm("n", power=pw.target, **ma, **effect_kw), notes)
             mde = multi_arm("mde", n=n_control, power=pw.target, **ma, **direction_kw)
@@ -175,7 +183,7 @@ def _outcome_power(protocol: Protocol, pw: Power, outcome: Outcome) -> OutcomePo
             by_kind: dict[str, Callable[..., PowerResult]] = {
                 "continuous": two_means, "binary": two_proportions, "count": two_rates}
             fn = by_kind[kind]
-            base: dict[str, Any] = {"ratio": ratio, **common, **params}
+            base: dict[str, Any] = {"ratio": ratio, **common, **params, **strict}
             planned = fn("power", n=n_control, **base, **effect_kw)
             needed = _safe(lambda: fn("n", power=pw.target, **base, **effect_kw), notes)
             mde = fn("mde", n=n_control, power=pw.target, **base, **direction_kw)

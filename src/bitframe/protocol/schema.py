@@ -42,11 +42,13 @@ from bitframe.protocol.vocabulary import (
     OutcomeType,
     ProgrammeArea,
     ProtocolVersion,
+    ReferenceDistribution,
     RiStatistic,
     Scheme,
     SeType,
     Sides,
     TrialStatus,
+    TwoSidedConvention,
     UnequalClusterSizes,
     UnitLevel,
     check_same_names,
@@ -311,6 +313,16 @@ class Power(Model):
         default="eldridge",
         description="How cluster_size_cv enters the design effect: eldridge (Eldridge et al. 2006, conservative; "
         "the default) or van_breukelen (van Breukelen et al. 2007 relative efficiency).",
+    )
+    distribution: ReferenceDistribution = Field(
+        default="t",
+        description="Continuous outcomes: the reference distribution of the power calculation, for two arms, "
+        "several arms and clusters alike: t (the default) or normal.",
+    )
+    two_sided: TwoSidedConvention = Field(
+        default="strict",
+        description="Two-sided tests: strict counts rejections in both tails (the default, as pwr); r_default "
+        "ignores the far tail (R's power.t.test / power.prop.test default). Not used by stepped-wedge power.",
     )
     attrition: float = Field(default=0.0, ge=0, lt=1, description="Expected proportion lost to follow-up.")
     r_squared: float = Field(default=0.0, ge=0, lt=1, description="Variance explained by covariates.")

@@ -43,6 +43,7 @@ __all__ = [
     "OUTCOME_TYPES",
     "PROGRAMME_AREAS",
     "PROTOCOL_VERSIONS",
+    "REFERENCE_DISTRIBUTIONS",
     "RESAMPLING_MULTIPLICITY",
     "RI_STATISTICS",
     "SCHEMES",
@@ -51,6 +52,7 @@ __all__ = [
     "STRATIFIED_SCHEMES",
     "TIDIER_ITEMS",
     "TRIAL_STATUSES",
+    "TWO_SIDED_CONVENTIONS",
     "UNEQUAL_CLUSTER_SIZES",
     "UNIT_LEVELS",
     "Adjustment",
@@ -74,6 +76,7 @@ __all__ = [
     "OutcomeType",
     "ProgrammeArea",
     "ProtocolVersion",
+    "ReferenceDistribution",
     "RiStatistic",
     "Scheme",
     "SchemeOption",
@@ -81,6 +84,7 @@ __all__ = [
     "SeTypeOption",
     "Sides",
     "TrialStatus",
+    "TwoSidedConvention",
     "UnequalClusterSizes",
     "UnitLevel",
     "check_same_names",
@@ -418,6 +422,20 @@ UNEQUAL_CLUSTER_SIZES = _vocabulary(UnequalClusterSizes, {
     "eldridge": _o("Eldridge et al. 2006", "Design effect 1 + ((cv^2 + 1) m - 1) icc; the conservative default."),
     "van_breukelen": _o("van Breukelen et al. 2007",
                         "Kish's design effect divided by the relative efficiency 1 - cv^2 lambda (1 - lambda)."),
+})
+
+# The reference distribution of a continuous outcome's power calculation (bitframe.power).
+ReferenceDistribution = Literal["t", "normal"]
+REFERENCE_DISTRIBUTIONS = _vocabulary(ReferenceDistribution, {
+    "t": _o("t", "Noncentral t with the design's degrees of freedom (R's power.t.test, pwr.t.test)."),
+    "normal": _o("normal", "Normal approximation (G*Power's z tests and many published sample-size formulas)."),
+})
+
+# Which rejections a two-sided test's power counts (bitframe.power, ``strict``).
+TwoSidedConvention = Literal["strict", "r_default"]
+TWO_SIDED_CONVENTIONS = _vocabulary(TwoSidedConvention, {
+    "strict": _o("strict", "Rejections in both tails count (pwr; power.*.test(strict = TRUE))."),
+    "r_default": _o("R default", "The far tail is ignored (power.t.test / power.prop.test, strict = FALSE)."),
 })
 
 Sides = Literal[1, 2]
