@@ -101,3 +101,13 @@ def test_an_existing_pack_is_kept_without_force(tmp_path):
     with pytest.raises(BitframeError, match="exists"):
         write_pack(protocol, tmp_path)
     assert write_pack(protocol, tmp_path, force=True).files
+
+
+@pytest.mark.browser
+def test_the_pdf_is_printed_beside_the_html(tmp_path):
+    from pypdf import PdfReader
+
+    written = write_pack(ROOT / "protocols" / "peer-support-neighbourhoods.yaml", tmp_path, pdf=True)
+    assert written.files[-1] == tmp_path / "protocol.pdf"
+    text = " ".join(page.extract_text() for page in PdfReader(tmp_path / "protocol.pdf").pages)
+    assert "SPIRIT 2025 checklist" in text and "31415" not in text
