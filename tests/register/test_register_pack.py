@@ -111,3 +111,22 @@ def test_the_pdf_is_printed_beside_the_html(tmp_path):
     assert written.files[-1] == tmp_path / "protocol.pdf"
     text = " ".join(page.extract_text() for page in PdfReader(tmp_path / "protocol.pdf").pages)
     assert "SPIRIT 2025 checklist" in text and "31415" not in text
+
+
+def test_the_governance_section_fills_registry_items_and_spirit_rows(tmp_path):
+    """tests/register/fixtures/governed.yaml: volunteer-letters with a `governance:` section."""
+    fixture = Path(__file__).resolve().parent / "fixtures" / "governed.yaml"
+    written = write_pack(fixture, tmp_path)
+    record = json.loads((tmp_path / "who-trds.json").read_text())
+    jsonschema.validate(record, json.loads(SCHEMAS["who-trds.json"].read_text()))
+    by_key = {i["key"]: i["value"] for i in record["items"]}
+    assert by_key["date_of_registration"] == "2026-03-15"
+    assert by_key["sources_of_support"] == ["Westbrook Council", "Behavioural Insights Fund"]
+    assert by_key["ethics_review"] == "Westbrook University Research Ethics Committee, reference WREC-2026-014: " \
+                                      "approval pending"
+    assert by_key["ipd_sharing_statement"].startswith("De-identified household data")
+    rows = {r.number: r.where for r in spirit_checklist(load_protocol(fixture))}
+    assert all(rows[n] == "governance" for n in ("3b", "6", "7a", "8", "11", "17", "30", "32a"))
+    assert not {"3b", "6", "7a", "8", "11", "17", "30", "32a"} & set(written.spirit_not_stated)
+    html = (tmp_path / "protocol.html").read_text()
+    assert "<dt>Patient and public involvement</dt><dd>Two resident volunteers reviewed the letters.</dd>" in html

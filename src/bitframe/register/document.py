@@ -3,7 +3,7 @@
 Sections (each an ``<h2>`` or ``<h3>`` with a stable ``id``, named by the SPIRIT checklist):
 ``summary`` (the WHO Trial Registration Data Set), ``administrative``, ``background``,
 ``objectives``, ``design``, ``setting``, ``interventions``, ``outcomes``, ``timeline``,
-``randomisation``, ``sap`` (with ``sap-estimand`` ... ``sap-deviations``) and ``checklist``.
+``randomisation``, ``governance``, ``sap`` (with ``sap-estimand`` ... ``sap-deviations``) and ``checklist``.
 The document reuses the report's stylesheet and table macro. It never shows the randomisation
 seed, block sizes or any list: those stay in the sealed manifest (SPIRIT 2025 item 21b).
 """
@@ -17,6 +17,7 @@ from bitframe.protocol.vocabulary import (
     ARM_ROLES,
     COM_B,
     EAST_LEVERS,
+    GOVERNANCE_ITEMS,
     MINDSPACE,
     OUTCOME_ROLES,
     OUTCOME_TYPES,
@@ -48,6 +49,7 @@ SECTIONS: tuple[tuple[str, str], ...] = (
     ("outcomes", "Outcomes"),
     ("timeline", "Participant timeline"),
     ("randomisation", "Assignment of interventions"),
+    ("governance", "Ethics, funding and open science"),
     ("sap", "Statistical analysis plan"),
     ("checklist", "SPIRIT 2025 checklist"),
 )
@@ -102,6 +104,23 @@ def _randomisation(protocol: Protocol) -> list[str]:
                 "any other detail of restriction are kept in a sealed manifest, unavailable to those who enrol "
                 "participants or assign interventions, and are not part of this document.")
     return text
+
+
+def _governance(protocol: Protocol) -> list[tuple[str, str]]:
+    """(label, text) per governance item the protocol states, labels from the vocabulary."""
+    from bitframe.register.registry import ethics_text
+
+    g = protocol.governance
+    if g is None:
+        return []
+    values = {"funders": "; ".join(g.funders), "ethics": ethics_text(protocol) or "",
+              "registered": g.registered.isoformat() if g.registered else ""}
+    out = []
+    for key, option in GOVERNANCE_ITEMS.items():
+        text = values[key] if key in values else getattr(g, key)
+        if text:
+            out.append((option.label, str(text)))
+    return out
 
 
 def document_context(protocol: Protocol, power_rows: list[OutcomePower]) -> dict[str, Any]:
@@ -168,6 +187,7 @@ def document_context(protocol: Protocol, power_rows: list[OutcomePower]) -> dict
         "outcomes_table": outcomes_table,
         "timeline": timeline,
         "randomisation": _randomisation(protocol),
+        "governance": _governance(protocol),
         "plan": plan,
         "checklist": checklist,
         "not_stated": sum(1 for r in checklist_rows if r[-1]["cls"] == "not-stated"),

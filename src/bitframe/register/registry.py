@@ -18,7 +18,7 @@ from bitframe.protocol.vocabulary import ARM_ROLES, SCHEMES, TRIAL_STATUSES
 if TYPE_CHECKING:
     from bitframe.protocol.schema import Protocol
 
-__all__ = ["TRDS_FORMAT", "TrdsItem", "isrctn_text", "trds_items", "trds_record", "trds_source"]
+__all__ = ["TRDS_FORMAT", "TrdsItem", "ethics_text", "isrctn_text", "study_design", "trds_items", "trds_record", "trds_source"]
 
 TRDS_FORMAT = "bitframe-who-trds/1"
 DATA_DIR = Path(__file__).resolve().parent
@@ -85,6 +85,16 @@ def study_design(protocol: Protocol) -> str:
     return f"{shape} {unit} controlled trial (allocation ratio {ratio}; {scheme.label.lower()} randomisation)"
 
 
+def ethics_text(protocol: Protocol) -> str | None:
+    """The ethics review in a sentence; approval pending when the protocol gives no date."""
+    ethics = protocol.governance.ethics if protocol.governance else None
+    if ethics is None:
+        return None
+    reference = f", reference {ethics.reference}" if ethics.reference else ""
+    when = f"approved on {ethics.approved.isoformat()}" if ethics.approved else "approval pending"
+    return f"{ethics.committee}{reference}: {when}"
+
+
 def _values(protocol: Protocol) -> dict[str, Value]:
     t = protocol.trial
     reg = t.registration
@@ -93,12 +103,13 @@ def _values(protocol: Protocol) -> dict[str, Value]:
     problem = [f"Target behaviour: {protocol.context.target_behaviour}",
                *[f"Need: {n}" for n in protocol.context.needs]]
     secondary = _outcome_texts(protocol, ("secondary",))
+    g = protocol.governance
     return {
         "primary_registry_and_id": f"{reg.registry} {reg.id}" if reg else None,
-        "date_of_registration": None,
+        "date_of_registration": g.registered.isoformat() if g and g.registered else None,
         "secondary_ids": [f"bitframe protocol id: {t.id}"],
-        "sources_of_support": None,
-        "primary_sponsor": None,
+        "sources_of_support": list(g.funders) if g and g.funders else None,
+        "primary_sponsor": g.sponsor if g else None,
         "secondary_sponsors": None,
         "public_contact": None,
         "scientific_contact": None,
@@ -114,10 +125,10 @@ def _values(protocol: Protocol) -> dict[str, Value]:
         "recruitment_status": _WHO_STATUS[t.status],
         "primary_outcomes": _outcome_texts(protocol, ("primary",)),
         "key_secondary_outcomes": secondary or ["None pre-specified"],
-        "ethics_review": None,
+        "ethics_review": ethics_text(protocol),
         "completion_date": t.dates.end.isoformat() if t.dates and t.dates.end else None,
         "summary_results": None,
-        "ipd_sharing_statement": None,
+        "ipd_sharing_statement": g.data_sharing if g else None,
     }
 
 

@@ -43,12 +43,25 @@ def _has_timeline(protocol: Protocol) -> bool:
     return protocol.trial.dates is not None or any(o.time_point for o in protocol.outcomes)
 
 
+def _governs(item: str) -> Callable[[Protocol], bool]:
+    """The protocol's ``governance`` section states ``item`` (a field of ``schema.Governance``)."""
+    return lambda p: p.governance is not None and bool(getattr(p.governance, item))
+
+
 #: item number -> (section id, the condition under which that section addresses the item)
 WHERE: dict[str, tuple[str, Callable[[Protocol], bool]]] = {
     "1a": ("title", _always),
     "1b": ("summary", _always),
     "3a": ("administrative", lambda p: bool(p.trial.team)),
+    "3b": ("governance", _governs("sponsor")),
     "4": ("administrative", lambda p: p.trial.registration is not None),
+    "6": ("governance", _governs("data_sharing")),
+    "7a": ("governance", _governs("funders")),
+    "8": ("governance", _governs("dissemination")),
+    "11": ("governance", _governs("public_involvement")),
+    "17": ("governance", _governs("harms")),
+    "30": ("governance", _governs("ethics")),
+    "32a": ("governance", _governs("consent")),
     "9a": ("background", lambda p: bool(p.context.needs or p.context.barriers)),
     "10": ("objectives", _always),
     "12": ("design", _always),
