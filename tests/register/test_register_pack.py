@@ -130,3 +130,12 @@ def test_the_governance_section_fills_registry_items_and_spirit_rows(tmp_path):
     assert not {"3b", "6", "7a", "8", "11", "17", "30", "32a"} & set(written.spirit_not_stated)
     html = (tmp_path / "protocol.html").read_text()
     assert "<dt>Patient and public involvement</dt><dd>Two resident volunteers reviewed the letters.</dd>" in html
+
+
+def test_governance_is_administrative_content():
+    """Recording an ethics approval or a registration date changes no number of the analysis."""
+    from bitframe.protocol.canonical import content_sha256
+
+    governed = load_protocol(Path(__file__).resolve().parent / "fixtures" / "governed.yaml")
+    plain = load_protocol(ROOT / "protocols" / "volunteer-letters.yaml")
+    assert content_sha256(governed) == content_sha256(plain)
