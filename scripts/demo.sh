@@ -21,6 +21,7 @@ for protocol in protocols/*.yaml; do
   echo
   echo "== $name"
   $BF power "$protocol" --json "$dir/power.json"
+  $BF register "$protocol" --out "$dir/registration" --pdf
   $BF simulate "$protocol" --out "$dir/participants.csv" --seed 1
   $BF randomise "$protocol" --participants "$dir/participants.csv" --out "$dir/list.csv"
   $BF verify "$protocol" --participants "$dir/participants.csv" --list "$dir/list.csv" | tail -1
@@ -53,6 +54,8 @@ echo "== design diagnosis by simulation (volunteer-letters, 200 simulations)"
 $BF diagnose protocols/volunteer-letters.yaml --sims 200 --no-progress --json "$OUT/volunteer-letters/diagnosis.json"
 
 echo
+echo "Registration packs (protocol and analysis plan, WHO data set, ISRCTN text, to-do list):"
+for d in "$OUT"/*/registration; do echo "  $d/"; done
 echo "Reports:"
 for f in "$OUT"/*/report.html "$OUT"/programme-report.html; do echo "  $f (and ${f%.html}.pdf)"; done
 echo "All outputs are in $OUT/"

@@ -25,7 +25,7 @@ LAYERS: dict[str, int] = {
     "protocol": 1, "data": 1,
     "randomise": 2, "power": 2,
     "analyse": 3, "service": 3,
-    "simulate": 4, "report": 4,
+    "simulate": 4, "report": 4, "register": 4,
     "cli": 5, "__main__": 5, "api": 5, "__init__": 5,  # the command line; the notebook API and the root exporting it
 }
 SHARED = 0
@@ -35,6 +35,7 @@ SHARED = 0
 SAME_LAYER_ALLOWED: dict[tuple[str, str], str] = {
     ("__main__", "cli"): "`python -m bitframe` runs the command line",
     ("__init__", "api"): "`import bitframe as bf` exposes the notebook API (lazily)",
+    ("register", "report"): "the registration pack is written with the report's HTML/PDF writer and table model",
 }
 
 #: The one name lower layers may read from the package root: Python runs the root before any

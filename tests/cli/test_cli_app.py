@@ -35,7 +35,7 @@ def test_help_lists_the_verbs_in_pipeline_order(capsys):
     code, out, _ = run(capsys, "--help")
     listed = [line.split()[0] for line in out.split("Commands:")[1].splitlines() if line.strip()]
     assert code == 0 and listed == ["validate", "schema", "init", "simulate", "diagnose", "randomise", "verify",
-                                    "power", "analyse", "report", "serve", "export", "users", "audit"]
+                                    "power", "register", "analyse", "report", "serve", "export", "users", "audit"]
 
 
 def test_importing_the_cli_loads_no_stage():

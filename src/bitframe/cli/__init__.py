@@ -3,7 +3,7 @@
 One module per verb group, each adding its commands with ``register(app)``:
 :mod:`~bitframe.cli.protocol` (validate, schema, init), :mod:`~bitframe.cli.simulate`
 (simulate, diagnose), :mod:`~bitframe.cli.randomise` (randomise, verify),
-:mod:`~bitframe.cli.power`, :mod:`~bitframe.cli.analyse`, :mod:`~bitframe.cli.report` and
+:mod:`~bitframe.cli.power`, :mod:`~bitframe.cli.register`, :mod:`~bitframe.cli.analyse`, :mod:`~bitframe.cli.report` and
 :mod:`~bitframe.cli.service` (serve, users, export, audit).
 
 Exit codes: 0 success, 1 invalid input (a message, never a traceback), 2 usage
@@ -18,7 +18,7 @@ import os
 import typer
 
 from bitframe import __version__
-from bitframe.cli import analyse, power, protocol, randomise, report, service, simulate
+from bitframe.cli import analyse, power, protocol, randomise, register, report, service, simulate
 from bitframe.cli._common import echo_err
 from bitframe.errors import BitframeError
 
@@ -50,7 +50,7 @@ def _root(
 
 
 # `bitframe --help` lists the verbs in the order they are registered.
-for verb_group in (protocol, simulate, randomise, power, analyse, report, service):
+for verb_group in (protocol, simulate, randomise, power, register, analyse, report, service):
     verb_group.register(app)
 
 

@@ -15,8 +15,9 @@ records, beside the file hash:
 
 Administrative (not hashed into ``content_sha256``): the trial's title, site,
 programme area, registration, status, dates and team (``trial.*`` except
-``trial.id``); the Behavioural Insight Framework text (``context``); the
-descriptive text of arms (``name``, ``description``, ``mechanism``, ``tidier``)
+``trial.id``); the Behavioural Insight Framework text (``context``); ethics, funding
+and open science (``governance``); the descriptive text of arms (``name``,
+``description``, ``mechanism``, ``tidier``)
 and outcomes (``description``, ``time_point``). None of these changes a number
 of the analysis. Everything else is analysis-relevant: ``bitframe`` (the language
 version), ``trial.id``, the arms' ids, roles and ratios, ``no_control``,
@@ -46,7 +47,7 @@ __all__ = [
 # Paths of administrative parts; "[]" stands for every item of a list of arms or outcomes.
 ADMINISTRATIVE: tuple[str, ...] = (
     "trial.title", "trial.site", "trial.programme_area", "trial.registration", "trial.status", "trial.dates",
-    "trial.team", "context",
+    "trial.team", "context", "governance",
     "arms[].name", "arms[].description", "arms[].mechanism", "arms[].tidier",
     "outcomes[].description", "outcomes[].time_point",
 )

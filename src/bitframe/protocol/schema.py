@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validat
 from bitframe.protocol.vocabulary import (
     CLUSTER_SCHEMES,
     EAST_LEVERS,
+    GOVERNANCE_ITEMS,
     PROGRAMME_AREAS,
     STRATIFIED_SCHEMES,
     TIDIER_ITEMS,
@@ -328,6 +329,35 @@ class Power(Model):
     r_squared: float = Field(default=0.0, ge=0, lt=1, description="Variance explained by covariates.")
 
 
+# --------------------------------------------------------------------------- governance
+
+
+class Ethics(Model):
+    committee: NonEmptyStr = Field(description="The research ethics committee (or institutional review board).")
+    reference: str | None = Field(default=None, description="The committee's reference for this trial.")
+    approved: dt.date | None = Field(default=None, description="Date of approval (YYYY-MM-DD); empty while pending.")
+
+
+class Governance(Model):
+    """Ethics, funding and open science: what registries and SPIRIT 2025 ask beyond the design."""
+
+    sponsor: str | None = Field(default=None, description="The organisation responsible for the trial, with a contact.")
+    funders: tuple[NonEmptyStr, ...] = Field(default=(), description="Sources of funding and other support.")
+    ethics: Ethics | None = None
+    consent: str | None = Field(default=None, description="Who obtains consent and how, or why it is waived.")
+    data_sharing: str | None = Field(
+        default=None, description="Where and how de-identified data, code and materials will be shared.")
+    public_involvement: str | None = Field(
+        default=None, description="How patients and the public are involved in design, conduct and reporting.")
+    harms: str | None = Field(default=None, description="How harms are defined and assessed.")
+    dissemination: str | None = Field(
+        default=None, description="How results will reach participants, professionals and the public.")
+    registered: dt.date | None = Field(default=None, description="Date of registration in the primary registry.")
+
+
+check_same_names("governance items", GOVERNANCE_ITEMS, Governance.model_fields)
+
+
 # --------------------------------------------------------------------------- protocol
 
 
@@ -342,6 +372,8 @@ class Protocol(Model):
     outcomes: tuple[Outcome, ...] = Field(min_length=1)
     analysis: Analysis = Analysis()
     power: Power | None = None
+    governance: Governance | None = Field(
+        default=None, description="Ethics, funding and open science (optional; read by `bitframe register`).")
 
     @model_validator(mode="after")
     def _cross_field_rules(self, info: ValidationInfo) -> Protocol:

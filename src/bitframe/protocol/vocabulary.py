@@ -32,6 +32,7 @@ __all__ = [
     "EAST_LEVERS",
     "ESTIMANDS",
     "ESTIMATORS",
+    "GOVERNANCE_ITEMS",
     "HC_SE_TYPES",
     "IMBALANCE_MEASURES",
     "INFERENCE",
@@ -255,6 +256,22 @@ TIDIER_ITEMS: Mapping[str, Option] = MappingProxyType({
     "when_how_much": _o("When and how much", "Number of sessions, their schedule, duration and intensity."),
     "tailoring": _o("Tailoring", "What is personalised, and how."),
     "fidelity": _o("How well (fidelity)", "How fidelity is planned to be assessed."),
+})
+
+# The governance items (ethics, funding, open science) are the fields of ``schema.Governance``,
+# which checks at import that it has exactly these, in this order; each names the SPIRIT 2025
+# item it answers (Chan et al. 2025, BMJ 389:e081477).
+GOVERNANCE_ITEMS: Mapping[str, Option] = MappingProxyType({
+    "sponsor": _o("Sponsor", "The organisation responsible for the trial, with a contact (SPIRIT 2025 item 3b)."),
+    "funders": _o("Funding", "Sources of funding and other support (SPIRIT 2025 item 7a)."),
+    "ethics": _o("Research ethics approval", "The committee, its reference and the approval date (item 30)."),
+    "consent": _o("Consent", "Who obtains consent and how, or why it is waived (item 32a)."),
+    "data_sharing": _o("Data sharing", "Where and how de-identified data, code and materials will be shared (item 6)."),
+    "public_involvement": _o("Patient and public involvement",
+                             "How the public is involved in design, conduct and reporting (item 11)."),
+    "harms": _o("Harms", "How harms are defined and assessed (item 17)."),
+    "dissemination": _o("Dissemination", "How results reach participants, professionals and the public (item 8)."),
+    "registered": _o("Date of registration", "When the trial was registered in its primary registry (item 4)."),
 })
 
 # --------------------------------------------------------------------------- arms, unit, outcomes

@@ -1,0 +1,109 @@
+"""``bitframe register``: the registration pack of a protocol, written into one folder.
+
+=================  ===========================================================================
+file               content
+=================  ===========================================================================
+``protocol.html``  the protocol and statistical analysis plan, structured by SPIRIT 2025
+``protocol.pdf``   the same, printed by headless Chromium (with ``pdf=True``)
+``who-trds.json``  the WHO Trial Registration Data Set draft (``docs/who-trds.schema.json``)
+``isrctn.txt``     the same items as text to paste into ISRCTN
+``todo.json``      what registration needs that the protocol lacks (``docs/register-todo.schema.json``)
+``todo.md``        the same to-do list for people
+=================  ===========================================================================
+
+The pack is public: it holds nothing sealed (no randomisation seed, block sizes or list).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from bitframe.display import FrameDisplay
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from bitframe.protocol.schema import Protocol
+
+__all__ = ["PACK_FILES", "TODO_FORMAT", "RegistrationPack", "todo_record", "write_pack"]
+
+PACK_FILES = ("protocol.html", "who-trds.json", "isrctn.txt", "todo.json", "todo.md")
+TODO_FORMAT = "bitframe-register-todo/1"
+
+
+@dataclass(frozen=True)
+class RegistrationPack(FrameDisplay):
+    """What ``write_pack`` wrote, and the to-do list it found."""
+
+    out_dir: Path
+    files: tuple[Path, ...]
+    registry_todo: tuple[str, ...]
+    spirit_not_stated: tuple[str, ...] = field(default=())
+
+    def to_frame(self) -> pd.DataFrame:
+        import pandas as pd
+
+        return pd.DataFrame([{"file": str(f)} for f in self.files])
+
+
+def todo_record(protocol: Protocol) -> dict[str, Any]:
+    """The required registry items and the SPIRIT 2025 items the protocol does not state."""
+    from bitframe.register.registry import trds_items
+    from bitframe.register.spirit import spirit_checklist
+
+    return {
+        "format": TODO_FORMAT,
+        "trial_id": protocol.trial.id,
+        "registry": [{"item": i.number, "name": i.name} for i in trds_items(protocol)
+                     if i.required and i.status == "missing"],
+        "spirit_2025": [{"item": r.number, "topic": r.topic, "text": r.text} for r in spirit_checklist(protocol)
+                        if r.where is None],
+    }
+
+
+def _todo_markdown(todo: dict[str, Any]) -> str:
+    lines = [f"# Registration to-do: {todo['trial_id']}", "",
+             "## Required by the WHO Trial Registration Data Set, not in the protocol", ""]
+    lines += [f"- [ ] {t['item']}. {t['name']}" for t in todo["registry"]] or ["Nothing: every required item is filled."]
+    lines += ["", "## SPIRIT 2025 items not stated in the protocol", ""]
+    lines += [f"- [ ] {t['item']} {t['topic']}: {t['text']}" for t in todo["spirit_2025"]] or ["None."]
+    return "\n".join(lines) + "\n"
+
+
+def write_pack(protocol: Protocol | str | os.PathLike, out_dir: str | os.PathLike, *, pdf: bool = False,
+               force: bool = False) -> RegistrationPack:
+    """Write the registration pack of ``protocol`` (a ``Protocol`` or a protocol file) into ``out_dir``.
+
+    Existing files are kept unless ``force``; the folder is created if needed.
+    """
+    from bitframe.io import ensure_writable, write_text_atomic
+    from bitframe.power.protocol import power_for_protocol
+    from bitframe.protocol import load_protocol
+    from bitframe.register.document import SECTIONS, render_document
+    from bitframe.register.registry import isrctn_text, trds_record
+    from bitframe.report.render import write_report
+
+    trial: Protocol = load_protocol(Path(protocol)) if isinstance(protocol, (str, os.PathLike)) else protocol
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        from bitframe.errors import BitframeError, Problem
+
+        raise BitframeError(Problem("BF530", "--out must name a folder for the registration pack, not a file",
+                                    file=str(out), hint="e.g. --out registration/ (it is created if needed)"))
+    paths = [out / name for name in PACK_FILES] + ([out / "protocol.pdf"] if pdf else [])
+    ensure_writable(paths, force=force)
+    power_rows = power_for_protocol(trial) if trial.power is not None else []
+    written = write_report(render_document(trial, power_rows), out / "protocol.html", pdf=pdf, force=True,
+                           sections=tuple(k for k, _ in SECTIONS), kind="registration")
+    todo = todo_record(trial)
+    write_text_atomic(out / "who-trds.json", json.dumps(trds_record(trial), indent=2) + "\n")
+    write_text_atomic(out / "isrctn.txt", isrctn_text(trial))
+    write_text_atomic(out / "todo.json", json.dumps(todo, indent=2) + "\n")
+    write_text_atomic(out / "todo.md", _todo_markdown(todo))
+    files = [out / name for name in PACK_FILES] + ([written.pdf] if written.pdf else [])
+    return RegistrationPack(out, tuple(files), tuple(f"{t['item']}. {t['name']}" for t in todo["registry"]),
+                            tuple(t["item"] for t in todo["spirit_2025"]))
