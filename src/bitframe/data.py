@@ -24,6 +24,7 @@ BF207  missing value in a stratum / factor / cluster column
 BF208  value not among the allowed values of a column
 BF209  cluster varies within a person id
 BF210  duplicate column name in the header
+BF211  an id that cannot be used (invisible characters; a typed id that fails its check)
 =====  ==============================================================
 """
 
@@ -37,6 +38,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bitframe.errors import DataError, Problem, did_you_mean
+from bitframe.identifiers import IdentifierError, normalise_id
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -228,8 +230,13 @@ def validate_participants(
     cluster_column: str | None = None,
     required: Iterable[str] = (),
     unique_ids: bool = True,
-) -> None:
+    id_type: str = "text",
+) -> pd.Series:
     """Check a participant table; raise :class:`DataError` listing every problem found.
+
+    Returns the ids in their canonical form (:func:`bitframe.identifiers.normalise_id` with
+    ``id_type``): NFC, trimmed, typed ids without spaces. Ids are unique *after* normalising,
+    so ``' P-5 '`` and ``'P-5'``, or an NFC/NFD pair, are one person reported twice.
 
     ``categorical`` maps columns that must be filled in every row (strata, minimisation
     factors) to their allowed values (``None``: any non-blank value). ``cluster_column``
@@ -262,12 +269,22 @@ def validate_participants(
         probs.add("BF203", "the file has a header but no data rows", hint="add one row per participant")
         probs.raise_if_any()
 
+    normalised = pd.Series([], dtype=object)
     if id_column not in absent:
-        ids = frame[id_column].astype(str)
-        blank = ids.str.strip() == ""
+        raw = frame[id_column].astype(str)
+        blank = raw.str.strip() == ""
         probs.add_rows("BF205", blank, "blank id", field=id_column, hint="every participant needs an id")
+        ids, refused = _normalise_ids(raw, blank, id_type)
+        normalised = ids
+        for k, (position, message) in enumerate(refused.items()):
+            if k >= MAX_PROBLEMS_PER_KIND:
+                probs.skip("BF211", len(refused) - k)
+                break
+            probs.add("BF211", message, row=position + 1, field=id_column,
+                      hint="correct the id in the file (retype it to drop invisible characters)")
+        usable = ~blank & ~raw.index.isin(list(refused))
         if unique_ids:
-            dup = ids.duplicated(keep=False) & ~blank
+            dup = ids.duplicated(keep=False) & usable
             if dup.any():
                 positions = pd.Series(range(len(ids)), index=ids.index)[dup]
                 groups = positions.groupby(ids[dup], sort=False)
@@ -276,9 +293,11 @@ def validate_participants(
                         probs.skip("BF206", groups.ngroups - k)
                         break
                     r = rows.to_list()
+                    forms = list(dict.fromkeys(raw.iloc[r]))
+                    as_typed = "" if forms == [value] else " (as " + ", ".join(repr(f) for f in forms) + ")"
                     probs.add(
                         "BF206",
-                        f"id '{value}' appears {len(r)} times, in rows {_rows(r)}",
+                        f"id '{value}' appears {len(r)} times, in rows {_rows(r)}{as_typed}",
                         row=r[1] + 1,
                         field=id_column,
                         hint="ids must be unique: remove the duplicate or give it its own id",
@@ -329,7 +348,7 @@ def validate_participants(
             hint="every participant needs a cluster",
         )
         if id_column not in absent:
-            ids = frame[id_column].astype(str)
+            ids = normalised
             # Blank ids and clusters are reported above; comparing them would only repeat that.
             usable = (ids.str.strip() != "") & ~blank
             ids, clusters = ids[usable], clusters[usable]
@@ -354,6 +373,27 @@ def validate_participants(
                         hint="a person belongs to one cluster: correct the cluster on those rows",
                     )
     probs.raise_if_any()
+    return normalised
+
+
+#: Ids that are already canonical free text: printable ASCII, no surrounding spaces.
+_PLAIN_ID = r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?"
+
+
+def _normalise_ids(raw: pd.Series, blank: pd.Series, id_type: str) -> tuple[pd.Series, dict[int, str]]:
+    """Canonical ids (blank ones kept as they are) and, by 0-based row, why an id was refused."""
+    import pandas as pd
+
+    ids = raw.to_numpy(dtype=object).copy()
+    # Plain ASCII text ids are their own canonical form; only the rest pay for a per-id check.
+    todo = ~blank.to_numpy() & ((~raw.str.fullmatch(_PLAIN_ID)).to_numpy() if id_type == "text" else True)
+    refused: dict[int, str] = {}
+    for position in todo.nonzero()[0]:
+        try:
+            ids[position] = normalise_id(ids[position], id_type)
+        except IdentifierError as exc:
+            refused[int(position)] = str(exc)
+    return pd.Series(ids, index=raw.index, dtype=object), refused
 
 
 def read_participants(
@@ -365,14 +405,16 @@ def read_participants(
     required: Iterable[str] = (),
     unique_ids: bool = True,
     sheet: str | int = 0,
+    id_type: str = "text",
 ) -> pd.DataFrame:
     """Read and validate a participant table (see :func:`read_table`, :func:`validate_participants`).
 
-    The id, categorical and cluster columns are kept as text.
+    The id, categorical and cluster columns are kept as text; the ids are returned in their
+    canonical form (see :func:`validate_participants`).
     """
     text = [id_column, *(categorical or {}), *([cluster_column] if cluster_column else [])]
     frame = read_table(path, text_columns=text, sheet=sheet)
-    validate_participants(
+    ids = validate_participants(
         frame,
         id_column=id_column,
         file=str(path),
@@ -380,5 +422,6 @@ def read_participants(
         cluster_column=cluster_column,
         required=required,
         unique_ids=unique_ids,
+        id_type=id_type,
     )
-    return frame
+    return frame.assign(**{id_column: ids.to_numpy()})

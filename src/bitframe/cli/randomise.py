@@ -45,6 +45,7 @@ def register(app: typer.Typer) -> None:
             seed=protocol.randomisation.seed if seed is None else seed,
             protocol=loaded.text.encode("utf-8"),
             allowed_values=allowed_values(protocol),
+            id_type=protocol.unit.id_type,
         )
         written = write_allocation(allocation, out, xlsx=xlsx, force=force)
         manifest = allocation.manifest

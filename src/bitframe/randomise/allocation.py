@@ -443,6 +443,7 @@ def randomise(
     participants_file: str | None = None,
     participants_sha256: str | None = None,
     allowed_values: Mapping[str, Sequence[str]] | None = None,
+    id_type: str = "text",
 ) -> Allocation:
     """Randomise the units of ``participants`` (rows in enrolment order) by ``design``.
 
@@ -450,7 +451,9 @@ def randomise(
     cluster columns present and filled; values among ``allowed_values`` where given; for
     cluster designs, design-by-data rules) and a :class:`DataError` lists every problem.
     ``seed=None`` draws a 128-bit seed with :func:`secrets.randbits`; the seed is recorded
-    either way. ``protocol`` is the protocol file's bytes or its SHA-256.
+    either way. ``protocol`` is the protocol file's bytes or its SHA-256. Ids are checked and
+    listed in their canonical form for ``id_type`` (:func:`bitframe.identifiers.normalise_id`),
+    so one person written two ways is a duplicate, not two allocations.
     """
     import pandas as pd
 
@@ -465,12 +468,13 @@ def randomise(
     protocol_sha = _normalise_protocol(protocol)
     allowed = dict(allowed_values or {})
     categorical: dict[str, Sequence[str] | None] = {c: allowed.get(c) for c in (*design.strata, *design.factors)}
-    validate_participants(
+    ids = validate_participants(
         participants,
         id_column=id_column,
         file=participants_file,
         categorical=categorical,
         cluster_column=design.cluster,
+        id_type=id_type,
     )
     frame = participants.reset_index(drop=True)
     n = len(frame)
@@ -483,7 +487,7 @@ def randomise(
     result = _assign(design, frame, stratum_codes, rng)
 
     stepped = design.scheme_option.stepped
-    cols: dict[str, Any] = {id_column: frame[id_column].astype(str).to_numpy()}
+    cols: dict[str, Any] = {id_column: ids.to_numpy()}
     if stepped:
         cols["arm"] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int64), pd.Index([design.intervention]))
     else:
@@ -526,6 +530,7 @@ def randomise(
         "scheme": design.scheme,
         "design": design.to_dict(),
         "id_column": id_column,
+        "id_type": id_type,
         "seed": str(int(seed)),
         "seed_source": seed_source,
         "rng": "numpy.random.Generator(numpy.random.PCG64(seed))",
@@ -561,6 +566,7 @@ def randomise_file(
     protocol: bytes | str | None = None,
     allowed_values: Mapping[str, Sequence[str]] | None = None,
     sheet: str | int = 0,
+    id_type: str = "text",
 ) -> Allocation:
     """Read ``path`` (CSV/XLSX/Parquet), validate, hash and randomise it (see :func:`randomise`)."""
     from pathlib import Path
@@ -579,6 +585,7 @@ def randomise_file(
         participants_file=Path(path).name,
         participants_sha256=sha256_file(path),
         allowed_values=allowed_values,
+        id_type=id_type,
     )
 
 

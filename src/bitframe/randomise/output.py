@@ -292,7 +292,8 @@ def verify(
 
     try:
         regenerated = randomise(
-            frame, manifest_design, id_column=id_column, seed=int(man["seed"]), participants_file=p_name
+            frame, manifest_design, id_column=id_column, seed=int(man["seed"]), participants_file=p_name,
+            id_type=str(man.get("id_type", "text")),
         )
     except DataError as exc:
         checks.append(Check("regenerate", False, "the participant table no longer passes validation"))
