@@ -156,7 +156,7 @@ def test_duplicate_after_normalising_shows_both_written_forms():
         validate_participants(frame, id_column="pid")
     (problem,) = exc.value.problems
     assert problem.code == "BF206"
-    assert problem.message == "id 'P-00005' appears 2 times, in rows 1, 3 (as 'P-00005', ' P-00005 ')"
+    assert problem.message == "id 'P-00005' appears 2 times, in rows 2, 4 (as 'P-00005', ' P-00005 ')"
 
 
 def test_refused_id_is_reported_at_its_row():
@@ -164,7 +164,7 @@ def test_refused_id_is_reported_at_its_row():
     with pytest.raises(DataError) as exc:
         validate_participants(frame, id_column="pid")
     (problem,) = exc.value.problems
-    assert (problem.code, problem.row) == ("BF211", 2)
+    assert (problem.code, problem.row) == ("BF211", 3)
     assert "U+200B ZERO WIDTH SPACE at position 4" in problem.message
 
 
@@ -186,5 +186,5 @@ def test_cli_lists_canonical_nhs_numbers_and_refuses_a_second_writing(tmp_path, 
     people.write_text("participant_id,practice\n943 476 5919,Elm Road\n9434765919,Elm Road\n", encoding="utf-8")
     assert main(["randomise", str(protocol), "-p", str(people), "-o", str(tmp_path / "l2.csv")]) == 1
     err = capsys.readouterr().err
-    assert "id '9434765919' appears 2 times, in rows 1, 2 (as '943 476 5919', '9434765919')" in err
+    assert "id '9434765919' appears 2 times, in rows 2, 3 (as '943 476 5919', '9434765919')" in err
     assert not (tmp_path / "l2.csv").exists()

@@ -34,7 +34,7 @@ import datetime as dt
 import unicodedata
 from collections.abc import Callable
 
-__all__ = ["ID_TYPE_NAMES", "IdentifierError", "describe_char", "normalise_id"]
+__all__ = ["ID_TYPE_NAMES", "IdentifierError", "describe_char", "is_invisible", "normalise_id"]
 
 #: Code points with no visible glyph that are not in the refused categories (Lo/Mn letters).
 _INVISIBLE_EXTRA = frozenset({"\u034f", "\u115f", "\u1160", "\u3164", "\uffa0"})
@@ -55,7 +55,8 @@ def describe_char(ch: str) -> str:
     return f"U+{ord(ch):04X} {name}".rstrip()
 
 
-def _invisible(ch: str) -> bool:
+def is_invisible(ch: str) -> bool:
+    """Whether ``ch`` is refused in an id: it has no glyph, or is a space other than U+0020."""
     category = unicodedata.category(ch)
     return category in _REFUSED_CATEGORIES or ch in _INVISIBLE_EXTRA or (category == "Zs" and ch != " ")
 
@@ -129,7 +130,7 @@ def normalise_id(raw: object, id_type: str = "text") -> str:
     if not isinstance(raw, str):
         raise IdentifierError(f"an id must be text, got {type(raw).__name__}")
     value = unicodedata.normalize("NFC", raw).strip()
-    hidden = [(i, ch) for i, ch in enumerate(value, start=1) if _invisible(ch)]
+    hidden = [(i, ch) for i, ch in enumerate(value, start=1) if is_invisible(ch)]
     if hidden:
         shown = ", ".join(f"{describe_char(ch)} at position {i}" for i, ch in hidden[:5])
         more = f" and {len(hidden) - 5} more" if len(hidden) > 5 else ""

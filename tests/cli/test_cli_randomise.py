@@ -71,5 +71,5 @@ def test_bad_participant_file_writes_nothing(capsys, tmp_path, people):
     out = tmp_path / "list.csv"
     code, _, err = run(capsys, "randomise", SMS, "-p", bad, "-o", out)
     assert code == 1 and "Traceback" not in err
-    assert f"{bad.name}, row 3" in err and "appears 2 times" in err and "Unknown Surgery" in err
+    assert f"{bad.name}, row 4" in err and "appears 2 times" in err and "Unknown Surgery" in err
     assert not any(tmp_path.glob("list*"))

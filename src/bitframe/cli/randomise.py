@@ -58,6 +58,10 @@ def register(app: typer.Typer) -> None:
         if "stratum" in counts:
             for stratum, by_arm in counts["stratum"].items():
                 typer.echo(f"  {stratum}: " + ", ".join(f"{a} {n:,}" for a, n in by_arm.items()))
+        if "blank_rows_skipped" in manifest:
+            rows = manifest["blank_rows_skipped"]
+            typer.echo(f"note: skipped {len(rows)} blank row(s) of {participants.name}: "
+                       + ", ".join(map(str, rows[:10])) + (f" and {len(rows) - 10} more" if len(rows) > 10 else ""))
         typer.echo(f"wrote {written.list_csv} (sealed), {written.manifest} (sealed: seed, hashes)"
                    + (f", {written.xlsx}" if written.xlsx else ""))
         typer.echo(f"wrote {written.public_summary} (public: counts and scheme only)")

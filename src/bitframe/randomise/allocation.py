@@ -294,8 +294,11 @@ def _check_against_data(frame: pd.DataFrame, design: Design, file: str | None, s
     """Design-by-data checks the generic participant validation cannot make."""
     import pandas as pd
 
+    from bitframe.data import sheet_rows
+
     problems: list[Problem] = []
     option = design.scheme_option
+    row_of = sheet_rows(frame)
     if option.clustered and option.stratified and stratum is not None:
         clusters = frame[design.cluster].astype(str)
         n_strata = pd.Series(stratum).groupby(clusters.to_numpy()).nunique()
@@ -304,9 +307,9 @@ def _check_against_data(frame: pd.DataFrame, design: Design, file: str | None, s
             problems.append(
                 Problem(
                     "BF301",
-                    f"cluster '{c}' spans several strata (rows {', '.join(str(r + 1) for r in rows[:10])})",
+                    f"cluster '{c}' spans several strata (rows {', '.join(str(row_of[r]) for r in rows[:10])})",
                     file=file,
-                    row=int(rows[0]) + 1,
+                    row=row_of[int(rows[0])],
                     field=design.cluster,
                     hint="strata of a cluster-randomised trial must be cluster-level: one value per cluster",
                 )
@@ -457,7 +460,7 @@ def randomise(
     """
     import pandas as pd
 
-    from bitframe.data import validate_participants
+    from bitframe.data import blank_rows, validate_participants
 
     if not isinstance(design, Design):
         raise ValueError(f"The 'design' parameter must be a Design. Got {type(design).__name__} instead.")
@@ -538,6 +541,7 @@ def randomise(
         "participants_file": participants_file,
         "participants_sha256": participants_sha256,
         "n": n,
+        **({"blank_rows_skipped": blank_rows(participants)} if blank_rows(participants) else {}),
         "counts": counts,
         "list_columns": [str(c) for c in table.columns],
         "list_sha256": hashlib.sha256(csv).hexdigest(),

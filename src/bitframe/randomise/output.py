@@ -348,13 +348,13 @@ def _compare(
                 "BF318",
                 f"list columns {list(listed.columns)} differ from the expected {list(expected.columns)}",
                 file=file,
-                row=0,
+                row=1,
             )
         )
     if id_column not in listed.columns:
-        problems.append(Problem("BF318", f"the list has no id column '{id_column}'", file=file, row=0))
+        problems.append(Problem("BF318", f"the list has no id column '{id_column}'", file=file, row=1))
         return _empty_diff(id_column), problems
-    listed = listed.assign(_row=range(1, len(listed) + 1))
+    listed = listed.assign(_row=range(2, len(listed) + 2))  # the rows a spreadsheet shows: header = row 1
     dup = listed[id_column].duplicated(keep=False)
     for dup_id, row_numbers in listed[dup].groupby(id_column)["_row"]:
         problems.append(
