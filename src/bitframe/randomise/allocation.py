@@ -407,11 +407,18 @@ def list_to_csv(table: pd.DataFrame) -> bytes:
     """The canonical CSV bytes of a list: UTF-8, ``\\n`` line ends, no index, empty for missing,
     fields quoted only when they hold a comma, quote or line break (pandas' minimal quoting).
 
+    Text that a spreadsheet would run as a formula is neutralised first
+    (:func:`bitframe.spreadsheet.neutralise_frame`; readers restore it).
+
     When no text cell needs quoting, pyarrow's writer produces the same bytes about six
     times faster than pandas; otherwise pandas writes them.
     """
     import pyarrow as pa
     import pyarrow.csv as pacsv
+
+    from bitframe.spreadsheet import neutralise_frame
+
+    table = neutralise_frame(table)
 
     arrays, names = [], []
     for name in table.columns:

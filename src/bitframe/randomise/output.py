@@ -74,11 +74,19 @@ def _json_bytes(obj: Mapping[str, Any]) -> bytes:
 
 
 def _xlsx_bytes(allocation: Allocation) -> bytes:
+    """The list as one sheet; text is neutralised as in the CSV and every text cell is typed as a
+    string, so no cell is ever a formula."""
     import pandas as pd
+
+    from bitframe.spreadsheet import neutralise_frame
 
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as writer:
-        allocation.table.to_excel(writer, index=False, sheet_name="allocation")
+        neutralise_frame(allocation.table).to_excel(writer, index=False, sheet_name="allocation")
+        for row in writer.sheets["allocation"].iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"
     return buf.getvalue()
 
 
@@ -173,8 +181,10 @@ class VerifyReport(FrameDisplay):
 def _read_list(data: bytes | str | os.PathLike) -> pd.DataFrame:
     import pandas as pd
 
+    from bitframe.spreadsheet import restore_frame
+
     src = io.BytesIO(data) if isinstance(data, bytes) else data
-    return pd.read_csv(src, dtype=str, keep_default_na=False)
+    return restore_frame(pd.read_csv(src, dtype=str, keep_default_na=False))
 
 
 def verify(
