@@ -51,3 +51,19 @@ def test_hyperlink_id_stays_text_in_csv_and_xlsx_and_verifies(tmp_path, capsys):
     assert not [c.coordinate for c in cells if c.data_type == "f" or (isinstance(c.value, str) and c.value[:1] == "=")]
     assert book["allocation"]["A2"].value == "'" + HYPERLINK
     assert main(["verify", str(SMS), "-p", str(people), "--list", str(out)]) == 0, capsys.readouterr()
+
+
+def test_the_excel_copy_verifies_and_a_changed_cell_is_found(tmp_path, capsys):
+    people = tmp_path / "people.csv"
+    people.write_text("participant_id,practice\n=1+1,Elm Road\nP-2,Elm Road\nP-3,Riverside\n", encoding="utf-8")
+    out = tmp_path / "list.csv"
+    assert main(["randomise", str(SMS), "-p", str(people), "-o", str(out), "--xlsx"]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(SMS), "-p", str(people), "--list", str(tmp_path / "list.xlsx")]) == 0, capsys.readouterr()
+    book = openpyxl.load_workbook(tmp_path / "list.xlsx")
+    sheet = book["allocation"]
+    sheet["B2"] = "control" if sheet["B2"].value != "control" else "letter"
+    book.save(tmp_path / "list.xlsx")
+    assert main(["verify", str(SMS), "-p", str(people), "--list", str(tmp_path / "list.xlsx")]) == 1
+    out_text = capsys.readouterr().out
+    assert "list_sha256" in out_text and "NOT verified" in out_text

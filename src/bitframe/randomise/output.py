@@ -249,10 +249,14 @@ class VerifyReport(FrameDisplay):
 
 
 def _read_list(data: bytes | str | os.PathLike) -> pd.DataFrame:
+    """A written list (CSV bytes or a path to its CSV or Excel copy) as text, formulas restored."""
     import pandas as pd
 
     from bitframe.spreadsheet import restore_frame
 
+    if not isinstance(data, bytes) and Path(data).suffix.lower() == ".xlsx":
+        frame = pd.read_excel(data, sheet_name=0, dtype=str, keep_default_na=False, engine="openpyxl")
+        return restore_frame(frame.fillna(""))
     src = io.BytesIO(data) if isinstance(data, bytes) else data
     return restore_frame(pd.read_csv(src, dtype=str, keep_default_na=False))
 
@@ -279,7 +283,10 @@ def verify(
     from bitframe.data import read_table
 
     list_path = Path(list_csv)
-    manifest_path = Path(manifest) if manifest is not None else allocation_paths(list_path).manifest
+    # The Excel copy is checked against its own hash and read the same way as the CSV.
+    is_xlsx = list_path.suffix.lower() == ".xlsx"
+    as_csv = list_path.with_suffix(".csv") if is_xlsx else list_path
+    manifest_path = Path(manifest) if manifest is not None else allocation_paths(as_csv).manifest
     man = read_manifest(manifest_path)
     file = str(list_path)
     checks: list[Check] = []
@@ -287,8 +294,11 @@ def verify(
 
     if not list_path.exists():
         raise DataError(Problem("BF200", "list file not found", file=file))
+    if is_xlsx and "xlsx_sha256" not in man:
+        raise DataError(Problem("BF316", "the manifest records no Excel copy of the list", file=str(manifest_path),
+                                hint="verify the CSV list, or write the list again with --xlsx"))
     list_sha = sha256_file(list_path)
-    ok = list_sha == man["list_sha256"]
+    ok = list_sha == man["xlsx_sha256" if is_xlsx else "list_sha256"]
     checks.append(
         Check("list_sha256", ok, "matches the manifest" if ok else "the list file changed after it was written")
     )
@@ -298,7 +308,7 @@ def verify(
                 "BF311",
                 "list file SHA-256 differs from the manifest: the list was modified after writing",
                 file=file,
-                hint=f"manifest {man['list_sha256'][:12]}..., file {list_sha[:12]}...",
+                hint=f"manifest {man['xlsx_sha256' if is_xlsx else 'list_sha256'][:12]}..., file {list_sha[:12]}...",
             )
         )
 
