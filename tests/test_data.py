@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bitframe.data import read_participants, read_table, validate_participants
+from bitframe.data import blank_rows, read_participants, read_table, sheet_rows, validate_participants
 from bitframe.errors import DataError
 from bitframe.randomise import Design, randomise_file, write_allocation
 
@@ -40,15 +40,18 @@ def test_csv_without_inference_is_all_text(tmp_path):
 
 
 def test_csv_with_bom_and_blank_line_keeps_row_numbers(tmp_path):
+    # Issue 14: a blank row is skipped (one note), and rows keep the numbers a spreadsheet shows.
     p = tmp_path / "p.csv"
-    p.write_bytes("\ufeffpid,sex\nA1,F\n\nA3,M\n".encode("utf-8"))
+    p.write_bytes("\ufeffpid,sex\nA1,F\n\nA3,M\n,\nA1,F\n".encode("utf-8"))
     df = read_table(p, text_columns=["pid", "sex"])
     assert list(df.columns) == ["pid", "sex"]
-    assert df["pid"].tolist() == ["A1", "", "A3"]
+    assert df["pid"].tolist() == ["A1", "A3", "A1"]
+    assert blank_rows(df) == [3, 5] and sheet_rows(df) == [2, 4, 6]
     with pytest.raises(DataError) as exc:
         validate_participants(df, id_column="pid", file="p.csv")
     assert exc.value.problems[0].format() == (
-        "p.csv, row 2, column 'pid': error[BF205]: blank id\n  hint: every participant needs an id"
+        "p.csv, row 6, column 'pid': error[BF206]: id 'A1' appears 2 times, in rows 2, 6\n"
+        "  hint: ids must be unique: remove the duplicate or give it its own id"
     )
 
 
@@ -124,18 +127,18 @@ def test_every_problem_reported_at_once(tmp_path):
     text = str(err)
     f = str(p)
     assert (
-        f"{f}, row 0, column 'region': error[BF204]: stratum/factor column 'region' is not in the file\n"
+        f"{f}, row 1, column 'region': error[BF204]: stratum/factor column 'region' is not in the file\n"
         "  hint: did you mean 'regoin'? Columns in the file: 'pid', 'sex', 'regoin', 'clinic'" in text
     )
-    assert f"{f}, row 4, column 'pid': error[BF205]: blank id" in text
-    assert f"{f}, row 3, column 'pid': error[BF206]: id 'A1' appears 2 times, in rows 1, 3" in text
-    assert f"{f}, row 5, column 'sex': error[BF207]: missing value in 'sex'" in text
+    assert f"{f}, row 5, column 'pid': error[BF205]: blank id" in text
+    assert f"{f}, row 4, column 'pid': error[BF206]: id 'A1' appears 2 times, in rows 2, 4" in text
+    assert f"{f}, row 6, column 'sex': error[BF207]: missing value in 'sex'" in text
     assert (
-        f"{f}, row 2, column 'sex': error[BF208]: value 'Femal' is not allowed in 'sex' (rows 2)\n"
+        f"{f}, row 3, column 'sex': error[BF208]: value 'Femal' is not allowed in 'sex' (rows 3)\n"
         "  hint: allowed values: 'F', 'M'" in text
     )
     assert (
-        f"{f}, row 1, column 'clinic': error[BF209]: person 'A1' is in different clusters ('c1', 'c2') in rows 1, 3"
+        f"{f}, row 2, column 'clinic': error[BF209]: person 'A1' is in different clusters ('c1', 'c2') in rows 2, 4"
         in text
     )
     assert text.endswith("6 problems found.")
@@ -146,8 +149,8 @@ def test_unexpected_value_suggests_close_match():
     with pytest.raises(DataError) as exc:
         validate_participants(df, id_column="pid", categorical={"site": ["North", "South"]}, file="f.csv")
     p = exc.value.problems[0]
-    assert (p.code, p.row, p.field) == ("BF208", 2, "site")
-    assert p.message == "value 'Nroth' is not allowed in 'site' (rows 2, 3)"
+    assert (p.code, p.row, p.field) == ("BF208", 3, "site")
+    assert p.message == "value 'Nroth' is not allowed in 'site' (rows 3, 4)"
     assert p.hint == "did you mean 'North'? Allowed: 'North', 'South'"
 
 
@@ -157,7 +160,7 @@ def test_cluster_varying_within_person():
         validate_participants(df, id_column="pid", cluster_column="gp", unique_ids=False, file="long.csv")
     assert codes(exc) == ["BF209"]
     assert str(exc.value) == (
-        "long.csv, row 1, column 'gp': error[BF209]: person 'p1' is in different clusters ('g1', 'g2') in rows 1, 2\n"
+        "long.csv, row 2, column 'gp': error[BF209]: person 'p1' is in different clusters ('g1', 'g2') in rows 2, 3\n"
         "  hint: a person belongs to one cluster: correct the cluster on those rows"
     )
     validate_participants(
@@ -178,7 +181,7 @@ def test_duplicates_name_all_rows():
     df = pd.DataFrame({"pid": ["x", "y", "x", "z", "x"]})
     with pytest.raises(DataError) as exc:
         validate_participants(df, id_column="pid")
-    assert exc.value.problems[0].message == "id 'x' appears 3 times, in rows 1, 3, 5"
+    assert exc.value.problems[0].message == "id 'x' appears 3 times, in rows 2, 4, 6"
 
 
 def test_nothing_written_when_validation_fails(tmp_path):
@@ -194,3 +197,43 @@ def test_nothing_written_when_validation_fails(tmp_path):
         run()
     assert codes(exc) == ["BF206"]
     assert not out.exists()
+
+
+# ----------------------------------------------------------------------------- as a spreadsheet shows it (issue 14)
+
+
+def test_trailing_space_is_named_not_guessed():
+    df = pd.DataFrame({"pid": ["1", "2"], "site": ["Elm Road ", "Elm Road\u200b"]})
+    with pytest.raises(DataError) as exc:
+        validate_participants(df, id_column="pid", categorical={"site": ["Elm Road", "Hill"]})
+    hints = [p.hint for p in exc.value.problems]
+    assert hints == [
+        "'Elm Road ' has a trailing space: delete it in the file. Allowed: 'Elm Road', 'Hill'",
+        "'Elm Road\u200b' has U+200B ZERO WIDTH SPACE: delete it in the file. Allowed: 'Elm Road', 'Hill'",
+    ]
+
+
+def test_xlsx_messages_name_the_sheet_and_the_excel_row(tmp_path):
+    p = tmp_path / "gp.xlsx"
+    frame = pd.DataFrame({"pid": ["A", None, "B", "A"], "site": ["N", None, "S", "N"]})
+    with pd.ExcelWriter(p) as writer:
+        frame.to_excel(writer, index=False, sheet_name="Export 1")
+    with pytest.raises(DataError) as exc:
+        read_participants(p, id_column="pid")
+    (problem,) = exc.value.problems  # the blank row 3 is skipped, not reported
+    assert problem.format().startswith(
+        f"{p}, sheet 'Export 1', row 5, column 'pid': error[BF206]: id 'A' appears 2 times, in rows 2, 5"
+    )
+
+
+def test_randomise_notes_blank_rows_once(tmp_path, capsys):
+    from pathlib import Path
+
+    from bitframe.cli import main
+
+    sms = Path(__file__).resolve().parents[1] / "protocols" / "sms-link-worker.yaml"
+    people = write(tmp_path / "p.csv", "participant_id,practice\nP1,Elm Road\n,\n\nP2,Hill Surgery\n")
+    assert main([
+        "randomise", str(sms), "-p", str(people), "-o", str(tmp_path / "l.csv")]) == 0
+    out = capsys.readouterr().out
+    assert out.count("blank row") == 1 and "note: skipped 2 blank row(s) of p.csv: 3, 4" in out

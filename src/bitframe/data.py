@@ -7,8 +7,12 @@ become numbers when every non-missing cell parses as one (missing: blank, ``NA``
 ``N/A``, ``NaN``, ``null``, ``None``).
 
 Validation reports *every* problem at once as :class:`bitframe.errors.Problem`
-records (file, 1-based data row -- the header is row 0 --, column, hint) and raises
-:class:`bitframe.errors.DataError`. Nothing is ever written by this module.
+records (file and, for ``.xlsx``, sheet; the row number the spreadsheet shows -- the header
+is row 1, so the first participant is row 2 --; column; hint) and raises
+:class:`bitframe.errors.DataError`. Rows left wholly blank are skipped: :func:`read_table`
+drops them and records their row numbers (:func:`blank_rows`), and the numbers of the rows
+it keeps (:func:`sheet_rows`), so every message still names the row a person sees. Nothing
+is ever written by this module.
 
 Problem codes
 -------------
@@ -24,6 +28,7 @@ BF207  missing value in a stratum / factor / cluster column
 BF208  value not among the allowed values of a column
 BF209  cluster varies within a person id
 BF210  duplicate column name in the header
+BF211  an id that cannot be used (invisible characters; a typed id that fails its check)
 =====  ==============================================================
 """
 
@@ -37,6 +42,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bitframe.errors import DataError, Problem, did_you_mean
+from bitframe.identifiers import IdentifierError, describe_char, is_invisible, normalise_id
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -47,6 +53,8 @@ MISSING_TOKENS = frozenset({"", "NA", "N/A", "NaN", "nan", "null", "NULL", "None
 MAX_PROBLEMS_PER_KIND = 20
 #: At most this many row numbers are quoted in one problem message.
 MAX_ROWS_QUOTED = 10
+#: Where :func:`read_table` keeps the spreadsheet row numbers, blank rows skipped and sheet name.
+_ROWS, _BLANK, _SHEET = "bitframe_sheet_rows", "bitframe_blank_rows", "bitframe_sheet"
 
 
 def _fail(code: str, message: str, file: str, hint: str | None = None) -> DataError:
@@ -64,8 +72,9 @@ def read_table(
 
     ``text_columns`` (e.g. the id, strata and cluster columns) are kept as text
     (blank cells as ``""``); with ``infer_numbers`` the other columns become numeric
-    where every non-missing cell is a number. Blank lines in a CSV are kept as rows so
-    that row numbers in error messages match the file. Raises :class:`DataError`
+    where every non-missing cell is a number. Wholly blank rows are dropped; the row numbers
+    a spreadsheet shows for the rest (:func:`sheet_rows`), the blank ones (:func:`blank_rows`)
+    and an ``.xlsx`` file's sheet name stay with the table, for messages. Raises :class:`DataError`
     (BF200-BF203, BF210) for a missing, unreadable, unsupported or empty file.
     """
     import pandas as pd
@@ -85,6 +94,7 @@ def read_table(
             frame = _read_csv(p, label)
         elif ext == ".xlsx":
             frame = pd.read_excel(p, sheet_name=sheet, dtype=str, keep_default_na=False, engine="openpyxl")
+            sheet_name = sheet if isinstance(sheet, str) else _sheet_name(p, sheet)
         else:
             frame = pd.read_parquet(p)
     except DataError:
@@ -103,12 +113,61 @@ def read_table(
         raise _fail("BF203", "the file is empty", label, "expected a header row and one row per participant")
     frame = _as_text(frame)
     frame = frame.reset_index(drop=True)
+    blank = (frame.apply(lambda col: col.str.strip()) == "").all(axis=1).to_numpy() if len(frame) else None
+    rows = [i + 2 for i in range(len(frame))]
+    if blank is not None and blank.any():
+        frame = frame[~blank].reset_index(drop=True)
+    frame.attrs[_ROWS] = tuple(r for k, r in enumerate(rows) if blank is None or not blank[k])
+    frame.attrs[_BLANK] = tuple(r for k, r in enumerate(rows) if blank is not None and blank[k])
+    if ext == ".xlsx":
+        frame.attrs[_SHEET] = sheet_name
     if infer_numbers:
         keep = set(text_columns or ())
         for col in frame.columns:
             if col not in keep:
                 frame[col] = _maybe_numeric(frame[col])
     return frame
+
+
+def _sheet_name(p: Path, index: int) -> str:
+    import openpyxl
+
+    workbook = openpyxl.load_workbook(p, read_only=True)
+    try:
+        return str(workbook.sheetnames[index])
+    finally:
+        workbook.close()
+
+
+def sheet_rows(frame: pd.DataFrame) -> list[int]:
+    """The row number a spreadsheet shows for each row of ``frame`` (header = row 1).
+
+    Those :func:`read_table` recorded when they still fit the table; else the first row is 2.
+    """
+    rows = frame.attrs.get(_ROWS)
+    if rows is not None and len(rows) == len(frame):
+        return list(rows)
+    return list(range(2, len(frame) + 2))
+
+
+def blank_rows(frame: pd.DataFrame) -> list[int]:
+    """The spreadsheet row numbers of the wholly blank rows :func:`read_table` skipped."""
+    return list(frame.attrs.get(_BLANK, ()))
+
+
+def _unseen_difference(value: str, allowed: Sequence[str]) -> str | None:
+    """Say what a person cannot see when ``value`` is an allowed value plus spaces or invisible
+    characters ("'Elm Road ' has a trailing space"); ``None`` otherwise."""
+    visible = "".join(ch for ch in value if not is_invisible(ch))
+    if visible.strip() not in allowed:
+        return None
+    found = []
+    if value[: len(value) - len(value.lstrip())]:
+        found.append("a leading space")
+    if value[len(value.rstrip()):]:
+        found.append("a trailing space")
+    found += [describe_char(ch) for ch in dict.fromkeys(value) if is_invisible(ch)]
+    return f"'{value}' has " + " and ".join(found) if found else None
 
 
 def _read_csv(p: Path, label: str) -> pd.DataFrame:
@@ -132,7 +191,7 @@ def _read_csv(p: Path, label: str) -> pd.DataFrame:
                     "BF210",
                     f"column name '{d}' appears more than once in the header",
                     file=label,
-                    row=0,
+                    row=1,
                     field=d,
                     hint="rename one of the columns",
                 )
@@ -177,17 +236,18 @@ def _maybe_numeric(s: pd.Series) -> pd.Series:
     return nums
 
 
-def _rows(index: Sequence[int]) -> str:
-    rows = [str(i + 1) for i in index[:MAX_ROWS_QUOTED]]
-    more = len(index) - MAX_ROWS_QUOTED
-    return ", ".join(rows) + (f" and {more} more" if more > 0 else "")
+def _quote(rows: Sequence[int]) -> str:
+    shown = [str(r) for r in rows[:MAX_ROWS_QUOTED]]
+    more = len(rows) - MAX_ROWS_QUOTED
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
 
 
 class _Problems:
     """Collects problems, listing at most ``MAX_PROBLEMS_PER_KIND`` of each code."""
 
-    def __init__(self, file: str | None):
+    def __init__(self, file: str | None, rows: Sequence[int]):
         self.file = file
+        self.rows = rows  # the spreadsheet's row number of each 0-based position
         self.items: list[Problem] = []
         self.dropped: dict[str, int] = {}
         self.kept: dict[str, int] = {}
@@ -205,9 +265,13 @@ class _Problems:
         """One problem per flagged row (0-based positions in ``mask``), capped."""
         idx = mask.to_numpy().nonzero()[0]
         for i in idx[:MAX_PROBLEMS_PER_KIND]:
-            self.add(code, message, row=int(i) + 1, field=field, hint=hint)
+            self.add(code, message, row=self.rows[i], field=field, hint=hint)
         if len(idx) > MAX_PROBLEMS_PER_KIND:
             self.skip(code, len(idx) - MAX_PROBLEMS_PER_KIND)
+
+    def quote(self, positions: Sequence[int]) -> str:
+        """The spreadsheet row numbers of 0-based ``positions``, as a message quotes them."""
+        return _quote([self.rows[i] for i in positions])
 
     def skip(self, code: str, n: int) -> None:
         self.dropped[code] = self.dropped.get(code, 0) + n
@@ -228,18 +292,25 @@ def validate_participants(
     cluster_column: str | None = None,
     required: Iterable[str] = (),
     unique_ids: bool = True,
-) -> None:
+    id_type: str = "text",
+) -> pd.Series:
     """Check a participant table; raise :class:`DataError` listing every problem found.
+
+    Returns the ids in their canonical form (:func:`bitframe.identifiers.normalise_id` with
+    ``id_type``): NFC, trimmed, typed ids without spaces. Ids are unique *after* normalising,
+    so ``' P-5 '`` and ``'P-5'``, or an NFC/NFD pair, are one person reported twice.
 
     ``categorical`` maps columns that must be filled in every row (strata, minimisation
     factors) to their allowed values (``None``: any non-blank value). ``cluster_column``
     must be filled and, when a person id appears on several rows (``unique_ids=False``,
     e.g. long outcome data), constant within the id. ``required`` columns must merely
-    exist. Row numbers are 1-based data rows (the header is row 0).
+    exist. Row numbers are those the spreadsheet shows (:func:`sheet_rows`: header = row 1),
+    and an ``.xlsx`` file's sheet is named beside the file.
     """
     import pandas as pd
 
-    probs = _Problems(file)
+    sheet = frame.attrs.get(_SHEET)
+    probs = _Problems(f"{file}, sheet '{sheet}'" if file and sheet else file, sheet_rows(frame))
     frame = frame.reset_index(drop=True)  # index labels double as 0-based row positions below
     columns = [str(c) for c in frame.columns]
     categorical = dict(categorical or {})
@@ -257,17 +328,27 @@ def validate_participants(
             hint = (
                 f"did you mean '{guess}'? Columns in the file: {listed}" if guess else f"columns in the file: {listed}"
             )
-            probs.add("BF204", f"{role} '{col}' is not in the file", field=col, row=0, hint=hint)
+            probs.add("BF204", f"{role} '{col}' is not in the file", field=col, row=1, hint=hint)
     if len(frame) == 0:
         probs.add("BF203", "the file has a header but no data rows", hint="add one row per participant")
         probs.raise_if_any()
 
+    normalised = pd.Series([], dtype=object)
     if id_column not in absent:
-        ids = frame[id_column].astype(str)
-        blank = ids.str.strip() == ""
+        raw = frame[id_column].astype(str)
+        blank = raw.str.strip() == ""
         probs.add_rows("BF205", blank, "blank id", field=id_column, hint="every participant needs an id")
+        ids, refused = _normalise_ids(raw, blank, id_type)
+        normalised = ids
+        for k, (position, message) in enumerate(refused.items()):
+            if k >= MAX_PROBLEMS_PER_KIND:
+                probs.skip("BF211", len(refused) - k)
+                break
+            probs.add("BF211", message, row=probs.rows[position], field=id_column,
+                      hint="correct the id in the file (retype it to drop invisible characters)")
+        usable = ~blank & ~raw.index.isin(list(refused))
         if unique_ids:
-            dup = ids.duplicated(keep=False) & ~blank
+            dup = ids.duplicated(keep=False) & usable
             if dup.any():
                 positions = pd.Series(range(len(ids)), index=ids.index)[dup]
                 groups = positions.groupby(ids[dup], sort=False)
@@ -276,10 +357,12 @@ def validate_participants(
                         probs.skip("BF206", groups.ngroups - k)
                         break
                     r = rows.to_list()
+                    forms = list(dict.fromkeys(raw.iloc[r]))
+                    as_typed = "" if forms == [value] else " (as " + ", ".join(repr(f) for f in forms) + ")"
                     probs.add(
                         "BF206",
-                        f"id '{value}' appears {len(r)} times, in rows {_rows(r)}",
-                        row=r[1] + 1,
+                        f"id '{value}' appears {len(r)} times, in rows {probs.quote(r)}{as_typed}",
+                        row=probs.rows[r[1]],
                         field=id_column,
                         hint="ids must be unique: remove the duplicate or give it its own id",
                     )
@@ -307,13 +390,17 @@ def validate_participants(
                         probs.skip("BF208", groups.ngroups - k)
                         break
                     r = rows.to_list()
-                    guess = did_you_mean(value, allowed_set)
                     listed = ", ".join(f"'{a}'" for a in allowed_set)
-                    hint = f"did you mean '{guess}'? Allowed: {listed}" if guess else f"allowed values: {listed}"
+                    unseen = _unseen_difference(value, allowed_set)
+                    guess = None if unseen else did_you_mean(value, allowed_set)
+                    if unseen:
+                        hint = f"{unseen}: delete it in the file. Allowed: {listed}"
+                    else:
+                        hint = f"did you mean '{guess}'? Allowed: {listed}" if guess else f"allowed values: {listed}"
                     probs.add(
                         "BF208",
-                        f"value '{value}' is not allowed in '{col}' (rows {_rows(r)})",
-                        row=r[0] + 1,
+                        f"value '{value}' is not allowed in '{col}' (rows {probs.quote(r)})",
+                        row=probs.rows[r[0]],
                         field=col,
                         hint=hint,
                     )
@@ -329,7 +416,7 @@ def validate_participants(
             hint="every participant needs a cluster",
         )
         if id_column not in absent:
-            ids = frame[id_column].astype(str)
+            ids = normalised
             # Blank ids and clusters are reported above; comparing them would only repeat that.
             usable = (ids.str.strip() != "") & ~blank
             ids, clusters = ids[usable], clusters[usable]
@@ -348,12 +435,33 @@ def validate_participants(
                     probs.add(
                         "BF209",
                         f"person '{pid}' is in different clusters ({', '.join(repr(c) for c in found)}) "
-                        f"in rows {_rows(r)}",
-                        row=r[0] + 1,
+                        f"in rows {probs.quote(r)}",
+                        row=probs.rows[r[0]],
                         field=cluster_column,
                         hint="a person belongs to one cluster: correct the cluster on those rows",
                     )
     probs.raise_if_any()
+    return normalised
+
+
+#: Ids that are already canonical free text: printable ASCII, no surrounding spaces.
+_PLAIN_ID = r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?"
+
+
+def _normalise_ids(raw: pd.Series, blank: pd.Series, id_type: str) -> tuple[pd.Series, dict[int, str]]:
+    """Canonical ids (blank ones kept as they are) and, by 0-based row, why an id was refused."""
+    import pandas as pd
+
+    ids = raw.to_numpy(dtype=object).copy()
+    # Plain ASCII text ids are their own canonical form; only the rest pay for a per-id check.
+    todo = ~blank.to_numpy() & ((~raw.str.fullmatch(_PLAIN_ID)).to_numpy() if id_type == "text" else True)
+    refused: dict[int, str] = {}
+    for position in todo.nonzero()[0]:
+        try:
+            ids[position] = normalise_id(ids[position], id_type)
+        except IdentifierError as exc:
+            refused[int(position)] = str(exc)
+    return pd.Series(ids, index=raw.index, dtype=object), refused
 
 
 def read_participants(
@@ -365,14 +473,16 @@ def read_participants(
     required: Iterable[str] = (),
     unique_ids: bool = True,
     sheet: str | int = 0,
+    id_type: str = "text",
 ) -> pd.DataFrame:
     """Read and validate a participant table (see :func:`read_table`, :func:`validate_participants`).
 
-    The id, categorical and cluster columns are kept as text.
+    The id, categorical and cluster columns are kept as text; the ids are returned in their
+    canonical form (see :func:`validate_participants`).
     """
     text = [id_column, *(categorical or {}), *([cluster_column] if cluster_column else [])]
     frame = read_table(path, text_columns=text, sheet=sheet)
-    validate_participants(
+    ids = validate_participants(
         frame,
         id_column=id_column,
         file=str(path),
@@ -380,5 +490,6 @@ def read_participants(
         cluster_column=cluster_column,
         required=required,
         unique_ids=unique_ids,
+        id_type=id_type,
     )
-    return frame
+    return frame.assign(**{id_column: ids.to_numpy()})

@@ -19,10 +19,10 @@ from typing import Literal
 class Problem:
     """One thing wrong with the user's input.
 
-    ``line`` and ``column`` are 1-based (as editors show them). ``row`` is the
-    1-based data row of a table (the header is row 0), so that it matches what a
-    spreadsheet user sees minus the header line. A ``"warning"`` flags input that is
-    valid but implausible: it is reported beside the errors and never blocks.
+    ``line`` and ``column`` are 1-based (as editors show them). ``row`` is the row
+    number a spreadsheet shows (the header is row 1, the first data row is row 2). A
+    ``"warning"`` flags input that is valid but implausible: it is reported beside the errors
+    and never blocks.
     """
 
     code: str

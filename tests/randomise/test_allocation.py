@@ -212,7 +212,7 @@ def test_data_problems_raise_data_error_before_drawing():
     assert (
         exc.value.problems[0]
         .format()
-        .startswith("p.csv, row 4, column 'pid': error[BF206]: id '0003' appears 2 times, in rows 3, 4")
+        .startswith("p.csv, row 5, column 'pid': error[BF206]: id '0003' appears 2 times, in rows 4, 5")
     )
 
 

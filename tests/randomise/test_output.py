@@ -114,7 +114,7 @@ def test_verify_names_an_edited_allocation(written, participants):
     msgs = [p.format() for p in report.problems]
     assert any("error[BF311]: list file SHA-256 differs from the manifest" in m for m in msgs)
     assert any(
-        f"row {row + 1}, column 'arm': error[BF315]: unit '{t.loc[row, 'pid']}' (sequence {row + 1}): arm is "
+        f"row {row + 2}, column 'arm': error[BF315]: unit '{t.loc[row, 'pid']}' (sequence {row + 1}): arm is "
         f"'{new}' in the list but '{old}' when regenerated from the seed" in m
         for m in msgs
     )

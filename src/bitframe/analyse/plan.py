@@ -77,6 +77,7 @@ def analyse_files(
     from bitframe.io import sha256_file
     from bitframe.protocol import load_protocol_with_source
     from bitframe.protocol.canonical import content_sha256, part_hashes
+    from bitframe.spreadsheet import restore_frame
 
     loaded = load_protocol_with_source(protocol_path)
     protocol = loaded.protocol
@@ -86,7 +87,7 @@ def analyse_files(
     text = [id_col, "arm", "stratum"]
     if protocol.unit.cluster_column:
         text.append(protocol.unit.cluster_column)
-    allocation = read_table(list_path, text_columns=text)
+    allocation = restore_frame(read_table(list_path, text_columns=text))  # bitframe wrote it neutralised
     outcomes = read_table(outcomes_path, text_columns=[id_col])
     baseline = read_table(participants, text_columns=[id_col]) if participants else None
     manifest = None

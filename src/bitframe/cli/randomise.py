@@ -22,6 +22,9 @@ def register(app: typer.Typer) -> None:
         ),
         xlsx: bool = typer.Option(False, "--xlsx", help="Also write an Excel copy of the list."),
         force: bool = typer.Option(False, "--force", help="Overwrite existing list, manifest and summary."),
+        reason: str | None = typer.Option(
+            None, "--reason", help="Why an existing list is replaced (needed with --force; recorded in the manifest)."
+        ),
     ) -> None:
         """Turn a participant list into a sealed randomisation list, a manifest and a public summary."""
         from bitframe.io import ensure_writable
@@ -36,8 +39,20 @@ def register(app: typer.Typer) -> None:
             paths = allocation_paths(out, xlsx=xlsx)
         except ValueError as exc:
             raise BitframeError(Problem("BF002", str(exc), hint="name the list e.g. list.csv")) from None
-        # Refuse before any work: nothing is overwritten without --force.
-        ensure_writable([p for p in (paths.list_csv, paths.manifest, paths.public_summary, paths.xlsx) if p], force=force)
+        targets = [p for p in (paths.list_csv, paths.manifest, paths.public_summary, paths.xlsx) if p]
+        # Refuse before any work: never an input overwritten; nothing overwritten without --force,
+        # and a list replaced only with a recorded reason.
+        inputs = {participants.resolve(), protocol_path.resolve()}
+        for target in targets:
+            if target.resolve() in inputs:
+                raise BitframeError(Problem("BF903", "an output would overwrite an input file", file=str(target),
+                                            hint="write the list under another name (--out)"))
+        stale = allocation_paths(out, xlsx=True).xlsx
+        ensure_writable(targets + ([stale] if stale and not xlsx and stale.exists() else []), force=force)
+        if paths.list_csv.exists() and not (reason or "").strip():
+            raise BitframeError(Problem(
+                "BF904", "replacing an existing randomisation list needs a reason", file=str(paths.list_csv),
+                hint="add --reason '...': it is recorded in the new manifest with the old list's SHA-256"))
         allocation = randomise_file(
             str(participants),
             design_from_protocol(protocol),
@@ -45,8 +60,10 @@ def register(app: typer.Typer) -> None:
             seed=protocol.randomisation.seed if seed is None else seed,
             protocol=loaded.text.encode("utf-8"),
             allowed_values=allowed_values(protocol),
+            id_type=protocol.unit.id_type,
         )
-        written = write_allocation(allocation, out, xlsx=xlsx, force=force)
+        written = write_allocation(allocation, out, xlsx=xlsx, force=force, reason=reason,
+                                   inputs=(participants, protocol_path))
         manifest = allocation.manifest
         counts = manifest["counts"]
         typer.echo(f"randomised {manifest['n']:,} units of '{protocol.trial.id}' by {protocol.randomisation.scheme} "
@@ -57,6 +74,10 @@ def register(app: typer.Typer) -> None:
         if "stratum" in counts:
             for stratum, by_arm in counts["stratum"].items():
                 typer.echo(f"  {stratum}: " + ", ".join(f"{a} {n:,}" for a, n in by_arm.items()))
+        if "blank_rows_skipped" in manifest:
+            rows = manifest["blank_rows_skipped"]
+            typer.echo(f"note: skipped {len(rows)} blank row(s) of {participants.name}: "
+                       + ", ".join(map(str, rows[:10])) + (f" and {len(rows) - 10} more" if len(rows) > 10 else ""))
         typer.echo(f"wrote {written.list_csv} (sealed), {written.manifest} (sealed: seed, hashes)"
                    + (f", {written.xlsx}" if written.xlsx else ""))
         typer.echo(f"wrote {written.public_summary} (public: counts and scheme only)")

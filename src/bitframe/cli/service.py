@@ -231,6 +231,7 @@ def register(app: typer.Typer) -> None:
         from bitframe.errors import check_choice
         from bitframe.io import ensure_writable, write_bytes_atomic, write_text_atomic
         from bitframe.service.core import cli_actor
+        from bitframe.spreadsheet import neutralise_frame
 
         with service_errors():
             check_choice("export", what, ("allocations", "list", "audit"))
@@ -246,11 +247,11 @@ def register(app: typer.Typer) -> None:
             with service_errors():
                 if what == "allocations":
                     frame = service.allocations_frame()
-                    write_text_atomic(out, frame.to_csv(index=False, lineterminator="\n"))
+                    write_text_atomic(out, neutralise_frame(frame).to_csv(index=False, lineterminator="\n"))
                     rows = len(frame)
                 elif what == "audit":
                     frame = service.audit_frame()
-                    write_text_atomic(out, frame.to_csv(index=False, lineterminator="\n"))
+                    write_text_atomic(out, neutralise_frame(frame).to_csv(index=False, lineterminator="\n"))
                     rows = len(frame)
                 else:
                     from bitframe.service.plan import slot_csv

@@ -34,6 +34,7 @@ from bitframe.protocol.vocabulary import (
     EastLever,
     Estimand,
     Estimator,
+    IdType,
     ImbalanceMeasure,
     Inference,
     Mindspace,
@@ -176,6 +177,9 @@ class ColumnSpec(Model):
 class Unit(Model):
     level: UnitLevel = "individual"
     id_column: NonEmptyStr = Field(default="participant_id", description="Column holding each participant's id.")
+    id_type: IdType = Field(
+        default="text", description="What the ids are: checked and written in one canonical form (see ID_TYPES)."
+    )
     cluster_column: NonEmptyStr | None = Field(
         default=None, description="Column holding the cluster (e.g. GP practice) of each participant."
     )

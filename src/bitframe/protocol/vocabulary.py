@@ -34,6 +34,7 @@ __all__ = [
     "ESTIMATORS",
     "GOVERNANCE_ITEMS",
     "HC_SE_TYPES",
+    "ID_TYPES",
     "IMBALANCE_MEASURES",
     "INFERENCE",
     "LIBRARY_SE_TYPES",
@@ -65,6 +66,7 @@ __all__ = [
     "Estimand",
     "Estimator",
     "EstimatorOption",
+    "IdType",
     "ImbalanceMeasure",
     "Inference",
     "InferenceOption",
@@ -287,6 +289,13 @@ UnitLevel = Literal["individual", "cluster"]
 UNIT_LEVELS = _vocabulary(UnitLevel, {
     "individual": _o("individuals", "Each participant is randomised."),
     "cluster": _o("clusters", "Whole clusters (practices, schools, ...) are randomised."),
+})
+
+IdType = Literal["text", "nhs_number", "chi_number"]
+ID_TYPES = _vocabulary(IdType, {
+    "text": _o("Free text", "Any id: compared after Unicode NFC and trimming; invisible characters are refused."),
+    "nhs_number": _o("NHS Number", "10 digits (spaces and hyphens allowed) with a Modulus 11 check digit."),
+    "chi_number": _o("CHI number", "10 digits: date of birth DDMMYY, then a Modulus 11 or Modulus 10 check digit."),
 })
 
 ColumnType = Literal["id", "categorical", "binary", "continuous", "count", "text", "date"]

@@ -294,8 +294,11 @@ def _check_against_data(frame: pd.DataFrame, design: Design, file: str | None, s
     """Design-by-data checks the generic participant validation cannot make."""
     import pandas as pd
 
+    from bitframe.data import sheet_rows
+
     problems: list[Problem] = []
     option = design.scheme_option
+    row_of = sheet_rows(frame)
     if option.clustered and option.stratified and stratum is not None:
         clusters = frame[design.cluster].astype(str)
         n_strata = pd.Series(stratum).groupby(clusters.to_numpy()).nunique()
@@ -304,9 +307,9 @@ def _check_against_data(frame: pd.DataFrame, design: Design, file: str | None, s
             problems.append(
                 Problem(
                     "BF301",
-                    f"cluster '{c}' spans several strata (rows {', '.join(str(r + 1) for r in rows[:10])})",
+                    f"cluster '{c}' spans several strata (rows {', '.join(str(row_of[r]) for r in rows[:10])})",
                     file=file,
-                    row=int(rows[0]) + 1,
+                    row=row_of[int(rows[0])],
                     field=design.cluster,
                     hint="strata of a cluster-randomised trial must be cluster-level: one value per cluster",
                 )
@@ -404,11 +407,18 @@ def list_to_csv(table: pd.DataFrame) -> bytes:
     """The canonical CSV bytes of a list: UTF-8, ``\\n`` line ends, no index, empty for missing,
     fields quoted only when they hold a comma, quote or line break (pandas' minimal quoting).
 
+    Text that a spreadsheet would run as a formula is neutralised first
+    (:func:`bitframe.spreadsheet.neutralise_frame`; readers restore it).
+
     When no text cell needs quoting, pyarrow's writer produces the same bytes about six
     times faster than pandas; otherwise pandas writes them.
     """
     import pyarrow as pa
     import pyarrow.csv as pacsv
+
+    from bitframe.spreadsheet import neutralise_frame
+
+    table = neutralise_frame(table)
 
     arrays, names = [], []
     for name in table.columns:
@@ -443,6 +453,7 @@ def randomise(
     participants_file: str | None = None,
     participants_sha256: str | None = None,
     allowed_values: Mapping[str, Sequence[str]] | None = None,
+    id_type: str = "text",
 ) -> Allocation:
     """Randomise the units of ``participants`` (rows in enrolment order) by ``design``.
 
@@ -450,11 +461,13 @@ def randomise(
     cluster columns present and filled; values among ``allowed_values`` where given; for
     cluster designs, design-by-data rules) and a :class:`DataError` lists every problem.
     ``seed=None`` draws a 128-bit seed with :func:`secrets.randbits`; the seed is recorded
-    either way. ``protocol`` is the protocol file's bytes or its SHA-256.
+    either way. ``protocol`` is the protocol file's bytes or its SHA-256. Ids are checked and
+    listed in their canonical form for ``id_type`` (:func:`bitframe.identifiers.normalise_id`),
+    so one person written two ways is a duplicate, not two allocations.
     """
     import pandas as pd
 
-    from bitframe.data import validate_participants
+    from bitframe.data import blank_rows, validate_participants
 
     if not isinstance(design, Design):
         raise ValueError(f"The 'design' parameter must be a Design. Got {type(design).__name__} instead.")
@@ -465,12 +478,13 @@ def randomise(
     protocol_sha = _normalise_protocol(protocol)
     allowed = dict(allowed_values or {})
     categorical: dict[str, Sequence[str] | None] = {c: allowed.get(c) for c in (*design.strata, *design.factors)}
-    validate_participants(
+    ids = validate_participants(
         participants,
         id_column=id_column,
         file=participants_file,
         categorical=categorical,
         cluster_column=design.cluster,
+        id_type=id_type,
     )
     frame = participants.reset_index(drop=True)
     n = len(frame)
@@ -483,7 +497,7 @@ def randomise(
     result = _assign(design, frame, stratum_codes, rng)
 
     stepped = design.scheme_option.stepped
-    cols: dict[str, Any] = {id_column: frame[id_column].astype(str).to_numpy()}
+    cols: dict[str, Any] = {id_column: ids.to_numpy()}
     if stepped:
         cols["arm"] = pd.Categorical.from_codes(np.zeros(n, dtype=np.int64), pd.Index([design.intervention]))
     else:
@@ -526,6 +540,7 @@ def randomise(
         "scheme": design.scheme,
         "design": design.to_dict(),
         "id_column": id_column,
+        "id_type": id_type,
         "seed": str(int(seed)),
         "seed_source": seed_source,
         "rng": "numpy.random.Generator(numpy.random.PCG64(seed))",
@@ -533,6 +548,7 @@ def randomise(
         "participants_file": participants_file,
         "participants_sha256": participants_sha256,
         "n": n,
+        **({"blank_rows_skipped": blank_rows(participants)} if blank_rows(participants) else {}),
         "counts": counts,
         "list_columns": [str(c) for c in table.columns],
         "list_sha256": hashlib.sha256(csv).hexdigest(),
@@ -561,6 +577,7 @@ def randomise_file(
     protocol: bytes | str | None = None,
     allowed_values: Mapping[str, Sequence[str]] | None = None,
     sheet: str | int = 0,
+    id_type: str = "text",
 ) -> Allocation:
     """Read ``path`` (CSV/XLSX/Parquet), validate, hash and randomise it (see :func:`randomise`)."""
     from pathlib import Path
@@ -579,6 +596,7 @@ def randomise_file(
         participants_file=Path(path).name,
         participants_sha256=sha256_file(path),
         allowed_values=allowed_values,
+        id_type=id_type,
     )
 
 

@@ -64,6 +64,7 @@ def randomise_protocol(
         participants_file=participants_file,
         participants_sha256=participants_sha256,
         allowed_values=allowed_values(protocol),
+        id_type=protocol.unit.id_type,
     )
 
 

@@ -25,17 +25,20 @@ BF319 regeneration failed.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
-from collections.abc import Mapping
+import secrets
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bitframe.display import FrameDisplay
 from bitframe.errors import DataError, Problem
-from bitframe.io import ensure_writable, sha256_bytes, sha256_file, write_bytes_atomic
+from bitframe.io import ensure_writable, sha256_bytes, sha256_file
 from bitframe.randomise.allocation import Allocation, Design, _normalise_protocol, randomise
 
 if TYPE_CHECKING:
@@ -74,46 +77,121 @@ def _json_bytes(obj: Mapping[str, Any]) -> bytes:
 
 
 def _xlsx_bytes(allocation: Allocation) -> bytes:
+    """The list as one sheet; text is neutralised as in the CSV and every text cell is typed as a
+    string, so no cell is ever a formula."""
     import pandas as pd
+
+    from bitframe.spreadsheet import neutralise_frame
 
     buf = io.BytesIO()
     with pd.ExcelWriter(buf, engine="openpyxl") as writer:
-        allocation.table.to_excel(writer, index=False, sheet_name="allocation")
+        neutralise_frame(allocation.table).to_excel(writer, index=False, sheet_name="allocation")
+        for row in writer.sheets["allocation"].iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str):
+                    cell.data_type = "s"
     return buf.getvalue()
 
 
 def write_allocation(
-    allocation: Allocation, out_csv: str | os.PathLike, *, xlsx: bool = False, force: bool = False
+    allocation: Allocation,
+    out_csv: str | os.PathLike,
+    *,
+    xlsx: bool = False,
+    force: bool = False,
+    reason: str | None = None,
+    inputs: Sequence[str | os.PathLike] = (),
 ) -> AllocationFiles:
-    """Write the list, its manifest and the public summary (and optionally an Excel copy).
+    """Write the list, its manifest and the public summary (and optionally an Excel copy), as a set.
 
-    Refuses (``OutputExistsError``, nothing written) if any target exists and ``force`` is
-    false. The manifest gains ``list_file`` (and ``xlsx_file``/``xlsx_sha256``).
+    Refuses (``OutputExistsError``, nothing written) if any target -- or an Excel copy left
+    from an earlier run -- exists and ``force`` is false, and (``ValueError``) if a target is
+    one of ``inputs`` (the participant file, the protocol). Replacing a list needs a ``reason``:
+    the new manifest records it with the old list's SHA-256 and the time (``replaces``), so a
+    re-randomisation is never silent; an old Excel copy not written again is removed.
+
+    All files are written beside their targets first and then renamed, manifest first: an
+    interruption leaves either the old set or the new one, never a list without its manifest
+    (an interrupt between renames still completes the set before it propagates). The manifest
+    gains ``list_file`` (and ``xlsx_file``/``xlsx_sha256``).
     """
     if not isinstance(allocation, Allocation):
         raise ValueError(f"The 'allocation' parameter must be an Allocation. Got {type(allocation).__name__} instead.")
     paths = allocation_paths(out_csv, xlsx=xlsx)
+    stale_xlsx = allocation_paths(out_csv, xlsx=True).xlsx if not xlsx else None
     targets = [paths.list_csv, paths.manifest, paths.public_summary] + ([paths.xlsx] if paths.xlsx else [])
+    given = {Path(p).resolve() for p in inputs}
+    clash = [t for t in targets if t.resolve() in given]
+    if clash:
+        raise ValueError(
+            f"The 'out_csv' parameter would overwrite an input ({', '.join(map(str, clash))}). "
+            f"Got {str(out_csv)!r} instead: write the list elsewhere."
+        )
     if xlsx and len(allocation.table) > EXCEL_MAX_ROWS:
         raise ValueError(
             f"The list has {len(allocation.table):,} rows; an Excel sheet holds at most {EXCEL_MAX_ROWS:,}. "
             "Write the CSV only (xlsx=False)."
         )
-    ensure_writable(targets, force=force)
+    ensure_writable(targets + ([stale_xlsx] if stale_xlsx and stale_xlsx.exists() else []), force=force)
     manifest = dict(allocation.manifest)
+    if paths.list_csv.exists():
+        if reason is None or not reason.strip():
+            raise ValueError(
+                f"The 'reason' parameter must say why the list {str(paths.list_csv)!r} is replaced. "
+                f"Got {reason!r} instead."
+            )
+        manifest["replaces"] = {
+            "list_sha256": sha256_file(paths.list_csv),
+            "reason": reason.strip(),
+            "replaced_utc": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
     manifest["list_file"] = paths.list_csv.name
-    xlsx_data = None
+    contents: list[tuple[Path, bytes]] = [(paths.list_csv, allocation.csv)]
     if paths.xlsx is not None:
         xlsx_data = _xlsx_bytes(allocation)
         manifest["xlsx_file"] = paths.xlsx.name
         manifest["xlsx_sha256"] = sha256_bytes(xlsx_data)
-    write_bytes_atomic(paths.list_csv, allocation.csv)
-    if paths.xlsx is not None and xlsx_data is not None:
-        write_bytes_atomic(paths.xlsx, xlsx_data)
-    write_bytes_atomic(paths.public_summary, _json_bytes(allocation.public_summary()))
-    # The manifest goes last: its presence marks a complete set.
-    write_bytes_atomic(paths.manifest, _json_bytes(manifest))
+        contents.append((paths.xlsx, xlsx_data))
+    contents.append((paths.public_summary, _json_bytes(allocation.public_summary())))
+    # The manifest is renamed first: it carries the seed, which must never be lost.
+    contents.insert(0, (paths.manifest, _json_bytes(manifest)))
+    _write_set(contents, remove=stale_xlsx if stale_xlsx is not None and stale_xlsx.exists() else None)
     return paths
+
+
+def _write_set(contents: Sequence[tuple[Path, bytes]], *, remove: Path | None) -> None:
+    """Write every file to a temporary name beside it, then rename them all in order."""
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for target, data in contents:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            # A fresh hidden name opened exclusively ("x"), so it gets the mode a plain open() gives.
+            tmp = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
+            with open(tmp, "xb") as fh:
+                staged.append((tmp, target))
+                fh.write(data)
+    except BaseException:
+        for tmp, _ in staged:
+            with contextlib.suppress(FileNotFoundError):
+                tmp.unlink()
+        raise
+    done = 0
+    try:
+        for tmp, target in staged:
+            os.replace(tmp, target)
+            done += 1
+        if remove is not None:
+            remove.unlink(missing_ok=True)
+    except BaseException:
+        # An interrupt (SIGINT) between renames: renaming is instant, so finish the set rather
+        # than leave new and old files side by side, then let the interrupt through.
+        for tmp, target in staged[done:]:
+            with contextlib.suppress(OSError):
+                os.replace(tmp, target)
+            tmp.unlink(missing_ok=True)  # only if it could not be renamed
+        if remove is not None:
+            remove.unlink(missing_ok=True)
+        raise
 
 
 def read_manifest(path: str | os.PathLike) -> dict[str, Any]:
@@ -171,10 +249,16 @@ class VerifyReport(FrameDisplay):
 
 
 def _read_list(data: bytes | str | os.PathLike) -> pd.DataFrame:
+    """A written list (CSV bytes or a path to its CSV or Excel copy) as text, formulas restored."""
     import pandas as pd
 
+    from bitframe.spreadsheet import restore_frame
+
+    if not isinstance(data, bytes) and Path(data).suffix.lower() == ".xlsx":
+        frame = pd.read_excel(data, sheet_name=0, dtype=str, keep_default_na=False, engine="openpyxl")
+        return restore_frame(frame.fillna(""))
     src = io.BytesIO(data) if isinstance(data, bytes) else data
-    return pd.read_csv(src, dtype=str, keep_default_na=False)
+    return restore_frame(pd.read_csv(src, dtype=str, keep_default_na=False))
 
 
 def verify(
@@ -199,7 +283,10 @@ def verify(
     from bitframe.data import read_table
 
     list_path = Path(list_csv)
-    manifest_path = Path(manifest) if manifest is not None else allocation_paths(list_path).manifest
+    # The Excel copy is checked against its own hash and read the same way as the CSV.
+    is_xlsx = list_path.suffix.lower() == ".xlsx"
+    as_csv = list_path.with_suffix(".csv") if is_xlsx else list_path
+    manifest_path = Path(manifest) if manifest is not None else allocation_paths(as_csv).manifest
     man = read_manifest(manifest_path)
     file = str(list_path)
     checks: list[Check] = []
@@ -207,8 +294,11 @@ def verify(
 
     if not list_path.exists():
         raise DataError(Problem("BF200", "list file not found", file=file))
+    if is_xlsx and "xlsx_sha256" not in man:
+        raise DataError(Problem("BF316", "the manifest records no Excel copy of the list", file=str(manifest_path),
+                                hint="verify the CSV list, or write the list again with --xlsx"))
     list_sha = sha256_file(list_path)
-    ok = list_sha == man["list_sha256"]
+    ok = list_sha == man["xlsx_sha256" if is_xlsx else "list_sha256"]
     checks.append(
         Check("list_sha256", ok, "matches the manifest" if ok else "the list file changed after it was written")
     )
@@ -218,7 +308,7 @@ def verify(
                 "BF311",
                 "list file SHA-256 differs from the manifest: the list was modified after writing",
                 file=file,
-                hint=f"manifest {man['list_sha256'][:12]}..., file {list_sha[:12]}...",
+                hint=f"manifest {man['xlsx_sha256' if is_xlsx else 'list_sha256'][:12]}..., file {list_sha[:12]}...",
             )
         )
 
@@ -292,7 +382,8 @@ def verify(
 
     try:
         regenerated = randomise(
-            frame, manifest_design, id_column=id_column, seed=int(man["seed"]), participants_file=p_name
+            frame, manifest_design, id_column=id_column, seed=int(man["seed"]), participants_file=p_name,
+            id_type=str(man.get("id_type", "text")),
         )
     except DataError as exc:
         checks.append(Check("regenerate", False, "the participant table no longer passes validation"))
@@ -347,13 +438,13 @@ def _compare(
                 "BF318",
                 f"list columns {list(listed.columns)} differ from the expected {list(expected.columns)}",
                 file=file,
-                row=0,
+                row=1,
             )
         )
     if id_column not in listed.columns:
-        problems.append(Problem("BF318", f"the list has no id column '{id_column}'", file=file, row=0))
+        problems.append(Problem("BF318", f"the list has no id column '{id_column}'", file=file, row=1))
         return _empty_diff(id_column), problems
-    listed = listed.assign(_row=range(1, len(listed) + 1))
+    listed = listed.assign(_row=range(2, len(listed) + 2))  # the rows a spreadsheet shows: header = row 1
     dup = listed[id_column].duplicated(keep=False)
     for dup_id, row_numbers in listed[dup].groupby(id_column)["_row"]:
         problems.append(

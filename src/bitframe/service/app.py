@@ -55,6 +55,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bitframe.service.auth import User
 from bitframe.service.core import Service
 from bitframe.service.errors import Forbidden, InvalidInput, NotAuthenticated, ServiceError
+from bitframe.spreadsheet import neutralise_frame
 
 log = logging.getLogger("bitframe.service")
 
@@ -410,7 +411,7 @@ def _error(status: int, code: str, message: str, details: list[Any] | None = Non
 def _frame_response(frame: Any, fmt: str, name: str) -> Response:
     if fmt == "csv":
         buf = io.StringIO()
-        frame.to_csv(buf, index=False, lineterminator="\n")
+        neutralise_frame(frame).to_csv(buf, index=False, lineterminator="\n")
         return Response(buf.getvalue(), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
     return Response(frame.to_json(orient="records"), media_type="application/json")

