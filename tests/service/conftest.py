@@ -175,3 +175,13 @@ def client_for() -> Iterator[Any]:
 
 def bearer(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+def sign_in(client: Any, token: str, **kwargs: Any) -> Any:
+    """Sign in through the page as a browser does: load the form (which sets the pre-session
+    cookie its CSRF token is bound to), then post the token with that CSRF token."""
+    import re
+
+    page = client.get("/")
+    csrf = re.search(r'name="csrf" value="([0-9a-f]*)"', page.text)
+    return client.post("/login", data={"token": token, "csrf": csrf.group(1) if csrf else ""}, **kwargs)

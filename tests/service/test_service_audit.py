@@ -227,7 +227,7 @@ def test_migrations_create_exactly_the_declared_schema(db_url):
     try:
         db.migrate(engine)
         db.migrate(engine)  # idempotent
-        assert db.current_revision(engine) == "0001"
+        assert db.current_revision(engine) == "0002"
         with engine.connect() as conn:
             diff = compare_metadata(MigrationContext.configure(conn), db.metadata)
         assert diff == []

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bitframe.service.core import cli_actor
-from conftest import ROLES, bearer
+from conftest import ROLES, bearer, sign_in
 
 ENROL_BODY = {"participant_id": "S-1", "values": {}, "eligible": True}
 
@@ -163,7 +163,7 @@ def test_exhausted_list_message_reveals_no_counts(api, client_for):
 
 def test_enrolment_page_shows_only_the_allocation(api):
     d, client = api
-    r = client.post("/login", data={"token": d.tokens["enroller1"]}, follow_redirects=True)
+    r = sign_in(client, d.tokens["enroller1"], follow_redirects=True)
     assert r.status_code == 200 and 'name="csrf"' in r.text
     csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', r.text).group(1)
     r = client.post("/enrol", data={"csrf": csrf, "participant_id": "W-1", "eligible": "yes"})
@@ -183,9 +183,9 @@ def test_pages_need_a_session_and_the_right_role(api):
     assert client.get("/enrol", follow_redirects=False).status_code == 303
     r = client.post("/enrol", data={"participant_id": "W-2", "eligible": "yes"})
     assert r.status_code == 401 and "sign in again" in r.text
-    r = client.post("/login", data={"token": "nonsense"})
+    r = sign_in(client, "nonsense")
     assert r.status_code == 401 and "not valid" in r.text
-    client.post("/login", data={"token": d.tokens["statistician"]})
+    sign_in(client, d.tokens["statistician"])
     r = client.get("/enrol")
     assert r.status_code == 403 and "Only enrollers can enrol participants." in r.text
     r = client.post("/enrol", data={"participant_id": "W-2", "eligible": "yes"})
@@ -196,7 +196,7 @@ def test_forged_expired_or_rotated_sessions_are_refused(api):
     from bitframe.service.app import SESSION_COOKIE, make_session
 
     d, client = api
-    client.post("/login", data={"token": d.tokens["enroller1"]})
+    sign_in(client, d.tokens["enroller1"])
     assert client.get("/enrol").status_code == 200
     good = client.cookies.get(SESSION_COOKIE)
     forged = re.sub(r"^\d+", "2", good)  # another user's id with the old signature
@@ -213,7 +213,7 @@ def test_forged_expired_or_rotated_sessions_are_refused(api):
 
 def test_csrf_token_is_required_on_the_enrolment_form(api):
     d, client = api
-    client.post("/login", data={"token": d.tokens["enroller1"]})
+    sign_in(client, d.tokens["enroller1"])
     r = client.post("/enrol", data={"participant_id": "W-3", "eligible": "yes", "csrf": "0" * 32})
     assert r.status_code == 403 and "form expired" in r.text
     assert "W-3" not in d.service.allocations_frame()["participant_id"].tolist()
@@ -225,7 +225,7 @@ def test_security_headers_on_every_response(api):
         assert r.headers["cache-control"] == "no-store"
         assert r.headers["x-content-type-options"] == "nosniff"
         assert "frame-ancestors 'none'" in r.headers["content-security-policy"]
-    r = client.post("/login", data={"token": api[0].tokens["enroller1"]}, follow_redirects=False)
+    r = sign_in(client, api[0].tokens["enroller1"], follow_redirects=False)
     cookie = r.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
 
@@ -341,3 +341,138 @@ def test_a_stuck_writer_times_out_with_503(sms):
     finally:
         release.set()
         writer.close()
+
+
+# --------------------------------------------------------------------------- attacks of issue 17
+
+
+def test_an_old_session_cookie_is_refused_after_sign_out(api):
+    """B1: the cookie copied before signing out no longer opens the enrolment page."""
+    from bitframe.service.app import SESSION_COOKIE
+
+    d, client = api
+    sign_in(client, d.tokens["enroller1"])
+    page = client.get("/enrol")
+    assert page.status_code == 200
+    stolen = client.cookies.get(SESSION_COOKIE)
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', page.text).group(1)
+    assert client.post("/logout", data={"csrf": csrf}, follow_redirects=False).status_code == 303
+    client.cookies.set(SESSION_COOKIE, stolen)
+    assert client.get("/enrol", follow_redirects=False).status_code == 303
+    r = client.post("/enrol", data={"csrf": csrf, "participant_id": "W-9", "eligible": "yes"})
+    assert r.status_code == 401
+    assert "W-9" not in d.service.allocations_frame()["participant_id"].tolist()
+
+
+@pytest.mark.parametrize("change", ["rotate_token", "revoke_user"])
+def test_rotation_and_revocation_end_page_sessions(api, change):
+    d, client = api
+    sign_in(client, d.tokens["enroller1"])
+    assert client.get("/enrol").status_code == 200
+    getattr(d.service, change)(cli_actor(), "enroller1")
+    assert client.get("/enrol", follow_redirects=False).status_code == 303
+
+
+def test_sign_out_needs_the_forms_csrf_token(api):
+    """B1: a forged sign-out (no token) changes nothing; the session still works."""
+    d, client = api
+    sign_in(client, d.tokens["enroller1"])
+    r = client.post("/logout", data={"csrf": "0" * 32}, follow_redirects=False)
+    assert r.status_code == 403 and "form expired" in r.text
+    assert client.get("/enrol").status_code == 200
+
+
+def test_login_csrf_without_the_forms_token_is_refused(api):
+    """B2: another site posting an attacker's token to /login (it cannot read our form's token)."""
+    from bitframe.service.app import SESSION_COOKIE
+
+    d, client = api
+    r = client.post("/login", data={"token": d.tokens["enroller2"]}, follow_redirects=False)
+    assert r.status_code == 403 and "form expired" in r.text
+    assert client.cookies.get(SESSION_COOKIE) is None
+
+
+@pytest.mark.parametrize("header", [{"Origin": "https://attacker.example"}, {"Origin": "null"},
+                                    {"Referer": "https://attacker.example/page.html"}])
+def test_cross_origin_posts_are_refused_even_with_a_valid_form_token(api, header):
+    """B2: the Origin (or Referer) check, independent of the token."""
+    from bitframe.service.app import SESSION_COOKIE
+
+    d, client = api
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', client.get("/").text).group(1)
+    r = client.post("/login", data={"token": d.tokens["enroller2"], "csrf": csrf}, headers=header,
+                    follow_redirects=False)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "cross_origin"
+    assert client.cookies.get(SESSION_COOKIE) is None
+    same = client.post("/login", data={"token": d.tokens["enroller2"], "csrf": csrf},
+                       headers={"Origin": "http://testserver"}, follow_redirects=False)
+    assert same.status_code == 303
+
+
+@pytest.mark.parametrize("query", ["after=99999999999999999999", "after=2147483648", "after=-1",
+                                   "limit=99999999999999999999", "limit=10001"])
+def test_paging_parameters_out_of_range_get_422(api, query):
+    """B3: an `after` past any integer column got a 500 (SQLite) or 503 (PostgreSQL)."""
+    d, client = api
+    r = client.get(f"/api/audit?{query}", headers=bearer(d.tokens["auditor"]))
+    assert r.status_code == 422, r.text
+    assert "after must be in [0, 2147483647] and limit in [1, 10000]" in r.json()["error"]["message"]
+
+
+def test_paging_at_the_largest_sequence_number_works(api):
+    d, client = api
+    r = client.get("/api/audit?after=2147483647&limit=10000", headers=bearer(d.tokens["auditor"]))
+    assert r.status_code == 200 and r.json() == {"events": []}
+
+
+@pytest.mark.parametrize(("path", "content_type"), [("/api/enrol", b"application/json"),
+                                                    ("/login", b"multipart/form-data; boundary=xyz"),
+                                                    ("/enrol", b"application/x-www-form-urlencoded")])
+def test_a_chunked_oversized_body_is_cut_off_before_authentication(api, path, content_type):
+    """B5: 200 MB sent chunked (no Content-Length) and with no token: 413 after the first 64 KB,
+    the rest is never read. Driven at the ASGI interface, where "read" is a call to receive()
+    (Starlette's TestClient would buffer a streamed body before the app sees it)."""
+    import asyncio
+
+    _, client = api
+    chunk, n_chunks = b"x" * 65536, 3200
+    pulled = 0
+    sent = []
+
+    # a well-formed start, so that a form parser reads on rather than stopping at garbage
+    prefix = b'--xyz\r\nContent-Disposition: form-data; name="token"; filename="t"\r\n\r\n' \
+        if b"multipart" in content_type else b""
+
+    async def receive():
+        nonlocal pulled
+        pulled += 1
+        return {"type": "http.request", "body": (prefix if pulled == 1 else b"") + chunk,
+                "more_body": pulled < n_chunks}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+             "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"testserver"), (b"content-type", content_type),
+                         (b"transfer-encoding", b"chunked")],
+             "client": ("127.0.0.1", 5000), "server": ("testserver", 80)}
+    asyncio.run(client.app(scope, receive, send))
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    assert start["status"] == 413
+    assert json.loads(body)["error"] == {"code": "too_large", "message": "request bodies are limited to 65536 bytes"}
+    assert pulled <= 2  # the chunk that passes the limit is the last one read
+
+
+def test_a_large_content_length_is_refused_before_reading(api):
+    _, client = api
+    r = client.post("/api/enrol", content=b"{}", headers={"content-length": str(200 * 2**20)})
+    assert r.status_code == 413
+
+
+def test_a_file_part_in_a_form_is_refused(api):
+    _, client = api
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', client.get("/").text).group(1)
+    r = client.post("/login", data={"csrf": csrf}, files={"token": ("t.txt", b"bf_x")})
+    assert 400 <= r.status_code < 500

@@ -2,8 +2,19 @@
 
 Authentication: API calls send ``Authorization: Bearer <token>``; the page signs in with
 the same token once and then carries a signed, HTTP-only, ``SameSite=Strict`` session
-cookie (8 hours; invalid as soon as the token is rotated or the user revoked), and its
-forms carry a CSRF token derived from the session.
+cookie (8 hours). The cookie names the user's *session generation*, which signing out,
+rotating the token or revoking the user advances in the database, so an old cookie stops
+working at once (server-side sign-out, OWASP Session Management Cheat Sheet).
+
+Cross-site request forgery (OWASP CSRF Prevention Cheat Sheet), two independent defences:
+every form carries a token -- derived from the session once signed in, and for the sign-in
+form itself from a random pre-session cookie (signed double submit), so another site cannot
+sign a victim in under its own token ("login CSRF") -- and every state-changing request
+whose ``Origin`` (or, failing that, ``Referer``) names another host is refused with 403.
+
+Request bodies are limited to :data:`MAX_BODY` bytes while they are received, before any
+authentication: a larger ``Content-Length`` is refused at once, and a chunked body is cut
+off with 413 as soon as it passes the limit; forms accept no file parts.
 
 Endpoints and the roles allowed (everything else gets 401 without a valid token and 403
 with a token of another role; ``tests/service/test_security.py`` checks every cell):
@@ -42,9 +53,11 @@ import hmac
 import io
 import json
 import logging
+import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -60,14 +73,21 @@ from bitframe.spreadsheet import neutralise_frame
 log = logging.getLogger("bitframe.service")
 
 SESSION_COOKIE = "bitframe_session"
+LOGIN_COOKIE = "bitframe_login"
 SESSION_SECONDS = 8 * 3600
 MAX_BODY = 64 * 1024
+MAX_FORM_FIELDS = 50
+#: Largest audit sequence number a client may page from (the column is a 32-bit integer on PostgreSQL).
+MAX_SEQ = 2**31 - 1
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 ANY_ROLE = ("enroller", "statistician", "auditor", "admin")
 
 SECURITY_HEADERS = {
     "Cache-Control": "no-store",
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: under no-referrer browsers send "Origin: null" even on our own
+    # forms, and the cross-origin check needs the real origin; other sites still get nothing.
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
     "frame-ancestors 'none'; base-uri 'none'",
@@ -107,9 +127,10 @@ def _sign(secret: bytes, text: str) -> str:
     return hmac.new(secret, text.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def make_session(secret: bytes, user_id: int, token_hash: str, now: float | None = None) -> str:
+def make_session(secret: bytes, user_id: int, token_hash: str, now: float | None = None, generation: int = 0) -> str:
+    """A session cookie for the user holding ``token_hash`` in session generation ``generation``."""
     expires = int((time.time() if now is None else now) + SESSION_SECONDS)
-    payload = f"{user_id}.{expires}.{token_hash[:16]}"
+    payload = f"{user_id}.{expires}.{token_hash[:16]}.{generation}"
     return f"{payload}.{_sign(secret, 'session|' + payload)}"
 
 
@@ -117,20 +138,97 @@ def csrf_token(secret: bytes, session: str) -> str:
     return _sign(secret, "csrf|" + session.rsplit(".", 1)[0])[:32]
 
 
+def login_csrf_token(secret: bytes, nonce: str) -> str:
+    """The sign-in form's token: bound to the browser's random pre-session cookie."""
+    return _sign(secret, "login|" + nonce)[:32]
+
+
 def _session_user(service: Service, cookie: str | None) -> User | None:
-    if not cookie or len(cookie) > 300 or cookie.count(".") != 3:
+    if not cookie or len(cookie) > 300 or cookie.count(".") != 4:
         return None
     payload, sig = cookie.rsplit(".", 1)
     if not hmac.compare_digest(sig, _sign(service.session_secret, "session|" + payload)):
         return None
-    uid_text, exp_text, th = payload.split(".")
-    if not uid_text.isdigit() or not exp_text.isdigit() or int(exp_text) < time.time():
+    uid_text, exp_text, th, generation = payload.split(".")
+    if not (uid_text.isdigit() and exp_text.isdigit() and generation.isdigit()) or int(exp_text) < time.time():
         return None
-    user = service.user_by_id(int(uid_text))
-    current = service.token_hash_of(int(uid_text)) if user is not None else None
-    if user is None or current is None or not hmac.compare_digest(current[:16], th):
+    state = service.session_state(int(uid_text))
+    if state is None:
+        return None
+    user, current_hash, current_generation = state
+    if not hmac.compare_digest(current_hash[:16], th) or int(generation) != current_generation:
         return None
     return user
+
+
+def _cross_origin(headers: Mapping[str, str]) -> bool:
+    """True when the request says it comes from a page on another host (``Origin``, else ``Referer``).
+    Browsers send ``Origin`` on every cross-site POST (``null`` from sandboxed or no-referrer
+    pages, which is refused too); a request naming neither comes from no page at all."""
+    source = headers.get("origin") or headers.get("referer")
+    if source is None:
+        return False
+    return urlsplit(source).netloc.lower() != headers.get("host", "").lower()
+
+
+# --------------------------------------------------------------------------- the body limit
+
+
+class BodyTooLarge(StarletteHTTPException):
+    def __init__(self) -> None:
+        super().__init__(413, f"request bodies are limited to {MAX_BODY} bytes")
+
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+class BodyLimit:
+    """ASGI middleware counting the bytes of a request body as they arrive: over
+    :data:`MAX_BODY` the request ends with 413 without reading further (see the module docs).
+    It sits outside everything else, so no handler or authentication check sees the rest."""
+
+    def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+            await self._refuse(scope, receive, send)
+            return
+        received = 0
+        started = False
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > MAX_BODY:
+                    raise BodyTooLarge()
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except BodyTooLarge:
+            if not started:
+                await self._refuse(scope, receive, send)
+
+    @staticmethod
+    async def _refuse(scope: Scope, receive: Receive, send: Send) -> None:
+        response = _error(413, "too_large", f"request bodies are limited to {MAX_BODY} bytes",
+                          headers={**SECURITY_HEADERS, "Connection": "close"})
+        await response(scope, receive, send)
 
 
 # --------------------------------------------------------------------------- the app
@@ -147,15 +245,16 @@ def create_app(service: Service) -> FastAPI:
         openapi_url=None,
     )
     app.state.service = service
+    app.add_middleware(BodyLimit)
     env = jinja_environment()
 
     # ------------------------------------------------------------------ middleware and errors
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Any]) -> Response:
-        length = request.headers.get("content-length")
-        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
-            response: Response = _error(413, "too_large", f"request bodies are limited to {MAX_BODY} bytes")
+        if request.method not in SAFE_METHODS and _cross_origin(request.headers):
+            response: Response = _error(403, "cross_origin",
+                                        "this request came from a page on another site; it was refused")
         else:
             try:
                 response = await call_next(request)
@@ -194,6 +293,8 @@ def create_app(service: Service) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if isinstance(exc, BodyTooLarge):
+            return _error(413, "too_large", str(exc.detail), headers={"Connection": "close"})
         messages = {404: "no such endpoint", 405: "method not allowed on this endpoint"}
         return _error(exc.status_code, "http_" + str(exc.status_code),
                       messages.get(exc.status_code, str(exc.detail)), headers=getattr(exc, "headers", None))
@@ -266,9 +367,9 @@ def create_app(service: Service) -> FastAPI:
 
     @app.get("/api/audit")
     def audit(after: int = 0, limit: int = 1000, user: User = Depends(role("auditor"))) -> dict[str, Any]:
-        if after < 0 or not 1 <= limit <= 10000:
-            raise InvalidInput(f"after must be >= 0 and limit in [1, 10000]; got after={after}, limit={limit}",
-                               code="bad_range")
+        if not 0 <= after <= MAX_SEQ or not 1 <= limit <= 10000:
+            raise InvalidInput(f"after must be in [0, {MAX_SEQ}] and limit in [1, 10000]; "
+                               f"got after={after}, limit={limit}", code="bad_range")
         frame = service.audit_frame(after_seq=after, limit=limit)
         return {"events": json.loads(frame.to_json(orient="records"))}
 
@@ -325,21 +426,43 @@ def create_app(service: Service) -> FastAPI:
             for c in service.plan.required_columns if c.name != service.plan.site_column
         ]
 
+    def login_page(request: Request, status_code: int = 200, error: str | None = None) -> HTMLResponse:
+        """The sign-in form with its CSRF token, setting the pre-session cookie it is bound to."""
+        nonce = request.cookies.get(LOGIN_COOKIE, "")
+        fresh = len(nonce) != 32 or not nonce.isalnum()
+        if fresh:
+            nonce = secrets.token_hex(16)
+        response = render("login", status_code, error=error, csrf=login_csrf_token(service.session_secret, nonce))
+        if fresh:
+            response.set_cookie(LOGIN_COOKIE, nonce, httponly=True, samesite="strict",
+                                secure=request.url.scheme == "https", path="/")
+        return response
+
+    async def read_form(request: Request) -> Any:
+        # No file parts: nothing here takes uploads, so nothing is spooled to disk.
+        return await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
+
     @app.get("/", response_class=HTMLResponse)
     def index(request: Request) -> Response:
         user = page_user(request)
         if user is not None:
             return RedirectResponse("/enrol" if user.role == "enroller" else "/account", status_code=303)
-        return render("login")
+        return login_page(request)
 
     @app.post("/login", response_class=HTMLResponse)
     async def login(request: Request) -> Response:
-        form = await request.form()
+        form = await read_form(request)
+        nonce = request.cookies.get(LOGIN_COOKIE, "")
+        if not nonce or not hmac.compare_digest(str(form.get("csrf", "")),
+                                                login_csrf_token(service.session_secret, nonce)):
+            return login_page(request, 403, error="The sign-in form expired; sign in again from this page.")
         token = form.get("token")
         user = service.authenticate(str(token).strip()) if isinstance(token, str) else None
-        if user is None or user.id is None:
-            return render("login", 401, error="That token is not valid (unknown, rotated or revoked).")
-        session = make_session(service.session_secret, user.id, service.token_hash_of(user.id) or "")
+        state = service.session_state(user.id) if user is not None and user.id is not None else None
+        if user is None or user.id is None or state is None:
+            return login_page(request, 401, error="That token is not valid (unknown, rotated or revoked).")
+        _, token_hash, generation = state
+        session = make_session(service.session_secret, user.id, token_hash, generation=generation)
         response = RedirectResponse("/enrol" if user.role == "enroller" else "/account", status_code=303)
         response.set_cookie(SESSION_COOKIE, session, max_age=SESSION_SECONDS, httponly=True, samesite="strict",
                             secure=request.url.scheme == "https", path="/")
@@ -347,6 +470,17 @@ def create_app(service: Service) -> FastAPI:
 
     @app.post("/logout")
     async def logout(request: Request) -> Response:
+        user = page_user(request)
+        form = await read_form(request)
+        cookie = request.cookies.get(SESSION_COOKIE, "")
+        if user is not None:
+            if not hmac.compare_digest(str(form.get("csrf", "")), csrf_token(service.session_secret, cookie)):
+                return render("account", 403, user=user, error="The form expired; sign out again from this page.",
+                              csrf=csrf_token(service.session_secret, cookie))
+            if user.id is not None:
+                from starlette.concurrency import run_in_threadpool
+
+                await run_in_threadpool(service.end_sessions, user.id)
         response = RedirectResponse("/", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
@@ -373,16 +507,17 @@ def create_app(service: Service) -> FastAPI:
 
     @app.post("/enrol", response_class=HTMLResponse)
     async def enrol_submit(request: Request) -> Response:
+        # The body first, so that an oversized one gets 413 whoever sends it (see the module docs).
+        form = await read_form(request)
         user = page_user(request)
         if user is None:
-            return render("login", 401, error="Your session has ended; sign in again.")
+            return login_page(request, 401, error="Your session has ended; sign in again.")
         cookie = request.cookies.get(SESSION_COOKIE, "")
         csrf = csrf_token(service.session_secret, cookie)
-        form = await request.form()
         if user.role != "enroller":
             return render("account", 403, user=user, error="Only enrollers can enrol participants.", csrf=csrf)
         if not hmac.compare_digest(str(form.get("csrf", "")), csrf):
-            return render("login", 403, error="The form expired; sign in again.")
+            return login_page(request, 403, error="The form expired; sign in again.")
         fields = form_fields()
         submitted = {k: str(v) for k, v in form.items() if isinstance(v, str)}
         values = {f["name"]: submitted.get(f["name"], "") for f in fields}

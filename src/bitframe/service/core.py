@@ -203,12 +203,21 @@ class Service:
             return None
         return User(int(row["id"]), row["name"], row["role"], row["site"], bool(row["active"]))
 
-    def user_by_id(self, user_id: int) -> User | None:
+    def session_state(self, user_id: int) -> tuple[User, str, int] | None:
+        """An active user's ``(user, token_hash, session_generation)``, or None: what a page
+        session must still match to be valid."""
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(db.users).where(db.users.c.id == user_id)).mappings().first()
         if row is None or not row["active"]:
             return None
-        return User(int(row["id"]), row["name"], row["role"], row["site"], bool(row["active"]))
+        user = User(int(row["id"]), row["name"], row["role"], row["site"], bool(row["active"]))
+        return user, str(row["token_hash"]), int(row["session_generation"])
+
+    def end_sessions(self, user_id: int) -> None:
+        """Sign the user out of every page session (server-side: their cookies stop working)."""
+        with self.lock.transaction() as (conn, _, _):
+            conn.execute(db.users.update().where(db.users.c.id == user_id)
+                         .values(session_generation=db.users.c.session_generation + 1))
 
     def token_hash_of(self, user_id: int) -> str | None:
         with self.engine.connect() as conn:
@@ -290,7 +299,9 @@ class Service:
                 if not row["active"]:
                     raise Conflict(f"user {name!r} is revoked; add a new user instead", code="revoked")
                 values = {"token_hash": hash_token(token or ""), "token_hint": token_hint(token or "")}
-            conn.execute(db.users.update().where(db.users.c.id == row["id"]).values(updated_at=now, **values))
+            # A new token or a revocation also ends the user's page sessions.
+            conn.execute(db.users.update().where(db.users.c.id == row["id"])
+                         .values(updated_at=now, session_generation=db.users.c.session_generation + 1, **values))
             after = {**before, **{k: v for k, v in values.items() if k != "token_hash"}}
             chain.append(
                 actor=actor.name, role=actor.role, action=action, target=name, before=before, after=after, ts=now

@@ -61,6 +61,7 @@ users = sa.Table(
     sa.Column("active", sa.Boolean, nullable=False),
     sa.Column("created_at", sa.String(32), nullable=False),
     sa.Column("updated_at", sa.String(32), nullable=False),
+    sa.Column("session_generation", sa.Integer, nullable=False, server_default="0"),
     sa.CheckConstraint("role IN ('enroller', 'statistician', 'auditor', 'admin')", name="ck_users_role"),
 )
 
