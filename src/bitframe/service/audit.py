@@ -21,12 +21,20 @@ database only lets it advance by one event at a time (see :mod:`bitframe.service
   was rewritten too, an ``anchor`` -- a ``(seq, hash)`` recorded earlier, e.g. from a
   previous ``bitframe audit verify`` -- is no longer in the chain),
 * an allocation row edited, deleted or added outside the service (each allocation must
-  equal the ``after`` state of exactly one ``enrol`` event, and vice versa).
+  equal the ``after`` state of exactly one ``enrol`` event, and vice versa),
+* an allocation whose arm is not its slot's (each ``enrol`` event's arm must be the arm of
+  the slot it took), and slots rewritten outside the service (every slot must equal its row
+  of the sealed list, whose SHA-256 the ``service_init`` event recorded),
+* a user added, or a role, site, activity or token changed, outside the service (the user
+  events are replayed and must give the ``users`` table),
+* a missing table: reported as a problem, never an error.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,7 +44,8 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from bitframe.service.db import GENESIS_HASH, allocations, audit_events, audit_head
+from bitframe.service.auth import token_commitment
+from bitframe.service.db import GENESIS_HASH, allocations, audit_events, audit_head, metadata, service_meta, slots, users
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -216,7 +225,16 @@ def verify_chain(engine: Engine, *, anchor: tuple[int, str] | None = None) -> Au
         if len(problems) < MAX_PROBLEMS:
             problems.append(AuditProblem(code, message, seq))
 
+    missing = sorted(set(metadata.tables) - set(sa.inspect(engine).get_table_names()))
+    if missing:
+        return AuditReport(
+            ok=False, n_events=0, head_seq=0, head_hash=GENESIS_HASH, n_allocations=0,
+            problems=tuple(AuditProblem("missing_table", f"the table {name!r} is missing (dropped or never created)")
+                           for name in missing),
+        )
     enrol_after: dict[str, tuple[int, dict[str, Any]]] = {}
+    user_state: dict[str, dict[str, Any]] = {}
+    init_after: dict[str, Any] = {}
     n_events = 0
     prev_hash, expected_seq = GENESIS_HASH, 1
     last_seq, last_hash = 0, GENESIS_HASH
@@ -256,6 +274,17 @@ def verify_chain(engine: Engine, *, anchor: tuple[int, str] | None = None) -> Au
                         add("duplicate_enrolment", f"participant {pid!r} has two enrol events "
                             f"({enrol_after[pid][0]} and {seq})", seq)
                     enrol_after[pid] = (seq, after)
+            elif row["action"] in USER_ACTIONS or row["action"] == "service_init":
+                try:
+                    after = json.loads(row["after_json"] or "{}")
+                    name = str(row["target"])
+                except (ValueError, TypeError):
+                    add("bad_event", f"{row['action']} event with an unreadable state", seq)
+                else:
+                    if row["action"] == "service_init":
+                        init_after = after
+                    else:
+                        user_state[name] = {**user_state.get(name, {}), **after, "seq": seq}
             prev_hash, expected_seq = row["hash"], seq + 1
             last_seq, last_hash = seq, row["hash"]
         if len(head) != 1:
@@ -289,6 +318,9 @@ def verify_chain(engine: Engine, *, anchor: tuple[int, str] | None = None) -> Au
             if pid not in seen:
                 add("allocation_missing", f"participant {pid!r} was enrolled (event {seq}) but the allocation is gone",
                     seq)
+        if "list_sha256" in init_after:
+            _check_slots(conn, init_after, enrol_after, add)
+        _check_users(conn, user_state, add)
     return AuditReport(
         ok=not problems,
         n_events=n_events,
@@ -297,6 +329,58 @@ def verify_chain(engine: Engine, *, anchor: tuple[int, str] | None = None) -> Au
         n_allocations=n_alloc,
         problems=tuple(problems),
     )
+
+
+USER_ACTIONS = ("user_add", "user_revoke", "user_rotate_token")
+#: The user columns the user events record, and so the replay checks.
+USER_FIELDS = ("role", "site", "active", "token_hint", "token_commit")
+
+
+def _check_slots(conn: Connection, init_after: Mapping[str, Any],
+                 enrol_after: Mapping[str, tuple[int, dict[str, Any]]], add: Any) -> None:
+    """The slots against the sealed list the initialisation recorded, and each enrolment's
+    arm against its slot."""
+    meta = dict(conn.execute(sa.select(service_meta.c.key, service_meta.c.value)).all())
+    list_csv = meta.get("list_csv", "")
+    if hashlib.sha256(list_csv.encode("utf-8")).hexdigest() != init_after["list_sha256"]:
+        add("list_changed", "the stored sealed list does not have the SHA-256 recorded when the service was set up")
+        return
+    sealed = {int(r["sequence"]): r for r in csv.DictReader(io.StringIO(list_csv))}
+    stored = conn.execute(sa.select(slots.c.stratum, slots.c.position, slots.c.arm, slots.c.list_sequence)).all()
+    if len(stored) != len(sealed):
+        add("slot_changed", f"{len(stored)} slots are stored; the sealed list has {len(sealed)}")
+    changed = [s for s in stored if (row := sealed.get(int(s.list_sequence))) is None or row["arm"] != s.arm
+               or (row["stratum"] or "") != s.stratum]
+    if changed:
+        first = changed[0]
+        add("slot_changed", f"{len(changed)} slot(s) differ from the sealed list, first stratum {first.stratum!r} "
+            f"position {first.position} (list row {first.list_sequence})")
+    slot_arm = {(s.stratum, int(s.position)): s.arm for s in stored}
+    for pid, (seq, after) in enrol_after.items():
+        position = after.get("position")
+        if position is not None and slot_arm.get((after.get("stratum"), int(position))) != after.get("arm"):
+            add("arm_not_slot", f"participant {pid!r} was given arm {after.get('arm')!r}, not the arm of the slot "
+                f"it took", seq)
+
+
+def _check_users(conn: Connection, user_state: Mapping[str, Mapping[str, Any]], add: Any) -> None:
+    """The users table against the replayed user events."""
+    seen: set[str] = set()
+    for row in conn.execute(sa.select(users).order_by(users.c.id)).mappings():
+        name = str(row["name"])
+        seen.add(name)
+        state = user_state.get(name)
+        if state is None:
+            add("unlogged_user", f"user {name!r} has no user_add event in the audit log")
+            continue
+        current = {"role": row["role"], "site": row["site"], "active": bool(row["active"]),
+                   "token_hint": row["token_hint"], "token_commit": token_commitment(row["token_hash"])}
+        diff = [f for f in USER_FIELDS if f in state and state[f] != current[f]]
+        if diff:
+            add("user_changed", f"user {name!r} differs from the user events in {diff}", state["seq"])
+    for name, state in user_state.items():
+        if name not in seen:
+            add("user_missing", f"user {name!r} was added (event {state['seq']}) but is gone", state["seq"])
 
 
 def events_frame(engine: Engine, *, after_seq: int = 0, limit: int | None = None) -> pd.DataFrame:

@@ -49,6 +49,12 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
+def token_commitment(token_hash: str) -> str:
+    """What the audit log records of a token hash: enough to detect a hash changed outside the
+    service, without putting the hash itself in front of every auditor."""
+    return hashlib.sha256(("bitframe-token-commitment|" + token_hash).encode("utf-8")).hexdigest()
+
+
 def token_hint(token: str) -> str:
     return token[:9]
 

@@ -35,6 +35,7 @@ from bitframe.service.auth import (
     check_role,
     hash_token,
     new_token,
+    token_commitment,
     token_hint,
 )
 from bitframe.service.errors import Conflict, Forbidden, InvalidInput, NotFound, SetupError, Unavailable
@@ -273,7 +274,8 @@ class Service:
             ))
             chain.append(
                 actor=actor.name, role=actor.role, action="user_add", target=name,
-                after={"name": name, "role": role, "site": site, "active": True, "token_hint": token_hint(token)},
+                after={"name": name, "role": role, "site": site, "active": True, "token_hint": token_hint(token),
+                       "token_commit": token_commitment(hash_token(token))},
                 ts=now,
             )
             return int(uid)
@@ -303,6 +305,8 @@ class Service:
             conn.execute(db.users.update().where(db.users.c.id == row["id"])
                          .values(updated_at=now, session_generation=db.users.c.session_generation + 1, **values))
             after = {**before, **{k: v for k, v in values.items() if k != "token_hash"}}
+            if "token_hash" in values:
+                after["token_commit"] = token_commitment(values["token_hash"])
             chain.append(
                 actor=actor.name, role=actor.role, action=action, target=name, before=before, after=after, ts=now
             )
