@@ -118,7 +118,7 @@ def tamper(engine, *statements):
             for table in ("allocations", "audit_events", "audit_head", "allocation_factors"):
                 conn.execute(sa.text(f"ALTER TABLE {table} DISABLE TRIGGER USER"))
         for s in statements:
-            conn.execute(sa.text(s))
+            conn.execute(sa.text(s) if isinstance(s, str) else s)
 
 
 def codes(report):
@@ -248,3 +248,97 @@ def test_the_initial_revision_refuses_to_downgrade(sqlite_url):
         assert verify_chain(engine).ok
     finally:
         engine.dispose()
+
+
+# --------------------------------------------------------------------------- the breaks of issue 17 (B6)
+
+
+def _canon(obj):
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def _append_forged_event(engine, action, target, after):
+    """A forger's event: correctly chained and hashed, with the head advanced to it."""
+    last = raw_events(engine)[-1]
+    event = {"seq": last["seq"] + 1, "ts": "2026-06-01T00:00:00.000000Z", "actor": "enroller1", "role": "enroller",
+             "action": action, "target": target, "before_json": None, "after_json": _canon(after)}
+    h = _rehash(event, last["hash"])
+    return [
+        sa.text("INSERT INTO audit_events (seq, ts, actor, role, action, target, before_json, after_json, prev_hash, "
+                "hash) VALUES (:seq, :ts, :actor, :role, :action, :target, NULL, :after_json, :prev, :hash)")
+        .bindparams(**{k: event[k] for k in ("seq", "ts", "actor", "role", "action", "target", "after_json")},
+                    prev=last["hash"], hash=h),
+        sa.text("UPDATE audit_head SET seq = :seq, hash = :hash").bindparams(seq=event["seq"], hash=h),
+    ]
+
+
+def _free_slot(engine, stratum):
+    with engine.connect() as conn:
+        used = conn.execute(sa.text("SELECT coalesce(max(position), 0) FROM allocations WHERE stratum = :s"),
+                            {"s": stratum}).scalar_one()
+        return conn.execute(sa.text("SELECT position, arm FROM slots WHERE stratum = :s AND position = :p"),
+                            {"s": stratum, "p": used + 1}).one()
+
+
+def test_inserted_allocation_off_its_slot_with_a_forged_event_is_detected(busy):
+    """An allocation whose arm differs from its slot, with a correctly hashed enrol event and
+    the head advanced: the chain is consistent, the arm is not the slot's."""
+    engine = busy.service.engine
+    stratum = "practice=Riverside"
+    position, slot_arm = _free_slot(engine, stratum)
+    row = {"ref": "FAKE-FAKE-00", "participant_id": "X9", "sequence": 999, "stratum": stratum,
+           "position": int(position), "arm": "sms" if slot_arm == "usual" else "usual", "site": "Riverside",
+           "values_json": '{"female":"0","practice":"Riverside"}', "probabilities_json": None,
+           "enrolled_by": "enroller4", "enrolled_at": "2026-06-01T00:00:00.000000Z"}
+    insert = sa.text("INSERT INTO allocations (ref, participant_id, sequence, stratum, position, arm, site, "
+                     "values_json, probabilities_json, enrolled_by, enrolled_at) VALUES (:ref, :participant_id, "
+                     ":sequence, :stratum, :position, :arm, :site, :values_json, :probabilities_json, :enrolled_by, "
+                     ":enrolled_at)").bindparams(**row)
+    tamper(engine, insert, *_append_forged_event(engine, "enrol", "X9", row))
+    report = busy.service.verify_audit()
+    assert not report.ok and codes(report) == {"arm_not_slot"}
+    assert "BROKEN" in report.report()
+
+
+def test_rewritten_unused_slots_are_detected(busy):
+    """Drop the triggers, turn unused slots into `sms`, recreate: the slots no longer match the
+    sealed list whose hash the initialisation recorded, before or after they are used."""
+    engine = busy.service.engine
+    svc = busy.service
+    disable = [] if engine.dialect.name == "sqlite" else ["ALTER TABLE slots DISABLE TRIGGER USER"]
+    tamper(engine, *disable, "UPDATE slots SET arm = 'sms' WHERE position > 15")
+    report = svc.verify_audit()
+    assert not report.ok and codes(report) == {"slot_changed"}
+
+
+def test_stored_sealed_list_rewritten_is_detected(busy):
+    engine = busy.service.engine
+    disable = [] if engine.dialect.name == "sqlite" else ["ALTER TABLE service_meta DISABLE TRIGGER USER"]
+    tamper(engine, *disable, "UPDATE service_meta SET value = replace(value, 'usual', 'sms') WHERE key = 'list_csv'")
+    assert codes(busy.service.verify_audit()) == {"list_changed"}
+
+
+@pytest.mark.parametrize(("statement", "field"), [
+    ("UPDATE users SET role = 'admin' WHERE name = 'enroller1'", "role"),
+    ("UPDATE users SET token_hash = '" + "ab" * 32 + "' WHERE name = 'statistician'", "token_commit"),
+    ("UPDATE users SET active = TRUE WHERE name = 'auditor'", "active"),
+])
+def test_user_changed_outside_the_service_is_detected(busy, statement, field):
+    tamper(busy.service.engine, statement)
+    report = busy.service.verify_audit()
+    assert codes(report) == {"user_changed"} and field in report.problems[0].message
+
+
+def test_user_added_outside_the_service_is_detected(busy):
+    tamper(busy.service.engine,
+           "INSERT INTO users (name, role, site, token_hash, token_hint, active, created_at, updated_at) VALUES "
+           "('mallory', 'admin', NULL, '" + "cd" * 32 + "', 'bf_xxxxxx', TRUE, '2026-06-01', '2026-06-01')")
+    assert codes(busy.service.verify_audit()) == {"unlogged_user"}
+
+
+@pytest.mark.parametrize("table", ["audit_events", "users"])
+def test_a_dropped_table_is_reported_broken_not_an_error(busy, table):
+    engine = busy.service.engine
+    tamper(engine, f"DROP TABLE {table}")
+    report = busy.service.verify_audit()
+    assert not report.ok and codes(report) == {"missing_table"} and table in report.report()

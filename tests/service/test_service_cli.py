@@ -158,3 +158,16 @@ def test_help_of_every_service_verb(capsys):
     for args in (["serve"], ["users"], ["users", "add"], ["export"], ["audit"], ["audit", "verify"]):
         code, out, _ = run(capsys, *args, "--help")
         assert code == 0 and "Usage:" in out
+
+
+def test_audit_verify_reports_a_dropped_table_or_a_missing_file_as_broken(data_dir, tmp_path, capsys):
+    """B6: with audit_events dropped the verb exited 70 (an internal error); it is BROKEN, exit 1."""
+    engine = sa.create_engine(f"sqlite:///{data_dir / 'service.db'}")
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP TABLE audit_events"))
+    engine.dispose()
+    code, _, err = run(capsys, "audit", "verify", "--data-dir", data_dir)
+    assert code == 1 and "audit chain BROKEN" in err and "[missing_table] the table 'audit_events' is missing" in err
+    gone = tmp_path / "gone.db"
+    code, _, err = run(capsys, "audit", "verify", "--db", f"sqlite:///{gone}")
+    assert code == 1 and "audit chain BROKEN" in err and "missing_file" in err and not gone.exists()

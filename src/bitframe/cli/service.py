@@ -279,17 +279,23 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Recompute the audit chain; exit 1 if any event or allocation was edited, deleted or added."""
-        from bitframe.service.audit import parse_anchor, verify_chain
-        from bitframe.service.db import make_engine
+        from bitframe.service.audit import AuditProblem, AuditReport, parse_anchor, verify_chain
+        from bitframe.service.db import GENESIS_HASH, make_engine
 
         with service_errors():
             parsed = parse_anchor(anchor) if anchor else None
         url = resolve_db(db, data_dir)
-        engine = make_engine(url)
-        try:
-            report = verify_chain(engine, anchor=parsed)
-        finally:
-            engine.dispose()
+        sqlite_file = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
+        if sqlite_file is not None and not sqlite_file.is_file():
+            # Opening would create an empty database; a missing one is a broken audit trail.
+            report = AuditReport(ok=False, n_events=0, head_seq=0, head_hash=GENESIS_HASH, n_allocations=0,
+                                 problems=(AuditProblem("missing_file", f"the database file {sqlite_file} is missing"),))
+        else:
+            engine = make_engine(url)
+            try:
+                report = verify_chain(engine, anchor=parsed)
+            finally:
+                engine.dispose()
         if as_json:
             typer.echo(json.dumps(report.to_dict(), indent=2))
         else:
