@@ -342,3 +342,41 @@ def test_a_dropped_table_is_reported_broken_not_an_error(busy, table):
     tamper(engine, f"DROP TABLE {table}")
     report = busy.service.verify_audit()
     assert not report.ok and codes(report) == {"missing_table"} and table in report.report()
+
+
+def test_an_export_records_an_anchor_that_verify_uses_by_default(busy, tmp_path):
+    """B6: tail truncation with the head rewound was caught only with an anchor given by hand;
+    every export now records one, and verify checks the latest."""
+    from bitframe.service.audit import latest_anchor
+
+    svc = busy.service
+    if svc.anchor_path is None:  # PostgreSQL: anchors go where the environment says
+        svc.anchor_path = tmp_path / "anchors.jsonl"
+    svc.record_export(busy.user("statistician"), "allocations", 6)
+    anchor = latest_anchor(svc.anchor_path)
+    assert anchor == (svc.verify_audit().head_seq, svc.verify_audit().head_hash)
+    engine = svc.engine
+    tamper(engine, f"DELETE FROM audit_events WHERE seq = {anchor[0]}")
+    prev = raw_events(engine)[-1]
+    tamper(engine, f"UPDATE audit_head SET seq = {prev['seq']}, hash = '{prev['hash']}'")
+    assert codes(svc.verify_audit()) == {"anchor_missing"}
+
+
+def test_a_rehashed_history_is_caught_by_the_latest_anchor(busy, tmp_path):
+    svc = busy.service
+    if svc.anchor_path is None:
+        svc.anchor_path = tmp_path / "anchors.jsonl"
+    assert svc.anchor() is not None
+    engine = svc.engine
+    events = raw_events(engine)
+    events[3]["actor"] = "someone-else"
+    statements, prev = [], events[2]["hash"]
+    for e in events[3:]:
+        new_hash = _rehash(e, prev)
+        statements.append(f"UPDATE audit_events SET actor = '{e['actor']}', prev_hash = '{prev}', "
+                          f"hash = 'tmp{e['seq']}' WHERE seq = {e['seq']}")
+        statements.append(f"UPDATE audit_events SET hash = '{new_hash}' WHERE seq = {e['seq']}")
+        prev = new_hash
+    statements.append(f"UPDATE audit_head SET hash = '{prev}'")
+    tamper(engine, *statements)
+    assert codes(svc.verify_audit()) == {"anchor_mismatch"}

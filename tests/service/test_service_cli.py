@@ -171,3 +171,18 @@ def test_audit_verify_reports_a_dropped_table_or_a_missing_file_as_broken(data_d
     gone = tmp_path / "gone.db"
     code, _, err = run(capsys, "audit", "verify", "--db", f"sqlite:///{gone}")
     assert code == 1 and "audit chain BROKEN" in err and "missing_file" in err and not gone.exists()
+
+
+def test_audit_anchor_then_verify_catches_a_cut_tail(data_dir, capsys):
+    code, out, err = run(capsys, "audit", "anchor", "--data-dir", data_dir)
+    assert code == 0 and out.startswith("anchor 2:") and "service.anchors.jsonl" in out, err
+    engine = sa.create_engine(f"sqlite:///{data_dir / 'service.db'}")
+    with engine.begin() as conn:
+        for (name,) in conn.execute(sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).all():
+            conn.execute(sa.text(f"DROP TRIGGER {name}"))
+        conn.execute(sa.text("DELETE FROM audit_events WHERE seq = 2"))
+        prev = conn.execute(sa.text("SELECT hash FROM audit_events WHERE seq = 1")).scalar_one()
+        conn.execute(sa.text("UPDATE audit_head SET seq = 1, hash = :h"), {"h": prev})
+    engine.dispose()
+    code, _, err = run(capsys, "audit", "verify", "--data-dir", data_dir)
+    assert code == 1 and "[anchor_missing]" in err

@@ -279,12 +279,20 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """Recompute the audit chain; exit 1 if any event or allocation was edited, deleted or added."""
-        from bitframe.service.audit import AuditProblem, AuditReport, parse_anchor, verify_chain
+        from bitframe.service.audit import (
+            AuditProblem,
+            AuditReport,
+            anchor_file,
+            latest_anchor,
+            parse_anchor,
+            verify_chain,
+        )
         from bitframe.service.db import GENESIS_HASH, make_engine
 
         with service_errors():
             parsed = parse_anchor(anchor) if anchor else None
         url = resolve_db(db, data_dir)
+        parsed = parsed or latest_anchor(anchor_file(url))
         sqlite_file = Path(url.removeprefix("sqlite:///")) if url.startswith("sqlite:///") else None
         if sqlite_file is not None and not sqlite_file.is_file():
             # Opening would create an empty database; a missing one is a broken audit trail.
@@ -302,6 +310,27 @@ def register(app: typer.Typer) -> None:
             (typer.echo if report.ok else lambda t: typer.echo(t, err=True))(report.report())
         if not report.ok:
             raise typer.Exit(1)
+
+    @audit_app.command("anchor")
+    def audit_anchor(
+        db: str | None = db_opt,
+        data_dir: Path | None = dir_opt,
+    ) -> None:
+        """Record the chain's head as an anchor (run it from cron): `audit verify` then checks the
+        log up to it was not rewritten or cut short. Refused if the chain does not verify now."""
+        service = _open(db, data_dir)
+        try:
+            report = service.verify_audit()
+            if not report.ok:
+                typer.echo(report.report(), err=True)
+                raise typer.Exit(1)
+            anchor = service.anchor(report.head_seq, report.head_hash)
+        finally:
+            service.close()
+        if anchor is None:
+            raise BitframeError(Problem("BF805", "there is nowhere to record the anchor",
+                                        hint="set BITFRAME_AUDIT_ANCHORS to a file outside the database"))
+        typer.echo(f"anchor {anchor[0]}:{anchor[1]} recorded in {service.anchor_path}")
 
     @audit_app.command("show")
     def audit_show(

@@ -36,9 +36,11 @@ import csv
 import hashlib
 import io
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -215,6 +217,46 @@ def parse_anchor(text: str) -> tuple[int, str]:
             f"`bitframe audit verify`). Got {text!r} instead."
         )
     return int(seq_text), h
+
+
+#: Where anchors go when the environment names no file (see :func:`anchor_file`).
+ANCHORS_ENV = "BITFRAME_AUDIT_ANCHORS"
+
+
+def anchor_file(url: str) -> Path | None:
+    """The file anchors are appended to: ``$BITFRAME_AUDIT_ANCHORS``, else beside a SQLite
+    database (``service.db`` -> ``service.anchors.jsonl``); None for PostgreSQL without it.
+    Anchors must live outside the database: a forger able to rewrite the chain could
+    rewrite anchors kept inside it."""
+    configured = os.environ.get(ANCHORS_ENV)
+    if configured:
+        return Path(configured)
+    if url.startswith("sqlite:///"):
+        return Path(url.removeprefix("sqlite:///")).with_suffix(".anchors.jsonl")
+    return None
+
+
+def record_anchor(path: Path, seq: int, head_hash: str) -> None:
+    """Append ``(seq, hash)`` with the time to the anchors file (one JSON object a line)."""
+    line = canonical_json({"seq": int(seq), "hash": head_hash, "recorded_at": utc_now()}) + "\n"
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(line)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def latest_anchor(path: Path | None) -> tuple[int, str] | None:
+    """The last well-formed anchor in ``path``, or None (no file or no anchors yet)."""
+    if path is None or not path.is_file():
+        return None
+    latest = None
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            record = json.loads(line)
+            latest = parse_anchor(f"{record['seq']}:{record['hash']}")
+        except (ValueError, KeyError, TypeError):
+            continue
+    return latest
 
 
 def verify_chain(engine: Engine, *, anchor: tuple[int, str] | None = None) -> AuditReport:

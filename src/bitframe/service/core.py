@@ -28,7 +28,16 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, CursorResult, Engine, RowMapping
 
 from bitframe.service import db
-from bitframe.service.audit import AuditReport, Chain, canonical_json, utc_now, verify_chain
+from bitframe.service.audit import (
+    AuditReport,
+    Chain,
+    anchor_file,
+    canonical_json,
+    latest_anchor,
+    record_anchor,
+    utc_now,
+    verify_chain,
+)
 from bitframe.service.auth import (
     User,
     check_name,
@@ -144,6 +153,7 @@ class Service:
         self.low_list = int(self.meta.get("low_list") or 0)
         self.seed = int(self.meta["seed"])
         self.session_secret = bytes.fromhex(self.meta["session_secret"])
+        self.anchor_path = anchor_file(url)
 
     # ------------------------------------------------------------------ opening
 
@@ -628,16 +638,32 @@ class Service:
         }
 
     def record_export(self, user: User, what: str, rows: int) -> None:
-        """Log that ``user`` exported ``what`` (reading is not a change, but who saw the list matters)."""
+        """Log that ``user`` exported ``what`` (reading is not a change, but who saw the list matters),
+        and anchor the chain at that event: whoever holds an export can later prove the log
+        up to it was not rewritten."""
 
-        def job(conn: Connection, chain: Chain) -> None:
-            chain.append(actor=user.name, role=user.role, action="export", target=what,
-                         after={"what": what, "rows": int(rows)})
+        def job(conn: Connection, chain: Chain) -> tuple[int, str]:
+            return chain.append(actor=user.name, role=user.role, action="export", target=what,
+                                after={"what": what, "rows": int(rows)})
 
-        self.writer.submit(job)
+        seq, head_hash = self.writer.submit(job)
+        self.anchor(seq, head_hash)
+
+    def anchor(self, seq: int | None = None, head_hash: str | None = None) -> tuple[int, str] | None:
+        """Record an anchor (the given event, else the current head) in :attr:`anchor_path`;
+        returns it, or None when there is nowhere to record it."""
+        if self.anchor_path is None:
+            return None
+        if seq is None or head_hash is None:
+            with self.engine.connect() as conn:
+                row = conn.execute(sa.select(db.audit_head.c.seq, db.audit_head.c.hash)).one()
+            seq, head_hash = int(row.seq), str(row.hash)
+        record_anchor(self.anchor_path, seq, head_hash)
+        return seq, head_hash
 
     def verify_audit(self, *, anchor: tuple[int, str] | None = None) -> AuditReport:
-        return verify_chain(self.engine, anchor=anchor)
+        """Verify the chain against ``anchor``, by default the latest one recorded."""
+        return verify_chain(self.engine, anchor=anchor or latest_anchor(self.anchor_path))
 
     def audit_frame(self, *, after_seq: int = 0, limit: int | None = None) -> pd.DataFrame:
         from bitframe.service.audit import events_frame
