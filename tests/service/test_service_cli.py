@@ -186,3 +186,10 @@ def test_audit_anchor_then_verify_catches_a_cut_tail(data_dir, capsys):
     engine.dispose()
     code, _, err = run(capsys, "audit", "verify", "--data-dir", data_dir)
     assert code == 1 and "[anchor_missing]" in err
+
+
+def test_users_list_has_a_header_row_and_times_to_the_second(data_dir, capsys):
+    code, out, _ = run(capsys, "users", "list", "--data-dir", data_dir)
+    lines = out.splitlines()
+    assert code == 0 and lines[0].split() == ["name", "role", "site", "state", "token", "changed", "(UTC)"]
+    assert re.search(r" \d{4}-\d\d-\d\d \d\d:\d\d:\d\d$", lines[1]) and "." not in lines[1].split()[-1]

@@ -51,6 +51,12 @@ def resolve_db(db: str | None, data_dir: Path | None, *, create: bool = False) -
     return sqlite_url(path)
 
 
+def to_the_second(timestamp: str) -> str:
+    """``2026-05-20T09:14:03.123456Z`` -> ``2026-05-20 09:14:03``: stored times keep their
+    microseconds (they are hashed into the audit chain); people read seconds."""
+    return timestamp.replace("T", " ").split(".")[0].removesuffix("Z")
+
+
 def mask_url(url: str) -> str:
     """The URL with any password replaced by ***."""
     from sqlalchemy.engine import make_url
@@ -185,9 +191,12 @@ def register(app: typer.Typer) -> None:
         if as_json:
             typer.echo(json.dumps(rows, indent=2))
             return
+        line = "{:<24} {:<13} {:<24} {:<8} {:<13} {}"
+        typer.echo(line.format("name", "role", "site", "state", "token", "changed (UTC)"))
         for r in rows:
             state = "active" if r["active"] else "revoked"
-            typer.echo(f"{r['name']:<24} {r['role']:<13} {r['site'] or '-':<24} {state:<8} {r['token_hint']}...")
+            typer.echo(line.format(r["name"], r["role"], r["site"] or "-", state, f"{r['token_hint']}...",
+                                   to_the_second(r["updated_at"])))
 
     @users_app.command("revoke")
     def users_revoke(
