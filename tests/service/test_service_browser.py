@@ -173,3 +173,38 @@ def test_enrol_a_participant_through_the_page(browser, sqlite_url, protocol_dir,
         assert svc.verify_audit().ok
     finally:
         svc.close()
+
+
+def test_login_csrf_from_another_origin_is_refused(browser, sqlite_url, protocol_dir, tmp_path):
+    """B2 as the attack: a page on another origin auto-submits an insider's enroller token to
+    /login; the victim's browser gets a refusal and no session."""
+    import http.server
+    import threading
+
+    proto = protocol_dir / "minimisation.yaml"
+    d = deploy(sqlite_url, proto, site_column="practice")
+    d.service.close()
+    site = tmp_path / "attacker"
+    site.mkdir()
+    with ServerProcess(proto, sqlite_url, log_path=tmp_path / "server.log") as server:
+        (site / "attack.html").write_text(
+            f'<form id="f" method="post" action="{server.base_url}/login">'
+            f'<input name="token" value="{d.tokens["enroller2"]}"><input name="csrf" value=""></form>'
+            '<script>document.getElementById("f").submit()</script>', encoding="utf-8")
+
+        def handler(*args, **kwargs):
+            return http.server.SimpleHTTPRequestHandler(*args, directory=str(site), **kwargs)
+
+        attacker = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        threading.Thread(target=attacker.serve_forever, daemon=True).start()
+        try:
+            browser.goto(server.base_url + "/")  # the victim has used the service before
+            # "localhost" and "127.0.0.1" are different origins (and sites) to the browser.
+            browser.send("Page.navigate", url=f"http://localhost:{attacker.server_port}/attack.html")
+            browser.wait_for(lambda: "cross_origin" in (browser.eval("document.body ? document.body.innerText : ''")
+                                                        or ""))
+            cookies = browser.send("Network.getCookies", urls=[server.base_url + "/"])["cookies"]
+            assert "bitframe_session" not in {c["name"] for c in cookies}
+        finally:
+            attacker.shutdown()
+            attacker.server_close()
