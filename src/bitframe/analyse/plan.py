@@ -365,10 +365,10 @@ def anova_icc(y, arms, clusters) -> AnovaICC | None:
 
     Pooled within arms: a cluster's deviation is taken from its own arm's mean, so the effect of
     the intervention does not inflate the between-cluster variation, and every arm's clusters
-    contribute (the control arm alone often has only a handful). With A arms, G cluster-by-arm
-    cells and N units, MSB has G - A and MSW N - G degrees of freedom and
-    ``n0 = (N - sum_a sum_g n_ag^2 / N_a) / (G - A)``; with one arm this is the textbook
-    ``(N - sum n_g^2 / N) / (G - 1)``. Checked against base R ``aov`` in
+    contribute (the control arm alone often has only a handful). A stepped-wedge cluster gives one
+    cell per arm it spent time in. With A arms, G cluster-by-arm cells and N units, MSB has G - A
+    and MSW N - G degrees of freedom and ``n0 = (N - sum_a sum_g n_ag^2 / N_a) / (G - A)``; with
+    one arm this is the textbook ``(N - sum n_g^2 / N) / (G - 1)``. Checked against base R ``aov`` in
     tests/reference/icc_binary_reference.R.
 
     A negative estimate is reported as computed, not truncated at 0: it says the clusters vary
