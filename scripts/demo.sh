@@ -30,7 +30,9 @@ for protocol in protocols/*.yaml; do
   $BF analyse "$protocol" --list "$dir/list.csv" --outcomes "$dir/outcomes.csv" \
       --participants "$dir/participants.csv" --power "$dir/power.json" \
       --json "$dir/results.json" --csv "$dir/results.csv"
-  $BF report "$protocol" --results "$dir/results.json" --out "$dir/report.html" --pdf
+  # the Word copy needs python-docx, which `make` installs with the test extra
+  $BF report "$protocol" --results "$dir/results.json" --out "$dir/report.html" --pdf \
+      --docx "$dir/report.docx"
 done
 
 echo
@@ -57,5 +59,6 @@ echo
 echo "Registration packs (protocol and analysis plan, WHO data set, ISRCTN text, to-do list):"
 for d in "$OUT"/*/registration; do echo "  $d/"; done
 echo "Reports:"
-for f in "$OUT"/*/report.html "$OUT"/programme-report.html; do echo "  $f (and ${f%.html}.pdf)"; done
+for f in "$OUT"/*/report.html; do echo "  $f (and ${f%.html}.pdf, ${f%.html}.docx)"; done
+echo "  $OUT/programme-report.html (and $OUT/programme-report.pdf)"
 echo "All outputs are in $OUT/"

@@ -28,7 +28,7 @@ results file (``analyse --json``), whose parts and JSON Schema ``analyse/results
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -312,6 +312,10 @@ def _additional(protocol, outcome, y, arms, sub, clusters_col, covariates, contr
             if icc is not None:
                 icc_rows.append(ClusterCorrelation(outcome=outcome.id, icc=icc,
                                                    method="random-intercept mixed model (REML)"))
+    if clusters_col and outcome.type == "binary":
+        anova = anova_icc(y, arms, sub[clusters_col].astype(str).to_numpy())
+        if anova is not None:
+            icc_rows.append(ClusterCorrelation(outcome=outcome.id, icc=anova.icc, method=ANOVA_ICC_METHOD))
     return extra
 
 
@@ -340,6 +344,61 @@ def _icc(y, arms, clusters, control) -> float | None:
         return None
     icc = getattr(fit, "icc", None)
     return float(icc) if icc is not None else None
+
+
+ANOVA_ICC_METHOD = "one-way ANOVA estimator, pooled within arms (binary outcome)"
+
+
+class AnovaICC(NamedTuple):
+    """The one-way ANOVA intra-cluster correlation and the parts it is made of."""
+
+    icc: float
+    msb: float  # between-cluster mean square, G - A degrees of freedom
+    msw: float  # within-cluster mean square, N - G degrees of freedom
+    n0: float  # the effective cluster size of unequal clusters
+
+
+def anova_icc(y, arms, clusters) -> AnovaICC | None:
+    """The ICC of a binary (0/1) outcome by the one-way ANOVA estimator for unequal cluster sizes,
+    ``(MSB - MSW) / (MSB + (n0 - 1) MSW)`` (Fleiss 1981, ch. 13; the estimator Ridout, Demetrio &
+    Firth 1999, Biometrics 55:137-148, recommend for binary data; Donner & Klar 2000, sec. 3.3).
+
+    Pooled within arms: a cluster's deviation is taken from its own arm's mean, so the effect of
+    the intervention does not inflate the between-cluster variation, and every arm's clusters
+    contribute (the control arm alone often has only a handful). A stepped-wedge cluster gives one
+    cell per arm it spent time in. With A arms, G cluster-by-arm cells and N units, MSB has G - A
+    and MSW N - G degrees of freedom and ``n0 = (N - sum_a sum_g n_ag^2 / N_a) / (G - A)``; with
+    one arm this is the textbook ``(N - sum n_g^2 / N) / (G - 1)``. Checked against base R ``aov`` in
+    tests/reference/icc_binary_reference.R.
+
+    A negative estimate is reported as computed, not truncated at 0: it says the clusters vary
+    less than chance alone would make them, and truncating would bias the observed ICC upwards
+    against the one the design assumed. None when there are too few clusters or units for both
+    mean squares, or no variation at all.
+    """
+    y = np.asarray(y, dtype=float)
+    arm_labels = np.asarray(arms).astype(str)
+    cell_keys = np.char.add(np.char.add(arm_labels, "\x1f"), np.asarray(clusters).astype(str))
+    _, cell = np.unique(cell_keys, return_inverse=True)
+    _, arm = np.unique(arm_labels, return_inverse=True)
+    cell_sizes = np.bincount(cell).astype(float)
+    arm_sizes = np.bincount(arm).astype(float)
+    n_units, n_cells, n_arms = float(y.size), cell_sizes.size, arm_sizes.size
+    if n_cells - n_arms < 1 or n_units - n_cells < 1:
+        return None
+    cell_means = np.bincount(cell, weights=y) / cell_sizes
+    arm_means = np.bincount(arm, weights=y) / arm_sizes
+    arm_of_cell = np.zeros(n_cells, dtype=int)
+    arm_of_cell[cell] = arm
+    between = float(np.sum(cell_sizes * (cell_means - arm_means[arm_of_cell]) ** 2))
+    within = float(np.sum((y - cell_means[cell]) ** 2))
+    msb = between / (n_cells - n_arms)
+    msw = within / (n_units - n_cells)
+    n0 = (n_units - float(np.sum(cell_sizes ** 2 / arm_sizes[arm_of_cell]))) / (n_cells - n_arms)
+    denominator = msb + (n0 - 1) * msw
+    if denominator <= 0:
+        return None
+    return AnovaICC(icc=(msb - msw) / denominator, msb=msb, msw=msw, n0=n0)
 
 
 def _summaries(protocol, frame, data: AnalysisData) -> list[OutcomeSummary]:
