@@ -8,7 +8,11 @@ Rules (documented for users in the README):
 * **Covariates** enter only when ``adjustment`` is ``standard`` or ``lin``.
   **Stratum fixed effects** for stratified schemes unless the protocol says otherwise;
   a stepped-wedge analysis has period fixed effects and clusters.
-* **Standard errors**: the protocol's (default HC2; CR2 for cluster designs). An
+* **Standard errors**: the protocol's (default HC2; CR2 for cluster designs). A cluster-robust
+  ``se_type`` (CR0, ``stata``, CR2) in an individually or block-randomised trial clusters the
+  standard errors by ``unit.cluster_column`` without changing the design: the blocks keep their
+  fixed effects and randomisation inference still permutes individuals, as
+  ``estimatr::lm_robust(y ~ z + factor(block), clusters = school)``. An
   estimator that does not offer it (e.g. logistic regression has no CR2) uses its
   nearest (CR2 -> stata; HC2/HC3 -> HC1), and the switch is listed as a deviation.
 * **Missing outcomes**: complete case per outcome (each unit counted as lost in the
@@ -52,7 +56,7 @@ from bitframe.analyse.results import (
     SubgroupFailure,
     validation_problems,
 )
-from bitframe.protocol.vocabulary import CLUSTER_SCHEMES, MULTIPLICITY, OUTCOME_ROLES, SCHEMES
+from bitframe.protocol.vocabulary import CLUSTER_SCHEMES, CLUSTER_SE_TYPES, MULTIPLICITY, OUTCOME_ROLES, SCHEMES
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -188,6 +192,10 @@ def analyse_frames(
     elif protocol.use_strata_fixed_effects and "stratum" in frame.columns:
         strata_col = "stratum"
     clusters_col = "cluster" if ("cluster" in frame.columns and protocol.is_cluster) else None
+    # The column the standard errors cluster by: the design's clusters, or in an individual design
+    # the cluster_column a cluster-robust se_type names (validate's BF124 requires one).
+    se_clusters_col = clusters_col or ("cluster" if "cluster" in frame.columns
+                                       and protocol.se_type in CLUSTER_SE_TYPES else None)
 
     for outcome in protocol.outcomes:
         y = np.asarray(frame[outcome.column], dtype=float)
@@ -209,8 +217,8 @@ def analyse_frames(
             kwargs["covariates"] = covariates
         if strata_col:
             kwargs["strata"] = sub[strata_col].astype(str).to_numpy()
-        if clusters_col:
-            kwargs["clusters"] = sub[clusters_col].astype(str).to_numpy()
+        if se_clusters_col:
+            kwargs["clusters"] = sub[se_clusters_col].astype(str).to_numpy()
         arms = sub["arm"].astype(str).to_numpy()
         estimates = spec.fit(y[keep], arms, **kwargs)
         control_mean = float(np.mean(y[keep][arms == control])) if np.any(arms == control) else math.nan
@@ -219,8 +227,8 @@ def analyse_frames(
             effects.append(EffectEstimate.from_estimate(
                 est, outcome=outcome.id, arm=str(est.term), contrast=f"{est.term} - {control}",
                 control_mean=control_mean, relative_effect=relative, role=outcome.role))
-        additional += _additional(protocol, outcome, y[keep], arms, sub, clusters_col, covariates, control,
-                                  ci_level, ESTIMATORS, icc_rows, notes)
+        additional += _additional(protocol, outcome, y[keep], arms, sub, clusters_col, se_clusters_col, covariates,
+                                  control, ci_level, ESTIMATORS, icc_rows, notes)
 
     if inference:
         from bitframe.analyse.plan_inference import run_inference
@@ -280,8 +288,8 @@ def _adjust(effects: list[EffectEstimate], method: str, deviations: list[str]) -
     return out
 
 
-def _additional(protocol, outcome, y, arms, sub, clusters_col, covariates, control, ci_level, registry,
-                icc_rows, notes) -> list[EffectEstimate]:
+def _additional(protocol, outcome, y, arms, sub, clusters_col, se_clusters_col, covariates, control, ci_level,
+                registry, icc_rows, notes) -> list[EffectEstimate]:
     extra: list[EffectEstimate] = []
     wanted = []
     if outcome.type == "binary" and "logit" in registry:
@@ -295,8 +303,8 @@ def _additional(protocol, outcome, y, arms, sub, clusters_col, covariates, contr
             continue
         spec = registry.get(name)
         kwargs: dict[str, Any] = {"control": control, "ci_level": ci_level}
-        if clusters_col:
-            kwargs["clusters"] = sub[clusters_col].astype(str).to_numpy()
+        if se_clusters_col:
+            kwargs["clusters"] = sub[se_clusters_col].astype(str).to_numpy()
         if covariates is not None:
             kwargs["covariates"] = covariates
         try:
