@@ -15,6 +15,10 @@ Rules (documented for users in the README):
   ``estimatr::lm_robust(y ~ z + factor(block), clusters = school)``. An
   estimator that does not offer it (e.g. logistic regression has no CR2) uses its
   nearest (CR2 -> stata; HC2/HC3 -> HC1), and the switch is listed as a deviation.
+* **Deviations**: whatever the estimator had to change to run (a collinear covariate dropped,
+  a GLM's nearest SE, a GLM adjusting additively under ``adjustment: lin``, a non-converged
+  fit) is listed under ``deviations``; combinations that could only run by a silent change are
+  refused by ``validate`` (BF133).
 * **Missing outcomes**: complete case per outcome (each unit counted as lost in the
   attrition table), or an error under ``missing_data: fail``.
 * **Multiplicity**: the protocol's correction is applied within each outcome role
@@ -32,6 +36,7 @@ results file (``analyse --json``), whose parts and JSON Schema ``analyse/results
 from __future__ import annotations
 
 import math
+import warnings
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -220,7 +225,16 @@ def analyse_frames(
         if se_clusters_col:
             kwargs["clusters"] = sub[se_clusters_col].astype(str).to_numpy()
         arms = sub["arm"].astype(str).to_numpy()
-        estimates = spec.fit(y[keep], arms, **kwargs)
+        if covariates is not None and an.adjustment == "lin" and name not in ("ols", "lin"):
+            deviations.append(f"{label}: {name} adjusts for the covariates additively; Lin's interacted "
+                              "adjustment applies to linear regression")
+        # What the estimator had to change to run (a collinear covariate dropped, the matched-pairs
+        # variance for mixed block sizes, ...) is a deviation from the registered analysis.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            estimates = spec.fit(y[keep], arms, **kwargs)
+        deviations += [f"{label}: {w.message}" for w in caught
+                       if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning, FutureWarning))]
         control_mean = float(np.mean(y[keep][arms == control])) if np.any(arms == control) else math.nan
         for est in estimates:
             relative = est.estimate / control_mean if est.scale == "difference" and control_mean else None

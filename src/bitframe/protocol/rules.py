@@ -22,6 +22,8 @@ BF129  power section does not fit the unit of randomisation
 BF130  references to unknown arms
 BF131  analysis options inconsistent (CACE column, Lin without covariates)
 BF132  dates out of order
+BF133  an analysis that cannot run as written (covariates never used, an se_type or
+       adjustment the chosen estimator does not apply)
 =====  ==================================================================
 
 Plausibility checks (:func:`check_plausibility`) flag assumptions that are valid but unlikely to
@@ -77,6 +79,7 @@ def check_rules(protocol: Protocol) -> list[RuleViolation]:
 def _violations(p: Protocol) -> Iterator[RuleViolation]:
     yield from _arm_rules(p)
     yield from _duplicate_ids(p)
+    yield from _runs_as_written(p)
 
     scheme = p.randomisation.scheme
     rnd = p.randomisation
@@ -102,7 +105,8 @@ def _violations(p: Protocol) -> Iterator[RuleViolation]:
             "BF124",
             ("analysis", "se_type"),
             f"standard error '{se_type}' is cluster-robust, but the design has no clusters",
-            "use HC2 for individually randomised trials, or set unit.cluster_column",
+            "set `cluster_column:` under `unit:` to the column to cluster the standard errors by (an "
+            "individually randomised trial may name one for its standard errors only), or use HC2",
         )
     if p.is_cluster and se_type is not None and se_type not in CLUSTER_SE_TYPES:
         yield RuleViolation(
@@ -437,6 +441,54 @@ def _implausible(p: Protocol) -> Iterator[RuleViolation]:
 def _percentage_hint(value: float) -> str | None:
     """'write 0.03' when a proportion was given as a percentage (3)."""
     return f"write {value / 100:g}: proportions are written between 0 and 1" if 1 < value <= 100 else None
+
+
+# Estimators whose standard error follows from the design, so that an se_type would be ignored:
+# difference in means is Neyman/Welch, blocked, matched-pair or CR2 clustered by its design (analyse/dim.py).
+_DESIGN_SE_ESTIMATORS = frozenset({"difference_in_means"})
+
+
+def _runs_as_written(p: Protocol) -> Iterator[RuleViolation]:
+    """Combinations the analysis could only run by changing them silently.
+
+    Substitutions the plan documents and records as deviations stay allowed (a GLM under CR2
+    uses CR1; a GLM under ``adjustment: lin`` adjusts additively); what is refused here would
+    otherwise be dropped or replaced without a word.
+    """
+    an = p.analysis
+    if an.covariates and an.adjustment == "none":
+        yield RuleViolation(
+            "BF133",
+            ("analysis", "covariates"),
+            "covariates are listed, but adjustment is 'none', so the analysis would not use them",
+            "set `adjustment: standard` (or `lin`) under `analysis:`, or remove `covariates:`",
+        )
+    # the estimators that run: the analysis-wide one only if some outcome does not name its own
+    estimators = [(("analysis", "estimator"), an.estimator)] if any(not o.estimator for o in p.outcomes) else []
+    estimators += [(("outcomes", i, "estimator"), o.estimator) for i, o in enumerate(p.outcomes) if o.estimator]
+    design_se_users = sorted({name for _, name in estimators if name in _DESIGN_SE_ESTIMATORS})
+    # Neyman's SE is HC2's (within each block when blocked), and clustered it is CR2: those names
+    # describe what runs; any other would be ignored.
+    design_se = "CR2" if p.is_cluster else "HC2"
+    for name in design_se_users:
+        if an.se_type not in (None, design_se):
+            yield RuleViolation(
+                "BF133",
+                ("analysis", "se_type"),
+                f"estimator '{name}' does not use se_type '{an.se_type}': its standard error follows from the "
+                f"design ({design_se}: " + ("CR2 with Bell-McCaffrey df" if p.is_cluster else
+                                            "Neyman's, equal to HC2, with Welch df") + "; combined over blocks "
+                "when blocked)",
+                f"remove `se_type:` (or set it to {design_se}), or use `estimator: ols` for the se_type you name",
+            )
+    for loc, name in estimators:
+        if name in _DESIGN_SE_ESTIMATORS and an.adjustment != "none":
+            yield RuleViolation(
+                "BF133",
+                loc,
+                f"estimator '{name}' does not adjust for covariates, but adjustment is '{an.adjustment}'",
+                "use `estimator: auto` (or ols, lin) for covariate adjustment, or set `adjustment: none`",
+            )
 
 
 def _arm_rules(p: Protocol) -> Iterator[RuleViolation]:
