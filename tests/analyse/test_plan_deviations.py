@@ -6,7 +6,22 @@ import numpy as np
 import pandas as pd
 
 from bitframe.analyse.plan import analyse_frames
-from tests.analyse.test_plan import protocol_for
+from bitframe.protocol import parse_protocol
+
+
+def protocol_for(*, analysis: str, unit: str = "unit: {id_column: id}", outcome_type: str = "continuous"):
+    return parse_protocol(f"""bitframe: 1
+trial: {{id: dev, title: Deviations, site: Test, programme_area: helping_ourselves}}
+context: {{target_behaviour: Test}}
+arms:
+  - {{id: control, name: control, role: control}}
+  - {{id: sms, name: sms, role: intervention, mechanism: {{east: [easy]}}}}
+{unit}
+randomisation: {{scheme: complete}}
+outcomes:
+  - {{id: y, role: primary, type: {outcome_type}, column: y}}
+analysis: {analysis}
+""")
 
 
 def data(n: int = 200, seed: int = 3):
@@ -20,14 +35,13 @@ def data(n: int = 200, seed: int = 3):
 
 
 def test_a_collinear_covariate_dropped_is_a_deviation():
-    protocol = protocol_for(["control", "sms"], scheme="complete",
-                            analysis="{adjustment: standard, covariates: [x, x_twice]}")
+    protocol = protocol_for(analysis="{adjustment: standard, covariates: [x, x_twice]}")
     result = analyse_frames(protocol, *data(), inference=False)
     assert "outcome 'y': Dropped collinear design columns: 'x_twice'." in result.deviations
 
 
 def test_a_glm_under_cr2_lists_its_cr1_fallback_and_lin_adjustment_made_additive():
-    protocol = protocol_for(["control", "sms"], scheme="complete", outcome_type="binary",
+    protocol = protocol_for(outcome_type="binary",
                             unit="unit: {id_column: id, cluster_column: school}",
                             analysis="{estimator: logit, se_type: CR2, adjustment: lin, covariates: [x]}")
     allocation, outcomes = data()

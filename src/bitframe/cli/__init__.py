@@ -6,9 +6,9 @@ One module per verb group, each adding its commands with ``register(app)``:
 :mod:`~bitframe.cli.power`, :mod:`~bitframe.cli.register`, :mod:`~bitframe.cli.analyse`, :mod:`~bitframe.cli.report` and
 :mod:`~bitframe.cli.service` (serve, users, export, audit).
 
-Exit codes: 0 success, 1 invalid input (a message, never a traceback), 2 usage
-error. Stages are imported inside each command so that ``bitframe --help`` and
-``bitframe validate`` start fast.
+Exit codes: 0 success, 1 invalid input or environment (a message naming the file, row or
+server, never a traceback), 2 usage error, 130 interrupted (Ctrl-C). Stages are imported
+inside each command so that ``bitframe --help`` and ``bitframe validate`` start fast.
 """
 
 from __future__ import annotations
@@ -54,6 +54,15 @@ for verb_group in (protocol, simulate, randomise, power, register, analyse, repo
     verb_group.register(app)
 
 
+#: the shell's convention for a process stopped by Ctrl-C: 128 + SIGINT
+INTERRUPTED = 130
+
+
+def _interrupted() -> int:
+    echo_err("bitframe: interrupted; outputs are written atomically, so no partial file was left behind.")
+    return INTERRUPTED
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         code = app(args=argv, standalone_mode=False)
@@ -65,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     except typer.Abort:
         echo_err("Aborted.")
         return 1
+    except KeyboardInterrupt:
+        return _interrupted()
     except Exception as exc:  # click's usage errors, and anything unforeseen
         # Typer vendors click, so recognise its exceptions by shape rather than by import.
         show, exit_code = getattr(exc, "show", None), getattr(exc, "exit_code", None)
@@ -78,4 +89,6 @@ def main(argv: list[str] | None = None) -> int:
             "This is a bug in bitframe, not in your input. Re-run with BITFRAME_DEBUG=1 for details."
         )
         return 70
+    if code == INTERRUPTED:  # Typer returns Ctrl-C during a command as this exit code, silently
+        return _interrupted()
     return code if isinstance(code, int) else 0

@@ -57,16 +57,6 @@ def to_the_second(timestamp: str) -> str:
     return timestamp.replace("T", " ").split(".")[0].removesuffix("Z")
 
 
-def mask_url(url: str) -> str:
-    """The URL with any password replaced by ***."""
-    from sqlalchemy.engine import make_url
-
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # only for display
-        return url.split("@")[-1]
-
-
 @contextlib.contextmanager
 def service_errors() -> Iterator[None]:
     """Turn the service's refusals into the CLI's error (message, exit code 1)."""
@@ -85,13 +75,32 @@ def _open(db: str | None, data_dir: Path | None):
     from bitframe.service.core import Service
 
     url = resolve_db(db, data_dir)
-    try:
+    with service_errors():
         return Service.open(url)
-    except Exception as exc:
-        if exc.__class__.__module__.startswith("sqlalchemy"):
-            raise BitframeError(Problem("BF803", f"cannot open the database {mask_url(url)}: {exc.__class__.__name__}",
-                                        hint=str(getattr(exc, "orig", exc))[:300])) from None
-        raise
+
+
+def _existing_engine(db: str | None, data_dir: Path | None):
+    from bitframe.service.db import open_existing
+
+    url = resolve_db(db, data_dir)
+    with service_errors():
+        return open_existing(url)
+
+
+def _check_port(host: str, port: int) -> None:
+    """Refuse a port another process holds before the service starts (uvicorn would exit 3)."""
+    import socket
+
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            # as uvicorn binds: a port left in TIME_WAIT by a stopped server is free to use
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        raise BitframeError(Problem("BF805", f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                                    hint="another program (perhaps another `bitframe serve`) holds the port; "
+                                         "stop it or choose another with --port")) from None
 
 
 def register(app: typer.Typer) -> None:
@@ -118,8 +127,11 @@ def register(app: typer.Typer) -> None:
         """Serve concealed, sequential enrolment for PROTOCOL (API and enrolment page)."""
         from bitframe.protocol import load_protocol_with_source
         from bitframe.service.core import Service
+        from bitframe.service.db import display_url
 
         loaded = load_protocol_with_source(protocol_path)
+        if not init_only:
+            _check_port(host, port)
         url = resolve_db(db, data_dir, create=True)
         with service_errors():
             service = Service.open(url, loaded, list_size=list_size, low_list=low_list, site_column=site_column)
@@ -134,7 +146,7 @@ def register(app: typer.Typer) -> None:
                 typer.echo(f"created the first user 'admin' (role admin). Its token, shown once:\n  {token}", err=True)
             plan = service.plan
             typer.echo(
-                f"trial '{plan.trial_id}': {plan.scheme} ({plan.mode.replace('_', ' ')}), database {mask_url(url)}",
+                f"trial '{plan.trial_id}': {plan.scheme} ({plan.mode.replace('_', ' ')}), database {display_url(url)}",
                 err=True)
             if init_only:
                 return
@@ -143,9 +155,17 @@ def register(app: typer.Typer) -> None:
             from bitframe.service.app import create_app
 
             typer.echo(f"serving on http://{host}:{port}/ (Ctrl+C to stop)", err=True)
-            uvicorn.run(create_app(service), host=host, port=port, log_level="warning", access_log=access_log,
-                        server_header=False,
-                        timeout_graceful_shutdown=10)
+            try:
+                uvicorn.run(create_app(service), host=host, port=port, log_level="warning", access_log=access_log,
+                            server_header=False,
+                            timeout_graceful_shutdown=10)
+            except SystemExit as exc:
+                # uvicorn exits 3 when it cannot start (the port taken since the check above, say)
+                if exc.code in (0, None):
+                    raise
+                raise BitframeError(Problem("BF805", f"the server could not start on {host}:{port}",
+                                            hint="see the message above; free the port or choose another with "
+                                                 "--port")) from None
         finally:
             service.close()
 
@@ -296,7 +316,7 @@ def register(app: typer.Typer) -> None:
             parse_anchor,
             verify_chain,
         )
-        from bitframe.service.db import GENESIS_HASH, make_engine
+        from bitframe.service.db import GENESIS_HASH, open_existing
 
         with service_errors():
             parsed = parse_anchor(anchor) if anchor else None
@@ -308,7 +328,8 @@ def register(app: typer.Typer) -> None:
             report = AuditReport(ok=False, n_events=0, head_seq=0, head_hash=GENESIS_HASH, n_allocations=0,
                                  problems=(AuditProblem("missing_file", f"the database file {sqlite_file} is missing"),))
         else:
-            engine = make_engine(url)
+            with service_errors():  # not a database, never set up, or a server out of reach
+                engine = open_existing(url)
             try:
                 report = verify_chain(engine, anchor=parsed)
             finally:
@@ -349,9 +370,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Print the latest audit events."""
         from bitframe.service.audit import events_frame
-        from bitframe.service.db import make_engine
 
-        engine = make_engine(resolve_db(db, data_dir))
+        engine = _existing_engine(db, data_dir)
         try:
             frame = events_frame(engine)
         finally:

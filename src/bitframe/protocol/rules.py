@@ -464,7 +464,8 @@ def _runs_as_written(p: Protocol) -> Iterator[RuleViolation]:
             "set `adjustment: standard` (or `lin`) under `analysis:`, or remove `covariates:`",
         )
     # the estimators that run: the analysis-wide one only if some outcome does not name its own
-    estimators = [(("analysis", "estimator"), an.estimator)] if any(not o.estimator for o in p.outcomes) else []
+    estimators: list[tuple[tuple[str | int, ...], str]] = (
+        [(("analysis", "estimator"), an.estimator)] if any(not o.estimator for o in p.outcomes) else [])
     estimators += [(("outcomes", i, "estimator"), o.estimator) for i, o in enumerate(p.outcomes) if o.estimator]
     design_se_users = sorted({name for _, name in estimators if name in _DESIGN_SE_ESTIMATORS})
     # Neyman's SE is HC2's (within each block when blocked), and clustered it is CR2: those names

@@ -172,9 +172,13 @@ class Service:
         list) and return the service. Later opens check that ``protocol`` (if given) is the
         one the database was set up with; settings given again must agree."""
         url = db.normalise_url(url)
-        engine = db.make_engine(url)
+        # Without a protocol nothing is set up, so the database must exist already.
+        engine = db.make_engine(url) if protocol is not None else db.open_existing(url)
         try:
-            db.migrate(engine)
+            try:
+                db.migrate(engine)
+            except sa.exc.DBAPIError as exc:
+                raise db.unreachable(url, exc) from None
             meta = _read_meta(engine)
             if not meta:
                 if protocol is None:

@@ -31,11 +31,14 @@ import contextlib
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
+
+if TYPE_CHECKING:
+    from bitframe.service.errors import ServiceError
 
 metadata = sa.MetaData()
 
@@ -188,6 +191,59 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return sa.create_engine(url, pool_size=8, max_overflow=56, pool_timeout=120, pool_pre_ping=True)
+
+
+def display_url(url: str) -> str:
+    """The URL with any password replaced by ***, for messages."""
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return url.split("@")[-1]
+
+
+def unreachable(url: str, exc: BaseException) -> ServiceError:
+    """The refusal for a database that cannot be opened or read, naming it and what to check."""
+    from bitframe.service.errors import Unavailable
+
+    detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    reason = detail[0] if detail else type(exc).__name__
+    what = ("is it a bitframe service database (set up by `bitframe serve PROTOCOL --init-only`)?"
+            if url.startswith("sqlite") else
+            "check that the PostgreSQL server is running and reachable, and the URL, user and password")
+    return Unavailable(f"cannot open the database {display_url(url)}: {reason}; {what}", code="database_unavailable")
+
+
+def open_existing(url: str) -> Engine:
+    """An engine on a database the service has already set up, checked by reading its schema
+    revision; a missing file, a file that is not a database, one never set up, or a server that
+    cannot be reached is a :class:`~bitframe.service.errors.ServiceError` naming it (SQLite would
+    otherwise create an empty file where a database was expected)."""
+    from bitframe.service.errors import SetupError, Unavailable
+
+    url = normalise_url(url)
+    if url.startswith("sqlite:///"):
+        path = Path(url[len("sqlite:///"):])
+        if path.is_dir():
+            raise Unavailable(f"the service database {path} is a directory, not a database file; give the file "
+                              "that `bitframe serve` created (--db sqlite:///PATH or --data-dir DIR)",
+                              code="database_unavailable")
+        if not path.exists():
+            raise SetupError(f"the service database {path} does not exist: it has not been set up for a trial yet; "
+                             "run `bitframe serve PROTOCOL --init-only`, or give the file it created (--db or "
+                             "--data-dir)", code="not_initialised")
+    engine = make_engine(url)
+    try:
+        revision = current_revision(engine)
+    except sa.exc.DBAPIError as exc:
+        engine.dispose()
+        raise unreachable(url, exc) from None
+    if revision is None:
+        engine.dispose()
+        raise SetupError(f"the database {display_url(url)} has not been set up for a trial; run "
+                         "`bitframe serve PROTOCOL --init-only` first", code="not_initialised")
+    return engine
 
 
 # --------------------------------------------------------------------------- migrations
