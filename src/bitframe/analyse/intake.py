@@ -10,12 +10,14 @@ message naming the file, the rows and the column.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from bitframe.errors import DataError, Problem, did_you_mean
+from bitframe.protocol.vocabulary import SCHEMES
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -78,6 +80,71 @@ def _id_problems(frame: pd.DataFrame, id_column: str, label: str) -> list[Proble
                     hint="each unit may appear only once")
         )
     return problems
+
+
+def _cluster_integrity(frame: pd.DataFrame, cluster_col: str, label: str) -> list[Problem]:
+    """A cluster design randomises whole clusters: each cluster's arm (and stratum) must be one.
+
+    A stepped wedge is exempt: its clusters change condition by period (``design.row_level_arms``).
+    """
+    problems = []
+    for column, what in (("arm", "arm"), ("stratum", "stratum")):
+        if column not in frame.columns:
+            continue
+        values = frame[["cluster", column]].dropna(subset=["cluster"]).astype(str)
+        spread = values.groupby("cluster")[column].nunique()
+        mixed = spread[spread > 1].index.tolist()
+        if not mixed:
+            continue
+        shown = []
+        for cluster in mixed[:3]:
+            counts = values.loc[values["cluster"] == cluster, column].value_counts(sort=False).sort_index()
+            shown.append(f"'{cluster}' ({', '.join(f'{n} {v}' for v, n in counts.items())})")
+        more = f" and {len(mixed) - 3} more" if len(mixed) > 3 else ""
+        problems.append(Problem(
+            "BF219",
+            f"{len(mixed)} cluster(s) have more than one {what}, but the design randomises whole clusters: "
+            + ", ".join(shown) + more,
+            file=label, field=column if column == "stratum" else "arm",
+            hint=f"every unit of a cluster ({cluster_col}) must share its cluster's {what}; check the list and the "
+                 f"{cluster_col} column, or declare an individually randomised design (unit.level: individual, "
+                 "cluster_column kept for clustered standard errors)"))
+    return problems
+
+
+def manifest_problems(allocation: pd.DataFrame, counts: Mapping[str, object], *, list_label: str) -> list[Problem]:
+    """The list's arm counts, overall and per stratum, against those its manifest sealed.
+
+    ``counts`` is the manifest's ``counts`` (``{"arm": {arm: n}, "stratum": {stratum: {arm: n}}}``);
+    parts it lacks are not checked.
+    """
+    if "arm" not in allocation.columns:
+        return []
+    arms = allocation["arm"].astype("string").str.strip()
+    found: list[str] = []
+    sealed_arms = counts.get("arm")
+    if isinstance(sealed_arms, dict):
+        found += _count_differences(arms.value_counts().to_dict(), sealed_arms, "")
+    sealed_strata = counts.get("stratum")
+    if isinstance(sealed_strata, dict) and "stratum" in allocation.columns:
+        strata = allocation["stratum"].astype("string").str.strip()
+        for stratum in sorted(set(map(str, sealed_strata)) | set(strata.dropna())):
+            sealed = sealed_strata.get(stratum, {})
+            listed = arms[strata == stratum].value_counts().to_dict()
+            found += _count_differences(listed, sealed if isinstance(sealed, dict) else {}, f"stratum '{stratum}', ")
+    if not found:
+        return []
+    return [Problem("BF220", "the list does not match its manifest (listed vs sealed): " + "; ".join(found[:5])
+                    + (f"; and {len(found) - 5} more" if len(found) > 5 else ""), file=list_label,
+                    hint="analyse the list exactly as the randomiser wrote it (check rows were not edited, "
+                         "added or removed); `bitframe verify` names the changed rows")]
+
+
+def _count_differences(listed: Mapping, sealed: Mapping, where: str) -> list[str]:
+    listed = {str(k): int(v) for k, v in listed.items()}
+    sealed = {str(k): int(v) for k, v in sealed.items() if isinstance(v, int | float)}
+    return [f"{where}{arm}: {listed.get(arm, 0)} vs {sealed.get(arm, 0)}"
+            for arm in sorted(set(listed) | set(sealed)) if listed.get(arm, 0) != sealed.get(arm, 0)]
 
 
 def _coerce_outcome(values: pd.Series, outcome_type: str, label: str, column: str) -> tuple[np.ndarray, list[Problem]]:
@@ -224,6 +291,10 @@ def merge_outcomes(
                                   how="left", validate="one_to_one")
     if cluster_col and cluster_col in merged.columns:
         merged["cluster"] = merged[cluster_col].astype("string")
+        if protocol.is_cluster and not SCHEMES[protocol.randomisation.scheme].stepped:
+            problems += _cluster_integrity(merged, cluster_col, list_label)
+    if problems:
+        raise DataError(problems)
     no_row = int((~merged["_has_outcome_row"].fillna(False).astype(bool)).sum())
     merged = merged.drop(columns="_has_outcome_row")
 

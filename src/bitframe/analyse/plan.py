@@ -43,7 +43,7 @@ import numpy as np
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from bitframe.analyse.design import chosen_estimator, row_level_arms
-from bitframe.analyse.intake import AnalysisData, merge_outcomes
+from bitframe.analyse.intake import AnalysisData, manifest_problems, merge_outcomes
 from bitframe.analyse.results import (
     AllocationManifest,
     AnalysisInputs,
@@ -174,6 +174,12 @@ def analyse_frames(
 
     load_plugins()
     labels = labels or {}
+    if manifest is not None:
+        from bitframe.errors import DataError
+
+        found = manifest_problems(allocation, manifest.counts, list_label=labels.get("list", "<list>"))
+        if found:
+            raise DataError(found)
     if baseline is not None and "period" in baseline.columns and "period" not in allocation.columns:
         allocation = allocation.merge(baseline[[protocol.unit.id_column, "period"]], on=protocol.unit.id_column,
                                       how="left")
