@@ -61,6 +61,7 @@ from bitframe.analyse.results import (
     SubgroupFailure,
     validation_problems,
 )
+from bitframe.errors import DataError, Problem
 from bitframe.protocol.vocabulary import CLUSTER_SCHEMES, CLUSTER_SE_TYPES, MULTIPLICITY, OUTCOME_ROLES, SCHEMES
 
 if TYPE_CHECKING:
@@ -126,8 +127,6 @@ def _read_json(path: Path, model: type[BaseModel] | TypeAdapter, *, what: str, r
     """A JSON file another stage wrote, checked against its record; problems name the file and the field."""
     import json
 
-    from bitframe.errors import DataError, Problem
-
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -141,6 +140,27 @@ def _read_json(path: Path, model: type[BaseModel] | TypeAdapter, *, what: str, r
         return model.validate_python(data) if isinstance(model, TypeAdapter) else model.model_validate(data)
     except ValidationError as exc:
         raise DataError(validation_problems(exc, source=str(path), what=what, root=root)) from None
+
+
+# standard errors that divide by 1 - h_ii, undefined for a unit its own stratum's fixed effect fits exactly
+_LEVERAGE_SE_TYPES = ("HC2", "HC3")
+
+
+def _lone_strata(strata: np.ndarray, keep: np.ndarray, se_type: str, label: str, deviations: list[str]) -> np.ndarray:
+    """Rows of strata holding a single analysed unit, listed as a deviation.
+
+    Such a unit's fixed effect fits it exactly (leverage 1, residual 0): it carries no information
+    about the arm effects, which are the same without it, but it leaves HC2/HC3 undefined
+    (estimatr returns NaN). Leaving it out is the substitution that keeps the registered SE.
+    """
+    values, counts = np.unique(strata[keep], return_counts=True)
+    lone = values[counts == 1]
+    if not lone.size:
+        return np.zeros(strata.shape, dtype=bool)
+    shown = ", ".join(f"'{s}'" for s in lone[:5]) + (f" and {lone.size - 5} more" if lone.size > 5 else "")
+    deviations.append(f"{label}: stratum {shown} has a single analysed unit, which its fixed effect fits exactly; "
+                      f"left out, as {se_type} is undefined for it (the arm effects are the same without it)")
+    return np.isin(strata, lone)
 
 
 def _se_for(spec, wanted: str, deviations: list[str], label: str) -> str | None:
@@ -175,8 +195,6 @@ def analyse_frames(
     load_plugins()
     labels = labels or {}
     if manifest is not None:
-        from bitframe.errors import DataError
-
         found = manifest_problems(allocation, manifest.counts, list_label=labels.get("list", "<list>"))
         if found:
             raise DataError(found)
@@ -215,12 +233,15 @@ def analyse_frames(
         if use_covariates:
             cov = frame[list(an.covariates)].apply(_numeric_or_categorical)
             keep &= cov.notna().all(axis=1).to_numpy()
-            covariates = cov[keep].reset_index(drop=True)
-        sub = frame[keep]
         name = chosen_estimator(protocol, outcome)
         spec = get_estimator(name)
         label = f"outcome '{outcome.id}'"
         se_type = _se_for(spec, protocol.se_type, deviations, label)
+        if strata_col and se_type in _LEVERAGE_SE_TYPES:
+            keep &= ~_lone_strata(frame[strata_col].astype(str).to_numpy(), keep, se_type, label, deviations)
+        if use_covariates:
+            covariates = cov[keep].reset_index(drop=True)
+        sub = frame[keep]
         kwargs: dict[str, Any] = {"control": control, "ci_level": ci_level}
         if se_type is not None:
             kwargs["se_type"] = se_type
@@ -238,7 +259,13 @@ def analyse_frames(
         # variance for mixed block sizes, ...) is a deviation from the registered analysis.
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            estimates = spec.fit(y[keep], arms, **kwargs)
+            try:
+                estimates = spec.fit(y[keep], arms, **kwargs)
+            except (ValueError, ArithmeticError) as exc:
+                raise DataError(Problem("BF221", f"{label} cannot be estimated as pre-registered ({name}): {exc}",
+                                        file=labels.get("outcomes", "<outcomes>"), field=outcome.column,
+                                        hint="check the data against the design (arms in every stratum, "
+                                             "enough units per arm); the protocol says what was registered")) from None
         deviations += [f"{label}: {w.message}" for w in caught
                        if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning, FutureWarning))]
         control_mean = float(np.mean(y[keep][arms == control])) if np.any(arms == control) else math.nan
