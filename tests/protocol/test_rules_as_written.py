@@ -73,3 +73,12 @@ def _all_problems(text: str):
     except ProtocolError as exc:
         return exc.problems
     return []
+
+
+def test_an_analysis_wide_estimator_must_fit_every_outcome_that_uses_it():
+    # volunteer-letters has a binary and a count outcome; logistic regression fits only the binary one
+    text = with_analysis("  estimator: ols\n", "  estimator: logit\n")
+    [problem] = problems(text)
+    assert problem.message.startswith("estimator 'logit' fits binary outcomes, but outcome '")
+    assert problem.message.endswith("is count")
+    assert problem.field == "analysis.estimator"

@@ -482,6 +482,17 @@ def _runs_as_written(p: Protocol) -> Iterator[RuleViolation]:
                 "when blocked)",
                 f"remove `se_type:` (or set it to {design_se}), or use `estimator: ols` for the se_type you name",
             )
+    # an outcome's own estimator is checked against its type by BF128; the analysis-wide one here
+    fits = ESTIMATORS[an.estimator].outcome_types
+    for outcome in p.outcomes:
+        if not outcome.estimator and fits and outcome.type not in fits:
+            yield RuleViolation(
+                "BF133",
+                ("analysis", "estimator"),
+                f"estimator '{an.estimator}' fits {' or '.join(fits)} outcomes, but outcome '{outcome.id}' is "
+                f"{outcome.type}",
+                f"give outcome '{outcome.id}' its own `estimator:` (e.g. auto), or use `estimator: auto` here",
+            )
     for loc, name in estimators:
         if name in _DESIGN_SE_ESTIMATORS and an.adjustment != "none":
             yield RuleViolation(
