@@ -124,10 +124,10 @@ def test_a_full_disk_or_a_refused_write_names_the_output(capsys, tmp_path, monke
     assert list(tmp_path.iterdir()) == []  # no temporary file left behind
 
 
-def test_ctrl_c_exits_130_with_a_short_message(capsys, monkeypatch):
+def test_ctrl_c_exits_130_with_a_short_message(capsys, monkeypatch, tmp_path):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("bitframe.protocol.loader.load_protocol", interrupted)
-    code, err = run(capsys, "validate", SMS)
+    monkeypatch.setattr("bitframe.io.write_text_atomic", interrupted)
+    code, err = run(capsys, "schema", "--out", tmp_path / "schema.json")
     assert code == 130 and "interrupted" in err and "Traceback" not in err
