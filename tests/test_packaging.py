@@ -35,7 +35,7 @@ OPTIONAL = {"distributed": "dask", "docx": "docx"}
 USED_BY_NAME = {
     "openpyxl": 'engine="openpyxl"',  # pandas' Excel engine
     "psycopg": "postgresql+psycopg://",  # SQLAlchemy's PostgreSQL driver
-    "python-multipart": "await request.form()",  # Starlette parses forms with it
+    "python-multipart": "await request.form(",  # Starlette parses forms with it
 }
 
 
