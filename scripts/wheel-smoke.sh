@@ -68,6 +68,16 @@ for name in names:
     env.loader.get_source(env, name)"
 run "init" "$BF" init trial.yaml --id wheel-smoke --title "Wheel smoke test" --site "Anywhere" \
   --area helping_health_care --scheme block --outcome-type binary --no-input
+run "an unedited scaffold fails validation" "$PY" -c "
+import subprocess, sys
+done = subprocess.run([sys.argv[1], 'validate', 'trial.yaml'], capture_output=True, text=True)
+assert done.returncode == 1 and 'BF116' in done.stderr, done.stderr" "$BF"
+# What an author does to a scaffold: each "replace: ..." becomes its example, or some text.
+run "fill the placeholders" "$PY" -c "
+import json, pathlib, re
+path = pathlib.Path('trial.yaml')
+text = re.sub(r'\"replace: [^\"]*e\.g\. ([^\"]+)\"', r'\1', path.read_text())
+path.write_text(re.sub(r'\"replace: ([^\"]*)\"', lambda m: json.dumps(m.group(1).capitalize()), text))"
 run "validate" "$BF" validate trial.yaml
 run "power (JSON and SVG plot)" "$BF" power trial.yaml --json power.json --plot power.svg
 run "simulate participants" "$BF" simulate trial.yaml --out participants.csv --seed 1
