@@ -14,10 +14,14 @@ import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from bitframe.errors import BitframeError, Problem
+
+if TYPE_CHECKING:
+    from bitframe.service.core import Service
 
 DEFAULT_DATA_DIR = Path("bitframe-service")
 DB_FILE = "service.db"
@@ -77,6 +81,17 @@ def _open(db: str | None, data_dir: Path | None):
     url = resolve_db(db, data_dir)
     with service_errors():
         return Service.open(url)
+
+
+@contextlib.contextmanager
+def _opened(db: str | None, data_dir: Path | None) -> Iterator[Service]:
+    """The service, with its refusals as the CLI's errors; closed however the block ends."""
+    service = _open(db, data_dir)
+    try:
+        with service_errors():
+            yield service
+    finally:
+        service.close()
 
 
 def _existing_engine(db: str | None, data_dir: Path | None):
@@ -184,12 +199,8 @@ def register(app: typer.Typer) -> None:
         """Add a user and print their token (shown once; only its hash is stored)."""
         from bitframe.service.core import cli_actor
 
-        service = _open(db, data_dir)
-        try:
-            with service_errors():
-                user, token = service.add_user(cli_actor(), name, role, site=site)
-        finally:
-            service.close()
+        with _opened(db, data_dir) as service:
+            user, token = service.add_user(cli_actor(), name, role, site=site)
         if as_json:
             typer.echo(json.dumps({**user.public(), "token": token}))
         else:
@@ -225,12 +236,8 @@ def register(app: typer.Typer) -> None:
         """Revoke a user: their token stops working at once."""
         from bitframe.service.core import cli_actor
 
-        service = _open(db, data_dir)
-        try:
-            with service_errors():
-                service.revoke_user(cli_actor(), name)
-        finally:
-            service.close()
+        with _opened(db, data_dir) as service:
+            service.revoke_user(cli_actor(), name)
         typer.echo(f"revoked '{name}'")
 
     @users_app.command("rotate")
@@ -240,12 +247,8 @@ def register(app: typer.Typer) -> None:
         """Give a user a new token (the old one stops working)."""
         from bitframe.service.core import cli_actor
 
-        service = _open(db, data_dir)
-        try:
-            with service_errors():
-                token = service.rotate_token(cli_actor(), name)
-        finally:
-            service.close()
+        with _opened(db, data_dir) as service:
+            token = service.rotate_token(cli_actor(), name)
         typer.echo(f"new token for '{name}' (shown once): {token}")
 
     @app.command()
