@@ -73,7 +73,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from itertools import product
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 import numpy as np
 
@@ -429,6 +429,30 @@ def draw_conditional(design: RIDesign, arm: int, n_draws: int, *, rng: np.random
     return out, None
 
 
+class _ContrastItems(NamedTuple):
+    """What one contrast's re-randomisation permutes: units, or clusters (units inherit theirs)."""
+
+    in_contrast: np.ndarray  # units in the contrast's arms
+    item_of_unit: np.ndarray
+    segment: np.ndarray  # exchangeable group of each item
+    clustered: bool
+    label: np.ndarray  # observed arm of each item
+    items: np.ndarray  # the items in the contrast
+
+
+def _contrast_items(d: RIDesign, arm: int) -> _ContrastItems:
+    in_s = _contrast_set(d, arm)
+    item, seg, clustered = _segments(d, in_s)
+    if clustered:
+        label = np.zeros(seg.shape[0], dtype=np.int64)
+        label[item] = d.observed
+        items = np.unique(item[in_s])
+    else:
+        label = d.observed
+        items = np.flatnonzero(in_s)
+    return _ContrastItems(in_s, item, seg, clustered, label, items)
+
+
 def count_conditional_assignments(design: RIDesign, arm: int | None = None) -> int | None:
     """Number of assignments :func:`enumerate_assignments` would list (``None``: not enumerable).
 
@@ -441,15 +465,8 @@ def count_conditional_assignments(design: RIDesign, arm: int | None = None) -> i
         if len(d.arms) != 2:
             return None
         arm = 1 - d.control_index
-    in_s = _contrast_set(d, arm)
-    item, seg, clustered = _segments(d, in_s)
-    if clustered:
-        label = np.zeros(seg.shape[0], dtype=np.int64)
-        label[item] = d.observed
-        items = np.unique(item[in_s])
-    else:
-        label = d.observed
-        items = np.flatnonzero(in_s)
+    c = _contrast_items(d, arm)
+    label, items, seg = c.label, c.items, c.segment
     total = 1
     for s in np.unique(seg[items]):
         members = items[seg[items] == s]
@@ -476,15 +493,8 @@ def enumerate_assignments(design: RIDesign, arm: int | None = None, *, limit: in
     d = design
     if arm is None:
         arm = 1 - d.control_index
-    in_s = _contrast_set(d, arm)
-    item, seg, clustered = _segments(d, in_s)
-    if clustered:
-        label = np.zeros(seg.shape[0], dtype=np.int64)
-        label[item] = d.observed
-        items = np.unique(item[in_s])
-    else:
-        label = d.observed
-        items = np.flatnonzero(in_s)
+    c = _contrast_items(d, arm)
+    in_s, item, clustered, label, items, seg = c.in_contrast, c.item_of_unit, c.clustered, c.label, c.items, c.segment
     groups = [items[seg[items] == s] for s in np.unique(seg[items])]
     options = [multiset_permutations(label[g].tolist()) for g in groups]
     rows = []
