@@ -88,11 +88,20 @@ for (m in c("SMD", "MD")) {
 e <- escalc(measure = "IRR", x1i = x1i, t1i = t1i, x2i = x2i, t2i = t2i, data = rates)
 esc[["IRR"]] <- list(measure = "IRR", input = rates, yi = I(as.numeric(e$yi)), vi = I(as.numeric(e$vi)))
 
+# Issue 16's acceptance case: two sites' different binary outcomes ("contacted a befriending
+# scheme", "signed up as a befriending volunteer"), declared one family on the risk difference and
+# pooled with bitframe's default (REML, test = "adhoc") and the normal interval.
+acc_in <- data.frame(ai = c(58, 31), n1i = c(412, 300), ci = c(39, 22), n2i = c(405, 298))
+acc <- escalc(measure = "RD", ai = ai, n1i = n1i, ci = ci, n2i = n2i, data = acc_in)
+acceptance <- list(input = acc_in, yi = I(as.numeric(acc$yi)), vi = I(as.numeric(acc$vi)),
+                   fits = list(fit_one(list(yi = acc$yi, vi = acc$vi), "REML", "adhoc"),
+                               fit_one(list(yi = acc$yi, vi = acc$vi), "REML", "z")))
+
 out <- list(
   generator = "tests/reference/metafor_methods_reference.R",
   metafor_version = as.character(packageVersion("metafor")),
   r_version = R.version.string,
-  cases = out_cases, regressions = regressions, escalc = esc
+  cases = out_cases, regressions = regressions, escalc = esc, acceptance = acceptance
 )
 writeLines(toJSON(out, auto_unbox = TRUE, digits = NA, pretty = TRUE, null = "null", dataframe = "columns"),
            "tests/reference/metafor_methods_reference.json")

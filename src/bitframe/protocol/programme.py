@@ -162,7 +162,7 @@ class ProgrammeSite(Model):
     programme_area: ProgrammeArea | None = Field(None, description="A summary-data site's programme area (a "
                                                  "protocol site's comes from its protocol).")
     mechanism: Mechanism | None = Field(None, description="A summary-data site's intervention mechanism tags.")
-    summary: tuple[SummaryOutcome, ...] | None = Field(None, min_length=1, description="Summary data per outcome, "
+    summary: tuple[SummaryOutcome, ...] | None = Field(None, description="Summary data per outcome, "
                                                        "for a site without bitframe results (a published trial).")
 
     @model_validator(mode="after")
@@ -170,6 +170,8 @@ class ProgrammeSite(Model):
         if (self.protocol is None) == (self.summary is None):
             raise ValueError("a site gives either `protocol` (a bitframe trial) or `summary` (summary data only)")
         if self.summary is not None:
+            if not self.summary:
+                raise ValueError("`summary` lists no outcomes; give at least one")
             if self.id is None or not self.name:
                 raise ValueError("a summary-data site needs an `id` and a `name`")
             if self.results is not None:

@@ -144,7 +144,23 @@ def _fmt_value(measure: str, v: float | None, *, signed: bool = False) -> str:
 def _model_name(f: MetaResult) -> str:
     if f.method == "FE":
         return "Common effect (FE)"
-    return f"{META_METHODS[f.method].label.capitalize()}, {META_TESTS[f.test].label}"
+    return f"{_capital(META_METHODS[f.method].label)}, {META_TESTS[f.test].label} interval"
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _moderator_label(moderator: str) -> str:
+    """``programme_area`` -> "programme area"; ``east.social`` -> "the EAST lever Social"."""
+    from bitframe.protocol.vocabulary import COM_B, MINDSPACE
+
+    if moderator == "programme_area":
+        return "programme area"
+    group, tag = moderator.split(".", 1)
+    vocab, name = {"east": (EAST_LEVERS, "EAST lever"), "mindspace": (MINDSPACE, "MINDSPACE effect"),
+                   "com_b": (COM_B, "COM-B component")}[group]
+    return f"the {name} {vocab[tag].label}"
 
 
 def _group_view(g: FamilyResult, pid: str) -> dict:
@@ -237,7 +253,8 @@ def _moderator_views(g: FamilyResult, pid: str) -> list[dict]:
     for i, m in enumerate(g.moderators):
         reg = m.regression
         if reg is None:
-            out.append({"moderator": m.moderator, "refused": m.refused, "table": None, "test": None})
+            out.append({"moderator": _moderator_label(m.moderator), "refused": m.refused, "table": None,
+                        "test": None})
             continue
         level = level_text(reg.ci_level)
         rows = [[cell(t, header=True), cell(fmt_sig(reg.estimate[j], 3), num=True, cls="est"),
@@ -247,12 +264,13 @@ def _moderator_views(g: FamilyResult, pid: str) -> list[dict]:
                 else f"F = {fmt_number(reg.qm, 2)} on {reg.qm_df} and {int(reg.df)} df")
         words, _ = evidence(reg.qm_p_value)
         out.append({
-            "moderator": m.moderator, "refused": None,
-            "table": table(f"{pid}tbl-moderator-{i + 1}", f"{g.title}: meta-regression on {m.moderator} "
+            "moderator": _moderator_label(m.moderator), "refused": None,
+            "table": table(f"{pid}tbl-moderator-{i + 1}", f"{g.title}: meta-regression on "
+                           f"{_moderator_label(m.moderator)} "
                            "(analysis scale)", ["Term", ("Coefficient", True), (f"{level}% CI", True), ("p", True)],
-                           rows, note=f"{META_METHODS[reg.method].label.capitalize()}, {META_TESTS[reg.test].label}; "
+                           rows, note=f"{_capital(META_METHODS[reg.method].label)}, {META_TESTS[reg.test].label} interval; "
                                       f"k = {reg.k}; residual \u03c4\u00b2 = {fmt_sig(reg.tau2, 3)}."),
-            "test": f"Test of a difference between sites with different {m.moderator}: {stat}, "
+            "test": f"Test of a difference by {_moderator_label(m.moderator)} (between-subgroup test): {stat}, "
                     f"{p_phrase(reg.qm_p_value)} ({words} of a difference)."
                     + (" With fewer than 10 sites per moderator, read this as exploratory (Cochrane Handbook "
                        "6.4, section 10.11.5.1)." if reg.k < 10 * reg.qm_df else ""),
@@ -283,7 +301,7 @@ def _pooled_sentence(g: FamilyResult) -> str:
           f"; a new site's effect would be expected between {_fmt_value(g.measure, f.pi_lower)} and "
           f"{_fmt_value(g.measure, f.pi_upper)}{unit} ({level}% prediction interval)")
     return (f"Across {len(g.rows)} contrasts from {g.k_sites} sites, the pooled {label} "
-            f"({_model_name(f).lower()}) is {_fmt_value(g.measure, f.estimate, signed=signed)}{unit} "
+            f"({_model_name(f)}) is {_fmt_value(g.measure, f.estimate, signed=signed)}{unit} "
             f"({level}% CI {_fmt_value(g.measure, f.ci_lower)} to {_fmt_value(g.measure, f.ci_upper)}; "
             f"{p_phrase(f.p_value)}: {words} of an effect on average){pi}. "
             f"I\u00b2 = {fmt_sig(f.i2, 2, max_decimals=1)}% of the variation between sites is beyond chance.")

@@ -60,6 +60,7 @@ __all__ = [
     "ProgrammeSynthesis",
     "SynthesisRow",
     "family_caution",
+    "programme_results_json_schema",
     "synthesise",
 ]
 
@@ -541,3 +542,79 @@ def synthesise(programme: Programme, results: dict[str, AnalysisResult | None]) 
             not_pooled.append(NotPooled(site.name, site.id, c.outcome, c.outcome_label, c.outcome_type, c.arm_name,
                                         measure, est, lo, hi, reason))
     return ProgrammeSynthesis(tuple(families), tuple(not_pooled), ci_level)
+
+
+# --------------------------------------------------------------------------- the published JSON Schema
+
+
+def programme_results_json_schema() -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of :meth:`ProgrammeSynthesis.to_dict` (``docs/programme-results.schema.json``)."""
+    num = {"type": ["number", "null"]}
+    text = {"type": ["string", "null"]}
+
+    def obj(props: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "object", "properties": props, "required": sorted(props), "additionalProperties": False}
+
+    fit = obj({
+        "label": {"type": "string"}, "method": {"enum": list(META_METHODS)}, "test": {"enum": list(META_TESTS)},
+        **dict.fromkeys(("estimate", "std_error", "statistic", "df", "p_value", "ci_lower", "ci_upper", "ci_level",
+                         "tau2", "tau2_se", "tau", "i2", "h2", "q", "q_p_value", "pi_lower", "pi_upper"), num),
+        "q_df": {"type": "integer"}, "k": {"type": "integer", "minimum": 1}, "iterations": {"type": "integer"},
+        "scale": {"enum": list(EFFECT_MEASURES)},
+    })
+    site = obj({"site": {"type": "string"}, "site_id": {"type": "string"}, "source": {"enum": ["results", "summary"]},
+                "arm": {"type": "string"}, "outcome": {"type": "string"}, "outcome_type": {"type": "string"},
+                "yi": {"type": "number"}, "vi": {"type": "number", "exclusiveMinimum": 0},
+                "sei": {"type": "number", "exclusiveMinimum": 0}, "weight": {"type": "number", "minimum": 0}})
+    coefficient = obj({"term": {"type": "string"},
+                       **dict.fromkeys(("estimate", "std_error", "statistic", "p_value", "ci_lower", "ci_upper"), num)})
+    moderator = {
+        "type": "object",
+        "properties": {
+            "moderator": {"type": "string"}, "refused": text, "terms": {"type": "array", "items": {"type": "string"}},
+            "method": {"enum": list(META_METHODS)}, "test": {"enum": list(META_TESTS)}, "k": {"type": "integer"},
+            "df": num, "coefficients": {"type": "array", "items": coefficient},
+            **dict.fromkeys(("tau2", "i2", "qe", "qe_p_value", "qm", "qm_p_value"), num),
+            "qe_df": {"type": "integer"}, "qm_df": {"type": "integer"},
+        },
+        "required": ["moderator", "refused", "terms"],
+        "additionalProperties": False,
+    }
+    family = obj({
+        "id": {"type": "string"}, "title": {"type": "string"}, "measure": {"enum": list(EFFECT_MEASURES)},
+        "measure_label": {"type": "string"}, "log_scale": {"type": "boolean"},
+        "method": {"enum": list(META_METHODS)}, "test": {"enum": list(META_TESTS)},
+        "k": {"type": "integer", "minimum": 2}, "k_sites": {"type": "integer", "minimum": 2}, "caution": text,
+        "sites": {"type": "array", "items": site, "minItems": 2}, "pooled": fit,
+        "sensitivity": {"type": "array", "items": fit}, "moderators": {"type": "array", "items": moderator},
+        "left_out": {"type": "array", "items": {"type": "string"}},
+    })
+    not_pooled = obj({"site": {"type": "string"}, "site_id": {"type": "string"}, "outcome": {"type": "string"},
+                      "outcome_label": {"type": "string"}, "outcome_type": {"type": "string"},
+                      "arm": {"type": "string"}, "measure": text, "estimate": num, "ci_lower": num, "ci_upper": num,
+                      "reason": {"type": "string"}})
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://bitframe.dev/schema/programme-results.schema.json",
+        "title": "bitframe programme synthesis",
+        "description": "Written by `bitframe report programme.yaml --json FILE`: every declared family pooled at "
+                       "full precision, its sensitivity models and moderators, and the outcomes not pooled with "
+                       "the reason. Numbers that do not exist (an interval of a common-effect model) are null.",
+        **obj({
+            "schema_version": {"const": SCHEMA_VERSION}, "bitframe_version": {"type": "string"},
+            "programme": obj({"id": {"type": "string"}, "title": {"type": "string"}}),
+            "ci_level": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+            "defaults": obj({"method": {"enum": list(META_METHODS)}, "test": {"enum": list(META_TESTS)}}),
+            "families": {"type": "array", "items": family},
+            "not_pooled": {"type": "array", "items": not_pooled},
+        }),
+    }
+
+
+if __name__ == "__main__":  # make docs: python -m bitframe.report.synthesis docs/programme-results.schema.json
+    import json
+    import sys
+
+    from bitframe.io import write_text_atomic
+
+    write_text_atomic(sys.argv[1], json.dumps(programme_results_json_schema(), indent=2) + "\n")
