@@ -33,6 +33,19 @@ Methods (``method=``), one canonical name each, following metafor's ``rma()``:
     :math:`\tau^2 < 0`, stop once :math:`|\Delta| \le 10^{-5}` (at most 100
     steps), then compare the restricted log-likelihood with that at
     :math:`\tau^2 = 0` (metafor's ``ll0check``).
+``"PM"``
+    Paule and Mandel (1982): the :math:`\tau^2` at which the generalised
+    :math:`Q(\tau^2) = \sum w_i (y_i - x_i'\hat\beta)^2` equals its expectation
+    :math:`k - p` (0 when :math:`Q(0) < k - p`), solved to machine precision.
+
+With moderators (:func:`meta_regression`, metafor's ``rma(yi, vi, mods = ~ ...)``) every
+estimator uses :math:`P = W - WX(X'WX)^{-1}X'W` in place of the intercept-only form, and
+:math:`k - p` in place of :math:`k - 1`; ``QM`` tests the moderator coefficients.
+
+Tests (``test=``): ``"z"``; ``"knha"`` (Hartung-Knapp-Sidik-Jonkman: the covariance is
+multiplied by :math:`s^2_w = \sum w_i (y_i - x_i'\hat\beta)^2/(k-p)`, t on :math:`k-p` df);
+``"adhoc"`` (the same with :math:`\max(1, s^2_w)`, so never narrower than ``"z"``; Knapp &
+Hartung 2003; Röver, Knapp & Friede 2015). :func:`effect_size` is metafor's ``escalc()``.
 
 Heterogeneity follows metafor: Cochran's :math:`Q = \sum v_i^{-1}(y_i - \hat\mu_{FE})^2`
 on :math:`k-1` df; for ``FE`` :math:`I^2 = \max\{0, 100 (Q-(k-1))/Q\}` and
@@ -46,8 +59,8 @@ The prediction interval is metafor's ``predict()`` default,
 (``test="knha"``, Knapp & Hartung 2003, where the variance of :math:`\hat\mu` is
 multiplied by :math:`\sum w_i (y_i-\hat\mu)^2/(k-1)`, untruncated as in metafor).
 
-Results have been tested against metafor 3.8 (``tests/reference/metafor_reference.R``)
-to a relative tolerance of 1e-6.
+Results have been tested against metafor 3.8 (``tests/reference/metafor_reference.R`` and
+``metafor_methods_reference.R``) to a relative tolerance of 1e-6.
 
 References
 ----------
@@ -59,6 +72,9 @@ DerSimonian R, Laird N (1986). Meta-analysis in clinical trials. *Control Clin T
 Higgins JPT, Thompson SG (2002). Quantifying heterogeneity in a meta-analysis. *Stat Med* 21, 1539-1558.
 Knapp G, Hartung J (2003). Improved tests for a random effects meta-regression with a
 single covariate. *Stat Med* 22, 2693-2710.
+Paule RC, Mandel J (1982). Consensus values and weighting factors. *J Res Natl Bur Stand* 87, 377-385.
+Röver C, Knapp G, Friede T (2015). Hartung-Knapp-Sidik-Jonkman approach and its modification for
+random-effects meta-analysis with few studies. *BMC Med Res Methodol* 15, 99.
 """
 
 from __future__ import annotations
