@@ -84,7 +84,6 @@ class SynthesisRow:
     programme_area: str | None
     arm: str
     arm_name: str
-    east: tuple[str, ...]
     mechanism: dict[str, tuple[str, ...]]
     outcome: str
     outcome_label: str
@@ -130,10 +129,6 @@ class FamilyResult:
     @property
     def k_sites(self) -> int:
         return len({r.site_id for r in self.rows})
-
-    @property
-    def outcome_type(self) -> str:
-        return "/".join(sorted({r.outcome_type for r in self.rows}))
 
     def fit(self, method: str, test: str = "z") -> MetaResult:
         return next(f for f in self.fits if f.method == method and f.test == test)
@@ -183,10 +178,6 @@ class ProgrammeSynthesis:
     families: tuple[FamilyResult, ...]
     not_pooled: tuple[NotPooled, ...] = field(default=())
     ci_level: float = 0.95
-
-    @property
-    def groups(self) -> tuple[FamilyResult, ...]:
-        return self.families
 
     def to_frame(self):
         import pandas as pd
@@ -448,7 +439,7 @@ def _row(c: _Contrast, measure: str) -> SynthesisRow:
     return SynthesisRow(
         site=site.name, site_id=site.id, trial_id=site.protocol.trial.id if site.protocol is not None else site.id,
         source="results" if site.protocol is not None else "summary", programme_area=chars["programme_area"],
-        arm=c.arm, arm_name=c.arm_name, east=c.mechanism["east"], mechanism=c.mechanism, outcome=c.outcome,
+        arm=c.arm, arm_name=c.arm_name, mechanism=c.mechanism, outcome=c.outcome,
         outcome_label=c.outcome_label, outcome_type=c.outcome_type, role=c.role, measure=measure, yi=yi, sei=sei,
         p_value=c.p_value,
     )
