@@ -313,3 +313,73 @@ def test_json_and_csv_are_for_programmes(tmp_path, capsys):
     code = main(["report", str(SYN_DIR / "programme.yaml"), "--out", str(tmp_path / "s.html"), "--csv",
                  str(tmp_path / "s.txt")])
     assert code == 1 and "--csv must name a .csv file" in capsys.readouterr().err
+
+
+RATES = """\
+programme:
+  id: rates
+  title: Rates
+  synthesis: {method: PM, test: z}
+  sites:
+    - id: east
+      name: East
+      summary:
+        - outcome: visits
+          type: count
+          intervention: {events: 0, time: 310.5}
+          control: {events: 6, time: 298.0}
+    - id: west
+      name: West (published)
+      summary:
+        - outcome: gp_visits
+          type: count
+          effect: {measure: log_rate_ratio, estimate: -0.21, variance: 0.0144}
+    - id: north
+      name: North
+      summary:
+        - outcome: visits
+          type: count
+          intervention: {events: 40, time: 1000}
+          control: {events: 52, time: 1010}
+  families:
+    - id: visits
+      title: Visits
+      measure: log_rate_ratio
+      method: DL
+      test: knha
+      members:
+        - {site: east, outcome: visits}
+        - {site: west, outcome: gp_visits}
+        - {site: north, outcome: visits}
+"""
+
+
+def test_summary_sites_of_every_kind_and_a_family_override(tmp_path):
+    """Per-arm counts and person-time (escalc IRR, 1/2 added to a zero count) beside a given effect; the
+    family's method (DL, knha) overrides the programme's (PM, z). Both are checked against metafor in
+    test_meta_methods.py; here the programme must hand them the right numbers."""
+    from bitframe.report.meta import effect_size, meta_analysis
+
+    _, synthesis = _synthesis(_write(tmp_path, RATES))
+    (family,) = synthesis.families
+    expected = [effect_size("log_rate_ratio", events1=0, time1=310.5, events2=6, time2=298.0), (-0.21, 0.0144),
+                effect_size("log_rate_ratio", events1=40, time1=1000, events2=52, time2=1010)]
+    assert [r.yi for r in family.rows] == pytest.approx([y for y, _ in expected], rel=1e-12)
+    assert [r.sei**2 for r in family.rows] == pytest.approx([v for _, v in expected], rel=1e-12)
+    assert [r.source for r in family.rows] == ["summary"] * 3
+    assert (family.method, family.test) == ("DL", "knha")
+    again = meta_analysis([y for y, _ in expected], [v for _, v in expected], method="DL", test="knha")
+    assert family.primary.estimate == pytest.approx(again.estimate, rel=1e-12)
+    assert family.primary.ci_upper == pytest.approx(again.ci_upper, rel=1e-12)
+    assert family.caution.startswith("Only 3 sites: the variation between sites is estimated imprecisely")
+
+
+def test_forest_plot_shows_the_prediction_interval(tmp_path):
+    from bitframe.report.programme import render_programme_report
+
+    path = _write(tmp_path, RATES)
+    render_programme_report(path, out_html=tmp_path / "p.html")
+    doc = parse_html((tmp_path / "p.html").read_text(encoding="utf-8"))
+    svg = doc.by_id("synthesis-1-figure").find("svg")
+    assert len(svg.find_all("line", class_="bf-pi")) == 1  # the chosen model's; the common effect has none
+    assert "prediction interval" in svg.find("desc").text()
