@@ -199,7 +199,11 @@ class ProgrammeSynthesis:
         })
 
     def csv_rows(self) -> list[dict[str, Any]]:
-        """One tidy row per site estimate, pooled model and moderator coefficient (full precision)."""
+        """One tidy row per site estimate, pooled model and moderator coefficient (full precision).
+
+        ``row`` says which: ``site``, ``pooled`` (the chosen model), ``sensitivity``, ``moderator``
+        (``q``/``q_p_value`` then hold the moderator test QM, as in metafor) or ``not_pooled``.
+        """
         rows: list[dict[str, Any]] = []
         for f in self.families:
             base = {"family": f.key, "measure": f.measure}
