@@ -4,8 +4,7 @@ Reference: ``tests/reference/report_synthesis_reference.R`` (metafor 3.8 ``rma()
 ``predict()``) reads the same fixture results files, builds each group's estimates by
 hand, and writes ``tests/reference/report_synthesis/synthesis_reference.json``. Since issue 16
 nothing is pooled unless declared: the fixture's programme file declares those five groups as
-families (REML with normal intervals, as the reference); its area and lever groups are no longer
-pooled by the report.
+families (REML with normal intervals, as the reference).
 """
 
 from __future__ import annotations
