@@ -383,3 +383,19 @@ def test_forest_plot_shows_the_prediction_interval(tmp_path):
     svg = doc.by_id("synthesis-1-figure").find("svg")
     assert len(svg.find_all("line", class_="bf-pi")) == 1  # the chosen model's; the common effect has none
     assert "prediction interval" in svg.find("desc").text()
+
+
+@pytest.mark.parametrize("arm,message", [
+    ("{events: 500, total: 412}", "events (500) cannot exceed total (412)"),
+    ("{mean: 1.0, sd: 0, n: 40}", "greater than 0"),
+])
+def test_impossible_summary_data_is_refused_where_it_is_written(tmp_path, arm, message):
+    text = TWO_SITES.replace("intervention: {events: 58, total: 412}", f"intervention: {arm}")
+    if "mean" in arm:
+        text = text.replace("type: binary\n          description: Contacted", "type: continuous\n          "
+                            "description: Contacted").replace("control: {events: 39, total: 405}",
+                                                              "control: {mean: 1.2, sd: 1.0, n: 41}")
+    with pytest.raises(BitframeError) as err:
+        _synthesis(_write(tmp_path, text))
+    (problem,) = err.value.problems
+    assert problem.line == 12 and message in problem.message

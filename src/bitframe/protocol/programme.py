@@ -40,9 +40,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Discriminator, Field, Tag, model_validator
 
 from bitframe.errors import BitframeError, Problem, ProtocolError, choice_hint
 from bitframe.protocol.schema import Identifier, Mechanism, Model, NonEmptyStr, Protocol
@@ -91,10 +91,16 @@ class ArmCounts(Model):
     events: int = Field(ge=0, description="Participants with the outcome.")
     total: int = Field(gt=0, description="Participants analysed.")
 
+    @model_validator(mode="after")
+    def _events_within_total(self) -> ArmCounts:
+        if self.events > self.total:
+            raise ValueError(f"events ({self.events}) cannot exceed total ({self.total})")
+        return self
+
 
 class ArmMeans(Model):
     mean: float
-    sd: float = Field(ge=0)
+    sd: float = Field(gt=0)
     n: int = Field(ge=2)
 
 
@@ -109,7 +115,20 @@ class GivenEffect(Model):
     variance: float = Field(gt=0, description="Sampling variance of the estimate (the squared standard error).")
 
 
-ArmData = ArmCounts | ArmMeans | ArmRate
+def _arm_kind(value: Any) -> str | None:
+    """Which kind of per-arm data a mapping gives, by its keys, so errors speak about that kind only."""
+    keys = set(value) if isinstance(value, dict) else set(vars(value)) if isinstance(value, BaseModel) else set()
+    for kind, key in (("counts", "total"), ("means", "mean"), ("rate", "time")):
+        if key in keys:
+            return kind
+    return None
+
+
+ArmData = Annotated[
+    Annotated[ArmCounts, Tag("counts")] | Annotated[ArmMeans, Tag("means")] | Annotated[ArmRate, Tag("rate")],
+    Discriminator(_arm_kind, custom_error_type="arm_data",
+                  custom_error_message="give {events, total}, {mean, sd, n} or {events, time}"),
+]
 
 
 class SummaryOutcome(Model):
