@@ -117,7 +117,13 @@ def test_declared_as_one_family_they_are_pooled_with_the_small_k_caution(tmp_pat
     group = doc.by_id("synthesis-1")
     assert "Caution: Only 2 sites" in group.find("p", class_="caution").text()
     assert "No funnel plot: 2 estimates" in group.text()
-    assert "Only 2 sites" in doc.section_of("summary").text()
+    summary = doc.section_of("summary").text()
+    assert "Only 2 sites" in summary
+    # docs/report-language.md: no direction word unless the pooled test rejects (here p = 0.36).
+    assert chosen["pval"] > 0.05
+    assert "Joining befriending: there is no clear evidence of a difference across 2 sites" in summary
+    assert "this is not evidence that the interventions made no difference" in summary
+    assert "higher" not in summary and "lower" not in summary
 
 
 # --------------------------------------------------------------------------- located errors
@@ -292,6 +298,15 @@ def test_example_programme_files_pass_the_schema(example, tmp_path, capsys):
     assert len(data["families"]) >= 2
     assert any(s["source"] == "summary" for f in data["families"] for s in f["sites"])
     assert any(m["coefficients"] for f in data["families"] for m in f["moderators"])
+    # The summary's words follow each family's pooled test (docs/report-language.md).
+    summary = parse_html(out.read_text(encoding="utf-8")).section_of("summary").text()
+    for family in data["families"]:
+        pooled = family["pooled"]
+        if pooled["p_value"] < 1 - data["ci_level"]:
+            verb = "higher" if pooled["estimate"] > 0 else "lower"
+            assert f"{family['title']}: across {family['k_sites']} sites the outcome was {verb}" in summary
+        else:
+            assert f"{family['title']}: there is no clear evidence of a difference" in summary
     # Full precision: the CSV carries the same doubles as the JSON.
     rows = list(csv.DictReader((tmp_path / "p.csv").open(encoding="utf-8")))
     pooled = next(r for r in rows if r["family"] == data["families"][0]["id"] and r["row"] == "pooled")
