@@ -44,6 +44,7 @@ docs: $(STAMP)
 	$(PY) -m bitframe.protocol.docs docs/protocol-reference.md
 	$(VENV)/bin/bitframe schema --out docs/protocol.schema.json --force
 	$(PY) -m bitframe.analyse.results docs/results.schema.json
+	$(PY) -m bitframe.report.synthesis docs/programme-results.schema.json
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .hypothesis

@@ -37,19 +37,11 @@ done
 
 echo
 echo "== programme report across the sites"
-{
-  echo "# Written by make demo: the example programme with each site's analysis results."
-  echo "programme:"
-  echo "  id: bi-health-partnerships-2026"
-  echo "  title: Behavioural insights in local health partnerships, 2026 programme (demo data)"
-  echo "  sites:"
-  for protocol in protocols/*.yaml; do
-    name=$(basename "$protocol" .yaml)
-    [ "$name" = programme ] && continue
-    echo "    - {protocol: ../$protocol, results: $name/results.json}"
-  done
-} > "$OUT/programme.yaml"
-$BF report "$OUT/programme.yaml" --out "$OUT/programme-report.html" --pdf
+# The example programme (protocols/programme.yaml) with each protocol site's analysis results added.
+sed -e 's|^    - protocol: \(.*\)\.yaml$|    - protocol: ../protocols/\1.yaml\n      results: \1/results.json|' \
+  -e 's|^  title: \(.*\)$|  title: \1 (demo data)|' protocols/programme.yaml > "$OUT/programme.yaml"
+$BF report "$OUT/programme.yaml" --out "$OUT/programme-report.html" --pdf \
+  --json "$OUT/programme-results.json" --csv "$OUT/programme-results.csv"
 
 echo
 echo "== design diagnosis by simulation (volunteer-letters, 200 simulations)"
@@ -60,5 +52,5 @@ echo "Registration packs (protocol and analysis plan, WHO data set, ISRCTN text,
 for d in "$OUT"/*/registration; do echo "  $d/"; done
 echo "Reports:"
 for f in "$OUT"/*/report.html; do echo "  $f (and ${f%.html}.pdf, ${f%.html}.docx)"; done
-echo "  $OUT/programme-report.html (and $OUT/programme-report.pdf)"
+echo "  $OUT/programme-report.html (and $OUT/programme-report.pdf; the synthesis in $OUT/programme-results.json and .csv)"
 echo "All outputs are in $OUT/"

@@ -25,7 +25,7 @@ def test_validate_examples_exit_zero(capsys):
     code, out, err = run(capsys, "validate", *files)
     assert code == 0, err
     assert out.count("\nok  ") + out.startswith("ok  ") == len(files)
-    assert "programme 'bi-health-partnerships-2026' with 4 site protocol(s)" in out
+    assert "programme 'bi-health-partnerships-2026' with 5 site(s) and 2 synthesis family(ies)" in out
 
 
 def test_validate_bad_protocol_exit_one_with_located_problems(capsys, tmp_path):

@@ -213,7 +213,7 @@ def test_meta_from_estimates():
     ("kwargs", "message"),
     [
         ({"yi": [0.1, 0.2], "vi": [0.01, 0.02], "method": "REMl"}, r"Unknown method 'REMl'; did you mean 'REML'"),
-        ({"yi": [0.1, 0.2], "vi": [0.01, 0.02], "method": "dl"}, r"Unknown method 'dl'; valid values: 'DL', 'FE', 'REML'"),
+        ({"yi": [0.1, 0.2], "vi": [0.01, 0.02], "method": "dl"}, r"Unknown method 'dl'; valid values: 'DL', 'FE', 'PM', 'REML'"),
         ({"yi": [0.1, 0.2], "vi": [0.01, 0.02], "test": "t"}, r"Unknown test 't'"),
         ({"yi": [0.1, 0.2], "vi": [0.01, 0.0]}, r"'vi' parameter must be > 0 .* position 1"),
         ({"yi": [0.1, 0.2], "vi": [0.01]}, r"'vi' parameter must have one value per estimate \(2\); got 1"),
@@ -236,7 +236,7 @@ def test_argument_errors(kwargs, message):
 
 
 def test_methods_registry():
-    assert METHODS.names() == ["DL", "FE", "REML"]
+    assert METHODS.names() == ["DL", "FE", "PM", "REML"]
 
 
 def test_reml_nonconvergence_is_reported(monkeypatch):

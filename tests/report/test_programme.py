@@ -2,8 +2,9 @@
 
 Reference: ``tests/reference/report_synthesis_reference.R`` (metafor 3.8 ``rma()`` and
 ``predict()``) reads the same fixture results files, builds each group's estimates by
-hand from the comparability rule documented in ``bitframe.report.programme``, and
-writes ``tests/reference/report_synthesis/synthesis_reference.json``.
+hand, and writes ``tests/reference/report_synthesis/synthesis_reference.json``. Since issue 16
+nothing is pooled unless declared: the fixture's programme file declares those five groups as
+families (REML with normal intervals, as the reference).
 """
 
 from __future__ import annotations
@@ -51,10 +52,10 @@ def sites(programme):
 
 
 @pytest.fixture(scope="module")
-def synthesis(sites):
+def synthesis(programme, sites):
     from bitframe.report.programme import programme_synthesis
 
-    return {g.key: g for g in programme_synthesis(sites).groups}
+    return {g.key: g for g in programme_synthesis(programme, sites).families}
 
 
 @pytest.fixture(scope="module")
@@ -108,17 +109,17 @@ def test_pooled_estimates_match_metafor(synthesis, key, method):
     assert [100 * mine_w[k] for k in order] == pytest.approx(ref["weights_percent"], rel=1e-6)
 
 
-def test_synthesis_frame_and_argument_check(sites):
+def test_synthesis_frame(programme, sites):
+    """One row per model: the chosen one (here REML with z intervals, as the fixture declares) and FE, DL, REML."""
     from bitframe.report.programme import programme_synthesis
 
-    frame = programme_synthesis(sites).to_frame()
-    assert len(frame) == 3 * len(GROUP_KEYS) and {"group", "measure", "estimate", "tau2", "i2"} <= set(frame)
-    with pytest.raises(ValueError, match="'ci_level' parameter must be in the open range"):
-        programme_synthesis(sites, ci_level=95)
+    frame = programme_synthesis(programme, sites).to_frame()
+    assert len(frame) == 4 * len(GROUP_KEYS) and {"family", "role", "measure", "estimate", "tau2", "i2"} <= set(frame)
+    assert list(frame["role"][:4]) == ["chosen", "sensitivity", "sensitivity", "sensitivity"]
 
 
-def test_rows_without_the_groups_measure_are_left_out_and_named(sites):
-    """A binary primary analysed only on the log-odds scale cannot join the risk-difference group."""
+def test_rows_without_the_groups_measure_are_left_out_and_named(programme, sites):
+    """A binary primary analysed only on the log-odds scale cannot join the risk-difference family."""
     from bitframe.report.programme import programme_synthesis
 
     changed = []
@@ -127,17 +128,20 @@ def test_rows_without_the_groups_measure_are_left_out_and_named(sites):
             first = s.results.effects[0].with_(scale="log_odds_ratio", estimate=0.29, std_error=0.36)
             s = dataclasses.replace(s, results=s.results.with_(effects=(first, *s.results.effects[1:])))
         changed.append(s)
-    groups = {g.key: g for g in programme_synthesis(changed).groups}
+    synthesis = programme_synthesis(programme, changed)
+    groups = {g.key: g for g in synthesis.families}
     binary = groups["type-binary"]
     assert "health-champions" not in {r.trial_id for r in binary.rows}
     assert binary.left_out == ("Southmoor Primary Care Network: plan_completed (champions) has no risk difference",)
+    shown = [n for n in synthesis.not_pooled if n.site_id == "health-champions"]
+    assert [n.reason for n in shown] == ["declared in family 'type-binary', but it has no risk difference"]
 
 
 # --------------------------------------------------------------------------- the page
 
 
 def test_programme_sections_present(doc, sites):
-    for sid in ("overview", "synthesis", "by-area", "by-lever", "methods"):
+    for sid in ("summary", "overview", "synthesis", "by-area", "by-lever", "methods"):
         assert doc.by_id(sid).tag == "h2"
     for s in sites:
         site_id = s.prefix.rstrip("-")
@@ -152,7 +156,8 @@ def test_programme_sections_present(doc, sites):
 
 def _model_rows(doc, index):
     table = doc.by_id(f"synthesis-{index}-tbl-models")
-    return {tr.find("th").attrs["data-method"]: tr for tr in table.find("tbody").find_all("tr")}
+    return {tr.find("th").attrs["data-method"]: tr for tr in table.find("tbody").find_all("tr")
+            if tr.find("th").attrs["data-role"] == "sensitivity"}
 
 
 @pytest.mark.parametrize("key", GROUP_KEYS)
@@ -194,35 +199,17 @@ def test_synthesis_forest_plot(doc, synthesis, key):
     index = list(synthesis).index(key) + 1
     svg = doc.by_id(f"synthesis-{index}-figure").find("svg")
     assert svg.attrs["role"] == "img"
-    assert len(svg.find_all("polygon", class_="bf-pooled")) == 3
+    assert len(svg.find_all("polygon", class_="bf-pooled")) == 2  # the chosen model and the common effect
     assert len(svg.find_all("g", class_="bf-row")) == len(REF[key]["rows"])
     assert ("log" in svg.find("desc").text()) == REF[key]["measure"].startswith("log_")
 
 
-POOLED = re.compile(rf"(risk difference|standardised mean difference \(Hedges' g\)|rate ratio) ({NUMBER})(?: pp)? "
-                    rf"\(95% CI ({NUMBER}) to ({NUMBER}); k = (\d+)\)")
-MEASURE_OF = {"risk difference": "risk_difference", "standardised mean difference (Hedges' g)": "smd",
-              "rate ratio": "log_rate_ratio"}
-
-
-@pytest.mark.parametrize("table_id,prefix", [("tbl-by-area", "area"), ("tbl-by-lever", "lever")])
-def test_area_and_lever_summaries_match_metafor(doc, table_id, prefix):
-    """Pooled REML estimates by programme area and by EAST lever, against R."""
-    seen = set()
-    for tr in doc.by_id(table_id).find("tbody").find_all("tr"):
-        label = tr.find("th").text().lower().replace(" ", "_")
-        cells = [c for c in tr.children if not isinstance(c, str)]
-        for m in POOLED.finditer(cells[-1].text()):
-            measure = MEASURE_OF[m.group(1)]
-            key = f"{prefix}-{label}-{measure}"
-            ref = next(f for f in REF[key]["fits"] if f["method"] == "REML")
-            scale = 100.0 if measure == "risk_difference" else 1.0
-            d = 1 if measure == "risk_difference" else 3
-            assert shows(m.group(2), scale * ref["estimate"], digits=d), key
-            assert shows(m.group(3), scale * ref["ci_lb"], digits=d) and shows(m.group(4), scale * ref["ci_ub"], digits=d)
-            assert int(m.group(5)) == len(REF[key]["rows"])
-            seen.add(key)
-    assert seen == {k for k in REF if k.startswith(prefix + "-")}
+def test_area_and_lever_summaries_pool_nothing(doc):
+    """Issue 16: nothing is pooled unless declared, so the area and lever tables only count directions."""
+    for table_id in ("tbl-by-area", "tbl-by-lever"):
+        headers = [th.text() for th in doc.by_id(table_id).find("thead").find_all("th")]
+        assert headers == ["", "Sites", "Contrasts", "Up", "Down", "Unclear"]
+    assert "Nothing is pooled here" in doc.section_of("by-area").text()
 
 
 def test_area_and_lever_counts(doc):
@@ -266,8 +253,9 @@ def test_overview_lists_every_site(doc, sites):
 
 def test_methods_section_states_the_rule(doc):
     text = doc.section_of("methods").text()
-    assert "Same outcome: an outcome id used by two or more sites" in text
-    assert "Same type: the primary outcomes of each type are pooled across sites" in text
+    assert "Declared families only: the programme file names, for each family, one outcome at each site" in text
+    assert "The chosen model is random effects, REML with the normal (Wald) interval at 95%" in text
+    assert "IntHout et al. 2014" in text and "Sterne et al. 2011" in text
 
 
 # --------------------------------------------------------------------------- files, partial programmes, errors

@@ -39,7 +39,8 @@ def register(app: typer.Typer) -> None:
                     programme = load_programme(path)
                     report.append({"file": str(path), "valid": True, "programme": programme.spec.id})
                     if not as_json:
-                        typer.echo(f"ok  {path}: programme '{programme.spec.id}' with {len(programme.sites)} site protocol(s)")
+                        typer.echo(f"ok  {path}: programme '{programme.spec.id}' with {len(programme.sites)} site(s) "
+                                   f"and {len(programme.spec.families)} synthesis family(ies)")
                     continue
                 loaded = load_protocol_with_source(path)
             except BitframeError as exc:

@@ -13,7 +13,8 @@ import typer
 from bitframe.errors import BitframeError, Problem
 
 
-def _report(source: Path, results: Path | None, out: Path, pdf: bool, force: bool, docx: Path | None = None) -> str:
+def _report(source: Path, results: Path | None, out: Path, pdf: bool, force: bool, docx: Path | None = None,
+            json_out: Path | None = None, csv_out: Path | None = None) -> str:
     """Do the work of ``bitframe report``; return the line to print. Raises BitframeError."""
     from bitframe.protocol.programme import is_programme_file
 
@@ -25,6 +26,12 @@ def _report(source: Path, results: Path | None, out: Path, pdf: bool, force: boo
     if docx is not None and docx.suffix.lower() != ".docx":
         raise BitframeError(Problem("BF524", f"--docx must name a .docx file; got '{docx}'",
                                     hint="e.g. --docx report.docx"))
+    if json_out is not None and json_out.suffix.lower() != ".json":
+        raise BitframeError(Problem("BF524", f"--json must name a .json file; got '{json_out}'",
+                                    hint="e.g. --json programme-results.json"))
+    if csv_out is not None and csv_out.suffix.lower() != ".csv":
+        raise BitframeError(Problem("BF524", f"--csv must name a .csv file; got '{csv_out}'",
+                                    hint="e.g. --csv programme-results.csv"))
     if is_programme_file(source):
         if docx is not None:
             raise BitframeError(Problem("BF524", "--docx writes a site report; a programme report is HTML (and PDF)",
@@ -36,8 +43,13 @@ def _report(source: Path, results: Path | None, out: Path, pdf: bool, force: boo
                 file=str(source), hint="add `results: path/to/results.json` under each site in the programme file"))
         from bitframe.report.programme import render_programme_report
 
-        written = render_programme_report(source, out_html=out, pdf=pdf, force=force)
+        written = render_programme_report(source, out_html=out, pdf=pdf, force=force, json_out=json_out,
+                                          csv_out=csv_out)
     else:
+        if json_out is not None or csv_out is not None:
+            raise BitframeError(Problem(
+                "BF522", "--json and --csv write a programme synthesis; a site's numbers are in its results JSON",
+                file=str(source), hint="pass a programme file, or use `bitframe analyse ... --json` for a site"))
         if results is None:
             raise BitframeError(Problem(
                 "BF523", "a site report needs the analysis results: pass --results RESULTS.json", file=str(source),
@@ -60,7 +72,8 @@ def _report(source: Path, results: Path | None, out: Path, pdf: bool, force: boo
                              protocol_sha256=sha256_file(source), force=force)
     for warning in written.warnings:
         typer.echo(f"warning: {warning}", err=True)
-    parts = [str(written.html)] + ([str(written.pdf)] if written.pdf else []) + ([str(docx)] if docx else [])
+    parts = [str(written.html)] + ([str(written.pdf)] if written.pdf else []) + ([str(docx)] if docx else []) + \
+        [str(p) for p in (json_out, csv_out) if p is not None]
     listed = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
     return f"wrote {listed} ({written.kind} report, {len(written.sections)} sections)"
 
@@ -77,6 +90,10 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="Overwrite existing output files."),
         docx: Path | None = typer.Option(None, "--docx", help="Also write the site report as an editable Word "
                                                                "document (needs python-docx)."),
+        json_out: Path | None = typer.Option(None, "--json", help="Programme only: write the synthesis at full "
+                                             "precision as JSON (docs/programme-results.schema.json)."),
+        csv_out: Path | None = typer.Option(None, "--csv", help="Programme only: write the synthesis at full "
+                                            "precision as a tidy CSV."),
     ) -> None:
         """Write the Behavioural Insight Framework report of a site, or of a programme with its synthesis."""
-        typer.echo(_report(source, results, out, pdf, force, docx))
+        typer.echo(_report(source, results, out, pdf, force, docx, json_out, csv_out))

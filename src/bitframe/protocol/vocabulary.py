@@ -30,6 +30,7 @@ __all__ = [
     "COLUMN_TYPES",
     "COM_B",
     "EAST_LEVERS",
+    "EFFECT_MEASURES",
     "ESTIMANDS",
     "ESTIMATORS",
     "GOVERNANCE_ITEMS",
@@ -38,6 +39,8 @@ __all__ = [
     "IMBALANCE_MEASURES",
     "INFERENCE",
     "LIBRARY_SE_TYPES",
+    "META_METHODS",
+    "META_TESTS",
     "MINDSPACE",
     "MISSING_DATA",
     "MULTIPLICITY",
@@ -63,6 +66,8 @@ __all__ = [
     "ColumnType",
     "ComB",
     "EastLever",
+    "EffectMeasure",
+    "EffectMeasureOption",
     "Estimand",
     "Estimator",
     "EstimatorOption",
@@ -70,6 +75,8 @@ __all__ = [
     "ImbalanceMeasure",
     "Inference",
     "InferenceOption",
+    "MetaMethod",
+    "MetaTest",
     "Mindspace",
     "MissingData",
     "Multiplicity",
@@ -550,4 +557,57 @@ MissingData = Literal["complete_case", "fail"]
 MISSING_DATA = _vocabulary(MissingData, {
     "complete_case": _o("complete case", "Participants with a missing outcome are left out of that outcome's analysis."),
     "fail": _o("fail", "Stop when an outcome is missing."),
+})
+
+# --------------------------------------------------------------------------- programme synthesis
+
+
+@dataclass(frozen=True, kw_only=True)
+class EffectMeasureOption(Option):
+    outcome_types: tuple[str, ...]  # the outcome types this measure can compare
+    log_scale: bool  # pooled on the log scale and shown exponentiated
+    escalc: str  # metafor's escalc() measure code
+
+
+EffectMeasure = Literal["risk_difference", "log_risk_ratio", "log_odds_ratio", "smd", "mean_difference",
+                        "log_rate_ratio"]
+EFFECT_MEASURES = _vocabulary(EffectMeasure, {
+    "risk_difference": EffectMeasureOption(
+        label="risk difference", outcome_types=("binary",), log_scale=False, escalc="RD",
+        description="Difference in proportions (shown in percentage points)."),
+    "log_risk_ratio": EffectMeasureOption(
+        label="risk ratio", outcome_types=("binary",), log_scale=True, escalc="RR",
+        description="Ratio of proportions, pooled on the log scale."),
+    "log_odds_ratio": EffectMeasureOption(
+        label="odds ratio", outcome_types=("binary",), log_scale=True, escalc="OR",
+        description="Ratio of odds, pooled on the log scale."),
+    "smd": EffectMeasureOption(
+        label="standardised mean difference (Hedges' g)", outcome_types=("continuous", "count"), log_scale=False,
+        escalc="SMD", description="Difference in means divided by the pooled SD, with Hedges' small-sample factor."),
+    "mean_difference": EffectMeasureOption(
+        label="mean difference", outcome_types=("continuous", "count"), log_scale=False, escalc="MD",
+        description="Difference in means, in the outcome's units (every site must use the same units)."),
+    "log_rate_ratio": EffectMeasureOption(
+        label="rate ratio", outcome_types=("count",), log_scale=True, escalc="IRR",
+        description="Ratio of event rates, pooled on the log scale."),
+})
+
+MetaMethod = Literal["REML", "PM", "DL", "FE"]
+META_METHODS = _vocabulary(MetaMethod, {
+    "REML": _o("random effects, REML", "Restricted maximum likelihood estimate of the between-site variance "
+                                       "(Viechtbauer 2005)."),
+    "PM": _o("random effects, Paule-Mandel", "Paule-Mandel moment estimate of the between-site variance "
+                                             "(Paule & Mandel 1982)."),
+    "DL": _o("random effects, DerSimonian-Laird", "DerSimonian-Laird moment estimate (DerSimonian & Laird 1986)."),
+    "FE": _o("common effect", "One true effect at every site (no between-site variance)."),
+})
+
+MetaTest = Literal["adhoc", "knha", "z"]
+META_TESTS = _vocabulary(MetaTest, {
+    "adhoc": _o("Hartung-Knapp-Sidik-Jonkman, never narrower",
+                "t on k - 1 df with the Knapp-Hartung variance scaled by max(1, s\u00b2) (metafor test = 'adhoc'; "
+                "R\u00f6ver et al. 2015)."),
+    "knha": _o("Hartung-Knapp-Sidik-Jonkman", "t on k - 1 df with the Knapp-Hartung variance (metafor test = 'knha'; "
+                                              "IntHout et al. 2014)."),
+    "z": _o("normal (Wald)", "Normal quantiles with the model variance (metafor test = 'z')."),
 })

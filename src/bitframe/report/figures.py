@@ -315,6 +315,78 @@ def _tick_label(v: float) -> str:
 
 
 # ---------------------------------------------------------------------------
+# Funnel plot
+# ---------------------------------------------------------------------------
+
+
+def funnel_plot(
+    estimates: Sequence[float],
+    std_errors: Sequence[float],
+    *,
+    pooled: float,
+    ci_level: float = 0.95,
+    title: str = "Funnel plot",
+    x_label: str = "Effect estimate",
+    width: float = 560,
+    height: float = 380,
+    id_prefix: str | None = None,
+) -> str:
+    """A funnel plot: each estimate against its standard error (0 at the top), with the pooled
+    estimate and the pseudo confidence region ``pooled +/- z * SE`` (Sterne et al. BMJ 2011;343:d4002).
+
+    Values are on the analysis scale (log scale for ratios). Callers draw it only with enough
+    studies (the programme report: 10 or more) for asymmetry to mean anything.
+
+    Examples
+    --------
+    >>> svg = funnel_plot([0.1, 0.3, 0.2], [0.1, 0.2, 0.15], pooled=0.18)
+    >>> svg.count('class="bf-study"')
+    3
+    """
+    from statistics import NormalDist
+
+    ys = _floats("estimates", estimates)
+    ses = _floats("std_errors", std_errors)
+    if len(ys) != len(ses) or not ys:
+        raise ValueError(f"The 'std_errors' parameter must have one value per estimate ({len(ys)}); got {len(ses)}.")
+    if min(ses) <= 0:
+        raise ValueError("The 'std_errors' parameter must be > 0 for every estimate.")
+    pid = _make_id_prefix("funnel", (ys, ses, pooled), id_prefix)
+    z = NormalDist().inv_cdf(0.5 + ci_level / 2)
+    se_max = max(ses) * 1.05
+    xticks = _linear_ticks(min(*ys, pooled - z * se_max), max(*ys, pooled + z * se_max))
+    left, right, top, bottom = 70.0, width - 20.0, 40.0, height - 50.0
+    xa = _Axis(xticks[0], xticks[-1], left, right)
+
+    def ypx(se: float) -> float:
+        return top + se / se_max * (bottom - top)
+
+    desc = (f"Funnel plot of {len(ys)} estimates against their standard errors, with the pooled estimate "
+            f"{_fmt(pooled, 3)} and its pseudo {_level_text(ci_level)}% confidence region.")
+    out = _svg_open(width, height, title, desc, pid, "bf-funnel")
+    out.append(_text(width / 2, 22, title, anchor="middle", weight="bold"))
+    out.append(f'<polygon class="bf-funnel-region" points="{_num(xa(pooled))},{_num(top)} '
+               f'{_num(xa(pooled - z * se_max))},{_num(bottom)} {_num(xa(pooled + z * se_max))},{_num(bottom)}" '
+               f'fill="#EEF2F7" stroke="{_MUTED}" stroke-dasharray="4 3"/>')
+    out.append(_line(xa(pooled), top, xa(pooled), bottom, css_class="bf-pooled-line"))
+    for y, se in zip(ys, ses):
+        out.append(f'<circle class="bf-study" cx="{_num(xa(y))}" cy="{_num(ypx(se))}" r="4" fill="{_INK}"/>')
+    out.append(_line(left, bottom, right, bottom))
+    for t in xticks:
+        out.append(_line(xa(t), bottom, xa(t), bottom + 5))
+        out.append(_text(xa(t), bottom + 18, _tick_label(t), anchor="middle", size=11))
+    out.append(_text((left + right) / 2, height - 8, x_label, anchor="middle"))
+    out.append(_line(left, top, left, bottom))
+    for t in _linear_ticks(0.0, se_max, 4):
+        if t <= se_max:
+            out.append(_text(left - 6, ypx(t) + 4, _tick_label(t), anchor="end", size=11))
+    out.append(_text(16, (top + bottom) / 2, "Standard error", anchor="middle",
+                     extra=f'transform="rotate(-90 16 {_num((top + bottom) / 2)})"'))
+    out.append("</svg>")
+    return "\n".join(out)
+
+
+# ---------------------------------------------------------------------------
 # Forest plot
 # ---------------------------------------------------------------------------
 

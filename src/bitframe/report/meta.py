@@ -33,6 +33,19 @@ Methods (``method=``), one canonical name each, following metafor's ``rma()``:
     :math:`\tau^2 < 0`, stop once :math:`|\Delta| \le 10^{-5}` (at most 100
     steps), then compare the restricted log-likelihood with that at
     :math:`\tau^2 = 0` (metafor's ``ll0check``).
+``"PM"``
+    Paule and Mandel (1982): the :math:`\tau^2` at which the generalised
+    :math:`Q(\tau^2) = \sum w_i (y_i - x_i'\hat\beta)^2` equals its expectation
+    :math:`k - p` (0 when :math:`Q(0) < k - p`), solved to machine precision.
+
+With moderators (:func:`meta_regression`, metafor's ``rma(yi, vi, mods = ~ ...)``) every
+estimator uses :math:`P = W - WX(X'WX)^{-1}X'W` in place of the intercept-only form, and
+:math:`k - p` in place of :math:`k - 1`; ``QM`` tests the moderator coefficients.
+
+Tests (``test=``): ``"z"``; ``"knha"`` (Hartung-Knapp-Sidik-Jonkman: the covariance is
+multiplied by :math:`s^2_w = \sum w_i (y_i - x_i'\hat\beta)^2/(k-p)`, t on :math:`k-p` df);
+``"adhoc"`` (the same with :math:`\max(1, s^2_w)`, so never narrower than ``"z"``; Knapp &
+Hartung 2003; Röver, Knapp & Friede 2015). :func:`effect_size` is metafor's ``escalc()``.
 
 Heterogeneity follows metafor: Cochran's :math:`Q = \sum v_i^{-1}(y_i - \hat\mu_{FE})^2`
 on :math:`k-1` df; for ``FE`` :math:`I^2 = \max\{0, 100 (Q-(k-1))/Q\}` and
@@ -46,8 +59,8 @@ The prediction interval is metafor's ``predict()`` default,
 (``test="knha"``, Knapp & Hartung 2003, where the variance of :math:`\hat\mu` is
 multiplied by :math:`\sum w_i (y_i-\hat\mu)^2/(k-1)`, untruncated as in metafor).
 
-Results have been tested against metafor 3.8 (``tests/reference/metafor_reference.R``)
-to a relative tolerance of 1e-6.
+Results have been tested against metafor 3.8 (``tests/reference/metafor_reference.R`` and
+``metafor_methods_reference.R``) to a relative tolerance of 1e-6.
 
 References
 ----------
@@ -59,6 +72,9 @@ DerSimonian R, Laird N (1986). Meta-analysis in clinical trials. *Control Clin T
 Higgins JPT, Thompson SG (2002). Quantifying heterogeneity in a meta-analysis. *Stat Med* 21, 1539-1558.
 Knapp G, Hartung J (2003). Improved tests for a random effects meta-regression with a
 single covariate. *Stat Med* 22, 2693-2710.
+Paule RC, Mandel J (1982). Consensus values and weighting factors. *J Res Natl Bur Stand* 87, 377-385.
+Röver C, Knapp G, Friede T (2015). Hartung-Knapp-Sidik-Jonkman approach and its modification for
+random-effects meta-analysis with few studies. *BMC Med Res Methodol* 15, 99.
 """
 
 from __future__ import annotations
@@ -82,13 +98,16 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "METHODS",
     "TESTS",
+    "MetaRegression",
     "MetaResult",
     "Tau2Fit",
+    "effect_size",
     "meta_analysis",
     "meta_from_estimates",
+    "meta_regression",
 ]
 
-TESTS = ("z", "knha")
+TESTS = ("z", "knha", "adhoc")
 
 # metafor's rma() control defaults.
 REML_THRESHOLD = 1e-5
@@ -112,66 +131,97 @@ class Tau2Fit:
     iterations: int = 0
 
 
-METHODS: Registry[Callable[[np.ndarray, np.ndarray], Tau2Fit]] = Registry("meta-analysis method")
+METHODS: Registry[Callable[[np.ndarray, np.ndarray, np.ndarray], Tau2Fit]] = Registry("meta-analysis method")
 
 
-def _p_matrix_traces(w: np.ndarray) -> tuple[float, float]:
-    """``tr(P)`` and ``tr(PP)`` for intercept-only ``P = W - w w'/sum(w)``.
-
-    Closed forms avoid building the k x k matrix:
-    tr(P) = S1 - S2/S1 and tr(PP) = S2 - 2 S3/S1 + S2^2/S1^2, S_r = sum w^r.
-    """
-    s1 = float(w.sum())
-    s2 = float((w**2).sum())
-    s3 = float((w**3).sum())
-    return s1 - s2 / s1, s2 - 2.0 * s3 / s1 + (s2 / s1) ** 2
+def _p_matrix(w: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """``P = W - W X (X'WX)^{-1} X'W``, the residual-forming matrix of the weighted fit."""
+    wx = x * w[:, None]
+    return np.diag(w) - wx @ np.linalg.solve(x.T @ wx, wx.T)
 
 
-def _weighted_mean(y: np.ndarray, w: np.ndarray) -> float:
-    return float((w * y).sum() / w.sum())
+def _p_matrix_traces(w: np.ndarray, x: np.ndarray) -> tuple[float, float]:
+    """``tr(P)`` and ``tr(PP)``."""
+    p = _p_matrix(w, x)
+    return float(np.trace(p)), float((p * p).sum())
+
+
+def _wls(y: np.ndarray, w: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Weighted least squares: coefficients and ``(X'WX)^{-1}``."""
+    xtwx_inv = np.linalg.inv(x.T @ (x * w[:, None]))
+    return xtwx_inv @ (x.T @ (w * y)), xtwx_inv
+
+
+def _weighted_rss(y: np.ndarray, w: np.ndarray, x: np.ndarray) -> float:
+    beta, _ = _wls(y, w, x)
+    return float((w * (y - x @ beta) ** 2).sum())
 
 
 @METHODS.register("FE")
-def _tau2_fe(yi: np.ndarray, vi: np.ndarray) -> Tau2Fit:
+def _tau2_fe(yi: np.ndarray, vi: np.ndarray, x: np.ndarray) -> Tau2Fit:
     return Tau2Fit(tau2=0.0, tau2_se=math.nan)
 
 
 @METHODS.register("DL")
-def _tau2_dl(yi: np.ndarray, vi: np.ndarray) -> Tau2Fit:
-    k = yi.size
+def _tau2_dl(yi: np.ndarray, vi: np.ndarray, x: np.ndarray) -> Tau2Fit:
+    k, p = x.shape
     if k == 1:
         return Tau2Fit(tau2=0.0, tau2_se=math.nan)
     w = 1.0 / vi
-    q = float((w * (yi - _weighted_mean(yi, w)) ** 2).sum())
-    tr_p, tr_pp = _p_matrix_traces(w)
-    tau2 = max(0.0, (q - (k - 1)) / tr_p)
+    q = _weighted_rss(yi, w, x)
+    tr_p, tr_pp = _p_matrix_traces(w, x)
+    tau2 = max(0.0, (q - (k - p)) / tr_p)
     # metafor's large-sample SE of the DL estimator (evaluated at the truncated value).
-    se = math.sqrt((2.0 * (k - 1) + 4.0 * tau2 * tr_p + 2.0 * tau2**2 * tr_pp) / tr_p**2)
+    se = math.sqrt((2.0 * (k - p) + 4.0 * tau2 * tr_p + 2.0 * tau2**2 * tr_pp) / tr_p**2)
     return Tau2Fit(tau2=tau2, tau2_se=se)
 
 
-def _reml_loglik(yi: np.ndarray, vi: np.ndarray, tau2: float) -> float:
-    """Restricted log-likelihood of the intercept-only model (metafor's ``ll.REML``)."""
-    k = yi.size
+@METHODS.register("PM")
+def _tau2_pm(yi: np.ndarray, vi: np.ndarray, x: np.ndarray) -> Tau2Fit:
+    """Paule-Mandel: the tau^2 at which the generalised Q equals its expectation ``k - p``.
+
+    metafor finds the root with ``uniroot(tol = .Machine$double.eps^0.25)``; the root is found
+    here to machine precision (Brent's method), so it agrees with metafor run with a tight ``tol``.
+    """
+    from scipy.optimize import brentq
+
+    k, p = x.shape
+    if k == 1:
+        return Tau2Fit(tau2=0.0, tau2_se=math.nan)
+
+    def excess(t2: float) -> float:
+        return _weighted_rss(yi, 1.0 / (vi + t2), x) - (k - p)
+
+    if excess(0.0) < 0.0:
+        tau2 = 0.0
+    else:
+        upper = max(1.0, float(np.var(yi)) * 10.0)
+        while excess(upper) > 0.0:
+            upper *= 10.0
+        tau2 = float(brentq(excess, 0.0, upper, xtol=1e-15, rtol=4 * np.finfo(float).eps, maxiter=500))
     w = 1.0 / (vi + tau2)
-    rss = float((w * (yi - _weighted_mean(yi, w)) ** 2).sum())
-    return float(
-        -0.5 * (k - 1) * math.log(2.0 * math.pi) - 0.5 * np.log(vi + tau2).sum() - 0.5 * math.log(w.sum()) - 0.5 * rss
-    )
+    return Tau2Fit(tau2=tau2, tau2_se=math.sqrt(2.0 * k**2 / (k - p) / float(w.sum()) ** 2))
 
 
-def _fisher_scoring(yi: np.ndarray, vi: np.ndarray, tau2: float, stepadj: float, maxiter: int):
+def _reml_loglik(yi: np.ndarray, vi: np.ndarray, x: np.ndarray, tau2: float) -> float:
+    """Restricted log-likelihood (metafor's ``ll.REML`` up to a constant in ``X``)."""
+    k, p = x.shape
+    w = 1.0 / (vi + tau2)
+    rss = _weighted_rss(yi, w, x)
+    _, logdet = np.linalg.slogdet(x.T @ (x * w[:, None]))
+    return float(-0.5 * (k - p) * math.log(2.0 * math.pi) - 0.5 * np.log(vi + tau2).sum() - 0.5 * logdet - 0.5 * rss)
+
+
+def _fisher_scoring(yi: np.ndarray, vi: np.ndarray, x: np.ndarray, tau2: float, stepadj: float, maxiter: int):
     """metafor's REML Fisher scoring: returns (tau2, last change, iterations)."""
     change = REML_THRESHOLD + 1.0
     iterations = 0
     while change > REML_THRESHOLD and iterations < maxiter:
         iterations += 1
         old = tau2
-        w = 1.0 / (vi + tau2)
-        resid = yi - _weighted_mean(yi, w)
-        tr_p, tr_pp = _p_matrix_traces(w)
-        # y'PPy = sum(w_i^2 (y_i - mu_w)^2) because P y = w * (y - mu_w).
-        adj = (float((w**2 * resid**2).sum()) - tr_p) / tr_pp
+        p_mat = _p_matrix(1.0 / (vi + tau2), x)
+        py = p_mat @ yi
+        adj = (float(py @ py) - float(np.trace(p_mat))) / float((p_mat * p_mat).sum())
         if math.isnan(adj):
             adj = 0.0
         adj *= stepadj
@@ -183,17 +233,18 @@ def _fisher_scoring(yi: np.ndarray, vi: np.ndarray, tau2: float, stepadj: float,
 
 
 @METHODS.register("REML")
-def _tau2_reml(yi: np.ndarray, vi: np.ndarray) -> Tau2Fit:
-    k = yi.size
+def _tau2_reml(yi: np.ndarray, vi: np.ndarray, x: np.ndarray) -> Tau2Fit:
+    k, p = x.shape
     if k == 1:
         return Tau2Fit(tau2=0.0, tau2_se=math.nan)
     # Starting value: the Hedges (HE) estimator, as in metafor when tau2.init is unset.
-    rss_ols = float(((yi - yi.mean()) ** 2).sum())
-    start = max(0.0, (rss_ols - (k - 1) / k * float(vi.sum())) / (k - 1))
+    p_ols = np.eye(k) - x @ np.linalg.solve(x.T @ x, x.T)
+    rss_ols = float(yi @ p_ols @ yi)
+    start = max(0.0, (rss_ols - float(np.trace(p_ols * vi[None, :]))) / (k - p))
     # metafor's defaults first (step 1, 100 iterations); if Fisher scoring oscillates, the remedy
     # metafor's documentation gives (control = list(stepadj = 0.5, maxiter = 1000)).
     for stepadj, maxiter in ((1.0, REML_MAXITER), (0.5, 10 * REML_MAXITER)):
-        tau2, change, iterations = _fisher_scoring(yi, vi, start, stepadj, maxiter)
+        tau2, change, iterations = _fisher_scoring(yi, vi, x, start, stepadj, maxiter)
         if change <= REML_THRESHOLD:
             break
     else:
@@ -202,14 +253,14 @@ def _tau2_reml(yi: np.ndarray, vi: np.ndarray) -> Tau2Fit:
                 code="BF801",
                 message=f"REML Fisher scoring did not converge in {10 * REML_MAXITER} iterations, even with "
                 f"halved steps (last tau^2 = {tau2:.6g}, last change = {change:.3g}).",
-                hint="use method='DL', or check for sites with extreme variances",
+                hint="use method='DL' or 'PM', or check for sites with extreme variances",
             )
         )
     # A positive root can be a local maximum below the likelihood at tau^2 = 0.
-    if tau2 > REML_THRESHOLD and _reml_loglik(yi, vi, 0.0) - _reml_loglik(yi, vi, tau2) > LL0_TOL:
+    if tau2 > REML_THRESHOLD and _reml_loglik(yi, vi, x, 0.0) - _reml_loglik(yi, vi, x, tau2) > LL0_TOL:
         tau2 = 0.0
     tau2 = max(0.0, tau2)
-    _, tr_pp = _p_matrix_traces(1.0 / (vi + tau2))
+    _, tr_pp = _p_matrix_traces(1.0 / (vi + tau2), x)
     return Tau2Fit(tau2=tau2, tau2_se=math.sqrt(2.0 / tr_pp), iterations=iterations)
 
 
@@ -379,86 +430,125 @@ def meta_analysis(
         labs = tuple(str(x) for x in labels)
         if len(labs) != k:
             raise ValueError(f"The 'labels' parameter must have one label per estimate ({k}); got {len(labs)}.")
-    if test == "knha" and (method == "FE" or k < 2):
+    if test != "z" and (method == "FE" or k < 2):
         raise ValueError(
-            f"The 'test' parameter 'knha' needs a random-effects method and k >= 2; got method={method!r} with k={k}."
+            f"The 'test' parameter {test!r} needs a random-effects method and k >= 2; got method={method!r} with k={k}."
         )
-
-    from scipy.special import chdtrc, ndtr, ndtri, stdtr, stdtrit
-
-    fit = METHODS.get(method)(y, v)
-    tau2 = fit.tau2
-    w = 1.0 / (v + tau2)
-    estimate = _weighted_mean(y, w)
-    var_est = 1.0 / float(w.sum())
-    if test == "knha":
-        rss = float((w * (y - estimate) ** 2).sum())
-        s2w = 0.0 if rss <= np.finfo(float).eps else rss / (k - 1)
-        var_est *= s2w
-    se = math.sqrt(var_est)
-    stat = estimate / se if se > 0 else math.copysign(math.inf, estimate) if estimate else math.nan
-    alpha_half = (1.0 - ci_level) / 2.0
-    if test == "knha":
-        df = float(k - 1)
-        p_value = float(2.0 * stdtr(df, -abs(stat)))
-        crit = float(stdtrit(df, 1.0 - alpha_half))
-    else:
-        df = math.inf
-        p_value = float(2.0 * ndtr(-abs(stat)))
-        crit = float(ndtri(1.0 - alpha_half))
-
-    # Heterogeneity always uses fixed-effect weights (metafor's QE, I^2, H^2).
-    if k > 1:
-        w_fe = 1.0 / v
-        q = max(0.0, float((w_fe * (y - _weighted_mean(y, w_fe)) ** 2).sum()))
-        q_p = float(chdtrc(k - 1, q))
-        if method == "FE":
-            # metafor returns NaN when Q = 0 (0/0); report 0 % heterogeneity instead.
-            i2 = max(0.0, 100.0 * (q - (k - 1)) / q) if q > 0 else 0.0
-            h2 = q / (k - 1)
-        else:
-            tr_p, _ = _p_matrix_traces(w_fe)
-            vt = (k - 1) / tr_p
-            i2 = 100.0 * tau2 / (vt + tau2)
-            h2 = tau2 / vt + 1.0
-    else:
-        q, q_p, i2, h2 = 0.0, 1.0, 0.0, 1.0
-
+    core = _fit(y, v, np.ones((k, 1)), method, test, ci_level)
+    estimate, se = float(core.beta[0]), float(core.se[0])
     if method == "FE":
         pi_lower = pi_upper = math.nan
     else:
-        half = crit * math.sqrt(var_est + tau2)
+        half = core.crit * math.sqrt(se**2 + core.tau2)
         pi_lower, pi_upper = estimate - half, estimate + half
-
     return MetaResult(
         method=method,
         test=test,
         estimate=estimate,
         std_error=se,
-        statistic=stat,
-        df=df,
-        p_value=p_value,
-        ci_lower=estimate - crit * se,
-        ci_upper=estimate + crit * se,
+        statistic=float(core.statistic[0]),
+        df=core.df,
+        p_value=float(core.p_value[0]),
+        ci_lower=estimate - core.crit * se,
+        ci_upper=estimate + core.crit * se,
         ci_level=ci_level,
-        tau2=tau2,
-        tau2_se=fit.tau2_se,
-        tau=math.sqrt(tau2),
-        i2=i2,
-        h2=h2,
-        q=q,
+        tau2=core.tau2,
+        tau2_se=core.tau2_se,
+        tau=math.sqrt(core.tau2),
+        i2=core.i2,
+        h2=core.h2,
+        q=core.q,
         q_df=k - 1,
-        q_p_value=q_p,
+        q_p_value=core.q_p_value,
         pi_lower=pi_lower,
         pi_upper=pi_upper,
         k=k,
-        iterations=fit.iterations,
+        iterations=core.iterations,
         scale=scale,
         labels=labs,
         yi=tuple(float(x) for x in y),
         vi=tuple(float(x) for x in v),
-        weights=tuple(float(x) for x in w / w.sum()),
+        weights=tuple(float(x) for x in core.weights / core.weights.sum()),
     )
+
+
+@dataclass(frozen=True)
+class _Core:
+    """One fitted normal-normal model with moderators ``X`` (metafor's ``rma.uni`` internals)."""
+
+    beta: np.ndarray
+    vb: np.ndarray
+    se: np.ndarray
+    statistic: np.ndarray
+    p_value: np.ndarray
+    df: float
+    crit: float
+    tau2: float
+    tau2_se: float
+    iterations: int
+    i2: float
+    h2: float
+    q: float
+    q_p_value: float
+    weights: np.ndarray
+    s2w: float
+
+
+def _fit(y: np.ndarray, v: np.ndarray, x: np.ndarray, method: str, test: str, ci_level: float) -> _Core:
+    """Fit as metafor's ``rma(yi, vi, mods = X, method =, test =)`` (``X`` includes the intercept).
+
+    ``test="knha"`` multiplies the coefficients' covariance by
+    :math:`s^2_w = \\sum w_i (y_i - x_i'\\hat\\beta)^2/(k-p)` (Knapp & Hartung 2003; Sidik &
+    Jonkman 2002) and uses t on ``k - p`` df; ``"adhoc"`` uses :math:`\\max(1, s^2_w)`, so the
+    interval is never narrower than the ``z`` interval's variance (Knapp & Hartung 2003, sec. 4;
+    Röver, Knapp & Friede 2015), as metafor's ``test="adhoc"``.
+    """
+    from scipy.special import chdtrc, ndtr, ndtri, stdtr, stdtrit
+
+    k, p = x.shape
+    fit = METHODS.get(method)(y, v, x)
+    tau2 = fit.tau2
+    w = 1.0 / (v + tau2)
+    beta, vb = _wls(y, w, x)
+    s2w = 1.0
+    if test != "z":
+        rss = float((w * (y - x @ beta) ** 2).sum())
+        s2w = 0.0 if rss <= np.finfo(float).eps else rss / (k - p)
+        if test == "adhoc":
+            s2w = max(1.0, s2w)
+        vb = vb * s2w
+    se = np.sqrt(np.diag(vb))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        stat = beta / se
+    alpha_half = (1.0 - ci_level) / 2.0
+    if test != "z":
+        df = float(k - p)
+        p_value = 2.0 * stdtr(df, -np.abs(stat))
+        crit = float(stdtrit(df, 1.0 - alpha_half))
+    else:
+        df = math.inf
+        p_value = 2.0 * ndtr(-np.abs(stat))
+        crit = float(ndtri(1.0 - alpha_half))
+
+    # Heterogeneity always uses fixed-effect weights (metafor's QE, I^2, H^2).
+    if k > p:
+        w_fe = 1.0 / v
+        q = max(0.0, _weighted_rss(y, w_fe, x))
+        q_p = float(chdtrc(k - p, q))
+        if method == "FE":
+            # metafor returns NaN when Q = 0 (0/0); report 0 % heterogeneity instead.
+            i2 = max(0.0, 100.0 * (q - (k - p)) / q) if q > 0 else 0.0
+            h2 = q / (k - p)
+        else:
+            tr_p, _ = _p_matrix_traces(w_fe, x)
+            vt = (k - p) / tr_p
+            i2 = 100.0 * tau2 / (vt + tau2)
+            h2 = tau2 / vt + 1.0
+    else:
+        q, q_p, i2, h2 = 0.0, 1.0, 0.0, 1.0
+    return _Core(beta=beta, vb=vb, se=se, statistic=stat, p_value=np.asarray(p_value, dtype=float), df=df, crit=crit,
+                 tau2=tau2, tau2_se=fit.tau2_se, iterations=fit.iterations, i2=i2, h2=h2, q=q, q_p_value=q_p,
+                 weights=w, s2w=s2w)
 
 
 def meta_from_estimates(
@@ -496,3 +586,176 @@ def meta_from_estimates(
         labels=labels,
         scale=scale,
     )
+
+
+@dataclass(frozen=True)
+class MetaRegression:
+    """A meta-regression, as metafor's ``rma(yi, vi, mods = ~ ..., method =, test =)``.
+
+    One entry per coefficient in ``terms`` (the intercept first) for ``estimate`` ...
+    ``ci_upper``. ``qm`` is the omnibus test that every moderator coefficient is 0 (the
+    between-subgroup test when the moderators code one categorical characteristic): a
+    chi-square on ``qm_df`` df (``test="z"``) or an F on (``qm_df``, ``df``) df otherwise.
+    ``qe`` is the test for residual heterogeneity on ``k - p`` df.
+    """
+
+    method: str
+    test: str
+    terms: tuple[str, ...]
+    estimate: tuple[float, ...]
+    std_error: tuple[float, ...]
+    statistic: tuple[float, ...]
+    p_value: tuple[float, ...]
+    ci_lower: tuple[float, ...]
+    ci_upper: tuple[float, ...]
+    df: float
+    ci_level: float
+    tau2: float
+    tau2_se: float
+    i2: float
+    h2: float
+    qe: float
+    qe_df: int
+    qe_p_value: float
+    qm: float
+    qm_df: int
+    qm_p_value: float
+    k: int
+
+
+def meta_regression(
+    yi: Sequence[float] | np.ndarray,
+    vi: Sequence[float] | np.ndarray,
+    mods: np.ndarray,
+    terms: Sequence[str],
+    *,
+    method: str = "REML",
+    test: str = "z",
+    ci_level: float = 0.95,
+) -> MetaRegression:
+    """Regress site effects on site characteristics as ``rma(yi, vi, mods = mods, ...)``.
+
+    ``mods`` is the k x m matrix of moderator columns (without the intercept, which is
+    added, as metafor does); ``terms`` names its columns. Refused (``ValueError``) unless
+    there are more sites than coefficients plus one, so that both the coefficients and the
+    residual heterogeneity rest on at least one degree of freedom each.
+    """
+    method = check_choice("method", method, METHODS.names())
+    test = check_choice("test", test, TESTS)
+    if not 0.0 < float(ci_level) < 1.0:
+        raise ValueError(f"The 'ci_level' parameter must be a number in the open range (0, 1); got {ci_level!r}.")
+    y = _as_vector("yi", yi)
+    v = _as_vector("vi", vi)
+    m = np.asarray(mods, dtype=float)
+    if m.ndim != 2 or m.shape[0] != y.size or v.size != y.size:
+        raise ValueError(f"The 'mods' parameter must be a matrix with one row per estimate ({y.size}); got {m.shape}.")
+    if len(terms) != m.shape[1]:
+        raise ValueError(f"The 'terms' parameter must name each of the {m.shape[1]} moderator columns; got {len(terms)}.")
+    x = np.column_stack([np.ones(y.size), m])
+    k, p = x.shape
+    if k < p + 2:
+        raise ValueError(
+            f"A meta-regression with {p} coefficients needs at least {p + 2} sites; got {k}."
+        )
+    if np.linalg.matrix_rank(x) < p:
+        raise ValueError("The moderators are collinear with each other or the intercept (every site has the same "
+                         "value, or one column is a combination of others); drop one.")
+    core = _fit(y, v, x, method, test, float(ci_level))
+    from scipy.special import chdtrc, fdtrc
+
+    btt = slice(1, p)
+    b = core.beta[btt]
+    qm = float(b @ np.linalg.solve(core.vb[btt, btt], b))
+    m_df = p - 1
+    if test == "z":
+        qm_p = float(chdtrc(m_df, qm))
+    else:
+        qm /= m_df
+        qm_p = float(fdtrc(m_df, k - p, qm))
+    return MetaRegression(
+        method=method, test=test, terms=("intercept", *terms),
+        estimate=tuple(float(x) for x in core.beta), std_error=tuple(float(x) for x in core.se),
+        statistic=tuple(float(x) for x in core.statistic), p_value=tuple(float(x) for x in core.p_value),
+        ci_lower=tuple(float(x) for x in core.beta - core.crit * core.se),
+        ci_upper=tuple(float(x) for x in core.beta + core.crit * core.se),
+        df=core.df, ci_level=float(ci_level), tau2=core.tau2, tau2_se=core.tau2_se, i2=core.i2, h2=core.h2,
+        qe=core.q, qe_df=k - p, qe_p_value=core.q_p_value, qm=qm, qm_df=m_df, qm_p_value=qm_p, k=k,
+    )
+
+
+# --------------------------------------------------------------------------- effect sizes from summary data
+
+CONTINUITY_CORRECTION = 0.5
+
+
+def effect_size(measure: str, **data: float) -> tuple[float, float]:
+    r"""One study's effect and sampling variance from summary data, as metafor's ``escalc()``.
+
+    ``measure`` and its inputs (arm 1 = intervention, arm 2 = control):
+
+    ``risk_difference`` / ``log_risk_ratio`` / ``log_odds_ratio`` (escalc ``RD``/``RR``/``OR``)
+        ``events1, total1, events2, total2``. If any of the four cells is 0, 1/2 is added to
+        every cell of that study (escalc's defaults ``add = 1/2, to = "only0", drop00 = FALSE``).
+        RD: :math:`p_1 - p_2`, :math:`v = p_1(1-p_1)/n_1 + p_2(1-p_2)/n_2`;
+        RR: :math:`\log(p_1/p_2)`, :math:`v = 1/a - 1/n_1 + 1/c - 1/n_2`;
+        OR: :math:`\log(ad/bc)`, :math:`v = 1/a + 1/b + 1/c + 1/d`.
+    ``mean_difference`` / ``smd`` (escalc ``MD``/``SMD``)
+        ``mean1, sd1, n1, mean2, sd2, n2``. MD: :math:`v = s_1^2/n_1 + s_2^2/n_2`.
+        SMD is Hedges' g with the exact small-sample factor
+        :math:`J = \Gamma(m/2) / (\sqrt{m/2}\,\Gamma((m-1)/2))`, :math:`m = n_1+n_2-2`, and
+        :math:`v = 1/n_1 + 1/n_2 + g^2/(2(n_1+n_2))` (escalc's default ``vtype = "LS"``).
+    ``log_rate_ratio`` (escalc ``IRR``)
+        ``events1, time1, events2, time2``; 1/2 is added to both counts when either is 0;
+        :math:`v = 1/x_1 + 1/x_2`.
+
+    Examples
+    --------
+    >>> [round(x, 6) for x in effect_size("risk_difference", events1=12, total1=100, events2=7, total2=98)]
+    [0.048571, 0.001733]
+    """
+    from scipy.special import gammaln
+
+    def need(*names: str) -> list[float]:
+        missing = [n for n in names if n not in data]
+        extra = sorted(set(data) - set(names))
+        if missing or extra:
+            raise ValueError(f"The {measure!r} measure needs exactly {', '.join(names)}; "
+                             f"missing {missing or 'none'}, unexpected {extra or 'none'}.")
+        return [float(data[n]) for n in names]
+
+    if measure in ("risk_difference", "log_risk_ratio", "log_odds_ratio"):
+        a, n1, c, n2 = need("events1", "total1", "events2", "total2")
+        if not (0 <= a <= n1 and 0 <= c <= n2 and n1 > 0 and n2 > 0):
+            raise ValueError(f"Events must lie between 0 and the total in each arm; got {a}/{n1} and {c}/{n2}.")
+        b, d = n1 - a, n2 - c
+        if min(a, b, c, d) == 0:
+            a, b, c, d = (x + CONTINUITY_CORRECTION for x in (a, b, c, d))
+            n1, n2 = a + b, c + d
+        p1, p2 = a / n1, c / n2
+        if measure == "risk_difference":
+            return p1 - p2, p1 * (1 - p1) / n1 + p2 * (1 - p2) / n2
+        if measure == "log_risk_ratio":
+            return math.log(p1 / p2), 1 / a - 1 / n1 + 1 / c - 1 / n2
+        return math.log(a * d / (b * c)), 1 / a + 1 / b + 1 / c + 1 / d
+    if measure in ("mean_difference", "smd"):
+        m1, s1, n1, m2, s2, n2 = need("mean1", "sd1", "n1", "mean2", "sd2", "n2")
+        if min(n1, n2) < 2 or min(s1, s2) < 0:
+            raise ValueError(f"Each arm needs n >= 2 and sd >= 0; got n = {n1:g}, {n2:g} and sd = {s1:g}, {s2:g}.")
+        if measure == "mean_difference":
+            return m1 - m2, s1**2 / n1 + s2**2 / n2
+        m = n1 + n2 - 2
+        sp = math.sqrt(((n1 - 1) * s1**2 + (n2 - 1) * s2**2) / m)
+        if sp <= 0:
+            raise ValueError("The standardised mean difference needs a pooled SD above 0.")
+        j = math.exp(float(gammaln(m / 2)) - math.log(math.sqrt(m / 2)) - float(gammaln((m - 1) / 2)))
+        g = j * (m1 - m2) / sp
+        return g, 1 / n1 + 1 / n2 + g**2 / (2 * (n1 + n2))
+    if measure == "log_rate_ratio":
+        x1, t1, x2, t2 = need("events1", "time1", "events2", "time2")
+        if min(x1, x2) < 0 or min(t1, t2) <= 0:
+            raise ValueError(f"Counts must be >= 0 and person-time > 0; got {x1:g}/{t1:g} and {x2:g}/{t2:g}.")
+        if min(x1, x2) == 0:
+            x1, x2 = x1 + CONTINUITY_CORRECTION, x2 + CONTINUITY_CORRECTION
+        return math.log(x1 / t1) - math.log(x2 / t2), 1 / x1 + 1 / x2
+    raise ValueError(f"Unknown effect measure {measure!r}; valid values: risk_difference, log_risk_ratio, "
+                     "log_odds_ratio, smd, mean_difference, log_rate_ratio.")

@@ -1,51 +1,17 @@
-r"""The programme report: every site's report plus a cross-site synthesis.
+r"""The programme report: what was pooled (only declared families), every site's report, and the numbers.
 
-``render_programme_report(programme, out_html=..., pdf=...)`` reads each site's
-results JSON (``results:`` in the programme file) and writes one
-self-contained HTML file (and optionally its PDF): an overview, the synthesis,
-summaries by programme area and by EAST lever, then one section per site with
-the same content as the site report.
+``render_programme_report(programme, out_html=..., pdf=..., json_out=..., csv_out=...)`` reads each
+site's results JSON (``results:`` in the programme file) and any summary data, pools each family
+the programme file declares (:mod:`bitframe.report.synthesis`) and writes one self-contained HTML
+file: an executive summary for commissioners, an overview, the synthesis (one section per family
+with its forest plot, models, moderators and cautions; the outcomes not pooled side by side with
+the reason), summaries by programme area and by EAST lever (counts, never pooled), then one
+section per site with the same content as the site report. ``json_out``/``csv_out`` write every
+number of the synthesis at full precision (``docs/programme-results.schema.json``).
 
-Which effects are pooled (the comparability rule)
--------------------------------------------------
-Every pre-registered effect (``effects`` in the results: one intervention arm
-against the site's control, for one outcome) is a candidate. Effects are
-comparable when they measure the same kind of outcome on the same scale:
-
-1. **Same outcome.** An outcome id used by two or more sites, with the same
-   outcome type everywhere, forms a group (any role). It is pooled on the
-   first measure every member has, in this order: binary, the risk difference
-   (then the log odds ratio); continuous, the mean difference (then the
-   standardised mean difference); count, the log rate ratio (then the mean
-   difference).
-2. **Same type.** The *primary* outcomes of each type form a group across
-   sites: binary on the risk difference, continuous on the standardised mean
-   difference (Hedges' g), count on the log rate ratio. A type group identical
-   to a same-outcome group is not repeated.
-
-A group needs estimates from at least two sites. Rows lacking the group's
-measure (e.g. a binary outcome analysed only by logistic regression in a type
-group on the risk-difference scale) are left out and listed under the group.
-
-Measures: the risk difference and mean difference are the pre-registered
-estimate and standard error. Log rate (odds) ratios come from the effect row if
-it is on that scale, else from an additional analytic estimate (``additional``,
-e.g. the Poisson regression reported beside an OLS analysis); a ratio given
-with only a confidence interval has :math:`SE = (\log u - \log l)/(2 z_{1-\alpha/2})`.
-Hedges' g is :math:`g = J\,\hat\delta/s_p` with
-:math:`s_p^2 = ((n_1-1)s_1^2 + (n_0-1)s_0^2)/(n_1+n_0-2)` from the outcome
-summaries, :math:`J = 1 - 3/(4(n_1+n_0) - 9)` and :math:`SE(g) = J\,SE(\hat\delta)/s_p`,
-so the model-based (covariate-adjusted, cluster-robust) precision carries over
-(Borenstein M et al. 2009, *Introduction to Meta-Analysis*, ch. 4).
-
-Each group is pooled by :func:`bitframe.report.meta.meta_analysis` with the
-common-effect model (FE) and random-effects models with DerSimonian-Laird and
-REML estimates of :math:`\tau^2` (z-tests; metafor's defaults), with
-:math:`I^2`, Cochran's Q and the 95% prediction interval.
-
-Contrasts from a multi-arm site share its control group, so they are not
-independent; they are pooled as separate rows, which overstates the precision
-a little (Higgins JPT et al., *Cochrane Handbook* 6.4, section 23.3.4).
+The executive summary follows the evidence-language rules of the site report
+(``docs/report-language.md``): direction words only when the pooled test rejects no effect at
+``1 - ci_level``, strength of evidence in Bland's words, and the interval always shown.
 """
 
 from __future__ import annotations
@@ -53,15 +19,16 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from bitframe.analyse.results import AnalysisResult, EffectEstimate
+from bitframe.analyse.results import AnalysisResult
 from bitframe.errors import BitframeError
-from bitframe.protocol.vocabulary import EAST_LEVERS, OUTCOME_TYPES, PROGRAMME_AREAS, OutcomeType
+from bitframe.protocol.vocabulary import EAST_LEVERS, EFFECT_MEASURES, META_METHODS, META_TESTS, PROGRAMME_AREAS
 from bitframe.report.render import (
     RenderedReport,
+    decide,
     describe_effect,
     evidence,
     fmt_number,
@@ -75,45 +42,40 @@ from bitframe.report.render import (
     render_template,
     write_report,
 )
+from bitframe.report.synthesis import FamilyResult, ProgrammeSynthesis, synthesise
 
 if TYPE_CHECKING:
     from bitframe.protocol.programme import Programme
-    from bitframe.protocol.schema import Outcome, Protocol
+    from bitframe.protocol.schema import Protocol
     from bitframe.report.meta import MetaResult
 
 __all__ = [
-    "MEASURES",
-    "ProgrammeSynthesis",
+    "FUNNEL_MIN_K",
     "SiteData",
-    "SynthesisGroup",
-    "SynthesisRow",
     "build_programme_context",
     "load_sites",
     "programme_synthesis",
     "render_programme_html",
     "render_programme_report",
+    "write_synthesis_files",
 ]
 
-# measure -> (label, display transform name, axis label)
-MEASURES: dict[str, tuple[str, str, str]] = {
-    "risk_difference": ("risk difference", "pp", "Risk difference in percentage points"),
-    "mean_difference": ("mean difference", "identity", "Difference in means"),
-    "smd": ("standardised mean difference (Hedges' g)", "identity", "Standardised mean difference (Hedges' g)"),
-    "log_rate_ratio": ("rate ratio", "exp", "Rate ratio (log scale)"),
-    "log_odds_ratio": ("odds ratio", "exp", "Odds ratio (log scale)"),
+AXIS_LABELS = {
+    "risk_difference": "Risk difference in percentage points",
+    "log_risk_ratio": "Risk ratio (log scale)",
+    "log_odds_ratio": "Odds ratio (log scale)",
+    "smd": "Standardised mean difference (Hedges' g)",
+    "mean_difference": "Difference in means",
+    "log_rate_ratio": "Rate ratio (log scale)",
 }
-SAME_OUTCOME_ORDER = {
-    "binary": ("risk_difference", "log_odds_ratio"),
-    "continuous": ("mean_difference", "smd"),
-    "count": ("log_rate_ratio", "mean_difference"),
-}
-TYPE_MEASURE: dict[OutcomeType, str] = {"binary": "risk_difference", "continuous": "smd", "count": "log_rate_ratio"}
-METHODS = ("FE", "DL", "REML")
+# Funnel plots and tests for small-study effects need at least 10 studies to tell asymmetry from
+# chance (Sterne JAC et al. BMJ 2011;343:d4002, recommendation 1).
+FUNNEL_MIN_K = 10
 
 
 @dataclass(frozen=True)
 class SiteData:
-    """One site of a programme: its protocol and (if it has reported) its checked results."""
+    """One protocol site of a programme: its protocol and (if it has reported) its checked results."""
 
     index: int
     name: str
@@ -121,6 +83,7 @@ class SiteData:
     results: AnalysisResult | None
     results_path: Path | None
     protocol_path: Path | None = None
+    site_id: str = ""
 
     @property
     def prefix(self) -> str:
@@ -129,289 +92,102 @@ class SiteData:
         return f"site-{self.index + 1}-{_id_safe(self.protocol.trial.id)}-"
 
 
-@dataclass(frozen=True)
-class SynthesisRow:
-    """One site's contrast (arm vs control, one outcome) on a poolable measure."""
-
-    site: str
-    trial_id: str
-    programme_area: str
-    arm: str
-    arm_name: str
-    east: tuple[str, ...]
-    outcome: str
-    outcome_label: str
-    outcome_type: str
-    role: str
-    measure: str
-    yi: float
-    sei: float
-    p_value: float | None
-
-    @property
-    def label(self) -> str:
-        return f"{self.site}: {self.arm_name}"
-
-
-@dataclass(frozen=True)
-class SynthesisGroup:
-    """Comparable contrasts and their FE, DL and REML meta-analyses (``fits`` in that order)."""
-
-    key: str
-    title: str
-    rule: str  # "same outcome" or "same type"
-    outcome_type: str
-    measure: str
-    rows: tuple[SynthesisRow, ...]
-    fits: tuple[MetaResult, ...]
-    left_out: tuple[str, ...] = ()
-
-    def fit(self, method: str) -> MetaResult:
-        return next(f for f in self.fits if f.method == method)
-
-    def to_frame(self):
-        """One row per model: the group, the measure and metafor-style summary columns."""
-        import pandas as pd
-
-        return pd.DataFrame([{"group": self.key, "rule": self.rule, "measure": self.measure, **f.to_dict()}
-                             for f in self.fits])
-
-
-@dataclass(frozen=True)
-class ProgrammeSynthesis:
-    groups: tuple[SynthesisGroup, ...]
-    rows: tuple[SynthesisRow, ...] = field(default=())
-
-    def to_frame(self):
-        import pandas as pd
-
-        frames = [g.to_frame() for g in self.groups]
-        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-
-
 # --------------------------------------------------------------------------- loading
 
 
 def load_sites(programme: Programme) -> list[SiteData]:
-    """Each site's protocol and results (checked against the site's trial id); all problems at once."""
+    """Each protocol site's protocol and results (checked against its trial id); all problems at once."""
     problems = []
-    sites = []
-    for i, s in enumerate(programme.sites):
+    sites: list[SiteData] = []
+    for s in programme.sites:
         protocol = s.protocol
+        if protocol is None:
+            continue
         results = None
         if s.results_path is not None:
             try:
                 results = load_results(s.results_path, trial_id=protocol.trial.id)
             except BitframeError as exc:
                 problems.extend(exc.problems)
-        name = s.spec.name or protocol.trial.site
-        sites.append(SiteData(i, name, protocol, results, s.results_path, getattr(s, "protocol_path", None)))
+        sites.append(SiteData(len(sites), s.name, protocol, results, s.results_path, s.protocol_path, s.id))
     if problems:
         raise BitframeError(problems)
     return sites
 
 
-# --------------------------------------------------------------------------- measures
-
-
-def _num(x: float | None) -> float | None:
-    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else None
-
-
-def _log_ratio(row: EffectEstimate) -> tuple[float, float] | None:
-    from statistics import NormalDist
-
-    scale = row.scale
-    est, se = _num(row.estimate), _num(row.std_error)
-    if scale in ("log_rate_ratio", "log_odds_ratio"):
-        return (est, se) if est is not None and se is not None and se > 0 else None
-    if scale in ("rate_ratio", "odds_ratio"):
-        lo, hi = _num(row.ci_lower), _num(row.ci_upper)
-        if est is None or lo is None or hi is None or min(est, lo, hi) <= 0 or hi <= lo:
-            return None
-        z = NormalDist().inv_cdf(0.5 + row.ci_level / 2)
-        return math.log(est), (math.log(hi) - math.log(lo)) / (2 * z)
-    return None
-
-
-def _measures(site: SiteData, effect: EffectEstimate, otype: str) -> dict[str, tuple[float, float]]:
-    """Every poolable measure this effect offers: measure -> (yi, sei)."""
-    additional = site.results.additional if site.results is not None else ()
-    out: dict[str, tuple[float, float]] = {}
-    est, se = _num(effect.estimate), _num(effect.std_error)
-    scale = effect.scale or "difference"
-    if scale in ("difference", "marginal_effect") and est is not None and se is not None and se > 0:
-        out["risk_difference" if otype == "binary" else "mean_difference"] = (est, se)
-        if otype == "continuous":
-            smd = _hedges_g(site, effect, est, se)
-            if smd is not None:
-                out["smd"] = smd
-    wanted = {"count": ("log_rate_ratio", ("rate_ratio", "log_rate_ratio")),
-              "binary": ("log_odds_ratio", ("odds_ratio", "log_odds_ratio"))}.get(otype)
-    if wanted:
-        measure, scales = wanted
-        candidates = [effect] + [
-            r for r in additional
-            if r.outcome == effect.outcome and r.arm == effect.arm and (r.method or "analytic") == "analytic"
-        ]
-        for r in candidates:
-            if r.scale in scales:
-                lr = _log_ratio(r)
-                if lr is not None:
-                    out[measure] = lr
-                    break
-    return out
-
-
-def _hedges_g(site: SiteData, effect: EffectEstimate, est: float, se: float) -> tuple[float, float] | None:
-    protocol = site.protocol
-    control = protocol.control.id if protocol.control else protocol.arms[0].id
-    summaries = site.results.outcome_summaries if site.results is not None else ()
-    summ = {(s.outcome, s.arm): s for s in summaries}
-    a = summ.get((effect.outcome, effect.arm))
-    c = summ.get((effect.outcome, control))
-    if not a or not c:
-        return None
-    n1, n0, s1, s0 = _num(a.n), _num(c.n), _num(a.sd), _num(c.sd)
-    if n1 is None or n0 is None or s1 is None or s0 is None or n1 + n0 <= 2:
-        return None
-    sp = math.sqrt(((n1 - 1) * s1**2 + (n0 - 1) * s0**2) / (n1 + n0 - 2))
-    if sp <= 0:
-        return None
-    j = 1 - 3 / (4 * (n1 + n0) - 9)
-    return j * est / sp, j * se / sp
-
-
-Candidate = tuple[SiteData, EffectEstimate, "Outcome", dict[str, tuple[float, float]]]
-
-
-def _candidate_rows(sites: Sequence[SiteData]) -> list[Candidate]:
-    out = []
-    for site in sites:
-        if not site.results:
-            continue
-        outcomes = {o.id: o for o in site.protocol.outcomes}
-        for e in site.results.effects:
-            o = outcomes.get(e.outcome)
-            if o is None or (e.method or "analytic") != "analytic":
-                continue
-            out.append((site, e, o, _measures(site, e, o.type)))
-    return out
-
-
-def _row(site: SiteData, e: EffectEstimate, o: Outcome, measure: str, value: tuple[float, float]) -> SynthesisRow:
-    arms = {a.id: a for a in site.protocol.arms}
-    arm = arms.get(e.arm)
-    east = tuple(arm.mechanism.east) if arm is not None and arm.mechanism is not None else ()
-    return SynthesisRow(
-        site=site.name, trial_id=site.protocol.trial.id, programme_area=site.protocol.trial.programme_area,
-        arm=e.arm, arm_name=arm.name if arm is not None else e.arm, east=east,
-        outcome=o.id, outcome_label=o.description or o.id, outcome_type=o.type, role=o.role, measure=measure,
-        yi=value[0], sei=value[1], p_value=_num(e.p_adjusted) if _num(e.p_adjusted) is not None
-        else _num(e.p_value),
-    )
-
-
-def _fit_group(key: str, title: str, rule: str, otype: str, measure: str, members: list[Candidate], ci_level: float,
-               left_out: Sequence[str] = ()) -> SynthesisGroup | None:
-    from bitframe.report.meta import meta_analysis
-
-    rows = tuple(_row(s, e, o, measure, m[measure]) for s, e, o, m in members)
-    if len({r.trial_id for r in rows}) < 2:
-        return None
-    labels = [r.label for r in rows]
-    if len(set(labels)) < len(labels):
-        labels = [f"{r.label} ({r.outcome})" for r in rows]
-    fits = tuple(meta_analysis([r.yi for r in rows], sei=[r.sei for r in rows], method=m, ci_level=ci_level,
-                               labels=labels, scale=measure) for m in METHODS)
-    return SynthesisGroup(key=key, title=title, rule=rule, outcome_type=otype, measure=measure, rows=rows, fits=fits,
-                          left_out=tuple(left_out))
-
-
-def programme_synthesis(sites: Sequence[SiteData], *, ci_level: float = 0.95) -> ProgrammeSynthesis:
-    """Group comparable effects across sites (see the module docstring) and meta-analyse each group."""
-    if not (isinstance(ci_level, (int, float)) and 0 < ci_level < 1):
-        raise ValueError(f"The 'ci_level' parameter must be in the open range (0, 1); got {ci_level!r}.")
-    cands = _candidate_rows(sites)
-    groups: list[SynthesisGroup] = []
-    seen: set[frozenset] = set()
-    # 1. Same outcome id at two or more sites, same type.
-    by_outcome: dict[tuple[str, str], list[Candidate]] = {}
-    for c in cands:
-        by_outcome.setdefault((c[2].id, c[2].type), []).append(c)
-    for (oid, otype), members in by_outcome.items():
-        if len({c[0].index for c in members}) < 2:
-            continue
-        measure = next((m for m in SAME_OUTCOME_ORDER[otype] if all(m in c[3] for c in members)), None)
-        if measure is None:
-            continue
-        g = _fit_group(f"outcome-{oid}", f"Outcome \u201c{oid}\u201d at {len({c[0].index for c in members})} sites",
-                       "same outcome", otype, measure, members, ci_level)
-        if g is not None:
-            groups.append(g)
-            seen.add(frozenset((r.trial_id, r.arm, r.outcome) for r in g.rows))
-    # 2. Primary outcomes of one type across sites.
-    for otype, measure in TYPE_MEASURE.items():
-        members = [c for c in cands if c[2].type == otype and c[2].role == "primary"]
-        usable = [c for c in members if measure in c[3]]
-        left = [f"{c[0].name}: {c[2].id} ({c[1].arm}) has no {MEASURES[measure][0]}"
-                for c in members if measure not in c[3]]
-        key = frozenset((c[0].protocol.trial.id, c[1].arm, c[2].id) for c in usable)
-        if not usable or key in seen:
-            continue
-        g = _fit_group(f"type-{otype}", f"Primary {OUTCOME_TYPES[otype].label.lower()} outcomes", "same type", otype, measure,
-                       usable, ci_level, left)
-        if g is not None:
-            groups.append(g)
-    return ProgrammeSynthesis(groups=tuple(groups))
+def programme_synthesis(programme: Programme, sites: Sequence[SiteData]) -> ProgrammeSynthesis:
+    """Pool the programme's declared families (see :mod:`bitframe.report.synthesis`)."""
+    return synthesise(programme, {s.site_id: s.results for s in sites})
 
 
 # --------------------------------------------------------------------------- formatting
 
 
 def _transform(measure: str):
-    kind = MEASURES[measure][1]
-    if kind == "pp":
+    if measure == "risk_difference":
         return lambda v: 100.0 * v, 1, "pp"
-    if kind == "exp":
+    if EFFECT_MEASURES[measure].log_scale:
         return math.exp, 2, ""
     return (lambda v: v), (3 if measure == "smd" else 2), ""
 
 
-def _fmt_value(measure: str, v: float, *, signed: bool = False) -> str:
+def _fmt_value(measure: str, v: float | None, *, signed: bool = False) -> str:
     tf, digits, _ = _transform(measure)
     if v is None or not math.isfinite(v):
         return "\u2014"
     x = tf(v)
-    if MEASURES[measure][1] == "exp":
+    if EFFECT_MEASURES[measure].log_scale:
         return fmt_number(x, digits)
     return fmt_signed(x, digits) if signed else fmt_number(x, digits)
 
 
-def _group_view(g: SynthesisGroup, pid: str) -> dict:
-    from bitframe.report.figures import PooledEstimate, forest_plot
+def _model_name(f: MetaResult) -> str:
+    if f.method == "FE":
+        return "Common effect (FE)"
+    return f"{_capital(META_METHODS[f.method].label)}, {META_TESTS[f.test].label} interval"
+
+
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _moderator_label(moderator: str) -> str:
+    """``programme_area`` -> "programme area"; ``east.social`` -> "the EAST lever Social"."""
+    from bitframe.protocol.vocabulary import COM_B, MINDSPACE
+
+    if moderator == "programme_area":
+        return "programme area"
+    group, tag = moderator.split(".", 1)
+    vocab, name = {"east": (EAST_LEVERS, "EAST lever"), "mindspace": (MINDSPACE, "MINDSPACE effect"),
+                   "com_b": (COM_B, "COM-B component")}[group]
+    return f"the {name} {vocab[tag].label}"
+
+
+def _group_view(g: FamilyResult, pid: str) -> dict:
+    from bitframe.report.figures import PooledEstimate, forest_plot, funnel_plot
     from bitframe.report.site import cell, table
 
     tf, digits, unit = _transform(g.measure)
-    reml = g.fit("REML")
-    level = level_text(reml.ci_level)
-    z = _z(reml.ci_level)
+    chosen = g.primary
+    level = level_text(chosen.ci_level)
+    z = _z(chosen.ci_level)
     site_rows = []
-    for r, w in zip(g.rows, reml.weights):
+    for r, w in zip(g.rows, chosen.weights):
         lo, hi = r.yi - z * r.sei, r.yi + z * r.sei
         site_rows.append([
             cell(r.site, header=True), cell(r.arm_name), cell(r.outcome_label),
+            cell("summary data" if r.source == "summary" else "bitframe results"),
             cell(_fmt_value(g.measure, r.yi, signed=True), num=True, cls="est"),
             cell(f"{_fmt_value(g.measure, lo)} to {_fmt_value(g.measure, hi)}", num=True, cls="ci"),
             cell(fmt_percent(w, 1), num=True, cls="weight"),
         ])
     model_rows = []
-    names = {"FE": "Common effect (FE)", "DL": "Random effects, DerSimonian-Laird", "REML": "Random effects, REML"}
-    for f in g.fits:
+    for role, f in [("chosen", chosen), *(("sensitivity", x) for x in g.fits)]:
         pi = (f"{_fmt_value(g.measure, f.pi_lower)} to {_fmt_value(g.measure, f.pi_upper)}"
               if f.method != "FE" else "\u2014")
         model_rows.append([
-            cell(names[f.method], header=True, method=f.method),
+            cell(_model_name(f) + (" (chosen)" if role == "chosen" else ""), header=True, method=f.method,
+                 test=f.test, role=role),
             cell(_fmt_value(g.measure, f.estimate, signed=True), num=True, cls="est", method=f.method),
             cell(f"{_fmt_value(g.measure, f.ci_lower)} to {_fmt_value(g.measure, f.ci_upper)}", num=True, cls="ci",
                  method=f.method),
@@ -422,39 +198,84 @@ def _group_view(g: SynthesisGroup, pid: str) -> dict:
             cell(f"{fmt_number(f.q, 2)} ({f.q_df} df), {p_phrase(f.q_p_value)}", num=True, cls="q", method=f.method),
             cell(pi, num=True, cls="pi", method=f.method),
         ])
-    label = MEASURES[g.measure][0]
-    tau_unit = " (pp\u00b2)" if unit == "pp" else (" (log scale)" if MEASURES[g.measure][1] == "exp" else "")
+    label = EFFECT_MEASURES[g.measure].label
+    log = EFFECT_MEASURES[g.measure].log_scale
+    tau_unit = " (pp\u00b2)" if unit == "pp" else (" (log scale)" if log else "")
     sites_tbl = table(f"{pid}tbl-sites", f"{g.title}: site estimates ({label})",
-                      ["Site", "Arm", "Outcome", (label.capitalize() + (" (pp)" if unit == "pp" else ""), True),
-                       (f"{level}% CI", True), ("Weight (REML)", True)], site_rows,
+                      ["Site", "Arm", "Outcome", "Source", (label.capitalize() + (" (pp)" if unit == "pp" else ""), True),
+                       (f"{level}% CI", True), ("Weight (chosen model)", True)], site_rows,
                       note="Site intervals here are normal (Wald) intervals from each estimate and its standard error, "
                            "as the meta-analysis uses them; each site's own report shows the interval of its "
                            "pre-registered analysis (e.g. t-based with few clusters).")
     models_tbl = table(f"{pid}tbl-models", f"{g.title}: pooled estimates ({label})",
                        ["Model", ("Estimate", True), (f"{level}% CI", True), ("p", True), ("\u03c4\u00b2" + tau_unit, True),
-                        ("I\u00b2", True), ("Cochran's Q", True), (f"{level}% prediction interval", True)], model_rows)
+                        ("I\u00b2", True), ("Cochran's Q", True), (f"{level}% prediction interval", True)], model_rows,
+                       note="The first row is the model the programme file chose; the others are sensitivity analyses "
+                            "with normal (z) intervals.")
     pooled = []
-    for f in g.fits:
+    for f in (chosen, *(x for x in g.fits if x.method == "FE")):
         has_pi = f.method != "FE" and math.isfinite(f.pi_lower)
         pooled.append(PooledEstimate(
-            label=names[f.method], estimate=tf(f.estimate), ci_lower=tf(f.ci_lower), ci_upper=tf(f.ci_upper),
+            label=_model_name(f), estimate=tf(f.estimate), ci_lower=tf(f.ci_lower), ci_upper=tf(f.ci_upper),
             pi_lower=tf(f.pi_lower) if has_pi else None, pi_upper=tf(f.pi_upper) if has_pi else None,
         ))
-    log = MEASURES[g.measure][1] == "exp"
-    note = (f"Heterogeneity (REML): \u03c4\u00b2 = {fmt_sig(reml.tau2 * (1e4 if unit == 'pp' else 1), 3)}, "
-            f"I\u00b2 = {fmt_sig(reml.i2, 2, max_decimals=1)}%, Q({reml.q_df}) = {fmt_number(reml.q, 2)}, "
-            f"{p_phrase(reml.q_p_value)}")
+    note = (f"Heterogeneity: \u03c4\u00b2 = {fmt_sig(chosen.tau2 * (1e4 if unit == 'pp' else 1), 3)}, "
+            f"I\u00b2 = {fmt_sig(chosen.i2, 2, max_decimals=1)}%, Q({chosen.q_df}) = {fmt_number(chosen.q, 2)}, "
+            f"{p_phrase(chosen.q_p_value)}. The line through the chosen model's diamond is its {level}% prediction "
+            "interval for a new site.")
     svg = forest_plot(
         [r.label for r in g.rows], [tf(r.yi) for r in g.rows], [tf(r.yi - z * r.sei) for r in g.rows],
-        [tf(r.yi + z * r.sei) for r in g.rows], weights=list(reml.weights), weight_header="Weight (REML)",
-        pooled=pooled, log_scale=log, ci_level=reml.ci_level, title=f"Forest plot: {g.title}",
-        x_label=MEASURES[g.measure][2], note=note, digits=digits, id_prefix=f"{pid}fig-forest", width=1000,
+        [tf(r.yi + z * r.sei) for r in g.rows], weights=list(chosen.weights), weight_header="Weight",
+        pooled=pooled, log_scale=log, ci_level=chosen.ci_level, title=f"Forest plot: {g.title}",
+        x_label=AXIS_LABELS[g.measure], note=note, digits=digits, id_prefix=f"{pid}fig-forest", width=1000,
     )
-    sentence = _pooled_sentence(g)
+    funnel = None
+    if len(g.rows) >= FUNNEL_MIN_K:
+        funnel = {"svg": funnel_plot([r.yi for r in g.rows], [r.sei for r in g.rows], pooled=chosen.estimate,
+                                     title=f"Funnel plot: {g.title}", x_label=f"{label.capitalize()} (analysis scale)",
+                                     id_prefix=f"{pid}fig-funnel"),
+                  "caption": f"{g.title}: each site's estimate against its standard error."}
+    funnel_note = (None if funnel else
+                   f"No funnel plot: {len(g.rows)} estimates, and a funnel plot needs at least {FUNNEL_MIN_K} to tell "
+                   "asymmetry from chance (Sterne et al., BMJ 2011;343:d4002).")
     return {"id": pid.rstrip("-"), "title": g.title, "rule": g.rule, "measure": label, "sites": sites_tbl,
             "models": models_tbl, "figure": {"svg": svg, "caption": f"{g.title}: site estimates and pooled estimates "
                                                                      f"({label}, {level}% CI)."},
-            "sentence": sentence, "left_out": list(g.left_out), "k": len(g.rows)}
+            "funnel": funnel, "funnel_note": funnel_note, "caution": g.caution,
+            "method": _model_name(chosen), "moderators": _moderator_views(g, pid),
+            "sentence": _pooled_sentence(g), "left_out": list(g.left_out), "k": len(g.rows)}
+
+
+def _moderator_views(g: FamilyResult, pid: str) -> list[dict]:
+    from bitframe.report.site import cell, table
+
+    out: list[dict[str, Any]] = []
+    for i, m in enumerate(g.moderators):
+        reg = m.regression
+        if reg is None:
+            out.append({"moderator": _moderator_label(m.moderator), "refused": m.refused, "table": None,
+                        "test": None})
+            continue
+        level = level_text(reg.ci_level)
+        rows = [[cell(t, header=True), cell(fmt_sig(reg.estimate[j], 3), num=True, cls="est"),
+                 cell(f"{fmt_sig(reg.ci_lower[j], 3)} to {fmt_sig(reg.ci_upper[j], 3)}", num=True, cls="ci"),
+                 cell(fmt_p(reg.p_value[j]), num=True, cls="p")] for j, t in enumerate(reg.terms)]
+        stat = (f"Q_M = {fmt_number(reg.qm, 2)} on {reg.qm_df} df" if reg.test == "z"
+                else f"F = {fmt_number(reg.qm, 2)} on {reg.qm_df} and {int(reg.df)} df")
+        words, _ = evidence(reg.qm_p_value)
+        out.append({
+            "moderator": _moderator_label(m.moderator), "refused": None,
+            "table": table(f"{pid}tbl-moderator-{i + 1}", f"{g.title}: meta-regression on "
+                           f"{_moderator_label(m.moderator)} "
+                           "(analysis scale)", ["Term", ("Coefficient", True), (f"{level}% CI", True), ("p", True)],
+                           rows, note=f"{_capital(META_METHODS[reg.method].label)}, {META_TESTS[reg.test].label} interval; "
+                                      f"k = {reg.k}; residual \u03c4\u00b2 = {fmt_sig(reg.tau2, 3)}."),
+            "test": f"Test of a difference by {_moderator_label(m.moderator)} (between-subgroup test): {stat}, "
+                    f"{p_phrase(reg.qm_p_value)} ({words} of a difference)."
+                    + (" With fewer than 10 sites per moderator, read this as exploratory (Cochrane Handbook "
+                       "6.4, section 10.11.5.1)." if reg.k < 10 * reg.qm_df else ""),
+        })
+    return out
 
 
 def _z(level: float) -> float:
@@ -463,19 +284,75 @@ def _z(level: float) -> float:
     return NormalDist().inv_cdf(0.5 + level / 2)
 
 
-def _pooled_sentence(g: SynthesisGroup) -> str:
-    reml = g.fit("REML")
-    label = MEASURES[g.measure][0]
-    level = level_text(reml.ci_level)
-    unit = " percentage points" if MEASURES[g.measure][1] == "pp" else ""
-    words, _ = evidence(reml.p_value)
-    pi = (f"; a new site's effect would be expected between {_fmt_value(g.measure, reml.pi_lower)} and "
-          f"{_fmt_value(g.measure, reml.pi_upper)}{unit} ({level}% prediction interval)")
-    return (f"Across {len(g.rows)} contrasts from {len({r.trial_id for r in g.rows})} sites, the random-effects (REML) "
-            f"pooled {label} is {_fmt_value(g.measure, reml.estimate, signed=MEASURES[g.measure][1] != 'exp')}{unit} "
-            f"({level}% CI {_fmt_value(g.measure, reml.ci_lower)} to {_fmt_value(g.measure, reml.ci_upper)}; "
-            f"{p_phrase(reml.p_value)}: {words} of an effect on average){pi}. "
-            f"I\u00b2 = {fmt_sig(reml.i2, 2, max_decimals=1)}% of the variation between sites is beyond chance.")
+def _decision(g: FamilyResult):
+    f = g.primary
+    null = 0.0
+    return decide(f.estimate, null, f.p_value, None, alpha=1 - f.ci_level)
+
+
+def _pooled_sentence(g: FamilyResult) -> str:
+    f = g.primary
+    label = EFFECT_MEASURES[g.measure].label
+    level = level_text(f.ci_level)
+    unit = " percentage points" if g.measure == "risk_difference" else ""
+    signed = not EFFECT_MEASURES[g.measure].log_scale
+    words, _ = evidence(f.p_value)
+    pi = ("" if f.method == "FE" else
+          f"; a new site's effect would be expected between {_fmt_value(g.measure, f.pi_lower)} and "
+          f"{_fmt_value(g.measure, f.pi_upper)}{unit} ({level}% prediction interval)")
+    return (f"Across {len(g.rows)} contrasts from {g.k_sites} sites, the pooled {label} "
+            f"({_model_name(f)}) is {_fmt_value(g.measure, f.estimate, signed=signed)}{unit} "
+            f"({level}% CI {_fmt_value(g.measure, f.ci_lower)} to {_fmt_value(g.measure, f.ci_upper)}; "
+            f"{p_phrase(f.p_value)}: {words} of an effect on average){pi}. "
+            f"I\u00b2 = {fmt_sig(f.i2, 2, max_decimals=1)}% of the variation between sites is beyond chance.")
+
+
+def _executive_summary(programme: Programme, sites: Sequence[SiteData], synthesis: ProgrammeSynthesis,
+                       contrasts: list[dict]) -> dict:
+    """Plain English for commissioners: what was tried where, what worked, how sure we can be."""
+    n_sites = len(programme.sites)
+    areas = sorted({PROGRAMME_AREAS[a].label.lower() for s in programme.sites
+                    if (a := s.characteristics()["programme_area"])})
+    reported = sum(1 for s in sites if s.results is not None)
+    summary_sites = sum(1 for s in programme.sites if s.protocol is None)
+    tried = (f"{n_sites} sites took part" + (f" across {', '.join(areas)}" if areas else "") + f": {reported} "
+             f"reported a bitframe trial" + (f" and {summary_sites} supplied summary data from a published or "
+                                              "external trial" if summary_sites else "") + ".")
+    clear = [c for c in contrasts if c["direction"] != "none"]
+    tried += (f" Of {len(contrasts)} primary comparisons reported by sites, {len(clear)} showed clear evidence of "
+              "an effect at their own pre-registered test." if contrasts else "")
+    worked = []
+    for g in synthesis.families:
+        f = g.primary
+        d = _decision(g)
+        label = EFFECT_MEASURES[g.measure].label
+        unit = " percentage points" if g.measure == "risk_difference" else ""
+        signed = not EFFECT_MEASURES[g.measure].log_scale
+        ci = (f"{_fmt_value(g.measure, f.estimate, signed=signed)}{unit}, {level_text(f.ci_level)}% CI "
+              f"{_fmt_value(g.measure, f.ci_lower)} to {_fmt_value(g.measure, f.ci_upper)}")
+        if d.rejects:
+            verb = "higher" if d.direction > 0 else "lower"
+            worked.append(f"{g.title}: across {g.k_sites} sites the outcome was {verb} with the interventions "
+                          f"(pooled {label} {ci}; {evidence(f.p_value)[0]}).")
+        else:
+            worked.append(f"{g.title}: there is no clear evidence of a difference across {g.k_sites} sites "
+                          f"(pooled {label} {ci}); this is not evidence that the interventions made no difference.")
+    if not synthesis.families:
+        worked.append("No results were pooled: the programme file declares no family of comparable outcomes with "
+                      "results from two or more sites.")
+    sure = []
+    for g in synthesis.families:
+        f = g.primary
+        text = f"{g.title}: " + (g.caution or f"{g.k_sites} sites.")
+        if f.method != "FE":
+            text += (f" The effect at a new site could plausibly lie between {_fmt_value(g.measure, f.pi_lower)} "
+                     f"and {_fmt_value(g.measure, f.pi_upper)}"
+                     f"{' percentage points' if g.measure == 'risk_difference' else ''} (prediction interval).")
+        sure.append(text)
+    if synthesis.not_pooled:
+        sure.append(f"{len(synthesis.not_pooled)} site results were not pooled because they measure different "
+                    "things or were not declared comparable; they are shown side by side below.")
+    return {"tried": tried, "worked": worked, "sure": sure}
 
 
 def _primary_contrasts(sites: Sequence[SiteData]) -> list[dict]:
@@ -483,45 +360,38 @@ def _primary_contrasts(sites: Sequence[SiteData]) -> list[dict]:
     from bitframe.report.site import registered_test
 
     out = []
-    cands = _candidate_rows(sites)
-    for site, e, o, measures in cands:
-        if o.role != "primary":
+    for site in sites:
+        if site.results is None:
             continue
         protocol = site.protocol
+        outcomes = {o.id: o for o in protocol.outcomes}
         arms = {a.id: a for a in protocol.arms}
         control = protocol.control or protocol.arms[0]
-        arm = arms.get(e.arm)
-        t = describe_effect(e, outcome_type=o.type, outcome_label=o.description or o.id,
-                            arm_name=arm.name if arm else e.arm, control_name=control.name, ci_level=e.ci_level,
-                            **registered_test(protocol, e.outcome))
-        east = tuple(arm.mechanism.east) if arm is not None and arm.mechanism is not None else ()
-        direction = "none"
-        if t.rejects:
-            direction = "up" if t.plot_estimate > t.null_value else "down"
-        out.append({
-            "site": site.name, "trial_id": protocol.trial.id, "area": protocol.trial.programme_area,
-            "area_label": PROGRAMME_AREAS[protocol.trial.programme_area].label, "arm": t.arm_name,
-            "east": east, "east_label": ", ".join(EAST_LEVERS[x].label for x in east) or "\u2014",
-            "outcome": o.id, "outcome_label": t.outcome_label, "text": t, "direction": direction,
-            "measures": measures, "type": o.type, "site_index": site.index,
-        })
+        for e in site.results.effects:
+            o = outcomes.get(e.outcome)
+            if o is None or o.role != "primary" or (e.method or "analytic") != "analytic":
+                continue
+            arm = arms.get(e.arm)
+            t = describe_effect(e, outcome_type=o.type, outcome_label=o.description or o.id,
+                                arm_name=arm.name if arm else e.arm, control_name=control.name, ci_level=e.ci_level,
+                                **registered_test(protocol, e.outcome))
+            east = tuple(arm.mechanism.east) if arm is not None and arm.mechanism is not None else ()
+            direction = "none"
+            if t.rejects:
+                direction = "up" if t.plot_estimate > t.null_value else "down"
+            out.append({
+                "site": site.name, "trial_id": protocol.trial.id, "area": protocol.trial.programme_area,
+                "area_label": PROGRAMME_AREAS[protocol.trial.programme_area].label, "arm": t.arm_name,
+                "east": east, "east_label": ", ".join(EAST_LEVERS[x].label for x in east) or "\u2014",
+                "outcome": o.id, "outcome_label": t.outcome_label, "text": t, "direction": direction,
+                "type": o.type, "site_index": site.index,
+            })
     return out
 
 
-def _summary_rows(label: str, members: list[dict], ci_level: float) -> list:
-    from bitframe.report.meta import meta_analysis
+def _summary_rows(label: str, members: list[dict]) -> list:
     from bitframe.report.site import cell
 
-    pooled = []
-    for otype, measure in TYPE_MEASURE.items():
-        ms = [m for m in members if m["type"] == otype and measure in m["measures"]]
-        if len({m["trial_id"] for m in ms}) >= 2:
-            f = meta_analysis([m["measures"][measure][0] for m in ms], sei=[m["measures"][measure][1] for m in ms],
-                              method="REML", ci_level=ci_level)
-            unit = " pp" if MEASURES[measure][1] == "pp" else ""
-            pooled.append(f"{MEASURES[measure][0]} {_fmt_value(measure, f.estimate, signed=MEASURES[measure][1] != 'exp')}"
-                          f"{unit} ({level_text(ci_level)}% CI {_fmt_value(measure, f.ci_lower)} to "
-                          f"{_fmt_value(measure, f.ci_upper)}; k = {len(ms)})")
     return [
         cell(label, header=True),
         cell(len({m["trial_id"] for m in members}), num=True),
@@ -529,30 +399,56 @@ def _summary_rows(label: str, members: list[dict], ci_level: float) -> list:
         cell(sum(m["direction"] == "up" for m in members), num=True, cls="n-up"),
         cell(sum(m["direction"] == "down" for m in members), num=True, cls="n-down"),
         cell(sum(m["direction"] == "none" for m in members), num=True, cls="n-none"),
-        cell("; ".join(pooled) or "\u2014"),
     ]
 
 
-def build_programme_context(programme: Programme, sites: Sequence[SiteData], *, ci_level: float = 0.95) -> dict:
+def _not_pooled_table(synthesis: ProgrammeSynthesis) -> dict:
+    from bitframe.report.site import cell, table
+
+    rows = []
+    for n in synthesis.not_pooled:
+        if n.measure is not None and n.measure in EFFECT_MEASURES:
+            est = _fmt_value(n.measure, n.estimate, signed=True)
+            ci = f"{_fmt_value(n.measure, n.ci_lower)} to {_fmt_value(n.measure, n.ci_upper)}"
+            what = EFFECT_MEASURES[n.measure].label
+        else:
+            est = fmt_sig(n.estimate, 3) if n.estimate is not None else "\u2014"
+            ci = (f"{fmt_sig(n.ci_lower, 3)} to {fmt_sig(n.ci_upper, 3)}" if n.ci_lower is not None
+                  and n.ci_upper is not None else "\u2014")
+            what = (n.measure or "").replace("_", " ")
+        rows.append([cell(n.site, header=True), cell(n.outcome_label), cell(n.outcome_type), cell(n.arm),
+                     cell(f"{est} ({what})", num=True, cls="est"), cell(ci, num=True, cls="ci"),
+                     cell(n.reason, cls="reason")])
+    return table("tbl-not-pooled", "Site results shown side by side, not pooled",
+                 ["Site", "Outcome", "Type", "Arm", ("Effect", True), ("CI", True), "Why not pooled"], rows,
+                 empty="Every reported outcome belongs to a pooled family.",
+                 note="Only outcomes the programme file declares comparable (a synthesis family) are pooled. "
+                      "Different outcomes are not pooled even when they are of the same type, because a pooled "
+                      "number would average things that measure different behaviours. Effects are on each "
+                      "site's own scale (risk differences in percentage points).")
+
+
+def build_programme_context(programme: Programme, sites: Sequence[SiteData]) -> dict:
     """Everything the programme template needs (pre-formatted)."""
     from bitframe.report.site import cell, site_context, table
 
-    synthesis = programme_synthesis(sites, ci_level=ci_level)
-    groups = [_group_view(g, f"synthesis-{i + 1}-") for i, g in enumerate(synthesis.groups)]
+    synthesis = programme_synthesis(programme, sites)
+    ci_level = programme.spec.synthesis.ci_level
+    groups = [_group_view(g, f"synthesis-{i + 1}-") for i, g in enumerate(synthesis.families)]
     contrasts = _primary_contrasts(sites)
     level = level_text(ci_level)
     columns: list[tuple[str, bool] | str] = ["", ("Sites", True), ("Contrasts", True), ("Up", True), ("Down", True),
-                                             ("Unclear", True), "Pooled (REML) where comparable"]
+                                             ("Unclear", True)]
     area_rows = []
     for area, option in PROGRAMME_AREAS.items():
         members = [c for c in contrasts if c["area"] == area]
         if members:
-            area_rows.append(_summary_rows(option.label, members, ci_level))
+            area_rows.append(_summary_rows(option.label, members))
     lever_rows = []
     for lever, option in EAST_LEVERS.items():
         members = [c for c in contrasts if lever in c["east"]]
         if members:
-            lever_rows.append(_summary_rows(option.label, members, ci_level))
+            lever_rows.append(_summary_rows(option.label, members))
     contrast_rows = [[
         cell(c["site"], header=True), cell(c["area_label"]), cell(c["arm"]), cell(c["east_label"]),
         cell(c["outcome_label"]),
@@ -561,62 +457,82 @@ def build_programme_context(programme: Programme, sites: Sequence[SiteData], *, 
         cell(c["text"].ci, num=True, cls="ci"), cell(c["text"].evidence, cls=c["text"].evidence_class),
     ] for c in contrasts]
     overview_rows = []
-    for s in sites:
-        prim = [c for c in contrasts if c["site_index"] == s.index]
+    for s in programme.sites:
+        site_data = next((d for d in sites if d.site_id == s.id), None)
+        if site_data is None:
+            overview_rows.append([cell(s.name, header=True), cell("summary data (published or external trial)"),
+                                  cell(PROGRAMME_AREAS[a].label if (a := s.spec.programme_area) else "\u2014"),
+                                  cell("summary data"), cell("\u2014")])
+            continue
+        prim = [c for c in contrasts if c["site_index"] == site_data.index]
         overview_rows.append([
-            cell(s.name, header=True), cell(s.protocol.trial.title),
-            cell(PROGRAMME_AREAS[s.protocol.trial.programme_area].label),
-            cell("reported" if s.results else "no results yet"),
+            cell(s.name, header=True), cell(site_data.protocol.trial.title),
+            cell(PROGRAMME_AREAS[site_data.protocol.trial.programme_area].label),
+            cell("reported" if site_data.results else "no results yet"),
             cell(" ".join(c["text"].headline for c in prim) if prim else "\u2014"),
         ])
     site_views = []
-    for s in sites:
-        ctx = site_context(s.protocol, s.results, prefix=s.prefix, heading=3)
-        site_views.append({"id": s.prefix.rstrip("-"), "name": s.name, "site": ctx})
+    for sd in sites:
+        ctx = site_context(sd.protocol, sd.results, prefix=sd.prefix, heading=3)
+        site_views.append({"id": sd.prefix.rstrip("-"), "name": sd.name, "site": ctx})
+    counts_note = ("Up and Down count primary contrasts whose effect is above or below no effect at the site's "
+                   "pre-registered test (the adjusted p when the protocol names a correction); Unclear counts the "
+                   "rest. Nothing is pooled here: pooled estimates are given only for the declared families, with "
+                   "their moderator analyses.")
     return {
         "programme": {"id": programme.spec.id, "title": programme.spec.title},
         "level": level,
+        "summary": _executive_summary(programme, sites, synthesis, contrasts),
         "overview": table("tbl-overview", "Sites in the programme", ["Site", "Trial", "Programme area", "Status",
                                                                     "Primary results"], overview_rows),
         "groups": groups,
-        "synthesis_empty": ("No outcome is comparable across two or more reporting sites, so nothing was pooled."
-                            if not groups else None),
+        "not_pooled": _not_pooled_table(synthesis),
+        "synthesis_empty": ("No family of comparable outcomes has results from two or more sites, so nothing was "
+                            "pooled." if not groups else None),
         "contrasts": table("tbl-contrasts", "Primary contrasts across the programme",
                            ["Site", "Programme area", "Arm", "EAST levers", "Outcome", ("Effect", True),
                             (f"{level}% CI", True), "Evidence"], contrast_rows,
                            empty="No site has reported a primary result yet."),
         "by_area": table("tbl-by-area", "Primary effects by programme area", columns, area_rows,
-                         empty="No site has reported a primary result yet.",
-                         note="Up and Down count primary contrasts whose effect is above or below no effect with "
-                              "p < 0.05 (the adjusted p when the protocol names a correction); Unclear counts the "
-                              "rest. Pooled estimates use REML on the measure of the type "
-                              "rule (risk difference, Hedges' g, log rate ratio) when two or more sites share it."),
+                         empty="No site has reported a primary result yet.", note=counts_note),
         "by_lever": table("tbl-by-lever", "Primary effects by EAST lever", columns, lever_rows,
                           empty="No reporting arm records an EAST lever.",
                           note="An arm that pulls several levers counts under each of them, so rows overlap."),
         "sites": site_views,
-        "rule": _RULE_TEXT,
-        "sections": [("overview", "Overview"), ("synthesis", "Cross-site synthesis"), ("by-area", "By programme area"),
+        "rule": _rule_text(programme),
+        "sections": [("summary", "Summary for commissioners"), ("overview", "Overview"),
+                     ("synthesis", "Cross-site synthesis"), ("by-area", "By programme area"),
                      ("by-lever", "By EAST lever")] + [(v["id"], v["name"]) for v in site_views] +
                     [("methods", "Methods of the synthesis")],
         "synthesis": synthesis,
     }
 
 
-_RULE_TEXT = [
-    "Only pre-registered effects are pooled: each intervention arm against its site's control, for one outcome.",
-    ("Same outcome: an outcome id used by two or more sites (same type) is pooled on the first measure every site "
-     "has: binary outcomes on the risk difference (else the log odds ratio), continuous outcomes on the mean "
-     "difference (else Hedges' g), counts on the log rate ratio (else the mean difference)."),
-    ("Same type: the primary outcomes of each type are pooled across sites, binary outcomes on the risk difference, "
-     "continuous outcomes on the standardised mean difference (Hedges' g, using the model's standard error divided "
-     "by the pooled SD), counts on the log rate ratio (from the pre-registered or the additional Poisson estimate)."),
-    ("A group needs at least two sites. Contrasts from a multi-arm site share a control group and are pooled as "
-     "separate rows, which overstates precision slightly."),
-    ("Each group is pooled with a common-effect model and with random-effects models (DerSimonian-Laird and REML "
-     "estimates of \u03c4\u00b2, z-tests), with I\u00b2, Cochran's Q and the prediction interval for a new site, "
-     "matching R's metafor package."),
-]
+def _rule_text(programme: Programme) -> list[str]:
+    settings = programme.spec.synthesis
+    return [
+        ("Declared families only: the programme file names, for each family, one outcome at each site and the "
+         "effect measure they share. Nothing else is pooled; every other outcome is shown side by side with the "
+         "reason."),
+        ("Each site contributes each pre-registered effect of that outcome (every intervention arm against its "
+         "control), or the effect computed from its summary data exactly as R's metafor escalc() does (1/2 added "
+         "to every cell of a study with a zero cell). Contrasts from a multi-arm site share a control group and "
+         "are pooled as separate rows, which overstates precision slightly."),
+        (f"The chosen model is {META_METHODS[settings.method].label} with the {META_TESTS[settings.test].label} "
+         f"interval at {level_text(settings.ci_level)}% (families may override it), with the prediction interval "
+         "for a new site; the common-effect and DerSimonian-Laird and REML models with normal intervals are shown "
+         "as sensitivity analyses. All match R's metafor package."),
+        ("Why this default: with the 3 to 7 sites of a programme, REML estimates the between-site variance with "
+         "less bias than DerSimonian-Laird (Veroniki et al. 2016, Res Synth Methods 7:55-79), the "
+         "Hartung-Knapp-Sidik-Jonkman interval keeps its coverage where the normal one is too narrow (IntHout et "
+         "al. 2014, BMC Med Res Methodol 14:25), and its ad hoc variant never gives a narrower interval than the "
+         "normal one (R\u00f6ver, Knapp & Friede 2015, BMC Med Res Methodol 15:99)."),
+        ("Cautions: with fewer than 3 sites the between-site variance cannot be estimated meaningfully; with fewer "
+         "than 5 it is imprecise. Meta-regressions and subgroup tests on site characteristics are refused unless "
+         "there are at least two more sites than coefficients, and are exploratory below 10 sites per moderator. "
+         f"Funnel plots are drawn only for families with at least {FUNNEL_MIN_K} estimates (Sterne et al. 2011, "
+         "BMJ 343:d4002)."),
+    ]
 
 
 def render_programme_html(programme: Programme, sites: Sequence[SiteData] | None = None) -> str:
@@ -633,22 +549,57 @@ def render_programme_html(programme: Programme, sites: Sequence[SiteData] | None
     )
 
 
+def write_synthesis_files(synthesis: ProgrammeSynthesis, programme: Programme, *, json_out: Path | None,
+                          csv_out: Path | None) -> None:
+    """The synthesis at full precision: JSON (``docs/programme-results.schema.json``) and a tidy CSV."""
+    import csv
+    import io
+    import json
+
+    from bitframe.io import write_text_atomic
+    from bitframe.report.synthesis import CSV_COLUMNS
+
+    if json_out is not None:
+        write_text_atomic(json_out, json.dumps(synthesis.to_dict(programme), indent=2, allow_nan=False) + "\n")
+    if csv_out is not None:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=CSV_COLUMNS, lineterminator="\n")
+        writer.writeheader()
+        for row in synthesis.csv_rows():
+            writer.writerow({k: _csv_cell(v) for k, v in row.items()})
+        write_text_atomic(csv_out, buf.getvalue())
+
+
+def _csv_cell(value: Any) -> Any:
+    from bitframe.spreadsheet import neutralise_cell
+
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else ""
+    return neutralise_cell(value) if isinstance(value, str) else value
+
+
 def render_programme_report(programme: Programme | str | os.PathLike, *, out_html: str | os.PathLike, pdf: bool = False,
-                            force: bool = False) -> RenderedReport:
-    """Write the programme report (HTML, and its PDF with ``pdf=True``).
+                            force: bool = False, json_out: str | os.PathLike | None = None,
+                            csv_out: str | os.PathLike | None = None) -> RenderedReport:
+    """Write the programme report (HTML, and its PDF with ``pdf=True``), and the synthesis as JSON/CSV.
 
     ``programme`` is a loaded :class:`~bitframe.protocol.programme.Programme` or
     the path of a programme file. Each site's ``results`` file is read and
     checked against the site's trial id; sites without one appear with their
     framework and design only.
     """
+    from bitframe.io import ensure_writable
+
     if isinstance(programme, (str, os.PathLike)):
         from bitframe.protocol.programme import load_programme
 
         programme = load_programme(Path(programme))
+    extra = [Path(p) for p in (json_out, csv_out) if p is not None]
+    ensure_writable([Path(out_html), *extra], force=force)  # refuse before anything is written
     sites = load_sites(programme)
     html = render_programme_html(programme, sites)
-    sections = ("overview", "synthesis", "by-area", "by-lever", *(s.prefix.rstrip("-") for s in sites), "methods")
+    sections = ("summary", "overview", "synthesis", "by-area", "by-lever", *(s.prefix.rstrip("-") for s in sites),
+                "methods")
     from bitframe.report.site import check_protocol
 
     warnings = []
@@ -657,5 +608,10 @@ def render_programme_report(programme: Programme | str | os.PathLike, *, out_htm
             check = check_protocol(s.protocol, s.results)
             if check.level == "analysis" and check.text:
                 warnings.append(f"{s.name}: {check.text}")
-    return write_report(html, Path(out_html), pdf=pdf, force=force, sections=sections, kind="programme",
-                        warnings=warnings)
+    written = write_report(html, Path(out_html), pdf=pdf, force=force, sections=sections, kind="programme",
+                           warnings=warnings)
+    if extra:
+        write_synthesis_files(programme_synthesis(programme, sites), programme,
+                              json_out=Path(json_out) if json_out is not None else None,
+                              csv_out=Path(csv_out) if csv_out is not None else None)
+    return written
