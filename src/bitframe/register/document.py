@@ -117,14 +117,21 @@ def _governance(protocol: Protocol) -> list[tuple[str, str]]:
               "registered": g.registered.isoformat() if g.registered else ""}
     out = []
     for key, option in GOVERNANCE_ITEMS.items():
+        if key == "registered_pack":  # where the pack is kept, not a statement about the trial
+            continue
         text = values[key] if key in values else getattr(g, key)
         if text:
             out.append((option.label, str(text)))
     return out
 
 
-def document_context(protocol: Protocol, power_rows: list[OutcomePower]) -> dict[str, Any]:
-    """Everything the template shows, as plain values (the template only lays it out)."""
+def document_context(protocol: Protocol, power_rows: list[OutcomePower],
+                     content_sha256: str | None = None) -> dict[str, Any]:
+    """Everything the template shows, as plain values (the template only lays it out).
+
+    ``content_sha256`` is the registered hash of the analysis-relevant content, shown so that the
+    document a registry holds names the plan later analyses are compared with.
+    """
     from bitframe import __version__
     from bitframe.analyse.design import chosen_estimator
     from bitframe.protocol.vocabulary import ESTIMATORS
@@ -141,6 +148,8 @@ def document_context(protocol: Protocol, power_rows: list[OutcomePower]) -> dict
     admin = [("Trial id", t.id), ("Status", TRIAL_STATUSES[t.status].label),
              ("Registration", f"{t.registration.registry} {t.registration.id}" if t.registration else NOT_STATED)]
     admin += [(f"Contributor: {m.name}", m.role + (f", {m.organisation}" if m.organisation else "")) for m in t.team]
+    if content_sha256:
+        admin.append(("Analysis content SHA-256 (registered-protocol.json)", content_sha256))
     arms_table = table("arms", "Arms and allocation ratio", ["Arm", "Role", ("Ratio", True)],
                        [[cell(a.name, header=True), cell(ARM_ROLES[a.role].label), cell(a.ratio, num=True)]
                         for a in protocol.arms])
@@ -196,8 +205,8 @@ def document_context(protocol: Protocol, power_rows: list[OutcomePower]) -> dict
     }
 
 
-def render_document(protocol: Protocol, power_rows: list[OutcomePower]) -> str:
+def render_document(protocol: Protocol, power_rows: list[OutcomePower], content_sha256: str | None = None) -> str:
     from bitframe.resources import jinja_environment
 
     return jinja_environment().get_template("register/protocol.html.j2").render(
-        **document_context(protocol, power_rows))
+        **document_context(protocol, power_rows, content_sha256))

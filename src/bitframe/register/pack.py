@@ -9,6 +9,9 @@ file               content
 ``isrctn.txt``     the same items as text to paste into ISRCTN
 ``todo.json``      what registration needs that the protocol lacks (``docs/register-todo.schema.json``)
 ``todo.md``        the same to-do list for people
+``registered-``    the registered protocol: every public part by path and the SHA-256 of the
+``protocol.json``  analysis-relevant ones (``docs/registered-protocol.schema.json``), which
+                   ``analyse``/``report --registered`` compare later protocols with
 =================  ===========================================================================
 
 The pack is public: it holds nothing sealed (no randomisation seed, block sizes or list).
@@ -31,7 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PACK_FILES", "TODO_FORMAT", "RegistrationPack", "todo_record", "write_pack"]
 
-PACK_FILES = ("protocol.html", "who-trds.json", "isrctn.txt", "todo.json", "todo.md")
+PACK_FILES = ("protocol.html", "who-trds.json", "isrctn.txt", "todo.json", "todo.md", "registered-protocol.json")
 TODO_FORMAT = "bitframe-register-todo/1"
 
 
@@ -80,6 +83,9 @@ def write_pack(protocol: Protocol | str | os.PathLike, out_dir: str | os.PathLik
 
     Existing files are kept unless ``force``; the folder is created if needed.
     """
+    import datetime as dt
+
+    from bitframe.analyse.registration import registered_record
     from bitframe.io import ensure_writable, write_text_atomic
     from bitframe.power.protocol import power_for_protocol
     from bitframe.protocol import load_protocol
@@ -97,8 +103,10 @@ def write_pack(protocol: Protocol | str | os.PathLike, out_dir: str | os.PathLik
     paths = [out / name for name in PACK_FILES] + ([out / "protocol.pdf"] if pdf else [])
     ensure_writable(paths, force=force)
     power_rows = power_for_protocol(trial) if trial.power is not None else []
-    written = write_report(render_document(trial, power_rows), out / "protocol.html", pdf=pdf, force=True,
-                           sections=tuple(k for k, _ in SECTIONS), kind="registration")
+    registered = registered_record(trial, written_utc=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    written = write_report(render_document(trial, power_rows, registered["content_sha256"]), out / "protocol.html",
+                           pdf=pdf, force=True, sections=tuple(k for k, _ in SECTIONS), kind="registration")
+    write_text_atomic(out / "registered-protocol.json", json.dumps(registered, indent=2, ensure_ascii=False) + "\n")
     todo = todo_record(trial)
     write_text_atomic(out / "who-trds.json", json.dumps(trds_record(trial), indent=2) + "\n")
     write_text_atomic(out / "isrctn.txt", isrctn_text(trial))
