@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from bitframe.power.protocol import OutcomePower
     from bitframe.protocol.schema import Protocol
 
-__all__ = ["SECTIONS", "document_context", "render_document"]
+__all__ = ["SECTIONS", "document_context", "render_context", "render_document"]
 
 #: The document's top-level sections in order: (id, heading).
 SECTIONS: tuple[tuple[str, str], ...] = (
@@ -206,7 +206,11 @@ def document_context(protocol: Protocol, power_rows: list[OutcomePower],
 
 
 def render_document(protocol: Protocol, power_rows: list[OutcomePower], content_sha256: str | None = None) -> str:
+    return render_context(document_context(protocol, power_rows, content_sha256))
+
+
+def render_context(ctx: dict[str, Any]) -> str:
+    """The document's HTML from its :func:`document_context` (the Word copy is laid out from the same)."""
     from bitframe.resources import jinja_environment
 
-    return jinja_environment().get_template("register/protocol.html.j2").render(
-        **document_context(protocol, power_rows, content_sha256))
+    return jinja_environment().get_template("register/protocol.html.j2").render(**ctx)

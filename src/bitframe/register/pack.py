@@ -4,6 +4,7 @@
 file               content
 =================  ===========================================================================
 ``protocol.html``  the protocol and statistical analysis plan, structured by SPIRIT 2025
+``protocol.docx``  the same as an editable Word document, tables cell for cell (unless ``docx=False``)
 ``protocol.pdf``   the same, printed by headless Chromium (with ``pdf=True``)
 ``who-trds.json``  the WHO Trial Registration Data Set draft (``docs/who-trds.schema.json``)
 ``isrctn.txt``     the same items as text to paste into ISRCTN
@@ -34,7 +35,8 @@ if TYPE_CHECKING:
 
 __all__ = ["PACK_FILES", "TODO_FORMAT", "RegistrationPack", "todo_record", "write_pack"]
 
-PACK_FILES = ("protocol.html", "who-trds.json", "isrctn.txt", "todo.json", "todo.md", "registered-protocol.json")
+PACK_FILES = ("protocol.html", "protocol.docx", "who-trds.json", "isrctn.txt", "todo.json", "todo.md",
+              "registered-protocol.json")
 TODO_FORMAT = "bitframe-register-todo/1"
 
 
@@ -78,10 +80,11 @@ def _todo_markdown(todo: dict[str, Any]) -> str:
 
 
 def write_pack(protocol: Protocol | str | os.PathLike, out_dir: str | os.PathLike, *, pdf: bool = False,
-               force: bool = False) -> RegistrationPack:
+               docx: bool = True, force: bool = False) -> RegistrationPack:
     """Write the registration pack of ``protocol`` (a ``Protocol`` or a protocol file) into ``out_dir``.
 
-    Existing files are kept unless ``force``; the folder is created if needed.
+    Existing files are kept unless ``force``; the folder is created if needed. The Word copy
+    needs python-docx: without it the pack is refused (BF512) unless ``docx=False``.
     """
     import datetime as dt
 
@@ -89,8 +92,9 @@ def write_pack(protocol: Protocol | str | os.PathLike, out_dir: str | os.PathLik
     from bitframe.io import ensure_writable, write_text_atomic
     from bitframe.power.protocol import power_for_protocol
     from bitframe.protocol import load_protocol
-    from bitframe.register.document import SECTIONS, render_document
+    from bitframe.register.document import SECTIONS, document_context, render_context
     from bitframe.register.registry import isrctn_text, trds_record
+    from bitframe.register.word import docx_available, write_document_docx
     from bitframe.report.render import write_report
 
     trial: Protocol = load_protocol(Path(protocol)) if isinstance(protocol, (str, os.PathLike)) else protocol
@@ -100,18 +104,26 @@ def write_pack(protocol: Protocol | str | os.PathLike, out_dir: str | os.PathLik
 
         raise BitframeError(Problem("BF530", "--out must name a folder for the registration pack, not a file",
                                     file=str(out), hint="e.g. --out registration/ (it is created if needed)"))
-    paths = [out / name for name in PACK_FILES] + ([out / "protocol.pdf"] if pdf else [])
-    ensure_writable(paths, force=force)
+    names = [name for name in PACK_FILES if docx or name != "protocol.docx"]
+    ensure_writable([out / name for name in names] + ([out / "protocol.pdf"] if pdf else []), force=force)
+    if docx and not docx_available():
+        from bitframe.errors import BitframeError, Problem
+
+        raise BitframeError(Problem("BF512", "cannot write protocol.docx: the python-docx package is not installed",
+                                    hint="pip install 'bitframe[docx]', or leave the Word copy out with --no-docx"))
     power_rows = power_for_protocol(trial) if trial.power is not None else []
     registered = registered_record(trial, written_utc=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
-    written = write_report(render_document(trial, power_rows, registered["content_sha256"]), out / "protocol.html",
+    ctx = document_context(trial, power_rows, registered["content_sha256"])
+    written = write_report(render_context(ctx), out / "protocol.html",
                            pdf=pdf, force=True, sections=tuple(k for k, _ in SECTIONS), kind="registration")
+    if docx:
+        write_document_docx(ctx, out / "protocol.docx")
     write_text_atomic(out / "registered-protocol.json", json.dumps(registered, indent=2, ensure_ascii=False) + "\n")
     todo = todo_record(trial)
     write_text_atomic(out / "who-trds.json", json.dumps(trds_record(trial), indent=2) + "\n")
     write_text_atomic(out / "isrctn.txt", isrctn_text(trial))
     write_text_atomic(out / "todo.json", json.dumps(todo, indent=2) + "\n")
     write_text_atomic(out / "todo.md", _todo_markdown(todo))
-    files = [out / name for name in PACK_FILES] + ([written.pdf] if written.pdf else [])
+    files = [out / name for name in names] + ([written.pdf] if written.pdf else [])
     return RegistrationPack(out, tuple(files), tuple(f"{t['item']}. {t['name']}" for t in todo["registry"]),
                             tuple(t["item"] for t in todo["spirit_2025"]))
