@@ -111,6 +111,7 @@ SITE_SECTIONS: tuple[tuple[str, str], ...] = (
     ("attrition", "Attrition"),
     ("deviations", "Deviations from the pre-registered plan"),
     ("reproducibility", "Reproducibility"),
+    ("checklist", "CONSORT 2025 checklist"),
 )
 
 SMD_FLAG = 0.1  # |SMD| above which a covariate is flagged (Austin 2009, Stat Med 28:3083)
@@ -878,6 +879,26 @@ def _registration_changes(check: RegistrationCheck | None, pid: str) -> dict | N
              "manifest, not here.")}
 
 
+def _checklist(protocol: Protocol, results: AnalysisResult, pid: str) -> dict:
+    """The CONSORT 2025 items: the section of this report that addresses each, or why none does."""
+    from bitframe.report.checklist import NOT_ADDRESSED, consort_checklist, consort_source
+
+    headings = {"title": "Report header (title, site, registration, dates)", **dict(SITE_SECTIONS)}
+    rows = []
+    for r in consort_checklist(protocol, results):
+        where = (headings[r.where] if r.where else f"not applicable: {r.not_applicable}" if r.not_applicable
+                 else NOT_ADDRESSED)
+        cls = None if r.where else "not-applicable" if r.not_applicable else "not-stated"
+        rows.append([cell(r.number, header=True), cell(r.topic), cell(r.text), cell(where, cls=cls, item=r.number)])
+    source = consort_source()
+    addressed = sum(1 for row in rows if row[-1]["cls"] is None)
+    return {"text": f"This report addresses {addressed} of the {len(rows)} CONSORT 2025 checklist items; a paper "
+                    "reporting the trial must add the others (eligibility, blinding, harms, limitations, ...).",
+            "table": table(f"{pid}tbl-consort-checklist", "CONSORT 2025 items and where this report addresses them",
+                           ["Item", "Topic", "Checklist item (shortened)", "Where addressed"], rows,
+                           note=f"Source: {source['citation']} DOI {source['doi']}. {source['note']}")}
+
+
 def _reproducibility(results: AnalysisResult, pid: str, protocol_sha256: str | None,
                      protocol_check: ProtocolCheck) -> dict:
     inputs = results.inputs
@@ -1016,6 +1037,7 @@ def site_context(protocol: Protocol, results: AnalysisResult | None, *, prefix: 
                                          for c in registration.analysis_changes) if line not in deviations]
     ctx["deviations"] = {"items": deviations, "notes": list(results.notes),
                          "registration": _registration_changes(registration, pid)}
+    ctx["checklist"] = _checklist(protocol, results, pid)
     ctx["effect_texts"] = texts
     ctx["sections"] = [(f"{pid}{k}", v) for k, v in SITE_SECTIONS]
     return ctx

@@ -258,6 +258,9 @@ def _write_site(w: DocxWriter, s: Mapping[str, Any]) -> None:
     else:
         w.para("No randomisation manifest is in the results.")
     w.table(r["strata"])
+    w.heading("CONSORT 2025 checklist", 1)
+    w.para(s["checklist"]["text"])
+    w.table(s["checklist"]["table"])
 
 
 def render_site_docx(protocol: Protocol, results: AnalysisResult, out_docx: str | os.PathLike, *,
