@@ -22,6 +22,9 @@ from bitframe.register.spirit import NOT_STATED, spirit_checklist, spirit_items,
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted(p for p in (ROOT / "protocols").glob("*.yaml") if p.stem != "programme")
 SCHEMAS = {"who-trds.json": ROOT / "docs" / "who-trds.schema.json",
+           "aea-rct.json": ROOT / "docs" / "aea-rct.schema.json",
+           "osf-prereg.json": ROOT / "docs" / "osf-prereg.schema.json",
+           "registered-protocol.json": ROOT / "docs" / "registered-protocol.schema.json",
            "todo.json": ROOT / "docs" / "register-todo.schema.json"}
 
 

@@ -31,4 +31,7 @@ def register(app: typer.Typer) -> None:
                        f"see {out / 'todo.md'}):")
             for item in pack.registry_todo:
                 typer.echo(f"  - {item}")
+        for form, missing in pack.form_todo.items():
+            if missing:
+                typer.echo(f"{form}: {len(missing)} required fields the protocol lacks: {'; '.join(missing)}")
         typer.echo(f"SPIRIT 2025: {len(pack.spirit_not_stated)} items not stated in the protocol (listed in todo.md)")
