@@ -21,7 +21,7 @@ for protocol in protocols/*.yaml; do
   echo
   echo "== $name"
   $BF power "$protocol" --json "$dir/power.json"
-  $BF register "$protocol" --out "$dir/registration" --pdf
+  $BF register "$protocol" --out "$dir/registration" --pdf --usdm
   $BF simulate "$protocol" --out "$dir/participants.csv" --seed 1
   $BF randomise "$protocol" --participants "$dir/participants.csv" --out "$dir/list.csv"
   $BF verify "$protocol" --participants "$dir/participants.csv" --list "$dir/list.csv" | tail -1
@@ -50,7 +50,7 @@ $BF diagnose protocols/volunteer-letters.yaml --sims 200 --no-progress --json "$
 
 echo
 echo "Registration packs (protocol and analysis plan as HTML, PDF and Word; WHO data set, ISRCTN text,"
-echo "AEA RCT Registry and OSF Preregistration drafts; to-do list; the registered protocol):"
+echo "AEA RCT Registry and OSF Preregistration drafts; CDISC USDM; to-do list; the registered protocol):"
 for d in "$OUT"/*/registration; do echo "  $d/"; done
 echo "Reports:"
 for f in "$OUT"/*/report.html; do echo "  $f (and ${f%.html}.pdf, ${f%.html}.docx)"; done

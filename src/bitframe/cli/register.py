@@ -18,12 +18,14 @@ def register(app: typer.Typer) -> None:
         out: Path = typer.Option(..., "--out", "-o", help="The folder to write the pack into."),
         pdf: bool = typer.Option(False, "--pdf", help="Also print the document as PDF (needs Chromium)."),
         docx: bool = typer.Option(True, "--docx/--no-docx", help="Write the Word copy (needs python-docx)."),
+        usdm: bool = typer.Option(False, "--usdm", help="Also write usdm.json, the protocol as CDISC USDM "
+                                                        "(needs bitframe[usdm])."),
         force: bool = typer.Option(False, "--force", help="Overwrite existing files of a pack."),
     ) -> None:
         """Write the registration pack: protocol and analysis plan (SPIRIT 2025), WHO data set, ISRCTN text."""
         from bitframe.register.pack import write_pack
 
-        pack = write_pack(protocol_path, out, pdf=pdf, docx=docx, force=force)
+        pack = write_pack(protocol_path, out, pdf=pdf, docx=docx, usdm=usdm, force=force)
         for path in pack.files:
             typer.echo(f"wrote {path}")
         if pack.registry_todo:

@@ -12,6 +12,7 @@ file               content
 ``osf-prereg.json`` the OSF Preregistration's questions (``docs/osf-prereg.schema.json``)
 ``todo.json``      what registration needs that the protocol lacks (``docs/register-todo.schema.json``)
 ``todo.md``        the same to-do list for people
+``usdm.json``      the protocol as CDISC USDM (with ``usdm=True``; ``register/usdm.py``)
 ``registered-``    the registered protocol: every public part by path and the SHA-256 of the
 ``protocol.json``  analysis-relevant ones (``docs/registered-protocol.schema.json``), which
                    ``analyse``/``report --registered`` compare later protocols with
@@ -95,11 +96,12 @@ def _todo_markdown(todo: dict[str, Any]) -> str:
 
 
 def write_pack(protocol: Protocol | str | os.PathLike, out_dir: str | os.PathLike, *, pdf: bool = False,
-               docx: bool = True, force: bool = False) -> RegistrationPack:
+               docx: bool = True, usdm: bool = False, force: bool = False) -> RegistrationPack:
     """Write the registration pack of ``protocol`` (a ``Protocol`` or a protocol file) into ``out_dir``.
 
     Existing files are kept unless ``force``; the folder is created if needed. The Word copy
-    needs python-docx: without it the pack is refused (BF512) unless ``docx=False``.
+    needs python-docx: without it the pack is refused (BF512) unless ``docx=False``. ``usdm``
+    adds ``usdm.json`` (needs ``bitframe[usdm]``).
     """
     import datetime as dt
 
@@ -110,6 +112,7 @@ def write_pack(protocol: Protocol | str | os.PathLike, out_dir: str | os.PathLik
     from bitframe.register.document import SECTIONS, document_context, render_context
     from bitframe.register.forms import FORMS, form_record
     from bitframe.register.registry import isrctn_text, trds_record
+    from bitframe.register.usdm import usdm_available, usdm_record
     from bitframe.register.word import docx_available, write_document_docx
     from bitframe.report.render import write_report
 
@@ -120,13 +123,18 @@ def write_pack(protocol: Protocol | str | os.PathLike, out_dir: str | os.PathLik
 
         raise BitframeError(Problem("BF530", "--out must name a folder for the registration pack, not a file",
                                     file=str(out), hint="e.g. --out registration/ (it is created if needed)"))
-    names = [name for name in PACK_FILES if docx or name != "protocol.docx"]
+    names = [name for name in PACK_FILES if docx or name != "protocol.docx"] + (["usdm.json"] if usdm else [])
     ensure_writable([out / name for name in names] + ([out / "protocol.pdf"] if pdf else []), force=force)
-    if docx and not docx_available():
+    missing = [(what, extra) for what, extra, wanted, available in (
+        ("protocol.docx: the python-docx package", "docx", docx, docx_available),
+        ("usdm.json: the usdm package", "usdm", usdm, usdm_available)) if wanted and not available()]
+    if missing:
         from bitframe.errors import BitframeError, Problem
 
-        raise BitframeError(Problem("BF512", "cannot write protocol.docx: the python-docx package is not installed",
-                                    hint="pip install 'bitframe[docx]', or leave the Word copy out with --no-docx"))
+        raise BitframeError([Problem("BF512", f"cannot write {what} is not installed",
+                                     hint=f"pip install 'bitframe[{extra}]'"
+                                          + (", or leave the Word copy out with --no-docx" if extra == "docx" else ""))
+                             for what, extra in missing])
     power_rows = power_for_protocol(trial) if trial.power is not None else []
     registered = registered_record(trial, written_utc=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     ctx = document_context(trial, power_rows, registered["content_sha256"])
@@ -134,6 +142,9 @@ def write_pack(protocol: Protocol | str | os.PathLike, out_dir: str | os.PathLik
                            pdf=pdf, force=True, sections=tuple(k for k, _ in SECTIONS), kind="registration")
     if docx:
         write_document_docx(ctx, out / "protocol.docx")
+    if usdm:
+        write_text_atomic(out / "usdm.json", json.dumps(usdm_record(trial, registered["content_sha256"]), indent=2,
+                                                        ensure_ascii=False) + "\n")
     write_text_atomic(out / "registered-protocol.json", json.dumps(registered, indent=2, ensure_ascii=False) + "\n")
     todo = todo_record(trial, power_rows)
     write_text_atomic(out / "who-trds.json", json.dumps(trds_record(trial), indent=2) + "\n")
