@@ -21,15 +21,16 @@ for protocol in protocols/*.yaml; do
   echo
   echo "== $name"
   $BF power "$protocol" --json "$dir/power.json"
-  $BF register "$protocol" --out "$dir/registration" --pdf
+  $BF register "$protocol" --out "$dir/registration" --pdf --usdm
   $BF simulate "$protocol" --out "$dir/participants.csv" --seed 1
   $BF randomise "$protocol" --participants "$dir/participants.csv" --out "$dir/list.csv"
   $BF verify "$protocol" --participants "$dir/participants.csv" --list "$dir/list.csv" | tail -1
   $BF simulate "$protocol" --list "$dir/list.csv" --participants "$dir/participants.csv" \
       --out "$dir/outcomes.csv" --seed 2
+  # compared with the registration pack written above: any change since registration is listed
   $BF analyse "$protocol" --list "$dir/list.csv" --outcomes "$dir/outcomes.csv" \
       --participants "$dir/participants.csv" --power "$dir/power.json" \
-      --json "$dir/results.json" --csv "$dir/results.csv"
+      --registered "$dir/registration" --json "$dir/results.json" --csv "$dir/results.csv"
   # the Word copy needs python-docx, which `make` installs with the test extra
   $BF report "$protocol" --results "$dir/results.json" --out "$dir/report.html" --pdf \
       --docx "$dir/report.docx"
@@ -48,7 +49,8 @@ echo "== design diagnosis by simulation (volunteer-letters, 200 simulations)"
 $BF diagnose protocols/volunteer-letters.yaml --sims 200 --no-progress --json "$OUT/volunteer-letters/diagnosis.json"
 
 echo
-echo "Registration packs (protocol and analysis plan, WHO data set, ISRCTN text, to-do list):"
+echo "Registration packs (protocol and analysis plan as HTML, PDF and Word; WHO data set, ISRCTN text,"
+echo "AEA RCT Registry and OSF Preregistration drafts; CDISC USDM; to-do list; the registered protocol):"
 for d in "$OUT"/*/registration; do echo "  $d/"; done
 echo "Reports:"
 for f in "$OUT"/*/report.html; do echo "  $f (and ${f%.html}.pdf, ${f%.html}.docx)"; done

@@ -28,9 +28,11 @@ DISTRIBUTION = {
     "distributed": "dask",  # dask[distributed]
     "websocket": "websocket-client",
     "docx": "python-docx",
+    "usdm_model": "usdm",  # the usdm distribution's models and version
+    "usdm_info": "usdm",
 }
 # Optional back-ends src/ may import (lazily, with a message when missing): module -> extra.
-OPTIONAL = {"distributed": "dask", "docx": "docx"}
+OPTIONAL = {"distributed": "dask", "docx": "docx", "usdm_model": "usdm", "usdm_info": "usdm"}
 # Runtime dependencies used by name rather than imported, with the text in src/ that uses them.
 USED_BY_NAME = {
     "openpyxl": 'engine="openpyxl"',  # pandas' Excel engine

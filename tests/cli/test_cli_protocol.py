@@ -258,3 +258,15 @@ def test_unedited_scaffold_fails_naming_every_placeholder(capsys, tmp_path):
     icc = next(p for p in entry["problems"] if p["field"] == "power.icc")
     assert icc["message"] == "placeholder not filled: 'power.icc' still reads 'replace: the intra-cluster correlation, e.g. 0.05'"
     assert icc["hint"] == "replace it with the intra-cluster correlation, e.g. 0.05"
+
+
+def test_init_governance_flags_write_the_section(capsys, tmp_path):
+    target = tmp_path / "g.yaml"
+    code, _out, err = run(capsys, "init", str(target), "--no-input", "--sponsor", "Council", "--funders", "A; B",
+                          "--ethics-committee", "REC", "--ethics-approved", "2026-03-01")
+    assert code == 0, err
+    from bitframe.protocol import parse_protocol
+
+    g = parse_protocol(fill_placeholders(target.read_text()), label="g.yaml").governance
+    assert (g.sponsor, g.funders, g.ethics.committee, str(g.ethics.approved)) == ("Council", ("A", "B"), "REC",
+                                                                                  "2026-03-01")

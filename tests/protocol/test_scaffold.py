@@ -51,3 +51,37 @@ def test_flags_are_checked_before_any_question():
 
 def test_no_input_takes_the_defaults():
     assert ask_answers({"site": "Northfield"}, None, print) == ScaffoldAnswers(site="Northfield")
+
+
+def test_governance_is_asked_only_when_wanted_and_each_field_may_be_left_out():
+    from bitframe.protocol.scaffold import render_protocol
+    from bitframe.protocol.schema import Governance
+
+    typed = iter(["", "", "", "", "", "",  # the six design questions take their defaults
+                  "Westbrook Council (insight@westbrook.example)", "Westbrook Council; BI Fund", "Westbrook REC",
+                  "WREC-2026-014", "1 March", "2026-03-01", "", "On request after publication", "", "", ""])
+    said: list[str] = []
+    answers = ask_answers({}, lambda prompt: next(typed), said.append, governance=True)
+    assert "  '1 March' is not a date: write it as YYYY-MM-DD, e.g. 2026-03-01" in said
+    text = render_protocol(answers)  # validated: only "replace: ..." placeholders may remain
+    governance = answers.governance()
+    assert Governance.model_validate(governance).ethics.approved.isoformat() == "2026-03-01"
+    assert governance == {"sponsor": "Westbrook Council (insight@westbrook.example)",
+                          "funders": ["Westbrook Council", "BI Fund"],
+                          "ethics": {"committee": "Westbrook REC", "reference": "WREC-2026-014",
+                                     "approved": "2026-03-01"},
+                          "data_sharing": "On request after publication"}
+    assert '  funders: ["Westbrook Council", "BI Fund"]\n' in text and "\n# governance:" not in text
+
+
+def test_governance_flags_fill_the_section_and_a_reference_needs_its_committee():
+    from bitframe.protocol.scaffold import render_protocol
+
+    answers = ask_answers({"sponsor": "Council", "harms": "None expected"}, None, print)
+    assert answers.governance() == {"sponsor": "Council", "harms": "None expected"}
+    assert "governance:\n  sponsor: \"Council\"\n  harms: \"None expected\"\n" in render_protocol(answers)
+    assert "\n# governance:\n" in render_protocol(ScaffoldAnswers())  # the commented example otherwise
+    with pytest.raises(BitframeError, match="need --ethics-committee"):
+        ask_answers({"ethics_reference": "R-1"}, None, print)
+    with pytest.raises(BitframeError, match="is not a date"):
+        ask_answers({"ethics_committee": "REC", "ethics_approved": "March"}, None, print)

@@ -22,6 +22,9 @@ from bitframe.register.spirit import NOT_STATED, spirit_checklist, spirit_items,
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = sorted(p for p in (ROOT / "protocols").glob("*.yaml") if p.stem != "programme")
 SCHEMAS = {"who-trds.json": ROOT / "docs" / "who-trds.schema.json",
+           "aea-rct.json": ROOT / "docs" / "aea-rct.schema.json",
+           "osf-prereg.json": ROOT / "docs" / "osf-prereg.schema.json",
+           "registered-protocol.json": ROOT / "docs" / "registered-protocol.schema.json",
            "todo.json": ROOT / "docs" / "register-todo.schema.json"}
 
 
@@ -79,13 +82,23 @@ def test_the_trial_registration_is_stated_when_the_protocol_has_it(tmp_path):
     assert "1. Primary Registry and Trial Identifying Number" not in record["todo"]
 
 
+def _text(file: Path) -> str:
+    """A written file's text; a Word document's is every XML part of its zip (body, headers, properties)."""
+    if file.suffix == ".docx":
+        import zipfile
+
+        with zipfile.ZipFile(file) as z:
+            return "\n".join(z.read(name).decode("utf-8") for name in z.namelist() if name.endswith(".xml"))
+    return file.read_text(encoding="utf-8")
+
+
 def test_sealed_content_never_appears_in_the_pack(pack):
     """The randomisation seed and block sizes of each example stay out of every file written."""
     path, written = pack
     r = load_protocol(path).randomisation
     assert r.seed is not None
     for file in written.out_dir.iterdir():
-        text = file.read_text(encoding="utf-8")
+        text = _text(file)
         assert not re.search(rf"(?<!\d){r.seed}(?!\d)", text), f"seed in {file.name}"
         assert "seed:" not in text and "block_sizes" not in text and "block size" not in text.lower()
         if r.block_sizes:

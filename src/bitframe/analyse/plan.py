@@ -77,12 +77,15 @@ _SE_FALLBACK = {"CR2": "CR1", "HC2": "HC1", "HC3": "HC1", "classical": "HC1"}
 
 def analyse_files(
     protocol_path: Path, list_path: Path, outcomes_path: Path, participants: Path | None = None,
-    *, power: Path | None = None,
+    *, power: Path | None = None, registered: Path | None = None,
 ) -> AnalysisResult:
     """Read the files, hash them and run the analysis (the library call behind the CLI verb).
 
-    ``power`` is a ``bitframe power --json`` file whose verdicts the results carry.
+    ``power`` is a ``bitframe power --json`` file whose verdicts the results carry. ``registered``
+    is the registration pack to compare the protocol with (default: the protocol's
+    ``governance.registered_pack``); see :func:`with_registration`.
     """
+    from bitframe.analyse.registration import registered_pack_of
     from bitframe.data import read_table
     from bitframe.io import sha256_file
     from bitframe.protocol import load_protocol_with_source
@@ -120,7 +123,31 @@ def analyse_files(
               "participants": str(participants) if participants else "<participants>"}
     result = analyse_frames(protocol, allocation, outcomes, baseline=baseline, labels=labels, inputs=inputs,
                             manifest=manifest)
-    return result.with_(power=power_rows)
+    result = result.with_(power=power_rows)
+    pack = registered if registered is not None else registered_pack_of(protocol, protocol_path)
+    return with_registration(result, protocol, pack) if pack is not None else result
+
+
+def with_registration(result: AnalysisResult, protocol: Protocol, pack: Path) -> AnalysisResult:
+    """``result`` with the protocol compared with the registered one in ``pack``.
+
+    Every analysis change is a deviation; administrative changes (status, dates, team,
+    governance text) are one note, since no number of the analysis depends on them.
+    """
+    from bitframe.analyse.registration import change_text, check_registration
+
+    check = check_registration(protocol, pack)
+    deviations = [f"changed since registration: {change_text(c)}" for c in check.analysis_changes]
+    admin = check.administrative_changes
+    notes = []
+    if admin:
+        notes.append("Administrative details changed since registration (nothing the analysis depends on): "
+                     + ", ".join(c.part for c in admin) + ".")
+    elif not deviations:
+        notes.append(f"The protocol analysed is the one registered in {check.pack} (its analysis content is "
+                     "unchanged).")
+    return result.with_(registration=check, deviations=(*result.deviations, *deviations),
+                        notes=(*result.notes, *notes))
 
 
 def _read_json(path: Path, model: type[BaseModel] | TypeAdapter, *, what: str, root: str = "") -> Any:

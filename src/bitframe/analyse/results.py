@@ -360,6 +360,44 @@ class AnalysisInputs(Record):
     outcomes_file: str | None = None
 
 
+class ProtocolChange(Record):
+    """One difference between the registered protocol and the one analysed, by part.
+
+    ``part`` is a path of ``bitframe.protocol.canonical`` (``outcomes[attended].role``,
+    ``trial.status``); ``kind`` says whether the analysis depends on it; ``registered`` and
+    ``analysed`` are the part's values (``None`` where the part is absent on that side).
+    """
+
+    part: str
+    kind: Literal["analysis", "administrative"]
+    registered: JsonValue = None
+    analysed: JsonValue = None
+
+
+class RegistrationCheck(Record):
+    """The protocol analysed compared with the one registered (``bitframe register``'s pack).
+
+    ``content_sha256`` is the registered hash of the analysis-relevant public content and
+    ``analysed_content_sha256`` the same hash of the protocol analysed; they are equal exactly
+    when no analysis change is listed. The sealed parts (seed, block sizes) are not in the pack
+    and so are not compared: the randomisation manifest seals them.
+    """
+
+    pack: str
+    registered_utc: str | None = None
+    content_sha256: str
+    analysed_content_sha256: str
+    changes: tuple[ProtocolChange, ...] = ()
+
+    @property
+    def analysis_changes(self) -> tuple[ProtocolChange, ...]:
+        return tuple(c for c in self.changes if c.kind == "analysis")
+
+    @property
+    def administrative_changes(self) -> tuple[ProtocolChange, ...]:
+        return tuple(c for c in self.changes if c.kind == "administrative")
+
+
 class PowerSummary(Record):
     """A row of ``bitframe power --json`` attached with ``analyse --power``: the design's power verdict.
 
@@ -442,6 +480,7 @@ class AnalysisResult(Record, FrameDisplay):
     notes: tuple[str, ...] = ()
     power: tuple[PowerSummary, ...] = ()
     manifest: AllocationManifest | None = None
+    registration: RegistrationCheck | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """The tidy table of pre-registered effects (one row per outcome x arm)."""

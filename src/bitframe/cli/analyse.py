@@ -19,6 +19,9 @@ def register(app: typer.Typer) -> None:
         as_json: Path | None = typer.Option(None, "--json", help="Write the full results (read by `report`)."),
         as_csv: Path | None = typer.Option(None, "--csv", help="Write the tidy effects table."),
         power_json: Path | None = typer.Option(None, "--power", help="Attach a `bitframe power --json` file."),
+        registered: Path | None = typer.Option(
+            None, "--registered", help="The registration pack (`bitframe register --out`) to compare the protocol "
+                                       "with; default: the protocol's governance.registered_pack."),
         force: bool = typer.Option(False, "--force", help="Overwrite existing output files."),
     ) -> None:
         """Run the pre-registered analysis: effects per outcome and arm, attrition, balance, CONSORT."""
@@ -27,7 +30,8 @@ def register(app: typer.Typer) -> None:
         from bitframe.io import atomic_path, ensure_writable
 
         ensure_writable([p for p in (as_json, as_csv) if p is not None], force=force)
-        result = analyse_files(protocol_path, list_path, outcomes, participants, power=power_json)
+        result = analyse_files(protocol_path, list_path, outcomes, participants, power=power_json,
+                               registered=registered)
         frame = result.to_frame()
         typer.echo(f"Pre-registered analysis of '{result.trial_id}' ({round(result.ci_level * 100)}% CIs)")
         print_frame(frame, ["outcome", "arm", "estimator", "se_type", "estimate", "std_error", "df", "p_value",

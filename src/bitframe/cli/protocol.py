@@ -98,6 +98,22 @@ def register(app: typer.Typer) -> None:
         area: str | None = typer.Option(None, "--area", help=_one_of(PROGRAMME_AREAS)),
         scheme: str | None = typer.Option(None, "--scheme", help=_one_of(SCHEMES)),
         outcome_type: str | None = typer.Option(None, "--outcome-type", help=_one_of(OUTCOME_TYPES)),
+        governance: bool = typer.Option(False, "--governance", help="Also ask for the governance section (sponsor, "
+                                        "funders, ethics, consent, data sharing, public involvement, harms, "
+                                        "dissemination); each may be left out."),
+        sponsor: str | None = typer.Option(None, "--sponsor", help="governance: the sponsor, with a contact."),
+        funders: str | None = typer.Option(None, "--funders", help="governance: funders, separated by ';'."),
+        ethics_committee: str | None = typer.Option(None, "--ethics-committee", help="governance: the ethics "
+                                                                                      "committee."),
+        ethics_reference: str | None = typer.Option(None, "--ethics-reference", help="governance: its reference."),
+        ethics_approved: str | None = typer.Option(None, "--ethics-approved", help="governance: approval date "
+                                                                                    "(YYYY-MM-DD)."),
+        consent: str | None = typer.Option(None, "--consent", help="governance: how consent is obtained or waived."),
+        data_sharing: str | None = typer.Option(None, "--data-sharing", help="governance: data and code sharing."),
+        public_involvement: str | None = typer.Option(None, "--public-involvement",
+                                                      help="governance: public involvement."),
+        harms: str | None = typer.Option(None, "--harms", help="governance: how harms are assessed."),
+        dissemination: str | None = typer.Option(None, "--dissemination", help="governance: dissemination."),
         no_input: bool = typer.Option(False, "--no-input", help="Never prompt; use defaults for anything not given."),
         force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
     ) -> None:
@@ -110,9 +126,12 @@ def register(app: typer.Typer) -> None:
         from bitframe.protocol.scaffold import SCHEMA_FILENAME, ask_answers, render_protocol, schema_text
 
         given = {"trial_id": trial_id, "title": title, "site": site, "programme_area": area, "scheme": scheme,
-                 "outcome_type": outcome_type}
+                 "outcome_type": outcome_type, "sponsor": sponsor, "funders": funders,
+                 "ethics_committee": ethics_committee, "ethics_reference": ethics_reference,
+                 "ethics_approved": ethics_approved, "consent": consent, "data_sharing": data_sharing,
+                 "public_involvement": public_involvement, "harms": harms, "dissemination": dissemination}
         read_line = None if no_input else (_read_terminal if sys.stdin.isatty() else _read_piped)
-        answers = ask_answers(given, read_line, lambda text: typer.echo(text, err=True))
+        answers = ask_answers(given, read_line, lambda text: typer.echo(text, err=True), governance=governance)
         text = render_protocol(answers, filename=out.name)  # checked before anything is written
         schema_path = out.parent / SCHEMA_FILENAME
         schema = schema_text()

@@ -17,12 +17,15 @@ def register(app: typer.Typer) -> None:
         protocol_path: Path = typer.Argument(..., metavar="PROTOCOL", help="The trial protocol."),
         out: Path = typer.Option(..., "--out", "-o", help="The folder to write the pack into."),
         pdf: bool = typer.Option(False, "--pdf", help="Also print the document as PDF (needs Chromium)."),
+        docx: bool = typer.Option(True, "--docx/--no-docx", help="Write the Word copy (needs python-docx)."),
+        usdm: bool = typer.Option(False, "--usdm", help="Also write usdm.json, the protocol as CDISC USDM "
+                                                        "(needs bitframe[usdm])."),
         force: bool = typer.Option(False, "--force", help="Overwrite existing files of a pack."),
     ) -> None:
         """Write the registration pack: protocol and analysis plan (SPIRIT 2025), WHO data set, ISRCTN text."""
         from bitframe.register.pack import write_pack
 
-        pack = write_pack(protocol_path, out, pdf=pdf, force=force)
+        pack = write_pack(protocol_path, out, pdf=pdf, docx=docx, usdm=usdm, force=force)
         for path in pack.files:
             typer.echo(f"wrote {path}")
         if pack.registry_todo:
@@ -30,4 +33,7 @@ def register(app: typer.Typer) -> None:
                        f"see {out / 'todo.md'}):")
             for item in pack.registry_todo:
                 typer.echo(f"  - {item}")
+        for form, missing in pack.form_todo.items():
+            if missing:
+                typer.echo(f"{form}: {len(missing)} required fields the protocol lacks: {'; '.join(missing)}")
         typer.echo(f"SPIRIT 2025: {len(pack.spirit_not_stated)} items not stated in the protocol (listed in todo.md)")

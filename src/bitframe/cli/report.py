@@ -14,7 +14,7 @@ from bitframe.errors import BitframeError, Problem
 
 
 def _report(source: Path, results: Path | None, out: Path, pdf: bool, force: bool, docx: Path | None = None,
-            json_out: Path | None = None, csv_out: Path | None = None) -> str:
+            json_out: Path | None = None, csv_out: Path | None = None, registered: Path | None = None) -> str:
     """Do the work of ``bitframe report``; return the line to print. Raises BitframeError."""
     from bitframe.protocol.programme import is_programme_file
 
@@ -60,16 +60,18 @@ def _report(source: Path, results: Path | None, out: Path, pdf: bool, force: boo
             from bitframe.io import ensure_writable
 
             ensure_writable([docx], force=force)  # refuse before any output is written
-        written = render_site_report(source, results, out_html=out, pdf=pdf, force=force)
+        written = render_site_report(source, results, out_html=out, pdf=pdf, force=force, registered=registered)
         if docx is not None:
             from bitframe.io import sha256_file
             from bitframe.protocol import load_protocol
             from bitframe.report.render import load_results
+            from bitframe.report.site import registration_for
             from bitframe.report.word import render_site_docx
 
             protocol = load_protocol(source)
             render_site_docx(protocol, load_results(results, trial_id=protocol.trial.id), docx,
-                             protocol_sha256=sha256_file(source), force=force)
+                             protocol_sha256=sha256_file(source), force=force,
+                             registration=registration_for(protocol, source, registered))
     for warning in written.warnings:
         typer.echo(f"warning: {warning}", err=True)
     parts = [str(written.html)] + ([str(written.pdf)] if written.pdf else []) + ([str(docx)] if docx else []) + \
@@ -94,6 +96,9 @@ def register(app: typer.Typer) -> None:
                                              "precision as JSON (docs/programme-results.schema.json)."),
         csv_out: Path | None = typer.Option(None, "--csv", help="Programme only: write the synthesis at full "
                                             "precision as a tidy CSV."),
+        registered: Path | None = typer.Option(
+            None, "--registered", help="The registration pack to compare the protocol with (default: the "
+                                       "protocol's governance.registered_pack, else the results' comparison)."),
     ) -> None:
         """Write the Behavioural Insight Framework report of a site, or of a programme with its synthesis."""
-        typer.echo(_report(source, results, out, pdf, force, docx, json_out, csv_out))
+        typer.echo(_report(source, results, out, pdf, force, docx, json_out, csv_out, registered))

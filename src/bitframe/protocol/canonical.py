@@ -42,6 +42,7 @@ __all__ = [
     "canonical_json",
     "content_sha256",
     "part_hashes",
+    "parts",
 ]
 
 # Paths of administrative parts; "[]" stands for every item of a list of arms or outcomes.
@@ -87,6 +88,11 @@ def administrative(path: str) -> bool:
 def _dump(protocol: Protocol) -> dict[str, Any]:
     data: dict[str, Any] = protocol.model_dump(mode="json")
     return data
+
+
+def parts(protocol: Protocol) -> dict[str, Any]:
+    """The value of every part of the protocol (defaults filled in), by path."""
+    return dict(_parts(_dump(protocol), "", 0))
 
 
 def part_hashes(protocol: Protocol) -> dict[str, str]:

@@ -357,6 +357,9 @@ class Governance(Model):
     dissemination: str | None = Field(
         default=None, description="How results will reach participants, professionals and the public.")
     registered: dt.date | None = Field(default=None, description="Date of registration in the primary registry.")
+    registered_pack: str | None = Field(
+        default=None, description="The folder `bitframe register` wrote when the trial was registered (relative to "
+                                  "this file): `analyse` and `report` compare the protocol with it.")
 
 
 check_same_names("governance items", GOVERNANCE_ITEMS, Governance.model_fields)

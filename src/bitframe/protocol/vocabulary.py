@@ -281,6 +281,8 @@ GOVERNANCE_ITEMS: Mapping[str, Option] = MappingProxyType({
     "harms": _o("Harms", "How harms are defined and assessed (item 17)."),
     "dissemination": _o("Dissemination", "How results reach participants, professionals and the public (item 8)."),
     "registered": _o("Date of registration", "When the trial was registered in its primary registry (item 4)."),
+    "registered_pack": _o("Registration pack", "The folder `bitframe register` wrote at registration; analyses "
+                                               "list every later change to the protocol as a deviation (item 31)."),
 })
 
 # --------------------------------------------------------------------------- arms, unit, outcomes

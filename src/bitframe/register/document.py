@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from bitframe.power.protocol import OutcomePower
     from bitframe.protocol.schema import Protocol
 
-__all__ = ["SECTIONS", "document_context", "render_document"]
+__all__ = ["SECTIONS", "document_context", "render_context", "render_document"]
 
 #: The document's top-level sections in order: (id, heading).
 SECTIONS: tuple[tuple[str, str], ...] = (
@@ -117,14 +117,21 @@ def _governance(protocol: Protocol) -> list[tuple[str, str]]:
               "registered": g.registered.isoformat() if g.registered else ""}
     out = []
     for key, option in GOVERNANCE_ITEMS.items():
+        if key == "registered_pack":  # where the pack is kept, not a statement about the trial
+            continue
         text = values[key] if key in values else getattr(g, key)
         if text:
             out.append((option.label, str(text)))
     return out
 
 
-def document_context(protocol: Protocol, power_rows: list[OutcomePower]) -> dict[str, Any]:
-    """Everything the template shows, as plain values (the template only lays it out)."""
+def document_context(protocol: Protocol, power_rows: list[OutcomePower],
+                     content_sha256: str | None = None) -> dict[str, Any]:
+    """Everything the template shows, as plain values (the template only lays it out).
+
+    ``content_sha256`` is the registered hash of the analysis-relevant content, shown so that the
+    document a registry holds names the plan later analyses are compared with.
+    """
     from bitframe import __version__
     from bitframe.analyse.design import chosen_estimator
     from bitframe.protocol.vocabulary import ESTIMATORS
@@ -141,6 +148,8 @@ def document_context(protocol: Protocol, power_rows: list[OutcomePower]) -> dict
     admin = [("Trial id", t.id), ("Status", TRIAL_STATUSES[t.status].label),
              ("Registration", f"{t.registration.registry} {t.registration.id}" if t.registration else NOT_STATED)]
     admin += [(f"Contributor: {m.name}", m.role + (f", {m.organisation}" if m.organisation else "")) for m in t.team]
+    if content_sha256:
+        admin.append(("Analysis content SHA-256 (registered-protocol.json)", content_sha256))
     arms_table = table("arms", "Arms and allocation ratio", ["Arm", "Role", ("Ratio", True)],
                        [[cell(a.name, header=True), cell(ARM_ROLES[a.role].label), cell(a.ratio, num=True)]
                         for a in protocol.arms])
@@ -196,8 +205,12 @@ def document_context(protocol: Protocol, power_rows: list[OutcomePower]) -> dict
     }
 
 
-def render_document(protocol: Protocol, power_rows: list[OutcomePower]) -> str:
+def render_document(protocol: Protocol, power_rows: list[OutcomePower], content_sha256: str | None = None) -> str:
+    return render_context(document_context(protocol, power_rows, content_sha256))
+
+
+def render_context(ctx: dict[str, Any]) -> str:
+    """The document's HTML from its :func:`document_context` (the Word copy is laid out from the same)."""
     from bitframe.resources import jinja_environment
 
-    return jinja_environment().get_template("register/protocol.html.j2").render(
-        **document_context(protocol, power_rows))
+    return jinja_environment().get_template("register/protocol.html.j2").render(**ctx)

@@ -18,7 +18,8 @@ from bitframe.protocol.vocabulary import ARM_ROLES, SCHEMES, TRIAL_STATUSES
 if TYPE_CHECKING:
     from bitframe.protocol.schema import Protocol
 
-__all__ = ["TRDS_FORMAT", "TrdsItem", "ethics_text", "isrctn_text", "study_design", "trds_items", "trds_record", "trds_source"]
+__all__ = ["TRDS_FORMAT", "TrdsItem", "ethics_text", "isrctn_text", "sample_size_text", "study_design", "trds_items",
+           "trds_record", "trds_source"]
 
 TRDS_FORMAT = "bitframe-who-trds/1"
 DATA_DIR = Path(__file__).resolve().parent
@@ -57,7 +58,8 @@ def trds_source() -> dict[str, str]:
     return dict(_data()["source"])
 
 
-def _sample_size(protocol: Protocol) -> str | None:
+def sample_size_text(protocol: Protocol) -> str | None:
+    """The planned sample in words (participants, or clusters and their size), if the protocol plans one."""
     pw = protocol.power
     if pw is None:
         return None
@@ -121,7 +123,7 @@ def _values(protocol: Protocol) -> dict[str, Value]:
         "eligibility": None,
         "study_type": f"Interventional; allocation: randomised; {study_design(protocol)}; masking: not stated",
         "date_of_first_enrolment": t.dates.start.isoformat() if t.dates and t.dates.start else None,
-        "sample_size": _sample_size(protocol),
+        "sample_size": sample_size_text(protocol),
         "recruitment_status": _WHO_STATUS[t.status],
         "primary_outcomes": _outcome_texts(protocol, ("primary",)),
         "key_secondary_outcomes": secondary or ["None pre-specified"],

@@ -27,6 +27,7 @@ saying so, when its part of the results is empty.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -41,6 +42,7 @@ from bitframe.analyse.results import (
     EffectEstimate,
     OutcomeSummary,
     PowerSummary,
+    RegistrationCheck,
     SubgroupEstimate,
 )
 from bitframe.protocol.vocabulary import (
@@ -109,6 +111,7 @@ SITE_SECTIONS: tuple[tuple[str, str], ...] = (
     ("attrition", "Attrition"),
     ("deviations", "Deviations from the pre-registered plan"),
     ("reproducibility", "Reproducibility"),
+    ("checklist", "CONSORT 2025 checklist"),
 )
 
 SMD_FLAG = 0.1  # |SMD| above which a covariate is flagged (Austin 2009, Stat Med 28:3083)
@@ -846,6 +849,56 @@ def check_protocol(protocol: Protocol, results: AnalysisResult, protocol_sha256:
     return ProtocolCheck("same")
 
 
+def _json_text(value: Any) -> str:
+    return "\u2014" if value is None else value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _registration_changes(check: RegistrationCheck | None, pid: str) -> dict | None:
+    """The protocol compared with the registered one: analysis changes first, then administrative ones."""
+    if check is None:
+        return None
+    analysis, admin = check.analysis_changes, check.administrative_changes
+    if analysis:
+        text = (f"{len(analysis)} part{'s' if len(analysis) != 1 else ''} of the protocol the analysis depends on "
+                "changed after registration: each is a deviation from the registered plan.")
+    else:
+        text = "Nothing the analysis depends on changed after registration (the analysis content hashes match)."
+    if admin:
+        text += (f" {len(admin)} administrative detail{'s' if len(admin) != 1 else ''} (status, dates, team, "
+                 "governance text) changed, which no number of the analysis depends on.")
+    rows = [[cell(c.part, header=True), cell("Analysis" if c.kind == "analysis" else "Administrative",
+                                              cls="changed-analysis" if c.kind == "analysis" else None),
+             cell(_json_text(c.registered)), cell(_json_text(c.analysed))] for c in (*analysis, *admin)]
+    return {"text": text, "table": table(
+        f"{pid}tbl-registration", "The protocol analysed compared with the registered protocol",
+        ["Part", "Kind of change", "Registered", "Analysed"], rows,
+        empty="The protocol analysed is the registered one.",
+        note=f"Registration pack: {check.pack}" + (f", written {check.registered_utc}" if check.registered_utc
+                                                   else "") + f"; registered analysis content SHA-256 "
+             f"{check.content_sha256}. The sealed randomisation details are compared by the randomisation "
+             "manifest, not here.")}
+
+
+def _checklist(protocol: Protocol, results: AnalysisResult, pid: str) -> dict:
+    """The CONSORT 2025 items: the section of this report that addresses each, or why none does."""
+    from bitframe.report.checklist import NOT_ADDRESSED, consort_checklist, consort_source
+
+    headings = {"title": "Report header (title, site, registration, dates)", **dict(SITE_SECTIONS)}
+    rows = []
+    for r in consort_checklist(protocol, results):
+        where = (headings[r.where] if r.where else f"not applicable: {r.not_applicable}" if r.not_applicable
+                 else NOT_ADDRESSED)
+        cls = None if r.where else "not-applicable" if r.not_applicable else "not-stated"
+        rows.append([cell(r.number, header=True), cell(r.topic), cell(r.text), cell(where, cls=cls, item=r.number)])
+    source = consort_source()
+    addressed = sum(1 for row in rows if row[-1]["cls"] is None)
+    return {"text": f"This report addresses {addressed} of the {len(rows)} CONSORT 2025 checklist items; a paper "
+                    "reporting the trial must add the others (eligibility, blinding, harms, limitations, ...).",
+            "table": table(f"{pid}tbl-consort-checklist", "CONSORT 2025 items and where this report addresses them",
+                           ["Item", "Topic", "Checklist item (shortened)", "Where addressed"], rows,
+                           note=f"Source: {source['citation']} DOI {source['doi']}. {source['note']}")}
+
+
 def _reproducibility(results: AnalysisResult, pid: str, protocol_sha256: str | None,
                      protocol_check: ProtocolCheck) -> dict:
     inputs = results.inputs
@@ -922,12 +975,15 @@ def _registration(registration: Registration) -> str:
 
 
 def site_context(protocol: Protocol, results: AnalysisResult | None, *, prefix: str = "",
-                 protocol_sha256: str | None = None, heading: int = 2) -> dict:
+                 protocol_sha256: str | None = None, heading: int = 2,
+                 registration: RegistrationCheck | None = None) -> dict:
     """Everything the site templates need, pre-formatted (plain dicts; no statistics computed here).
 
     ``prefix`` is prepended to every element id so that several sites can share a page;
     ``heading`` is the level of the section headings (2 in a site report, 3 inside a programme report).
     With ``results=None`` (a site that has not reported yet) only the framework and design render.
+    ``registration`` compares the protocol with the registered one (default: the comparison the
+    results carry from ``bitframe analyse``).
     """
     if not isinstance(heading, int) or not 1 <= heading <= 4:
         raise ValueError(f"The 'heading' parameter must be an integer in [1, 4]; got {heading!r}.")
@@ -973,19 +1029,28 @@ def site_context(protocol: Protocol, results: AnalysisResult | None, *, prefix: 
     if names.unknown:
         deviations.append("The results mention " + ", ".join(sorted(names.unknown)) +
                           ", which the protocol does not define.")
-    ctx["deviations"] = {"items": deviations, "notes": list(results.notes)}
+    registration = registration or results.registration
+    if registration is not None:
+        from bitframe.analyse.registration import change_text
+
+        deviations += [line for line in (f"changed since registration: {change_text(c)}"
+                                         for c in registration.analysis_changes) if line not in deviations]
+    ctx["deviations"] = {"items": deviations, "notes": list(results.notes),
+                         "registration": _registration_changes(registration, pid)}
+    ctx["checklist"] = _checklist(protocol, results, pid)
     ctx["effect_texts"] = texts
     ctx["sections"] = [(f"{pid}{k}", v) for k, v in SITE_SECTIONS]
     return ctx
 
 
-def render_site_html(protocol: Protocol, results: AnalysisResult, *, protocol_sha256: str | None = None) -> str:
+def render_site_html(protocol: Protocol, results: AnalysisResult, *, protocol_sha256: str | None = None,
+                     registration: RegistrationCheck | None = None) -> str:
     """The site report as one self-contained HTML string."""
     import datetime as dt
 
     from bitframe import __version__
 
-    ctx = site_context(protocol, results, protocol_sha256=protocol_sha256)
+    ctx = site_context(protocol, results, protocol_sha256=protocol_sha256, registration=registration)
     return render_template(
         "site.html.j2", site=ctx, title=f"{protocol.trial.title} \u2014 trial report",
         generated=dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"), version=__version__,
@@ -1001,22 +1066,37 @@ def _as_protocol(protocol: Protocol | str | os.PathLike) -> tuple[Protocol, str 
     return protocol, None
 
 
+def registration_for(protocol: Protocol, protocol_path: str | os.PathLike | None,
+                     registered: str | os.PathLike | None) -> RegistrationCheck | None:
+    """The report's protocol compared with the registered one: ``registered`` (a pack), else the
+    protocol's ``governance.registered_pack``, else ``None`` (the results' own comparison is shown)."""
+    from bitframe.analyse.registration import check_registration, registered_pack_of
+
+    pack = Path(registered) if registered is not None else registered_pack_of(
+        protocol, Path(protocol_path) if protocol_path is not None else None)
+    return check_registration(protocol, pack) if pack is not None else None
+
+
 def render_site_report(protocol: Protocol | str | os.PathLike, results: AnalysisResult | str | os.PathLike, *,
-                       out_html: str | os.PathLike, pdf: bool = False, force: bool = False) -> RenderedReport:
+                       out_html: str | os.PathLike, pdf: bool = False, force: bool = False,
+                       registered: str | os.PathLike | None = None) -> RenderedReport:
     """Write the site report (HTML, and a PDF beside it with ``pdf=True``).
 
     ``protocol`` is a :class:`~bitframe.protocol.schema.Protocol` or a protocol
     file path; ``results`` an :class:`~bitframe.analyse.results.AnalysisResult` or the
     path of the file ``bitframe analyse --json`` wrote. Results for another trial raise
     :class:`~bitframe.errors.BitframeError` naming both trial ids. Existing outputs are
-    kept unless ``force``.
+    kept unless ``force``. ``registered`` is a registration pack to compare the protocol with
+    (see :func:`registration_for`).
     """
+    protocol_path = protocol if isinstance(protocol, (str, os.PathLike)) else None
     protocol, sha = _as_protocol(protocol)
     if isinstance(results, (str, os.PathLike)):
         results = load_results(results, trial_id=protocol.trial.id)
     else:
         check_trial(results, protocol.trial.id)
-    html = render_site_html(protocol, results, protocol_sha256=sha)
+    registration = registration_for(protocol, protocol_path, registered)
+    html = render_site_html(protocol, results, protocol_sha256=sha, registration=registration)
     check = check_protocol(protocol, results, sha)
     warnings = (check.text,) if check.level in ("analysis", "file") and check.text else ()
     return write_report(html, Path(out_html), pdf=pdf, force=force,

@@ -24,10 +24,10 @@ from bitframe.errors import BitframeError, Problem
 from bitframe.report.render import chromium_command, find_chromium
 
 if TYPE_CHECKING:
-    from bitframe.analyse.results import AnalysisResult
+    from bitframe.analyse.results import AnalysisResult, RegistrationCheck
     from bitframe.protocol.schema import Protocol
 
-__all__ = ["render_site_docx", "svg_to_png"]
+__all__ = ["DocxWriter", "render_site_docx", "svg_to_png"]
 
 _SIZE = re.compile(r'<svg[^>]*\swidth="([\d.]+)"[^>]*\sheight="([\d.]+)"')
 _MAX_WIDTH_CM = 16.0  # A4 less 2.5 cm margins
@@ -64,12 +64,34 @@ def svg_to_png(svg: str, png: Path, *, chromium: str | None = None, timeout: flo
     return width, height
 
 
-class _Writer:
-    def __init__(self, chromium: str | None, work: Path):
+class DocxWriter:
+    """A Word document built from the reports' table model (:func:`bitframe.report.site.table`).
+
+    Headings, paragraphs, bullets and tables as the HTML templates lay them out, so that a
+    document's Word copy has the same tables cell for cell. ``figure`` needs headless Chromium
+    (``chromium``) and a scratch folder (``work``); without them a figure is its caption and text.
+    """
+
+    def __init__(self, chromium: str | None = None, work: Path | None = None):
         self.doc = _docx().Document()
         self.chromium = chromium
         self.work = work
         self.figures = 0
+
+    def save(self, out: Path) -> None:
+        """Write the document atomically (the caller has checked it may be written)."""
+        from bitframe.io import atomic_path
+
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(out) as tmp:
+            self.doc.save(str(tmp))
+
+    def pairs(self, items: Sequence[tuple[str, str]]) -> None:
+        """Labelled values (an HTML ``<dl>``): one paragraph each, the label in bold."""
+        for label, value in items:
+            p = self.doc.add_paragraph()
+            p.add_run(f"{label}: ").bold = True
+            p.add_run(str(value))
 
     def heading(self, text: str, level: int) -> None:
         self.doc.add_heading(text, level=level)
@@ -112,10 +134,10 @@ class _Writer:
         if not svg:
             return
         self.figures += 1
-        png = self.work / f"figure-{self.figures}.png"
         try:
-            if self.chromium is None:
+            if self.chromium is None or self.work is None:
                 raise BitframeError(Problem("BF510", "headless Chromium was not found"))
+            png = self.work / f"figure-{self.figures}.png"
             width, height = svg_to_png(svg, png, chromium=self.chromium)
         except BitframeError:
             desc = re.search(r"<desc[^>]*>(.*?)</desc>", svg, re.S)
@@ -136,7 +158,7 @@ class _Writer:
         self.para(f"Figure {self.figures}: {caption}", style="Caption")
 
 
-def _write_site(w: _Writer, s: Mapping[str, Any]) -> None:
+def _write_site(w: DocxWriter, s: Mapping[str, Any]) -> None:
     trial = s["trial"]
     w.heading(trial["title"], 0)
     for label, key in (("Site", "site"), ("Trial id", "id"), ("Registration", "registration"), ("Dates", "dates"),
@@ -220,6 +242,10 @@ def _write_site(w: _Writer, s: Mapping[str, Any]) -> None:
     w.table(s["attrition"]["table"])
     w.heading("Deviations from the pre-registered plan", 1)
     w.bullets(s["deviations"]["items"], "The analysis followed the pre-registered plan; no deviations were recorded.")
+    if s["deviations"].get("registration"):
+        w.heading("Changes since registration", 2)
+        w.para(s["deviations"]["registration"]["text"])
+        w.table(s["deviations"]["registration"]["table"])
     if s["deviations"]["notes"]:
         w.heading("Analysis notes", 2)
         w.bullets(s["deviations"]["notes"])
@@ -232,29 +258,33 @@ def _write_site(w: _Writer, s: Mapping[str, Any]) -> None:
     else:
         w.para("No randomisation manifest is in the results.")
     w.table(r["strata"])
+    w.heading("CONSORT 2025 checklist", 1)
+    w.para(s["checklist"]["text"])
+    w.table(s["checklist"]["table"])
 
 
 def render_site_docx(protocol: Protocol, results: AnalysisResult, out_docx: str | os.PathLike, *,
                      protocol_sha256: str | None = None, force: bool = False,
-                     chromium: str | None = None) -> Path:
-    """Write the site report as a Word document with the HTML report's sections, tables and figures."""
-    from bitframe.io import atomic_path, ensure_writable
+                     chromium: str | None = None, registration: RegistrationCheck | None = None) -> Path:
+    """Write the site report as a Word document with the HTML report's sections, tables and figures.
+
+    ``registration`` compares the protocol with the registered one, as in the HTML report.
+    """
+    from bitframe.io import ensure_writable
     from bitframe.report.site import site_context
 
     out = Path(out_docx)
     if out.suffix.lower() != ".docx":
         raise ValueError(f"The 'out_docx' parameter must end in .docx; got {str(out)!r}.")
     ensure_writable([out], force=force)
-    ctx = site_context(protocol, results, protocol_sha256=protocol_sha256)
+    ctx = site_context(protocol, results, protocol_sha256=protocol_sha256, registration=registration)
     if chromium is None:
         try:
             chromium = find_chromium()
         except BitframeError:
             chromium = None
-    out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="bitframe-docx-") as work:
-        writer = _Writer(chromium, Path(work))
+        writer = DocxWriter(chromium, Path(work))
         _write_site(writer, ctx)
-        with atomic_path(out) as tmp:
-            writer.doc.save(str(tmp))
+        writer.save(out)
     return out
