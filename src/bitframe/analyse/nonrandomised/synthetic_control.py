@@ -329,8 +329,8 @@ def _outcome_matrix(panel: pd.DataFrame, *, unit: str, time: str, outcome: str, 
     wide = pd.DataFrame({"u": rows_names.to_numpy(), "t": rows[time].to_numpy(),
                          "y": pd.to_numeric(rows[outcome], errors="coerce").to_numpy()}).pivot(
         index="t", columns="u", values="y").reindex(index=periods, columns=units)
-    absent = wide.isna().to_numpy()
-    gaps = [(u, p) for j, u in enumerate(units) for i, p in enumerate(periods) if absent[i, j]]
+    blank = wide.isna().to_numpy()
+    gaps = [(u, p) for j, u in enumerate(units) for i, p in enumerate(periods) if blank[i, j]]
     if gaps:
         shown = ", ".join(f"{u!r} in {p!r}" for u, p in gaps[:5]) + (f" and {len(gaps) - 5} more" if len(gaps) > 5 else "")
         raise DataError(Problem("BF275", f"the panel is unbalanced or has missing outcomes: no {outcome} for {shown}",
