@@ -157,3 +157,30 @@ def test_validate_locates_scale_problems(scale, message, line):
         parse_protocol(protocol_text(scale), label="p.yaml")
     problem = next(p for p in caught.value.problems if message in p.message)
     assert (problem.code, problem.file, problem.line) == ("BF145", "p.yaml", line)
+
+
+def test_site_report_shows_reliability_and_norms_with_their_source():
+    from bitframe.report.site import render_site_html
+
+    rng = np.random.default_rng(11)
+    answers = rng.integers(1, 6, size=(16, 7)).tolist()
+    allocation, outcomes = frames(answers)
+    result = analyse_frames(swemwbs_protocol(), allocation, outcomes, inference=False)
+    html = render_site_html(swemwbs_protocol(), result)
+    (summary,) = result.scales
+    assert 'id="tbl-scales"' in html
+    assert "Scale outcomes: scoring, reliability and national norms" in html
+    assert f"{summary.alpha:.2f}" in html and f"{summary.omega:.2f}" in html
+    assert "23.70 (adults 16+ in England, men, 2010-2013)" in html
+    assert "Ng Fat L, Scholes S" in html
+    assert "not an effect of the intervention" in html
+
+
+def test_site_report_has_no_scale_table_without_scale_outcomes():
+    from bitframe.report.site import render_site_html
+
+    protocol = parse_protocol((ROOT / "protocols" / "sms-link-worker.yaml").read_text())
+    allocation, outcomes = frames([[3] * 7 for _ in range(16)])
+    outcomes["swemwbs"] = [str(20 + i % 7) for i in range(16)]
+    html = render_site_html(protocol, analyse_frames(protocol, allocation, outcomes, inference=False))
+    assert "tbl-scales" not in html
