@@ -808,7 +808,7 @@ def _scales(names: _Names, results: AnalysisResult, pid: str) -> dict | None:
     rows, sources, lower_better = [], [], []
     for r in results.scales:
         label = SCALES[r.scale].label if r.scale in SCALES else r.scale
-        if r.measure in ONS4_MEASURES:
+        if r.measure is not None and r.measure in ONS4_MEASURES:
             label = f"{label}: {ONS4_MEASURES[r.measure].label.lower()}"
         if not r.higher_is_better:
             lower_better.append(label)
