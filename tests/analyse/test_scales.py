@@ -184,3 +184,12 @@ def test_site_report_has_no_scale_table_without_scale_outcomes():
     outcomes["swemwbs"] = [str(20 + i % 7) for i in range(16)]
     html = render_site_html(protocol, analyse_frames(protocol, allocation, outcomes, inference=False))
     assert "tbl-scales" not in html
+
+
+def test_the_documented_scales_validate():
+    # docs/scales.md: each `scale:` line of its example is a valid scale of the protocol language.
+    lines = [line.strip() for line in (ROOT / "docs" / "scales.md").read_text().splitlines()
+             if line.strip().startswith("scale: {")]
+    assert len(lines) == 3
+    for line in lines:
+        parse_protocol(protocol_text(line.removeprefix("scale: ")))
