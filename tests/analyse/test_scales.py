@@ -156,7 +156,7 @@ def test_validate_locates_scale_problems(scale, message, line):
     with pytest.raises(ProtocolError) as caught:
         parse_protocol(protocol_text(scale), label="p.yaml")
     problem = next(p for p in caught.value.problems if message in p.message)
-    assert (problem.code, problem.file, problem.line) == ("BF145", "p.yaml", line)
+    assert (problem.code, problem.file, problem.line) == ("BF139", "p.yaml", line)
 
 
 def test_site_report_shows_reliability_and_norms_with_their_source():

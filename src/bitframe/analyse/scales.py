@@ -81,7 +81,7 @@ def _coding(scale: Scale) -> _Coding:
     fixed = SCALES[scale.name].item_range
     if fixed is not None:
         return _Coding(float(fixed[0]), float(fixed[1]), True)
-    assert scale.range is not None  # rule BF145 requires a range for custom scales
+    assert scale.range is not None  # rule BF139 requires a range for custom scales
     return _Coding(float(scale.range[0]), float(scale.range[1]), False)
 
 

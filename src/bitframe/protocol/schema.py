@@ -245,7 +245,7 @@ class Scale(Model):
 
     The outcome's ``column`` names the score bitframe computes from the items (it must not be a
     column of the outcomes file). Item counts, ranges and reverse-coded items are checked by rule
-    BF145 (:mod:`bitframe.protocol.rules`); scoring is :mod:`bitframe.analyse.scales`.
+    BF139 (:mod:`bitframe.protocol.rules`); scoring is :mod:`bitframe.analyse.scales`.
     """
 
     name: ScaleName = Field(description="The scale: wemwbs, swemwbs, ons4, ucla3, or custom (any summed or "
