@@ -22,6 +22,7 @@ from bitframe.protocol.vocabulary import SCHEMES
 if TYPE_CHECKING:
     import pandas as pd
 
+    from bitframe.analyse.results import ScaleSummary
     from bitframe.protocol.schema import Protocol
 
 _BINARY_TEXT = {"0": 0.0, "1": 1.0, "0.0": 0.0, "1.0": 1.0, "true": 1.0, "false": 0.0}
@@ -44,6 +45,7 @@ class AnalysisData:
     allocated: dict[str, int]  # arm -> n allocated
     not_in_outcomes: int  # units on the list with no outcome row at all
     notes: tuple[str, ...] = field(default_factory=tuple)
+    scales: tuple[ScaleSummary, ...] = ()  # scale outcomes: scoring and reliability (analyse/scales.py)
 
 
 def _rows(positions, limit: int = MAX_ROWS_LISTED) -> str:
@@ -204,6 +206,10 @@ def merge_outcomes(
     """
     import pandas as pd
 
+    from bitframe.analyse.scales import score_scales
+
+    # A scale outcome is analysed as its score: computed from the item columns before anything else.
+    outcomes, scales = score_scales(protocol, outcomes, label=outcomes_label)
     id_col = protocol.unit.id_column
     problems: list[Problem] = []
 
@@ -322,4 +328,5 @@ def merge_outcomes(
         allocated=allocated,
         not_in_outcomes=no_row,
         notes=tuple(notes),
+        scales=scales,
     )

@@ -326,6 +326,7 @@ def analyse_frames(
         deviations=tuple(deviations),
         notes=tuple(notes),
         manifest=manifest,
+        scales=data.scales,
         **(_bookkeeping(protocol, frame, data, control) if bookkeeping else {}),
     )
 

@@ -236,6 +236,30 @@ class OutcomeSummary(Record):
     sd: float | None
 
 
+class ScaleNorm(Record):
+    """A published population mean a scale's scores can be read against."""
+
+    population: str
+    mean: float
+    year: str
+    source: str
+
+
+class ScaleSummary(Record):
+    """A scale outcome: how its items scored and held together (``analyse/scales.py``)."""
+
+    outcome: str
+    scale: str  # the vocabulary's name (wemwbs, swemwbs, ons4, ucla3, custom)
+    measure: str | None = None  # ons4: which question
+    items: tuple[str, ...]
+    n_scored: int  # responses with every item answered
+    n_incomplete: int  # responses with some but not all items answered: no score
+    alpha: OptionalNumber = None  # Cronbach's alpha (raw items); None for a single item
+    omega: OptionalNumber = None  # McDonald's omega total from a one-factor model; None below 3 items
+    higher_is_better: bool = True
+    norms: tuple[ScaleNorm, ...] = ()
+
+
 class ConsortArmCounts(Record):
     """One arm's column of the CONSORT flow."""
 
@@ -481,6 +505,7 @@ class AnalysisResult(Record, FrameDisplay):
     power: tuple[PowerSummary, ...] = ()
     manifest: AllocationManifest | None = None
     registration: RegistrationCheck | None = None
+    scales: tuple[ScaleSummary, ...] = ()
 
     def to_frame(self) -> pd.DataFrame:
         """The tidy table of pre-registered effects (one row per outcome x arm)."""

@@ -24,6 +24,8 @@ BF131  analysis options inconsistent (CACE column, Lin without covariates)
 BF132  dates out of order
 BF133  an analysis that cannot run as written (covariates never used, an se_type or
        adjustment the chosen estimator does not apply)
+BF139  a scale outcome that does not fit its scale (item count, range, reverse-coded items,
+       outcome type, a score column that is also an item)
 =====  ==================================================================
 
 Plausibility checks (:func:`check_plausibility`) flag assumptions that are valid but unlikely to
@@ -56,6 +58,8 @@ from bitframe.protocol.vocabulary import (
     ESTIMATORS,
     INFERENCE,
     MULTIPLICITY,
+    ONS4_MEASURES,
+    SCALES,
     SCHEMES,
     STRATIFIED_SCHEMES,
 )
@@ -80,6 +84,7 @@ def _violations(p: Protocol) -> Iterator[RuleViolation]:
     yield from _arm_rules(p)
     yield from _duplicate_ids(p)
     yield from _runs_as_written(p)
+    yield from _scale_rules(p)
 
     scheme = p.randomisation.scheme
     rnd = p.randomisation
@@ -540,6 +545,53 @@ def _arm_rules(p: Protocol) -> Iterator[RuleViolation]:
                 f"arm '{arm.id}' names no EAST lever",
                 f"add `mechanism: {{east: [easy]}}` (levers: {', '.join(EAST_LEVERS)})",
             )
+
+
+def _scale_rules(p: Protocol) -> Iterator[RuleViolation]:
+    for i, outcome in enumerate(p.outcomes):
+        scale = outcome.scale
+        if scale is None:
+            continue
+        loc: tuple[str | int, ...] = ("outcomes", i, "scale")
+        option = SCALES[scale.name]
+        if outcome.type != "continuous":
+            yield RuleViolation("BF139", ("outcomes", i, "type"),
+                                f"outcome '{outcome.id}' is a {option.label} score, so its type must be continuous",
+                                "set `type: continuous`")
+        if option.items is not None and len(scale.items) != option.items:
+            yield RuleViolation("BF139", (*loc, "items"),
+                                f"{option.label} has {option.items} item(s); {len(scale.items)} listed",
+                                f"list the {option.items} item column(s) of {option.label}, in the questionnaire's order")
+        repeated = sorted({c for c in scale.items if scale.items.count(c) > 1})
+        if repeated:
+            yield RuleViolation("BF139", (*loc, "items"), f"items listed twice: {', '.join(repeated)}",
+                                "each item column once")
+        if outcome.column in scale.items:
+            yield RuleViolation("BF139", ("outcomes", i, "column"),
+                                f"'{outcome.column}' is one of the items; `column` names the score computed from them",
+                                f"name the score, e.g. `column: {outcome.id}_score`")
+        if (scale.name == "ons4") != (scale.measure is not None):
+            yield RuleViolation("BF139", (*loc, "measure"),
+                                "ons4 needs `measure` (which question the outcome is)" if scale.name == "ons4"
+                                else f"`measure` applies to ons4 only, not {scale.name}",
+                                f"one of: {', '.join(ONS4_MEASURES)}" if scale.name == "ons4" else "remove `measure`")
+        custom_only = [k for k in ("range", "reverse", "score") if getattr(scale, k) not in (None, ())]
+        if scale.name != "custom" and custom_only:
+            yield RuleViolation("BF139", (*loc, custom_only[0]),
+                                f"{option.label} has a fixed scoring; `{custom_only[0]}` applies to custom scales only",
+                                f"remove `{custom_only[0]}`, or use `name: custom` to score the items your own way")
+        if scale.name == "custom":
+            if scale.range is None:
+                yield RuleViolation("BF139", (*loc, "range"), "a custom scale needs the answer range of its items",
+                                    "add e.g. `range: [1, 5]`")
+            elif scale.range[0] >= scale.range[1]:
+                yield RuleViolation("BF139", (*loc, "range"),
+                                    f"range [{scale.range[0]:g}, {scale.range[1]:g}] is empty: the lowest answer "
+                                    "must come first", "write [lowest, highest]")
+            unknown = [c for c in scale.reverse if c not in scale.items]
+            if unknown:
+                yield RuleViolation("BF139", (*loc, "reverse"), f"reverse-coded items not among the items: "
+                                    f"{', '.join(unknown)}", _suggest(unknown[0], list(scale.items)))
 
 
 def _duplicate_ids(p: Protocol) -> Iterator[RuleViolation]:

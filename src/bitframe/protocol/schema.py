@@ -40,12 +40,15 @@ from bitframe.protocol.vocabulary import (
     Mindspace,
     MissingData,
     Multiplicity,
+    Ons4Measure,
     OutcomeRole,
     OutcomeType,
     ProgrammeArea,
     ProtocolVersion,
     ReferenceDistribution,
     RiStatistic,
+    ScaleName,
+    ScaleScore,
     Scheme,
     SeType,
     Sides,
@@ -237,6 +240,27 @@ class Assumptions(Model):
     )
 
 
+class Scale(Model):
+    """An outcome measured by a validated scale: the item columns it is scored from.
+
+    The outcome's ``column`` names the score bitframe computes from the items (it must not be a
+    column of the outcomes file). Item counts, ranges and reverse-coded items are checked by rule
+    BF139 (:mod:`bitframe.protocol.rules`); scoring is :mod:`bitframe.analyse.scales`.
+    """
+
+    name: ScaleName = Field(description="The scale: wemwbs, swemwbs, ons4, ucla3, or custom (any summed or "
+                            "averaged scale).")
+    items: tuple[NonEmptyStr, ...] = Field(
+        min_length=1, description="The item columns in the outcomes file, in the questionnaire's order.")
+    measure: Ons4Measure | None = Field(
+        default=None, description="ons4 only: which of the four questions this outcome is.")
+    range: tuple[float, float] | None = Field(
+        default=None, description="custom only: the lowest and highest answer code of every item, e.g. [1, 5].")
+    reverse: tuple[NonEmptyStr, ...] = Field(
+        default=(), description="custom only: items scored in reverse (min + max - answer).")
+    score: ScaleScore | None = Field(default=None, description="custom only: sum (the default) or mean of the items.")
+
+
 class Outcome(Model):
     id: Identifier
     role: OutcomeRole
@@ -246,6 +270,9 @@ class Outcome(Model):
     time_point: str | None = Field(default=None, description="When it is measured, e.g. '8 weeks after the invitation'.")
     estimator: Estimator | None = Field(default=None, description="Overrides analysis.estimator for this outcome.")
     assumptions: Assumptions | None = None
+    scale: Scale | None = Field(
+        default=None, description="The validated scale the outcome is scored from (its items, checked and scored "
+        "at analysis; `column` is then the score's name).")
 
 
 # --------------------------------------------------------------------------- analysis

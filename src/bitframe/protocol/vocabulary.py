@@ -44,6 +44,7 @@ __all__ = [
     "MINDSPACE",
     "MISSING_DATA",
     "MULTIPLICITY",
+    "ONS4_MEASURES",
     "OUTCOME_ROLES",
     "OUTCOME_TYPES",
     "PROGRAMME_AREAS",
@@ -51,6 +52,8 @@ __all__ = [
     "REFERENCE_DISTRIBUTIONS",
     "RESAMPLING_MULTIPLICITY",
     "RI_STATISTICS",
+    "SCALES",
+    "SCALE_SCORES",
     "SCHEMES",
     "SE_TYPES",
     "SIDES",
@@ -81,6 +84,7 @@ __all__ = [
     "MissingData",
     "Multiplicity",
     "MultiplicityOption",
+    "Ons4Measure",
     "Option",
     "OutcomeRole",
     "OutcomeType",
@@ -88,6 +92,9 @@ __all__ = [
     "ProtocolVersion",
     "ReferenceDistribution",
     "RiStatistic",
+    "ScaleName",
+    "ScaleOption",
+    "ScaleScore",
     "Scheme",
     "SchemeOption",
     "SeType",
@@ -612,4 +619,62 @@ META_TESTS = _vocabulary(MetaTest, {
     "knha": _o("Hartung-Knapp-Sidik-Jonkman", "t on k - 1 df with the Knapp-Hartung variance (metafor test = 'knha'; "
                                               "IntHout et al. 2014)."),
     "z": _o("normal (Wald)", "Normal quantiles with the model variance (metafor test = 'z')."),
+})
+
+# --------------------------------------------------------------------------- validated scales
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScaleOption(Option):
+    items: int | None  # how many item columns it has; None: as many as the protocol lists (custom)
+    item_range: tuple[int, int] | None  # the answer codes of every item; None: the protocol's `range`
+    score: Literal["sum", "rasch_metric", "item", "protocol"]  # how the items become the score
+    higher_is_better: bool = True
+    reference: str = ""
+
+
+ScaleName = Literal["wemwbs", "swemwbs", "ons4", "ucla3", "custom"]
+SCALES = _vocabulary(ScaleName, {
+    "wemwbs": ScaleOption(
+        label="WEMWBS", description="Warwick-Edinburgh Mental Wellbeing Scale: 14 items scored 1-5, summed (14-70).",
+        items=14, item_range=(1, 5), score="sum",
+        reference="Tennant R et al. (2007) Health and Quality of Life Outcomes 5:63"),
+    "swemwbs": ScaleOption(
+        label="SWEMWBS", description="Short WEMWBS: 7 items scored 1-5; the raw sum (7-35) converted to its "
+        "Rasch metric score (7.00-35.00) by the published conversion table.",
+        items=7, item_range=(1, 5), score="rasch_metric",
+        reference="Stewart-Brown S et al. (2009) Health and Quality of Life Outcomes 7:15"),
+    "ons4": ScaleOption(
+        label="ONS4", description="ONS personal well-being: four single questions scored 0-10, each reported "
+        "separately; the outcome names the one it measures (`measure`) and its one item column.",
+        items=1, item_range=(0, 10), score="item",
+        reference="Office for National Statistics, Personal well-being user guidance"),
+    "ucla3": ScaleOption(
+        label="UCLA 3-item loneliness", description="Three-item UCLA loneliness scale: 3 items scored 1-3, summed "
+        "(3-9); higher means lonelier.",
+        items=3, item_range=(1, 3), score="sum", higher_is_better=False,
+        reference="Hughes ME et al. (2004) Research on Aging 26(6):655-672"),
+    "custom": ScaleOption(
+        label="Scale", description="Any summed or averaged scale: list its items, their answer range and the "
+        "reverse-coded items (scored min + max - answer).",
+        items=None, item_range=None, score="protocol"),
+})
+
+Ons4Measure = Literal["life_satisfaction", "worthwhile", "happiness", "anxiety"]
+ONS4_MEASURES = _vocabulary(Ons4Measure, {
+    "life_satisfaction": ScaleOption(label="Life satisfaction", description="Overall, how satisfied are you with "
+                                     "your life nowadays? (0-10)", items=1, item_range=(0, 10), score="item"),
+    "worthwhile": ScaleOption(label="Worthwhile", description="Overall, to what extent do you feel that the things "
+                              "you do in your life are worthwhile? (0-10)", items=1, item_range=(0, 10), score="item"),
+    "happiness": ScaleOption(label="Happiness", description="Overall, how happy did you feel yesterday? (0-10)",
+                             items=1, item_range=(0, 10), score="item"),
+    "anxiety": ScaleOption(label="Anxiety", description="Overall, how anxious did you feel yesterday? (0-10); "
+                           "higher means more anxious, the reverse of the other three.",
+                           items=1, item_range=(0, 10), score="item", higher_is_better=False),
+})
+
+ScaleScore = Literal["sum", "mean"]
+SCALE_SCORES = _vocabulary(ScaleScore, {
+    "sum": _o("sum", "The score is the sum of the (reverse-coded) items."),
+    "mean": _o("mean", "The score is the mean of the (reverse-coded) items."),
 })

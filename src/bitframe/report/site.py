@@ -55,8 +55,10 @@ from bitframe.protocol.vocabulary import (
     INFERENCE,
     MINDSPACE,
     MULTIPLICITY,
+    ONS4_MEASURES,
     OUTCOME_ROLES,
     PROGRAMME_AREAS,
+    SCALES,
     SCHEMES,
     TIDIER_ITEMS,
     TRIAL_STATUSES,
@@ -802,6 +804,38 @@ def _attrition(names: _Names, results: AnalysisResult, pid: str) -> dict:
     )}
 
 
+def _scales(names: _Names, results: AnalysisResult, pid: str) -> dict | None:
+    """Scale outcomes: how many responses scored, reliability, and the national norms with their sources."""
+    if not results.scales:
+        return None
+    rows, sources, lower_better = [], [], []
+    for r in results.scales:
+        label = SCALES[r.scale].label if r.scale in SCALES else r.scale
+        if r.measure is not None and r.measure in ONS4_MEASURES:
+            label = f"{label}: {ONS4_MEASURES[r.measure].label.lower()}"
+        if not r.higher_is_better:
+            lower_better.append(label)
+        norms = "; ".join(f"{fmt_number(n.mean, 2)} ({n.population}, {n.year})" for n in r.norms)
+        sources += [n.source for n in r.norms if n.source not in sources]
+        rows.append([cell(names.outcome_label(r.outcome), header=True), cell(label),
+                     cell(fmt_count(len(r.items)), num=True), cell(fmt_count(r.n_scored), num=True),
+                     cell(fmt_count(r.n_incomplete), num=True),
+                     cell(fmt_number(r.alpha, 2) if r.alpha is not None else "\u2014", num=True),
+                     cell(fmt_number(r.omega, 2) if r.omega is not None else "\u2014", num=True),
+                     cell(norms or "\u2014")])
+    note = ("Scores need every item answered; an incomplete response has no score and counts as a missing "
+            "outcome. Alpha is Cronbach's alpha; omega is McDonald's omega total from a one-factor model. "
+            "National norms are context only: they describe other people at another time, so a difference "
+            "from them is not an effect of the intervention.")
+    if lower_better:
+        note += f" Higher scores mean worse for {', '.join(lower_better)}."
+    if sources:
+        note += " Sources: " + " | ".join(sources)
+    return table(f"{pid}tbl-scales", "Scale outcomes: scoring, reliability and national norms",
+                 ["Outcome", "Scale", ("Items", True), ("Scored", True), ("Incomplete", True), ("Alpha", True),
+                  ("Omega", True), "National norm (mean)"], rows, note=note)
+
+
 @dataclass(frozen=True)
 class ProtocolCheck:
     """How the protocol given to the report compares with the one analysed.
@@ -1021,6 +1055,7 @@ def site_context(protocol: Protocol, results: AnalysisResult | None, *, prefix: 
         "additional": _additional(names, results, pid, ci_level),
         "subgroups": _subgroups(names, results, pid, ci_level),
         "attrition": _attrition(names, results, pid),
+        "scales": _scales(names, results, pid),
         "reproducibility": _reproducibility(results, pid, protocol_sha256, protocol_check),
         "protocol_check": {"level": protocol_check.level, "text": protocol_check.text,
                            "changed": list(protocol_check.changed)},

@@ -1,0 +1,1 @@
+"""Estimators for designs that do not randomise: comparison groups built from routine data."""
