@@ -12,6 +12,10 @@ form itself from a random pre-session cookie (signed double submit), so another 
 sign a victim in under its own token ("login CSRF") -- and every state-changing request
 whose ``Origin`` (or, failing that, ``Referer``) names another host is refused with 403.
 
+Failed authentications (a wrong token on ``/login`` or as a bearer token) are counted per
+client address by :class:`~bitframe.service.ratelimit.LoginThrottle`: after 10 the client
+gets 429 with ``Retry-After`` (one more attempt every 5 s), and the lock-out is audited.
+
 Request bodies are limited to :data:`MAX_BODY` bytes while they are received, before any
 authentication: a larger ``Content-Length`` is refused at once, and a chunked body is cut
 off with 413 as soon as it passes the limit; forms accept no file parts.
@@ -63,11 +67,13 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bitframe.service.auth import User
 from bitframe.service.core import Service
-from bitframe.service.errors import Forbidden, InvalidInput, NotAuthenticated, ServiceError
+from bitframe.service.errors import Forbidden, InvalidInput, NotAuthenticated, ServiceError, TooManyAttempts
+from bitframe.service.ratelimit import LoginThrottle
 from bitframe.spreadsheet import neutralise_frame
 
 log = logging.getLogger("bitframe.service")
@@ -234,8 +240,13 @@ class BodyLimit:
 # --------------------------------------------------------------------------- the app
 
 
-def create_app(service: Service) -> FastAPI:
-    """The ASGI application serving ``service`` (see the module docs)."""
+def _client_address(request: Request) -> str:
+    return request.client.host if request.client is not None else "unknown"
+
+
+def create_app(service: Service, throttle: LoginThrottle | None = None) -> FastAPI:
+    """The ASGI application serving ``service`` (see the module docs); failed sign-ins are
+    counted by ``throttle`` (default: 10 at once, then one every 5 s per client address)."""
     from bitframe.resources import jinja_environment
 
     app = FastAPI(
@@ -245,6 +256,8 @@ def create_app(service: Service) -> FastAPI:
         openapi_url=None,
     )
     app.state.service = service
+    throttle = LoginThrottle() if throttle is None else throttle
+    app.state.throttle = throttle
     app.add_middleware(BodyLimit)
     env = jinja_environment()
 
@@ -276,6 +289,8 @@ def create_app(service: Service) -> FastAPI:
     @app.exception_handler(ServiceError)
     async def _service_error(request: Request, exc: ServiceError) -> Response:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        if isinstance(exc, TooManyAttempts):
+            headers = {"Retry-After": str(exc.retry_after)}
         return _error(exc.status, exc.code, exc.message, exc.details, headers=headers)
 
     @app.exception_handler(RequestValidationError)
@@ -301,6 +316,19 @@ def create_app(service: Service) -> FastAPI:
 
     # ------------------------------------------------------------------ auth dependencies
 
+    def attempt_sign_in(request: Request, token: str) -> User | None:
+        """The user holding ``token``; refused with 429 while the client is locked out, and a
+        failure counted (see :mod:`bitframe.service.ratelimit`)."""
+        client = _client_address(request)
+        wait = throttle.retry_after(client)
+        if wait is not None:
+            raise TooManyAttempts(wait)
+        user = service.authenticate(token)
+        if user is None and throttle.failed(client):
+            log.warning("client %s used up its failed sign-in attempts; refusing it for a while", client)
+            service.record_throttled(client, int(throttle.burst), throttle.retry_after(client) or 0.0)
+        return user
+
     def bearer_user(request: Request) -> User:
         header = request.headers.get("authorization", "")
         scheme, _, token = header.partition(" ")
@@ -309,7 +337,7 @@ def create_app(service: Service) -> FastAPI:
                                    code="token_required")
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthenticated("use 'Authorization: Bearer <token>'", code="bad_authorization")
-        user = service.authenticate(token.strip())
+        user = attempt_sign_in(request, token.strip())
         if user is None:
             raise NotAuthenticated("the token is not valid (unknown, rotated or revoked)", code="bad_token")
         return user
@@ -457,7 +485,12 @@ def create_app(service: Service) -> FastAPI:
                                                 login_csrf_token(service.session_secret, nonce)):
             return login_page(request, 403, error="The sign-in form expired; sign in again from this page.")
         token = form.get("token")
-        user = service.authenticate(str(token).strip()) if isinstance(token, str) else None
+        try:
+            user = await run_in_threadpool(attempt_sign_in, request, token.strip()) if isinstance(token, str) else None
+        except TooManyAttempts as exc:
+            refusal = login_page(request, 429, error=exc.message)
+            refusal.headers["Retry-After"] = str(exc.retry_after)
+            return refusal
         state = service.session_state(user.id) if user is not None and user.id is not None else None
         if user is None or user.id is None or state is None:
             return login_page(request, 401, error="That token is not valid (unknown, rotated or revoked).")
@@ -478,8 +511,6 @@ def create_app(service: Service) -> FastAPI:
                 return render("account", 403, user=user, error="The form expired; sign out again from this page.",
                               csrf=csrf_token(service.session_secret, cookie))
             if user.id is not None:
-                from starlette.concurrency import run_in_threadpool
-
                 await run_in_threadpool(service.end_sessions, user.id)
         response = RedirectResponse("/", status_code=303)
         response.delete_cookie(SESSION_COOKIE, path="/")
@@ -521,8 +552,6 @@ def create_app(service: Service) -> FastAPI:
         fields = form_fields()
         submitted = {k: str(v) for k, v in form.items() if isinstance(v, str)}
         values = {f["name"]: submitted.get(f["name"], "") for f in fields}
-        from starlette.concurrency import run_in_threadpool
-
         try:
             result = await run_in_threadpool(
                 service.enrol, user, submitted.get("participant_id", ""), values,

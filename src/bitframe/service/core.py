@@ -641,6 +641,16 @@ class Service:
             "uniform_for_enrolment_n": "numpy.random.Generator(PCG64(seed)) advanced n-1 steps, then .random()",
         }
 
+    def record_throttled(self, client: str, failures: int, retry_after_s: float) -> None:
+        """Log that ``client`` used up its failed sign-in attempts (once per lock-out, not per refusal)."""
+
+        def job(conn: Connection, chain: Chain) -> None:
+            chain.append(actor=SYSTEM.name, role=SYSTEM.role, action="login_throttled", target=client[:200],
+                         after={"client": client[:200], "failures": failures,
+                                "retry_after_s": round(retry_after_s, 1)})
+
+        self.writer.submit(job)
+
     def record_export(self, user: User, what: str, rows: int) -> None:
         """Log that ``user`` exported ``what`` (reading is not a change, but who saw the list matters),
         and anchor the chain at that event: whoever holds an export can later prove the log
