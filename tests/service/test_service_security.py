@@ -38,9 +38,11 @@ MATRIX = [
     ("POST", "/api/users/{victim}/rotate", None, {"admin"}),
     ("POST", "/api/users/{victim}/revoke", None, {"admin"}),
     ("POST", "/api/unblind", {"participant_id": "P-0", "reason": "serious adverse event"}, {"admin"}),
+    ("GET", "/api/recruitment", None, {"statistician", "auditor", "admin"}),
 ]
 PAGES = [("GET", "/"), ("POST", "/login"), ("POST", "/logout"), ("GET", "/account"), ("GET", "/enrol"),
-         ("POST", "/enrol")]
+         ("POST", "/enrol"), ("GET", "/recruitment"), ("GET", "/unblind"), ("POST", "/unblind"),
+         ("GET", "/unblindings"), ("GET", "/docs"), ("GET", "/openapi.json")]
 
 
 @pytest.fixture()

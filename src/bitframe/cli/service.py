@@ -55,12 +55,6 @@ def resolve_db(db: str | None, data_dir: Path | None, *, create: bool = False) -
     return sqlite_url(path)
 
 
-def to_the_second(timestamp: str) -> str:
-    """``2026-05-20T09:14:03.123456Z`` -> ``2026-05-20 09:14:03``: stored times keep their
-    microseconds (they are hashed into the audit chain); people read seconds."""
-    return timestamp.replace("T", " ").split(".")[0].removesuffix("Z")
-
-
 @contextlib.contextmanager
 def service_errors() -> Iterator[None]:
     """Turn the service's refusals into the CLI's error (message, exit code 1)."""
@@ -214,6 +208,8 @@ def register(app: typer.Typer) -> None:
         as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     ) -> None:
         """List users (never their tokens)."""
+        from bitframe.service.audit import to_the_second
+
         service = _open(db, data_dir)
         try:
             rows = service.list_users()

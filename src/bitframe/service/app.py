@@ -30,6 +30,8 @@ endpoint                                 roles                  purpose
 ``GET  /api/me``                         any                    who am I
 ``POST /api/enrol``                      enroller               allocate one participant
 ``GET  /api/status``                     statistician, admin    counts, slots left, alerts
+``GET  /api/recruitment``                statistician, auditor, by site/stratum/week (arms:
+                                         admin                  statistician and admin only)
 ``GET  /api/allocations``                statistician           all allocations (json/csv)
 ``GET  /api/list``                       statistician           sealed list (json/csv)
 ``GET  /api/list/manifest``              statistician           the list's manifest
@@ -43,6 +45,12 @@ endpoint                                 roles                  purpose
 ``GET  /`` ``POST /login`` ``/logout``   (sign-in pages)        the page's session
 ``GET  /enrol`` ``POST /enrol``          enroller               the enrolment page
 ``GET  /account``                        any                    signed-in page for other roles
+``GET  /recruitment``                    statistician, auditor, the recruitment page
+                                         admin
+``GET  /unblind`` ``POST /unblind``      admin                  emergency unblinding + reason
+``GET  /unblindings``                    auditor, admin         every unblinding so far
+``GET  /docs`` ``/openapi.json``         admin, statistician    the API documentation (session
+                                                                or bearer token)
 =======================================  =====================  ==============================
 
 An enroller's responses hold the allocation just made and nothing else: no sequence
@@ -70,6 +78,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from bitframe.service.audit import to_the_second
 from bitframe.service.auth import User
 from bitframe.service.core import Service
 from bitframe.service.errors import Forbidden, InvalidInput, NotAuthenticated, ServiceError, TooManyAttempts
@@ -260,6 +269,7 @@ def create_app(service: Service, throttle: LoginThrottle | None = None) -> FastA
     app.state.throttle = throttle
     app.add_middleware(BodyLimit)
     env = jinja_environment()
+    env.filters["seconds"] = to_the_second
 
     # ------------------------------------------------------------------ middleware and errors
 
@@ -349,29 +359,35 @@ def create_app(service: Service, throttle: LoginThrottle | None = None) -> FastA
                                 code="wrong_role")
             return user
 
+        dependency.roles = roles  # type: ignore[attr-defined]  # read by api_schema for the documentation
         return dependency
 
     # ------------------------------------------------------------------ API
 
     @app.get("/api/health")
     def health() -> dict[str, str]:
+        """Liveness: answers while the server runs; reveals nothing."""
         return {"status": "ok"}
 
     @app.get("/api/me")
     def me(user: User = Depends(role(*ANY_ROLE))) -> dict[str, Any]:
+        """The caller's name, role and site."""
         return {**user.public(), "trial_id": service.plan.trial_id}
 
     @app.post("/api/enrol")
     def enrol(body: EnrolBody, user: User = Depends(role("enroller"))) -> dict[str, Any]:
+        """Allocate one participant at the enroller's site (idempotent: the same id and values return the first allocation)."""
         return service.enrol(user, body.participant_id, body.values, eligible=body.eligible).public()
 
     @app.get("/api/status")
     def status(user: User = Depends(role("statistician", "admin"))) -> dict[str, Any]:
+        """Counts per arm, slots used and left per stratum, and alerts."""
         return service.status(user)
 
     @app.get("/api/allocations")
     def allocations(format: Literal["json", "csv"] = "json",
                     user: User = Depends(role("statistician"))) -> Response:
+        """Every allocation in enrolment order (logged as an export, and the audit chain anchored)."""
         frame = service.allocations_frame()
         service.record_export(user, "allocations", len(frame))
         return _frame_response(frame, format, "allocations")
@@ -379,6 +395,7 @@ def create_app(service: Service, throttle: LoginThrottle | None = None) -> FastA
     @app.get("/api/list")
     def sealed_list(format: Literal["json", "csv"] = "json",
                     user: User = Depends(role("statistician"))) -> Response:
+        """The sealed list, slot by slot, with who took each slot (logged as an export)."""
         if service.plan.mode == "minimisation":
             if format == "csv":
                 raise InvalidInput("this trial uses live minimisation: there is no list to download as CSV",
@@ -391,10 +408,12 @@ def create_app(service: Service, throttle: LoginThrottle | None = None) -> FastA
 
     @app.get("/api/list/manifest")
     def manifest(user: User = Depends(role("statistician"))) -> dict[str, Any]:
+        """The sealed list's manifest (its SHA-256, seed source, settings)."""
         return service.list_manifest()
 
     @app.get("/api/audit")
     def audit(after: int = 0, limit: int = 1000, user: User = Depends(role("auditor"))) -> dict[str, Any]:
+        """Audit events after sequence number `after`, at most `limit` of them."""
         if not 0 <= after <= MAX_SEQ or not 1 <= limit <= 10000:
             raise InvalidInput(f"after must be in [0, {MAX_SEQ}] and limit in [1, 10000]; "
                                f"got after={after}, limit={limit}", code="bad_range")
@@ -403,6 +422,7 @@ def create_app(service: Service, throttle: LoginThrottle | None = None) -> FastA
 
     @app.get("/api/audit/verify")
     def audit_verify(anchor: str | None = None, user: User = Depends(role("auditor"))) -> dict[str, Any]:
+        """Verify the hash chain, allocations against slots, slots against the list and users against their events."""
         from bitframe.service.audit import parse_anchor
 
         try:
@@ -413,25 +433,35 @@ def create_app(service: Service, throttle: LoginThrottle | None = None) -> FastA
 
     @app.get("/api/users")
     def users(user: User = Depends(role("admin"))) -> dict[str, Any]:
+        """The users, their roles, sites and token hints."""
         return {"users": service.list_users()}
 
     @app.post("/api/users", status_code=201)
     def add_user(body: UserBody, user: User = Depends(role("admin"))) -> dict[str, Any]:
+        """Add a user; its token is in the answer, shown once."""
         created, token = service.add_user(user, body.name, body.role, site=body.site)
         return {**created.public(), "token": token, "note": "the token is shown once; store it safely"}
 
     @app.post("/api/users/{name}/revoke")
     def revoke(name: str, user: User = Depends(role("admin"))) -> dict[str, Any]:
+        """Revoke a user: its token and page sessions stop working at once."""
         service.revoke_user(user, name)
         return {"name": name, "active": False}
 
     @app.post("/api/users/{name}/rotate")
     def rotate(name: str, user: User = Depends(role("admin"))) -> dict[str, Any]:
+        """A new token for a user (shown once); the old one and its sessions stop working."""
         return {"name": name, "token": service.rotate_token(user, name),
                 "note": "the token is shown once; the old one no longer works"}
 
+    @app.get("/api/recruitment")
+    def recruitment(user: User = Depends(role("statistician", "auditor", "admin"))) -> dict[str, Any]:
+        """Recruitment by site and stratum, in total and per week; arm counts for statistician and admin only."""
+        return service.recruitment(user)
+
     @app.post("/api/unblind")
     def unblind(body: UnblindBody, user: User = Depends(role("admin"))) -> dict[str, Any]:
+        """Emergency unblinding of one participant; the reason is required and logged."""
         e = service.unblind(user, body.participant_id, body.reason)
         return {"participant_id": e.participant_id, "reference": e.ref, "arm": e.arm, "arm_name": e.arm_name,
                 "site": e.site, "enrolled_at": e.enrolled_at}
@@ -470,14 +500,14 @@ def create_app(service: Service, throttle: LoginThrottle | None = None) -> FastA
         # No file parts: nothing here takes uploads, so nothing is spooled to disk.
         return await request.form(max_files=0, max_fields=MAX_FORM_FIELDS)
 
-    @app.get("/", response_class=HTMLResponse)
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index(request: Request) -> Response:
         user = page_user(request)
         if user is not None:
             return RedirectResponse("/enrol" if user.role == "enroller" else "/account", status_code=303)
         return login_page(request)
 
-    @app.post("/login", response_class=HTMLResponse)
+    @app.post("/login", response_class=HTMLResponse, include_in_schema=False)
     async def login(request: Request) -> Response:
         form = await read_form(request)
         nonce = request.cookies.get(LOGIN_COOKIE, "")
@@ -501,7 +531,7 @@ def create_app(service: Service, throttle: LoginThrottle | None = None) -> FastA
                             secure=request.url.scheme == "https", path="/")
         return response
 
-    @app.post("/logout")
+    @app.post("/logout", include_in_schema=False)
     async def logout(request: Request) -> Response:
         user = page_user(request)
         form = await read_form(request)
@@ -516,7 +546,7 @@ def create_app(service: Service, throttle: LoginThrottle | None = None) -> FastA
         response.delete_cookie(SESSION_COOKIE, path="/")
         return response
 
-    @app.get("/account", response_class=HTMLResponse)
+    @app.get("/account", response_class=HTMLResponse, include_in_schema=False)
     def account(request: Request) -> Response:
         user = page_user(request)
         if user is None:
@@ -524,7 +554,7 @@ def create_app(service: Service, throttle: LoginThrottle | None = None) -> FastA
         cookie = request.cookies.get(SESSION_COOKIE, "")
         return render("account", user=user, csrf=csrf_token(service.session_secret, cookie))
 
-    @app.get("/enrol", response_class=HTMLResponse)
+    @app.get("/enrol", response_class=HTMLResponse, include_in_schema=False)
     def enrol_page(request: Request) -> Response:
         user = page_user(request)
         if user is None:
@@ -536,7 +566,7 @@ def create_app(service: Service, throttle: LoginThrottle | None = None) -> FastA
         return render("enrol", user=user, fields=form_fields(), form={},
                       csrf=csrf_token(service.session_secret, cookie))
 
-    @app.post("/enrol", response_class=HTMLResponse)
+    @app.post("/enrol", response_class=HTMLResponse, include_in_schema=False)
     async def enrol_submit(request: Request) -> Response:
         # The body first, so that an oversized one gets 413 whoever sends it (see the module docs).
         form = await read_form(request)
@@ -561,7 +591,114 @@ def create_app(service: Service, throttle: LoginThrottle | None = None) -> FastA
             return render("enrol", exc.status, user=user, fields=fields, form=submitted, error=exc.message, csrf=csrf)
         return render("result", user=user, result=result.public(), csrf=csrf)
 
+    # ------------------------------------------------------------------ trial-manager pages
+
+    def signed_in(request: Request, *roles: str) -> User | Response:
+        """The page's user if signed in with one of ``roles``; else where to send them instead."""
+        user = page_user(request)
+        if user is None:
+            return RedirectResponse("/", status_code=303)
+        if user.role not in roles:
+            return render("account", 403, user=user, error=f"This page is for the role {' or '.join(roles)}; "
+                          f"you are {user.role}.", csrf=session_csrf(request))
+        return user
+
+    def session_csrf(request: Request) -> str:
+        return csrf_token(service.session_secret, request.cookies.get(SESSION_COOKIE, ""))
+
+    @app.get("/recruitment", response_class=HTMLResponse, include_in_schema=False)
+    def recruitment_page(request: Request) -> Response:
+        user = signed_in(request, "statistician", "auditor", "admin")
+        if not isinstance(user, User):
+            return user
+        return render("recruitment", user=user, report=service.recruitment(user), csrf=session_csrf(request))
+
+    @app.get("/unblind", response_class=HTMLResponse, include_in_schema=False)
+    def unblind_page(request: Request) -> Response:
+        user = signed_in(request, "admin")
+        if not isinstance(user, User):
+            return user
+        return render("unblind", user=user, form={}, csrf=session_csrf(request))
+
+    @app.post("/unblind", response_class=HTMLResponse, include_in_schema=False)
+    async def unblind_submit(request: Request) -> Response:
+        form = await read_form(request)
+        user = signed_in(request, "admin")
+        if not isinstance(user, User):
+            return user
+        csrf = session_csrf(request)
+        if not hmac.compare_digest(str(form.get("csrf", "")), csrf):
+            return render("unblind", 403, user=user, form={}, csrf=csrf,
+                          error="The form expired; open the unblinding page again.")
+        submitted = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+        try:
+            result = await run_in_threadpool(service.unblind, user, submitted.get("participant_id", ""),
+                                             submitted.get("reason", ""))
+        except ServiceError as exc:
+            return render("unblind", exc.status, user=user, form=submitted, error=exc.message, csrf=csrf)
+        return render("unblinded", user=user, result=result, reason=submitted.get("reason", "").strip(), csrf=csrf)
+
+    @app.get("/unblindings", response_class=HTMLResponse, include_in_schema=False)
+    def unblindings_page(request: Request) -> Response:
+        user = signed_in(request, "auditor", "admin")
+        if not isinstance(user, User):
+            return user
+        return render("unblindings", user=user, events=service.unblindings(user), csrf=session_csrf(request))
+
+    # ------------------------------------------------------------------ API documentation
+
+    def documentation_reader(request: Request) -> User | Response:
+        """Admins and statisticians, by page session or bearer token; nobody else sees the schema."""
+        if request.headers.get("authorization"):
+            user = bearer_user(request)
+            if user.role not in DOC_ROLES:
+                raise Forbidden(f"the API documentation is for the role {' or '.join(DOC_ROLES)}; you are "
+                                f"{user.role}", code="wrong_role")
+            return user
+        return signed_in(request, *DOC_ROLES)
+
+    @app.get("/openapi.json", include_in_schema=False)
+    def openapi_schema(request: Request) -> Response:
+        reader = documentation_reader(request)
+        if not isinstance(reader, User):
+            if isinstance(reader, RedirectResponse):
+                raise NotAuthenticated("sign in, or send 'Authorization: Bearer <token>', to read the API schema",
+                                       code="token_required")
+            raise Forbidden(f"the API documentation is for the role {' or '.join(DOC_ROLES)}", code="wrong_role")
+        return JSONResponse(api_schema(app))
+
+    @app.get("/docs", response_class=HTMLResponse, include_in_schema=False)
+    def docs_page(request: Request) -> Response:
+        reader = documentation_reader(request)
+        if not isinstance(reader, User):
+            return reader
+        return render("docs", user=reader, schema=api_schema(app), csrf=session_csrf(request))
+
     return app
+
+
+DOC_ROLES = ("admin", "statistician")
+
+
+def api_schema(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document of the JSON API, each operation with the roles it needs (``x-roles``)."""
+    from fastapi.routing import APIRoute
+
+    schema = app.openapi()
+    for route in app.routes:
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
+            continue
+        roles: list[str] = []
+        for dependency in route.dependant.dependencies:
+            roles += list(getattr(dependency.call, "roles", ()))
+        for method in route.methods or ():
+            operation = schema["paths"][route.path_format][method.lower()]
+            operation["x-roles"] = roles
+            if roles:
+                operation["security"] = [{"bearer": []}]
+    schema.setdefault("components", {})["securitySchemes"] = {
+        "bearer": {"type": "http", "scheme": "bearer", "description": "the user's API token (bf_...)"}}
+    return schema
 
 
 def _error(status: int, code: str, message: str, details: list[Any] | None = None,

@@ -78,6 +78,12 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def to_the_second(timestamp: str) -> str:
+    """``2026-05-20T09:14:03.123456Z`` -> ``2026-05-20 09:14:03``: stored times keep their
+    microseconds (they are hashed into the audit chain); people read seconds."""
+    return timestamp.replace("T", " ").split(".")[0].removesuffix("Z")
+
+
 def event_hash(
     *,
     seq: int,

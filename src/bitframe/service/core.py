@@ -556,6 +556,73 @@ class Service:
             out["strata"] = strata
         return out
 
+    def recruitment(self, user: User) -> dict[str, Any]:
+        """Recruitment by site and by stratum, in total and per ISO week (Monday to Sunday, UTC),
+        with cumulative totals. Counts per arm only for the roles that see allocations anyway
+        (statistician, admin): an auditor sees how recruitment goes, not how it splits."""
+        import datetime as dt
+
+        _require(user, "statistician", "auditor", "admin")
+        unblinded = user.role in ("statistician", "admin")
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(db.allocations.c.site, db.allocations.c.stratum, db.allocations.c.arm,
+                          db.allocations.c.enrolled_at).order_by(db.allocations.c.sequence)
+            ).all()
+
+        def tally(keys: list[str | None], arms: list[str]) -> list[dict[str, Any]]:
+            out: dict[str | None, dict[str, Any]] = {}
+            for key, arm in zip(keys, arms):
+                entry = out.setdefault(key, {"n": 0, "by_arm": dict.fromkeys(self.plan.arms, 0)})
+                entry["n"] += 1
+                entry["by_arm"][arm] += 1
+            return [{"name": k, "n": v["n"], **({"by_arm": v["by_arm"]} if unblinded else {})}
+                    for k, v in sorted(out.items(), key=lambda kv: str(kv[0]))]
+
+        sites = [r.site for r in rows]
+        strata = [r.stratum for r in rows]
+        arms = [r.arm for r in rows]
+        weeks: dict[str, dict[str, Any]] = {}
+        cumulative = 0
+        for r in rows:
+            day = dt.date.fromisoformat(r.enrolled_at[:10])
+            start = (day - dt.timedelta(days=day.weekday())).isoformat()
+            week = weeks.setdefault(start, {"week_starting": start, "n": 0, "by_site": {}, "by_stratum": {}})
+            week["n"] += 1
+            week["by_site"][r.site] = week["by_site"].get(r.site, 0) + 1
+            week["by_stratum"][r.stratum] = week["by_stratum"].get(r.stratum, 0) + 1
+        for week in weeks.values():
+            cumulative += week["n"]
+            week["cumulative"] = cumulative
+        return {
+            "trial_id": self.plan.trial_id,
+            "n_enrolled": len(rows),
+            "arms_shown": unblinded,
+            "arms": {a: self.plan.arm_name(a) for a in self.plan.arms} if unblinded else {},
+            "site_column": self.plan.site_column,
+            "strata": list(self.plan.strata),
+            "by_site": tally(sites, arms),
+            "by_stratum": tally(strata, arms),
+            "weeks": list(weeks.values()),
+        }
+
+    def unblindings(self, user: User) -> list[dict[str, Any]]:
+        """Every emergency unblinding from the audit log: who, when, which participant and why
+        (the arm revealed is in the event for the record, not repeated here)."""
+        _require(user, "auditor", "admin")
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(db.audit_events.c.seq, db.audit_events.c.ts, db.audit_events.c.actor,
+                          db.audit_events.c.after_json)
+                .where(db.audit_events.c.action == "unblind").order_by(db.audit_events.c.seq)
+            ).all()
+        out = []
+        for seq, ts, actor, after_json in rows:
+            after = json.loads(after_json or "{}")
+            out.append({"seq": int(seq), "ts": ts, "actor": actor, "participant_id": after.get("participant_id"),
+                        "reference": after.get("ref"), "reason": after.get("reason")})
+        return out
+
     def allocations_frame(self) -> pd.DataFrame:
         """Every allocation, in enrolment order, with the list columns
         ``<id>, arm, stratum, block_id, block_size, sequence`` then ``position, reference, site,
