@@ -20,7 +20,9 @@ import json
 import logging
 import math
 import secrets
-from collections.abc import Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +49,15 @@ from bitframe.service.auth import (
     token_commitment,
     token_hint,
 )
-from bitframe.service.errors import Conflict, Forbidden, InvalidInput, NotFound, SetupError, Unavailable
+from bitframe.service.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    SetupError,
+    Unavailable,
+)
 from bitframe.service.plan import TrialPlan
 from bitframe.service.writer import Committed, GroupCommitWriter
 
@@ -62,6 +72,8 @@ SERVICE_SCHEMA = "1"
 SYSTEM = User(None, "system", "admin", None)
 _REF_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L, U: read aloud over the phone
 MIN_REASON = 10
+#: Tokens :meth:`Service.remember` keeps (one per active enroller is what the hot path needs).
+REMEMBERED_TOKENS = 4096
 MAX_REASON = 1000
 
 
@@ -94,6 +106,7 @@ _NEXT_SLOT = sa.select(db.slots.c.position, db.slots.c.arm).where(
     .where(db.allocations.c.stratum == sa.bindparam("stratum"))
     .scalar_subquery(),
 )
+_TOKEN_HOLDER = sa.select(db.users.c.token_hash, db.users.c.active).where(db.users.c.id == sa.bindparam("id"))
 _INSERT_ALLOCATION = db.allocations.insert()
 _INSERT_FACTORS = db.allocation_factors.insert()
 _FACTOR_COUNTS = (
@@ -154,6 +167,8 @@ class Service:
         self.seed = int(self.meta["seed"])
         self.session_secret = bytes.fromhex(self.meta["session_secret"])
         self.anchor_path = anchor_file(url)
+        self._remembered: OrderedDict[str, User] = OrderedDict()
+        self._remembered_lock = threading.Lock()
 
     # ------------------------------------------------------------------ opening
 
@@ -217,6 +232,29 @@ class Service:
         if row is None or not row["active"]:
             return None
         return User(int(row["id"]), row["name"], row["role"], row["site"], bool(row["active"]))
+
+    def remembered_user(self, token: str) -> tuple[User, str] | None:
+        """``(user, token_hash)`` for a token that authenticated recently, without reading the
+        database; only for :meth:`enrol_async`, whose transaction re-checks the token."""
+        token_hash = hash_token(token)
+        with self._remembered_lock:
+            user = self._remembered.get(token_hash)
+        return None if user is None else (user, token_hash)
+
+    def remember(self, token: str, user: User) -> str:
+        """Keep ``user`` as the holder of ``token`` (at most :data:`REMEMBERED_TOKENS`, least recent
+        dropped first); returns the token's hash."""
+        token_hash = hash_token(token)
+        with self._remembered_lock:
+            self._remembered[token_hash] = user
+            self._remembered.move_to_end(token_hash)
+            while len(self._remembered) > REMEMBERED_TOKENS:
+                self._remembered.popitem(last=False)
+        return token_hash
+
+    def _forget(self, token_hash: str) -> None:
+        with self._remembered_lock:
+            self._remembered.pop(token_hash, None)
 
     def session_state(self, user_id: int) -> tuple[User, str, int] | None:
         """An active user's ``(user, token_hash, session_generation)``, or None: what a page
@@ -357,6 +395,19 @@ class Service:
         or another site give :class:`Conflict` (logged, nothing revealed). An exhausted
         sealed list fails closed with :class:`Unavailable` (logged).
         """
+        return self.writer.submit(self._enrol_job(user, participant_id, values, eligible=eligible))
+
+    async def enrol_async(self, user: User, participant_id: object, values: Mapping[str, Any], *,
+                          eligible: object, token_hash: str | None = None) -> Enrolment:
+        """:meth:`enrol` awaited on an event loop instead of holding a thread while the batch
+        commits. With ``token_hash`` (a token from :meth:`remembered_user`), the enrolment's own
+        transaction first checks that the user is still active with that token."""
+        job = self._enrol_job(user, participant_id, values, eligible=eligible, token_hash=token_hash)
+        return await self.writer.submit_async(job)
+
+    def _enrol_job(self, user: User, participant_id: object, values: Mapping[str, Any], *,
+                   eligible: object, token_hash: str | None = None) -> Callable[[Connection, Chain], Enrolment | Committed]:
+        """Check an enrolment request and return the write job that makes it (see :meth:`enrol`)."""
         _require(user, "enroller")
         pid = self.plan.check_participant_id(participant_id)
         if eligible is not True:
@@ -373,6 +424,10 @@ class Service:
         values_json = canonical_json(clean)
 
         def job(conn: Connection, chain: Chain) -> Enrolment | Committed:
+            holder = None if token_hash is None else conn.execute(_TOKEN_HOLDER, {"id": user.id}).first()
+            if token_hash is not None and (holder is None or holder.token_hash != token_hash or not holder.active):
+                self._forget(token_hash)
+                raise NotAuthenticated("the token is not valid (unknown, rotated or revoked)", code="bad_token")
             refusal: Exception | None = None
             existing = conn.execute(_ALLOCATION_OF, {"pid": pid}).mappings().first()
             if existing is not None:
@@ -431,7 +486,7 @@ class Service:
                     return self._enrolment(row, repeat=False)
             return Committed(refusal)
 
-        return self.writer.submit(job)
+        return job
 
     def _next_slot(
         self, conn: Connection, chain: Chain, user: User, pid: str, stratum: str
