@@ -120,12 +120,16 @@ _ADVANCE_HEAD = (
 
 @dataclass
 class Chain:
-    """The head of the chain inside one locked write transaction; appends events to it."""
+    """The head of the chain inside one locked write transaction; appends events to it.
+
+    ``memo`` holds what the transaction's jobs derive under its lock and may reuse until it
+    ends (the next sequence number, the next free slots): a new transaction starts empty."""
 
     conn: Connection
     seq: int
     hash: str
     appended: list[int] = field(default_factory=list)
+    memo: dict[Any, Any] = field(default_factory=dict)
 
     def append(
         self,

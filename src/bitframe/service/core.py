@@ -72,6 +72,8 @@ SERVICE_SCHEMA = "1"
 SYSTEM = User(None, "system", "admin", None)
 _REF_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L, U: read aloud over the phone
 MIN_REASON = 10
+#: Slots of one stratum read at once by a write transaction (it holds the write lock, so they stay next).
+SLOTS_AHEAD = 64
 #: Tokens :meth:`Service.remember` keeps (one per active enroller is what the hot path needs).
 REMEMBERED_TOKENS = 4096
 MAX_REASON = 1000
@@ -99,12 +101,18 @@ def new_ref() -> str:
 # Statements of the enrolment path, built once (see the note in bitframe.service.audit).
 _ALLOCATION_OF = sa.select(db.allocations).where(db.allocations.c.participant_id == sa.bindparam("pid"))
 _NEXT_SEQUENCE = sa.select(sa.func.coalesce(sa.func.max(db.allocations.c.sequence), 0) + 1)
-_NEXT_SLOT = sa.select(db.slots.c.position, db.slots.c.arm).where(
-    db.slots.c.stratum == sa.bindparam("stratum"),
-    db.slots.c.position
-    == sa.select(sa.func.coalesce(sa.func.max(db.allocations.c.position), 0) + 1)
-    .where(db.allocations.c.stratum == sa.bindparam("stratum"))
-    .scalar_subquery(),
+#: The next slots of a stratum after its last used one, fetched a batch at a time (see _next_slot).
+_NEXT_SLOTS = (
+    sa.select(db.slots.c.position, db.slots.c.arm)
+    .where(
+        db.slots.c.stratum == sa.bindparam("stratum"),
+        db.slots.c.position
+        > sa.select(sa.func.coalesce(sa.func.max(db.allocations.c.position), 0))
+        .where(db.allocations.c.stratum == sa.bindparam("stratum"))
+        .scalar_subquery(),
+    )
+    .order_by(db.slots.c.position)
+    .limit(SLOTS_AHEAD)
 )
 _TOKEN_HOLDER = sa.select(db.users.c.token_hash, db.users.c.active).where(db.users.c.id == sa.bindparam("id"))
 _INSERT_ALLOCATION = db.allocations.insert()
@@ -451,7 +459,9 @@ class Service:
                         code="enrolled_with_other_values",
                     )
             else:
-                sequence = int(conn.execute(_NEXT_SEQUENCE).scalar_one())
+                # Under the write lock the next sequence number is the last one plus one: read it
+                # once per transaction and count on (the memo dies with the transaction).
+                sequence = chain.memo.get("sequence") or int(conn.execute(_NEXT_SEQUENCE).scalar_one())
                 if self.plan.mode == "sealed_list":
                     arm, position, probabilities_json, refusal = self._next_slot(conn, chain, user, pid, stratum)
                 else:
@@ -473,6 +483,7 @@ class Service:
                         "enrolled_at": enrolled_at,
                     }
                     alloc_id = _new_id(conn.execute(_INSERT_ALLOCATION, row))
+                    chain.memo["sequence"] = sequence + 1
                     if self.plan.factors:
                         conn.execute(
                             _INSERT_FACTORS,
@@ -491,7 +502,12 @@ class Service:
     def _next_slot(
         self, conn: Connection, chain: Chain, user: User, pid: str, stratum: str
     ) -> tuple[str, int | None, None, Exception | None]:
-        slot = conn.execute(_NEXT_SLOT, {"stratum": stratum}).first()
+        # The slots after the stratum's last used one, read SLOTS_AHEAD at a time and taken in
+        # order within this transaction (which holds the write lock, so nobody else takes them).
+        ahead: list[Any] = chain.memo.setdefault(("slots", stratum), [])
+        if not ahead:
+            ahead.extend(reversed(conn.execute(_NEXT_SLOTS, {"stratum": stratum}).all()))
+        slot = ahead.pop() if ahead else None
         if slot is None:
             chain.append(
                 actor=user.name, role=user.role, action="enrol_refused", target=pid,
