@@ -437,6 +437,41 @@ def test_a_token_changed_by_another_process_stops_enrolling_at_once(api, change)
     assert client.post("/api/enrol", json={**ENROL_BODY, "participant_id": "T-3"}, headers=headers).status_code == 401
 
 
+def test_a_revocation_in_the_same_write_batch_stops_the_enrolments_queued_after_it(sms):
+    """One transaction runs many queued jobs and remembers a token it has checked; a revocation
+    queued between two enrolments of that user must still refuse the second."""
+    import asyncio
+    import threading
+    import time
+
+    from bitframe.service.errors import NotAuthenticated
+
+    svc, user = sms.service, sms.user("enroller1")
+    token_hash = svc.remember(sms.tokens["enroller1"], user)
+    release = threading.Event()
+    blocker = threading.Thread(target=svc.writer.submit, args=(lambda conn, chain: release.wait(10),))
+    blocker.start()
+    time.sleep(0.2)  # the writer is busy: the next three jobs queue up and run as one batch
+
+    async def queue_three() -> list:
+        first = asyncio.ensure_future(svc.enrol_async(user, "Q-1", {}, eligible=True, token_hash=token_hash))
+        await asyncio.sleep(0.05)
+        revoke = asyncio.get_running_loop().run_in_executor(None, svc.revoke_user, cli_actor(), "enroller1")
+        await asyncio.sleep(0.05)
+        second = asyncio.ensure_future(svc.enrol_async(user, "Q-2", {}, eligible=True, token_hash=token_hash))
+        await asyncio.sleep(0.05)
+        release.set()
+        return await asyncio.gather(first, revoke, second, return_exceptions=True)
+
+    first, revoked, second = asyncio.run(queue_three())
+    blocker.join(10)
+    assert first.participant_id == "Q-1" and revoked is None
+    assert isinstance(second, NotAuthenticated)
+    assert svc.allocations_frame()["participant_id"].tolist() == ["Q-1"]
+    actions = svc.audit_frame()["action"].tolist()
+    assert actions[-2:] == ["enrol", "user_revoke"]
+
+
 def test_sign_out_needs_the_forms_csrf_token(api):
     """B1: a forged sign-out (no token) changes nothing; the session still works."""
     d, client = api

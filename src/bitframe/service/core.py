@@ -361,7 +361,9 @@ class Service:
                 if not row["active"]:
                     raise Conflict(f"user {name!r} is revoked; add a new user instead", code="revoked")
                 values = {"token_hash": hash_token(token or ""), "token_hint": token_hint(token or "")}
-            # A new token or a revocation also ends the user's page sessions.
+            # A new token or a revocation also ends the user's page sessions, and voids what later
+            # jobs of this transaction would otherwise remember about tokens (Service._holds_token).
+            chain.memo.clear()
             conn.execute(db.users.update().where(db.users.c.id == row["id"])
                          .values(updated_at=now, session_generation=db.users.c.session_generation + 1, **values))
             after = {**before, **{k: v for k, v in values.items() if k != "token_hash"}}
@@ -432,8 +434,7 @@ class Service:
         values_json = canonical_json(clean)
 
         def job(conn: Connection, chain: Chain) -> Enrolment | Committed:
-            holder = None if token_hash is None else conn.execute(_TOKEN_HOLDER, {"id": user.id}).first()
-            if token_hash is not None and (holder is None or holder.token_hash != token_hash or not holder.active):
+            if token_hash is not None and not self._holds_token(conn, chain, user, token_hash):
                 self._forget(token_hash)
                 raise NotAuthenticated("the token is not valid (unknown, rotated or revoked)", code="bad_token")
             refusal: Exception | None = None
@@ -498,6 +499,16 @@ class Service:
             return Committed(refusal)
 
         return job
+
+    @staticmethod
+    def _holds_token(conn: Connection, chain: Chain, user: User, token_hash: str) -> bool:
+        """Whether ``user`` is active and holds ``token_hash`` now. Every change to a user takes
+        the write lock, so the answer holds for the rest of this transaction (memo)."""
+        key = ("token", user.id, token_hash)
+        if key not in chain.memo:
+            holder = conn.execute(_TOKEN_HOLDER, {"id": user.id}).first()
+            chain.memo[key] = holder is not None and holder.token_hash == token_hash and bool(holder.active)
+        return bool(chain.memo[key])
 
     def _next_slot(
         self, conn: Connection, chain: Chain, user: User, pid: str, stratum: str
