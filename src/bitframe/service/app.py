@@ -60,6 +60,7 @@ Schulz & Grimes 2002, *Lancet* 359:614). Bad input always gets a 4xx with a mess
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import io
@@ -382,6 +383,8 @@ def create_app(service: Service, throttle: LoginThrottle | None = None) -> FastA
             raise NotAuthenticated("the token is not valid (unknown, rotated or revoked)", code="bad_token")
         return user
 
+    first_lookups: dict[str, asyncio.Future[User]] = {}
+
     async def enroller(request: Request) -> tuple[User, str]:
         """The enrolment path's authentication: a token seen before is not read from the database
         again here, because the enrolment's own transaction checks it (``token_hash``; see
@@ -392,7 +395,13 @@ def create_app(service: Service, throttle: LoginThrottle | None = None) -> FastA
             raise TooManyAttempts(wait)
         known = service.remembered_user(token)
         if known is None:
-            user = await bearer_user(request)
+            # One lookup per new token however many of its requests arrive at once (a site's
+            # clients all starting together), instead of one database read and thread each.
+            lookup = first_lookups.get(token)
+            if lookup is None:
+                lookup = first_lookups[token] = asyncio.ensure_future(bearer_user(request))
+                lookup.add_done_callback(lambda _: first_lookups.pop(token, None))
+            user = await asyncio.shield(lookup)
             known = user, service.remember(token, user)
         if known[0].role != "enroller":
             raise Forbidden(f"this endpoint needs the role enroller; you are {known[0].role}", code="wrong_role")
