@@ -1,6 +1,8 @@
 """A real browser (headless Chromium, driven over the DevTools protocol) signs in with a
 token, fills in the enrolment form and reads the allocation off the page; the database
-must hold exactly that allocation. The page uses no JavaScript of its own.
+must hold exactly that allocation. The page uses no JavaScript of its own. The trial
+manager's pages (recruitment, emergency unblinding, the unblindings) are driven the same way,
+by the roles allowed and by an enroller, who must reach none of them.
 """
 
 from __future__ import annotations
