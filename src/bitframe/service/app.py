@@ -252,7 +252,7 @@ class Guard:
     exception into a JSON 503 (database) or 500 (anything else) without a traceback, and puts
     :data:`SECURITY_HEADERS` on every response. Plain ASGI rather than Starlette's
     ``BaseHTTPMiddleware``, which runs each request in an extra task with in-memory streams:
-    on the enrolment path that was a quarter of the server's CPU time per request."""
+    on the enrolment path that was an eighth of the server's CPU time per request."""
 
     def __init__(self, app: Callable[[Scope, Receive, Send], Awaitable[None]]) -> None:
         self.app = app
