@@ -1,6 +1,8 @@
 """A real browser (headless Chromium, driven over the DevTools protocol) signs in with a
 token, fills in the enrolment form and reads the allocation off the page; the database
-must hold exactly that allocation. The page uses no JavaScript of its own.
+must hold exactly that allocation. The page uses no JavaScript of its own. The trial
+manager's pages (recruitment, emergency unblinding, the unblindings) are driven the same way,
+by the roles allowed and by an enroller, who must reach none of them.
 """
 
 from __future__ import annotations
@@ -97,8 +99,9 @@ class Browser:
         self.send("Input.insertText", text=text)
 
     def click(self, selector: str) -> None:
-        """A real mouse click at the element's centre."""
-        box = self.eval(f"(() => {{ const r = document.querySelector({json.dumps(selector)}).getBoundingClientRect();"
+        """A real mouse click at the element's centre (scrolled into view first, as a person would)."""
+        box = self.eval(f"(() => {{ const e = document.querySelector({json.dumps(selector)});"
+                        " e.scrollIntoView({block: 'center'}); const r = e.getBoundingClientRect();"
                         " return [r.x + r.width / 2, r.y + r.height / 2]; })()")
         for kind in ("mousePressed", "mouseReleased"):
             self.send("Input.dispatchMouseEvent", type=kind, x=box[0], y=box[1], button="left", clickCount=1)
@@ -208,3 +211,107 @@ def test_login_csrf_from_another_origin_is_refused(browser, sqlite_url, protocol
         finally:
             attacker.shutdown()
             attacker.server_close()
+
+
+# --------------------------------------------------------------------------- the trial manager's pages
+
+
+def sign_in_as(browser: Browser, base_url: str, token: str, landing: str) -> None:
+    browser.goto(base_url + "/")
+    browser.type_into("#token", token)
+    browser.click("#signin")
+    browser.wait_for(lambda: browser.eval("location.pathname") == landing
+                     and browser.eval("document.readyState") == "complete")
+
+
+def sign_out(browser: Browser) -> None:
+    browser.click("header form button")
+    browser.wait_for(lambda: browser.eval("location.pathname") == "/"
+                     and browser.eval("document.getElementById('token') !== null"))
+
+
+def page_text(browser: Browser) -> str:
+    return browser.eval("document.querySelector('main').innerText")
+
+
+def test_recruitment_and_emergency_unblinding_pages(browser, sqlite_url, protocol_dir, tmp_path):
+    d = deploy(sqlite_url, protocol_dir / "sms.yaml", site_column="practice", list_size=40)
+    for i in range(7):
+        d.service.enrol(d.user(f"enroller{i % 4 + 1}"), f"M-{i}", {}, eligible=True)
+    d.service.close()
+    with ServerProcess(protocol_dir / "sms.yaml", sqlite_url, log_path=tmp_path / "server.log") as server:
+        sign_in_as(browser, server.base_url, d.tokens["admin"], "/account")
+        browser.click("a[href='/recruitment']")
+        browser.wait_for(lambda: browser.eval("location.pathname") == "/recruitment"
+                         and browser.eval("document.getElementById('by-site') !== null"))
+        rows = browser.eval("[...document.querySelectorAll('#by-site tbody tr')].map("
+                            "r => [...r.cells].map(c => c.innerText))")
+        assert sorted(r[0] for r in rows) == ["Elm Road", "Hill Surgery", "Market Street", "Riverside"]
+        assert {r[0]: int(r[1]) for r in rows} == {"Elm Road": 2, "Hill Surgery": 2, "Market Street": 2,
+                                                   "Riverside": 1}
+        assert all(int(r[2]) + int(r[3]) == int(r[1]) for r in rows)  # an admin sees the arms
+        # Unblinding: a reason that is only padding gets past the form's own check (10 characters)
+        # and is refused by the server; a proper one reveals the arm.
+        browser.goto(server.base_url + "/unblind")
+        browser.type_into("#participant_id", "M-5")
+        browser.type_into("#reason", "  urgent  ")
+        browser.click("#submit")
+        browser.wait_for(lambda: browser.eval("document.getElementById('error') !== null"))
+        assert "a reason of 10 to 1000 characters is required" in page_text(browser)
+        assert browser.eval("document.getElementById('arm') === null")
+        browser.eval("document.getElementById('reason').value = ''")
+        browser.type_into("#reason", "Anaphylaxis, treating clinician needs the arm")
+        browser.click("#submit")
+        browser.wait_for(lambda: browser.eval("document.getElementById('arm') !== null"))
+        revealed = browser.eval("document.getElementById('arm').dataset.arm")
+        sign_out(browser)
+        # The auditor sees the unblinding (not the arm) and recruitment without arms.
+        sign_in_as(browser, server.base_url, d.tokens["auditor"], "/account")
+        browser.click("a[href='/unblindings']")
+        browser.wait_for(lambda: browser.eval("document.getElementById('unblindings') !== null"))
+        cells = browser.eval("[...document.querySelectorAll('#unblindings tbody td')].map(c => c.innerText)")
+        assert cells[2:4] == ["admin", "M-5"] and cells[5] == "Anaphylaxis, treating clinician needs the arm"
+        browser.goto(server.base_url + "/recruitment")
+        text = page_text(browser)
+        assert "7 participants enrolled" in text
+        assert "Usual care" not in text and "Personalised SMS reminder" not in text
+    svc = Service.open(sqlite_url)
+    try:
+        frame = svc.allocations_frame().set_index("participant_id")
+        assert revealed == frame.loc["M-5", "arm"]
+        events = svc.audit_frame()
+        unblinds = events[events["action"] == "unblind"]
+        assert unblinds["target"].tolist() == ["M-5"]  # the refused attempt left nothing
+        assert svc.verify_audit().ok
+    finally:
+        svc.close()
+
+
+def test_an_enroller_reaches_neither_recruitment_nor_unblinding(browser, sqlite_url, protocol_dir, tmp_path):
+    d = deploy(sqlite_url, protocol_dir / "sms.yaml", site_column="practice", list_size=40)
+    d.service.enrol(d.user("enroller1"), "E-1", {}, eligible=True)
+    d.service.close()
+    with ServerProcess(protocol_dir / "sms.yaml", sqlite_url, log_path=tmp_path / "server.log") as server:
+        sign_in_as(browser, server.base_url, d.tokens["enroller1"], "/enrol")
+        assert browser.eval("document.querySelector('a[href=\"/recruitment\"], a[href=\"/unblind\"]')") is None
+        for path in ("/recruitment", "/unblind", "/unblindings", "/docs", "/openapi.json"):
+            browser.goto(server.base_url + path)
+            text = browser.eval("document.body.innerText")
+            assert "This page is for the role" in text or "wrong_role" in text, (path, text[:200])
+            assert "E-1" not in text and "participants enrolled" not in text and "/api/enrol" not in text
+        # and a forged unblinding post with the enroller's own session gets nothing
+        browser.goto(server.base_url + "/account")
+        browser.eval("(() => { const f = document.createElement('form'); f.method = 'post'; f.action = '/unblind';"
+                     " for (const [k, v] of [['participant_id', 'E-1'], ['reason', 'curious about the arm'],"
+                     " ['csrf', document.querySelector('input[name=csrf]').value]]) {"
+                     " const i = document.createElement('input'); i.name = k; i.value = v; f.appendChild(i); }"
+                     " document.body.appendChild(f); f.submit(); })()")
+        browser.wait_for(lambda: browser.eval("location.pathname") == "/unblind"
+                         and browser.eval("document.readyState") == "complete")
+        assert "This page is for the role admin" in page_text(browser)
+        assert browser.eval("document.getElementById('arm') === null")
+    svc = Service.open(sqlite_url)
+    try:
+        assert "unblind" not in svc.audit_frame()["action"].tolist()
+    finally:
+        svc.close()

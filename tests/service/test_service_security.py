@@ -38,9 +38,11 @@ MATRIX = [
     ("POST", "/api/users/{victim}/rotate", None, {"admin"}),
     ("POST", "/api/users/{victim}/revoke", None, {"admin"}),
     ("POST", "/api/unblind", {"participant_id": "P-0", "reason": "serious adverse event"}, {"admin"}),
+    ("GET", "/api/recruitment", None, {"statistician", "auditor", "admin"}),
 ]
 PAGES = [("GET", "/"), ("POST", "/login"), ("POST", "/logout"), ("GET", "/account"), ("GET", "/enrol"),
-         ("POST", "/enrol")]
+         ("POST", "/enrol"), ("GET", "/recruitment"), ("GET", "/unblind"), ("POST", "/unblind"),
+         ("GET", "/unblindings"), ("GET", "/docs"), ("GET", "/openapi.json")]
 
 
 @pytest.fixture()
@@ -316,10 +318,15 @@ def test_database_failure_fails_closed_with_503(api, monkeypatch):
 
     d, client = api
 
-    def broken(job):
-        raise sa.exc.OperationalError("INSERT ...", {}, Exception("server closed the connection unexpectedly"))
+    import contextlib
 
-    monkeypatch.setattr(d.service.writer, "submit", broken)
+    @contextlib.contextmanager
+    def broken():
+        raise sa.exc.OperationalError("BEGIN ...", {}, Exception("server closed the connection unexpectedly"))
+        yield
+
+    # the write transaction itself fails (every write path, threaded or awaited, goes through it)
+    monkeypatch.setattr(d.service.lock, "transaction", broken)
     r = client.post("/api/enrol", json=ENROL_BODY, headers=bearer(d.tokens["enroller1"]))
     assert r.status_code == 503
     assert r.json()["error"] == {"code": "database_unavailable",
@@ -338,6 +345,40 @@ def test_a_stuck_writer_times_out_with_503(sms):
         with pytest.raises(Unavailable, match=r"did not answer within 0.2 s, so the outcome is unknown") as exc:
             writer.submit(lambda conn, chain: release.wait(10))
         assert exc.value.status == 503 and exc.value.code == "timeout"
+    finally:
+        release.set()
+        writer.close()
+
+
+def test_a_stuck_writer_times_out_with_503_when_awaited(sms):
+    import asyncio
+    import threading
+
+    from bitframe.service.errors import Unavailable
+    from bitframe.service.writer import GroupCommitWriter
+
+    release = threading.Event()
+    writer = GroupCommitWriter(sms.service.lock, timeout=0.2)
+    try:
+        with pytest.raises(Unavailable, match=r"did not answer within 0.2 s, so the outcome is unknown"):
+            asyncio.run(writer.submit_async(lambda conn, chain: release.wait(10)))
+        # A request that gives up while its job still waits in the queue (a client gone): the job
+        # never runs, and the writer carries on with the next one.
+        ran = []
+        blocker = threading.Thread(target=writer.submit, args=(lambda conn, chain: release.wait(10),))
+        blocker.start()
+
+        async def give_up() -> None:
+            task = asyncio.ensure_future(writer.submit_async(lambda conn, chain: ran.append(1)))
+            await asyncio.sleep(0.1)
+            task.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await task
+
+        asyncio.run(give_up())
+        release.set()
+        blocker.join(10)
+        assert writer.submit(lambda conn, chain: 42) == 42 and ran == []
     finally:
         release.set()
         writer.close()
@@ -371,6 +412,64 @@ def test_rotation_and_revocation_end_page_sessions(api, change):
     assert client.get("/enrol").status_code == 200
     getattr(d.service, change)(cli_actor(), "enroller1")
     assert client.get("/enrol", follow_redirects=False).status_code == 303
+
+
+@pytest.mark.parametrize("change", ["rotate_token", "revoke_user"])
+def test_a_token_changed_by_another_process_stops_enrolling_at_once(api, change):
+    """The enrolment path does not re-read a token it has seen (the enrolment's transaction
+    checks it): a rotation or revocation by another process -- the command line -- must still
+    stop the very next enrolment, and leave no allocation or event behind."""
+    from bitframe.service.core import Service
+
+    d, client = api
+    headers = bearer(d.tokens["enroller1"])
+    assert client.post("/api/enrol", json={**ENROL_BODY, "participant_id": "T-1"}, headers=headers).status_code == 200
+    other = Service.open(d.service.url)  # as `bitframe users revoke/rotate` would
+    try:
+        getattr(other, change)(cli_actor(), "enroller1")
+    finally:
+        other.close()
+    events_before = len(d.service.audit_frame())
+    r = client.post("/api/enrol", json={**ENROL_BODY, "participant_id": "T-2"}, headers=headers)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "bad_token"
+    assert "T-2" not in d.service.allocations_frame()["participant_id"].tolist()
+    assert len(d.service.audit_frame()) == events_before
+    assert client.post("/api/enrol", json={**ENROL_BODY, "participant_id": "T-3"}, headers=headers).status_code == 401
+
+
+def test_a_revocation_in_the_same_write_batch_stops_the_enrolments_queued_after_it(sms):
+    """One transaction runs many queued jobs and remembers a token it has checked; a revocation
+    queued between two enrolments of that user must still refuse the second."""
+    import asyncio
+    import threading
+    import time
+
+    from bitframe.service.errors import NotAuthenticated
+
+    svc, user = sms.service, sms.user("enroller1")
+    token_hash = svc.remember(sms.tokens["enroller1"], user)
+    release = threading.Event()
+    blocker = threading.Thread(target=svc.writer.submit, args=(lambda conn, chain: release.wait(10),))
+    blocker.start()
+    time.sleep(0.2)  # the writer is busy: the next three jobs queue up and run as one batch
+
+    async def queue_three() -> list:
+        first = asyncio.ensure_future(svc.enrol_async(user, "Q-1", {}, eligible=True, token_hash=token_hash))
+        await asyncio.sleep(0.05)
+        revoke = asyncio.get_running_loop().run_in_executor(None, svc.revoke_user, cli_actor(), "enroller1")
+        await asyncio.sleep(0.05)
+        second = asyncio.ensure_future(svc.enrol_async(user, "Q-2", {}, eligible=True, token_hash=token_hash))
+        await asyncio.sleep(0.05)
+        release.set()
+        return await asyncio.gather(first, revoke, second, return_exceptions=True)
+
+    first, revoked, second = asyncio.run(queue_three())
+    blocker.join(10)
+    assert first.participant_id == "Q-1" and revoked is None
+    assert isinstance(second, NotAuthenticated)
+    assert svc.allocations_frame()["participant_id"].tolist() == ["Q-1"]
+    actions = svc.audit_frame()["action"].tolist()
+    assert actions[-2:] == ["enrol", "user_revoke"]
 
 
 def test_sign_out_needs_the_forms_csrf_token(api):

@@ -78,6 +78,12 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def to_the_second(timestamp: str) -> str:
+    """``2026-05-20T09:14:03.123456Z`` -> ``2026-05-20 09:14:03``: stored times keep their
+    microseconds (they are hashed into the audit chain); people read seconds."""
+    return timestamp.replace("T", " ").split(".")[0].removesuffix("Z")
+
+
 def event_hash(
     *,
     seq: int,
@@ -114,12 +120,16 @@ _ADVANCE_HEAD = (
 
 @dataclass
 class Chain:
-    """The head of the chain inside one locked write transaction; appends events to it."""
+    """The head of the chain inside one locked write transaction; appends events to it.
+
+    ``memo`` holds what the transaction's jobs derive under its lock and may reuse until it
+    ends (the next sequence number, the next free slots): a new transaction starts empty."""
 
     conn: Connection
     seq: int
     hash: str
     appended: list[int] = field(default_factory=list)
+    memo: dict[Any, Any] = field(default_factory=dict)
 
     def append(
         self,

@@ -9,9 +9,11 @@ lookup. ``token_hint`` keeps the first characters to tell tokens apart in listin
 Roles (least privilege; the endpoint-by-role matrix is in :mod:`bitframe.service.app`):
 
 ``enroller``      enrol participants at their own site; sees only the allocation just made
-``statistician``  export the sealed list and the allocations; service status
-``auditor``       read and verify the audit log
-``admin``         manage users; emergency unblinding of one participant with a reason; status
+``statistician``  export the sealed list and the allocations; service status; recruitment with
+                  arm counts; the API documentation
+``auditor``       read and verify the audit log; recruitment without arms; the unblindings
+``admin``         manage users; emergency unblinding of one participant with a reason; status;
+                  recruitment with arm counts; the API documentation
 """
 
 from __future__ import annotations

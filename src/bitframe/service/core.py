@@ -20,7 +20,9 @@ import json
 import logging
 import math
 import secrets
-from collections.abc import Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -47,7 +49,15 @@ from bitframe.service.auth import (
     token_commitment,
     token_hint,
 )
-from bitframe.service.errors import Conflict, Forbidden, InvalidInput, NotFound, SetupError, Unavailable
+from bitframe.service.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotAuthenticated,
+    NotFound,
+    SetupError,
+    Unavailable,
+)
 from bitframe.service.plan import TrialPlan
 from bitframe.service.writer import Committed, GroupCommitWriter
 
@@ -62,6 +72,10 @@ SERVICE_SCHEMA = "1"
 SYSTEM = User(None, "system", "admin", None)
 _REF_ALPHABET = "ABCDEFGHJKMNPQRSTVWXYZ23456789"  # no 0/O, 1/I/L, U: read aloud over the phone
 MIN_REASON = 10
+#: Slots of one stratum read at once by a write transaction (it holds the write lock, so they stay next).
+SLOTS_AHEAD = 64
+#: Tokens :meth:`Service.remember` keeps (one per active enroller is what the hot path needs).
+REMEMBERED_TOKENS = 4096
 MAX_REASON = 1000
 
 
@@ -87,13 +101,20 @@ def new_ref() -> str:
 # Statements of the enrolment path, built once (see the note in bitframe.service.audit).
 _ALLOCATION_OF = sa.select(db.allocations).where(db.allocations.c.participant_id == sa.bindparam("pid"))
 _NEXT_SEQUENCE = sa.select(sa.func.coalesce(sa.func.max(db.allocations.c.sequence), 0) + 1)
-_NEXT_SLOT = sa.select(db.slots.c.position, db.slots.c.arm).where(
-    db.slots.c.stratum == sa.bindparam("stratum"),
-    db.slots.c.position
-    == sa.select(sa.func.coalesce(sa.func.max(db.allocations.c.position), 0) + 1)
-    .where(db.allocations.c.stratum == sa.bindparam("stratum"))
-    .scalar_subquery(),
+#: The next slots of a stratum after its last used one, fetched a batch at a time (see _next_slot).
+_NEXT_SLOTS = (
+    sa.select(db.slots.c.position, db.slots.c.arm)
+    .where(
+        db.slots.c.stratum == sa.bindparam("stratum"),
+        db.slots.c.position
+        > sa.select(sa.func.coalesce(sa.func.max(db.allocations.c.position), 0))
+        .where(db.allocations.c.stratum == sa.bindparam("stratum"))
+        .scalar_subquery(),
+    )
+    .order_by(db.slots.c.position)
+    .limit(SLOTS_AHEAD)
 )
+_TOKEN_HOLDER = sa.select(db.users.c.token_hash, db.users.c.active).where(db.users.c.id == sa.bindparam("id"))
 _INSERT_ALLOCATION = db.allocations.insert()
 _INSERT_FACTORS = db.allocation_factors.insert()
 _FACTOR_COUNTS = (
@@ -154,6 +175,8 @@ class Service:
         self.seed = int(self.meta["seed"])
         self.session_secret = bytes.fromhex(self.meta["session_secret"])
         self.anchor_path = anchor_file(url)
+        self._remembered: OrderedDict[str, User] = OrderedDict()
+        self._remembered_lock = threading.Lock()
 
     # ------------------------------------------------------------------ opening
 
@@ -217,6 +240,29 @@ class Service:
         if row is None or not row["active"]:
             return None
         return User(int(row["id"]), row["name"], row["role"], row["site"], bool(row["active"]))
+
+    def remembered_user(self, token: str) -> tuple[User, str] | None:
+        """``(user, token_hash)`` for a token that authenticated recently, without reading the
+        database; only for :meth:`enrol_async`, whose transaction re-checks the token."""
+        token_hash = hash_token(token)
+        with self._remembered_lock:
+            user = self._remembered.get(token_hash)
+        return None if user is None else (user, token_hash)
+
+    def remember(self, token: str, user: User) -> str:
+        """Keep ``user`` as the holder of ``token`` (at most :data:`REMEMBERED_TOKENS`, least recent
+        dropped first); returns the token's hash."""
+        token_hash = hash_token(token)
+        with self._remembered_lock:
+            self._remembered[token_hash] = user
+            self._remembered.move_to_end(token_hash)
+            while len(self._remembered) > REMEMBERED_TOKENS:
+                self._remembered.popitem(last=False)
+        return token_hash
+
+    def _forget(self, token_hash: str) -> None:
+        with self._remembered_lock:
+            self._remembered.pop(token_hash, None)
 
     def session_state(self, user_id: int) -> tuple[User, str, int] | None:
         """An active user's ``(user, token_hash, session_generation)``, or None: what a page
@@ -315,7 +361,9 @@ class Service:
                 if not row["active"]:
                     raise Conflict(f"user {name!r} is revoked; add a new user instead", code="revoked")
                 values = {"token_hash": hash_token(token or ""), "token_hint": token_hint(token or "")}
-            # A new token or a revocation also ends the user's page sessions.
+            # A new token or a revocation also ends the user's page sessions, and voids what later
+            # jobs of this transaction would otherwise remember about tokens (Service._holds_token).
+            chain.memo.clear()
             conn.execute(db.users.update().where(db.users.c.id == row["id"])
                          .values(updated_at=now, session_generation=db.users.c.session_generation + 1, **values))
             after = {**before, **{k: v for k, v in values.items() if k != "token_hash"}}
@@ -357,6 +405,19 @@ class Service:
         or another site give :class:`Conflict` (logged, nothing revealed). An exhausted
         sealed list fails closed with :class:`Unavailable` (logged).
         """
+        return self.writer.submit(self._enrol_job(user, participant_id, values, eligible=eligible))
+
+    async def enrol_async(self, user: User, participant_id: object, values: Mapping[str, Any], *,
+                          eligible: object, token_hash: str | None = None) -> Enrolment:
+        """:meth:`enrol` awaited on an event loop instead of holding a thread while the batch
+        commits. With ``token_hash`` (a token from :meth:`remembered_user`), the enrolment's own
+        transaction first checks that the user is still active with that token."""
+        job = self._enrol_job(user, participant_id, values, eligible=eligible, token_hash=token_hash)
+        return await self.writer.submit_async(job)
+
+    def _enrol_job(self, user: User, participant_id: object, values: Mapping[str, Any], *,
+                   eligible: object, token_hash: str | None = None) -> Callable[[Connection, Chain], Enrolment | Committed]:
+        """Check an enrolment request and return the write job that makes it (see :meth:`enrol`)."""
         _require(user, "enroller")
         pid = self.plan.check_participant_id(participant_id)
         if eligible is not True:
@@ -373,6 +434,9 @@ class Service:
         values_json = canonical_json(clean)
 
         def job(conn: Connection, chain: Chain) -> Enrolment | Committed:
+            if token_hash is not None and not self._holds_token(conn, chain, user, token_hash):
+                self._forget(token_hash)
+                raise NotAuthenticated("the token is not valid (unknown, rotated or revoked)", code="bad_token")
             refusal: Exception | None = None
             existing = conn.execute(_ALLOCATION_OF, {"pid": pid}).mappings().first()
             if existing is not None:
@@ -396,7 +460,9 @@ class Service:
                         code="enrolled_with_other_values",
                     )
             else:
-                sequence = int(conn.execute(_NEXT_SEQUENCE).scalar_one())
+                # Under the write lock the next sequence number is the last one plus one: read it
+                # once per transaction and count on (the memo dies with the transaction).
+                sequence = chain.memo.get("sequence") or int(conn.execute(_NEXT_SEQUENCE).scalar_one())
                 if self.plan.mode == "sealed_list":
                     arm, position, probabilities_json, refusal = self._next_slot(conn, chain, user, pid, stratum)
                 else:
@@ -418,6 +484,7 @@ class Service:
                         "enrolled_at": enrolled_at,
                     }
                     alloc_id = _new_id(conn.execute(_INSERT_ALLOCATION, row))
+                    chain.memo["sequence"] = sequence + 1
                     if self.plan.factors:
                         conn.execute(
                             _INSERT_FACTORS,
@@ -431,12 +498,27 @@ class Service:
                     return self._enrolment(row, repeat=False)
             return Committed(refusal)
 
-        return self.writer.submit(job)
+        return job
+
+    @staticmethod
+    def _holds_token(conn: Connection, chain: Chain, user: User, token_hash: str) -> bool:
+        """Whether ``user`` is active and holds ``token_hash`` now. Every change to a user takes
+        the write lock, so the answer holds for the rest of this transaction (memo)."""
+        key = ("token", user.id, token_hash)
+        if key not in chain.memo:
+            holder = conn.execute(_TOKEN_HOLDER, {"id": user.id}).first()
+            chain.memo[key] = holder is not None and holder.token_hash == token_hash and bool(holder.active)
+        return bool(chain.memo[key])
 
     def _next_slot(
         self, conn: Connection, chain: Chain, user: User, pid: str, stratum: str
     ) -> tuple[str, int | None, None, Exception | None]:
-        slot = conn.execute(_NEXT_SLOT, {"stratum": stratum}).first()
+        # The slots after the stratum's last used one, read SLOTS_AHEAD at a time and taken in
+        # order within this transaction (which holds the write lock, so nobody else takes them).
+        ahead: list[Any] = chain.memo.setdefault(("slots", stratum), [])
+        if not ahead:
+            ahead.extend(reversed(conn.execute(_NEXT_SLOTS, {"stratum": stratum}).all()))
+        slot = ahead.pop() if ahead else None
         if slot is None:
             chain.append(
                 actor=user.name, role=user.role, action="enrol_refused", target=pid,
@@ -556,6 +638,73 @@ class Service:
             out["strata"] = strata
         return out
 
+    def recruitment(self, user: User) -> dict[str, Any]:
+        """Recruitment by site and by stratum, in total and per ISO week (Monday to Sunday, UTC),
+        with cumulative totals. Counts per arm only for the roles that see allocations anyway
+        (statistician, admin): an auditor sees how recruitment goes, not how it splits."""
+        import datetime as dt
+
+        _require(user, "statistician", "auditor", "admin")
+        unblinded = user.role in ("statistician", "admin")
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(db.allocations.c.site, db.allocations.c.stratum, db.allocations.c.arm,
+                          db.allocations.c.enrolled_at).order_by(db.allocations.c.sequence)
+            ).all()
+
+        def tally(keys: list[str | None], arms: list[str]) -> list[dict[str, Any]]:
+            out: dict[str | None, dict[str, Any]] = {}
+            for key, arm in zip(keys, arms):
+                entry = out.setdefault(key, {"n": 0, "by_arm": dict.fromkeys(self.plan.arms, 0)})
+                entry["n"] += 1
+                entry["by_arm"][arm] += 1
+            return [{"name": k, "n": v["n"], **({"by_arm": v["by_arm"]} if unblinded else {})}
+                    for k, v in sorted(out.items(), key=lambda kv: str(kv[0]))]
+
+        sites = [r.site for r in rows]
+        strata = [r.stratum for r in rows]
+        arms = [r.arm for r in rows]
+        weeks: dict[str, dict[str, Any]] = {}
+        cumulative = 0
+        for r in rows:
+            day = dt.date.fromisoformat(r.enrolled_at[:10])
+            start = (day - dt.timedelta(days=day.weekday())).isoformat()
+            week = weeks.setdefault(start, {"week_starting": start, "n": 0, "by_site": {}, "by_stratum": {}})
+            week["n"] += 1
+            week["by_site"][r.site] = week["by_site"].get(r.site, 0) + 1
+            week["by_stratum"][r.stratum] = week["by_stratum"].get(r.stratum, 0) + 1
+        for week in weeks.values():
+            cumulative += week["n"]
+            week["cumulative"] = cumulative
+        return {
+            "trial_id": self.plan.trial_id,
+            "n_enrolled": len(rows),
+            "arms_shown": unblinded,
+            "arms": {a: self.plan.arm_name(a) for a in self.plan.arms} if unblinded else {},
+            "site_column": self.plan.site_column,
+            "strata": list(self.plan.strata),
+            "by_site": tally(sites, arms),
+            "by_stratum": tally(strata, arms),
+            "weeks": list(weeks.values()),
+        }
+
+    def unblindings(self, user: User) -> list[dict[str, Any]]:
+        """Every emergency unblinding from the audit log: who, when, which participant and why
+        (the arm revealed is in the event for the record, not repeated here)."""
+        _require(user, "auditor", "admin")
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(db.audit_events.c.seq, db.audit_events.c.ts, db.audit_events.c.actor,
+                          db.audit_events.c.after_json)
+                .where(db.audit_events.c.action == "unblind").order_by(db.audit_events.c.seq)
+            ).all()
+        out = []
+        for seq, ts, actor, after_json in rows:
+            after = json.loads(after_json or "{}")
+            out.append({"seq": int(seq), "ts": ts, "actor": actor, "participant_id": after.get("participant_id"),
+                        "reference": after.get("ref"), "reason": after.get("reason")})
+        return out
+
     def allocations_frame(self) -> pd.DataFrame:
         """Every allocation, in enrolment order, with the list columns
         ``<id>, arm, stratum, block_id, block_size, sequence`` then ``position, reference, site,
@@ -640,6 +789,16 @@ class Service:
             "seed_source": self.meta.get("seed_source"),
             "uniform_for_enrolment_n": "numpy.random.Generator(PCG64(seed)) advanced n-1 steps, then .random()",
         }
+
+    def record_throttled(self, client: str, failures: int, retry_after_s: float) -> None:
+        """Log that ``client`` used up its failed sign-in attempts (once per lock-out, not per refusal)."""
+
+        def job(conn: Connection, chain: Chain) -> None:
+            chain.append(actor=SYSTEM.name, role=SYSTEM.role, action="login_throttled", target=client[:200],
+                         after={"client": client[:200], "failures": failures,
+                                "retry_after_s": round(retry_after_s, 1)})
+
+        self.writer.submit(job)
 
     def record_export(self, user: User, what: str, rows: int) -> None:
         """Log that ``user`` exported ``what`` (reading is not a change, but who saw the list matters),

@@ -8,6 +8,7 @@ or counts to someone not entitled to them.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -50,6 +51,17 @@ class Forbidden(ServiceError):
 class NotFound(ServiceError):
     status = 404
     code = "not_found"
+
+
+class TooManyAttempts(ServiceError):
+    """Too many failed sign-in attempts from this client (:mod:`bitframe.service.ratelimit`)."""
+
+    status = 429
+    code = "too_many_attempts"
+
+    def __init__(self, retry_after: float) -> None:
+        self.retry_after = max(1, math.ceil(retry_after))
+        super().__init__(f"too many failed sign-in attempts from your address; try again in {self.retry_after} s")
 
 
 class Conflict(ServiceError):

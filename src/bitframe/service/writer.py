@@ -8,6 +8,7 @@ extends, so this sits above both :mod:`bitframe.service.db` (the write lock) and
 from __future__ import annotations
 
 import threading
+from concurrent.futures import Future
 from typing import Any
 
 from bitframe.service.audit import Chain
@@ -20,6 +21,12 @@ class Committed:
 
     def __init__(self, error: BaseException) -> None:
         self.error = error
+
+
+def _unwrap(result: Any) -> Any:
+    if isinstance(result, Committed):
+        raise result.error
+    return result
 
 
 class _JobFailed(Exception):
@@ -58,30 +65,45 @@ class GroupCommitWriter:
 
     def submit(self, job: Any) -> Any:
         """Run ``job(conn, chain)`` in the next batch; return its result once committed."""
-        from concurrent.futures import Future
+        from concurrent.futures import TimeoutError as FutureTimeout
 
+        future = self._enqueue(job)
+        try:
+            result = future.result(timeout=self.timeout)
+        except FutureTimeout:
+            raise self._timed_out() from None
+        return _unwrap(result)
+
+    async def submit_async(self, job: Any) -> Any:
+        """:meth:`submit` for a coroutine: the event loop is woken when the batch has committed,
+        so no thread waits for each request (the web layer's enrolment path)."""
+        import asyncio
+
+        future = self._enqueue(job)
+        try:
+            result = await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
+        except TimeoutError:
+            raise self._timed_out() from None
+        return _unwrap(result)
+
+    def _enqueue(self, job: Any) -> Future[Any]:
         if self._closed:
             raise RuntimeError("the service is closed")
         if threading.current_thread() is self._thread:  # a job submitting a job: run inline
             raise RuntimeError("write jobs cannot submit write jobs")
         self._ensure_thread()
-        from concurrent.futures import TimeoutError as FutureTimeout
+        future: Future[Any] = Future()
+        self._queue.put((job, future))
+        return future
 
+    def _timed_out(self) -> Exception:
         from bitframe.service.errors import Unavailable
 
-        future: Future = Future()
-        self._queue.put((job, future))
-        try:
-            result = future.result(timeout=self.timeout)
-        except FutureTimeout:
-            # The job may still commit later (and is then logged); a retried enrolment returns
-            # that allocation as a repeat rather than making a second one.
-            raise Unavailable(f"the database did not answer within {self.timeout:g} s, so the outcome is unknown; "
-                              "retry the same request (an enrolment already made is returned, never repeated)",
-                              code="timeout") from None
-        if isinstance(result, Committed):
-            raise result.error
-        return result
+        # The job may still commit later (and is then logged); a retried enrolment returns
+        # that allocation as a repeat rather than making a second one.
+        return Unavailable(f"the database did not answer within {self.timeout:g} s, so the outcome is unknown; "
+                           "retry the same request (an enrolment already made is returned, never repeated)",
+                           code="timeout")
 
     def _ensure_thread(self) -> None:
         if self._thread is not None:
@@ -117,7 +139,10 @@ class GroupCommitWriter:
             self._run_batch(batch)
 
     def _run_batch(self, batch: list[Any]) -> None:
-        pending = list(batch)
+        # A caller that gave up before its job started (an awaiting request cancelled by a
+        # disconnect or its timeout) is skipped: nothing of it runs, nothing is acknowledged.
+        # The others' futures are then running and can no longer be cancelled under us.
+        pending = [(job, future) for job, future in batch if future.set_running_or_notify_cancel()]
         while pending:
             results: list[Any] = []
             try:
