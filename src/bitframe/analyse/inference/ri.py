@@ -67,6 +67,7 @@ Tested against full enumeration written independently in the tests and ri2's pub
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,6 +75,7 @@ from typing import Any
 import numpy as np
 
 from bitframe.analyse.inference.inversion import invert_test
+from bitframe.analyse.inference.progress import ProgressBar
 from bitframe.analyse.results import EffectEstimate, estimates_frame
 from bitframe.errors import check_choice
 from bitframe.protocol.vocabulary import RI_STATISTICS
@@ -126,7 +128,7 @@ class _Engine:
     columns; contrasts are the arms in ``arms`` against ``control``.
     """
 
-    kind: str  # dim, blocked_dim, fwl, refit
+    kind: str  # dim, blocked_dim, fwl, lin, refit
     k: int
     control: int
     arms: tuple[int, ...]
@@ -218,6 +220,46 @@ class _Engine:
         pos = {a: j for j, a in enumerate(others)}
         return beta[:, [pos[a] for a in self.arms], :]
 
+    def _lin(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        # Lin's regression interacts every arm with every centred column of Z, so its fitted values
+        # are those of a separate regression of y on [1, Z] within each arm, and the arm coefficient
+        # is the difference of those regressions' values at Z = 0 (the sample means):
+        # alpha_g = ybar_g - zbar_g' beta_g with beta_g = Czz_g^{-1} Czy_g, from per-arm sums.
+        Z = self.lin_covariates
+        c, m = A.shape
+        p, q = Z.shape[1], Y.shape[1]
+        ZZ = (Z[:, :, None] * Z[:, None, :]).reshape(m, p * p)
+        ZY = (Z[:, :, None] * Y[:, None, :]).reshape(m, p * q)
+        intercept: dict[int, np.ndarray] = {}
+        flagged = np.zeros(c, dtype=bool)
+        for g in sorted({self.control, *self.arms}):
+            ind = np.equal(A, g).astype(np.float64)
+            n_g, sz, szz, sy, szy = ind.sum(axis=1), ind @ Z, (ind @ ZZ).reshape(c, p, p), ind @ Y, ind @ ZY
+            with np.errstate(divide="ignore", invalid="ignore"):
+                zbar = sz / n_g[:, None]
+                Czz = szz - sz[:, :, None] * zbar[:, None, :]
+                Czy = szy.reshape(c, p, q) - zbar[:, :, None] * sy[:, None, :]
+                flagged |= ~_well_conditioned(Czz, szz)
+                beta = np.linalg.solve(np.where(flagged[:, None, None], np.eye(p), Czz), Czy)
+                intercept[g] = sy / n_g[:, None] - np.einsum("cp,cpq->cq", zbar, beta)
+        out = np.empty((c, len(self.arms), q))
+        for i, a in enumerate(self.arms):
+            out[:, i, :] = intercept[a] - intercept[self.control]
+        if flagged.any():
+            # A column of Z without spread within an arm in some draw: the refit drops it as R's lm
+            # would, which the per-arm algebra cannot mimic, so those draws are refitted (its warning
+            # about the dropped column concerns one hypothetical assignment, not the analysis).
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                out[flagged] = self._refit(A[flagged], Y)
+        return out
+
+    @property
+    def lin_covariates(self) -> np.ndarray:
+        if self.covariates is None:
+            raise TypeError("the 'lin' statistic needs the centred covariates")
+        return self.covariates
+
     def _refit(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
         if self.refit is None:
             raise TypeError("the 'refit' statistic needs a refit function")
@@ -226,6 +268,27 @@ class _Engine:
             for q in range(Y.shape[1]):
                 out[row, :, q] = self.refit(A[row], Y[:, q])
         return out
+
+
+#: A per-arm covariate cross-product whose correlation matrix has a smaller eigenvalue ratio than
+#: this is treated as singular. R's ``lm`` drops a column at a squared residual ratio of 1e-14, so
+#: every draw it would drop a column in is among those refitted.
+_LIN_RCOND = 1e-9
+
+
+def _well_conditioned(C: np.ndarray, raw: np.ndarray) -> np.ndarray:
+    """(c,) whether each centred cross-product ``C`` (``p x p``) is safely invertible.
+
+    A column whose centred sum of squares is a tiny part of its raw one (``raw``, before centring on
+    the arm's mean) is constant in that arm up to rounding; then the correlation matrix's eigenvalues.
+    """
+    d2 = np.einsum("cii->ci", C)
+    ok = np.all(np.isfinite(d2) & (d2 > _LIN_RCOND * np.einsum("cii->ci", raw)), axis=1)
+    scale = np.sqrt(np.where(ok[:, None], d2, 1.0))
+    R = C / (scale[:, :, None] * scale[:, None, :])
+    R = np.where(ok[:, None, None] & np.isfinite(R), R, np.eye(C.shape[1]))
+    ev = np.linalg.eigvalsh(R)
+    return ok & (ev[:, 0] > _LIN_RCOND * ev[:, -1])
 
 
 def _safe_solve(M: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -496,14 +559,20 @@ def randomisation_test(
         Y = ym[:, None]
         engine: _Engine
         has_cov = bool(Zfull.shape[1])
-        if estimator == "difference_in_means" and clusters is None:
+        lin_columns = _lin_columns(Zfull[keep], s_keep) if estimator == "lin" else None
+        if estimator == "difference_in_means" and (clusters is None or statistic == "estimate"):
+            # with clusters the estimate is still the (blocked) difference of unit means; only its SE differs
             if s_keep is None:
                 engine = _Engine("dim", k, c, contrasts, statistic)
             elif statistic == "estimate":
                 engine = _Engine("blocked_dim", k, c, contrasts, statistic, strata=s_keep)
             else:
                 engine = _refit_engine(spec, fit_kwargs, arm_labels, k, c, contrasts, statistic)
-        elif estimator == "ols" and statistic == "estimate":
+        elif lin_columns is not None and lin_columns.shape[1] and statistic == "estimate":
+            refit = _refit_engine(spec, fit_kwargs, arm_labels, k, c, contrasts, statistic).refit
+            engine = _Engine("lin", k, c, contrasts, statistic, covariates=lin_columns, refit=refit)
+        elif estimator in ("ols", "lin") and statistic == "estimate":
+            # lin without covariates or strata is the unadjusted regression
             s_use = s_keep if s_keep is not None else np.zeros(m, dtype=np.int64)
             S = int(s_use.max()) + 1
             X = _demean(Zfull[keep], s_use, S) if has_cov else None
@@ -554,39 +623,49 @@ def randomisation_test(
         return res
 
     alpha = 1.0 - ci_level
-    out_effects: list[EffectEstimate] = []
-    for idx, (_, a, keep, engine, prep) in enumerate(row_specs):
+    want_ci = confidence_interval and alternative == "two-sided"
+
+    def row(idx: int, a: int, keep: np.ndarray, engine: _Engine, prep: np.ndarray, bar: ProgressBar) -> EffectEstimate:
         kind, A, weights, w_obs = draws_for(a)
+        bar.add_total(A.shape[0] - n_permutations)
         if kind == "enumerated":
             w_obs_use, incl = 0.0, False
         else:
             w_obs_use, incl = w_obs, include_observed
         i = engine.arms.index(a)
-        null = _stats_in_chunks(engine, A[:, keep], prep, col=i)
+        d = (design.observed[keep] == a).astype(float)
+        observed_row = design.observed[keep][None, :].astype(np.int8)
+        if want_ci and engine.linear:
+            # the statistic of y and of the arm indicator in one pass over the draws (the interval's a_b, c_b)
+            both = np.hstack([prep, _prepare(engine, d[:, None])])
+            null = _stats_in_chunks(engine, A[:, keep], both, col=i, progress=bar.advance)
+            obs_d = float(engine(observed_row, both[:, 1:])[0, i, 0])
+        else:
+            null = _stats_in_chunks(engine, A[:, keep], prep, col=i, progress=bar.advance)
         T0 = observed_stats[idx]
         p = _pvalue(null[:, 0], T0, alternative, weights, w_obs_use, incl)
         lo = hi = math.nan
-        if confidence_interval and alternative == "two-sided":
-            d = (design.observed[keep] == a).astype(float)
-            if engine.linear:
-                dn = _stats_in_chunks(engine, A[:, keep], _prepare(engine, d[:, None]), col=i)[:, 0]
-                obs_d = float(engine(design.observed[keep][None, :].astype(np.int8), _prepare(engine, d[:, None]))[0, i, 0])
-                wts = weights if weights is not None else np.ones(A.shape[0])
-                lo, hi = _sweep_interval(null[:, 0], dn, T0, obs_d, wts, w_obs_use if incl else 0.0, alpha)
-            else:
-                lo, hi = _inverted_interval(engine, A[:, keep], design.observed[keep], prep, d, i, weights,
-                                            w_obs_use, incl, alpha, effects[idx])
-        out_effects.append(effects[idx].with_(p_value=p, ci_lower=lo, ci_upper=hi, ci_level=ci_level))
+        if want_ci and engine.linear:
+            wts = weights if weights is not None else np.ones(A.shape[0])
+            lo, hi = _sweep_interval(null[:, 0], null[:, 1], T0, obs_d, wts, w_obs_use if incl else 0.0, alpha)
+        elif want_ci:
+            lo, hi = _inverted_interval(engine, A[:, keep], design.observed[keep], prep, d, i, weights,
+                                        w_obs_use, incl, alpha, effects[idx])
         approach.append(kind)
         n_draws.append(int(A.shape[0]))
+        return effects[idx].with_(p_value=p, ci_lower=lo, ci_upper=hi, ci_level=ci_level)
 
+    out_effects: list[EffectEstimate] = []
     null_joint = None
-    if keep_null:
-        cols = []
-        A = np.vstack(list(iter_assignments(design, n_permutations, rng=rng)))
-        for _, a, keep, engine, prep in row_specs:
-            cols.append(_stats_in_chunks(engine, A[:, keep], prep, col=engine.arms.index(a))[:, 0])
-        null_joint = np.column_stack(cols)
+    with ProgressBar("randomisation inference", len(row_specs) * n_permutations * (2 if keep_null else 1)) as bar:
+        for idx, (_, a, keep, engine, prep) in enumerate(row_specs):
+            out_effects.append(row(idx, a, keep, engine, prep, bar))
+        if keep_null:
+            A = np.vstack(list(iter_assignments(design, n_permutations, rng=rng)))
+            null_joint = np.column_stack([
+                _stats_in_chunks(engine, A[:, keep], prep, col=engine.arms.index(a), progress=bar.advance)[:, 0]
+                for _, a, keep, engine, prep in row_specs
+            ])
     return RandomisationResult(
         effects=tuple(out_effects),
         statistic=statistic,
@@ -596,6 +675,27 @@ def randomisation_test(
         observed=np.asarray(observed_stats),
         null=null_joint,
     )
+
+
+def _lin_columns(covariates: np.ndarray, strata: np.ndarray | None) -> np.ndarray:
+    """The columns Lin's regression centres and interacts: covariates then stratum dummies, centred.
+
+    A column collinear with the intercept and the columns before it is left out: Lin's regression
+    (:func:`bitframe.analyse.coding.treatment_design` fitted by :func:`bitframe.analyse.linear.ols`)
+    drops it and its interactions by R's rule, which leaves the same model.
+    """
+    from bitframe.analyse.coding import stratum_dummies
+    from bitframe.analyse.linear import _independent_columns
+
+    m = covariates.shape[0]
+    Z = covariates
+    if strata is not None:
+        Z = np.hstack([Z, stratum_dummies(strata.astype(str), m)[0]])
+    Zc = Z - Z.mean(axis=0)
+    if not Zc.shape[1]:
+        return Zc
+    kept = _independent_columns(np.hstack([np.ones((m, 1)), Zc]))
+    return Zc[:, [j - 1 for j in kept if j > 0]]
 
 
 def _prepare(engine: _Engine, Y: np.ndarray) -> np.ndarray:
@@ -612,13 +712,16 @@ def _prepare(engine: _Engine, Y: np.ndarray) -> np.ndarray:
     return yd
 
 
-def _stats_in_chunks(engine: _Engine, A: np.ndarray, Y: np.ndarray, *, col: int) -> np.ndarray:
-    """(B, q) statistics of contrast ``col`` for every row of A."""
+def _stats_in_chunks(engine: _Engine, A: np.ndarray, Y: np.ndarray, *, col: int,
+                     progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """(B, q) statistics of contrast ``col`` for every row of A (``progress`` is told of each chunk)."""
     B, m = A.shape
     step = max(1, min(B, 4_000_000 // max(m, 1)))
     out = np.empty((B, Y.shape[1]))
     for start in range(0, B, step):
         out[start : start + step] = engine(A[start : start + step], Y)[:, col, :]
+        if progress is not None:
+            progress(min(step, B - start))
     return out
 
 
