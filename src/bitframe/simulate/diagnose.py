@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bitframe.analyse.inference.progress import ProgressBar
 from bitframe.display import FrameDisplay
 from bitframe.protocol.vocabulary import HC_SE_TYPES
 from bitframe.randomise.rerandomise import UNLABELLED_SCHEMES
@@ -400,7 +401,7 @@ def diagnose(
     base = settings
     combos = _grid_combinations(grid)
     n_runs = len(combos) * (2 if null_run else 1)
-    bar = _ProgressBar(total=sims * n_runs, enabled=progress)
+    bar = ProgressBar("simulating", sims * n_runs, enabled=progress)
     rows: list[DiagnosandRow] = []
     root = np.random.SeedSequence(seed)
     grid_streams = root.spawn(len(combos))
@@ -466,25 +467,3 @@ def _apply_grid(protocol: Protocol, settings: SimulationSettings, combo: dict[st
             raise ValueError("an icc grid needs a power section with an icc")
         protocol = protocol.model_copy(update={"power": protocol.power.model_copy(update={"icc": float(combo["icc"])})})
     return protocol, settings
-
-
-class _ProgressBar:
-    """A rich progress bar on standard error (only when asked for and attached to a terminal)."""
-
-    def __init__(self, total: int, enabled: bool):
-        self._progress = None
-        if enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-            self._progress = Progress("simulating", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                                      transient=False)
-            self._progress.start()
-            self._task = self._progress.add_task("sims", total=total)
-
-    def advance(self, n: int) -> None:
-        if self._progress is not None:
-            self._progress.advance(self._task, n)
-
-    def close(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()

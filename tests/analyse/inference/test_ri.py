@@ -277,8 +277,8 @@ def test_lin_statistic_equals_refitting_lm_lin_per_draw(monkeypatch, arms):
                  blocks=a.block)
     # HC1: a draw can give one unit leverage 1, where the refit's HC2 fails and it would count the draw as
     # extreme although the coefficient (the statistic) is defined; the batched statistic keeps the coefficient
-    kwargs = dict(estimator="lin", covariates=cov, se_type="HC1", seed=9, n_permutations=12, exact="never",
-                  keep_null=True)
+    kwargs = {"estimator": "lin", "covariates": cov, "se_type": "HC1", "seed": 9, "n_permutations": 12, "exact": "never",
+                  "keep_null": True}
     fast = randomisation_test(y, d, **kwargs)
     _refit_every_draw(monkeypatch)
     _assert_same_rows(fast, randomisation_test(y, d, **kwargs))
@@ -293,7 +293,7 @@ def test_lin_statistic_in_a_cluster_design_with_a_covariate_equals_the_refit(mon
     x = rng.normal(size=n) + 0.5 * rng.normal(size=16)[clusters]
     y = 0.5 * z + x + rng.normal(size=16)[clusters] + rng.normal(size=n)
     d = RIDesign("cluster", arms=("c", "t"), observed=z, clusters=clusters)
-    kwargs = dict(estimator="lin", covariates={"x": x}, seed=3, n_permutations=30, exact="never", keep_null=True)
+    kwargs = {"estimator": "lin", "covariates": {"x": x}, "seed": 3, "n_permutations": 30, "exact": "never", "keep_null": True}
     fast = randomisation_test(y, d, **kwargs)
     _refit_every_draw(monkeypatch)
     _assert_same_rows(fast, randomisation_test(y, d, **kwargs))
@@ -310,8 +310,8 @@ def test_lin_draws_where_a_covariate_has_no_spread_in_an_arm_are_refitted(monkey
     z = complete.assign(n, (1, 1), rng=5).arm
     y = z + rare + rng.normal(size=n)
     d = RIDesign("complete", arms=("c", "t"), observed=z)
-    kwargs = dict(estimator="lin", covariates={"rare": rare, "x": rng.normal(size=n)}, se_type="HC1", seed=4,
-                  n_permutations=25, exact="never", keep_null=True)
+    kwargs = {"estimator": "lin", "covariates": {"rare": rare, "x": rng.normal(size=n)}, "se_type": "HC1", "seed": 4,
+                  "n_permutations": 25, "exact": "never", "keep_null": True}
     fast = randomisation_test(y, d, **kwargs)
     _refit_every_draw(monkeypatch)
     _assert_same_rows(fast, randomisation_test(y, d, **kwargs))
