@@ -91,8 +91,8 @@ def _cluster_protocol(kind: str, assumptions: dict, icc: float, cluster_size: fl
     base = load_protocol(ROOT / "protocols" / "peer-support-neighbourhoods.yaml")
     outcome = Outcome(id="y", role="primary", type=kind, column="y", assumptions=Assumptions(**assumptions))
     return base.model_copy(update={
-        "outcomes": [outcome],
-        "analysis": base.analysis.model_copy(update={"covariates": [], "adjustment": "none"}),
+        "outcomes": (outcome,),
+        "analysis": base.analysis.model_copy(update={"covariates": (), "adjustment": "none"}),
         "power": base.power.model_copy(update={"icc": icc, "cluster_size": cluster_size, "cluster_size_cv": cv,
                                                "attrition": 0.0}),
     })

@@ -159,6 +159,7 @@ def _batched_chunk(protocol: Protocol, settings: SimulationSettings, sims: int, 
     from bitframe.randomise.from_protocol import design_from_protocol
     from bitframe.randomise.rerandomise import draw_unlabelled
     from bitframe.simulate.batched import batched_arm_contrasts, batched_ols
+    from bitframe.simulate.data import binary_outcome, count_outcome
 
     n, _, _ = planned_sizes(protocol, settings)
     k_arms = len(protocol.arms)
@@ -200,12 +201,10 @@ def _batched_chunk(protocol: Protocol, settings: SimulationSettings, sims: int, 
             y = mu0 + effect_by_index + sd * (math.sqrt(r2) * score + resid * e)
         elif outcome.type == "binary":
             p0 = a.control_rate if a and a.control_rate else 0.3
-            p = np.clip(p0 + effect_by_index + math.sqrt(p0 * (1 - p0)) * math.sqrt(r2) * score * 0.9, 0.001, 0.999)
-            y = (rng.random((sims, n)) < p).astype(float)
+            y = binary_outcome(p0 + effect_by_index, 0.0, r2, None, score, rng)
         else:
             rate0 = a.control_rate if a and a.control_rate else 1.0
-            mu = rate0 * effect_by_index * np.exp(0.5 * math.sqrt(r2) * score - 0.125 * r2)
-            y = rng.poisson(mu).astype(float)
+            y = count_outcome(rate0 * effect_by_index, 0.0, r2, None, score, rng)
         if X is None:
             fit = batched_arm_contrasts(arms, y, n_arms=k_arms, control=control_index, ci_level=ci_level,
                                         observed=observed)
