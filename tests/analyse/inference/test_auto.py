@@ -59,3 +59,22 @@ def test_draws_meet_the_monte_carlo_precision_target():
         b = draws_for_precision(alpha)
         assert math.sqrt(alpha * (1 - alpha) / b) <= MC_SE_TARGET + 1e-15
         assert math.sqrt(alpha * (1 - alpha) / (b - 1)) > MC_SE_TARGET
+
+
+def test_progress_bar_is_quiet_in_the_library_and_drawn_when_asked(capsys):
+    """The library path prints nothing; inside show_progress (the CLI on a terminal) rich draws on stderr."""
+    import numpy as np
+
+    from bitframe.analyse.inference.progress import ProgressBar, show_progress
+    from bitframe.analyse.inference.ri import randomisation_test
+    from bitframe.randomise.rerandomise import RIDesign
+
+    design = RIDesign("complete", arms=("c", "t"), observed=np.array([0, 1] * 10))
+    randomisation_test(np.arange(20.0), design, n_permutations=50, seed=1, exact="never")
+    assert capsys.readouterr() == ("", "")
+    with show_progress(True), ProgressBar("randomisation inference", 10) as bar:
+        assert bar._progress is not None  # a live rich bar on a stderr console
+        assert bar._progress.console.stderr
+        bar.advance(10)
+    with show_progress(False), ProgressBar("randomisation inference", 10) as bar:
+        assert bar._progress is None
