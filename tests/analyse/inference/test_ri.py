@@ -258,7 +258,7 @@ def _refit_every_draw(monkeypatch):
 def _assert_same_rows(fast, slow):
     for f, s in zip(fast.effects, slow.effects, strict=True):
         for name in ("estimate", "statistic", "p_value", "ci_lower", "ci_upper"):
-            assert getattr(f, name) == pytest.approx(getattr(s, name), rel=1e-10, abs=1e-12), name
+            assert getattr(f, name) == pytest.approx(getattr(s, name), rel=1e-10, abs=1e-12, nan_ok=True), name
     np.testing.assert_allclose(fast.null, slow.null, rtol=1e-10, atol=1e-12)
 
 
@@ -338,3 +338,45 @@ def test_clustered_difference_in_means_statistic_is_batched_and_equals_the_estim
              for a in enumerate_assignments(d)]
     expected = np.mean(np.abs(stats) >= abs(ref[0].estimate) - 1e-9)
     assert res.effects[0].p_value == pytest.approx(expected, abs=1e-12)
+
+
+def _refit_every_regression(monkeypatch):
+    from bitframe.analyse.inference import ri
+
+    monkeypatch.setattr(ri._Engine, "_regression", lambda self, A, Y: self._refit(A, Y))
+
+
+@pytest.mark.parametrize(("estimator", "se_type"), [("ols", "HC2"), ("ols", "classical"), ("lin", "HC3"),
+                                                    ("lin", "HC1"), ("ols", "HC0")])
+def test_studentised_regression_statistic_equals_the_refit(monkeypatch, estimator, se_type):
+    """statistic='t' with covariates and stratum fixed effects (three arms): X'X, leverages and the
+    sandwich for all draws at once give the refit's t statistics."""
+    rng = np.random.default_rng(25)
+    n = 60
+    strata = rng.integers(3, size=n)
+    a = stratified_block.assign(strata, (1, 1, 1), (6,), rng=6)
+    cov = {"age": rng.normal(50, 12, n), "score": rng.normal(size=n)}
+    y = 0.4 * (a.arm == 1) + 0.03 * cov["age"] + rng.normal(size=n) * (1 + a.arm)
+    d = RIDesign("stratified_block", arms=("c", "t", "u"), observed=a.arm, strata=strata, block_sizes=(6,),
+                 blocks=a.block)
+    kwargs = {"estimator": estimator, "covariates": cov, "se_type": se_type, "statistic": "t", "seed": 2,
+              "n_permutations": 12, "exact": "never", "keep_null": True, "confidence_interval": False}
+    fast = randomisation_test(y, d, **kwargs)
+    _refit_every_regression(monkeypatch)
+    _assert_same_rows(fast, randomisation_test(y, d, **kwargs))
+
+
+@pytest.mark.parametrize("se_type", ["CR0", "CR1", "stata"])
+def test_studentised_cluster_robust_statistic_equals_the_refit(monkeypatch, se_type):
+    rng = np.random.default_rng(26)
+    clusters = np.repeat(np.arange(12), rng.integers(3, 7, size=12))
+    n = clusters.size
+    z = rng.permutation(np.repeat([0, 1], 6))[clusters]
+    x = rng.normal(size=n)
+    y = 0.5 * z + x + rng.normal(size=12)[clusters] + rng.normal(size=n)
+    d = RIDesign("cluster", arms=("c", "t"), observed=z, clusters=clusters)
+    kwargs = {"estimator": "lin", "covariates": {"x": x}, "se_type": se_type, "statistic": "t", "seed": 3,
+              "n_permutations": 15, "exact": "never", "keep_null": True, "confidence_interval": False}
+    fast = randomisation_test(y, d, **kwargs)
+    _refit_every_regression(monkeypatch)
+    _assert_same_rows(fast, randomisation_test(y, d, **kwargs))

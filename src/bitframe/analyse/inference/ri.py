@@ -24,11 +24,18 @@ Test statistic (``statistic``)
 difference in means, the blocked difference in means (estimatr's weights ``N_b / N``), or OLS with
 stratum fixed effects and covariates (computed for all draws at once by Frisch-Waugh-Lovell:
 with ``~`` denoting within-stratum demeaning, ``r = M_X~ y~`` fixed, the arm coefficients are
-``(D'D - sum_s N_s N_s'/n_s - D'X~ (X~'X~)^{-1} X~'D)^{-1} D'r`` per draw). ``t``: the estimate
-over its standard error (Neyman/HC2 for the difference in means; the estimator's own SE
-otherwise). The studentised statistic keeps the test asymptotically valid for the *weak* null of
-no average effect (Wu & Ding 2021), at more cost; the sharp-null test is exact either way.
-Other registered estimators (``lin``, GLMs ...) are refitted draw by draw (slow).
+``(D'D - sum_s N_s N_s'/n_s - D'X~ (X~'X~)^{-1} X~'D)^{-1} D'r`` per draw), or Lin's regression
+(its arm coefficient is the difference of per-arm regressions of ``y`` on the centred columns,
+evaluated at their means: ``ybar_g - zbar_g' Czz_g^{-1} Czy_g``, from per-arm sums that are matrix
+products of the draws' arm indicators). With clusters the difference in means is still that of
+unit means. ``t``: the estimate over its standard error (Neyman/HC2 for the difference in means;
+the estimator's own SE otherwise: for OLS and Lin with classical, HC0-HC3, CR0, CR1 or ``stata``
+SEs, ``X'X``, the leverages and the sandwich of every draw are batched einsums). The studentised
+statistic keeps the test asymptotically valid for the *weak* null of no average effect (Wu & Ding
+2021), at more cost; the sharp-null test is exact either way. What is not batched -- CR2's ``t``,
+the blocked difference in means' ``t`` -- is refitted draw by draw (slow), and so is any draw where
+a batched regression would be singular (R's ``lm`` then drops a column): the batched statistics
+equal the refit's to rounding (docs/decisions/0013-batched-randomisation-inference.md).
 
 p-values
 --------
@@ -77,6 +84,7 @@ import numpy as np
 from bitframe.analyse.inference.inversion import invert_test
 from bitframe.analyse.inference.progress import ProgressBar
 from bitframe.analyse.results import EffectEstimate, estimates_frame
+from bitframe.analyse.variance import CR_SE_TYPES, HC_SE_TYPES
 from bitframe.errors import check_choice
 from bitframe.protocol.vocabulary import RI_STATISTICS
 from bitframe.randomise._core import make_rng
@@ -136,6 +144,10 @@ class _Engine:
     strata: np.ndarray | None = None
     covariates: np.ndarray | None = None
     refit: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+    #: the studentised ``regression`` statistic: Lin's interactions, its standard error, cluster codes
+    interact: bool = False
+    se_type: str = "HC2"
+    cluster_codes: np.ndarray | None = None
 
     @property
     def linear(self) -> bool:
@@ -254,6 +266,72 @@ class _Engine:
                 out[flagged] = self._refit(A[flagged], Y)
         return out
 
+    def _regression(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        # t = b_j / se_j of the OLS (or Lin) regression for every draw, with X_b built per draw:
+        # b = (X'X)^{-1} X'y; with R = X (X'X)^{-1}, Var(b_j) = sum_i R_ij^2 omega_i (HC) or
+        # sum_g (sum_{i in g} R_ij e_i)^2 (CR), as bitframe.analyse.variance computes them.
+        W = self.lin_covariates
+        c, m = A.shape
+        others = [a for a in range(self.k) if a != self.control]
+        cols = [others.index(a) + 1 for a in self.arms]
+        out = np.empty((c, len(self.arms), Y.shape[1]))
+        step = max(1, 3_000_000 // max(m * (1 + len(others)) * (1 + W.shape[1]), 1))
+        for start in range(0, c, step):
+            block = A[start : start + step]
+            out[start : start + step] = self._regression_block(block, Y, W, others, cols)
+        return out
+
+    def _regression_block(self, A: np.ndarray, Y: np.ndarray, W: np.ndarray, others: list[int],
+                          cols: list[int]) -> np.ndarray:
+        c, m = A.shape
+        D = np.stack([np.equal(A, a) for a in others], axis=2).astype(np.float64)  # c, m, K
+        parts = [np.ones((c, m, 1)), D, np.broadcast_to(W, (c, m, W.shape[1]))]
+        if self.interact:
+            parts.append((W[None, :, :, None] * D[:, :, None, :]).reshape(c, m, -1))
+        X = np.concatenate(parts, axis=2)
+        k = X.shape[2]
+        XtX = np.einsum("cmk,cml->ckl", X, X, optimize=True)
+        flagged = ~_well_conditioned(XtX, XtX)
+        inv = np.linalg.inv(np.where(flagged[:, None, None], np.eye(k), XtX))
+        R = np.einsum("cmk,ckl->cml", X, inv, optimize=True)
+        beta = np.einsum("cml,mq->clq", R, Y, optimize=True)
+        resid = Y[None, :, :] - np.einsum("cmk,ckq->cmq", X, beta, optimize=True)
+        Rj = R[:, :, cols]  # c, m, J
+        n_rows = float(m)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.se_type in CR_SE_TYPES:
+                codes = self.cluster_codes
+                if codes is None:
+                    raise TypeError(f"se_type {self.se_type!r} needs cluster codes")
+                G = int(codes.max()) + 1
+                onehot = np.zeros((m, G))
+                onehot[np.arange(m), codes] = 1.0
+                sums = np.einsum("cmj,cmq,mg->cjqg", Rj, resid, onehot, optimize=True)
+                var = (sums**2).sum(axis=3)
+                if self.se_type == "CR1":
+                    var = var * (G / (G - 1))
+                elif self.se_type == "stata":
+                    var = var * (G * (n_rows - 1) / ((G - 1) * (n_rows - k)))
+            elif self.se_type == "classical":
+                sigma2 = (resid**2).sum(axis=1) / (n_rows - k)  # c, q
+                var = np.einsum("cjj->cj", inv[:, cols][:, :, cols])[:, :, None] * sigma2[:, None, :]
+            else:
+                omega = resid**2
+                if self.se_type in ("HC2", "HC3"):
+                    h = np.einsum("cmk,cmk->cm", R, X)
+                    one = h > 1.0 - _LEVERAGE_TOL  # undefined: the refit raises, the draw counts as extreme
+                    omega = omega / ((1.0 - h) ** (1 if self.se_type == "HC2" else 2))[:, :, None]
+                    omega[one.any(axis=1)] = np.nan
+                var = np.einsum("cmj,cmq->cjq", Rj**2, omega, optimize=True)
+                if self.se_type == "HC1":
+                    var = var * (n_rows / (n_rows - k))
+            t = beta[:, cols, :] / np.sqrt(var)
+        if flagged.any():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                t[flagged] = self._refit(A[flagged], Y)
+        return t
+
     @property
     def lin_covariates(self) -> np.ndarray:
         if self.covariates is None:
@@ -270,6 +348,8 @@ class _Engine:
         return out
 
 
+#: a leverage this close to 1 makes HC2/HC3 undefined (bitframe.analyse.variance's threshold)
+_LEVERAGE_TOL = 1e-10
 #: A per-arm covariate cross-product whose correlation matrix has a smaller eigenvalue ratio than
 #: this is treated as singular. R's ``lm`` drops a column at a squared residual ratio of 1e-14, so
 #: every draw it would drop a column in is among those refitted.
@@ -580,6 +660,15 @@ def randomisation_test(
         elif estimator == "ols" and statistic == "t" and not has_cov and s_keep is None and clusters is None \
                 and se_type in (None, "HC2"):
             engine = _Engine("dim", k, c, contrasts, statistic)  # HC2 SE of saturated arm dummies = Neyman
+        elif estimator in ("ols", "lin") and statistic == "t" and (
+                (clusters is None and se_type in (None, *HC_SE_TYPES))
+                or (clusters is not None and se_type in CR_SE_TYPES and se_type != "CR2")):
+            refit = _refit_engine(spec, fit_kwargs, arm_labels, k, c, contrasts, statistic).refit
+            interact = estimator == "lin" and lin_columns is not None and bool(lin_columns.shape[1])
+            columns = lin_columns if interact else _lin_columns(Zfull[keep], s_keep)  # centring leaves OLS's t alone
+            codes = None if clusters is None else np.unique(clusters[keep], return_inverse=True)[1]
+            engine = _Engine("regression", k, c, contrasts, statistic, covariates=columns, refit=refit,
+                             interact=interact, se_type=se_type or "HC2", cluster_codes=codes)
         else:
             engine = _refit_engine(spec, fit_kwargs, arm_labels, k, c, contrasts, statistic)
         prep = _prepare(engine, Y)
