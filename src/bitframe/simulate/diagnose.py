@@ -29,7 +29,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bitframe.analyse.inference.progress import ProgressBar
 from bitframe.display import FrameDisplay
 from bitframe.protocol.vocabulary import HC_SE_TYPES
 from bitframe.randomise.rerandomise import UNLABELLED_SCHEMES
@@ -400,6 +399,8 @@ def diagnose(
     base = settings
     combos = _grid_combinations(grid)
     n_runs = len(combos) * (2 if null_run else 1)
+    from bitframe.analyse.inference.progress import ProgressBar
+
     bar = ProgressBar("simulating", sims * n_runs, enabled=progress)
     rows: list[DiagnosandRow] = []
     root = np.random.SeedSequence(seed)
