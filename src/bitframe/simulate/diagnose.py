@@ -16,6 +16,10 @@ Speed: for individually randomised designs analysed by OLS with HC standard
 errors (difference in means is OLS on arm dummies), a chunk is simulated and
 analysed as one stack of datasets (:func:`bitframe.simulate.batched.batched_ols`).
 Other designs run the library's own randomiser and analysis once per simulation.
+Both paths draw outcomes from the models of :mod:`bitframe.simulate.data` (beta-binomial and
+gamma-Poisson clusters, rate-preserving covariate shifts), so the simulated trials have the
+protocol's stated rates, effects and ICC and the power agrees with the power stage's where its
+formula applies (``tests/simulate/test_diagnose.py``).
 """
 
 from __future__ import annotations
