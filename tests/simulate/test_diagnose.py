@@ -150,3 +150,69 @@ def test_cluster_design_coverage_of_cr2_intervals():
     d = diagnose(protocol, sims=400, seed=8, null_run=False)
     row = next(r for r in d.rows if r.outcome == "wemwbs")
     assert abs(row.coverage - 0.95) < 4 * math.sqrt(0.05 * 0.95 / row.sims)
+
+
+# --------------------------------------------------------------------------------------------
+# diagnose's power agrees with the power stage's analytic power (issue 13)
+# --------------------------------------------------------------------------------------------
+
+
+def _with_outcome(protocol, kind: str, assumptions: dict, **power):
+    """``protocol`` with one primary outcome of ``kind`` and the power section updated."""
+    from bitframe.protocol.schema import Assumptions, Outcome
+
+    outcome = Outcome(id="y", role="primary", type=kind, column="y", assumptions=Assumptions(**assumptions))
+    return protocol.model_copy(update={"outcomes": (outcome,),
+                                       "power": protocol.power.model_copy(update=power)})
+
+
+def _assert_agrees_with_analytic(protocol, sims: int, seed: int):
+    """|simulated - analytic| < 4 MC SEs, the SE sqrt(P (1 - P) / sims) at the analytic power P
+    (bitframe.power's calculators are checked against R's pwr in tests/power)."""
+    from bitframe.power.protocol import power_for_protocol
+
+    [analytic] = power_for_protocol(protocol)
+    [row] = diagnose(protocol, sims=sims, seed=seed, null_run=False).rows
+    mcse = math.sqrt(analytic.power * (1 - analytic.power) / row.sims)
+    assert abs(row.power - analytic.power) < 4 * mcse, (row.power, analytic.power, mcse)
+
+
+INDIVIDUAL = [
+    ("binary", {"control_rate": 0.3, "mde": 0.1}, 600),
+    ("binary", {"control_rate": 0.03, "mde": 0.02}, 3000),
+    ("count", {"control_rate": 1.5, "mde": 1.2}, 600),
+]
+
+
+@pytest.mark.parametrize(("kind", "assumptions", "n"), INDIVIDUAL, ids=["binary-30%", "binary-3%", "count"])
+def test_individual_design_power_agrees_with_the_power_stage(two_arm, kind, assumptions, n):
+    """Batched path: two-proportion and two-rate power (2,000 simulations; the continuous case is above)."""
+    _assert_agrees_with_analytic(_with_outcome(two_arm, kind, assumptions, planned_n=n), sims=2000, seed=31)
+
+
+CLUSTER = [
+    ("continuous", {"control_mean": 44.0, "sd": 9.0, "mde": 3.0}),
+    ("binary", {"control_rate": 0.3, "mde": -0.08}),
+    ("count", {"control_rate": 2.0, "mde": 1.25}),
+]
+
+
+def _cluster_design(kind, assumptions):
+    base = load_protocol(ROOT / "protocols" / "peer-support-neighbourhoods.yaml")
+    design = _with_outcome(base, kind, assumptions, attrition=0.0, cluster_size_cv=0.0)
+    # unadjusted CR2 regression on the arm: the analysis the cluster power formula describes
+    return design.model_copy(update={"analysis": design.analysis.model_copy(update={"covariates": (),
+                                                                                     "adjustment": "none"})})
+
+
+@pytest.mark.parametrize(("kind", "assumptions"), CLUSTER, ids=[c[0] for c in CLUSTER])
+def test_cluster_design_power_agrees_with_the_power_stage(kind, assumptions):
+    """Per-simulation path (the library's randomiser and CR2 analysis), 40 simulations: a coarse check
+    that the slow suite repeats with 400."""
+    _assert_agrees_with_analytic(_cluster_design(kind, assumptions), sims=40, seed=32)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("kind", "assumptions"), CLUSTER, ids=[c[0] for c in CLUSTER])
+def test_cluster_design_power_agrees_with_the_power_stage_long(kind, assumptions):
+    _assert_agrees_with_analytic(_cluster_design(kind, assumptions), sims=400, seed=33)

@@ -75,6 +75,7 @@ def run_inference(
         multiplicity=an.multiplicity,
         equivalence_margin=margin,
         estimand=an.estimand,
+        alpha=an.alpha,
     )
     out.notes += list(plan.reasons)
     arms = frame["arm"].astype(str).to_numpy()

@@ -25,13 +25,17 @@ def register(app: typer.Typer) -> None:
         force: bool = typer.Option(False, "--force", help="Overwrite existing output files."),
     ) -> None:
         """Run the pre-registered analysis: effects per outcome and arm, attrition, balance, CONSORT."""
+        import sys
+
+        from bitframe.analyse.inference.progress import show_progress
         from bitframe.analyse.plan import analyse_files
         from bitframe.cli._common import print_frame, write_json
         from bitframe.io import atomic_path, ensure_writable
 
         ensure_writable([p for p in (as_json, as_csv) if p is not None], force=force)
-        result = analyse_files(protocol_path, list_path, outcomes, participants, power=power_json,
-                               registered=registered)
+        with show_progress(sys.stderr.isatty()):  # a bar for long randomisation inference, never in pipes
+            result = analyse_files(protocol_path, list_path, outcomes, participants, power=power_json,
+                                   registered=registered)
         frame = result.to_frame()
         typer.echo(f"Pre-registered analysis of '{result.trial_id}' ({round(result.ci_level * 100)}% CIs)")
         print_frame(frame, ["outcome", "arm", "estimator", "se_type", "estimate", "std_error", "df", "p_value",

@@ -2,23 +2,55 @@
 
 Used by ``make demo`` (the example protocols ship without real data), by
 ``bitframe simulate`` and by design diagnosis. Every draw takes an explicit
-seed or ``numpy.random.Generator``.
+seed or ``numpy.random.Generator``. The models keep the protocol's promises: the
+realised control mean or rate, the effect and the ANOVA ICC equal the assumptions in
+expectation (tested over 20,000 clusters in ``tests/simulate/test_simulated_data.py``);
+docs/decisions/0013-simulation-models.md says why these models.
 
-Outcome models (per unit *i* in cluster *c*, treated arm effect ``d``):
+Outcome models (unit *i* in cluster *j*, arm *a* with effect ``d_a``, ICC ``rho`` in
+cluster designs, ``r2`` the share of outcome variance explained by the baseline
+covariates when the analysis adjusts for some):
 
-* continuous: ``y = mu0 + d + u_c + s_i + e_i`` with ``var(u) = icc * sd^2``,
-  ``var(s) = r2 * sd^2`` (the part explained by baseline covariates) and
-  ``var(e) = (1 - icc - r2) * sd^2``, so ``var(y | arm) = sd^2``.
-* binary: ``y ~ Bernoulli(p)``, ``p = clip(p0 + d + u_c + s_i)`` with the cluster and
-  covariate deviations scaled by ``p0 (1 - p0)`` in the same proportions (a
-  linear-probability model, which keeps the risk difference equal to ``d``).
-* count: ``y ~ Poisson(rate0 * rr^treated * exp(u_c + s_i - (var(u)+var(s))/2))``.
+* continuous: ``y = mu0 + d_a + sd (sqrt(rho) u_j + sqrt(r2) s_i + sqrt(1 - rho - r2) e_i)``,
+  ``u, s, e`` standard normal (``s`` the standardised covariate score), so
+  ``var(y | arm) = sd^2`` and the ICC is ``rho``.
+* binary (**beta-binomial**): arm *a*'s marginal rate is ``p_a = p0 + d_a`` (a risk
+  difference); cluster *j* has its own probability ``p_j ~ Beta(p_a (1 - rho)/rho,
+  (1 - p_a)(1 - rho)/rho)``, whose mean is ``p_a`` and whose variance is
+  ``rho p_a (1 - p_a)``, so the ANOVA ICC of the 0/1 outcome is exactly ``rho`` and the rate
+  exactly ``p_a`` (Ridout, Demetrio & Firth 1999). ``p_j`` is the Beta quantile of one
+  uniform draw per cluster, so a cluster observed in two arms (a stepped wedge) keeps its
+  rank in both. The covariates shift each unit's
+  probability by ``k_a (2 q_i - 1)``, ``q_i`` the mid-rank of the covariate score in (0, 1)
+  (mean exactly 1/2, so the rate is unchanged), ``k_a = min(sqrt(3 r2 p_a (1 - p_a)),
+  p_a, 1 - p_a)``: the explained share is ``r2`` unless a rare outcome bounds it (a
+  probability cannot leave [0, 1]); then it is the largest possible. Probabilities are
+  clipped to [0, 1] only when a cluster's ``p_j`` sits within ``k_a`` of a bound.
+* count (**gamma-Poisson**): ``y ~ Poisson(lambda_a g_j h_i)`` with ``lambda_a = rate0 *
+  ratio_a``; the cluster factor ``g_j ~ Gamma(shape 1/v, scale v)`` (mean 1, variance ``v``)
+  with ``v = rho / (lambda_a (1 - rho))``, so the ANOVA ICC on the count scale,
+  ``lambda^2 v / (lambda + lambda^2 v)``, is ``rho`` (a negative binomial outcome in each
+  cluster design; Poisson, the power stage's model, without clusters); the covariates enter
+  as ``h_i = 1 + k (2 q_i - 1)`` with ``k = min(1, sqrt(3 r2 / (lambda (1 - r2))))``.
+
+Cluster sizes (mean ``m`` = ``cluster_size``, coefficient of variation ``cv`` =
+``power.cluster_size_cv``; every cluster has at least one member): ``1 + X`` with ``X``
+negative binomial (mean ``m - 1``, variance ``(cv m)^2``) when that variance is at least
+``m - 1``; shifted binomial (the same mean, the nearest variance a binomial allows) when it
+is smaller; and the two sizes either side of ``m`` (``floor(m)`` and ``ceil(m)`` with the
+probabilities that give mean ``m``) when even that is too much spread -- the least variable
+integer sizes with mean ``m``, so ``cluster_size: 1.8`` gives households of 1 and 2 people,
+8 in 10 of them of two. See :func:`cluster_sizes`.
 
 Loss to follow-up is missing completely at random at the protocol's attrition rate.
+
+Reference: Ridout MS, Demetrio CGB, Firth D (1999). Estimating intraclass correlation for
+binary data. Biometrics 55(1):137-148.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -69,6 +101,35 @@ def _cluster_sizes(protocol: Protocol, settings: SimulationSettings) -> tuple[in
     return round(k * m), int(k), float(m)
 
 
+def cluster_sizes(k: int, mean: float, cv: float, rng: np.random.Generator) -> np.ndarray:
+    """``k`` integer cluster sizes >= 1 with mean ``mean`` and coefficient of variation ``cv``.
+
+    ``1 + X``: ``X`` negative binomial (gamma-Poisson) with mean ``mean - 1`` and variance
+    ``(cv mean)^2`` when that is at least ``mean - 1``; else binomial with that mean and the
+    nearest variance it allows; else (a spread below what integers allow) ``floor(mean)`` or
+    ``ceil(mean)``. The mean is exact in expectation in every case.
+
+    >>> sizes = cluster_sizes(100_000, 1.8, 0.0, np.random.default_rng(1))
+    >>> sorted(set(sizes.tolist())), round(float(sizes.mean()), 2)
+    ([1, 2], 1.8)
+    """
+    if not mean >= 1:
+        raise ValueError(f"The mean cluster size must be at least 1 to simulate clusters. Got {mean!r} instead.")
+    mu = mean - 1.0
+    variance = (cv * mean) ** 2
+    low = math.floor(mean)
+    frac = mean - low
+    if variance <= frac * (1 - frac) or mu == 0:
+        return low + (rng.random(k) < frac).astype(np.int64)
+    if variance >= mu:
+        if variance == mu:
+            return 1 + rng.poisson(mu, size=k)
+        shape = mu**2 / (variance - mu)
+        return 1 + rng.poisson(rng.gamma(shape, mu / shape, size=k))
+    trials = math.ceil(mu**2 / (mu - variance))
+    return 1 + rng.binomial(trials, mu / trials, size=k)
+
+
 def _column_spec(protocol: Protocol, name: str):
     return next((c for c in protocol.unit.columns if c.name == name), None)
 
@@ -108,11 +169,7 @@ def simulate_participants(
                              f"scheme {rnd.scheme!r}.")
         _, k, m = _cluster_sizes(protocol, settings or SimulationSettings())
         cv = protocol.power.cluster_size_cv if protocol.power else 0.0
-        if cv > 0:
-            shape = 1.0 / cv**2
-            sizes = np.maximum(2, np.round(rng.gamma(shape, m / shape, size=k))).astype(int)
-        else:
-            sizes = np.full(k, round(m))
+        sizes = cluster_sizes(k, m, cv, rng)
         cluster_ids = np.array([f"{cluster_column}_{i + 1:03d}" for i in range(k)], dtype=object)
         cluster_of = np.repeat(np.arange(k), sizes)
         n = len(cluster_of)
@@ -171,6 +228,63 @@ def _standardised_score(frame: pd.DataFrame, names) -> np.ndarray:
     return score / sd if sd > 0 else np.zeros(len(frame))
 
 
+def centred_rank(score: np.ndarray) -> np.ndarray:
+    """``2 q - 1`` with ``q`` the mid-rank of each score in (0, 1): bounded, mean exactly 0."""
+    from scipy.stats import rankdata
+
+    return 2.0 * (rankdata(score, axis=-1) - 0.5) / score.shape[-1] - 1.0
+
+
+def _cluster_quantiles(cluster: np.ndarray, rate: np.ndarray, rng: np.random.Generator, quantile) -> np.ndarray:
+    """Per unit, ``quantile(u_j, rate_i)``: one uniform ``u_j`` per cluster, read through the
+    distribution of the unit's own arm. Within an arm the cluster effects have exactly that
+    distribution; a cluster that crosses arms (a stepped wedge) keeps its rank in each."""
+    pairs, inverse = np.unique(np.column_stack([cluster.astype(float), rate]), axis=0, return_inverse=True)
+    u = rng.random(int(cluster.max()) + 1)
+    return np.asarray(quantile(u[pairs[:, 0].astype(np.int64)], pairs[:, 1]))[inverse.ravel()]
+
+
+def binary_outcome(rate: np.ndarray, icc: float, r2: float, cluster: np.ndarray | None, score: np.ndarray,
+                   rng: np.random.Generator) -> np.ndarray:
+    """0/1 outcomes with marginal rate ``rate`` (per unit: its arm's), ICC ``icc`` (module docstring).
+
+    ``cluster`` holds cluster codes (0..k-1) or None; ``score`` the covariate score (any scale,
+    only its ranks matter).
+    """
+    rate = np.asarray(rate, dtype=float)
+    if np.any((rate <= 0) | (rate >= 1)):
+        bad = float(rate[(rate <= 0) | (rate >= 1)][0])
+        raise ValueError(f"A binary outcome's rate in an arm must be in (0, 1) (control rate + effect). Got {bad!r}.")
+    p = rate
+    if cluster is not None and icc > 0:
+        from scipy.stats import beta
+
+        scale = (1.0 - icc) / icc
+        p = _cluster_quantiles(cluster, rate, rng, lambda u, r: beta.ppf(u, r * scale, (1.0 - r) * scale))
+    if r2 > 0:
+        k = np.minimum(np.sqrt(3.0 * r2 * rate * (1 - rate)), np.minimum(rate, 1 - rate))
+        p = np.clip(p + k * centred_rank(score), 0.0, 1.0)
+    return (rng.random(p.shape) < p).astype(float)
+
+
+def count_outcome(rate: np.ndarray, icc: float, r2: float, cluster: np.ndarray | None, score: np.ndarray,
+                  rng: np.random.Generator) -> np.ndarray:
+    """Event counts with mean ``rate`` per unit and ANOVA ICC ``icc`` (gamma-Poisson; module docstring)."""
+    mu = np.asarray(rate, dtype=float)
+    if cluster is not None and icc > 0:
+        from scipy.stats import gamma
+
+        def factor(u: np.ndarray, r: np.ndarray) -> np.ndarray:
+            v = icc / (r * (1.0 - icc))
+            return gamma.ppf(u, 1.0 / v, scale=v)
+
+        mu = mu * _cluster_quantiles(cluster, mu, rng, factor)
+    if r2 > 0:
+        k = np.minimum(1.0, np.sqrt(3.0 * r2 / (np.asarray(rate) * (1.0 - r2))))
+        mu = mu * (1.0 + k * centred_rank(score))
+    return rng.poisson(mu).astype(float)
+
+
 def simulate_outcomes(
     protocol: Protocol,
     allocated: pd.DataFrame,
@@ -201,26 +315,22 @@ def simulate_outcomes(
         a = outcome.assumptions
         effects = arm_effects(protocol, outcome, settings.effect_scale)
         effect = np.array([effects.get(arm, 0.0) for arm in arms], dtype=float)
-        u = np.zeros(n)
-        if cluster_codes is not None and icc > 0:
-            u = rng.normal(0, 1, size=cluster_codes.max() + 1)[cluster_codes]
-        e = rng.normal(0, 1, size=n)
-        resid = max(1.0 - icc - r2, 0.05)
         if outcome.type == "continuous":
+            u = np.zeros(n)
+            if cluster_codes is not None and icc > 0:
+                u = rng.normal(0, 1, size=cluster_codes.max() + 1)[cluster_codes]
+            e = rng.normal(0, 1, size=n)
+            resid = max(1.0 - icc - r2, 0.05)
             mu0 = a.control_mean if a and a.control_mean is not None else 0.0
             sd = a.sd if a and a.sd else 1.0
             y = mu0 + effect + sd * (np.sqrt(icc) * u + np.sqrt(r2) * score + np.sqrt(resid) * e)
             y = np.round(y, 3)
         elif outcome.type == "binary":
             p0 = a.control_rate if a and a.control_rate else 0.3
-            scale = np.sqrt(p0 * (1 - p0))
-            p = p0 + effect + scale * (np.sqrt(icc) * u + np.sqrt(r2) * score) * 0.9
-            y = (rng.random(n) < np.clip(p, 0.001, 0.999)).astype(float)
+            y = binary_outcome(p0 + effect, icc, r2, cluster_codes, score, rng)
         else:
             rate0 = a.control_rate if a and a.control_rate else 1.0
-            log_dev = 0.5 * (np.sqrt(icc) * u + np.sqrt(r2) * score)
-            mu = rate0 * effect * np.exp(log_dev - 0.125 * (icc + r2))
-            y = rng.poisson(mu).astype(float)
+            y = count_outcome(rate0 * effect, icc, r2, cluster_codes, score, rng)
         y[lost] = np.nan
         out[outcome.column] = y
     compliance = protocol.analysis.compliance_column

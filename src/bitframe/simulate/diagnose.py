@@ -16,6 +16,10 @@ Speed: for individually randomised designs analysed by OLS with HC standard
 errors (difference in means is OLS on arm dummies), a chunk is simulated and
 analysed as one stack of datasets (:func:`bitframe.simulate.batched.batched_ols`).
 Other designs run the library's own randomiser and analysis once per simulation.
+Both paths draw outcomes from the models of :mod:`bitframe.simulate.data` (beta-binomial and
+gamma-Poisson clusters, rate-preserving covariate shifts), so the simulated trials have the
+protocol's stated rates, effects and ICC and the power agrees with the power stage's where its
+formula applies (``tests/simulate/test_diagnose.py``).
 """
 
 from __future__ import annotations
@@ -158,6 +162,7 @@ def _batched_chunk(protocol: Protocol, settings: SimulationSettings, sims: int, 
     from bitframe.randomise.from_protocol import design_from_protocol
     from bitframe.randomise.rerandomise import draw_unlabelled
     from bitframe.simulate.batched import batched_arm_contrasts, batched_ols
+    from bitframe.simulate.data import binary_outcome, count_outcome
 
     n, _, _ = planned_sizes(protocol, settings)
     k_arms = len(protocol.arms)
@@ -199,12 +204,10 @@ def _batched_chunk(protocol: Protocol, settings: SimulationSettings, sims: int, 
             y = mu0 + effect_by_index + sd * (math.sqrt(r2) * score + resid * e)
         elif outcome.type == "binary":
             p0 = a.control_rate if a and a.control_rate else 0.3
-            p = np.clip(p0 + effect_by_index + math.sqrt(p0 * (1 - p0)) * math.sqrt(r2) * score * 0.9, 0.001, 0.999)
-            y = (rng.random((sims, n)) < p).astype(float)
+            y = binary_outcome(p0 + effect_by_index, 0.0, r2, None, score, rng)
         else:
             rate0 = a.control_rate if a and a.control_rate else 1.0
-            mu = rate0 * effect_by_index * np.exp(0.5 * math.sqrt(r2) * score - 0.125 * r2)
-            y = rng.poisson(mu).astype(float)
+            y = count_outcome(rate0 * effect_by_index, 0.0, r2, None, score, rng)
         if X is None:
             fit = batched_arm_contrasts(arms, y, n_arms=k_arms, control=control_index, ci_level=ci_level,
                                         observed=observed)
@@ -400,7 +403,9 @@ def diagnose(
     base = settings
     combos = _grid_combinations(grid)
     n_runs = len(combos) * (2 if null_run else 1)
-    bar = _ProgressBar(total=sims * n_runs, enabled=progress)
+    from bitframe.analyse.inference.progress import ProgressBar
+
+    bar = ProgressBar("simulating", sims * n_runs, enabled=progress)
     rows: list[DiagnosandRow] = []
     root = np.random.SeedSequence(seed)
     grid_streams = root.spawn(len(combos))
@@ -466,25 +471,3 @@ def _apply_grid(protocol: Protocol, settings: SimulationSettings, combo: dict[st
             raise ValueError("an icc grid needs a power section with an icc")
         protocol = protocol.model_copy(update={"power": protocol.power.model_copy(update={"icc": float(combo["icc"])})})
     return protocol, settings
-
-
-class _ProgressBar:
-    """A rich progress bar on standard error (only when asked for and attached to a terminal)."""
-
-    def __init__(self, total: int, enabled: bool):
-        self._progress = None
-        if enabled:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-            self._progress = Progress("simulating", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                                      transient=False)
-            self._progress.start()
-            self._task = self._progress.add_task("sims", total=total)
-
-    def advance(self, n: int) -> None:
-        if self._progress is not None:
-            self._progress.advance(self._task, n)
-
-    def close(self) -> None:
-        if self._progress is not None:
-            self._progress.stop()

@@ -241,3 +241,142 @@ def test_ri_design_from_an_allocation_reruns_its_scheme():
     m = randomise(df, Design("minimisation", arms=("c", "t"), factors=("site", "sex")), id_column="pid", seed=6)
     res = randomisation_test(rng.normal(size=60), ri_design(m), seed=2, n_permutations=200)
     assert res.approach == ("full",) and 0 < res.effects[0].p_value <= 1
+
+
+# --------------------------------------------------------------------------------------------
+# the batched statistics equal a refit of the registered estimator per draw
+# --------------------------------------------------------------------------------------------
+
+
+def _refit_every_draw(monkeypatch):
+    """Route the batched Lin statistic through the per-draw refit it replaces (the reference)."""
+    from bitframe.analyse.inference import ri
+
+    monkeypatch.setattr(ri._Engine, "_lin", lambda self, A, Y: self._refit(A, Y))
+
+
+def _assert_same_rows(fast, slow):
+    for f, s in zip(fast.effects, slow.effects, strict=True):
+        for name in ("estimate", "statistic", "p_value", "ci_lower", "ci_upper"):
+            assert getattr(f, name) == pytest.approx(getattr(s, name), rel=1e-10, abs=1e-12, nan_ok=True), name
+    np.testing.assert_allclose(fast.null, slow.null, rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("arms", [("c", "t"), ("c", "t", "u")])
+def test_lin_statistic_equals_refitting_lm_lin_per_draw(monkeypatch, arms):
+    """Lin adjustment with covariates (one categorical) and stratum dummies: the per-arm algebra gives
+    the refit's statistics (estimatr::lm_lin parity of the refit is tested in tests/analyse)."""
+    rng = np.random.default_rng(21)
+    n = 90
+    strata = rng.integers(3, size=n)
+    a = stratified_block.assign(strata, (1,) * len(arms), (2 * len(arms),), rng=4)
+    cov = {"age": rng.normal(50, 12, n), "sex": rng.choice(["F", "M", "X"], n), "prior": rng.poisson(1.5, n) * 1.0}
+    y = 0.4 * (a.arm == 1) + 0.03 * cov["age"] + rng.normal(size=n)
+    y[[3, 17]] = np.nan  # missing outcomes: those units are re-randomised but not analysed
+    d = RIDesign("stratified_block", arms=arms, observed=a.arm, strata=strata, block_sizes=(2 * len(arms),),
+                 blocks=a.block)
+    # HC1: a draw can give one unit leverage 1, where the refit's HC2 fails and it would count the draw as
+    # extreme although the coefficient (the statistic) is defined; the batched statistic keeps the coefficient
+    kwargs = {"estimator": "lin", "covariates": cov, "se_type": "HC1", "seed": 9, "n_permutations": 12, "exact": "never",
+                  "keep_null": True}
+    fast = randomisation_test(y, d, **kwargs)
+    _refit_every_draw(monkeypatch)
+    _assert_same_rows(fast, randomisation_test(y, d, **kwargs))
+
+
+def test_lin_statistic_in_a_cluster_design_with_a_covariate_equals_the_refit(monkeypatch):
+    rng = np.random.default_rng(22)
+    clusters = np.repeat(np.arange(16), rng.integers(3, 8, size=16))
+    n = clusters.size
+    treated = rng.permutation(np.repeat([0, 1], 8))
+    z = treated[clusters]
+    x = rng.normal(size=n) + 0.5 * rng.normal(size=16)[clusters]
+    y = 0.5 * z + x + rng.normal(size=16)[clusters] + rng.normal(size=n)
+    d = RIDesign("cluster", arms=("c", "t"), observed=z, clusters=clusters)
+    kwargs = {"estimator": "lin", "covariates": {"x": x}, "seed": 3, "n_permutations": 30, "exact": "never", "keep_null": True}
+    fast = randomisation_test(y, d, **kwargs)
+    _refit_every_draw(monkeypatch)
+    _assert_same_rows(fast, randomisation_test(y, d, **kwargs))
+
+
+@pytest.mark.filterwarnings("ignore:Dropped collinear design columns")
+def test_lin_draws_where_a_covariate_has_no_spread_in_an_arm_are_refitted(monkeypatch):
+    """A rare binary covariate is constant within an arm in some draws; R's lm drops its interaction
+    there, which the per-arm algebra hands back to the refit, so the numbers still agree."""
+    rng = np.random.default_rng(23)
+    n = 24
+    rare = np.zeros(n)
+    rare[[2, 9]] = 1.0
+    z = complete.assign(n, (1, 1), rng=5).arm
+    y = z + rare + rng.normal(size=n)
+    d = RIDesign("complete", arms=("c", "t"), observed=z)
+    kwargs = {"estimator": "lin", "covariates": {"rare": rare, "x": rng.normal(size=n)}, "se_type": "HC1", "seed": 4,
+                  "n_permutations": 25, "exact": "never", "keep_null": True}
+    fast = randomisation_test(y, d, **kwargs)
+    _refit_every_draw(monkeypatch)
+    _assert_same_rows(fast, randomisation_test(y, d, **kwargs))
+
+
+def test_clustered_difference_in_means_statistic_is_batched_and_equals_the_estimator():
+    """With clusters the difference in means is still the difference of unit means (its CR2 SE aside)."""
+    rng = np.random.default_rng(24)
+    clusters = np.repeat(np.arange(8), 3)
+    blocks = np.repeat(np.arange(2), 12)
+    z = np.zeros(24, dtype=int)
+    for b in range(2):
+        z[np.isin(clusters, rng.choice(np.arange(4 * b, 4 * b + 4), 2, replace=False))] = 1
+    y = z + rng.normal(size=24)
+    d = RIDesign("stratified_cluster", arms=("c", "t"), observed=z, clusters=clusters, strata=blocks)
+    res = randomisation_test(y, d, estimator="difference_in_means", seed=1)
+    assert res.approach == ("enumerated",) and res.n_draws == (36,)
+    dim = get_estimator("difference_in_means")
+    labels = np.array(["c", "t"])
+    ref = dim.fit(y, labels[z], control="c", clusters=clusters, strata=blocks.astype(str))
+    assert res.effects[0].statistic == pytest.approx(ref[0].estimate, rel=1e-12)
+    # the exact p-value by enumeration with the estimator itself
+    stats = [dim.fit(y, labels[a], control="c", clusters=clusters, strata=blocks.astype(str))[0].estimate
+             for a in enumerate_assignments(d)]
+    expected = np.mean(np.abs(stats) >= abs(ref[0].estimate) - 1e-9)
+    assert res.effects[0].p_value == pytest.approx(expected, abs=1e-12)
+
+
+def _refit_every_regression(monkeypatch):
+    from bitframe.analyse.inference import ri
+
+    monkeypatch.setattr(ri._Engine, "_regression", lambda self, A, Y: self._refit(A, Y))
+
+
+@pytest.mark.parametrize(("estimator", "se_type"), [("ols", "HC2"), ("ols", "classical"), ("lin", "HC3"),
+                                                    ("lin", "HC1"), ("ols", "HC0")])
+def test_studentised_regression_statistic_equals_the_refit(monkeypatch, estimator, se_type):
+    """statistic='t' with covariates and stratum fixed effects (three arms): X'X, leverages and the
+    sandwich for all draws at once give the refit's t statistics."""
+    rng = np.random.default_rng(25)
+    n = 60
+    strata = rng.integers(3, size=n)
+    a = stratified_block.assign(strata, (1, 1, 1), (6,), rng=6)
+    cov = {"age": rng.normal(50, 12, n), "score": rng.normal(size=n)}
+    y = 0.4 * (a.arm == 1) + 0.03 * cov["age"] + rng.normal(size=n) * (1 + a.arm)
+    d = RIDesign("stratified_block", arms=("c", "t", "u"), observed=a.arm, strata=strata, block_sizes=(6,),
+                 blocks=a.block)
+    kwargs = {"estimator": estimator, "covariates": cov, "se_type": se_type, "statistic": "t", "seed": 2,
+              "n_permutations": 12, "exact": "never", "keep_null": True, "confidence_interval": False}
+    fast = randomisation_test(y, d, **kwargs)
+    _refit_every_regression(monkeypatch)
+    _assert_same_rows(fast, randomisation_test(y, d, **kwargs))
+
+
+@pytest.mark.parametrize("se_type", ["CR0", "CR1", "stata"])
+def test_studentised_cluster_robust_statistic_equals_the_refit(monkeypatch, se_type):
+    rng = np.random.default_rng(26)
+    clusters = np.repeat(np.arange(12), rng.integers(3, 7, size=12))
+    n = clusters.size
+    z = rng.permutation(np.repeat([0, 1], 6))[clusters]
+    x = rng.normal(size=n)
+    y = 0.5 * z + x + rng.normal(size=12)[clusters] + rng.normal(size=n)
+    d = RIDesign("cluster", arms=("c", "t"), observed=z, clusters=clusters)
+    kwargs = {"estimator": "lin", "covariates": {"x": x}, "se_type": se_type, "statistic": "t", "seed": 3,
+              "n_permutations": 15, "exact": "never", "keep_null": True, "confidence_interval": False}
+    fast = randomisation_test(y, d, **kwargs)
+    _refit_every_regression(monkeypatch)
+    _assert_same_rows(fast, randomisation_test(y, d, **kwargs))

@@ -24,11 +24,18 @@ Test statistic (``statistic``)
 difference in means, the blocked difference in means (estimatr's weights ``N_b / N``), or OLS with
 stratum fixed effects and covariates (computed for all draws at once by Frisch-Waugh-Lovell:
 with ``~`` denoting within-stratum demeaning, ``r = M_X~ y~`` fixed, the arm coefficients are
-``(D'D - sum_s N_s N_s'/n_s - D'X~ (X~'X~)^{-1} X~'D)^{-1} D'r`` per draw). ``t``: the estimate
-over its standard error (Neyman/HC2 for the difference in means; the estimator's own SE
-otherwise). The studentised statistic keeps the test asymptotically valid for the *weak* null of
-no average effect (Wu & Ding 2021), at more cost; the sharp-null test is exact either way.
-Other registered estimators (``lin``, GLMs ...) are refitted draw by draw (slow).
+``(D'D - sum_s N_s N_s'/n_s - D'X~ (X~'X~)^{-1} X~'D)^{-1} D'r`` per draw), or Lin's regression
+(its arm coefficient is the difference of per-arm regressions of ``y`` on the centred columns,
+evaluated at their means: ``ybar_g - zbar_g' Czz_g^{-1} Czy_g``, from per-arm sums that are matrix
+products of the draws' arm indicators). With clusters the difference in means is still that of
+unit means. ``t``: the estimate over its standard error (Neyman/HC2 for the difference in means;
+the estimator's own SE otherwise: for OLS and Lin with classical, HC0-HC3, CR0, CR1 or ``stata``
+SEs, ``X'X``, the leverages and the sandwich of every draw are batched einsums). The studentised
+statistic keeps the test asymptotically valid for the *weak* null of no average effect (Wu & Ding
+2021), at more cost; the sharp-null test is exact either way. What is not batched -- CR2's ``t``,
+the blocked difference in means' ``t`` -- is refitted draw by draw (slow), and so is any draw where
+a batched regression would be singular (R's ``lm`` then drops a column): the batched statistics
+equal the refit's to rounding (docs/decisions/0013-batched-randomisation-inference.md).
 
 p-values
 --------
@@ -67,6 +74,7 @@ Tested against full enumeration written independently in the tests and ri2's pub
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,7 +82,9 @@ from typing import Any
 import numpy as np
 
 from bitframe.analyse.inference.inversion import invert_test
+from bitframe.analyse.inference.progress import ProgressBar
 from bitframe.analyse.results import EffectEstimate, estimates_frame
+from bitframe.analyse.variance import CR_SE_TYPES, HC_SE_TYPES
 from bitframe.errors import check_choice
 from bitframe.protocol.vocabulary import RI_STATISTICS
 from bitframe.randomise._core import make_rng
@@ -126,7 +136,7 @@ class _Engine:
     columns; contrasts are the arms in ``arms`` against ``control``.
     """
 
-    kind: str  # dim, blocked_dim, fwl, refit
+    kind: str  # dim, blocked_dim, fwl, lin, refit
     k: int
     control: int
     arms: tuple[int, ...]
@@ -134,6 +144,10 @@ class _Engine:
     strata: np.ndarray | None = None
     covariates: np.ndarray | None = None
     refit: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+    #: the studentised ``regression`` statistic: Lin's interactions, its standard error, cluster codes
+    interact: bool = False
+    se_type: str = "HC2"
+    cluster_codes: np.ndarray | None = None
 
     @property
     def linear(self) -> bool:
@@ -218,6 +232,112 @@ class _Engine:
         pos = {a: j for j, a in enumerate(others)}
         return beta[:, [pos[a] for a in self.arms], :]
 
+    def _lin(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        # Lin's regression interacts every arm with every centred column of Z, so its fitted values
+        # are those of a separate regression of y on [1, Z] within each arm, and the arm coefficient
+        # is the difference of those regressions' values at Z = 0 (the sample means):
+        # alpha_g = ybar_g - zbar_g' beta_g with beta_g = Czz_g^{-1} Czy_g, from per-arm sums.
+        Z = self.lin_covariates
+        c, m = A.shape
+        p, q = Z.shape[1], Y.shape[1]
+        ZZ = (Z[:, :, None] * Z[:, None, :]).reshape(m, p * p)
+        ZY = (Z[:, :, None] * Y[:, None, :]).reshape(m, p * q)
+        intercept: dict[int, np.ndarray] = {}
+        flagged = np.zeros(c, dtype=bool)
+        for g in sorted({self.control, *self.arms}):
+            ind = np.equal(A, g).astype(np.float64)
+            n_g, sz, szz, sy, szy = ind.sum(axis=1), ind @ Z, (ind @ ZZ).reshape(c, p, p), ind @ Y, ind @ ZY
+            with np.errstate(divide="ignore", invalid="ignore"):
+                zbar = sz / n_g[:, None]
+                Czz = szz - sz[:, :, None] * zbar[:, None, :]
+                Czy = szy.reshape(c, p, q) - zbar[:, :, None] * sy[:, None, :]
+                flagged |= ~_well_conditioned(Czz, szz)
+                beta = np.linalg.solve(np.where(flagged[:, None, None], np.eye(p), Czz), Czy)
+                intercept[g] = sy / n_g[:, None] - np.einsum("cp,cpq->cq", zbar, beta)
+        out = np.empty((c, len(self.arms), q))
+        for i, a in enumerate(self.arms):
+            out[:, i, :] = intercept[a] - intercept[self.control]
+        if flagged.any():
+            # A column of Z without spread within an arm in some draw: the refit drops it as R's lm
+            # would, which the per-arm algebra cannot mimic, so those draws are refitted (its warning
+            # about the dropped column concerns one hypothetical assignment, not the analysis).
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                out[flagged] = self._refit(A[flagged], Y)
+        return out
+
+    def _regression(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        # t = b_j / se_j of the OLS (or Lin) regression for every draw, with X_b built per draw:
+        # b = (X'X)^{-1} X'y; with R = X (X'X)^{-1}, Var(b_j) = sum_i R_ij^2 omega_i (HC) or
+        # sum_g (sum_{i in g} R_ij e_i)^2 (CR), as bitframe.analyse.variance computes them.
+        W = self.lin_covariates
+        c, m = A.shape
+        others = [a for a in range(self.k) if a != self.control]
+        cols = [others.index(a) + 1 for a in self.arms]
+        out = np.empty((c, len(self.arms), Y.shape[1]))
+        step = max(1, 3_000_000 // max(m * (1 + len(others)) * (1 + W.shape[1]), 1))
+        for start in range(0, c, step):
+            block = A[start : start + step]
+            out[start : start + step] = self._regression_block(block, Y, W, others, cols)
+        return out
+
+    def _regression_block(self, A: np.ndarray, Y: np.ndarray, W: np.ndarray, others: list[int],
+                          cols: list[int]) -> np.ndarray:
+        c, m = A.shape
+        D = np.stack([np.equal(A, a) for a in others], axis=2).astype(np.float64)  # c, m, K
+        parts = [np.ones((c, m, 1)), D, np.broadcast_to(W, (c, m, W.shape[1]))]
+        if self.interact:
+            parts.append((W[None, :, :, None] * D[:, :, None, :]).reshape(c, m, -1))
+        X = np.concatenate(parts, axis=2)
+        k = X.shape[2]
+        XtX = np.einsum("cmk,cml->ckl", X, X, optimize=True)
+        flagged = ~_well_conditioned(XtX, XtX)
+        inv = np.linalg.inv(np.where(flagged[:, None, None], np.eye(k), XtX))
+        R = np.einsum("cmk,ckl->cml", X, inv, optimize=True)
+        beta = np.einsum("cml,mq->clq", R, Y, optimize=True)
+        resid = Y[None, :, :] - np.einsum("cmk,ckq->cmq", X, beta, optimize=True)
+        Rj = R[:, :, cols]  # c, m, J
+        n_rows = float(m)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if self.se_type in CR_SE_TYPES:
+                codes = self.cluster_codes
+                if codes is None:
+                    raise TypeError(f"se_type {self.se_type!r} needs cluster codes")
+                G = int(codes.max()) + 1
+                onehot = np.zeros((m, G))
+                onehot[np.arange(m), codes] = 1.0
+                sums = np.einsum("cmj,cmq,mg->cjqg", Rj, resid, onehot, optimize=True)
+                var = (sums**2).sum(axis=3)
+                if self.se_type == "CR1":
+                    var = var * (G / (G - 1))
+                elif self.se_type == "stata":
+                    var = var * (G * (n_rows - 1) / ((G - 1) * (n_rows - k)))
+            elif self.se_type == "classical":
+                sigma2 = (resid**2).sum(axis=1) / (n_rows - k)  # c, q
+                var = np.einsum("cjj->cj", inv[:, cols][:, :, cols])[:, :, None] * sigma2[:, None, :]
+            else:
+                omega = resid**2
+                if self.se_type in ("HC2", "HC3"):
+                    h = np.einsum("cmk,cmk->cm", R, X)
+                    one = h > 1.0 - _LEVERAGE_TOL  # undefined: the refit raises, the draw counts as extreme
+                    omega = omega / ((1.0 - h) ** (1 if self.se_type == "HC2" else 2))[:, :, None]
+                    omega[one.any(axis=1)] = np.nan
+                var = np.einsum("cmj,cmq->cjq", Rj**2, omega, optimize=True)
+                if self.se_type == "HC1":
+                    var = var * (n_rows / (n_rows - k))
+            t = beta[:, cols, :] / np.sqrt(var)
+        if flagged.any():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                t[flagged] = self._refit(A[flagged], Y)
+        return t
+
+    @property
+    def lin_covariates(self) -> np.ndarray:
+        if self.covariates is None:
+            raise TypeError("the 'lin' statistic needs the centred covariates")
+        return self.covariates
+
     def _refit(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
         if self.refit is None:
             raise TypeError("the 'refit' statistic needs a refit function")
@@ -226,6 +346,29 @@ class _Engine:
             for q in range(Y.shape[1]):
                 out[row, :, q] = self.refit(A[row], Y[:, q])
         return out
+
+
+#: a leverage this close to 1 makes HC2/HC3 undefined (bitframe.analyse.variance's threshold)
+_LEVERAGE_TOL = 1e-10
+#: A per-arm covariate cross-product whose correlation matrix has a smaller eigenvalue ratio than
+#: this is treated as singular. R's ``lm`` drops a column at a squared residual ratio of 1e-14, so
+#: every draw it would drop a column in is among those refitted.
+_LIN_RCOND = 1e-9
+
+
+def _well_conditioned(C: np.ndarray, raw: np.ndarray) -> np.ndarray:
+    """(c,) whether each centred cross-product ``C`` (``p x p``) is safely invertible.
+
+    A column whose centred sum of squares is a tiny part of its raw one (``raw``, before centring on
+    the arm's mean) is constant in that arm up to rounding; then the correlation matrix's eigenvalues.
+    """
+    d2 = np.einsum("cii->ci", C)
+    ok = np.all(np.isfinite(d2) & (d2 > _LIN_RCOND * np.einsum("cii->ci", raw)), axis=1)
+    scale = np.sqrt(np.where(ok[:, None], d2, 1.0))
+    R = C / (scale[:, :, None] * scale[:, None, :])
+    R = np.where(ok[:, None, None] & np.isfinite(R), R, np.eye(C.shape[1]))
+    ev = np.linalg.eigvalsh(R)
+    return ok & (ev[:, 0] > _LIN_RCOND * ev[:, -1])
 
 
 def _safe_solve(M: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -496,14 +639,20 @@ def randomisation_test(
         Y = ym[:, None]
         engine: _Engine
         has_cov = bool(Zfull.shape[1])
-        if estimator == "difference_in_means" and clusters is None:
+        lin_columns = _lin_columns(Zfull[keep], s_keep) if estimator == "lin" else None
+        if estimator == "difference_in_means" and (clusters is None or statistic == "estimate"):
+            # with clusters the estimate is still the (blocked) difference of unit means; only its SE differs
             if s_keep is None:
                 engine = _Engine("dim", k, c, contrasts, statistic)
             elif statistic == "estimate":
                 engine = _Engine("blocked_dim", k, c, contrasts, statistic, strata=s_keep)
             else:
                 engine = _refit_engine(spec, fit_kwargs, arm_labels, k, c, contrasts, statistic)
-        elif estimator == "ols" and statistic == "estimate":
+        elif lin_columns is not None and lin_columns.shape[1] and statistic == "estimate":
+            refit = _refit_engine(spec, fit_kwargs, arm_labels, k, c, contrasts, statistic).refit
+            engine = _Engine("lin", k, c, contrasts, statistic, covariates=lin_columns, refit=refit)
+        elif estimator in ("ols", "lin") and statistic == "estimate":
+            # lin without covariates or strata is the unadjusted regression
             s_use = s_keep if s_keep is not None else np.zeros(m, dtype=np.int64)
             S = int(s_use.max()) + 1
             X = _demean(Zfull[keep], s_use, S) if has_cov else None
@@ -511,6 +660,15 @@ def randomisation_test(
         elif estimator == "ols" and statistic == "t" and not has_cov and s_keep is None and clusters is None \
                 and se_type in (None, "HC2"):
             engine = _Engine("dim", k, c, contrasts, statistic)  # HC2 SE of saturated arm dummies = Neyman
+        elif estimator in ("ols", "lin") and statistic == "t" and (
+                (clusters is None and se_type in (None, *HC_SE_TYPES))
+                or (clusters is not None and se_type in CR_SE_TYPES and se_type != "CR2")):
+            refit = _refit_engine(spec, fit_kwargs, arm_labels, k, c, contrasts, statistic).refit
+            interact = estimator == "lin" and lin_columns is not None and bool(lin_columns.shape[1])
+            columns = lin_columns if interact else _lin_columns(Zfull[keep], s_keep)  # centring leaves OLS's t alone
+            codes = None if clusters is None else np.unique(clusters[keep], return_inverse=True)[1]
+            engine = _Engine("regression", k, c, contrasts, statistic, covariates=columns, refit=refit,
+                             interact=interact, se_type=se_type or "HC2", cluster_codes=codes)
         else:
             engine = _refit_engine(spec, fit_kwargs, arm_labels, k, c, contrasts, statistic)
         prep = _prepare(engine, Y)
@@ -554,39 +712,49 @@ def randomisation_test(
         return res
 
     alpha = 1.0 - ci_level
-    out_effects: list[EffectEstimate] = []
-    for idx, (_, a, keep, engine, prep) in enumerate(row_specs):
+    want_ci = confidence_interval and alternative == "two-sided"
+
+    def row(idx: int, a: int, keep: np.ndarray, engine: _Engine, prep: np.ndarray, bar: ProgressBar) -> EffectEstimate:
         kind, A, weights, w_obs = draws_for(a)
+        bar.add_total(A.shape[0] - n_permutations)
         if kind == "enumerated":
             w_obs_use, incl = 0.0, False
         else:
             w_obs_use, incl = w_obs, include_observed
         i = engine.arms.index(a)
-        null = _stats_in_chunks(engine, A[:, keep], prep, col=i)
+        d = (design.observed[keep] == a).astype(float)
+        observed_row = design.observed[keep][None, :].astype(np.int8)
+        if want_ci and engine.linear:
+            # the statistic of y and of the arm indicator in one pass over the draws (the interval's a_b, c_b)
+            both = np.hstack([prep, _prepare(engine, d[:, None])])
+            null = _stats_in_chunks(engine, A[:, keep], both, col=i, progress=bar.advance)
+            obs_d = float(engine(observed_row, both[:, 1:])[0, i, 0])
+        else:
+            null = _stats_in_chunks(engine, A[:, keep], prep, col=i, progress=bar.advance)
         T0 = observed_stats[idx]
         p = _pvalue(null[:, 0], T0, alternative, weights, w_obs_use, incl)
         lo = hi = math.nan
-        if confidence_interval and alternative == "two-sided":
-            d = (design.observed[keep] == a).astype(float)
-            if engine.linear:
-                dn = _stats_in_chunks(engine, A[:, keep], _prepare(engine, d[:, None]), col=i)[:, 0]
-                obs_d = float(engine(design.observed[keep][None, :].astype(np.int8), _prepare(engine, d[:, None]))[0, i, 0])
-                wts = weights if weights is not None else np.ones(A.shape[0])
-                lo, hi = _sweep_interval(null[:, 0], dn, T0, obs_d, wts, w_obs_use if incl else 0.0, alpha)
-            else:
-                lo, hi = _inverted_interval(engine, A[:, keep], design.observed[keep], prep, d, i, weights,
-                                            w_obs_use, incl, alpha, effects[idx])
-        out_effects.append(effects[idx].with_(p_value=p, ci_lower=lo, ci_upper=hi, ci_level=ci_level))
+        if want_ci and engine.linear:
+            wts = weights if weights is not None else np.ones(A.shape[0])
+            lo, hi = _sweep_interval(null[:, 0], null[:, 1], T0, obs_d, wts, w_obs_use if incl else 0.0, alpha)
+        elif want_ci:
+            lo, hi = _inverted_interval(engine, A[:, keep], design.observed[keep], prep, d, i, weights,
+                                        w_obs_use, incl, alpha, effects[idx])
         approach.append(kind)
         n_draws.append(int(A.shape[0]))
+        return effects[idx].with_(p_value=p, ci_lower=lo, ci_upper=hi, ci_level=ci_level)
 
+    out_effects: list[EffectEstimate] = []
     null_joint = None
-    if keep_null:
-        cols = []
-        A = np.vstack(list(iter_assignments(design, n_permutations, rng=rng)))
-        for _, a, keep, engine, prep in row_specs:
-            cols.append(_stats_in_chunks(engine, A[:, keep], prep, col=engine.arms.index(a))[:, 0])
-        null_joint = np.column_stack(cols)
+    with ProgressBar("randomisation inference", len(row_specs) * n_permutations * (2 if keep_null else 1)) as bar:
+        for idx, (_, a, keep, engine, prep) in enumerate(row_specs):
+            out_effects.append(row(idx, a, keep, engine, prep, bar))
+        if keep_null:
+            A = np.vstack(list(iter_assignments(design, n_permutations, rng=rng)))
+            null_joint = np.column_stack([
+                _stats_in_chunks(engine, A[:, keep], prep, col=engine.arms.index(a), progress=bar.advance)[:, 0]
+                for _, a, keep, engine, prep in row_specs
+            ])
     return RandomisationResult(
         effects=tuple(out_effects),
         statistic=statistic,
@@ -596,6 +764,27 @@ def randomisation_test(
         observed=np.asarray(observed_stats),
         null=null_joint,
     )
+
+
+def _lin_columns(covariates: np.ndarray, strata: np.ndarray | None) -> np.ndarray:
+    """The columns Lin's regression centres and interacts: covariates then stratum dummies, centred.
+
+    A column collinear with the intercept and the columns before it is left out: Lin's regression
+    (:func:`bitframe.analyse.coding.treatment_design` fitted by :func:`bitframe.analyse.linear.ols`)
+    drops it and its interactions by R's rule, which leaves the same model.
+    """
+    from bitframe.analyse.coding import stratum_dummies
+    from bitframe.analyse.linear import _independent_columns
+
+    m = covariates.shape[0]
+    Z = covariates
+    if strata is not None:
+        Z = np.hstack([Z, stratum_dummies(strata.astype(str), m)[0]])
+    Zc = Z - Z.mean(axis=0)
+    if not Zc.shape[1]:
+        return Zc
+    kept = _independent_columns(np.hstack([np.ones((m, 1)), Zc]))
+    return Zc[:, [j - 1 for j in kept if j > 0]]
 
 
 def _prepare(engine: _Engine, Y: np.ndarray) -> np.ndarray:
@@ -612,13 +801,16 @@ def _prepare(engine: _Engine, Y: np.ndarray) -> np.ndarray:
     return yd
 
 
-def _stats_in_chunks(engine: _Engine, A: np.ndarray, Y: np.ndarray, *, col: int) -> np.ndarray:
-    """(B, q) statistics of contrast ``col`` for every row of A."""
+def _stats_in_chunks(engine: _Engine, A: np.ndarray, Y: np.ndarray, *, col: int,
+                     progress: Callable[[int], None] | None = None) -> np.ndarray:
+    """(B, q) statistics of contrast ``col`` for every row of A (``progress`` is told of each chunk)."""
     B, m = A.shape
     step = max(1, min(B, 4_000_000 // max(m, 1)))
     out = np.empty((B, Y.shape[1]))
     for start in range(0, B, step):
         out[start : start + step] = engine(A[start : start + step], Y)[:, col, :]
+        if progress is not None:
+            progress(min(step, B - start))
     return out
 
 
