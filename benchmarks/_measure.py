@@ -41,6 +41,11 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * _RSS_UNIT / 1e6
 
 
+def children_peak_mb() -> float:
+    """The largest peak resident memory of any child process waited for so far, in MB."""
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * _RSS_UNIT / 1e6
+
+
 def measure(fn: Callable[[], Any]) -> tuple[Usage, Any]:
     """Run ``fn`` in this process: its wall and CPU time, and this process's peak memory after it."""
     t0, c0 = time.perf_counter(), time.process_time()

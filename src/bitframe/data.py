@@ -303,6 +303,8 @@ def _maybe_numeric(s: pd.Series) -> pd.Series:
 
     stripped = s.str.strip()
     text = pa.array(stripped, type=pa.string())
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
     missing = pc.is_in(text, value_set=pa.array(sorted(MISSING_TOKENS)))
     if pc.all(missing).as_py():
         return s

@@ -98,7 +98,8 @@ def _duplicate_ids(ids: pd.Series, blank: np.ndarray, id_column: str, label: str
 def _arrow_text(values: pd.Series):
     import pyarrow as pa
 
-    return pa.array(values.astype("string"), type=pa.string())
+    text = pa.array(values.astype("string"), type=pa.string())
+    return text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
 
 
 def _positions(ids: pd.Series, table: pd.Series) -> np.ndarray:
