@@ -16,6 +16,7 @@ import statistics
 import time
 
 import numpy as np
+from _measure import peak_mb
 
 
 def _timeit(fn, repeat: int):
@@ -24,7 +25,12 @@ def _timeit(fn, repeat: int):
         t0 = time.perf_counter()
         out = fn()
         times.append(time.perf_counter() - t0)
+    _PEAKS.append(peak_mb())
     return min(times), statistics.median(times), out
+
+
+# the process's peak memory after each timed case (it only grows, so a case's own peak is at most this)
+_PEAKS: list[float] = []
 
 
 def _data(n: int, n_clusters: int, seed: int = 0):
@@ -95,11 +101,12 @@ def main() -> int:
     cr2_agree = float(np.max(np.abs(fast.std_errors / np.sqrt(np.diag(dense)) - 1)))
     print(f"  CR2 max relative SE difference vs dense definition ({int(sub.sum()):,} rows, 40 clusters): {cr2_agree:.1e}")
 
-    print(f"\n{'method':<62}{'best s':>9}{'median s':>10}{'target':>8}{'baseline/bitframe':>19}")
-    for name, b, m, target, ratio in rows:
+    print(f"\n{'method':<62}{'best s':>9}{'median s':>10}{'target':>8}{'baseline/bitframe':>19}{'peak MB':>9}")
+    peaks = [*_PEAKS[:5], peak_mb()]  # the naive CR2 row was timed last, outside _timeit
+    for (name, b, m, target, ratio), peak in zip(rows, peaks):
         t = f"{target:.1f}" if target else ""
         r = f"{ratio:.1f}x" if ratio else ""
-        print(f"{name:<62}{b:>9.3f}{m:>10.3f}{t:>8}{r:>19}")
+        print(f"{name:<62}{b:>9.3f}{m:>10.3f}{t:>8}{r:>19}{peak:>9.0f}")
     if not args.quick:
         hc2, cr2 = rows[0][1], rows[2][1]
         print(f"\ntargets: HC2 {'met' if hc2 < 1.5 else 'MISSED'} ({hc2:.2f} s < 1.5 s), "

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _measure import peak_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_S = 10.0
@@ -51,11 +52,12 @@ def main() -> int:
     start = time.perf_counter()
     result = diagnose(protocol, sims=sims, seed=1, settings=SimulationSettings(n=n), null_run=False)
     ours = time.perf_counter() - start
+    ours_peak = peak_mb()
     base = naive(sims, n, seed=1)
     [row] = result.rows
     print(f"{sims} simulations, N = {n:,}, two arms, OLS + HC2 (path: {result.path}); power = {row.power:.3f}")
-    print(f"{'bitframe diagnose':<32} {ours:8.2f} s")
-    print(f"{'naive loop (statsmodels HC2)':<32} {base:8.2f} s")
+    print(f"{'bitframe diagnose':<32} {ours:8.2f} s   peak memory {ours_peak:6.0f} MB")
+    print(f"{'naive loop (statsmodels HC2)':<32} {base:8.2f} s   peak memory {peak_mb():6.0f} MB (process, so far)")
     print(f"{'speed-up':<32} {base / ours:8.1f} x")
     ok = ours < TARGET_S * (sims / 1000)
     print(f"target < {TARGET_S * sims / 1000:.1f} s: {'ok' if ok else 'MISSED'}")

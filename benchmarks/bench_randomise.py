@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from _measure import peak_mb
 
 from bitframe.randomise import Design, randomise, randomise_file, stratified_block, write_allocation
 
@@ -102,6 +103,7 @@ def main() -> int:
         print(f"pandas read_csv + to_csv of the participant file:      {t_pandas:6.3f} s")
         print(f"end-to-end read, validate, randomise, write list+manifest: {t_e2e:6.3f} s")
         print(f"ratio end-to-end / pandas round trip: {ratio:.2f}x   (target < {TARGET_RATIO:.0f}x: {ok})")
+        print(f"peak memory of this process: {peak_mb():.0f} MB")
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)

@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _measure import children_peak_mb, peak_mb
 
 ROOT = Path(__file__).resolve().parents[1]
 SMS = ROOT / "protocols" / "sms-link-worker.yaml"
@@ -133,7 +134,9 @@ def main() -> int:
                   f"  CPU: server {100 * r['server_cpu_share']:.0f}% of a core "
                   f"({r['server_cpu_ms_per_request']:.2f} ms per enrolment), generator "
                   f"{100 * r['generator_cpu_share']:.0f}%; load average {r['load_average_before']:.1f} before, "
-                  f"{r['load_average_after']:.1f} after")
+                  f"{r['load_average_after']:.1f} after\n"
+                  f"  peak memory: server {children_peak_mb():.0f} MB (largest child so far), "
+                  f"generator {peak_mb():.0f} MB")
     if args.json:
         args.json.write_text(json.dumps({"clients": args.clients, "n": args.n, "cpus": os.cpu_count(),
                                          "results": rows}, indent=2))

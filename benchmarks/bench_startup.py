@@ -10,22 +10,19 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
+
+from _measure import run_child
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_S = 0.5
 
 
-def timed(cmd: list[str], repeat: int) -> list[float]:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        subprocess.run(cmd, check=True, capture_output=True)
-        times.append(time.perf_counter() - start)
-    return times
+def timed(cmd: list[str], repeat: int) -> tuple[list[float], float]:
+    """Wall times of ``repeat`` runs and the command's peak memory (MB)."""
+    runs = [run_child(cmd) for _ in range(repeat)]
+    return [u.wall_s for u in runs], max(u.peak_mb for u in runs)
 
 
 def main() -> int:
@@ -42,17 +39,18 @@ def main() -> int:
     }
     baseline = None
     failed = False
-    print(f"{'command':<42} {'median s':>9} {'min s':>7} {'x baseline':>10}  target")
+    print(f"{'command':<42} {'median s':>9} {'min s':>7} {'peak MB':>8} {'x baseline':>10}  target")
     for name, cmd in cases.items():
-        times = timed(cmd, repeat)
+        times, peak = timed(cmd, repeat)
         med = statistics.median(times)
         if baseline is None:
             baseline = med
-            print(f"{name:<42} {med:9.3f} {min(times):7.3f} {1.0:10.1f}")
+            print(f"{name:<42} {med:9.3f} {min(times):7.3f} {peak:8.0f} {1.0:10.1f}")
             continue
         ok = med < TARGET_S
         failed |= not ok
-        print(f"{name:<42} {med:9.3f} {min(times):7.3f} {med / baseline:10.1f}  < {TARGET_S} s {'ok' if ok else 'MISSED'}")
+        print(f"{name:<42} {med:9.3f} {min(times):7.3f} {peak:8.0f} {med / baseline:10.1f}  "
+              f"< {TARGET_S} s {'ok' if ok else 'MISSED'}")
     return 1 if failed else 0
 
 

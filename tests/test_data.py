@@ -237,3 +237,54 @@ def test_randomise_notes_blank_rows_once(tmp_path, capsys):
         "randomise", str(sms), "-p", str(people), "-o", str(tmp_path / "l.csv")]) == 0
     out = capsys.readouterr().out
     assert out.count("blank row") == 1 and "note: skipped 2 blank row(s) of p.csv: 3, 4" in out
+
+
+# ----------------------------------------------------------------------------- the fast reader
+
+
+@pytest.mark.parametrize("text", [
+    "pid,x\n1,2\n\n3,4\n,\n",                      # blank lines stay rows of empty cells (then skipped)
+    'pid,x\n"a\nb",2\n a ,"b""c"\nab"c,d\n',        # quoted newlines and quotes, spaces kept
+    "pid,x\r\n1,2\r\n",                            # Windows line ends
+    "\ufeffpid,x\n007,NA\n",                       # a byte-order mark; text kept as typed
+    "pid,x\n1\n",                                  # a short row: pyarrow refuses, pandas fills
+    "pid,,x\n1,2,3\n",                             # an unnamed column: pandas names it
+])
+def test_pyarrow_reader_reads_what_pandas_reads(tmp_path, text):
+    import pandas as pd
+
+    p = tmp_path / "p.csv"
+    p.write_bytes(text.encode("utf-8"))
+    expected = pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig", skip_blank_lines=False)
+    got = read_table(p, infer_numbers=False)
+    expected = expected[~(expected.apply(lambda c: c.str.strip()) == "").all(axis=1)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, expected.astype(got.dtypes.to_dict()))
+
+
+@pytest.mark.parametrize("cells", [
+    ["+5", "5.", ".5", "1E+05", "-0", "007"], ["1", "", "NA", "3"], ["1234567890123456789", "1"],
+    ["99999999999999999999", "2"], ["1e400", "1"], ["1e-400", "2.5"], ["inf", "1"], ["NAN", "1"], ["1,5", "2"],
+    ["١٢", "3"], [repr(0.1 + 0.2), "2.2250738585072014e-308", "4.9e-324", "1.7976931348623157e308"],
+])
+def test_numbers_are_the_numbers_pandas_reads(cells):
+    # pandas.to_numeric is the reference the fast path must equal: value, type, and which columns stay text
+    from bitframe.data import MISSING_TOKENS, _maybe_numeric
+
+    text = pd.Series(cells, dtype=str)
+    stripped = text.str.strip()
+    missing = stripped.isin(MISSING_TOKENS)
+    reference = pd.to_numeric(stripped.where(~missing, None), errors="coerce")
+    got = _maybe_numeric(text)
+    if reference[~missing].isna().any():
+        assert got.tolist() == cells
+    else:
+        assert got.dtype == reference.dtype
+        np.testing.assert_array_equal(got.to_numpy(), reference.to_numpy())
+
+
+def test_row_numbers_survive_pandas_operations_cheaply(tmp_path):
+    p = write(tmp_path / "p.csv", "pid,x\nA,1\n\nB,2\n")
+    frame = read_table(p)
+    copied = frame.copy().merge(frame, on="pid")  # attrs are deep-copied into each result
+    assert sheet_rows(frame) == [2, 4] and blank_rows(frame) == [3]
+    assert sheet_rows(copied) == [2, 4]

@@ -45,6 +45,7 @@ from bitframe.errors import DataError, Problem, did_you_mean
 from bitframe.identifiers import IdentifierError, describe_char, is_invisible, normalise_id
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
 
 SUPPORTED_EXTENSIONS: dict[str, str] = {".csv": "CSV", ".xlsx": "Excel", ".parquet": "Parquet"}
@@ -77,6 +78,7 @@ def read_table(
     and an ``.xlsx`` file's sheet name stay with the table, for messages. Raises :class:`DataError`
     (BF200-BF203, BF210) for a missing, unreadable, unsupported or empty file.
     """
+    import numpy as np
     import pandas as pd
 
     p = Path(path)
@@ -113,12 +115,12 @@ def read_table(
         raise _fail("BF203", "the file is empty", label, "expected a header row and one row per participant")
     frame = _as_text(frame)
     frame = frame.reset_index(drop=True)
-    blank = (frame.apply(lambda col: col.str.strip()) == "").all(axis=1).to_numpy() if len(frame) else None
-    rows = [i + 2 for i in range(len(frame))]
-    if blank is not None and blank.any():
+    numbers = np.arange(2, len(frame) + 2)
+    blank = _blank_rows(frame)
+    if blank.any():
         frame = frame[~blank].reset_index(drop=True)
-    frame.attrs[_ROWS] = tuple(r for k, r in enumerate(rows) if blank is None or not blank[k])
-    frame.attrs[_BLANK] = tuple(r for k, r in enumerate(rows) if blank is not None and blank[k])
+    frame.attrs[_ROWS] = _RowNumbers(numbers[~blank])
+    frame.attrs[_BLANK] = _RowNumbers(numbers[blank])
     if ext == ".xlsx":
         frame.attrs[_SHEET] = sheet_name
     if infer_numbers:
@@ -127,6 +129,39 @@ def read_table(
             if col not in keep:
                 frame[col] = _maybe_numeric(frame[col])
     return frame
+
+
+class _RowNumbers:
+    """Spreadsheet row numbers kept in ``DataFrame.attrs``, immutable and shared.
+
+    pandas deep-copies ``attrs`` into every frame an operation returns; a plain tuple of a
+    million numbers made that copy most of the time of reading and merging a large file.
+    """
+
+    __slots__ = ("numbers",)
+
+    def __init__(self, numbers: np.ndarray):
+        numbers = numbers.copy()
+        numbers.flags.writeable = False
+        self.numbers = numbers
+
+    def __deepcopy__(self, memo: dict) -> _RowNumbers:
+        return self
+
+    def __len__(self) -> int:
+        return len(self.numbers)
+
+
+def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Rows whose every cell is empty or white space (the frame is all text)."""
+    import numpy as np
+
+    blank = np.ones(len(frame), dtype=bool)
+    for col in frame.columns:
+        blank &= (frame[col].str.strip() == "").to_numpy(dtype=bool)
+        if not blank.any():
+            break
+    return blank
 
 
 def _sheet_name(p: Path, index: int) -> str:
@@ -145,14 +180,15 @@ def sheet_rows(frame: pd.DataFrame) -> list[int]:
     Those :func:`read_table` recorded when they still fit the table; else the first row is 2.
     """
     rows = frame.attrs.get(_ROWS)
-    if rows is not None and len(rows) == len(frame):
-        return list(rows)
+    if isinstance(rows, _RowNumbers) and len(rows) == len(frame):
+        return rows.numbers.tolist()
     return list(range(2, len(frame) + 2))
 
 
 def blank_rows(frame: pd.DataFrame) -> list[int]:
     """The spreadsheet row numbers of the wholly blank rows :func:`read_table` skipped."""
-    return list(frame.attrs.get(_BLANK, ()))
+    rows = frame.attrs.get(_BLANK)
+    return rows.numbers.tolist() if isinstance(rows, _RowNumbers) else []
 
 
 def _unseen_difference(value: str, allowed: Sequence[str]) -> str | None:
@@ -198,7 +234,35 @@ def _read_csv(p: Path, label: str) -> pd.DataFrame:
                 for d in dupes
             ]
         )
+    if all(header):  # pandas names an unnamed column ("Unnamed: 2"); it reads those files, as before
+        frame = _read_csv_arrow(p, header)
+        if frame is not None:
+            return frame
     return pd.read_csv(p, dtype=str, keep_default_na=False, encoding="utf-8-sig", skip_blank_lines=False)
+
+
+def _read_csv_arrow(p: Path, header: list[str]) -> pd.DataFrame | None:
+    """Every cell as text, read by pyarrow's multi-threaded parser: what pandas gives for the same file.
+
+    ``None`` when pyarrow refuses the file (a row with too few or too many cells, text that is
+    not UTF-8, ...) or sees another header: pandas then reads it, or names the problem, exactly as
+    it always has. Blank lines stay rows of empty cells, as with pandas' ``skip_blank_lines=False``.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    try:
+        table = pacsv.read_csv(
+            p,
+            parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(header, pa.string()),
+                                                 strings_can_be_null=False, quoted_strings_can_be_null=False),
+        )
+    except pa.ArrowInvalid:
+        return None
+    if table.column_names != header:
+        return None
+    return table.to_pandas()
 
 
 def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
@@ -223,15 +287,40 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
+#: Numbers pyarrow converts to the same value and type as ``pandas.to_numeric`` (checked in
+#: tests/test_data.py); other spellings (``inf``, ``1,5``, ...) take pandas' own path.
+_PLAIN_INTEGER = r"^[+-]?[0-9]{1,18}$"
+_LONG_INTEGER = r"^[+-]?[0-9]{19,}$"
+_PLAIN_DECIMAL = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?$"
+
+
 def _maybe_numeric(s: pd.Series) -> pd.Series:
+    """``s`` as numbers when every non-missing cell is one (int64 when all are whole and none is
+    missing, else float64 with NaN), else ``s`` unchanged."""
     import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
     stripped = s.str.strip()
-    missing = stripped.isin(MISSING_TOKENS)
-    if missing.all():
+    text = pa.array(stripped, type=pa.string())
+    if isinstance(text, pa.ChunkedArray):
+        text = text.combine_chunks()
+    missing = pc.is_in(text, value_set=pa.array(sorted(MISSING_TOKENS)))
+    if pc.all(missing).as_py():
         return s
-    nums = pd.to_numeric(stripped.where(~missing, None), errors="coerce")
-    if nums[~missing].isna().any():
+    present = text.filter(pc.invert(missing))
+    try:
+        if pc.all(pc.match_substring_regex(present, _PLAIN_INTEGER)).as_py() and len(present) == len(text):
+            return pd.Series(pc.cast(text, pa.int64()).to_numpy(), index=s.index, name=s.name)
+        if (pc.all(pc.match_substring_regex(present, _PLAIN_DECIMAL)).as_py()
+                and not pc.any(pc.match_substring_regex(present, _LONG_INTEGER)).as_py()):
+            numbers = pc.cast(pc.if_else(missing, None, text), pa.float64())
+            return pd.Series(numbers.to_numpy(zero_copy_only=False), index=s.index, name=s.name)
+    except pa.ArrowInvalid:  # out of range for pyarrow: pandas decides
+        pass
+    missing_mask = missing.to_numpy(zero_copy_only=False)
+    nums = pd.to_numeric(stripped.where(~missing_mask, None), errors="coerce")
+    if nums[~missing_mask].isna().any():
         return s
     return nums
 

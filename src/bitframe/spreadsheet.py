@@ -64,8 +64,10 @@ def _map_text(frame: pd.DataFrame, pattern: str, change: str) -> pd.DataFrame:
                 fixed = cats.where(~hit, cats.map(neutralise_cell if change == "add" else restore_cell))
                 changed[name] = col.cat.rename_categories(list(fixed))
             continue
-        text = col.astype(object)
-        hit = text.str.contains(pattern, regex=True, na=False).astype(bool)  # non-text cells: no match
+        # a text dtype is matched in place (pyarrow's regex for Arrow strings); an object column may
+        # hold non-text cells, which never match
+        text = col if isinstance(col.dtype, pd.StringDtype) else col.astype(object)
+        hit = text.str.contains(pattern, regex=True, na=False).astype(bool)
         if hit.any():
             fix = neutralise_cell if change == "add" else restore_cell
             changed[name] = text.where(~hit, text[hit].map(fix)).astype(col.dtype)

@@ -111,3 +111,32 @@ def test_missing_data_rule_fail(sms):
     with pytest.raises(DataError) as info:
         merge_outcomes(strict, allocation, outcomes)
     assert info.value.problems[0].code == "BF216"
+
+
+def test_duplicate_ids_in_the_participants_file_are_located(sms):
+    # a merge that is not one-to-one used to end in an internal error
+    allocation, outcomes = make()
+    baseline = outcomes[["participant_id", "age", "female", "prior_dna"]].copy()
+    outcomes = outcomes.drop(columns=["age", "female", "prior_dna"])
+    baseline.loc[3, "participant_id"] = "P1"
+    with pytest.raises(DataError) as info:
+        merge_outcomes(sms, allocation, outcomes, baseline=baseline, baseline_label="people.csv")
+    assert problems(info) == [("BF212", "duplicate ids in rows 2, 4 (e.g. 'P1')", "participant_id")]
+
+
+@pytest.mark.parametrize(("kind", "cells", "bad"), [
+    ("binary", [1.0, 0.0, np.nan, -0.0, 2.0], [4, 5]),
+    ("count", [2.0, 1.5, -1.0, np.nan, np.inf], [2, 3]),
+    ("continuous", [2.5, -1.0, np.nan, np.inf, 0.0], []),
+])
+def test_outcomes_read_as_numbers_get_the_verdicts_of_their_text(kind, cells, bad):
+    # the numbers' own text (str(value)) is the reference: '-0.0' is not a binary value, inf is a count
+    from bitframe.analyse.intake import _coerce_outcome
+
+    numbers, found = _coerce_outcome(pd.Series(cells), kind, "out.csv", "y")
+    text, expected = _coerce_outcome(pd.Series([str(c) for c in cells], dtype=object).replace("nan", ""), kind,
+                                     "out.csv", "y")
+    assert [p.message for p in found] == [p.message for p in expected]
+    assert bool(found) == bool(bad)
+    np.testing.assert_array_equal(numbers[[i for i in range(5) if i + 1 not in bad]],
+                                  text[[i for i in range(5) if i + 1 not in bad]])

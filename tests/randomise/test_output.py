@@ -176,3 +176,19 @@ def test_missing_or_broken_manifest(tmp_path, written):
     files.manifest.write_text("{not json")
     with pytest.raises(DataError, match=r"BF316"):
         read_manifest(files.manifest)
+
+
+def test_xlsx_cells_that_look_like_formulas_or_errors_stay_text(tmp_path):
+    from types import SimpleNamespace
+
+    import openpyxl
+
+    from bitframe.randomise.output import _xlsx_bytes
+
+    table = pd.DataFrame({"pid": ["=1+1", "#N/A", "P3"], "arm": ["a", "b", "a"], "n": [1, 2, None]})
+    path = tmp_path / "l.xlsx"
+    path.write_bytes(_xlsx_bytes(SimpleNamespace(table=table)))  # the writer reads only the table
+    cells = [c for row in openpyxl.load_workbook(path).active.iter_rows() for c in row]
+    assert [(c.value, c.data_type) for c in cells[3:6]] == [("'=1+1", "s"), ("a", "s"), (1, "n")]
+    assert [(c.value, c.data_type) for c in cells[6:9]] == [("#N/A", "s"), ("b", "s"), (2, "n")]
+    assert cells[11].value is None

@@ -67,21 +67,58 @@ def _column_problem(label: str, column: str, columns, what: str) -> Problem:
 def _id_problems(frame: pd.DataFrame, id_column: str, label: str) -> list[Problem]:
     problems = []
     ids = frame[id_column]
-    blank = ids.isna() | (ids.astype(str).str.strip() == "")
+    blank = _blank_ids(ids)
     if blank.any():
         problems.append(
-            Problem("BF211", f"blank id in rows {_rows(np.flatnonzero(blank.to_numpy()) + 1)}", file=label,
+            Problem("BF211", f"blank id in rows {_rows(np.flatnonzero(blank) + 1)}", file=label,
                     field=id_column, hint="every row needs an id")
         )
-    dup = ids[~blank].duplicated(keep=False)
-    if dup.any():
-        rows = np.flatnonzero((~blank).to_numpy())[dup.to_numpy()] + 1
-        first = ids[~blank][dup].iloc[0]
-        problems.append(
-            Problem("BF212", f"duplicate ids in rows {_rows(rows)} (e.g. '{first}')", file=label, field=id_column,
-                    hint="each unit may appear only once")
-        )
-    return problems
+    return problems + _duplicate_ids(ids, blank, id_column, label)
+
+
+def _blank_ids(ids: pd.Series) -> np.ndarray:
+    return (ids.isna() | (ids.astype(str).str.strip() == "")).to_numpy(dtype=bool)
+
+
+def _duplicate_ids(ids: pd.Series, blank: np.ndarray, id_column: str, label: str) -> list[Problem]:
+    """Every row of an id (not blank) that appears more than once, as one problem."""
+    import pyarrow.compute as pc
+
+    codes = pc.dictionary_encode(_arrow_text(ids)).indices.fill_null(-1).to_numpy(zero_copy_only=False)
+    used = codes[~blank]
+    dup = np.zeros(len(codes), dtype=bool)
+    dup[~blank] = np.bincount(used)[used] > 1 if used.size else False
+    if not dup.any():
+        return []
+    rows = np.flatnonzero(dup) + 1
+    return [Problem("BF212", f"duplicate ids in rows {_rows(rows)} (e.g. '{ids.iloc[rows[0] - 1]}')", file=label,
+                    field=id_column, hint="each unit may appear only once")]
+
+
+def _arrow_text(values: pd.Series):
+    import pyarrow as pa
+
+    text = pa.array(values.astype("string"), type=pa.string())
+    return text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+
+
+def _positions(ids: pd.Series, table: pd.Series) -> np.ndarray:
+    """For each of ``ids``, the position of the same (non-null) id in ``table``, else -1.
+
+    A hash lookup in pyarrow: no Python-level set or loop over a million ids. ``table`` holds
+    each id once where it is used to merge (duplicates are refused first).
+    """
+    import pyarrow.compute as pc
+
+    return pc.index_in(_arrow_text(ids), value_set=_arrow_text(table).drop_null()).fill_null(-1).to_numpy(
+        zero_copy_only=False).astype(np.intp)
+
+
+def _aligned(values, positions: np.ndarray):
+    """``values`` re-ordered to ``positions`` (-1: no such row, a missing value), as a left merge gives them."""
+    import pandas as pd
+
+    return pd.api.extensions.take(values, positions, allow_fill=True)
 
 
 def _cluster_integrity(frame: pd.DataFrame, cluster_col: str, label: str) -> list[Problem]:
@@ -153,6 +190,8 @@ def _coerce_outcome(values: pd.Series, outcome_type: str, label: str, column: st
     """Convert an outcome column to float with NaN for missing; name rows with values of the wrong type."""
     import pandas as pd
 
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iuf":
+        return _coerce_numbers(values, outcome_type, label, column)
     text = values.astype("string").str.strip()
     blank = text.isna() | (text == "") | text.str.upper().isin(["NA", "N/A", "NAN", "NULL", "."])
     out = np.full(len(values), np.nan)
@@ -190,6 +229,31 @@ def _coerce_outcome(values: pd.Series, outcome_type: str, label: str, column: st
     return out, problems
 
 
+def _coerce_numbers(values: pd.Series, outcome_type: str, label: str, column: str) -> tuple[np.ndarray, list[Problem]]:
+    """:func:`_coerce_outcome` of a column already numeric: the same verdicts as on its text (``str(value)``)."""
+    numbers = values.to_numpy(dtype=float)
+    missing = np.isnan(numbers)
+    if outcome_type == "binary":
+        # as text a float is '1.0' or '0.0' -- or '-0.0', which is not a binary value
+        ok = missing | (numbers == 1) | ((numbers == 0) & ~np.signbit(numbers))
+        expected = "0 or 1 (or true/false)"
+    elif outcome_type == "count":
+        ok = missing | ((numbers >= 0) & (numbers == np.floor(numbers)))
+        expected = "a whole number of 0 or more"
+    else:
+        ok = np.ones(len(numbers), dtype=bool)
+        expected = "a number"
+    bad = np.flatnonzero(~ok) + 1
+    problems = []
+    if bad.size:
+        examples = ", ".join(repr(str(values.iloc[r - 1])) for r in bad[:3])
+        problems.append(Problem(
+            "BF213", f"{outcome_type} outcome has values that are not {expected} in rows {_rows(bad)} ({examples})",
+            file=label, field=column, hint="fix or blank those cells (blank = missing, counted as attrition)"))
+    out = np.where(ok, numbers, np.nan) if outcome_type == "binary" else numbers.copy()
+    return out, problems
+
+
 def merge_outcomes(
     protocol: Protocol,
     allocation: pd.DataFrame,
@@ -204,7 +268,6 @@ def merge_outcomes(
 
     All problems are collected and raised together as one :class:`DataError`.
     """
-    import pandas as pd
 
     from bitframe.analyse.scales import score_scales
 
@@ -241,13 +304,12 @@ def merge_outcomes(
                     f"{', '.join(map(repr, unknown_arms))}", file=list_label, field="arm",
                     hint=f"the protocol's arms are {', '.join(protocol.arm_ids)}")
         )
-    listed = set(allocation[id_col].dropna())
-    stray = ~outcomes[id_col].isin(listed) & outcomes[id_col].notna()
+    stray = (_positions(outcomes[id_col], allocation[id_col]) < 0) & outcomes[id_col].notna().to_numpy(dtype=bool)
     if stray.any():
-        rows = np.flatnonzero(stray.to_numpy()) + 1
+        rows = np.flatnonzero(stray) + 1
         problems.append(
             Problem("BF215", f"{len(rows)} outcome row(s) for ids that are not on the randomisation list: rows {_rows(rows)} "
-                    f"(e.g. '{outcomes[id_col][stray].iloc[0]}')", file=outcomes_label, field=id_col,
+                    f"(e.g. '{outcomes[id_col].iloc[rows[0] - 1]}')", file=outcomes_label, field=id_col,
                     hint="outcomes can only be analysed for randomised units; check the ids or the list")
         )
 
@@ -281,28 +343,33 @@ def merge_outcomes(
     merged = allocation[list(allocation.columns)].copy()
     merged = merged.rename(columns={id_col: "unit_id"})
     merged["arm"] = arms
-    out_frame = pd.DataFrame({"unit_id": outcomes[id_col]})
-    for col, coerced_values in coerced.items():
-        out_frame[col] = coerced_values
+    from_outcomes: dict[str, np.ndarray] = dict(coerced)
     for col in extra_cols:
         if col in outcomes.columns and col not in merged.columns:
-            out_frame[col] = outcomes[col].to_numpy()
-    out_frame["_has_outcome_row"] = True
-    merged = merged.merge(out_frame, on="unit_id", how="left", validate="one_to_one")
+            from_outcomes[col] = outcomes[col].to_numpy()
+    outcome_row = _positions(merged["unit_id"], outcomes[id_col])
+    for col, taken in from_outcomes.items():
+        if col in merged.columns:  # in both files: both kept, named as pandas' merge names them
+            merged = merged.rename(columns={col: f"{col}_x"})
+            col = f"{col}_y"
+        merged[col] = _aligned(taken, outcome_row)
     if baseline is not None:
         wanted = [*extra_cols, *([cluster_col] if cluster_col else [])]
         base_cols = [c for c in wanted if c in baseline.columns and c not in merged.columns]
         if base_cols:
-            merged = merged.merge(baseline[[id_col, *base_cols]].rename(columns={id_col: "unit_id"}), on="unit_id",
-                                  how="left", validate="one_to_one")
+            found = _duplicate_ids(baseline[id_col], _blank_ids(baseline[id_col]), id_col, baseline_label)
+            if found:
+                raise DataError(found)
+            baseline_row = _positions(merged["unit_id"], baseline[id_col])
+            for col in base_cols:
+                merged[col] = _aligned(baseline[col].array, baseline_row)
     if cluster_col and cluster_col in merged.columns:
         merged["cluster"] = merged[cluster_col].astype("string")
         if protocol.is_cluster and not SCHEMES[protocol.randomisation.scheme].stepped:
             problems += _cluster_integrity(merged, cluster_col, list_label)
     if problems:
         raise DataError(problems)
-    no_row = int((~merged["_has_outcome_row"].fillna(False).astype(bool)).sum())
-    merged = merged.drop(columns="_has_outcome_row")
+    no_row = int((outcome_row < 0).sum())
 
     allocated = {a: int((merged["arm"] == a).sum()) for a in protocol.arm_ids}
     missing = {

@@ -76,20 +76,48 @@ def _json_bytes(obj: Mapping[str, Any]) -> bytes:
     return (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
+#: Rows handed to the Excel writer at a time: the sheet streams to disk, so memory stays bounded.
+_XLSX_CHUNK_ROWS = 50_000
+
+
 def _xlsx_bytes(allocation: Allocation) -> bytes:
     """The list as one sheet; text is neutralised as in the CSV and every text cell is typed as a
-    string, so no cell is ever a formula."""
-    import pandas as pd
+    string, so no cell is ever a formula (or an error value such as ``#N/A``).
+
+    openpyxl's write-only mode streams the rows to a temporary file instead of holding a cell
+    object per value: a million-row list takes seconds and little memory, not minutes and gigabytes.
+    """
+    import openpyxl
+    from openpyxl.cell import WriteOnlyCell
 
     from bitframe.spreadsheet import neutralise_frame
 
+    table = neutralise_frame(allocation.table)
+    workbook = openpyxl.Workbook(write_only=True)
+    sheet = workbook.create_sheet("allocation")
+
+    def text(value: object) -> object:
+        # openpyxl reads a string starting with "=" as a formula and "#N/A" as an error
+        if isinstance(value, str) and value.startswith(("=", "#")):
+            cell = WriteOnlyCell(sheet, value=value)
+            cell.data_type = "s"
+            return cell
+        return value
+
+    sheet.append([text(str(name)) for name in table.columns])
+    for start in range(0, len(table), _XLSX_CHUNK_ROWS):
+        chunk = table.iloc[start : start + _XLSX_CHUNK_ROWS]
+        columns = []
+        for name in chunk.columns:
+            column = chunk[name]
+            values = column.astype(object).where(column.notna(), None).tolist()
+            if column.dtype.kind not in "iufb" and column.astype(str).str.startswith(("=", "#")).any():
+                values = [text(v) for v in values]
+            columns.append(values)
+        for row in zip(*columns):
+            sheet.append(row)
     buf = io.BytesIO()
-    with pd.ExcelWriter(buf, engine="openpyxl") as writer:
-        neutralise_frame(allocation.table).to_excel(writer, index=False, sheet_name="allocation")
-        for row in writer.sheets["allocation"].iter_rows():
-            for cell in row:
-                if isinstance(cell.value, str):
-                    cell.data_type = "s"
+    workbook.save(buf)
     return buf.getvalue()
 
 
