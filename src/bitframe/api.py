@@ -47,13 +47,14 @@ def load_protocol(path: PathLike) -> Protocol:
     return _load(Path(path))
 
 
-def _protocol(protocol: ProtocolLike) -> tuple[Protocol, str | None]:
-    """The protocol, and its source text when it came from a file (hashed into manifests)."""
+def _protocol(protocol: ProtocolLike) -> tuple[Protocol, bytes | None]:
+    """The protocol, and the bytes of its file when it came from one (hashed into manifests
+    exactly as the command line hashes them)."""
     if isinstance(protocol, (str, os.PathLike)):
         from bitframe.protocol import load_protocol_with_source
 
         loaded = load_protocol_with_source(Path(protocol))
-        return loaded.protocol, loaded.text
+        return loaded.protocol, loaded.text.encode("utf-8")
     from bitframe.protocol.schema import Protocol
 
     if not isinstance(protocol, Protocol):
@@ -128,7 +129,8 @@ def randomise(protocol: ProtocolLike, participants: TableLike, *, seed: int | No
     chosen = proto.randomisation.seed if seed is None else seed
     if isinstance(participants, (str, os.PathLike)):
         return randomise_file(str(participants), design_from_protocol(proto), id_column=proto.unit.id_column,
-                              seed=chosen, protocol=source, allowed_values=allowed_values(proto))
+                              seed=chosen, protocol=source, allowed_values=allowed_values(proto),
+                              id_type=proto.unit.id_type)
     return randomise_protocol(proto, _table(participants, text_columns=[], name="participants"), seed=chosen,
                               protocol_source=source)
 
