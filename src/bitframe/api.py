@@ -125,7 +125,7 @@ def randomise(protocol: ProtocolLike, participants: TableLike, *, seed: int | No
     from bitframe.randomise.from_protocol import allowed_values, design_from_protocol, randomise_protocol
 
     proto, source = _protocol(protocol)
-    chosen = proto.randomisation.seed if seed is None else seed
+    chosen = proto.randomised.seed if seed is None else seed
     if isinstance(participants, (str, os.PathLike)):
         return randomise_file(str(participants), design_from_protocol(proto), id_column=proto.unit.id_column,
                               seed=chosen, protocol=source, allowed_values=allowed_values(proto))

@@ -115,7 +115,7 @@ def analyse_files(
         outcomes_sha256=sha256_file(outcomes_path),
         participants_sha256=sha256_file(participants) if participants else None,
         seed=manifest.seed if manifest else None,
-        scheme=protocol.randomisation.scheme,
+        scheme=protocol.randomised.scheme,
         list_file=str(list_path),
         outcomes_file=str(outcomes_path),
     )
@@ -243,7 +243,7 @@ def analyse_frames(
     icc_rows: list[ClusterCorrelation] = []
     use_covariates = an.adjustment != "none" and bool(an.covariates)
     strata_col = None
-    if SCHEMES[protocol.randomisation.scheme].stepped:
+    if SCHEMES[protocol.randomised.scheme].stepped:
         strata_col = "period"
     elif protocol.use_strata_fixed_effects and "stratum" in frame.columns:
         strata_col = "stratum"
@@ -532,7 +532,7 @@ def _bookkeeping(protocol, frame, data: AnalysisData, control: str) -> dict[str,
                                         missing=dict(zip(lost.arms, lost.n_missing)), statistic=_finite(lost.statistic),
                                         df=_finite(lost.df), p_value=lost.p_value, test=lost.test))
     srm = None
-    if protocol.randomisation.scheme not in CLUSTER_SCHEMES:
+    if protocol.randomised.scheme not in CLUSTER_SCHEMES:
         # Individuals are the randomised units only in individual designs; cluster designs
         # fix the ratio on clusters, so a unit-level ratio test would be misleading.
         ratio = checks.sample_ratio_mismatch(arms, {a.id: a.ratio for a in protocol.arms})

@@ -120,11 +120,11 @@ def _outcome_power(protocol: Protocol, pw: Power, outcome: Outcome) -> OutcomePo
     common: dict[str, Any] = {"alpha": alpha, "sides": an.sides, "attrition": pw.attrition}
     effect_kw: dict[str, Any] = _effect_kw(kind, effect)
     direction_kw: dict[str, Any] = _direction(kind, effect)
-    scheme = protocol.randomisation.scheme
+    scheme = protocol.randomised.scheme
 
     needed: PowerResult | None
     if SCHEMES[scheme].stepped:
-        steps = _needed(protocol.randomisation.stepped_wedge, "randomisation.stepped_wedge").steps
+        steps = _needed(protocol.randomised.stepped_wedge, "randomisation.stepped_wedge").steps
         n_clusters = _needed(pw.planned_clusters, "power.planned_clusters")
         per_step = n_clusters / steps
         sw: dict[str, Any] = {"steps": steps, "cluster_size": pw.cluster_size, "icc": pw.icc, "mde": effect,

@@ -398,7 +398,7 @@ def protocol_power(protocol: Protocol) -> tuple[tuple[PowerSummary, ...], str]:
 
 def _design(protocol: Protocol, names: _Names, results: AnalysisResult | None, pid: str) -> dict:
     """The design tables; with no results (a site yet to report) only what the protocol says."""
-    rnd = protocol.randomisation
+    rnd = protocol.randomised
     manifest = results.manifest if results is not None else None
     consort = results.consort if results is not None else None
     power: Sequence[PowerSummary] = results.power if results is not None else ()
@@ -553,7 +553,7 @@ def _consort(protocol: Protocol, names: _Names, results: AnalysisResult, pid: st
                      cell(fmt_count(a.received), num=True), cell(fmt_count(lost), num=True),
                      cell(fmt_count(analysed), num=True), cell(fmt_count(ca), num=True), cell(fmt_count(cn), num=True)])
     unit = consort.unit or "participants"
-    stepped = SCHEMES[protocol.randomisation.scheme].stepped
+    stepped = SCHEMES[protocol.randomised.scheme].stepped
     clusters_randomised = None
     if stepped:
         vals = [a.clusters_allocated for a in figure_arms if a.clusters_allocated is not None]
