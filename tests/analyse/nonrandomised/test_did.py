@@ -74,8 +74,8 @@ def test_printed_vignette_values_to_their_precision(mpdta):
 
 
 def test_bootstrap_inference_is_seeded_and_close_to_the_analytic_se(mpdta):
-    kwargs = dict(unit="countyreal", time="year", outcome="lemp", first_treated="first.treat",
-                  inference="bootstrap", bootstrap_reps=999)
+    kwargs = {"unit": "countyreal", "time": "year", "outcome": "lemp", "first_treated": "first.treat",
+                  "inference": "bootstrap", "bootstrap_reps": 999}
     first = difference_in_differences(mpdta, seed=7, **kwargs)
     again = difference_in_differences(mpdta, seed=7, **kwargs)
     assert first.overall == again.overall
