@@ -247,7 +247,8 @@ class InterruptedTimeSeries(Model):
 
     model: SeriesModel = Field(default="linear", description="linear (the outcome's units) or poisson (rate ratios).")
     errors: SeriesErrors = Field(
-        default="newey_west", description="newey_west: HAC standard errors; arima: ARIMA errors (linear model only).")
+        default="newey_west", description="newey_west: HAC standard errors; arima: ARIMA errors (linear model only); model: the "
+        "model's own (quasi-Poisson) errors, autocorrelation reported.")
     lags: int | None = Field(
         default=None, ge=0, le=120,
         description="Newey-West lags; default floor(4 (T/100)^(2/9)) (Newey & West 1994).")

@@ -766,11 +766,13 @@ PANEL_INFERENCE = _vocabulary(PanelInference, {
     "bootstrap": _o("multiplier bootstrap", "Multiplier bootstrap over units (Callaway & Sant'Anna 2021)."),
 })
 
-SeriesErrors = Literal["newey_west", "arima"]
+SeriesErrors = Literal["newey_west", "arima", "model"]
 SERIES_ERRORS = _vocabulary(SeriesErrors, {
     "newey_west": _o("Newey-West", "Segmented regression with heteroskedasticity and autocorrelation "
                                    "consistent (Newey & West 1987) standard errors."),
     "arima": _o("ARIMA errors", "Segmented regression with ARIMA(p, d, q) errors, by maximum likelihood."),
+    "model": _o("model-based", "The model's own standard errors (quasi-Poisson dispersion for counts); residual "
+                               "autocorrelation is tested and reported, not corrected (Lopez Bernal et al. 2017)."),
 })
 
 SeriesModel = Literal["linear", "poisson"]
