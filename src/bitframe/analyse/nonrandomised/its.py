@@ -88,7 +88,7 @@ class ItsResult(FrameDisplay):
 
 def newey_west_lags(n: int) -> int:
     """Newey & West (1994)'s rule of thumb: floor(4 (n / 100)^(2/9))."""
-    return int(math.floor(4 * (n / 100) ** (2 / 9)))
+    return math.floor(4 * (n / 100) ** (2 / 9))
 
 
 def interrupted_time_series(
