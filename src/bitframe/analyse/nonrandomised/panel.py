@@ -121,19 +121,6 @@ def check_start_fixed(data: pd.DataFrame, *, unit: str, start: str, source: str)
                     field=start, row=rows[0])
 
 
-def check_stays_on(data: pd.DataFrame, *, unit: str, time: str, treated: str, source: str) -> None:
-    """BF234 when a 0/1 treatment column goes back to 0 after 1: these designs assume it stays on."""
-    ordered = data.sort_values([unit, time])
-    switched = ordered.groupby(unit)[treated].transform(lambda s: (s.cummax() > s))
-    if switched.any():
-        index = switched[switched].index[0]
-        row = sheet_rows(data)[data.index.get_loc(index)]
-        raise _fail("BF234", f"treatment switches off: unit '{data.at[index, unit]}' is treated and then "
-                    f"untreated again (row {row})", source,
-                    "these designs assume treatment stays on once started; analyse the first spell, or model "
-                    "switching with a design that allows it", field=treated, row=row)
-
-
 def check_pre_periods(periods: Sequence[int], start: int, needed: int, *, what: str, source: str,
                       field: str) -> None:
     """BF235 when fewer than ``needed`` periods come before ``start``."""
