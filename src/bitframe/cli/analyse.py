@@ -11,8 +11,10 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def analyse(
         protocol_path: Path = typer.Argument(..., metavar="PROTOCOL", help="The trial protocol."),
-        list_path: Path = typer.Option(..., "--list", help="The randomisation list."),
-        outcomes: Path = typer.Option(..., "--outcomes", help="Outcomes: CSV, .xlsx or Parquet, one row per unit."),
+        list_path: Path | None = typer.Option(
+            None, "--list", help="The randomisation list (randomised trials; a non-randomised design has none)."),
+        outcomes: Path = typer.Option(
+            ..., "--outcomes", help="Outcomes: CSV, .xlsx or Parquet, one row per unit (per period for a design)."),
         participants: Path | None = typer.Option(
             None, "--participants", help="Baseline covariates, if they are not in the outcomes file."
         ),
