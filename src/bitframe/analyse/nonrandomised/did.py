@@ -8,8 +8,8 @@ post-start ATT(g, t), weights proportional to cohort size). With one cohort and 
 the 2x2 difference-in-differences, its standard error clustered by unit.
 
 Inference is analytic (the influence function, clustered by unit) or the multiplier bootstrap over
-units. The pre-trend check is a Wald test that every pre-start event-study effect is zero, using
-the event study's covariance.
+units. The pre-trend check is a Wald test that the pre-start event-study effects are zero, using
+the event study's covariance (with a few-units correction, :func:`_pretrend_test`).
 
 Tested against R ``did`` 2.x (``att_gt``, ``aggte``) on the minimum-wage data ``mpdta``
 (``tests/analyse/nonrandomised/test_did.py``).
@@ -120,7 +120,6 @@ def difference_in_differences(
     >>> round(r.overall.estimate, 6)
     2.0
     """
-    import numpy as np
     from scipy import stats
 
     from bitframe.protocol.vocabulary import COMPARISON_GROUPS, PANEL_INFERENCE
@@ -185,19 +184,36 @@ def difference_in_differences(
     overall_se = float(fit.overall_se)
     overall = Effect(float(fit.overall_att), overall_se, float(fit.overall_p_value),
                      float(fit.overall_att) - z * overall_se, float(fit.overall_att) + z * overall_se)
-    # pre-trend: every pre-start event-study effect zero, with their joint covariance
-    index = [int(k) for k in event.vcov_index] if event.vcov is not None else []
-    pre = [i for i, k in enumerate(index) if k < 0 and not math.isnan(float(es_frame.set_index("event_time")
-                                                                            .loc[k, "att"]))]
-    statistic, df, p_value = math.nan, 0, math.nan
-    if pre:
-        estimates = es_frame.set_index("event_time").loc[[index[i] for i in pre], "att"].to_numpy(dtype=float)
-        vcov = np.asarray(event.vcov, dtype=float)[np.ix_(pre, pre)]
-        statistic = float(estimates @ np.linalg.pinv(vcov) @ estimates)
-        df = len(pre)
-        p_value = float(stats.chi2.sf(statistic, df))
+    statistic, df, p_value = _pretrend_test(event, es_frame, n_units=int(starts.size))
     return DidResult(
         outcome=outcome, comparison=comparison, inference=inference, ci_level=ci_level, overall=overall,
         group_time=group_time, event_study=event_study, groups=groups, pretrend_statistic=statistic,
         pretrend_df=df, pretrend_p_value=p_value, n_units=int(starts.size), n_treated_units=int(treated.size),
         n_periods=len(periods), n_obs=len(data))
+
+
+def _pretrend_test(event, es_frame: pd.DataFrame, *, n_units: int) -> tuple[float, int, float]:
+    """Wald test that the pre-start event-study effects nearest the start are all zero.
+
+    The covariance is estimated from the units' influence functions, so with G units it has rank
+    at most G - 1 and is noisy when G is small: the test takes at most G - 2 pre-start effects (those
+    nearest the start) and refers W / q to F(q, G - 1) rather than W to chi-square(q), the usual
+    small-sample correction for a cluster-robust Wald test (Cameron & Miller 2015, J Hum Resour
+    50:317, section VI.D). With many units (mpdta: 500) F(q, G - 1) is chi-square(q) / q.
+    """
+    import numpy as np
+    from scipy import stats
+
+    if event.vcov is None:
+        return math.nan, 0, math.nan
+    effects = es_frame.set_index("event_time")["att"]
+    index = [int(k) for k in event.vcov_index]
+    pre = sorted((i for i, k in enumerate(index) if k < 0 and math.isfinite(float(effects.loc[k]))),
+                 key=lambda i: -index[i])[:max(0, n_units - 2)]
+    if not pre:
+        return math.nan, 0, math.nan
+    estimates = effects.loc[[index[i] for i in pre]].to_numpy(dtype=float)
+    vcov = np.asarray(event.vcov, dtype=float)[np.ix_(pre, pre)]
+    statistic = float(estimates @ np.linalg.pinv(vcov) @ estimates)
+    q = len(pre)
+    return statistic, q, float(stats.f.sf(statistic / q, q, n_units - 1))

@@ -34,6 +34,10 @@ if TYPE_CHECKING:
     from bitframe.protocol.schema import NonRandomisedDesign, Outcome, Protocol
 
 
+# Below this many units, cluster-robust inference is known to over-reject (Cameron & Miller 2015).
+FEW_UNITS = 30
+
+
 def analyse_design(
     protocol: Protocol, data: pd.DataFrame, *, source: str = "<data>", inputs: AnalysisInputs | None = None,
 ) -> AnalysisResult:
@@ -63,6 +67,10 @@ def analyse_design(
             effects.append(_did_effect(did, outcome, arm.id, control.id if control else "comparison"))
             terms += _did_terms(did, outcome.id)
             checks.append(_pretrend(did, outcome.id))
+            if did.n_units < FEW_UNITS and not any(n.startswith("few units") for n in notes):
+                notes.append(f"few units: with {did.n_units} units the clustered standard errors and the pre-trend "
+                             "test rely on few independent units; they tend to be too small and the test rejects too "
+                             "often (Cameron & Miller 2015, J Hum Resour 50:317); read the event-study plot as well")
             method = (f"Callaway & Sant'Anna (2021) group-time effects, {did.comparison.replace('_', '-')} "
                       f"comparison, {'multiplier bootstrap' if did.inference == 'bootstrap' else 'SEs clustered by unit'}")
             units, treated_units, periods = did.n_units, did.n_treated_units, did.n_periods
@@ -159,7 +167,9 @@ def _pretrend(did: DidResult, outcome: str) -> DesignCheck:
         return DesignCheck(outcome=outcome, check="pre_trends", statistic=math.nan,
                            interpretation="no period before the start to test parallel trends on")
     verdict = ("the pre-start effects differ from zero more than chance would suggest: the comparison units "
-               "were not following the same trend, and the estimate may be biased"
+               "may not have been following the same trend, and the estimate may be biased"
+               + (f" (with {did.n_units} units this test rejects too often: see the plot)"
+                  if did.n_units < FEW_UNITS else "")
                if did.pretrend_p_value < 0.05 else
                "no evidence that trends differed before the start (this supports, but cannot prove, "
                "parallel trends)")
