@@ -529,9 +529,8 @@ def _runs_as_written(p: Protocol) -> Iterator[RuleViolation]:
 _RANDOMISED_ANALYSIS_FIELDS = ("estimand", "compliance_column", "estimator", "se_type", "adjustment", "covariates",
                                "strata_fixed_effects", "subgroups", "inference", "randomisation_inference",
                                "wild_bootstrap", "equivalence", "non_inferiority")
-_DESIGN_SECTIONS = {"difference_in_differences": "difference_in_differences",
-                    "interrupted_time_series": "interrupted_time_series",
-                    "synthetic_control": "synthetic_control"}
+# each design's own options section is named as the design
+_DESIGN_SECTIONS = ("difference_in_differences", "interrupted_time_series", "synthetic_control")
 
 
 def _design_rules(p: Protocol) -> Iterator[RuleViolation]:
@@ -548,7 +547,7 @@ def _design_rules(p: Protocol) -> Iterator[RuleViolation]:
         return
     option = DESIGN_TYPES[d.type]
     if option.needs_unit and not d.unit_column:
-        yield RuleViolation("BF170", ("design",), f"a {option.label} design needs unit_column",
+        yield RuleViolation("BF170", ("design",), f"{_a(option.label)} design needs unit_column",
                             "add `unit_column: <column naming each row's unit>` under `design:`")
     if d.type == "difference_in_differences" and not d.first_treated_column:
         yield RuleViolation("BF170", ("design",), "a difference-in-differences design needs first_treated_column",
@@ -559,7 +558,7 @@ def _design_rules(p: Protocol) -> Iterator[RuleViolation]:
                             f"first_treated_column applies to difference-in-differences, not {option.label}",
                             "give `intervention_start:` instead")
     if d.type != "difference_in_differences" and d.intervention_start is None:
-        yield RuleViolation("BF170", ("design",), f"a {option.label} design needs intervention_start",
+        yield RuleViolation("BF170", ("design",), f"{_a(option.label)} design needs intervention_start",
                             "add `intervention_start: <first period of the intervention>` under `design:`")
     if d.type == "difference_in_differences" and d.intervention_start is not None:
         yield RuleViolation("BF170", ("design", "intervention_start"),
@@ -567,12 +566,12 @@ def _design_rules(p: Protocol) -> Iterator[RuleViolation]:
                             "remove `intervention_start:`")
     if d.pre_periods is not None and d.pre_periods < option.min_pre_periods:
         yield RuleViolation("BF170", ("design", "pre_periods"),
-                            f"a {option.label} design needs at least {option.min_pre_periods} pre-periods",
+                            f"{_a(option.label)} design needs at least {option.min_pre_periods} pre-periods",
                             f"set `pre_periods: {option.min_pre_periods}` or more")
     for section in _DESIGN_SECTIONS:
         if getattr(d, section) is not None and section != d.type:
-            yield RuleViolation("BF170", ("design", section), f"a `{section}:` section does not apply to a "
-                                f"{option.label} design", "remove it, or change `type:`")
+            yield RuleViolation("BF170", ("design", section), f"a `{section}:` section does not apply to "
+                                f"{_a(option.label)} design", "remove it, or change `type:`")
     if d.power is not None and d.type != "difference_in_differences":
         yield RuleViolation("BF170", ("design", "power"), "design power is calculated for difference-in-differences "
                             "designs only", "remove `power:`; judge other designs with `bitframe diagnose`")
@@ -606,21 +605,26 @@ def _design_rules(p: Protocol) -> Iterator[RuleViolation]:
                                     "list at least two donors, or leave `donors:` empty for every other unit")
     interventions = [i for i, a in enumerate(p.arms) if a.role != "control"]
     if len(interventions) != 1:
-        yield RuleViolation("BF170", ("arms",), f"a {option.label} design compares one intervention, but "
+        yield RuleViolation("BF170", ("arms",), f"{_a(option.label)} design compares one intervention, but "
                             f"{len(interventions)} arms are not controls",
                             "keep one intervention arm (and a control arm for the comparison units)")
     comparison = d.type in ("difference_in_differences", "synthetic_control") or (
         its is not None and its.comparison_unit is not None)
     if comparison and p.no_control:
-        yield RuleViolation("BF170", ("no_control",), f"a {option.label} design compares with untreated units",
+        yield RuleViolation("BF170", ("no_control",), f"{_a(option.label)} design compares with untreated units",
                             "add a control arm for the comparison units and remove `no_control: true`")
     if not comparison and not p.no_control:
-        yield RuleViolation("BF170", ("no_control",), f"a {option.label} design has no comparison group",
+        yield RuleViolation("BF170", ("no_control",), f"{_a(option.label)} design has no comparison group",
                             "set `no_control: true` and keep only the intervention arm")
     for name in _RANDOMISED_ANALYSIS_FIELDS:
         if name in p.analysis.model_fields_set:
             yield RuleViolation("BF170", ("analysis", name), f"analysis.{name} applies to randomised designs only",
                                 "remove it; a non-randomised design's analysis options go under `design:`")
+
+
+def _a(label: str) -> str:
+    """The label with its indefinite article ("an interrupted time series")."""
+    return f"{'an' if label[0] in 'aeiou' else 'a'} {label}"
 
 
 def _arm_rules(p: Protocol) -> Iterator[RuleViolation]:

@@ -221,10 +221,17 @@ def _effect_texts(names: _Names, rows: Sequence[EffectEstimate], ci_level: float
             cm = summary.mean if summary is not None else None
         out.append(describe_effect(
             r, outcome_type=names.outcome_type(r.outcome), outcome_label=names.outcome_label(r.outcome),
-            arm_name=names.arm(r.arm), control_name=names.arm(names.control_id),
+            arm_name=names.arm(r.arm), control_name=_comparison_name(names),
             ci_level=r.ci_level, control_mean=cm, **registered_test(names.protocol, r.outcome),
         ))
     return out
+
+
+def _comparison_name(names: _Names) -> str:
+    # a one-group design (pre/post, a single time series) compares the same units before and after
+    if names.protocol.design is not None and names.protocol.control is None:
+        return "before the intervention"
+    return names.arm(names.control_id)
 
 
 def adjustment_name(protocol: Protocol) -> str | None:

@@ -1,0 +1,117 @@
+"""A non-randomised protocol end to end: `bitframe analyse` (no list) -> results file -> report.
+
+The numbers are checked against the R references of test_did.py and test_its.py (R `did` on
+mpdta; R glm on the Sicily smoking-ban data of Lopez Bernal et al. 2017), not against this code.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bitframe.analyse.results import AnalysisResult
+from bitframe.cli import main
+
+ROOT = Path(__file__).resolve().parents[3]
+REF = ROOT / "tests" / "reference" / "nonrandomised"
+
+HEAD = """bitframe: 1
+trial: {id: %s, title: A reference example, site: Reference, programme_area: helping_ourselves}
+context: {target_behaviour: Someone does something}
+"""
+MPDTA = HEAD % "mpdta" + """arms:
+  - {id: untreated, name: No minimum wage rise yet, role: control}
+  - {id: raised, name: Minimum wage raised, role: intervention, mechanism: {east: [easy]}}
+design:
+  type: difference_in_differences
+  unit_column: countyreal
+  time_column: year
+  first_treated_column: first.treat
+outcomes:
+  - {id: lemp, role: primary, type: continuous, column: lemp, description: Log teen employment}
+"""
+SICILY = HEAD % "sicily" + """arms:
+  - {id: ban, name: Smoking ban, role: intervention, mechanism: {east: [easy]}}
+no_control: true
+design:
+  type: interrupted_time_series
+  time_column: time
+  intervention_start: 37
+  interrupted_time_series:
+    model: poisson
+    errors: model
+    offset_column: stdpop
+    season_period: 12
+    harmonics: 2
+    season_column: month
+    slope_change: false
+outcomes:
+  - {id: aces, role: primary, type: count, column: aces, description: Acute coronary events}
+"""
+
+
+def run(capsys, *args):
+    code = main([str(a) for a in args])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_difference_in_differences_end_to_end(capsys, tmp_path):
+    protocol = tmp_path / "mpdta.yaml"
+    protocol.write_text(MPDTA)
+    results, report = tmp_path / "results.json", tmp_path / "report.html"
+    code, out, err = run(capsys, "analyse", protocol, "--outcomes", REF / "mpdta.csv", "--json", results)
+    assert code == 0, err
+    assert "callaway_santanna" in out
+    result = AnalysisResult.from_json(results)
+    effect = result.effects[0]
+    simple = pd.read_csv(REF / "mpdta_did_aggte.csv").query("scenario == 'mpdta_nev_dr' and type == 'simple'")
+    assert effect.estimate == pytest.approx(simple.overall_att.iloc[0], abs=1e-10)
+    assert effect.std_error == pytest.approx(simple.overall_se.iloc[0], abs=1e-8)
+    assert (effect.arm, effect.n_clusters, effect.n) == ("raised", 500, 2500)
+    design = result.design
+    assert design is not None and (design.nesta_level, design.maryland_level) == (3, 3)
+    assert sum(t.kind == "group_time" for t in design.terms) == 12
+    assert [c.check for c in design.checks] == ["pre_trends"] and design.checks[0].df == 3
+    assert json.loads(results.read_text())["design"]["type"] == "difference_in_differences"
+    code, _, err = run(capsys, "report", protocol, "--results", results, "--out", report)
+    assert code == 0, err
+    html = report.read_text()
+    assert "Nesta Standards of Evidence" in html and "Maryland Scientific Methods Scale" in html
+    assert "This is not a randomised comparison but a difference-in-differences design" in html
+    assert "Event study" in html and "Pre-trends" in html
+    assert "Participant flow" not in html and "Baseline balance" not in html
+
+
+def test_interrupted_time_series_end_to_end(capsys, tmp_path):
+    protocol = tmp_path / "sicily.yaml"
+    protocol.write_text(SICILY)
+    results = tmp_path / "results.json"
+    code, _, err = run(capsys, "analyse", protocol, "--outcomes", REF / "sicily.csv", "--json", results)
+    assert code == 0, err
+    result = AnalysisResult.from_json(results)
+    effect = result.effects[0]
+    reference = json.loads((REF / "its_sicily_reference.json").read_text())["model3"]
+    assert effect.scale == "log_rate_ratio" and round(math.exp(effect.estimate), 3) == 0.885
+    assert effect.estimate == pytest.approx(reference["estimate"][1], rel=1e-8)
+    assert result.design is not None and result.design.maryland_level == 2
+    assert {c.check for c in result.design.checks} == {"durbin_watson", "ljung_box"}
+
+
+def test_bad_data_and_misplaced_files_are_located_messages(capsys, tmp_path):
+    protocol = tmp_path / "mpdta.yaml"
+    protocol.write_text(MPDTA)
+    data = pd.read_csv(REF / "mpdta.csv").drop(index=[7])  # county 8019 loses 2005: an unbalanced panel
+    path = tmp_path / "panel.csv"
+    data.to_csv(path, index=False)
+    code, _, err = run(capsys, "analyse", protocol, "--outcomes", path)
+    assert code == 1 and "Traceback" not in err
+    assert "BF233" in err and "panel.csv" in err and "unit '8019' lacks period(s) 2005" in err
+    code, _, err = run(capsys, "analyse", protocol, "--outcomes", REF / "mpdta.csv", "--list", path)
+    assert code == 1 and "BF239" in err and "takes no --list" in err
+    code, _, err = run(capsys, "randomise", protocol, "-p", path, "-o", tmp_path / "list.csv")
+    assert code == 1 and "BF172" in err and "not randomised" in err
