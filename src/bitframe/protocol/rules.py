@@ -574,7 +574,7 @@ def _design_rules(p: Protocol) -> Iterator[RuleViolation]:
                                 f"{_a(option.label)} design", "remove it, or change `type:`")
     if d.power is not None and d.type != "difference_in_differences":
         yield RuleViolation("BF170", ("design", "power"), "design power is calculated for difference-in-differences "
-                            "designs only", "remove `power:`; other non-randomised designs have no analytic power calculation here")
+                            "designs only", "remove `power:`; other non-randomised designs have no analytic power here")
     its = d.interrupted_time_series
     if its is not None:
         loc = ("design", "interrupted_time_series")
