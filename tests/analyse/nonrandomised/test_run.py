@@ -115,3 +115,16 @@ def test_bad_data_and_misplaced_files_are_located_messages(capsys, tmp_path):
     assert code == 1 and "BF239" in err and "takes no --list" in err
     code, _, err = run(capsys, "randomise", protocol, "-p", path, "-o", tmp_path / "list.csv")
     assert code == 1 and "BF172" in err and "not randomised" in err
+
+
+def test_the_notebook_api_takes_a_design_and_its_data(tmp_path):
+    import bitframe as bf
+
+    protocol = tmp_path / "sicily.yaml"
+    protocol.write_text(SICILY)
+    from_path = bf.analyse(protocol, REF / "sicily.csv")
+    from_frame = bf.analyse(protocol, pd.read_csv(REF / "sicily.csv"))
+    assert from_path.effects[0].estimate == pytest.approx(from_frame.effects[0].estimate, abs=1e-12)
+    assert from_path.inputs.outcomes_sha256 is not None  # files are hashed as `bitframe analyse` does
+    with pytest.raises(ValueError, match="'outcomes' and 'participants' parameters"):
+        bf.analyse(protocol, REF / "sicily.csv", REF / "sicily.csv")
