@@ -2,7 +2,7 @@
 can name one by string and call it with plain keyword arguments.
 
 >>> sorted(CALCULATORS)[:3]
-['chi_square', 'cluster', 'multi_arm']
+['chi_square', 'cluster', 'difference_in_differences']
 >>> evaluate("two_means", "n", {"sd": 1, "mde": 0.5, "power": 0.8}).n_total
 128
 """
