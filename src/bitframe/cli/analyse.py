@@ -44,6 +44,14 @@ def register(app: typer.Typer) -> None:
                             "p_adjusted", "ci_lower", "ci_upper", "n", "n_clusters"],
                     {"estimate": ".4g", "std_error": ".3g", "df": ".1f", "p_value": ".3g", "p_adjusted": ".3g",
                      "ci_lower": ".4g", "ci_upper": ".4g"})
+        if result.design is not None:
+            d = result.design
+            typer.echo(f"design: {d.label}, not randomised (Nesta Standards of Evidence level {d.nesta_level}, "
+                       f"Maryland Scientific Methods Scale level {d.maryland_level}); {d.method}")
+            for check in d.checks:
+                p = f", p = {check.p_value:.3g}" if check.p_value is not None else ""
+                typer.echo(f"check: {check.outcome} {check.check.replace('_', ' ')} {check.statistic:.4g}{p}: "
+                           f"{check.interpretation}")
         for line in result.deviations:
             typer.echo(f"deviation: {line}")
         for line in result.notes:

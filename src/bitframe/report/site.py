@@ -1186,6 +1186,7 @@ MARYLAND_LEVELS = {
     3: "level 3 of 5: before and after, with a comparison group",
 }
 _CHECK_NAMES = {"pre_trends": "Pre-trends (joint Wald test of the pre-start event-study effects)",
+                "pre_trend_slope": "Pre-trend slope (linear trend in the pre-start event-study effects; few units)",
                 "durbin_watson": "Durbin-Watson statistic of the residuals",
                 "ljung_box": "Ljung-Box test of residual autocorrelation"}
 

@@ -127,3 +127,29 @@ def test_missing_columns_and_non_numeric_periods_are_located_errors():
     with pytest.raises(DataError) as err:
         difference_in_differences(panel, unit="area", time="month", outcome="y", first_treated="start")
     assert err.value.problems[0].code == "BF231" and err.value.problems[0].row == 6
+
+
+def _roll_out(pre_trend: float, seed: int) -> pd.DataFrame:
+    """8 areas starting two a quarter (months 7, 10, 13, 16) over 24 months; later starters drift by
+    ``pre_trend`` a month more than earlier ones before they start (a violation of parallel trends)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i, start in enumerate([7, 7, 10, 10, 13, 13, 16, 16]):
+        level = rng.normal(40, 4)
+        for month in range(1, 25):
+            drift = pre_trend * (i // 2) * month if month < start else pre_trend * (i // 2) * start
+            rows.append((f"area{i}", month, start, level + drift + 3.0 * (month >= start) + rng.normal(0, 1)))
+    return pd.DataFrame(rows, columns=["area", "month", "start", "y"])
+
+
+def test_with_few_units_the_pre_trend_check_is_a_slope_that_finds_a_built_in_drift():
+    kwargs = {"unit": "area", "time": "month", "outcome": "y", "first_treated": "start",
+              "comparison": "not_yet_treated"}
+    parallel = difference_in_differences(_roll_out(0.0, seed=5), **kwargs)
+    drifting = difference_in_differences(_roll_out(0.5, seed=5), **kwargs)
+    assert parallel.pretrend_kind == drifting.pretrend_kind == "slope" and parallel.pretrend_df == 1
+    assert parallel.pretrend_p_value > 0.05
+    assert drifting.pretrend_p_value < 0.01
+    assert parallel.overall.estimate == pytest.approx(3.0, abs=1.0)  # the built-in effect

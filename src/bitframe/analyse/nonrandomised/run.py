@@ -68,9 +68,10 @@ def analyse_design(
             terms += _did_terms(did, outcome.id)
             checks.append(_pretrend(did, outcome.id))
             if did.n_units < FEW_UNITS and not any(n.startswith("few units") for n in notes):
-                notes.append(f"few units: with {did.n_units} units the clustered standard errors and the pre-trend "
-                             "test rely on few independent units; they tend to be too small and the test rejects too "
-                             "often (Cameron & Miller 2015, J Hum Resour 50:317); read the event-study plot as well")
+                notes.append(f"few units: with {did.n_units} units the clustered standard errors rest on few "
+                             "independent units and tend to be too small (Cameron & Miller 2015, J Hum Resour "
+                             "50:317); the pre-trend check tests a linear trend rather than every period; read the "
+                             "event-study plot as well")
             method = (f"Callaway & Sant'Anna (2021) group-time effects, {did.comparison.replace('_', '-')} "
                       f"comparison, {'multiplier bootstrap' if did.inference == 'bootstrap' else 'SEs clustered by unit'}")
             units, treated_units, periods = did.n_units, did.n_treated_units, did.n_periods
@@ -163,17 +164,17 @@ def _did_terms(did: DidResult, outcome: str) -> list[DesignTerm]:
 
 
 def _pretrend(did: DidResult, outcome: str) -> DesignCheck:
+    check = "pre_trends" if did.pretrend_kind == "joint" else "pre_trend_slope"
     if not did.pretrend_df:
-        return DesignCheck(outcome=outcome, check="pre_trends", statistic=math.nan,
-                           interpretation="no period before the start to test parallel trends on")
-    verdict = ("the pre-start effects differ from zero more than chance would suggest: the comparison units "
-               "may not have been following the same trend, and the estimate may be biased"
-               + (f" (with {did.n_units} units this test rejects too often: see the plot)"
-                  if did.n_units < FEW_UNITS else "")
-               if did.pretrend_p_value < 0.05 else
+        return DesignCheck(outcome=outcome, check=check, statistic=math.nan,
+                           interpretation="too few periods before the start to test parallel trends")
+    what = "the pre-start effects differ from zero" if did.pretrend_kind == "joint" else \
+        "the pre-start effects drift in one direction"
+    verdict = (f"{what} more than chance would suggest: the comparison units may not have been following the "
+               "same trend, and the estimate may be biased" if did.pretrend_p_value < 0.05 else
                "no evidence that trends differed before the start (this supports, but cannot prove, "
-               "parallel trends)")
-    return DesignCheck(outcome=outcome, check="pre_trends", statistic=did.pretrend_statistic,
+               "parallel trends; such tests often miss violations that matter, Roth 2022)")
+    return DesignCheck(outcome=outcome, check=check, statistic=did.pretrend_statistic,
                        df=float(did.pretrend_df), p_value=did.pretrend_p_value, interpretation=verdict)
 
 
