@@ -266,7 +266,7 @@ def _write_site(w: DocxWriter, s: Mapping[str, Any]) -> None:
     w.table(s["checklist"]["table"])
 
 
-def _write_nonrandomised(w: _Writer, s: Mapping[str, Any]) -> None:
+def _write_nonrandomised(w: DocxWriter, s: Mapping[str, Any]) -> None:
     """The sections of a non-randomised design's report (the HTML report's, in order)."""
     d = s["design"]
     w.heading("Design, strength of evidence and assumptions", 1)
