@@ -290,7 +290,8 @@ def _summary(names: _Names, effects: list[EffectEstimate], texts: list[EffectTex
     primary = [(r, t) for r, t in zip(effects, texts) if names.outcome_role(r.outcome, r) == "primary"]
     others = [(r, t) for r, t in zip(effects, texts) if names.outcome_role(r.outcome, r) != "primary"]
     items = [{"outcome": t.outcome, "arm": t.arm, "headline": t.headline, "evidence": t.evidence_sentence,
-              "evidence_class": t.evidence_class, "ci": t.ci_sentence} for _, t in primary]
+              "evidence_class": t.evidence_class, "ci": t.ci_sentence} if r.method != "placebo_in_space"
+             else _placebo_summary(names, r, t) for r, t in primary]
     an = names.protocol.analysis
     srm = results.srm
     cautions = []
@@ -313,6 +314,20 @@ def _summary(names: _Names, effects: list[EffectEstimate], texts: list[EffectTex
                           "there is no clear evidence and gives the interval. Strength of evidence follows Bland "
                           "(2015): p < 0.001 very strong, < 0.01 strong, < 0.05 moderate, < 0.1 weak, otherwise "
                           "little or no evidence. See docs/report-language.md.",
+    }
+
+
+def _placebo_summary(names: _Names, row: EffectEstimate, text: EffectText) -> dict:
+    """A synthetic control's headline: one treated unit has an average gap and a placebo rank, no interval."""
+    label = names.outcome_label(row.outcome)
+    return {
+        "outcome": text.outcome, "arm": text.arm, "evidence_class": text.evidence_class,
+        "headline": f"After the start, \u201c{label}\u201d in the {names.arm(row.arm)} area was on average "
+                    f"{fmt_signed(row.estimate, continuous_digits(row.std_error))} away from its synthetic "
+                    "control.",
+        "evidence": f"{text.evidence_sentence} The p-value is the placebo-in-space rank.",
+        "ci": "One treated unit has no confidence interval: the p-value is the rank of its post/pre-period RMSPE "
+              "ratio among the same fit for each donor, so it cannot be smaller than 1 / (donors + 1).",
     }
 
 
@@ -1100,7 +1115,8 @@ def site_context(protocol: Protocol, results: AnalysisResult | None, *, prefix: 
                                          for c in registration.analysis_changes) if line not in deviations]
     ctx["deviations"] = {"items": deviations, "notes": list(results.notes),
                          "registration": _registration_changes(registration, pid)}
-    ctx["checklist"] = _checklist(protocol, results, pid)
+    # CONSORT reports randomised trials; a non-randomised design has no allocation to report on
+    ctx["checklist"] = _checklist(protocol, results, pid) if protocol.design is None else None
     ctx["effect_texts"] = texts
     ctx["sections"] = [(f"{pid}{k}", v) for k, v in _sections(protocol)]
     if protocol.design is not None:

@@ -10,7 +10,6 @@ design's strength of evidence (Nesta Standards of Evidence, Maryland Scientific 
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import secrets
 from typing import TYPE_CHECKING
@@ -23,7 +22,6 @@ from bitframe.analyse.results import (
     DesignTerm,
     EffectEstimate,
 )
-from bitframe.errors import DataError, Problem
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -31,6 +29,7 @@ if TYPE_CHECKING:
     from bitframe.analyse.nonrandomised.did import DidResult
     from bitframe.analyse.nonrandomised.its import ItsResult
     from bitframe.analyse.nonrandomised.pre_post import PrePostResult
+    from bitframe.analyse.nonrandomised.synthetic_control import SyntheticControlResult
     from bitframe.protocol.schema import NonRandomisedDesign, Outcome, Protocol
 
 
@@ -93,7 +92,14 @@ def analyse_design(
                 notes.append(f"{outcome.id}: {pp.n_unpaired} unit(s) measured only before or only after were "
                              "not paired and are not in the change")
         else:
-            _require_synthetic_control()
+            sc = _synthetic_control(design, outcome, data, source)
+            effects.append(_sc_effect(sc, outcome, arm.id, control.id if control else "synthetic control", ci_level))
+            terms += _sc_terms(sc, outcome.id)
+            checks.append(_sc_fit(sc, outcome.id))
+            method = (f"synthetic control of {sc.treated} from {len(sc.donor_weights)} donors"
+                      + (", placebo-in-space inference" if sc.p_value is not None else ""))
+            units, treated_units = len(sc.donor_weights) + 1, 1
+            periods = len(sc.gaps)
     analysis = DesignAnalysis(
         type=design.type, label=option.label, nesta_level=option.nesta_level,
         maryland_level=_maryland(design), can_show=option.can_show, cannot_show=option.cannot_show,
@@ -111,17 +117,6 @@ def _maryland(design: NonRandomisedDesign) -> int:
     if design.type == "interrupted_time_series" and design.its.comparison_unit:
         return 3
     return DESIGN_TYPES[design.type].maryland_level
-
-
-def _require_synthetic_control() -> None:
-    if importlib.util.find_spec("bitframe.analyse.nonrandomised.synthetic_control") is None:
-        raise DataError(Problem(
-            "BF238", "this build of bitframe has no synthetic control estimator yet", field="design.type",
-            hint="the design validates; its estimator (bitframe.analyse.nonrandomised.synthetic_control) "
-                 "arrives with issue 19's second part"))
-    raise DataError(Problem("BF238", "the synthetic control estimator is not yet wired into `bitframe analyse`",
-                            field="design.type", hint="call bitframe.analyse.nonrandomised.synthetic_control "
-                            "from Python meanwhile"))
 
 
 # --------------------------------------------------------------------------- difference-in-differences
@@ -228,6 +223,61 @@ def _autocorrelation(its: ItsResult, outcome: str) -> list[DesignCheck]:
         DesignCheck(outcome=outcome, check="ljung_box", statistic=its.ljung_box_statistic,
                     df=float(its.ljung_box_lags), p_value=its.ljung_box_p_value, interpretation=verdict),
     ]
+
+
+# --------------------------------------------------------------------------- synthetic control
+
+
+def _synthetic_control(design: NonRandomisedDesign, outcome: Outcome, data: pd.DataFrame,
+                       source: str) -> SyntheticControlResult:
+    from bitframe.analyse.nonrandomised.panel import whole_numbers
+    from bitframe.analyse.nonrandomised.synthetic_control import Predictor, synthetic_control
+
+    sc = design.synthetic_control
+    assert sc is not None and design.unit_column and design.intervention_start is not None  # BF170
+    panel = data.copy()
+    panel[design.time_column] = whole_numbers(data, design.time_column, source)
+    panel[design.unit_column] = panel[design.unit_column].astype(str)
+    predictors = None
+    if sc.predictors:
+        # the outcome in every pre-period, plus each named predictor averaged over the pre-period
+        pre = tuple(sorted(p for p in panel[design.time_column].unique() if p < design.intervention_start))
+        predictors = [*(Predictor(outcome.column, (p,)) for p in pre), *(Predictor(c) for c in sc.predictors)]
+    return synthetic_control(
+        panel, unit=design.unit_column, time=design.time_column, outcome=outcome.column, treated=sc.treated_unit,
+        first_treated_period=design.intervention_start, predictors=predictors, donors=list(sc.donors) or None,
+        placebos=sc.placebo, label=source)
+
+
+def _sc_effect(sc: SyntheticControlResult, outcome: Outcome, arm: str, comparison: str,
+               ci_level: float) -> EffectEstimate:
+    # the effect is the mean post-period gap; its p-value is the placebo rank, and no standard error or
+    # interval exists for one treated unit (Abadie, Diamond & Hainmueller 2010)
+    post = [g for g in sc.gaps if g.post]
+    return EffectEstimate(
+        outcome=outcome.id, arm=arm, contrast=f"{arm} - {comparison}", estimator="synthetic_control", se_type="placebo",
+        estimate=sc.average_gap, std_error=math.nan, statistic=math.nan, df=math.nan,
+        p_value=sc.p_value if sc.p_value is not None else math.nan, ci_lower=math.nan, ci_upper=math.nan,
+        ci_level=ci_level, n=len(post), n_clusters=len(sc.donor_weights) + 1, method="placebo_in_space",
+        role=outcome.role)
+
+
+def _sc_terms(sc: SyntheticControlResult, outcome: str) -> list[DesignTerm]:
+    terms = [DesignTerm(outcome=outcome, kind="donor_weight", term=donor, estimate=weight, std_error=math.nan,
+                        p_value=math.nan, ci_lower=math.nan, ci_upper=math.nan, scale="weight")
+             for donor, weight in sc.donor_weights.items() if weight > 1e-6]
+    terms += [DesignTerm(outcome=outcome, kind="gap", term=str(g.period), estimate=g.gap, std_error=math.nan,
+                         p_value=math.nan, ci_lower=math.nan, ci_upper=math.nan,
+                         time=int(g.period) if isinstance(g.period, (int, float)) else None) for g in sc.gaps]
+    return terms
+
+
+def _sc_fit(sc: SyntheticControlResult, outcome: str) -> DesignCheck:
+    return DesignCheck(
+        outcome=outcome, check="pre_rmspe", statistic=sc.pre_rmspe, p_value=sc.p_value,
+        interpretation=f"root mean squared gap before the start {sc.pre_rmspe:.4g} (after: {sc.post_rmspe:.4g}); "
+                       "the smaller it is against the effect, the closer the synthetic control tracked the treated "
+                       "unit; the p-value ranks its post/pre RMSPE ratio among the placebo runs")
 
 
 # --------------------------------------------------------------------------- pre/post
