@@ -2,9 +2,10 @@
 
 `make demo` runs it: the monthly routine data of eight neighbourhoods over 24 months, where the
 connectors start in two neighbourhoods every quarter from month 7 (a staggered roll-out), and a
-pre/post wellbeing survey (SWEMWBS raw total, 7-35) of 160 people the connectors met. The effects
+pre/post wellbeing survey (the seven SWEMWBS items) of 160 people the connectors met. The effects
 built in are stated here so the demo's report can be checked against them: +4 activities per
-1,000 adults a month once connectors start, -1 loneliness consultation per 1,000, +1.5 SWEMWBS points.
+1,000 adults a month once connectors start, -1 loneliness consultation per 1,000, and each SWEMWBS
+item a quarter of a point higher after (the seven items answered 1-5).
 
     python scripts/community_connectors_data.py OUT_DIR [--seed 19]
 """
@@ -41,13 +42,15 @@ def panel(rng: np.random.Generator) -> pd.DataFrame:
 
 
 def survey(rng: np.random.Generator, n: int = 160) -> pd.DataFrame:
+    """The seven SWEMWBS items (answers 1-5) of each person before (wave 0) and after (wave 1)."""
     rows = []
     for i in range(1, n + 1):
         person = f"P{i:03d}"
-        baseline = rng.normal(21.5, 3.5)
+        baseline = rng.normal(3.0, 0.5)
         for wave in (0, 1):
-            score = baseline + (1.5 if wave else 0.0) + rng.normal(0, 2.0)
-            rows.append({"person": person, "wave": wave, "swemwbs_total": int(np.clip(round(score), 7, 35))})
+            level = baseline + (0.25 if wave else 0.0)
+            items = np.clip(np.round(level + rng.normal(0, 0.6, 7)), 1, 5).astype(int)
+            rows.append({"person": person, "wave": wave, **{f"swemwbs_{k}": int(v) for k, v in enumerate(items, 1)}})
     # a few people were not reached at six months
     dropped = set(rng.choice([f"P{i:03d}" for i in range(1, n + 1)], size=12, replace=False))
     return pd.DataFrame([r for r in rows if not (r["wave"] == 1 and r["person"] in dropped)])

@@ -170,3 +170,21 @@ def test_synthetic_control_end_to_end(capsys, tmp_path):
     assert code == 0, err
     html = (tmp_path / "report.html").read_text()
     assert "was on average +5.00 away from its synthetic control" in html and "One treated unit has no" in html
+
+
+def test_a_pre_post_scale_outcome_is_scored_from_its_items_first(tmp_path):
+    """SWEMWBS items answered all 1s (raw 7) before and all 5s (raw 35) after: the Rasch conversion
+    table maps raw 7 to 7.00 and raw 35 to 35.00 (Stewart-Brown et al. 2009), so the change is 28."""
+    import bitframe as bf
+
+    protocol = (ROOT / "protocols" / "community-connectors-survey.yaml").read_text()
+    path = tmp_path / "survey.yaml"
+    path.write_text(protocol)
+    rows = [{"person": p, "wave": w, **{f"swemwbs_{k}": 1 + 4 * w for k in range(1, 8)}}
+            for p in ("a", "b", "c") for w in (0, 1)]
+    rows[-1]["swemwbs_7"] = 4  # one person a little lower after: the changes differ, so the t-test is defined
+    result = bf.analyse(path, pd.DataFrame(rows))
+    (summary,) = result.scales
+    assert summary.scale == "swemwbs" and summary.n_scored == 6
+    assert result.effects[0].control_mean == pytest.approx(7.0)
+    assert 27 < result.effects[0].estimate < 28

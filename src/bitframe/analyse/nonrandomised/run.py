@@ -46,8 +46,12 @@ def analyse_design(
     design = protocol.design
     if design is None:
         raise ValueError(f"trial {protocol.trial.id!r} is randomised: analyse it with analyse_frames")
+    from bitframe.analyse.scales import score_scales
+
     option = DESIGN_TYPES[design.type]
     ci_level = 1 - protocol.analysis.alpha
+    # a scale outcome (e.g. SWEMWBS) is checked and scored from its items first, as in a randomised trial
+    data, scales = score_scales(protocol, data, label=source)
     arm = next(a for a in protocol.arms if a.role != "control")
     control = protocol.control
     effects: list[EffectEstimate] = []
@@ -107,7 +111,7 @@ def analyse_design(
         periods=periods)
     return AnalysisResult(
         trial_id=protocol.trial.id, inputs=inputs or AnalysisInputs(), ci_level=ci_level, effects=tuple(effects),
-        notes=tuple(notes), design=analysis)
+        notes=tuple(notes), design=analysis, scales=scales)
 
 
 def _maryland(design: NonRandomisedDesign) -> int:
