@@ -554,7 +554,7 @@ class Protocol(Model):
         if self.randomisation is None:
             raise ProtocolError(Problem(
                 "BF172", f"trial '{self.trial.id}' is not randomised: it declares a {self.design_label} design",
-                field="design", hint="randomising, enrolment and randomised power do not apply; analyse it with "
+                hint="randomising, enrolment and randomised power do not apply; analyse it with "
                 "`bitframe analyse PROTOCOL --outcomes DATA` and report it with `bitframe report`"))
         return self.randomisation
 
