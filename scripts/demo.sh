@@ -13,9 +13,13 @@ echo "== validate the example protocols"
 $BF validate protocols/*.yaml
 $BF schema --out "$OUT/protocol.schema.json" --force
 
+# a protocol with a non-randomised `design:` has no list to draw: see the section after the loop
+randomised() { ! grep -q '^design:' "$1"; }
+
 for protocol in protocols/*.yaml; do
   name=$(basename "$protocol" .yaml)
   [ "$name" = programme ] && continue
+  randomised "$protocol" || continue
   dir="$OUT/$name"
   mkdir -p "$dir"
   echo
@@ -37,6 +41,22 @@ for protocol in protocols/*.yaml; do
 done
 
 echo
+echo "== community connectors: a staggered roll-out without randomisation (issue 19)"
+# simulated monthly routine data of 8 neighbourhoods and a pre/post SWEMWBS survey (seeded)
+dir="$OUT/community-connectors"
+mkdir -p "$dir"
+.venv/bin/python scripts/community_connectors_data.py "$dir" --seed 19
+$BF power protocols/community-connectors.yaml --json "$dir/power.json"
+$BF analyse protocols/community-connectors.yaml --outcomes "$dir/community-connectors-panel.csv" \
+    --json "$dir/results.json" --csv "$dir/results.csv"
+$BF report protocols/community-connectors.yaml --results "$dir/results.json" --out "$dir/report.html" --pdf \
+    --docx "$dir/report.docx"
+$BF analyse protocols/community-connectors-survey.yaml --outcomes "$dir/community-connectors-survey.csv" \
+    --json "$dir/survey-results.json" --csv "$dir/survey-results.csv"
+$BF report protocols/community-connectors-survey.yaml --results "$dir/survey-results.json" \
+    --out "$dir/survey-report.html" --pdf --docx "$dir/survey-report.docx"
+
+echo
 echo "== programme report across the sites"
 # The example programme (protocols/programme.yaml) with each protocol site's analysis results added.
 sed -e 's|^    - protocol: \(.*\)\.yaml$|    - protocol: ../protocols/\1.yaml\n      results: \1/results.json|' \
@@ -53,6 +73,8 @@ echo "Registration packs (protocol and analysis plan as HTML, PDF and Word; WHO 
 echo "AEA RCT Registry and OSF Preregistration drafts; CDISC USDM; to-do list; the registered protocol):"
 for d in "$OUT"/*/registration; do echo "  $d/"; done
 echo "Reports:"
-for f in "$OUT"/*/report.html; do echo "  $f (and ${f%.html}.pdf, ${f%.html}.docx)"; done
+for f in "$OUT"/*/report.html "$OUT"/community-connectors/survey-report.html; do
+  echo "  $f (and ${f%.html}.pdf, ${f%.html}.docx)"
+done
 echo "  $OUT/programme-report.html (and $OUT/programme-report.pdf; the synthesis in $OUT/programme-results.json and .csv)"
 echo "All outputs are in $OUT/"

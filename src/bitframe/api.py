@@ -126,7 +126,7 @@ def randomise(protocol: ProtocolLike, participants: TableLike, *, seed: int | No
     from bitframe.randomise.from_protocol import allowed_values, design_from_protocol, randomise_protocol
 
     proto, source = _protocol(protocol)
-    chosen = proto.randomisation.seed if seed is None else seed
+    chosen = proto.randomised.seed if seed is None else seed
     if isinstance(participants, (str, os.PathLike)):
         return randomise_file(str(participants), design_from_protocol(proto), id_column=proto.unit.id_column,
                               seed=chosen, protocol=source, allowed_values=allowed_values(proto),
@@ -147,12 +147,34 @@ def verify(protocol: ProtocolLike, participants: TableLike, list_path: PathLike)
 def analyse(
     protocol: ProtocolLike,
     allocation: Allocation | TableLike,
-    outcomes: TableLike,
+    outcomes: TableLike | None = None,
     *,
     participants: TableLike | None = None,
 ) -> AnalysisResult:
     """The pre-registered analysis of the protocol. With every input a path, files are
-    hashed into the results exactly as ``bitframe analyse`` does."""
+    hashed into the results exactly as ``bitframe analyse`` does.
+
+    A protocol with a non-randomised ``design`` has no list: ``bf.analyse(protocol, data)`` with
+    the data (one row per unit and period) in place of the allocation.
+    """
+    proto, _ = _protocol(protocol)
+    if proto.design is not None:
+        if outcomes is not None or participants is not None:
+            raise ValueError(f"The 'outcomes' and 'participants' parameters of analyse do not apply to a "
+                             f"{proto.design_label} design: pass its data as the second argument.")
+        if isinstance(protocol, (str, os.PathLike)) and isinstance(allocation, (str, os.PathLike)):
+            from bitframe.analyse.plan import analyse_files
+
+            return analyse_files(Path(protocol), None, Path(allocation))
+        from bitframe.analyse.nonrandomised.run import analyse_design
+        from bitframe.randomise.allocation import Allocation
+
+        if isinstance(allocation, Allocation):
+            raise ValueError(f"A {proto.design_label} design has no allocation: pass its data as the second argument.")
+        units = [c for c in (proto.design.unit_column,) if c]
+        return analyse_design(proto, _table(allocation, text_columns=units, name="data"))
+    if outcomes is None:
+        raise ValueError("The 'outcomes' parameter of analyse is required for a randomised trial.")
     if (isinstance(protocol, (str, os.PathLike)) and isinstance(allocation, (str, os.PathLike))
             and isinstance(outcomes, (str, os.PathLike))
             and (participants is None or isinstance(participants, (str, os.PathLike)))):
@@ -162,7 +184,6 @@ def analyse(
                              None if participants is None else Path(participants))
     from bitframe.analyse.plan import analyse_frames
 
-    proto, _ = _protocol(protocol)
     id_col = proto.unit.id_column
     baseline = None if participants is None else _table(participants, text_columns=[id_col], name="participants")
     manifest = None

@@ -23,7 +23,8 @@ from usdm_model.wrapper import Wrapper
 from bitframe.register.usdm import CODES, CT_VERSION, EXTENSION_URL, usdm_record
 
 ROOT = Path(__file__).resolve().parents[2]
-EXAMPLES = sorted(p for p in (ROOT / "protocols").glob("*.yaml") if p.stem != "programme")
+# the randomised examples: a non-randomised `design:` (community-connectors*) is not registered here
+EXAMPLES = sorted(p for p in (ROOT / "protocols").glob("*.yaml") if p.stem != "programme" and "\ndesign:" not in p.read_text())
 
 
 def test_every_code_is_in_the_controlled_terminology_usdm_ships():

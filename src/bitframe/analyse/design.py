@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 def row_level_arms(protocol: Protocol, frame: pd.DataFrame) -> pd.DataFrame:
     """Stepped wedge: an observation's condition is the intervention from its cluster's crossover on."""
-    if not SCHEMES[protocol.randomisation.scheme].stepped or "crossover_period" not in frame.columns:
+    if not SCHEMES[protocol.randomised.scheme].stepped or "crossover_period" not in frame.columns:
         return frame
     from bitframe.errors import DataError, Problem
 

@@ -365,7 +365,7 @@ def merge_outcomes(
                 merged[col] = _aligned(baseline[col].array, baseline_row)
     if cluster_col and cluster_col in merged.columns:
         merged["cluster"] = merged[cluster_col].astype("string")
-        if protocol.is_cluster and not SCHEMES[protocol.randomisation.scheme].stepped:
+        if protocol.is_cluster and not SCHEMES[protocol.randomised.scheme].stepped:
             problems += _cluster_integrity(merged, cluster_col, list_label)
     if problems:
         raise DataError(problems)

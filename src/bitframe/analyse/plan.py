@@ -69,6 +69,7 @@ if TYPE_CHECKING:
 
     import pandas as pd
 
+    from bitframe.protocol.loader import LoadedProtocol
     from bitframe.protocol.schema import Protocol
 
 # GLMs have no CR2; CR1 (CR0 * G/(G-1)) is the cluster factor Stata and sandwich use for ML estimators.
@@ -76,14 +77,16 @@ _SE_FALLBACK = {"CR2": "CR1", "HC2": "HC1", "HC3": "HC1", "classical": "HC1"}
 
 
 def analyse_files(
-    protocol_path: Path, list_path: Path, outcomes_path: Path, participants: Path | None = None,
+    protocol_path: Path, list_path: Path | None, outcomes_path: Path, participants: Path | None = None,
     *, power: Path | None = None, registered: Path | None = None,
 ) -> AnalysisResult:
     """Read the files, hash them and run the analysis (the library call behind the CLI verb).
 
     ``power`` is a ``bitframe power --json`` file whose verdicts the results carry. ``registered``
     is the registration pack to compare the protocol with (default: the protocol's
-    ``governance.registered_pack``); see :func:`with_registration`.
+    ``governance.registered_pack``); see :func:`with_registration`. A protocol with a
+    non-randomised ``design`` has no list: its data (``outcomes_path``, one row per unit and
+    period) go to :func:`bitframe.analyse.nonrandomised.run.analyse_design`.
     """
     from bitframe.analyse.registration import registered_pack_of
     from bitframe.data import read_table
@@ -94,6 +97,11 @@ def analyse_files(
 
     loaded = load_protocol_with_source(protocol_path)
     protocol = loaded.protocol
+    if protocol.design is not None:
+        return _analyse_design_file(loaded, list_path, outcomes_path, participants, power, registered)
+    if list_path is None:
+        raise DataError(Problem("BF239", "a randomised trial's analysis needs its randomisation list",
+                                file=str(protocol_path), hint="add `--list LIST.csv`"))
     power_rows = (_read_json(power, TypeAdapter(tuple[PowerSummary, ...]), what="the power file", root="results")
                   if power is not None else ())
     id_col = protocol.unit.id_column
@@ -115,7 +123,7 @@ def analyse_files(
         outcomes_sha256=sha256_file(outcomes_path),
         participants_sha256=sha256_file(participants) if participants else None,
         seed=manifest.seed if manifest else None,
-        scheme=protocol.randomisation.scheme,
+        scheme=protocol.randomised.scheme,
         list_file=str(list_path),
         outcomes_file=str(outcomes_path),
     )
@@ -148,6 +156,32 @@ def with_registration(result: AnalysisResult, protocol: Protocol, pack: Path) ->
                      "unchanged).")
     return result.with_(registration=check, deviations=(*result.deviations, *deviations),
                         notes=(*result.notes, *notes))
+
+
+def _analyse_design_file(loaded: LoadedProtocol, list_path: Path | None, data_path: Path,
+                         participants: Path | None, power: Path | None, registered: Path | None) -> AnalysisResult:
+    from bitframe.analyse.nonrandomised.run import analyse_design
+    from bitframe.data import read_table
+    from bitframe.io import sha256_file
+    from bitframe.protocol.canonical import content_sha256, part_hashes
+
+    protocol = loaded.protocol
+    for given, flag in ((list_path, "--list"), (participants, "--participants"), (power, "--power"),
+                        (registered, "--registered")):
+        if given is not None:
+            raise DataError(Problem("BF239", f"a {protocol.design_label} design takes no {flag}", file=str(given),
+                                    hint="give the data (one row per unit and period) as --outcomes"))
+    design = protocol.design
+    assert design is not None  # the caller routes only designs here
+    text = [c for c in (design.unit_column,) if c]
+    if design.synthetic_control is not None:
+        text.append(design.synthetic_control.treated_unit)
+    data = read_table(data_path, text_columns=text)
+    inputs = AnalysisInputs(
+        protocol_sha256=loaded.sha256, protocol_content_sha256=content_sha256(protocol),
+        protocol_parts_sha256=part_hashes(protocol), outcomes_sha256=sha256_file(data_path),
+        outcomes_file=str(data_path))
+    return analyse_design(protocol, data, source=str(data_path), inputs=inputs)
 
 
 def _read_json(path: Path, model: type[BaseModel] | TypeAdapter, *, what: str, root: str = "") -> Any:
@@ -243,7 +277,7 @@ def analyse_frames(
     icc_rows: list[ClusterCorrelation] = []
     use_covariates = an.adjustment != "none" and bool(an.covariates)
     strata_col = None
-    if SCHEMES[protocol.randomisation.scheme].stepped:
+    if SCHEMES[protocol.randomised.scheme].stepped:
         strata_col = "period"
     elif protocol.use_strata_fixed_effects and "stratum" in frame.columns:
         strata_col = "stratum"
@@ -532,7 +566,7 @@ def _bookkeeping(protocol, frame, data: AnalysisData, control: str) -> dict[str,
                                         missing=dict(zip(lost.arms, lost.n_missing)), statistic=_finite(lost.statistic),
                                         df=_finite(lost.df), p_value=lost.p_value, test=lost.test))
     srm = None
-    if protocol.randomisation.scheme not in CLUSTER_SCHEMES:
+    if protocol.randomised.scheme not in CLUSTER_SCHEMES:
         # Individuals are the randomised units only in individual designs; cluster designs
         # fix the ratio on clusters, so a unit-level ratio test would be misleading.
         ratio = checks.sample_ratio_mismatch(arms, {a.id: a.ratio for a in protocol.arms})

@@ -67,7 +67,7 @@ def run_inference(
         margin = an.non_inferiority.margin
     ri = an.randomisation_inference
     plan = choose_inference(
-        scheme=protocol.randomisation.scheme,
+        scheme=protocol.randomised.scheme,
         n_units=len(frame),
         n_clusters=n_clusters,
         inference=an.inference,

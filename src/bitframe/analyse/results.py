@@ -476,6 +476,66 @@ class AllocationManifest(Record):
     list_file: str | None = None
 
 
+# --------------------------------------------------------------------------- non-randomised designs
+
+
+class DesignTerm(Record):
+    """One estimate of a non-randomised design beyond the headline effect.
+
+    ``kind`` says which: ``group_time`` (ATT(g, t) of the units first treated in ``group`` at
+    period ``time``), ``event_time`` (the event-study effect ``event_time`` periods from the start;
+    negative: before it), ``group`` (a cohort's average), ``level_change`` / ``slope_change`` (a
+    time series), ``coefficient`` (any other model term).
+    """
+
+    outcome: str
+    kind: str
+    term: str
+    estimate: EstimateNumber
+    std_error: EstimateNumber
+    p_value: EstimateNumber
+    ci_lower: EstimateNumber
+    ci_upper: EstimateNumber
+    group: int | None = None
+    time: int | None = None
+    event_time: int | None = None
+    scale: str = "difference"
+
+
+class DesignCheck(Record):
+    """A check of a design's assumption: a pre-trend test, residual autocorrelation, pre-period fit."""
+
+    outcome: str
+    check: str
+    statistic: Number
+    df: float | None = None
+    p_value: OptionalNumber = None
+    interpretation: str
+
+
+class DesignAnalysis(Record):
+    """What a non-randomised design estimated beside its headline effects, and what it can show."""
+
+    type: str
+    label: str
+    nesta_level: int
+    maryland_level: int
+    can_show: str
+    cannot_show: str
+    method: str
+    terms: tuple[DesignTerm, ...] = ()
+    checks: tuple[DesignCheck, ...] = ()
+    units: int | None = None
+    treated_units: int | None = None
+    periods: int | None = None
+
+    def terms_frame(self) -> pd.DataFrame:
+        """The design's terms (group-time effects, event study, level and slope changes) as a table."""
+        import pandas as pd
+
+        return pd.DataFrame([dict(t) for t in self.terms])
+
+
 def _utc_now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -506,6 +566,7 @@ class AnalysisResult(Record, FrameDisplay):
     manifest: AllocationManifest | None = None
     registration: RegistrationCheck | None = None
     scales: tuple[ScaleSummary, ...] = ()
+    design: DesignAnalysis | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """The tidy table of pre-registered effects (one row per outcome x arm)."""

@@ -11,8 +11,10 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def analyse(
         protocol_path: Path = typer.Argument(..., metavar="PROTOCOL", help="The trial protocol."),
-        list_path: Path = typer.Option(..., "--list", help="The randomisation list."),
-        outcomes: Path = typer.Option(..., "--outcomes", help="Outcomes: CSV, .xlsx or Parquet, one row per unit."),
+        list_path: Path | None = typer.Option(
+            None, "--list", help="The randomisation list (randomised trials; a non-randomised design has none)."),
+        outcomes: Path = typer.Option(
+            ..., "--outcomes", help="Outcomes: CSV, .xlsx or Parquet, one row per unit (per period for a design)."),
         participants: Path | None = typer.Option(
             None, "--participants", help="Baseline covariates, if they are not in the outcomes file."
         ),
@@ -42,6 +44,14 @@ def register(app: typer.Typer) -> None:
                             "p_adjusted", "ci_lower", "ci_upper", "n", "n_clusters"],
                     {"estimate": ".4g", "std_error": ".3g", "df": ".1f", "p_value": ".3g", "p_adjusted": ".3g",
                      "ci_lower": ".4g", "ci_upper": ".4g"})
+        if result.design is not None:
+            d = result.design
+            typer.echo(f"design: {d.label}, not randomised (Nesta Standards of Evidence level {d.nesta_level}, "
+                       f"Maryland Scientific Methods Scale level {d.maryland_level}); {d.method}")
+            for check in d.checks:
+                p = f", p = {check.p_value:.3g}" if check.p_value is not None else ""
+                typer.echo(f"check: {check.outcome} {check.check.replace('_', ' ')} {check.statistic:.4g}{p}: "
+                           f"{check.interpretation}")
         for line in result.deviations:
             typer.echo(f"deviation: {line}")
         for line in result.notes:

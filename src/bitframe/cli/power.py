@@ -123,20 +123,25 @@ def _for_protocol(path: Path, as_json: Path | None, plot: Path | None) -> None:
         raise BitframeError(Problem("BF002", f"{str(path)!r} is neither a protocol file nor a quick calculation",
                                     hint="quick calculations: " + ", ".join(QUICK)))
     protocol = load_protocol(path)
-    if protocol.power is None:
-        raise BitframeError(Problem("BF129", "the protocol has no `power:` section", file=str(path),
-                                    hint="add `power: {target: 0.8, planned_n: ...}`"))
+    design_power = protocol.design.power if protocol.design is not None else None
+    if protocol.power is None and design_power is None:
+        hint = ("add `power: {treated_units: ..., comparison_units: ..., pre_periods: ..., post_periods: ...}` under "
+                "`design:` (difference-in-differences); other non-randomised designs have no analytic power here"
+                if protocol.design is not None else "add `power: {target: 0.8, planned_n: ...}`")
+        raise BitframeError(Problem("BF129", "the protocol has no `power:` section", file=str(path), hint=hint))
     try:
         rows = power_for_protocol(protocol)
     except ValueError as exc:
         raise BitframeError(Problem("BF129", str(exc), file=str(path))) from None
-    typer.echo(f"Power for '{protocol.trial.id}' (target {protocol.power.target:.0%}, alpha {protocol.analysis.alpha:g}, "
+    target = protocol.power.target if protocol.power is not None else design_power.target if design_power else 0.8
+    typer.echo(f"Power for '{protocol.trial.id}' (target {target:.0%}, alpha {protocol.analysis.alpha:g}, "
                f"{protocol.analysis.sides}-sided)")
     # what the calculation did (the stepped wedge's ignores the protocol's choice)
-    strict = rows[0].planned_result.strict if rows else protocol.power.two_sided == "strict"
+    strict = rows[0].planned_result.strict if rows else protocol.power is None or protocol.power.two_sided == "strict"
     typer.echo(f"  convention: {convention_text(protocol.analysis.sides, strict)}")
     for row in rows:
-        req = f"{row.n_required:,.0f}" if row.n_required is not None else "not reachable"
+        req = (f"{row.n_required:,.0f}" if row.n_required is not None else
+               "not solved for (units fixed)" if row.design == "difference_in_differences" else "not reachable")
         typer.echo(f"  {row.outcome} ({row.outcome_type}, {row.design}, {row.method}): power {row.power:.1%} at "
                    f"{row.n_planned:,.0f} {row.size_unit}; needed {req}; MDE {row.mde:.4g} "
                    f"({row.effect_scale}; assumed {row.assumed_effect:g})")

@@ -6,12 +6,16 @@ import json
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from bitframe.cli._common import echo_err
 from bitframe.errors import BitframeError
 from bitframe.protocol.vocabulary import OUTCOME_TYPES, PROGRAMME_AREAS, SCHEMES
+
+if TYPE_CHECKING:
+    from bitframe.protocol.schema import Protocol
 
 
 def _one_of(names: Iterable[str]) -> str:
@@ -61,7 +65,7 @@ def register(app: typer.Typer) -> None:
                     echo_err("")
                 arms = ", ".join(f"{a.id} ({a.ratio})" for a in protocol.arms)
                 typer.echo(
-                    f"ok  {path}: trial '{protocol.trial.id}', {protocol.randomisation.scheme} randomisation, "
+                    f"ok  {path}: trial '{protocol.trial.id}', {_design_words(protocol)}, "
                     f"arms {arms}, {len(protocol.outcomes)} outcome(s)"
                 )
         if as_json:
@@ -159,3 +163,9 @@ def _read_piped(prompt: str) -> str | None:
     answer = line.rstrip("\r\n")
     typer.echo(f"{prompt}{answer}", err=True)
     return answer
+
+
+def _design_words(protocol: Protocol) -> str:
+    if protocol.randomisation is not None:
+        return f"{protocol.randomisation.scheme} randomisation"
+    return f"{protocol.design_label} design (not randomised)"

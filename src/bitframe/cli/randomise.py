@@ -57,7 +57,7 @@ def register(app: typer.Typer) -> None:
             str(participants),
             design_from_protocol(protocol),
             id_column=protocol.unit.id_column,
-            seed=protocol.randomisation.seed if seed is None else seed,
+            seed=protocol.randomised.seed if seed is None else seed,
             protocol=loaded.text.encode("utf-8"),
             allowed_values=allowed_values(protocol),
             id_type=protocol.unit.id_type,
@@ -66,7 +66,7 @@ def register(app: typer.Typer) -> None:
                                    inputs=(participants, protocol_path))
         manifest = allocation.manifest
         counts = manifest["counts"]
-        typer.echo(f"randomised {manifest['n']:,} units of '{protocol.trial.id}' by {protocol.randomisation.scheme} "
+        typer.echo(f"randomised {manifest['n']:,} units of '{protocol.trial.id}' by {protocol.randomised.scheme} "
                    f"(seed {manifest['seed']}, {manifest.get('seed_source', 'given')})")
         typer.echo("  per arm: " + ", ".join(f"{arm} {n:,}" for arm, n in counts["arm"].items()))
         if "clusters_by_arm" in counts:

@@ -145,7 +145,7 @@ def register(app: typer.Typer) -> None:
         with service_errors():
             service = Service.open(url, loaded, list_size=list_size, low_list=low_list, site_column=site_column)
         try:
-            if loaded.protocol.randomisation.seed is not None and service.meta.get("seed_source") == "protocol":
+            if loaded.protocol.randomised.seed is not None and service.meta.get("seed_source") == "protocol":
                 typer.echo(
                     "warning: the protocol holds the randomisation seed, so anyone with the protocol can regenerate "
                     "the allocations; for concealment leave the seed out (a 128-bit seed is then drawn and kept in "

@@ -10,7 +10,8 @@ Calculators: :func:`two_means`, :func:`two_proportions`, :func:`two_rates`,
 :func:`multi_arm` (k arms vs a shared control; none/Bonferroni/Holm/Dunnett),
 :func:`cluster` (design effect with unequal cluster sizes),
 :func:`stepped_wedge` (Hussey & Hughes 2007), :func:`one_way_anova`,
-:func:`chi_square`. Helpers: :func:`verdict`, :func:`power_curve`,
+:func:`chi_square`, :func:`difference_in_differences` (a panel of units, Frison & Pocock 1992).
+Helpers: :func:`verdict`, :func:`power_curve`,
 :func:`design_effect`, :func:`dunnett_critical_value`.
 Results agree with R (``pwr``, ``stats::power.t.test``/``power.prop.test``,
 ``Hmisc::bpower``, ``mvtnorm``) and published values; see ``tests/power``.
@@ -28,6 +29,7 @@ from bitframe.power._core import dunnett_critical_value
 from bitframe.power.calculators import CALCULATORS, evaluate
 from bitframe.power.cluster import cluster, design_effect
 from bitframe.power.curves import PowerCurve, power_curve
+from bitframe.power.difference_in_differences import did_variance_factor, difference_in_differences
 from bitframe.power.effect_size import chi_square, cohens_f, one_way_anova
 from bitframe.power.result import RESULT_COLUMNS, PowerResult, results_frame
 from bitframe.power.stepped_wedge import (
@@ -49,6 +51,8 @@ __all__ = [
     "cluster",
     "cohens_f",
     "design_effect",
+    "did_variance_factor",
+    "difference_in_differences",
     "dunnett_critical_value",
     "evaluate",
     "hussey_hughes_variance",

@@ -2,7 +2,7 @@
 can name one by string and call it with plain keyword arguments.
 
 >>> sorted(CALCULATORS)[:3]
-['chi_square', 'cluster', 'multi_arm']
+['chi_square', 'cluster', 'difference_in_differences']
 >>> evaluate("two_means", "n", {"sd": 1, "mde": 0.5, "power": 0.8}).n_total
 128
 """
@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from bitframe.power.cluster import cluster
+from bitframe.power.difference_in_differences import difference_in_differences
 from bitframe.power.effect_size import chi_square, one_way_anova
 from bitframe.power.result import PowerResult
 from bitframe.power.stepped_wedge import stepped_wedge
@@ -28,11 +29,13 @@ CALCULATORS.add("cluster", cluster)
 CALCULATORS.add("stepped_wedge", stepped_wedge)
 CALCULATORS.add("one_way_anova", one_way_anova)
 CALCULATORS.add("chi_square", chi_square)
+CALCULATORS.add("difference_in_differences", difference_in_differences)
 
 #: The size a power curve varies by default, per calculator.
 DEFAULT_SIZE = {
     "two_means": "n", "two_proportions": "n", "two_rates": "n", "multi_arm": "n", "one_way_anova": "n",
     "chi_square": "n", "cluster": "clusters", "stepped_wedge": "clusters_per_step",
+    "difference_in_differences": "n",
 }
 
 

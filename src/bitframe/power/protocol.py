@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from bitframe.power.result import PowerResult
-    from bitframe.protocol.schema import Outcome, Power, Protocol
+    from bitframe.protocol.schema import DesignPower, Outcome, Power, Protocol
 
 _T = TypeVar("_T")
 
@@ -94,7 +94,17 @@ def _outcome_params(outcome: Outcome, protocol: Protocol, pw: Power) -> tuple[st
 
 
 def power_for_protocol(protocol: Protocol) -> list[OutcomePower]:
-    """One :class:`OutcomePower` per primary outcome with power assumptions."""
+    """One :class:`OutcomePower` per primary outcome with power assumptions.
+
+    A non-randomised difference-in-differences design is powered from its ``design.power`` panel
+    (:func:`~bitframe.power.difference_in_differences.difference_in_differences`).
+    """
+    if protocol.design is not None:
+        if protocol.design.power is None:
+            raise ValueError(f"the protocol's {protocol.design_label} design has no `power:` section")
+        panel = protocol.design.power
+        return [_did_power(protocol, panel, o) for o in protocol.primary_outcomes
+                if o.assumptions and o.assumptions.mde and o.assumptions.sd]
     if protocol.power is None:
         raise ValueError("the protocol has no `power:` section")
     pw = protocol.power
@@ -120,11 +130,11 @@ def _outcome_power(protocol: Protocol, pw: Power, outcome: Outcome) -> OutcomePo
     common: dict[str, Any] = {"alpha": alpha, "sides": an.sides, "attrition": pw.attrition}
     effect_kw: dict[str, Any] = _effect_kw(kind, effect)
     direction_kw: dict[str, Any] = _direction(kind, effect)
-    scheme = protocol.randomisation.scheme
+    scheme = protocol.randomised.scheme
 
     needed: PowerResult | None
     if SCHEMES[scheme].stepped:
-        steps = _needed(protocol.randomisation.stepped_wedge, "randomisation.stepped_wedge").steps
+        steps = _needed(protocol.randomised.stepped_wedge, "randomisation.stepped_wedge").steps
         n_clusters = _needed(pw.planned_clusters, "power.planned_clusters")
         per_step = n_clusters / steps
         sw: dict[str, Any] = {"steps": steps, "cluster_size": pw.cluster_size, "icc": pw.icc, "mde": effect,
@@ -224,6 +234,30 @@ def _outcome_power(protocol: Protocol, pw: Power, outcome: Outcome) -> OutcomePo
         results=tuple(r.to_dict() for r in (planned, needed, mde) if r is not None),
         planned_result=planned,
     )
+
+
+def _did_power(protocol: Protocol, panel: DesignPower, outcome: Outcome) -> OutcomePower:
+    from bitframe.power.difference_in_differences import difference_in_differences
+
+    assert outcome.assumptions and outcome.assumptions.sd and outcome.assumptions.mde  # filtered by the caller
+    an = protocol.analysis
+    sizes: dict[str, Any] = {"sd": outcome.assumptions.sd, "pre_periods": panel.pre_periods, "post_periods": panel.post_periods,
+             "autocorrelation": panel.autocorrelation, "alpha": an.alpha, "sides": an.sides,
+             "ratio": panel.treated_units / panel.comparison_units}
+    effect = outcome.assumptions.mde
+    planned = difference_in_differences("power", n=panel.comparison_units, mde=effect, **sizes)
+    mde = difference_in_differences("mde", n=panel.comparison_units, power=panel.target, **sizes)
+    units = panel.treated_units + panel.comparison_units
+    adequate = planned.power >= panel.target
+    message = (f"{'adequate' if adequate else 'under-powered'}: {planned.power:.0%} power with {units} units "
+               f"(target {panel.target:.0%}); the smallest effect detectable is {abs(mde.mde):.3g}")
+    return OutcomePower(
+        outcome=outcome.id, outcome_type=outcome.type, design="difference_in_differences", method=planned.method,
+        alpha=an.alpha, target_power=panel.target, power=float(planned.power), n_planned=float(units),
+        n_required=None, mde=float(mde.mde), assumed_effect=float(effect), effect_scale="mean_difference",
+        verdict="adequate" if adequate else "under-powered", shortfall=None, message=message, size_unit="units",
+        notes=(planned.note, "the units are fixed by the roll-out, so no size is solved for"),
+        results=(planned.to_dict(), mde.to_dict()), planned_result=planned)
 
 
 def _effect_kw(kind: str, effect: float) -> dict[str, float]:

@@ -21,7 +21,7 @@ and open science (``governance``); the descriptive text of arms (``name``,
 and outcomes (``description``, ``time_point``). None of these changes a number
 of the analysis. Everything else is analysis-relevant: ``bitframe`` (the language
 version), ``trial.id``, the arms' ids, roles and ratios, ``no_control``,
-``unit``, ``randomisation``, the outcomes' ids, roles, types, columns, estimators
+``unit``, ``randomisation`` (or a non-randomised ``design``), the outcomes' ids, roles, types, columns, estimators
 and assumptions, ``analysis`` and ``power`` (the planned sample and assumptions
 are part of the pre-registration a reader compares results with).
 """

@@ -26,6 +26,9 @@ BF133  an analysis that cannot run as written (covariates never used, an se_type
        adjustment the chosen estimator does not apply)
 BF139  a scale outcome that does not fit its scale (item count, range, reverse-coded items,
        outcome type, a score column that is also an item)
+BF170  a non-randomised design lacks what it needs (unit or timing columns, pre-periods,
+       donors, one intervention arm) or carries options of another design
+BF171  a randomised power section in a non-randomised protocol
 =====  ==================================================================
 
 Plausibility checks (:func:`check_plausibility`) flag assumptions that are valid but unlikely to
@@ -54,6 +57,7 @@ from bitframe.protocol.vocabulary import (
     BLOCK_SCHEMES,
     CLUSTER_SCHEMES,
     CLUSTER_SE_TYPES,
+    DESIGN_TYPES,
     EAST_LEVERS,
     ESTIMATORS,
     INFERENCE,
@@ -65,7 +69,7 @@ from bitframe.protocol.vocabulary import (
 )
 
 if TYPE_CHECKING:
-    from bitframe.protocol.schema import Protocol
+    from bitframe.protocol.schema import Protocol, Randomisation
 
 
 @dataclass(frozen=True)
@@ -86,8 +90,15 @@ def _violations(p: Protocol) -> Iterator[RuleViolation]:
     yield from _runs_as_written(p)
     yield from _scale_rules(p)
 
-    scheme = p.randomisation.scheme
-    rnd = p.randomisation
+    if p.randomisation is None or p.design is not None:
+        yield from _design_rules(p)
+    if p.randomisation is not None:
+        yield from _randomisation_rules(p, p.randomisation)
+    yield from _outcome_analysis_rules(p)
+
+
+def _randomisation_rules(p: Protocol, rnd: Randomisation) -> Iterator[RuleViolation]:
+    scheme = rnd.scheme
 
     # Cluster designs ------------------------------------------------------
     if (scheme in CLUSTER_SCHEMES or p.unit.level == "cluster") and not p.unit.cluster_column:
@@ -234,6 +245,8 @@ def _violations(p: Protocol) -> Iterator[RuleViolation]:
                     _suggest(name, declared) or "add it to `unit.columns`",
                 )
 
+
+def _outcome_analysis_rules(p: Protocol) -> Iterator[RuleViolation]:
     # Outcomes -------------------------------------------------------------
     arm_ids = set(p.arm_ids)
     for i, outcome in enumerate(p.outcomes):
@@ -356,7 +369,11 @@ def _violations(p: Protocol) -> Iterator[RuleViolation]:
 
     # Power ----------------------------------------------------------------
     pw = p.power
-    if pw is not None:
+    if pw is not None and p.design is not None:
+        yield RuleViolation(
+            "BF171", ("power",), "the power section is for randomised designs",
+            "give a non-randomised design's power inputs under `design: power:`")
+    elif pw is not None:
         if p.is_cluster:
             if pw.planned_clusters is None or pw.cluster_size is None:
                 yield RuleViolation(
@@ -508,6 +525,108 @@ def _runs_as_written(p: Protocol) -> Iterator[RuleViolation]:
             )
 
 
+# Analysis options that belong to randomised designs; a non-randomised design sets its own under `design:`.
+_RANDOMISED_ANALYSIS_FIELDS = ("estimand", "compliance_column", "estimator", "se_type", "adjustment", "covariates",
+                               "strata_fixed_effects", "subgroups", "inference", "randomisation_inference",
+                               "wild_bootstrap", "equivalence", "non_inferiority")
+# each design's own options section is named as the design
+_DESIGN_SECTIONS = ("difference_in_differences", "interrupted_time_series", "synthetic_control")
+
+
+def _design_rules(p: Protocol) -> Iterator[RuleViolation]:
+    """BF170: what each non-randomised design needs (columns, timing, pre-periods, donors)."""
+    d = p.design
+    if d is None:
+        yield RuleViolation("BF170", ("randomisation",), "the protocol has neither `randomisation` nor `design`",
+                            "add `randomisation:` for a randomised trial, or `design: {type: ...}` for a "
+                            f"non-randomised one ({', '.join(DESIGN_TYPES)})")
+        return
+    if p.randomisation is not None:
+        yield RuleViolation("BF170", ("design",), "the protocol has both `randomisation` and `design`",
+                            "keep `randomisation:` for a randomised trial, or `design:` for a non-randomised one")
+        return
+    option = DESIGN_TYPES[d.type]
+    if option.needs_unit and not d.unit_column:
+        yield RuleViolation("BF170", ("design",), f"{_a(option.label)} design needs unit_column",
+                            "add `unit_column: <column naming each row's unit>` under `design:`")
+    if d.type == "difference_in_differences" and not d.first_treated_column:
+        yield RuleViolation("BF170", ("design",), "a difference-in-differences design needs first_treated_column",
+                            "add `first_treated_column: <column with each unit's first treated period, 0 if "
+                            "never>` under `design:`")
+    if d.type != "difference_in_differences" and d.first_treated_column:
+        yield RuleViolation("BF170", ("design", "first_treated_column"),
+                            f"first_treated_column applies to difference-in-differences, not {option.label}",
+                            "give `intervention_start:` instead")
+    if d.type != "difference_in_differences" and d.intervention_start is None:
+        yield RuleViolation("BF170", ("design",), f"{_a(option.label)} design needs intervention_start",
+                            "add `intervention_start: <first period of the intervention>` under `design:`")
+    if d.type == "difference_in_differences" and d.intervention_start is not None:
+        yield RuleViolation("BF170", ("design", "intervention_start"),
+                            "a difference-in-differences design reads each unit's start from first_treated_column",
+                            "remove `intervention_start:`")
+    if d.pre_periods is not None and d.pre_periods < option.min_pre_periods:
+        yield RuleViolation("BF170", ("design", "pre_periods"),
+                            f"{_a(option.label)} design needs at least {option.min_pre_periods} pre-periods",
+                            f"set `pre_periods: {option.min_pre_periods}` or more")
+    for section in _DESIGN_SECTIONS:
+        if getattr(d, section) is not None and section != d.type:
+            yield RuleViolation("BF170", ("design", section), f"a `{section}:` section does not apply to "
+                                f"{_a(option.label)} design", "remove it, or change `type:`")
+    if d.power is not None and d.type != "difference_in_differences":
+        yield RuleViolation("BF170", ("design", "power"), "design power is calculated for difference-in-differences "
+                            "designs only", "remove `power:`; other non-randomised designs have no analytic power here")
+    its = d.interrupted_time_series
+    if its is not None:
+        loc = ("design", "interrupted_time_series")
+        if its.errors == "arima" and its.model != "linear":
+            yield RuleViolation("BF170", (*loc, "errors"), "ARIMA errors apply to the linear model only",
+                                "use `errors: newey_west` with `model: poisson`")
+        if its.offset_column and its.model != "poisson":
+            yield RuleViolation("BF170", (*loc, "offset_column"), "an offset applies to the poisson model only",
+                                "set `model: poisson` or remove `offset_column:`")
+        if its.harmonics and its.season_period is None:
+            yield RuleViolation("BF170", (*loc, "harmonics"), "harmonics need season_period",
+                                "add e.g. `season_period: 12` for monthly data")
+        if its.comparison_unit and not d.unit_column:
+            yield RuleViolation("BF170", (*loc, "comparison_unit"), "a comparison series needs unit_column",
+                                "add `unit_column:` under `design:`")
+    sc = d.synthetic_control
+    if d.type == "synthetic_control":
+        if sc is None:
+            yield RuleViolation("BF170", ("design",), "a synthetic control design needs a `synthetic_control:` "
+                                "section naming the treated unit", "add `synthetic_control: {treated_unit: ...}`")
+        else:
+            donors_loc = ("design", "synthetic_control", "donors")
+            if sc.treated_unit in sc.donors:
+                yield RuleViolation("BF170", donors_loc, f"the treated unit '{sc.treated_unit}' is among the donors",
+                                    "remove it from `donors:`")
+            if len(set(sc.donors) - {sc.treated_unit}) == 1:
+                yield RuleViolation("BF170", donors_loc, "a donor pool of one cannot be weighted or give a placebo p-value",
+                                    "list at least two donors, or leave `donors:` empty for every other unit")
+    interventions = [i for i, a in enumerate(p.arms) if a.role != "control"]
+    if len(interventions) != 1:
+        yield RuleViolation("BF170", ("arms",), f"{_a(option.label)} design compares one intervention, but "
+                            f"{len(interventions)} arms are not controls",
+                            "keep one intervention arm (and a control arm for the comparison units)")
+    comparison = d.type in ("difference_in_differences", "synthetic_control") or (
+        its is not None and its.comparison_unit is not None)
+    if comparison and p.no_control:
+        yield RuleViolation("BF170", ("no_control",), f"{_a(option.label)} design compares with untreated units",
+                            "add a control arm for the comparison units and remove `no_control: true`")
+    if not comparison and not p.no_control:
+        yield RuleViolation("BF170", ("no_control",), f"{_a(option.label)} design has no comparison group",
+                            "set `no_control: true` and keep only the intervention arm")
+    for name in _RANDOMISED_ANALYSIS_FIELDS:
+        if name in p.analysis.model_fields_set:
+            yield RuleViolation("BF170", ("analysis", name), f"analysis.{name} applies to randomised designs only",
+                                "remove it; a non-randomised design's analysis options go under `design:`")
+
+
+def _a(label: str) -> str:
+    """The label with its indefinite article ("an interrupted time series")."""
+    return f"{'an' if label[0] in 'aeiou' else 'a'} {label}"
+
+
 def _arm_rules(p: Protocol) -> Iterator[RuleViolation]:
     controls = [i for i, a in enumerate(p.arms) if a.role == "control"]
     if p.no_control:
@@ -518,7 +637,7 @@ def _arm_rules(p: Protocol) -> Iterator[RuleViolation]:
                 "no_control is true, but this arm is a control",
                 "remove `no_control: true` or change the role",
             )
-        if len(p.arms) < 2:
+        if len(p.arms) < 2 and p.design is None:  # a one-group design has one arm (BF170 checks it)
             yield RuleViolation("BF120", ("arms",), "a trial needs at least two arms")
     else:
         if not controls:

@@ -19,8 +19,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
+from bitframe.errors import Problem, ProtocolError
 from bitframe.protocol.vocabulary import (
     CLUSTER_SCHEMES,
+    DESIGN_TYPES,
     EAST_LEVERS,
     GOVERNANCE_ITEMS,
     PROGRAMME_AREAS,
@@ -31,6 +33,8 @@ from bitframe.protocol.vocabulary import (
     BootstrapWeights,
     ColumnType,
     ComB,
+    ComparisonGroup,
+    DesignType,
     EastLever,
     Estimand,
     Estimator,
@@ -43,6 +47,7 @@ from bitframe.protocol.vocabulary import (
     Ons4Measure,
     OutcomeRole,
     OutcomeType,
+    PanelInference,
     ProgrammeArea,
     ProtocolVersion,
     ReferenceDistribution,
@@ -50,6 +55,8 @@ from bitframe.protocol.vocabulary import (
     ScaleName,
     ScaleScore,
     Scheme,
+    SeriesErrors,
+    SeriesModel,
     SeType,
     Sides,
     TrialStatus,
@@ -217,6 +224,104 @@ class Randomisation(Model):
     seed: int | None = Field(
         default=None, ge=0, description="Seed; if absent, one is drawn from the OS (128 bits) and recorded."
     )
+
+
+# --------------------------------------------------------------------------- non-randomised designs
+
+
+class DifferenceInDifferences(Model):
+    """Options of a difference-in-differences design (Callaway & Sant'Anna 2021 group-time effects)."""
+
+    comparison: ComparisonGroup = Field(
+        default="never_treated", description="Units the treated are compared with: never_treated or not_yet_treated.")
+    inference: PanelInference = Field(
+        default="cluster", description="cluster: analytic SEs clustered by unit; bootstrap: multiplier bootstrap.")
+    bootstrap_reps: int = Field(default=999, ge=99, le=100_000, description="Bootstrap draws (inference: bootstrap).")
+    seed: int | None = Field(default=None, ge=0, description="Bootstrap seed; if absent, one is drawn and recorded.")
+    anticipation: int = Field(
+        default=0, ge=0, le=24, description="Periods before the start in which units may already react.")
+
+
+class InterruptedTimeSeries(Model):
+    """Options of an interrupted time series: segmented regression (Lopez Bernal et al. 2017)."""
+
+    model: SeriesModel = Field(default="linear", description="linear (the outcome's units) or poisson (rate ratios).")
+    errors: SeriesErrors = Field(
+        default="newey_west", description="newey_west: HAC standard errors; arima: ARIMA errors (linear model only); model: the "
+        "model's own (quasi-Poisson) errors, autocorrelation reported.")
+    lags: int | None = Field(
+        default=None, ge=0, le=120,
+        description="Newey-West lags; default floor(4 (T/100)^(2/9)) (Newey & West 1994).")
+    arima_order: tuple[int, int, int] = Field(default=(1, 0, 0), description="ARIMA (p, d, q) of the errors.")
+    offset_column: NonEmptyStr | None = Field(
+        default=None, description="Poisson: the population column (its log is the offset), so effects are on rates.")
+    season_period: int | None = Field(
+        default=None, ge=2, le=366, description="Length of the seasonal cycle in periods (12 for monthly data).")
+    harmonics: int = Field(
+        default=0, ge=0, le=6, description="Sine-cosine pairs of the seasonal cycle (needs season_period).")
+    season_column: NonEmptyStr | None = Field(
+        default=None, description="Column with the position in the cycle (e.g. month 1-12); default: the time column.")
+    slope_change: bool = Field(default=True, description="Estimate a change in trend as well as in level.")
+    comparison_unit: NonEmptyStr | None = Field(
+        default=None, description="The unit (value of unit_column) whose series did not receive the intervention.")
+
+
+class SyntheticControlDesign(Model):
+    """Options of a synthetic control design (Abadie, Diamond & Hainmueller 2010)."""
+
+    treated_unit: NonEmptyStr = Field(description="The one treated unit (a value of unit_column).")
+    donors: tuple[NonEmptyStr, ...] = Field(
+        default=(), description="Donor units; empty: every other unit in the data.")
+    predictors: tuple[NonEmptyStr, ...] = Field(
+        default=(), description="Columns averaged over the pre-period to match on, besides the outcome.")
+    placebo: bool = Field(default=True, description="Placebo-in-space inference: each donor treated in turn.")
+
+
+class DesignPower(Model):
+    """Power inputs of a difference-in-differences design over a panel of units (McKenzie 2012)."""
+
+    treated_units: int = Field(ge=1, description="Units that receive the intervention.")
+    comparison_units: int = Field(ge=1, description="Units that do not (or not yet).")
+    pre_periods: int = Field(ge=1, le=1000, description="Periods measured before the start.")
+    post_periods: int = Field(ge=1, le=1000, description="Periods measured after the start.")
+    autocorrelation: float = Field(
+        default=0.0, ge=0, lt=1, description="Correlation of a unit's outcome between periods (equicorrelation).")
+    target: Probability = Field(default=0.8, description="Target power.")
+
+
+class NonRandomisedDesign(Model):
+    """A design that compares without randomising: written in place of the `randomisation` section."""
+
+    type: DesignType = Field(description=f"{', '.join(list(DESIGN_TYPES)[:-1])} or {list(DESIGN_TYPES)[-1]}.")
+    unit_column: NonEmptyStr | None = Field(
+        default=None,
+        description="Column holding the unit (person, neighbourhood, area) of each row of the data.")
+    time_column: NonEmptyStr = Field(description="Column holding the period (a whole number: month 1, 2, ...).")
+    first_treated_column: NonEmptyStr | None = Field(
+        default=None,
+        description="Difference-in-differences: the period each unit starts the intervention (0 or empty: never).")
+    intervention_start: int | None = Field(
+        default=None, description="The first period of the intervention (pre/post, time series, synthetic control).")
+    pre_periods: int | None = Field(
+        default=None, ge=1, le=1000,
+        description="Fewest periods before the start each treated unit needs; default: the design's minimum.")
+    difference_in_differences: DifferenceInDifferences | None = None
+    interrupted_time_series: InterruptedTimeSeries | None = None
+    synthetic_control: SyntheticControlDesign | None = None
+    power: DesignPower | None = Field(
+        default=None, description="Difference-in-differences: the panel the power calculation assumes.")
+
+    @property
+    def required_pre_periods(self) -> int:
+        return self.pre_periods or DESIGN_TYPES[self.type].min_pre_periods
+
+    @property
+    def did(self) -> DifferenceInDifferences:
+        return self.difference_in_differences or DifferenceInDifferences()
+
+    @property
+    def its(self) -> InterruptedTimeSeries:
+        return self.interrupted_time_series or InterruptedTimeSeries()
 
 
 # --------------------------------------------------------------------------- outcomes
@@ -402,7 +507,11 @@ class Protocol(Model):
     arms: tuple[Arm, ...] = Field(min_length=1)
     no_control: bool = Field(default=False, description="Set true for a design with no control arm (e.g. A vs B).")
     unit: Unit = Unit()
-    randomisation: Randomisation
+    randomisation: Randomisation | None = Field(
+        default=None, description="How units are randomised; a non-randomised study writes `design` instead.")
+    design: NonRandomisedDesign | None = Field(
+        default=None, description="A non-randomised design (pre/post, difference-in-differences, synthetic "
+        "control, interrupted time series), in place of `randomisation`.")
     outcomes: tuple[Outcome, ...] = Field(min_length=1)
     analysis: Analysis = Analysis()
     power: Power | None = None
@@ -440,8 +549,23 @@ class Protocol(Model):
         return tuple(o for o in self.outcomes if o.role == "primary")
 
     @property
+    def randomised(self) -> Randomisation:
+        """The randomisation section; a :class:`ProtocolError` (BF172) for a non-randomised design."""
+        if self.randomisation is None:
+            raise ProtocolError(Problem(
+                "BF172", f"trial '{self.trial.id}' is not randomised: it declares a {self.design_label} design",
+                hint="randomising, enrolment and randomised power do not apply; analyse it with "
+                "`bitframe analyse PROTOCOL --outcomes DATA` and report it with `bitframe report`"))
+        return self.randomisation
+
+    @property
+    def design_label(self) -> str:
+        return DESIGN_TYPES[self.design.type].label if self.design else "randomised"
+
+    @property
     def is_cluster(self) -> bool:
-        return self.unit.level == "cluster" or self.randomisation.scheme in CLUSTER_SCHEMES
+        scheme = self.randomisation.scheme if self.randomisation else None
+        return self.unit.level == "cluster" or scheme in CLUSTER_SCHEMES
 
     @property
     def se_type(self) -> str:
@@ -453,4 +577,5 @@ class Protocol(Model):
     def use_strata_fixed_effects(self) -> bool:
         if self.analysis.strata_fixed_effects is not None:
             return self.analysis.strata_fixed_effects
-        return self.randomisation.scheme in STRATIFIED_SCHEMES and bool(self.randomisation.strata)
+        r = self.randomisation
+        return r is not None and r.scheme in STRATIFIED_SCHEMES and bool(r.strata)

@@ -28,7 +28,9 @@ __all__ = [
     "CLUSTER_SCHEMES",
     "CLUSTER_SE_TYPES",
     "COLUMN_TYPES",
+    "COMPARISON_GROUPS",
     "COM_B",
+    "DESIGN_TYPES",
     "EAST_LEVERS",
     "EFFECT_MEASURES",
     "ESTIMANDS",
@@ -47,6 +49,7 @@ __all__ = [
     "ONS4_MEASURES",
     "OUTCOME_ROLES",
     "OUTCOME_TYPES",
+    "PANEL_INFERENCE",
     "PROGRAMME_AREAS",
     "PROTOCOL_VERSIONS",
     "REFERENCE_DISTRIBUTIONS",
@@ -55,6 +58,8 @@ __all__ = [
     "SCALES",
     "SCALE_SCORES",
     "SCHEMES",
+    "SERIES_ERRORS",
+    "SERIES_MODELS",
     "SE_TYPES",
     "SIDES",
     "STRATIFIED_SCHEMES",
@@ -68,6 +73,9 @@ __all__ = [
     "BootstrapWeights",
     "ColumnType",
     "ComB",
+    "ComparisonGroup",
+    "DesignOption",
+    "DesignType",
     "EastLever",
     "EffectMeasure",
     "EffectMeasureOption",
@@ -88,6 +96,7 @@ __all__ = [
     "Option",
     "OutcomeRole",
     "OutcomeType",
+    "PanelInference",
     "ProgrammeArea",
     "ProtocolVersion",
     "ReferenceDistribution",
@@ -99,6 +108,8 @@ __all__ = [
     "SchemeOption",
     "SeType",
     "SeTypeOption",
+    "SeriesErrors",
+    "SeriesModel",
     "Sides",
     "TrialStatus",
     "TwoSidedConvention",
@@ -677,4 +688,96 @@ ScaleScore = Literal["sum", "mean"]
 SCALE_SCORES = _vocabulary(ScaleScore, {
     "sum": _o("sum", "The score is the sum of the (reverse-coded) items."),
     "mean": _o("mean", "The score is the mean of the (reverse-coded) items."),
+})
+
+# --------------------------------------------------------------------------- non-randomised designs
+
+
+@dataclass(frozen=True, kw_only=True)
+class DesignOption(Option):
+    """A non-randomised design: what it can show, and how strong that evidence is.
+
+    ``nesta_level`` is the Nesta Standards of Evidence level the design can reach (Puttick &
+    Ludlow 2013: level 2 shows a change, level 3 shows causality with a comparison group);
+    ``maryland_level`` is the Maryland Scientific Methods Scale (Sherman et al. 1997; the What
+    Works Centre for Local Economic Growth scoring guide, 2016). ``with_comparison`` is the level
+    an interrupted time series reaches when a comparison series is given.
+    """
+
+    nesta_level: int
+    maryland_level: int
+    can_show: str
+    cannot_show: str
+    needs_unit: bool  # several units (areas) in the data
+    needs_timing: bool  # a treatment timing column
+    min_pre_periods: int  # periods before the intervention the design cannot do without
+
+
+DesignType = Literal["pre_post", "difference_in_differences", "synthetic_control", "interrupted_time_series"]
+DESIGN_TYPES = _vocabulary(DesignType, {
+    "pre_post": DesignOption(
+        label="pre/post in one group", nesta_level=2, maryland_level=2, needs_unit=True, needs_timing=False,
+        min_pre_periods=1,
+        description="The same people measured before and after the intervention (paired).",
+        can_show="whether the outcome changed among those who took part",
+        cannot_show="whether the intervention caused the change: anything else that changed over the same "
+                    "time (seasons, services, national trends, people recovering anyway) would show the same"),
+    "difference_in_differences": DesignOption(
+        label="difference-in-differences", nesta_level=3, maryland_level=3, needs_unit=True, needs_timing=True,
+        min_pre_periods=1,
+        description="Areas that started the intervention compared with areas that had not (yet), before and "
+                    "after; with staggered starts, Callaway & Sant'Anna (2021) group-time effects.",
+        can_show="the effect of the intervention in the areas that received it, if those areas would have "
+                 "followed the same trend as the comparison areas without it (parallel trends)",
+        cannot_show="the effect where trends would have differed anyway, or where areas chose to start "
+                    "because of a change already under way; parallel trends before the start support the "
+                    "assumption but cannot prove it"),
+    "synthetic_control": DesignOption(
+        label="synthetic control", nesta_level=3, maryland_level=3, needs_unit=True, needs_timing=False,
+        min_pre_periods=5,
+        description="One treated area compared with a weighted combination of donor areas that tracked it "
+                    "before the intervention (Abadie, Diamond & Hainmueller 2010).",
+        can_show="how the treated area departed from a combination of donor areas that matched it closely "
+                 "before the intervention",
+        cannot_show="the effect if something else happened only in the treated area at the same time, or if "
+                    "the donors were themselves affected; with one treated area the p-value is a rank among "
+                    "placebo areas, never finer than 1 / (donors + 1)"),
+    "interrupted_time_series": DesignOption(
+        label="interrupted time series", nesta_level=2, maryland_level=2, needs_unit=False, needs_timing=False,
+        min_pre_periods=3,
+        description="A series of repeated measurements before and after the intervention: segmented regression "
+                    "of the level and trend change (Lopez Bernal, Cummins & Gasparrini 2017).",
+        can_show="whether the level or trend of the outcome changed when the intervention started, beyond the "
+                 "trend before it",
+        cannot_show="the effect if anything else changed at the same time; a comparison series that did not "
+                    "receive the intervention guards against that (Nesta level 3, Maryland level 3)"),
+})
+
+ComparisonGroup = Literal["never_treated", "not_yet_treated"]
+COMPARISON_GROUPS = _vocabulary(ComparisonGroup, {
+    "never_treated": _o("never treated", "Compare with units that never start the intervention in the data."),
+    "not_yet_treated": _o("not yet treated",
+                          "Compare with units that have not started yet (never-treated units included)."),
+})
+
+PanelInference = Literal["cluster", "bootstrap"]
+PANEL_INFERENCE = _vocabulary(PanelInference, {
+    "cluster": _o("cluster-robust", "Analytic standard errors clustered by unit (the influence function)."),
+    "bootstrap": _o("multiplier bootstrap", "Multiplier bootstrap over units (Callaway & Sant'Anna 2021)."),
+})
+
+SeriesErrors = Literal["newey_west", "arima", "model"]
+SERIES_ERRORS = _vocabulary(SeriesErrors, {
+    "newey_west": _o("Newey-West", "Segmented regression with heteroskedasticity and autocorrelation "
+                                   "consistent (Newey & West 1987) standard errors."),
+    "arima": _o("ARIMA errors", "Segmented regression with ARIMA(p, d, q) errors, by maximum likelihood."),
+    "model": _o("model-based", "The model's own standard errors (quasi-Poisson dispersion for counts); residual "
+                               "autocorrelation is tested and reported, not corrected (Lopez Bernal et al. 2017)."),
+})
+
+SeriesModel = Literal["linear", "poisson"]
+SERIES_MODELS = _vocabulary(SeriesModel, {
+    "linear": _o("linear", "The outcome as measured (means, rates per head); effects in its units."),
+    "poisson": _o("Poisson (quasi-likelihood)", "Counts with an optional population offset; effects as rate "
+                                                "ratios, overdispersion allowed (quasi-Poisson)."),
 })

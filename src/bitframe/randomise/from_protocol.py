@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 def design_from_protocol(protocol: Protocol) -> Design:
     """Translate ``protocol.randomisation`` (and its arms and unit) into engine parameters."""
-    rnd = protocol.randomisation
+    rnd = protocol.randomised
     scheme = rnd.scheme
     control = protocol.control.id if protocol.control else protocol.arms[0].id
     kwargs: dict[str, Any] = {"scheme": scheme, "arms": protocol.arm_ids, "ratio": protocol.ratios, "control": control}
@@ -59,7 +59,7 @@ def randomise_protocol(
         participants,
         design_from_protocol(protocol),
         id_column=protocol.unit.id_column,
-        seed=protocol.randomisation.seed if seed is None else seed,
+        seed=protocol.randomised.seed if seed is None else seed,
         protocol=protocol_source,
         participants_file=participants_file,
         participants_sha256=participants_sha256,

@@ -88,7 +88,7 @@ def _arm(arm: Any) -> dict[str, Any]:
 
 
 def _randomisation(protocol: Protocol) -> list[str]:
-    r = protocol.randomisation
+    r = protocol.randomised
     option = SCHEMES[r.scheme]
     text = [f"Scheme: {option.label.lower()} randomisation of {UNIT_LEVELS[protocol.unit.level].label}. "
             f"{option.description}"]

@@ -92,8 +92,8 @@ def _outcome_details(protocol: Protocol, role: str) -> list[str] | None:
 
 
 def _randomisation(protocol: Protocol) -> str:
-    scheme = SCHEMES[protocol.randomisation.scheme]
-    strata = f", stratified by {', '.join(protocol.randomisation.strata)}" if protocol.randomisation.strata else ""
+    scheme = SCHEMES[protocol.randomised.scheme]
+    strata = f", stratified by {', '.join(protocol.randomised.strata)}" if protocol.randomised.strata else ""
     return (f"By computer (bitframe): {scheme.label.lower()} randomisation{strata}, from a recorded seed kept with "
             "any restriction details in a sealed manifest.")
 

@@ -123,7 +123,7 @@ def _covariates(protocol: Protocol) -> PlanSection:
     if an.covariates:
         text.append(f"Baseline covariates: {_join(list(an.covariates))}.")
     if protocol.use_strata_fixed_effects:
-        text.append(f"Randomisation strata ({_join(list(protocol.randomisation.strata))}) enter as fixed effects.")
+        text.append(f"Randomisation strata ({_join(list(protocol.randomised.strata))}) enter as fixed effects.")
     return PlanSection("sap-covariates", "Covariates", tuple(text))
 
 

@@ -80,7 +80,7 @@ def _outcome_texts(protocol: Protocol, roles: tuple[str, ...]) -> list[str]:
 
 def study_design(protocol: Protocol) -> str:
     """The design in a phrase: arms, unit of randomisation and scheme (no sealed detail)."""
-    scheme = SCHEMES[protocol.randomisation.scheme]
+    scheme = SCHEMES[protocol.randomised.scheme]
     unit = "cluster-randomised" if protocol.is_cluster else "individually randomised"
     shape = "stepped-wedge" if scheme.stepped else f"{len(protocol.arms)}-arm parallel-group"
     ratio = ":".join(str(r) for r in protocol.ratios)

@@ -91,7 +91,7 @@ def usdm_record(protocol: Protocol, content_sha256: str) -> dict[str, Any]:
     from bitframe import __version__
 
     new_id = _Ids()
-    t, r, an = protocol.trial, protocol.randomisation, protocol.analysis
+    t, r, an = protocol.trial, protocol.randomised, protocol.analysis
 
     def code(name: str) -> Code:
         value, decode = CODES[name]

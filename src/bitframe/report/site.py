@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from bitframe.analyse.results import (
     AllocationManifest,
     AnalysisResult,
+    DesignAnalysis,
     EffectEstimate,
     OutcomeSummary,
     PowerSummary,
@@ -49,6 +50,8 @@ from bitframe.protocol.vocabulary import (
     ADJUSTMENTS,
     ARM_ROLES,
     COM_B,
+    COMPARISON_GROUPS,
+    DESIGN_TYPES,
     EAST_LEVERS,
     ESTIMANDS,
     ESTIMATORS,
@@ -57,9 +60,12 @@ from bitframe.protocol.vocabulary import (
     MULTIPLICITY,
     ONS4_MEASURES,
     OUTCOME_ROLES,
+    PANEL_INFERENCE,
     PROGRAMME_AREAS,
     SCALES,
     SCHEMES,
+    SERIES_ERRORS,
+    SERIES_MODELS,
     TIDIER_ITEMS,
     TRIAL_STATUSES,
     UNIT_LEVELS,
@@ -90,9 +96,10 @@ from bitframe.report.render import (
 )
 
 if TYPE_CHECKING:
-    from bitframe.protocol.schema import Protocol, Registration
+    from bitframe.protocol.schema import NonRandomisedDesign, Protocol, Registration
 
 __all__ = [
+    "NONRANDOMISED_SECTIONS",
     "SITE_SECTIONS",
     "ProtocolCheck",
     "check_protocol",
@@ -114,6 +121,17 @@ SITE_SECTIONS: tuple[tuple[str, str], ...] = (
     ("deviations", "Deviations from the pre-registered plan"),
     ("reproducibility", "Reproducibility"),
     ("checklist", "CONSORT 2025 checklist"),
+)
+
+# A non-randomised design has no allocation: no participant flow, balance, subgroups or attrition
+# by arm; its design section carries the strength of evidence and the assumption checks.
+NONRANDOMISED_SECTIONS: tuple[tuple[str, str], ...] = (
+    ("summary", "Summary"),
+    ("framework", "Behavioural Insight Framework"),
+    ("design", "Design, strength of evidence and assumptions"),
+    ("outcomes", "Outcomes"),
+    ("deviations", "Deviations from the pre-registered plan"),
+    ("reproducibility", "Reproducibility"),
 )
 
 SMD_FLAG = 0.1  # |SMD| above which a covariate is flagged (Austin 2009, Stat Med 28:3083)
@@ -203,10 +221,17 @@ def _effect_texts(names: _Names, rows: Sequence[EffectEstimate], ci_level: float
             cm = summary.mean if summary is not None else None
         out.append(describe_effect(
             r, outcome_type=names.outcome_type(r.outcome), outcome_label=names.outcome_label(r.outcome),
-            arm_name=names.arm(r.arm), control_name=names.arm(names.control_id),
+            arm_name=names.arm(r.arm), control_name=_comparison_name(names),
             ci_level=r.ci_level, control_mean=cm, **registered_test(names.protocol, r.outcome),
         ))
     return out
+
+
+def _comparison_name(names: _Names) -> str:
+    # a one-group design (pre/post, a single time series) compares the same units before and after
+    if names.protocol.design is not None and names.protocol.control is None:
+        return "before the intervention"
+    return names.arm(names.control_id)
 
 
 def adjustment_name(protocol: Protocol) -> str | None:
@@ -265,7 +290,8 @@ def _summary(names: _Names, effects: list[EffectEstimate], texts: list[EffectTex
     primary = [(r, t) for r, t in zip(effects, texts) if names.outcome_role(r.outcome, r) == "primary"]
     others = [(r, t) for r, t in zip(effects, texts) if names.outcome_role(r.outcome, r) != "primary"]
     items = [{"outcome": t.outcome, "arm": t.arm, "headline": t.headline, "evidence": t.evidence_sentence,
-              "evidence_class": t.evidence_class, "ci": t.ci_sentence} for _, t in primary]
+              "evidence_class": t.evidence_class, "ci": t.ci_sentence} if r.method != "placebo_in_space"
+             else _placebo_summary(names, r, t) for r, t in primary]
     an = names.protocol.analysis
     srm = results.srm
     cautions = []
@@ -288,6 +314,20 @@ def _summary(names: _Names, effects: list[EffectEstimate], texts: list[EffectTex
                           "there is no clear evidence and gives the interval. Strength of evidence follows Bland "
                           "(2015): p < 0.001 very strong, < 0.01 strong, < 0.05 moderate, < 0.1 weak, otherwise "
                           "little or no evidence. See docs/report-language.md.",
+    }
+
+
+def _placebo_summary(names: _Names, row: EffectEstimate, text: EffectText) -> dict:
+    """A synthetic control's headline: one treated unit has an average gap and a placebo rank, no interval."""
+    label = names.outcome_label(row.outcome)
+    return {
+        "outcome": text.outcome, "arm": text.arm, "evidence_class": text.evidence_class,
+        "headline": f"After the start, \u201c{label}\u201d in the {names.arm(row.arm)} area was on average "
+                    f"{fmt_signed(row.estimate, continuous_digits(row.std_error))} away from its synthetic "
+                    "control.",
+        "evidence": f"{text.evidence_sentence} The p-value is the placebo-in-space rank.",
+        "ci": "One treated unit has no confidence interval: the p-value is the rank of its post/pre-period RMSPE "
+              "ratio among the same fit for each donor, so it cannot be smaller than 1 / (donors + 1).",
     }
 
 
@@ -398,7 +438,7 @@ def protocol_power(protocol: Protocol) -> tuple[tuple[PowerSummary, ...], str]:
 
 def _design(protocol: Protocol, names: _Names, results: AnalysisResult | None, pid: str) -> dict:
     """The design tables; with no results (a site yet to report) only what the protocol says."""
-    rnd = protocol.randomisation
+    rnd = protocol.randomised
     manifest = results.manifest if results is not None else None
     consort = results.consort if results is not None else None
     power: Sequence[PowerSummary] = results.power if results is not None else ()
@@ -553,7 +593,7 @@ def _consort(protocol: Protocol, names: _Names, results: AnalysisResult, pid: st
                      cell(fmt_count(a.received), num=True), cell(fmt_count(lost), num=True),
                      cell(fmt_count(analysed), num=True), cell(fmt_count(ca), num=True), cell(fmt_count(cn), num=True)])
     unit = consort.unit or "participants"
-    stepped = SCHEMES[protocol.randomisation.scheme].stepped
+    stepped = SCHEMES[protocol.randomised.scheme].stepped
     clusters_randomised = None
     if stepped:
         vals = [a.clusters_allocated for a in figure_arms if a.clusters_allocated is not None]
@@ -1035,9 +1075,11 @@ def site_context(protocol: Protocol, results: AnalysisResult | None, *, prefix: 
     }
     ctx: dict[str, Any] = {"pid": pid, "h": heading, "trial": meta, "has_results": results is not None,
                            "framework": _framework(protocol, pid)}
+    ctx["nonrandomised"] = protocol.design is not None
     if results is None:
-        ctx["design"] = _design(protocol, names, None, pid)
-        ctx["sections"] = [(f"{pid}{k}", v) for k, v in SITE_SECTIONS if k in ("framework", "design")]
+        ctx["design"] = (_nonrandomised_section(protocol, None, pid) if protocol.design is not None
+                         else _design(protocol, names, None, pid))
+        ctx["sections"] = [(f"{pid}{k}", v) for k, v in _sections(protocol) if k in ("framework", "design")]
         return ctx
     protocol_check = check_protocol(protocol, results, protocol_sha256)
     ci_level = results.ci_level
@@ -1048,8 +1090,9 @@ def site_context(protocol: Protocol, results: AnalysisResult | None, *, prefix: 
         "ci_level": ci_level,
         "level": level_text(ci_level),
         "summary": _summary(names, effects, texts, results),
-        "design": _design(protocol, names, results, pid),
-        "consort": _consort(protocol, names, results, pid),
+        "design": (_nonrandomised_section(protocol, results, pid) if protocol.design is not None
+                   else _design(protocol, names, results, pid)),
+        "consort": _consort(protocol, names, results, pid) if protocol.design is None else None,
         "balance": _balance(names, results, pid),
         "outcomes": _outcomes(names, effects, texts, results, pid, ci_level, summaries),
         "additional": _additional(names, results, pid, ci_level),
@@ -1072,10 +1115,17 @@ def site_context(protocol: Protocol, results: AnalysisResult | None, *, prefix: 
                                          for c in registration.analysis_changes) if line not in deviations]
     ctx["deviations"] = {"items": deviations, "notes": list(results.notes),
                          "registration": _registration_changes(registration, pid)}
-    ctx["checklist"] = _checklist(protocol, results, pid)
+    # CONSORT reports randomised trials; a non-randomised design has no allocation to report on
+    ctx["checklist"] = _checklist(protocol, results, pid) if protocol.design is None else None
     ctx["effect_texts"] = texts
-    ctx["sections"] = [(f"{pid}{k}", v) for k, v in SITE_SECTIONS]
+    ctx["sections"] = [(f"{pid}{k}", v) for k, v in _sections(protocol)]
+    if protocol.design is not None:
+        ctx["summary"]["cautions"].insert(0, design_caution(protocol))
     return ctx
+
+
+def _sections(protocol: Protocol) -> tuple[tuple[str, str], ...]:
+    return NONRANDOMISED_SECTIONS if protocol.design is not None else SITE_SECTIONS
 
 
 def render_site_html(protocol: Protocol, results: AnalysisResult, *, protocol_sha256: str | None = None,
@@ -1135,4 +1185,131 @@ def render_site_report(protocol: Protocol | str | os.PathLike, results: Analysis
     check = check_protocol(protocol, results, sha)
     warnings = (check.text,) if check.level in ("analysis", "file") and check.text else ()
     return write_report(html, Path(out_html), pdf=pdf, force=force,
-                        sections=tuple(k for k, _ in SITE_SECTIONS), kind="site", warnings=warnings)
+                        sections=tuple(k for k, _ in _sections(protocol)), kind="site", warnings=warnings)
+
+# --------------------------------------------------------------------------- non-randomised designs
+# The section for a design that compares without randomising: what was compared, how strong that
+# evidence is (Nesta Standards of Evidence, Puttick & Ludlow 2013; Maryland Scientific Methods
+# Scale, Sherman et al. 1997, from the design's vocabulary entry), what it can and cannot show,
+# and its assumptions on show (pre-trends, residual autocorrelation).
+
+NESTA_LEVELS = {
+    2: "level 2 of 5: the data show a change, but not that the intervention caused it",
+    3: "level 3 of 5: a comparison group makes a causal reading possible, under the design's assumption",
+}
+MARYLAND_LEVELS = {
+    2: "level 2 of 5: before and after, without a comparison group",
+    3: "level 3 of 5: before and after, with a comparison group",
+}
+_CHECK_NAMES = {"pre_trends": "Pre-trends (joint Wald test of the pre-start event-study effects)",
+                "pre_trend_slope": "Pre-trend slope (linear trend in the pre-start event-study effects; few units)",
+                "durbin_watson": "Durbin-Watson statistic of the residuals",
+                "ljung_box": "Ljung-Box test of residual autocorrelation"}
+
+
+def design_caution(protocol: Protocol) -> str:
+    """The line the summary carries for every non-randomised design."""
+    design = protocol.design
+    assert design is not None  # only called for a design
+    option = DESIGN_TYPES[design.type]
+    return (f"This is not a randomised comparison but a {option.label} design. It can show {option.can_show}. "
+            f"It cannot show {option.cannot_show}.")
+
+
+def _items(design: NonRandomisedDesign, analysis: DesignAnalysis | None) -> list[tuple[str, Any]]:
+    option = DESIGN_TYPES[design.type]
+    items: list[tuple[str, Any]] = [("Design", option.label), ("What it compares", option.description)]
+    nesta = analysis.nesta_level if analysis else option.nesta_level
+    maryland = analysis.maryland_level if analysis else option.maryland_level
+    items += [("Nesta Standards of Evidence", NESTA_LEVELS.get(nesta, f"level {nesta}")),
+              ("Maryland Scientific Methods Scale", MARYLAND_LEVELS.get(maryland, f"level {maryland}"))]
+    if design.unit_column:
+        items.append(("Unit column", design.unit_column))
+    items.append(("Period column", design.time_column))
+    if design.first_treated_column:
+        items.append(("Start column", design.first_treated_column))
+    if design.intervention_start is not None:
+        items.append(("Intervention starts in period", design.intervention_start))
+    items.append(("Periods needed before the start", design.required_pre_periods))
+    if design.type == "difference_in_differences":
+        did = design.did
+        items += [("Comparison", COMPARISON_GROUPS[did.comparison].label),
+                  ("Inference", PANEL_INFERENCE[did.inference].label
+                   + (f" ({fmt_count(did.bootstrap_reps)} draws)" if did.inference == "bootstrap" else ""))]
+    if design.type == "interrupted_time_series":
+        its = design.its
+        items += [("Model", SERIES_MODELS[its.model].label), ("Errors", SERIES_ERRORS[its.errors].label)]
+        if its.comparison_unit:
+            items.append(("Comparison series", its.comparison_unit))
+    if analysis is not None:
+        items.append(("Method", analysis.method))
+        for label, value in (("Units", analysis.units), ("Treated units", analysis.treated_units),
+                             ("Periods", analysis.periods)):
+            if value is not None:
+                items.append((label, fmt_count(value)))
+    return items
+
+
+def _nonrandomised_section(protocol: Protocol, results: AnalysisResult | None, pid: str) -> dict:
+    """Tables and figures of the section: the design, its terms, its checks, and the event-study figure."""
+    design = protocol.design
+    assert design is not None  # only called for a design
+    option = DESIGN_TYPES[design.type]
+    analysis = results.design if results is not None else None
+    ctx: dict[str, Any] = {
+        "design": kv_table(f"{pid}tbl-nr-design", "Non-randomised design and strength of evidence",
+                           _items(design, analysis)),
+        "can_show": option.can_show, "cannot_show": option.cannot_show,
+        "terms": None, "checks": None, "figures": [],
+    }
+    if analysis is None or results is None:
+        return ctx
+    level = level_text(results.ci_level)
+    labels = {o.id: o.description or o.id for o in protocol.outcomes}
+    rows = []
+    for t in analysis.terms:
+        where = (f"cohort {t.group}, period {t.time}" if t.kind == "group_time" else
+                 f"{t.event_time:+d} periods from the start" if t.kind == "event_time" else
+                 f"cohort {t.group}" if t.kind == "group" else t.term.replace("_", " "))
+        rows.append([cell(labels.get(t.outcome, t.outcome), header=True), cell(t.kind.replace("_", " ")),
+                     cell(where), cell(fmt_number(t.estimate, 3), num=True), cell(fmt_number(t.std_error, 3), num=True),
+                     cell(f"{fmt_number(t.ci_lower, 3)} to {fmt_number(t.ci_upper, 3)}", num=True),
+                     cell(fmt_p(t.p_value), num=True)])
+    ctx["terms"] = table(f"{pid}tbl-nr-terms", "The design's estimates", ["Outcome", "Estimate of", "For",
+                         ("Estimate", True), ("SE", True), (f"{level}% CI", True), ("p", True)], rows,
+                         note="Time-series effects on the Poisson model are log rate ratios." if any(
+                             t.scale == "log_rate_ratio" for t in analysis.terms) else None)
+    check_rows = [[cell(labels.get(c.outcome, c.outcome), header=True), cell(_CHECK_NAMES.get(c.check, c.check)),
+                   cell(fmt_number(c.statistic, 3), num=True),
+                   cell(fmt_number(c.df, 0) if c.df is not None else "\u2014", num=True),
+                   cell(fmt_p(c.p_value) if c.p_value is not None else "\u2014", num=True), cell(c.interpretation)]
+                  for c in analysis.checks]
+    ctx["checks"] = table(f"{pid}tbl-nr-checks", "Assumptions on show", ["Outcome", "Check", ("Statistic", True),
+                          ("df", True), ("p", True), "What it means"], check_rows,
+                          empty="This design has no assumption check to show.")
+    ctx["figures"] = _event_study_figures(analysis, labels, pid, results.ci_level)
+    return ctx
+
+
+def _event_study_figures(analysis: DesignAnalysis, labels: dict[str, str], pid: str, ci_level: float) -> list[dict]:
+    from bitframe.report.figures import forest_plot
+
+    figures = []
+    outcomes = list(dict.fromkeys(t.outcome for t in analysis.terms if t.kind == "event_time"))
+    for i, outcome in enumerate(outcomes):
+        terms = sorted((t for t in analysis.terms if t.kind == "event_time" and t.outcome == outcome
+                        and all(math.isfinite(v) for v in (t.estimate, t.ci_lower, t.ci_upper))),
+                       key=lambda t: t.event_time or 0)
+        if not terms:
+            continue
+        svg = forest_plot(
+            [f"{t.event_time:+d}" + (" (before)" if (t.event_time or 0) < 0 else "") for t in terms],
+            [t.estimate for t in terms], [t.ci_lower for t in terms], [t.ci_upper for t in terms],
+            ci_level=ci_level, title=f"Event study: {labels.get(outcome, outcome)}",
+            x_label="Effect (treated minus comparison), outcome units", digits=3,
+            id_prefix=f"{pid}fig-event-{i + 1}", label_header="Periods from start",
+            note="Rows marked 'before' are pre-trends: near zero if the groups moved in parallel before the start.")
+        figures.append({"svg": svg, "caption": f"Event study of {labels.get(outcome, outcome)}: the effect by "
+                        f"periods since the start, with {level_text(ci_level)}% confidence intervals; the periods "
+                        "before the start show whether trends were parallel."})
+    return figures

@@ -208,6 +208,9 @@ def _write_site(w: DocxWriter, s: Mapping[str, Any]) -> None:
         w.bullets([f"{label}: {text}" for label, text in arm["items"]])
 
     d = s["design"]
+    if s.get("nonrandomised"):
+        _write_nonrandomised(w, s)
+        return
     w.heading("Design and power", 1)
     w.table(d["design"])
     w.table(d["sample"])
@@ -261,6 +264,34 @@ def _write_site(w: DocxWriter, s: Mapping[str, Any]) -> None:
     w.heading("CONSORT 2025 checklist", 1)
     w.para(s["checklist"]["text"])
     w.table(s["checklist"]["table"])
+
+
+def _write_nonrandomised(w: DocxWriter, s: Mapping[str, Any]) -> None:
+    """The sections of a non-randomised design's report (the HTML report's, in order)."""
+    d = s["design"]
+    w.heading("Design, strength of evidence and assumptions", 1)
+    w.table(d["design"])
+    w.para(f"What this design can show: it can show {d['can_show']}.")
+    w.para(f"What it cannot show: it cannot show {d['cannot_show']}.")
+    w.heading("Assumptions on show", 2)
+    for f in d["figures"]:
+        w.figure(f["svg"], f["caption"])
+    w.table(d["checks"])
+    w.heading("The design's estimates", 2)
+    w.table(d["terms"])
+    w.heading("Outcomes", 1)
+    w.table(s["outcomes"]["effects"])
+    for f in s["outcomes"]["figures"]:
+        w.figure(f["svg"], f["caption"])
+    w.heading("Deviations from the pre-registered plan", 1)
+    w.bullets(s["deviations"]["items"], "The analysis followed the pre-registered plan; no deviations were recorded.")
+    if s["deviations"]["notes"]:
+        w.heading("Analysis notes", 2)
+        w.bullets(s["deviations"]["notes"])
+    r = s["reproducibility"]
+    w.heading("Reproducibility", 1)
+    w.bullets(r["checks"])
+    w.table(r["inputs"])
 
 
 def render_site_docx(protocol: Protocol, results: AnalysisResult, out_docx: str | os.PathLike, *,

@@ -897,7 +897,7 @@ def _initialise(
     from bitframe.randomise.allocation import draw_seed
 
     plan = TrialPlan.from_protocol(loaded.protocol, site_column=site_column)
-    seed = loaded.protocol.randomisation.seed
+    seed = loaded.protocol.randomised.seed
     seed_source = "protocol"
     if seed is None:
         seed, seed_source = draw_seed(), "generated"

@@ -88,7 +88,7 @@ class TrialPlan:
     @classmethod
     def from_protocol(cls, protocol: Protocol, *, site_column: str | None = None) -> TrialPlan:
         """Check that the protocol can be served and derive the plan; raises :class:`SetupError`."""
-        rnd = protocol.randomisation
+        rnd = protocol.randomised
         scheme = rnd.scheme
         if scheme not in SEALED_SCHEMES + LIVE_SCHEMES:
             raise SetupError(
@@ -285,7 +285,7 @@ class TrialPlan:
     # ------------------------------------------------------------------ minimisation
 
     def minimiser_settings(self) -> dict[str, Any]:
-        m = self.protocol.randomisation.minimisation
+        m = self.protocol.randomised.minimisation
         if m is None:
             raise ValueError("The plan has no minimisation settings.")
         weights = tuple(float(m.weights.get(f, 1.0)) for f in m.factors) if m.weights else None

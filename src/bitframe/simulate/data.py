@@ -158,7 +158,7 @@ def simulate_participants(
     rng = _rng(seed)
     n, _, _ = planned_sizes(protocol, settings)
     id_col = protocol.unit.id_column
-    rnd = protocol.randomisation
+    rnd = protocol.randomised
     columns: dict[str, object] = {}
     cluster_level = set(rnd.strata) if protocol.is_cluster else set()
 

@@ -147,8 +147,8 @@ def batched_path_reason(protocol: Protocol) -> str | None:
         return f"standard error '{protocol.se_type}'"
     if protocol.use_strata_fixed_effects:
         return "stratum fixed effects"
-    if protocol.randomisation.scheme not in UNLABELLED_SCHEMES:
-        return f"scheme '{protocol.randomisation.scheme}'"
+    if protocol.randomised.scheme not in UNLABELLED_SCHEMES:
+        return f"scheme '{protocol.randomised.scheme}'"
     if any(o.estimator is not None and o.estimator not in _BATCHED_ESTIMATORS for o in protocol.outcomes):
         return "an outcome-specific non-OLS estimator"
     return None
