@@ -234,7 +234,7 @@ def test_pdf_has_the_expected_pages(browser, rendered, kind):
             # Long headings wrap; the first line of the page must begin the heading.
             assert any(top and heading.startswith(top) for top in tops), (heading, tops)
     if kind == "site":
-        assert first_lines == ["Reproducibility"]
+        assert first_lines == ["Reproducibility", "CONSORT 2025 checklist"]  # both appendices (issue 18 added the checklist)
     else:
         sites = [s for s in forced if "site-report" in s.attrs["class"]]
         assert len(sites) == 5
