@@ -56,13 +56,14 @@ def test_clean_merge_counts_attrition_per_arm(sms):
 
 def test_wrong_type_in_binary_column_names_rows(sms):
     allocation, outcomes = make()
-    outcomes.loc[[2, 5], "attended"] = ["yes", "no"]
+    outcomes.loc[[2, 5], "attended"] = ["maybe", "2"]
     with pytest.raises(DataError) as info:
         merge_outcomes(sms, allocation, outcomes, outcomes_label="out.csv")
     [(code, message, column)] = problems(info)
     assert code == "BF213" and column == "attended"
-    assert message == "binary outcome has values that are not 0 or 1 (or true/false) in rows 3, 6 ('yes', 'no')"
-    assert "out.csv, column 'attended'" in info.value.report()
+    # rows as the spreadsheet numbers them: the header is row 1, so positions 2 and 5 are rows 4 and 7
+    assert message == "binary outcome 'attended' has values that are not yes or no in rows 4, 7 ('maybe', '2')"
+    assert "out.csv, row 4, column 'attended'" in info.value.report()
 
 
 def test_every_problem_reported_at_once(sms):
@@ -74,12 +75,13 @@ def test_every_problem_reported_at_once(sms):
     with pytest.raises(DataError) as info:
         merge_outcomes(sms, allocation, outcomes, list_label="list.csv", outcomes_label="out.csv")
     found = problems(info)
-    assert ("BF212", "duplicate ids in rows 5, 6 (e.g. 'P4')", "participant_id") in found
-    assert ("BF214", "arms not in the protocol in rows 4: 'sms2'", "arm") in found
+    assert ("BF212", "1 id(s) on more than one row: 'P4' in rows 6, 7", "participant_id") in found
+    assert ("BF214", "arms not in the protocol in rows 5: 'sms2'", "arm") in found
     # P5 left the list when its id was overwritten, so its outcome row is unmatched too.
-    assert ("BF215", "2 outcome row(s) for ids that are not on the randomisation list: rows 6, 8 (e.g. 'P5')",
+    assert ("BF215", "2 outcome row(s) for ids that are not on the randomisation list: rows 7, 9 (e.g. 'P5')",
             "participant_id") in found
-    assert ("BF213", "continuous outcome has values that are not a number in rows 1 ('high')", "swemwbs") in found
+    assert ("BF213", "continuous outcome 'wellbeing' has values that are not a number in rows 2 ('high')",
+            "swemwbs") in found
 
 
 def test_missing_outcome_column_suggests(sms):
@@ -101,7 +103,8 @@ def test_count_outcome_must_be_nonnegative_integer():
     with pytest.raises(DataError) as info:
         merge_outcomes(proto, allocation, outcomes)
     [p] = info.value.problems
-    assert p.message == "count outcome has values that are not a whole number of 0 or more in rows 2, 3 ('-1', '1.5')"
+    assert p.message == ("count outcome 'hours' has values that are not a whole number of 0 or more in "
+                         "rows 3, 4 ('-1', '1.5')")
 
 
 def test_missing_data_rule_fail(sms):
