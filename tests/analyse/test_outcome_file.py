@@ -162,3 +162,24 @@ def test_the_report_says_how_many_outcome_records_were_left_out(sms):
     result = result.model_copy(update={"consort": result.consort.model_copy(update={"unknown_ids_excluded": 2})})
     assert ("2 outcome record(s) for ids that were never randomised were left out, as the protocol pre-registered."
             in render_site_html(sms, result))
+
+
+def test_xlsx_outcomes_are_named_by_sheet_and_row_and_blank_rows_noted_once(sms, tmp_path):
+    from bitframe.data import read_table
+
+    allocation, outcomes = make()
+    outcomes = outcomes.iloc[:16].copy()
+    outcomes.loc[5, "Attended?"] = "Maybe"
+    blank = pd.DataFrame([[""] * outcomes.shape[1]] * 2, columns=outcomes.columns)
+    path = tmp_path / "outcomes.xlsx"
+    pd.concat([outcomes.iloc[:3], blank, outcomes.iloc[3:]]).to_excel(path, sheet_name="Follow-up", index=False)
+    protocol = with_outcomes_file(sms, columns={"attended": "Attended?"}, decimal_comma=True)
+    with pytest.raises(DataError) as info:
+        merge_outcomes(protocol, allocation, read_table(path, infer_numbers=False), outcomes_label=str(path))
+    [problem] = info.value.problems
+    # data row 6 sits below two blank rows: Excel shows it as row 9
+    assert problem.format().startswith(f"{path}, sheet 'Follow-up', row 9, column 'attended': error[BF213]: ")
+    outcomes.loc[5, "Attended?"] = "No"
+    pd.concat([outcomes.iloc[:3], blank, outcomes.iloc[3:]]).to_excel(path, sheet_name="Follow-up", index=False)
+    data = merge_outcomes(protocol, allocation, read_table(path, infer_numbers=False), outcomes_label="outcomes.xlsx")
+    assert [n for n in data.notes if "blank" in n] == ["skipped 2 blank row(s) of outcomes.xlsx: rows 5, 6"]
