@@ -14,7 +14,8 @@ nothing else, so what the analysis counts is what was pre-registered:
 * :data:`ALWAYS_MISSING` and the declared ``missing_codes`` are missing values (attrition);
 * numbers use a decimal point, or a decimal comma when ``decimal_comma`` is declared (a point
   is then refused: ``1.000`` could be a thousand);
-* ids are compared in the canonical form of :mod:`bitframe.identifiers` (``unit.id_type``), and
+* ids are compared in the canonical form of :mod:`bitframe.identifiers` (``unit.id_type``), an
+  id copied from a list with the ``'`` that keeps a formula-like id as text is that id, and
   rows whose id is not on the list stop the analysis or, with ``unknown_ids: exclude``, are left
   out and counted (:func:`unknown_ids`).
 
@@ -137,8 +138,22 @@ def unknown_ids(
     """Rows of ``outcomes`` whose (canonical) id is not on the list: a problem (BF215) under
     ``unknown_ids: error``, or left out under ``exclude``. Returns the rows kept, how many were
     left out and the problems."""
+    from bitframe.spreadsheet import restore_cell
+
     ids = outcomes[id_column]
-    stray = (~ids.isin(listed) & (ids.astype(str).str.strip() != "")).to_numpy()
+    stray = (~ids.isin(listed) & (ids.astype(str).str.strip() != "")).to_numpy().copy()
+    # An id copied from a list bitframe wrote may keep the ' that kept a formula-like id as text
+    # (spreadsheet.py); it is that id unless the file also has the id as written.
+    present = set(ids.astype(str))
+    copied = {int(position): restore_cell(str(ids.iloc[position])) for position in np.flatnonzero(stray)
+              if str(ids.iloc[position]).startswith("'")}
+    copied = {position: restored for position, restored in copied.items()
+              if restored in listed and restored not in present}
+    if copied:
+        outcomes = outcomes.copy()
+        outcomes.iloc[list(copied), outcomes.columns.get_loc(id_column)] = list(copied.values())
+        ids = outcomes[id_column]
+        stray[list(copied)] = False
     if not stray.any():
         return outcomes, 0, []
     if coding.unknown_ids == "exclude":
