@@ -216,7 +216,8 @@ def code_outcome(
     if not bad.any():
         return out, []
     at = [rows[int(i)] for i in np.flatnonzero(bad)]
-    examples = ", ".join(repr(str(v)) for v in dict.fromkeys(values[bad].astype(str).tolist()[:20]))
+    distinct = list(dict.fromkeys(values[bad].astype(str).tolist()))
+    examples = ", ".join(repr(v) for v in distinct[:5]) + (", ..." if len(distinct) > 5 else "")
     expected = {"binary": "yes or no", "count": "a whole number of 0 or more"}.get(outcome.type, "a number")
     return out, [Problem(
         "BF213", f"{outcome.type} outcome '{outcome.id}' has values that are not {expected} in rows {quote_rows(at)} "
@@ -245,8 +246,9 @@ def _hint(outcome: Outcome, coding: OutcomesFile, bad: list[str]) -> str:
         if declared:
             return f"{fix}; the protocol reads {', '.join(declared.yes)} as yes and {', '.join(declared.no)} as no"
         return (f"{fix}, or declare the file's spellings under data.outcomes.binary_values "
-                f"(`{outcome.id}: {{yes: [...], no: [...]}}`); read by default: {'/'.join(YES)} as yes, "
-                f"{'/'.join(NO)} as no, in any case")
+                f"(`{outcome.id}: {{yes: [...], no: [...]}}`) or codes meaning 'not known' under "
+                f"data.outcomes.missing_codes; read by default: {'/'.join(YES)} as yes, {'/'.join(NO)} as no, "
+                "in any case")
     if any(_number(v, decimal_comma=True) is not None for v in bad) and not coding.decimal_comma:
         return f"{fix}; if the file writes decimals with a comma (3,5), declare `decimal_comma: true` under data.outcomes"
     if coding.decimal_comma and any("." in v for v in bad):
