@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+import bitframe as bf
 from bitframe.data import header_key, read_table, resolve_columns
 from bitframe.errors import DataError, ProtocolError
 from bitframe.protocol import parse_protocol
@@ -145,6 +146,8 @@ def test_randomise_and_verify_read_the_mapped_headers(tmp_path):
     written = write_allocation(allocation, tmp_path / "list.csv")
     report = verify(written.list_csv, path)
     assert report.ok, report.report()
-    # the same table given as a DataFrame is read the same way
+    # the same table given as a DataFrame is read the same way, and so is the notebook API's
     frame = pd.read_csv(path, dtype=str)
     assert randomise_protocol(protocol, frame).csv == allocation.csv
+    assert bf.randomise(protocol, path).csv == allocation.csv
+    assert bf.verify(protocol, path, written.list_csv).ok
