@@ -150,8 +150,9 @@ def unknown_ids(
     copied = {position: restored for position, restored in copied.items()
               if restored in listed and restored not in present}
     if copied:
-        outcomes = outcomes.copy()
-        outcomes.iloc[list(copied), outcomes.columns.get_loc(id_column)] = list(copied.values())
+        fixed = ids.to_numpy(dtype=object, copy=True)
+        fixed[list(copied)] = list(copied.values())
+        outcomes = outcomes.assign(**{id_column: fixed})
         ids = outcomes[id_column]
         stray[list(copied)] = False
     if not stray.any():
