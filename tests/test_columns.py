@@ -114,10 +114,10 @@ def test_the_data_section_is_validated_where_it_is_written():
                      "  outcomes:\n    binary_values:\n      wellbeing: {yes: [Y], no: [N]}\n")
     found = problems(text)
     line = text.splitlines().index("      practise: Practice Name") + 1
-    assert ("BF141", "'practise' is not a column the protocol reads from the participants file", line) in found
-    assert ("BF141", "'participant_id' and 'practise' are both mapped to the header 'Practice Name'",
+    assert ("BF147", "'practise' is not a column the protocol reads from the participants file", line) in found
+    assert ("BF147", "'participant_id' and 'practise' are both mapped to the header 'Practice Name'",
             line + 1) in found
-    assert ("BF141", "outcome 'wellbeing' is continuous, not binary", line + 4) in found
+    assert ("BF147", "outcome 'wellbeing' is continuous, not binary", line + 4) in found
 
 
 def test_unknown_keys_and_values_of_the_data_section_are_refused():

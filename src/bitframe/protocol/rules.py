@@ -26,11 +26,11 @@ BF133  an analysis that cannot run as written (covariates never used, an se_type
        adjustment the chosen estimator does not apply)
 BF139  a scale outcome that does not fit its scale (item count, range, reverse-coded items,
        outcome type, a score column that is also an item)
+BF147  the data section maps a column the protocol does not use, maps two names to one
+       header, or codes an outcome that is not binary
 BF170  a non-randomised design lacks what it needs (unit or timing columns, pre-periods,
        donors, one intervention arm) or carries options of another design
 BF171  a randomised power section in a non-randomised protocol
-BF141  the data section maps a column the protocol does not use, maps two names to one
-       header, or codes an outcome that is not binary
 =====  ==================================================================
 
 Plausibility checks (:func:`check_plausibility`) flag assumptions that are valid but unlikely to
@@ -750,11 +750,11 @@ def _data_rules(p: Protocol) -> Iterator[RuleViolation]:
             loc = ("data", section, "columns", name)
             if name not in names:
                 yield RuleViolation(
-                    "BF141", loc, f"'{name}' is not a column the protocol reads from the {section} file",
+                    "BF147", loc, f"'{name}' is not a column the protocol reads from the {section} file",
                     _suggest(name, sorted(names)) or f"the protocol's names: {', '.join(sorted(names))}")
             if header in by_header:
                 yield RuleViolation(
-                    "BF141", loc, f"'{name}' and '{by_header[header]}' are both mapped to the header '{header}'",
+                    "BF147", loc, f"'{name}' and '{by_header[header]}' are both mapped to the header '{header}'",
                     "each header holds one column: map one of them to another header")
             by_header.setdefault(header, name)
     binary = {o.id for o in p.outcomes if o.type == "binary"}
@@ -762,7 +762,7 @@ def _data_rules(p: Protocol) -> Iterator[RuleViolation]:
         if outcome_id not in binary:
             known = {o.id: o.type for o in p.outcomes}
             yield RuleViolation(
-                "BF141", ("data", "outcomes", "binary_values", outcome_id),
+                "BF147", ("data", "outcomes", "binary_values", outcome_id),
                 f"outcome '{outcome_id}' is {known[outcome_id]}, not binary" if outcome_id in known
                 else f"'{outcome_id}' is not an outcome of the protocol",
                 _suggest(outcome_id, sorted(binary)) or f"binary outcomes: {', '.join(sorted(binary)) or 'none'}")
