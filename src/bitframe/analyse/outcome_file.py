@@ -205,9 +205,8 @@ def code_outcome(
             out[is_yes], out[is_no] = 1.0, 0.0
             bad = ~missing & ~is_yes & ~is_no
         else:
-            read = [None if m else _number(t, decimal_comma=coding.decimal_comma) for t, m in zip(text.tolist(), missing)]
-            parsed = np.array([np.nan if v is None else v for v in read], dtype=float)
-            bad = ~missing & np.isnan(parsed)
+            parsed = _numbers(text.where(~missing, ""), decimal_comma=coding.decimal_comma)
+            bad = ~missing & ~np.isfinite(parsed)
             if outcome.type == "count":
                 bad |= ~missing & ~np.isnan(parsed) & ((parsed < 0) | (parsed != np.floor(parsed)))
             out[~missing & ~bad] = parsed[~missing & ~bad]
@@ -223,6 +222,16 @@ def code_outcome(
     return out, [Problem(
         "BF213", f"{outcome.type} outcome '{outcome.id}' has values that are not {expected} in rows {quote_rows(at)} "
         f"({examples})", file=label, row=at[0], field=outcome.column, hint=hint)]
+
+
+def _numbers(text: pd.Series, *, decimal_comma: bool) -> np.ndarray:
+    """Trimmed text cells as numbers, NaN where a cell is not one (as :func:`_number`, for a column)."""
+    import pandas as pd
+
+    if decimal_comma:
+        text = text.where(~text.str.contains(".", regex=False), "x").str.replace(",", ".", n=1, regex=False)
+    parsed = pd.to_numeric(text.where(text != "", "x"), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return np.where(np.isfinite(parsed), parsed, np.nan)
 
 
 def _number(text: str, *, decimal_comma: bool) -> float | None:
