@@ -183,3 +183,23 @@ def test_xlsx_outcomes_are_named_by_sheet_and_row_and_blank_rows_noted_once(sms,
     pd.concat([outcomes.iloc[:3], blank, outcomes.iloc[3:]]).to_excel(path, sheet_name="Follow-up", index=False)
     data = merge_outcomes(protocol, allocation, read_table(path, infer_numbers=False), outcomes_label="outcomes.xlsx")
     assert [n for n in data.notes if "blank" in n] == ["skipped 2 blank row(s) of outcomes.xlsx: rows 5, 6"]
+
+
+def test_scale_items_are_found_by_the_protocols_names_before_scoring():
+    from bitframe.protocol.loader import parse_protocol
+
+    items = [f"wb{i}" for i in range(1, 8)]
+    text = (ROOT / "protocols" / "sms-link-worker.yaml").read_text(encoding="utf-8")
+    text = text.replace("    column: swemwbs\n", "    column: swemwbs\n    scale: {name: swemwbs, items: ["
+                        + ", ".join(items) + "]}\n", 1)
+    mapping = ", ".join(f"{item}: 'Q{k + 1} (SWEMWBS)'" for k, item in enumerate(items))
+    protocol = parse_protocol(text.replace("\nrandomisation:\n", f"\ndata:\n  outcomes:\n    columns: {{{mapping}}}\n"
+                                           "\nrandomisation:\n", 1))
+    allocation, outcomes = make()
+    outcomes = outcomes.iloc[:16].drop(columns="SWEMWBS")
+    for k in range(7):
+        outcomes[f"Q{k + 1} (SWEMWBS)"] = ["3", "4"] * 8
+    protocol = with_outcomes_file(protocol, columns=protocol.data.outcomes.columns | {"attended": "Attended?"})
+    data = merge_outcomes(protocol, allocation, outcomes)
+    # seven items answered 3 or 4: the metric scores of the published SWEMWBS conversion table
+    assert data.frame["swemwbs"].tolist() == [19.25, 25.03] * 8  # raw 21 and 28 in scales.json
