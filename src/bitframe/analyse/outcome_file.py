@@ -138,17 +138,20 @@ def unknown_ids(
     """Rows of ``outcomes`` whose (canonical) id is not on the list: a problem (BF215) under
     ``unknown_ids: error``, or left out under ``exclude``. Returns the rows kept, how many were
     left out and the problems."""
+    import pandas as pd
+
     from bitframe.spreadsheet import restore_cell
 
     ids = outcomes[id_column]
     stray = (~ids.isin(listed) & (ids.astype(str).str.strip() != "")).to_numpy().copy()
     # An id copied from a list bitframe wrote may keep the ' that kept a formula-like id as text
     # (spreadsheet.py); it is that id unless the file also has the id as written.
-    present = set(ids.astype(str))
     copied = {int(position): restore_cell(str(ids.iloc[position])) for position in np.flatnonzero(stray)
               if str(ids.iloc[position]).startswith("'")}
-    copied = {position: restored for position, restored in copied.items()
-              if restored in listed and restored not in present}
+    if copied:
+        restored = pd.Series(list(copied.values()), dtype=object)
+        usable = (restored.isin(listed) & ~restored.isin(ids)).to_numpy()
+        copied = {position: value for (position, value), ok in zip(copied.items(), usable) if ok}
     if copied:
         fixed = ids.to_numpy(dtype=object, copy=True)
         fixed[list(copied)] = list(copied.values())
