@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 import bitframe as bf
-from bitframe.data import header_key, read_table, resolve_columns
+from bitframe.data import blank_rows, header_key, read_table, resolve_columns, sheet_rows
 from bitframe.errors import DataError, ProtocolError
 from bitframe.protocol import parse_protocol
 from bitframe.randomise.from_protocol import randomise_protocol, randomise_protocol_file
@@ -96,7 +96,7 @@ def test_row_numbers_and_sheet_survive_renaming(tmp_path):
     path.write_text("NHS Number,Practice\n1,A\n,\n2,B\n", encoding="utf-8")
     frame = read_table(path, infer_numbers=False)
     renamed, _ = resolve_columns(frame, {"nhs_number": "id column"})
-    assert renamed.attrs == frame.attrs and renamed.attrs["bitframe_blank_rows"] == (3,)
+    assert sheet_rows(renamed) == sheet_rows(frame) == [2, 4] and blank_rows(renamed) == [3]
 
 
 # ----------------------------------------------------------------------------- the protocol

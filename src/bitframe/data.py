@@ -329,10 +329,12 @@ def sheet_rows(frame: pd.DataFrame) -> list[int]:
 def keep_rows(frame: pd.DataFrame, keep: Sequence[bool]) -> pd.DataFrame:
     """The rows of ``frame`` where ``keep`` is true, renumbered from 0, with their spreadsheet row
     numbers and the table's sheet and blank rows."""
-    rows = [r for r, k in zip(sheet_rows(frame), keep) if k]
-    kept = frame[list(keep)].reset_index(drop=True)
+    import numpy as np
+
+    mask = np.asarray(keep, dtype=bool)
+    kept = frame[mask].reset_index(drop=True)
     kept.attrs.update(frame.attrs)
-    kept.attrs[_ROWS] = tuple(rows)
+    kept.attrs[_ROWS] = _RowNumbers(np.asarray(sheet_rows(frame), dtype=np.int64)[mask])
     return kept
 
 

@@ -124,22 +124,24 @@ def test_duplicate_ids_in_the_participants_file_are_located(sms):
     baseline.loc[3, "participant_id"] = "P1"
     with pytest.raises(DataError) as info:
         merge_outcomes(sms, allocation, outcomes, baseline=baseline, baseline_label="people.csv")
-    assert problems(info) == [("BF212", "duplicate ids in rows 2, 4 (e.g. 'P1')", "participant_id")]
+    assert problems(info) == [("BF212", "1 id(s) on more than one row: 'P1' in rows 3, 5", "participant_id")]
 
 
 @pytest.mark.parametrize(("kind", "cells", "bad"), [
-    ("binary", [1.0, 0.0, np.nan, -0.0, 2.0], [4, 5]),
-    ("count", [2.0, 1.5, -1.0, np.nan, np.inf], [2, 3]),
-    ("continuous", [2.5, -1.0, np.nan, np.inf, 0.0], []),
+    ("binary", [1.0, 0.0, np.nan, -0.0, 2.0], [5]),
+    ("count", [2.0, 1.5, -1.0, np.nan, np.inf], [2, 3, 5]),
+    ("continuous", [2.5, -1.0, np.nan, np.inf, 0.0], [4]),
 ])
 def test_outcomes_read_as_numbers_get_the_verdicts_of_their_text(kind, cells, bad):
-    # the numbers' own text (str(value)) is the reference: '-0.0' is not a binary value, inf is a count
-    from bitframe.analyse.intake import _coerce_outcome
+    # the numbers' own text (str(value)) is the reference; -0.0 is the number 0, no outcome is infinite
+    from bitframe.analyse.outcome_file import code_outcome
+    from bitframe.protocol.schema import Outcome, OutcomesFile
 
-    numbers, found = _coerce_outcome(pd.Series(cells), kind, "out.csv", "y")
-    text, expected = _coerce_outcome(pd.Series([str(c) for c in cells], dtype=object).replace("nan", ""), kind,
-                                     "out.csv", "y")
-    assert [p.message for p in found] == [p.message for p in expected]
-    assert bool(found) == bool(bad)
-    np.testing.assert_array_equal(numbers[[i for i in range(5) if i + 1 not in bad]],
-                                  text[[i for i in range(5) if i + 1 not in bad]])
+    outcome = Outcome(id="y", role="primary", type=kind, column="y")
+    rows = list(range(2, 7))
+    numbers, found = code_outcome(pd.Series(cells), outcome, OutcomesFile(), rows=rows, label="out.csv")
+    text, expected = code_outcome(pd.Series([str(c) for c in cells], dtype=object).replace("nan", ""), outcome,
+                                  OutcomesFile(), rows=rows, label="out.csv")
+    assert [p.row for p in found] == [p.row for p in expected] == ([bad[0] + 1] if bad else [])
+    assert [f"rows {', '.join(str(b + 1) for b in bad)} (" in p.message for p in found] == [True] * bool(bad)
+    np.testing.assert_array_equal(numbers, text)

@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from bitframe.analyse.results import ScaleSummary
     from bitframe.protocol.schema import Protocol
 
-MAX_ROWS_LISTED = 10
 
 
 @dataclass(frozen=True)
@@ -51,12 +50,6 @@ class AnalysisData:
     unknown_ids_excluded: int = 0  # outcome rows left out under data.outcomes.unknown_ids: exclude
 
 
-def _rows(positions, limit: int = MAX_ROWS_LISTED) -> str:
-    positions = [int(p) for p in positions]
-    shown = ", ".join(str(p) for p in positions[:limit])
-    return shown + (f" and {len(positions) - limit} more" if len(positions) > limit else "")
-
-
 def _column_problem(label: str, column: str, columns, what: str) -> Problem:
     guess = did_you_mean(column, [str(c) for c in columns])
     return Problem(
@@ -65,25 +58,6 @@ def _column_problem(label: str, column: str, columns, what: str) -> Problem:
         file=label,
         hint=(f"did you mean '{guess}'? " if guess else "") + f"Columns present: {', '.join(map(str, columns))}",
     )
-
-
-def _blank_ids(ids: pd.Series) -> np.ndarray:
-    return (ids.isna() | (ids.astype(str).str.strip() == "")).to_numpy(dtype=bool)
-
-
-def _duplicate_ids(ids: pd.Series, blank: np.ndarray, id_column: str, label: str) -> list[Problem]:
-    """Every row of an id (not blank) that appears more than once, as one problem."""
-    import pyarrow.compute as pc
-
-    codes = pc.dictionary_encode(_arrow_text(ids)).indices.fill_null(-1).to_numpy(zero_copy_only=False)
-    used = codes[~blank]
-    dup = np.zeros(len(codes), dtype=bool)
-    dup[~blank] = np.bincount(used)[used] > 1 if used.size else False
-    if not dup.any():
-        return []
-    rows = np.flatnonzero(dup) + 1
-    return [Problem("BF212", f"duplicate ids in rows {_rows(rows)} (e.g. '{ids.iloc[rows[0] - 1]}')", file=label,
-                    field=id_column, hint="each unit may appear only once")]
 
 
 def _arrow_text(values: pd.Series):
@@ -225,7 +199,8 @@ def merge_outcomes(
     unknown = ~arms.isin(protocol.arm_ids)
     if unknown.any():
         unknown_arms = sorted(set(arms[unknown].fillna("<blank>")))
-        at = [sheet_rows(allocation)[i] for i in np.flatnonzero(unknown.to_numpy())]
+        list_rows = sheet_rows(allocation)
+        at = [list_rows[i] for i in np.flatnonzero(unknown.to_numpy())]
         problems.append(
             Problem("BF214", f"arms not in the protocol in rows {quote_rows(at)}: "
                     f"{', '.join(map(repr, unknown_arms))}", file=file_label(allocation, list_label), row=at[0],
@@ -280,7 +255,8 @@ def merge_outcomes(
         wanted = [*extra_cols, *([cluster_col] if cluster_col else [])]
         base_cols = [c for c in wanted if c in baseline.columns and c not in merged.columns]
         if base_cols:
-            found = _duplicate_ids(baseline[id_col], _blank_ids(baseline[id_col]), id_col, baseline_label)
+            found = [p for p in id_problems(baseline, id_col, protocol.unit.id_type, baseline_label)[1]
+                     if p.code == "BF212"]
             if found:
                 raise DataError(found)
             baseline_row = _positions(merged["unit_id"], baseline[id_col])

@@ -188,7 +188,7 @@ def code_outcome(
         if outcome.type == "binary":
             bad = ~missing & ~np.isin(numbers, (0.0, 1.0))
         elif outcome.type == "count":
-            bad = ~missing & ((numbers < 0) | (numbers != np.floor(numbers)))
+            bad = ~missing & (~np.isfinite(numbers) | (numbers < 0) | (numbers != np.floor(numbers)))
         else:
             bad = ~missing & ~np.isfinite(numbers)
         hint = _hint(outcome, coding, [])
