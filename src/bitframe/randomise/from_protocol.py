@@ -67,12 +67,13 @@ def randomise_protocol(
     """
     from bitframe.data import resolve_columns
 
+    design = design_from_protocol(protocol)  # a protocol that does not randomise is refused first
     participants, headers = resolve_columns(participants, participant_columns(protocol),
                                             headers=protocol.data.participants.columns, file=participants_file,
                                             mapping_name=_MAPPING)
     return randomise(
         participants,
-        design_from_protocol(protocol),
+        design,
         id_column=protocol.unit.id_column,
         seed=protocol.randomised.seed if seed is None else seed,
         protocol=protocol_source,
@@ -97,6 +98,7 @@ def randomise_protocol_file(
     from bitframe.data import read_table
     from bitframe.io import sha256_file
 
+    design_from_protocol(protocol)  # a protocol that does not randomise is refused before the file is read
     frame = read_table(path, infer_numbers=False, sheet=sheet)
     return randomise_protocol(protocol, frame, seed=seed, protocol_source=protocol_source,
                               participants_file=Path(path).name, participants_sha256=sha256_file(path))
