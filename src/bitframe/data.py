@@ -693,8 +693,41 @@ _PLAIN_ID = r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?"
 def canonical_ids(raw: pd.Series, id_type: str = "text") -> tuple[pd.Series, dict[int, str]]:
     """The ids of ``raw`` in their canonical form (:func:`bitframe.identifiers.normalise_id`; blank
     and missing ones as ``""``) and, by 0-based position, why an id was refused."""
-    text = raw.astype("string").fillna("").astype(object)
-    return _normalise_ids(text, text.str.strip() == "", id_type)
+    import pandas as pd
+
+    values = raw.to_numpy(dtype=object, copy=True)
+    missing = pd.isna(values)
+    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):  # numbers: their text
+        values = raw.astype("string").to_numpy(dtype=object, copy=True)
+    values[missing] = ""
+    text = pd.Series(values, index=raw.index, dtype=object)
+    return _normalise_ids(text, pd.Series(blank_text(text), index=raw.index), id_type)
+
+
+def _arrow_text(values: pd.Series):
+    """``values`` as a pyarrow string array (text ids convert without a copy through Python)."""
+    import pyarrow as pa
+
+    try:
+        return pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # numbers or other objects: their text
+        return pa.array(values.astype("string"), type=pa.string())
+
+
+def blank_text(values: pd.Series) -> np.ndarray:
+    """Which cells are missing, empty or only white space."""
+    import pyarrow.compute as pc
+
+    trimmed = pc.utf8_trim_whitespace(_arrow_text(values))
+    return pc.equal(trimmed, "").fill_null(True).to_numpy(zero_copy_only=False)
+
+
+def _plain(raw: pd.Series) -> np.ndarray:
+    """Which ids match :data:`_PLAIN_ID` (pyarrow's compiled regex: no Python call per id)."""
+    import pyarrow.compute as pc
+
+    return pc.match_substring_regex(_arrow_text(raw), f"^{_PLAIN_ID}$").fill_null(False).to_numpy(
+        zero_copy_only=False)
 
 
 def _normalise_ids(raw: pd.Series, blank: pd.Series, id_type: str) -> tuple[pd.Series, dict[int, str]]:
@@ -703,7 +736,7 @@ def _normalise_ids(raw: pd.Series, blank: pd.Series, id_type: str) -> tuple[pd.S
 
     ids = raw.to_numpy(dtype=object).copy()
     # Plain ASCII text ids are their own canonical form; only the rest pay for a per-id check.
-    todo = ~blank.to_numpy() & ((~raw.str.fullmatch(_PLAIN_ID)).to_numpy() if id_type == "text" else True)
+    todo = ~blank.to_numpy() & (~_plain(raw) if id_type == "text" else True)
     refused: dict[int, str] = {}
     for position in todo.nonzero()[0]:
         try:
