@@ -1,5 +1,6 @@
 """Identifiers: one rule (NFC, trimmed, invisible characters refused, typed checks) for the
-library and the CLI; the service's entry point is tested in tests/service/test_service_identifiers.py.
+library and the CLI (each person allocated once, however the id is written, through both); the
+service's entry point is tested in tests/service/test_service_identifiers.py.
 
 Published references: the NHS Number check digit is the NHS Data Dictionary's Modulus 11 rule
 (weights 10..2; 11 -> 0; 10 -> invalid), and ``943 476 5919`` is the example NHS Number NHS
@@ -10,12 +11,16 @@ documented examples are ``0101011237`` and ``3201201234`` (not a date).
 
 from __future__ import annotations
 
+import csv
 import json
+import re
+import tempfile
 import unicodedata
+from pathlib import Path
 
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bitframe.cli import main
@@ -24,6 +29,7 @@ from bitframe.errors import DataError
 from bitframe.identifiers import ID_TYPE_NAMES, IdentifierError, normalise_id
 from bitframe.protocol.vocabulary import ID_TYPES
 from bitframe.randomise import Design, randomise
+from bitframe.spreadsheet import restore_frame
 
 
 def test_vocabulary_labels_every_id_type():
@@ -160,6 +166,32 @@ def test_each_person_is_allocated_once_however_their_id_is_written(case):
     else:
         allocation = randomise(frame, design, id_column="pid", seed=1)
         assert sorted(allocation.table["pid"]) == sorted(who)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=messy_people())
+def test_the_cli_allocates_each_person_once_however_their_id_is_written(case, capsys):
+    # The same property through the command line: the ids written to a CSV file, read back and listed.
+    raws, who, refused = case
+    sms = Path(__file__).resolve().parents[1] / "protocols" / "sms-link-worker.yaml"
+    with tempfile.TemporaryDirectory() as folder:
+        people, out = Path(folder) / "people.csv", Path(folder) / "list.csv"
+        with people.open("w", newline="", encoding="utf-8") as fh:
+            writer = csv.writer(fh)
+            writer.writerow(["participant_id", "practice"])
+            writer.writerows([raw, "Elm Road"] for raw in raws)
+        code = main(["randomise", str(sms), "-p", str(people), "-o", str(out), "--seed", "1"])
+        err = capsys.readouterr().err
+        if any(refused) or len(set(who)) < len(raws):
+            assert code == 1 and not out.exists()
+            found = re.findall(r"error\[(BF2\d\d)\]", err)
+            assert found.count("BF211") == min(sum(refused), 20)
+            usable = pd.Series(who)[[not r for r in refused]]
+            assert found.count("BF206") == int((usable.value_counts() > 1).sum())
+        else:
+            assert code == 0, err
+            listed = restore_frame(pd.read_csv(out, dtype=str, keep_default_na=False))
+            assert sorted(listed["participant_id"]) == sorted(who)
 
 
 def test_duplicate_after_normalising_shows_both_written_forms():

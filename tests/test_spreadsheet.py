@@ -67,3 +67,56 @@ def test_the_excel_copy_verifies_and_a_changed_cell_is_found(tmp_path, capsys):
     assert main(["verify", str(SMS), "-p", str(people), "--list", str(tmp_path / "list.xlsx")]) == 1
     out_text = capsys.readouterr().out
     assert "list_sha256" in out_text and "NOT verified" in out_text
+
+
+def formula_cells(folder: Path, *, skip: tuple[str, ...] = ()) -> list[str]:
+    """Every cell of the CSV and XLSX files in ``folder`` that a spreadsheet would run as a formula:
+    text starting with a trigger (a number such as -0.5 is a number), or an xlsx formula cell."""
+    found = []
+    for path in sorted(folder.glob("*.csv")):
+        if path.name in skip:
+            continue
+        with path.open(newline="", encoding="utf-8") as fh:
+            for r, row in enumerate(csv.reader(fh), start=1):
+                for value in row:
+                    if value.startswith(("=", "+", "-", "@", "\t", "\r")):
+                        try:
+                            float(value)
+                        except ValueError:
+                            found.append(f"{path.name} row {r}: {value!r}")
+    for path in sorted(folder.glob("*.xlsx")):
+        for sheet in openpyxl.load_workbook(path).worksheets:
+            found += [f"{path.name}!{c.coordinate}: {c.value!r}" for row in sheet.iter_rows() for c in row
+                      if c.data_type == "f" or (isinstance(c.value, str) and c.value[:1] == "=")]
+    return found
+
+
+def test_every_table_the_cli_writes_is_formula_safe(tmp_path, capsys):
+    # Issue 14: lists, their Excel copy, simulated participants and outcomes and the effects table
+    protocol = tmp_path / "sms.yaml"
+    protocol.write_text(SMS.read_text(encoding="utf-8").replace("permutations: 2000", "permutations: 0"),
+                        encoding="utf-8")
+    simulated = tmp_path / "simulated.csv"
+    assert main(["simulate", str(protocol), "--out", str(simulated), "--n", "120"]) == 0, capsys.readouterr()
+    people = pd.read_csv(simulated, dtype=str, keep_default_na=False)
+    people.loc[:4, "participant_id"] = [HYPERLINK, "+44 20 7946 0000", "@SUM(A1)", "-2+3", "=1+1"]
+    people.to_csv(tmp_path / "people.csv", index=False)
+    steps = [
+        ["randomise", protocol, "-p", tmp_path / "people.csv", "-o", tmp_path / "list.csv", "--xlsx"],
+        ["simulate", protocol, "--list", tmp_path / "list.csv", "--participants", tmp_path / "people.csv",
+         "--out", tmp_path / "outcomes.csv"],
+        ["analyse", protocol, "--list", tmp_path / "list.csv", "--outcomes", tmp_path / "outcomes.csv",
+         "--csv", tmp_path / "effects.csv"],
+    ]
+    for step in steps:
+        assert main([str(a) for a in step]) == 0, capsys.readouterr()
+    written = {p.name for p in tmp_path.iterdir()}
+    assert {"list.csv", "list.xlsx", "outcomes.csv", "effects.csv"} <= written
+    assert formula_cells(tmp_path, skip=("people.csv",)) == []
+    # the check finds what it looks for: the input written by hand has live formulas
+    assert len(formula_cells(tmp_path)) == 5
+    # the simulated outcomes keep the ids as the list wrote them, and analyse matched them all
+    outcomes = pd.read_csv(tmp_path / "outcomes.csv", dtype=str, keep_default_na=False)
+    assert outcomes["participant_id"].iloc[:5].tolist() == ["'" + HYPERLINK, "'+44 20 7946 0000", "'@SUM(A1)",
+                                                           "'-2+3", "'=1+1"]
+    assert "no row in the outcomes file" not in capsys.readouterr().out

@@ -62,7 +62,7 @@ def _protocol(protocol: ProtocolLike) -> tuple[Protocol, bytes | None]:
     return protocol, None
 
 
-def _table(table: TableLike, *, text_columns: list[str], name: str) -> pd.DataFrame:
+def _table(table: TableLike, *, text_columns: list[str], name: str, infer_numbers: bool = True) -> pd.DataFrame:
     import pandas as pd
 
     if isinstance(table, pd.DataFrame):
@@ -70,7 +70,7 @@ def _table(table: TableLike, *, text_columns: list[str], name: str) -> pd.DataFr
     if isinstance(table, (str, os.PathLike)):
         from bitframe.data import read_table
 
-        return read_table(table, text_columns=text_columns)
+        return read_table(table, text_columns=text_columns, infer_numbers=infer_numbers)
     raise TypeError(f"The {name!r} parameter must be a DataFrame or a file path. Got {type(table).__name__}.")
 
 
@@ -122,15 +122,12 @@ def simulate(
 def randomise(protocol: ProtocolLike, participants: TableLike, *, seed: int | None = None) -> Allocation:
     """The sealed list and its manifest. ``seed`` overrides the protocol's; with neither,
     a 128-bit seed is drawn from the operating system and recorded in the manifest."""
-    from bitframe.randomise.allocation import randomise_file
-    from bitframe.randomise.from_protocol import allowed_values, design_from_protocol, randomise_protocol
+    from bitframe.randomise.from_protocol import randomise_protocol, randomise_protocol_file
 
     proto, source = _protocol(protocol)
     chosen = proto.randomised.seed if seed is None else seed
     if isinstance(participants, (str, os.PathLike)):
-        return randomise_file(str(participants), design_from_protocol(proto), id_column=proto.unit.id_column,
-                              seed=chosen, protocol=source, allowed_values=allowed_values(proto),
-                              id_type=proto.unit.id_type)
+        return randomise_protocol_file(proto, participants, seed=chosen, protocol_source=source)
     return randomise_protocol(proto, _table(participants, text_columns=[], name="participants"), seed=chosen,
                               protocol_source=source)
 
@@ -184,8 +181,9 @@ def analyse(
                              None if participants is None else Path(participants))
     from bitframe.analyse.plan import analyse_frames
 
-    id_col = proto.unit.id_column
-    baseline = None if participants is None else _table(participants, text_columns=[id_col], name="participants")
+    # files are read as text: intake finds their columns by the protocol's names (data:), then makes numbers
+    baseline = (None if participants is None
+                else _table(participants, text_columns=[], name="participants", infer_numbers=False))
     manifest = None
     from bitframe.randomise.allocation import Allocation
 
@@ -194,7 +192,7 @@ def analyse(
 
         manifest = AllocationManifest.model_validate(dict(allocation.manifest))
     return analyse_frames(proto, _list_frame(proto, allocation),
-                          _table(outcomes, text_columns=[id_col], name="outcomes"),
+                          _table(outcomes, text_columns=[], name="outcomes", infer_numbers=False),
                           baseline=baseline, manifest=manifest)
 
 

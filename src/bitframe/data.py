@@ -14,6 +14,12 @@ drops them and records their row numbers (:func:`blank_rows`), and the numbers o
 it keeps (:func:`sheet_rows`), so every message still names the row a person sees. Nothing
 is ever written by this module.
 
+Columns are found by the protocol's names: :func:`resolve_columns` renames the file's headers
+to them, reading a declared mapping (``data.participants.columns`` in the protocol) and
+otherwise matching headers ignoring case, spaces, ``_`` and ``-`` (:func:`header_key`:
+``" NHS Number "`` is ``nhs_number``); what it cannot find gets a did-you-mean, or is told
+what a person cannot see in a header (a zero-width space).
+
 Problem codes
 -------------
 =====  ==============================================================
@@ -27,7 +33,7 @@ BF206  duplicate id
 BF207  missing value in a stratum / factor / cluster column
 BF208  value not among the allowed values of a column
 BF209  cluster varies within a person id
-BF210  duplicate column name in the header
+BF210  duplicate column name in the header (or two headers read as one column)
 BF211  an id that cannot be used (invisible characters; a typed id that fails its check)
 =====  ==============================================================
 """
@@ -37,6 +43,8 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -123,12 +131,145 @@ def read_table(
     frame.attrs[_BLANK] = _RowNumbers(numbers[blank])
     if ext == ".xlsx":
         frame.attrs[_SHEET] = sheet_name
-    if infer_numbers:
-        keep = set(text_columns or ())
-        for col in frame.columns:
-            if col not in keep:
-                frame[col] = _maybe_numeric(frame[col])
-    return frame
+    return with_numbers(frame, text_columns or ()) if infer_numbers else frame
+
+
+def with_numbers(frame: pd.DataFrame, text_columns: Iterable[str] = ()) -> pd.DataFrame:
+    """``frame`` with each text column outside ``text_columns`` made numeric where every
+    non-missing cell is a number (columns that are not text are left as they are)."""
+    import pandas as pd
+
+    keep = set(text_columns)
+    changed = {}
+    for col in frame.columns:
+        if col not in keep and (pd.api.types.is_object_dtype(frame[col]) or pd.api.types.is_string_dtype(frame[col])):
+            numeric = _maybe_numeric(frame[col].astype(str))
+            if numeric.dtype.kind in "iuf":
+                changed[col] = numeric
+    if not changed:
+        return frame
+    out = frame.copy()
+    for col, values in changed.items():
+        out[col] = values
+    return out
+
+
+def read_columns(
+    path: str | os.PathLike,
+    required: Mapping[str, str],
+    *,
+    optional: Iterable[str] = (),
+    headers: Mapping[str, str] | None = None,
+    mapping_name: str = "the column mapping",
+    text_columns: Iterable[str] = (),
+    sheet: str | int = 0,
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Read a table and find its columns by the protocol's names (:func:`resolve_columns`), then
+    make numbers of the columns outside ``required`` and ``text_columns`` (as :func:`read_table`).
+
+    Returns the table, its columns renamed to those names, and the headers that were renamed.
+    """
+    frame = read_table(path, infer_numbers=False, sheet=sheet)
+    frame, used = resolve_columns(frame, required, optional=optional, headers=headers, file=str(path),
+                                  mapping_name=mapping_name)
+    return with_numbers(frame, [*required, *text_columns]), used
+
+
+_SPACING = re.compile(r"[\s_\-]+")
+
+
+def header_key(name: str) -> str:
+    """How headers are compared: NFC, ignoring case, with each run of spaces, ``_`` and ``-``
+    as one space and none at either end (``" NHS Number "`` and ``nhs_number`` are one key)."""
+    return _SPACING.sub(" ", unicodedata.normalize("NFC", str(name)).casefold()).strip()
+
+
+def file_label(frame: pd.DataFrame, file: str) -> str:
+    """``file`` as messages name it: with the sheet an ``.xlsx`` table was read from."""
+    sheet = frame.attrs.get(_SHEET)
+    return f"{file}, sheet '{sheet}'" if sheet else file
+
+
+def _unseen_in_header(header: str, target: str) -> str | None:
+    """'the header 'NHS\u200bNumber' has U+200B ZERO WIDTH SPACE' when ``header`` is ``target``
+    but for characters nobody can see (spacing is already ignored)."""
+    hidden = [ch for ch in dict.fromkeys(header) if is_invisible(ch) and not ch.isspace()]
+    visible = "".join(ch for ch in header if ch not in hidden)
+    # spacing aside: a zero-width space may stand where the eye reads a word break
+    if not hidden or header_key(visible).replace(" ", "") != header_key(target).replace(" ", ""):
+        return None
+    return f"the header '{header}' has " + " and ".join(describe_char(ch) for ch in hidden)
+
+
+def resolve_columns(
+    frame: pd.DataFrame,
+    required: Mapping[str, str],
+    *,
+    optional: Iterable[str] = (),
+    headers: Mapping[str, str] | None = None,
+    file: str | None = None,
+    mapping_name: str = "the column mapping",
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """``frame`` with the columns the protocol names renamed to those names.
+
+    ``required`` maps each needed name to its role ("id column", ...); ``optional`` names are
+    renamed when found and otherwise left to the caller. A name is read from ``headers[name]``
+    when the protocol maps it (``mapping_name`` says where, for messages), else from a header
+    spelt like it: the same text, or failing that the one header with the same
+    :func:`header_key`. Raises :class:`DataError` listing every name not found (BF204, with a
+    did-you-mean or what cannot be seen in a header) and every ambiguity (BF210); returns the
+    renamed frame (row numbers and sheet kept) and ``{name: header}`` for each renamed column.
+    """
+    label = file_label(frame, file) if file else None
+    columns = [str(c) for c in frame.columns]
+    by_key: dict[str, list[str]] = {}
+    for column in columns:
+        by_key.setdefault(header_key(column), []).append(column)
+    headers = dict(headers or {})
+    listed = ", ".join(f"'{c}'" for c in columns)
+    problems: list[Problem] = []
+    rename: dict[str, str] = {}
+    wanted = [*required.items(), *((name, "") for name in dict.fromkeys(optional) if name not in required)]
+    for name, role in wanted:
+        target = headers.get(name, name)
+        mapped = f" (mapped by {mapping_name} to the header '{target}')" if name in headers else ""
+        candidates = [target] if target in columns else by_key.get(header_key(target), [])
+        if len(candidates) == 1:
+            if candidates[0] != name:
+                rename[candidates[0]] = name
+            continue
+        what = f"{role} '{name}'" if role else f"column '{name}'"
+        if candidates:
+            problems.append(Problem(
+                "BF210", f"{what}{mapped}: the headers {', '.join(repr(c) for c in candidates)} could each be it",
+                file=label, row=1, field=name,
+                hint=f"rename or delete all but one, or map '{name}' to one of them under {mapping_name}"))
+            continue
+        if not role and not mapped:
+            continue
+        unseen = next((u for c in columns if (u := _unseen_in_header(c, target))), None)
+        guess_key = did_you_mean(header_key(target), list(by_key))
+        if unseen:
+            hint = f"{unseen}: delete it in the file"
+        elif guess_key is not None:
+            guess = by_key[guess_key][0]
+            hint = (f"did you mean '{guess}'? If so, map it under {mapping_name}: `{name}: {guess}`. "
+                    f"Columns in the file: {listed}")
+        else:
+            hint = f"columns in the file: {listed}"
+        problems.append(Problem("BF204", f"{what} is not in the file{mapped}", file=label, row=1, field=name,
+                                hint=hint))
+    for header, name in rename.items():
+        if name in columns and name not in rename:
+            problems.append(Problem(
+                "BF210", f"the header '{header}' is read as '{name}', but the file has a column '{name}' too",
+                file=label, row=1, field=name,
+                hint=f"rename or delete one of them, or map '{name}' to the one to read under {mapping_name}"))
+    if problems:
+        raise DataError(problems)
+    renamed = frame.rename(columns=rename) if rename else frame
+    renamed.attrs.update(frame.attrs)
+    return renamed, {name: header for header, name in rename.items()}
 
 
 class _RowNumbers:
@@ -183,6 +324,18 @@ def sheet_rows(frame: pd.DataFrame) -> list[int]:
     if isinstance(rows, _RowNumbers) and len(rows) == len(frame):
         return rows.numbers.tolist()
     return list(range(2, len(frame) + 2))
+
+
+def keep_rows(frame: pd.DataFrame, keep: Sequence[bool]) -> pd.DataFrame:
+    """The rows of ``frame`` where ``keep`` is true, renumbered from 0, with their spreadsheet row
+    numbers and the table's sheet and blank rows."""
+    import numpy as np
+
+    mask = np.asarray(keep, dtype=bool)
+    kept = frame[mask].reset_index(drop=True)
+    kept.attrs.update(frame.attrs)
+    kept.attrs[_ROWS] = _RowNumbers(np.asarray(sheet_rows(frame), dtype=np.int64)[mask])
+    return kept
 
 
 def blank_rows(frame: pd.DataFrame) -> list[int]:
@@ -537,13 +690,53 @@ def validate_participants(
 _PLAIN_ID = r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?"
 
 
+def canonical_ids(raw: pd.Series, id_type: str = "text") -> tuple[pd.Series, dict[int, str]]:
+    """The ids of ``raw`` in their canonical form (:func:`bitframe.identifiers.normalise_id`; blank
+    and missing ones as ``""``) and, by 0-based position, why an id was refused."""
+    import pandas as pd
+
+    values = raw.to_numpy(dtype=object, copy=True)
+    missing = pd.isna(values)
+    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):  # numbers: their text
+        values = raw.astype("string").to_numpy(dtype=object, copy=True)
+    values[missing] = ""
+    text = pd.Series(values, index=raw.index, dtype=object)
+    return _normalise_ids(text, pd.Series(blank_text(text), index=raw.index), id_type)
+
+
+def _arrow_text(values: pd.Series):
+    """``values`` as a pyarrow string array (text ids convert without a copy through Python)."""
+    import pyarrow as pa
+
+    try:
+        return pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # numbers or other objects: their text
+        return pa.array(values.astype("string"), type=pa.string())
+
+
+def blank_text(values: pd.Series) -> np.ndarray:
+    """Which cells are missing, empty or only white space."""
+    import pyarrow.compute as pc
+
+    trimmed = pc.utf8_trim_whitespace(_arrow_text(values))
+    return pc.equal(trimmed, "").fill_null(True).to_numpy(zero_copy_only=False)
+
+
+def _plain(raw: pd.Series) -> np.ndarray:
+    """Which ids match :data:`_PLAIN_ID` (pyarrow's compiled regex: no Python call per id)."""
+    import pyarrow.compute as pc
+
+    return pc.match_substring_regex(_arrow_text(raw), f"^{_PLAIN_ID}$").fill_null(False).to_numpy(
+        zero_copy_only=False)
+
+
 def _normalise_ids(raw: pd.Series, blank: pd.Series, id_type: str) -> tuple[pd.Series, dict[int, str]]:
     """Canonical ids (blank ones kept as they are) and, by 0-based row, why an id was refused."""
     import pandas as pd
 
     ids = raw.to_numpy(dtype=object).copy()
     # Plain ASCII text ids are their own canonical form; only the rest pay for a per-id check.
-    todo = ~blank.to_numpy() & ((~raw.str.fullmatch(_PLAIN_ID)).to_numpy() if id_type == "text" else True)
+    todo = ~blank.to_numpy() & (~_plain(raw) if id_type == "text" else True)
     refused: dict[int, str] = {}
     for position in todo.nonzero()[0]:
         try:

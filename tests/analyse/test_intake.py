@@ -56,13 +56,14 @@ def test_clean_merge_counts_attrition_per_arm(sms):
 
 def test_wrong_type_in_binary_column_names_rows(sms):
     allocation, outcomes = make()
-    outcomes.loc[[2, 5], "attended"] = ["yes", "no"]
+    outcomes.loc[[2, 5], "attended"] = ["maybe", "2"]
     with pytest.raises(DataError) as info:
         merge_outcomes(sms, allocation, outcomes, outcomes_label="out.csv")
     [(code, message, column)] = problems(info)
     assert code == "BF213" and column == "attended"
-    assert message == "binary outcome has values that are not 0 or 1 (or true/false) in rows 3, 6 ('yes', 'no')"
-    assert "out.csv, column 'attended'" in info.value.report()
+    # rows as the spreadsheet numbers them: the header is row 1, so positions 2 and 5 are rows 4 and 7
+    assert message == "binary outcome 'attended' has values that are not yes or no in rows 4, 7 ('maybe', '2')"
+    assert "out.csv, row 4, column 'attended'" in info.value.report()
 
 
 def test_every_problem_reported_at_once(sms):
@@ -74,12 +75,13 @@ def test_every_problem_reported_at_once(sms):
     with pytest.raises(DataError) as info:
         merge_outcomes(sms, allocation, outcomes, list_label="list.csv", outcomes_label="out.csv")
     found = problems(info)
-    assert ("BF212", "duplicate ids in rows 5, 6 (e.g. 'P4')", "participant_id") in found
-    assert ("BF214", "arms not in the protocol in rows 4: 'sms2'", "arm") in found
+    assert ("BF212", "1 id(s) on more than one row: 'P4' in rows 6, 7", "participant_id") in found
+    assert ("BF214", "arms not in the protocol in rows 5: 'sms2'", "arm") in found
     # P5 left the list when its id was overwritten, so its outcome row is unmatched too.
-    assert ("BF215", "2 outcome row(s) for ids that are not on the randomisation list: rows 6, 8 (e.g. 'P5')",
+    assert ("BF215", "2 outcome row(s) for ids that are not on the randomisation list: rows 7, 9 (e.g. 'P5')",
             "participant_id") in found
-    assert ("BF213", "continuous outcome has values that are not a number in rows 1 ('high')", "swemwbs") in found
+    assert ("BF213", "continuous outcome 'wellbeing' has values that are not a number in rows 2 ('high')",
+            "swemwbs") in found
 
 
 def test_missing_outcome_column_suggests(sms):
@@ -101,7 +103,8 @@ def test_count_outcome_must_be_nonnegative_integer():
     with pytest.raises(DataError) as info:
         merge_outcomes(proto, allocation, outcomes)
     [p] = info.value.problems
-    assert p.message == "count outcome has values that are not a whole number of 0 or more in rows 2, 3 ('-1', '1.5')"
+    assert p.message == ("count outcome 'hours' has values that are not a whole number of 0 or more in "
+                         "rows 3, 4 ('-1', '1.5')")
 
 
 def test_missing_data_rule_fail(sms):
@@ -121,22 +124,24 @@ def test_duplicate_ids_in_the_participants_file_are_located(sms):
     baseline.loc[3, "participant_id"] = "P1"
     with pytest.raises(DataError) as info:
         merge_outcomes(sms, allocation, outcomes, baseline=baseline, baseline_label="people.csv")
-    assert problems(info) == [("BF212", "duplicate ids in rows 2, 4 (e.g. 'P1')", "participant_id")]
+    assert problems(info) == [("BF212", "1 id(s) on more than one row: 'P1' in rows 3, 5", "participant_id")]
 
 
 @pytest.mark.parametrize(("kind", "cells", "bad"), [
-    ("binary", [1.0, 0.0, np.nan, -0.0, 2.0], [4, 5]),
-    ("count", [2.0, 1.5, -1.0, np.nan, np.inf], [2, 3]),
-    ("continuous", [2.5, -1.0, np.nan, np.inf, 0.0], []),
+    ("binary", [1.0, 0.0, np.nan, -0.0, 2.0], [5]),
+    ("count", [2.0, 1.5, -1.0, np.nan, np.inf], [2, 3, 5]),
+    ("continuous", [2.5, -1.0, np.nan, np.inf, 0.0], [4]),
 ])
 def test_outcomes_read_as_numbers_get_the_verdicts_of_their_text(kind, cells, bad):
-    # the numbers' own text (str(value)) is the reference: '-0.0' is not a binary value, inf is a count
-    from bitframe.analyse.intake import _coerce_outcome
+    # the numbers' own text (str(value)) is the reference; -0.0 is the number 0, no outcome is infinite
+    from bitframe.analyse.outcome_file import code_outcome
+    from bitframe.protocol.schema import Outcome, OutcomesFile
 
-    numbers, found = _coerce_outcome(pd.Series(cells), kind, "out.csv", "y")
-    text, expected = _coerce_outcome(pd.Series([str(c) for c in cells], dtype=object).replace("nan", ""), kind,
-                                     "out.csv", "y")
-    assert [p.message for p in found] == [p.message for p in expected]
-    assert bool(found) == bool(bad)
-    np.testing.assert_array_equal(numbers[[i for i in range(5) if i + 1 not in bad]],
-                                  text[[i for i in range(5) if i + 1 not in bad]])
+    outcome = Outcome(id="y", role="primary", type=kind, column="y")
+    rows = list(range(2, 7))
+    numbers, found = code_outcome(pd.Series(cells), outcome, OutcomesFile(), rows=rows, label="out.csv")
+    text, expected = code_outcome(pd.Series([str(c) for c in cells], dtype=object).replace("nan", ""), outcome,
+                                  OutcomesFile(), rows=rows, label="out.csv")
+    assert [p.row for p in found] == [p.row for p in expected] == ([bad[0] + 1] if bad else [])
+    assert [f"rows {', '.join(str(b + 1) for b in bad)} (" in p.message for p in found] == [True] * bool(bad)
+    np.testing.assert_array_equal(numbers, text)

@@ -51,14 +51,15 @@ def test_analyse_writes_the_results_contract(capsys, tmp_path, trial):
 def test_bad_outcome_values_name_rows_and_write_nothing(capsys, tmp_path, trial):
     _people, lst, out = trial
     frame = pd.read_csv(out, dtype=str, keep_default_na=False)
-    frame.loc[[4, 9], "attended"] = ["yes", "maybe"]
+    frame.loc[[4, 9], "attended"] = ["yes", "maybe"]  # yes is a documented spelling, maybe is not
     bad = tmp_path / "bad.csv"
     frame.to_csv(bad, index=False)
     results = tmp_path / "results.json"
     code, _, err = run(capsys, "analyse", SMS, "--list", lst, "--outcomes", bad, "--json", results)
     assert code == 1 and "Traceback" not in err
-    assert "binary outcome has values that are not 0 or 1 (or true/false) in rows 5, 10 ('yes', 'maybe')" in err
-    assert f"{bad}, column 'attended'" in err
+    # the header is row 1: the 10th data row is the spreadsheet's row 11
+    assert "binary outcome 'attended' has values that are not yes or no in rows 11 ('maybe')" in err
+    assert f"{bad}, row 11, column 'attended'" in err
     assert not results.exists()
 
 
@@ -69,4 +70,4 @@ def test_unknown_ids_are_reported_not_dropped(capsys, tmp_path, trial):
     bad = tmp_path / "bad.csv"
     frame.to_csv(bad, index=False)
     code, _, err = run(capsys, "analyse", SMS, "--list", lst, "--outcomes", bad)
-    assert code == 1 and "1 outcome row(s) for ids that are not on the randomisation list: rows 1" in err
+    assert code == 1 and "1 outcome row(s) for ids that are not on the randomisation list: rows 2" in err

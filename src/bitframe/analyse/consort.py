@@ -43,6 +43,7 @@ class ConsortFlow:
     excluded: int | None
     randomised: int
     n_clusters: int | None
+    unknown_ids_excluded: int = 0
 
     def arm(self, label: str) -> ConsortArm:
         check_choice("arm", str(label), [a.arm for a in self.arms])
@@ -55,7 +56,8 @@ class ConsortFlow:
 
 
 def consort_flow(arm: Any, outcome: Any, *, received: Any = None, clusters: Any = None, control: Any = None,
-                 assessed: int | None = None, excluded: int | None = None) -> ConsortFlow:
+                 assessed: int | None = None, excluded: int | None = None,
+                 unknown_ids_excluded: int = 0) -> ConsortFlow:
     """CONSORT flow counts per arm.
 
     Parameters
@@ -66,6 +68,8 @@ def consort_flow(arm: Any, outcome: Any, *, received: Any = None, clusters: Any 
     clusters : optional cluster labels (cluster trials): clusters allocated per arm and clusters with
         at least one analysed unit.
     assessed, excluded : optional enrolment counts (assessed for eligibility, excluded).
+    unknown_ids_excluded : outcome records left out because their id was never randomised (no arm
+        to count them in; reported beside the flow).
     """
     arm_labels = labels(arm, "arm")
     n = arm_labels.size
@@ -82,7 +86,7 @@ def consort_flow(arm: Any, outcome: Any, *, received: Any = None, clusters: Any 
             raise ValueError("The 'received' parameter must be 0/1 or boolean (missing = unknown).")
         rec = (rv, r_miss)
     cl = as_labels(clusters, "clusters", n) if clusters is not None else None
-    for name, val in (("assessed", assessed), ("excluded", excluded)):
+    for name, val in (("assessed", assessed), ("excluded", excluded), ("unknown_ids_excluded", unknown_ids_excluded)):
         if val is not None and (isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 0):
             raise ValueError(f"The {name!r} parameter must be a non-negative integer. Got {val!r} instead.")
     if assessed is not None and excluded is not None and assessed - excluded != n:
@@ -107,4 +111,5 @@ def consort_flow(arm: Any, outcome: Any, *, received: Any = None, clusters: Any 
             clusters_analysed=None if cl is None else len(set(cl[sel & ~lost].tolist())),
         ))
     return ConsortFlow(arms=tuple(rows), assessed=assessed, excluded=excluded, randomised=n,
-                       n_clusters=None if cl is None else len(set(cl.tolist())))
+                       n_clusters=None if cl is None else len(set(cl.tolist())),
+                       unknown_ids_excluded=unknown_ids_excluded)

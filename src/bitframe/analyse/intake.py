@@ -5,7 +5,10 @@ a unit with no outcome row or a blank outcome is *missing* and counted as
 attrition per arm and outcome. Problems that make the analysis untrustworthy
 (duplicate ids, outcome rows for people who were never randomised, arms the
 protocol does not know, values of the wrong type) stop the analysis with a
-message naming the file, the rows and the column.
+message naming the file (and sheet), the rows as the spreadsheet numbers them and the column.
+The outcomes file is read as the protocol's ``data.outcomes`` describes it
+(:mod:`bitframe.analyse.outcome_file`: column mapping, yes/no and missing codes, decimal
+commas, rows of unknown ids left out and counted when pre-registered).
 """
 
 from __future__ import annotations
@@ -25,8 +28,6 @@ if TYPE_CHECKING:
     from bitframe.analyse.results import ScaleSummary
     from bitframe.protocol.schema import Protocol
 
-_BINARY_TEXT = {"0": 0.0, "1": 1.0, "0.0": 0.0, "1.0": 1.0, "true": 1.0, "false": 0.0}
-MAX_ROWS_LISTED = 10
 
 
 @dataclass(frozen=True)
@@ -46,12 +47,7 @@ class AnalysisData:
     not_in_outcomes: int  # units on the list with no outcome row at all
     notes: tuple[str, ...] = field(default_factory=tuple)
     scales: tuple[ScaleSummary, ...] = ()  # scale outcomes: scoring and reliability (analyse/scales.py)
-
-
-def _rows(positions, limit: int = MAX_ROWS_LISTED) -> str:
-    positions = [int(p) for p in positions]
-    shown = ", ".join(str(p) for p in positions[:limit])
-    return shown + (f" and {len(positions) - limit} more" if len(positions) > limit else "")
+    unknown_ids_excluded: int = 0  # outcome rows left out under data.outcomes.unknown_ids: exclude
 
 
 def _column_problem(label: str, column: str, columns, what: str) -> Problem:
@@ -62,37 +58,6 @@ def _column_problem(label: str, column: str, columns, what: str) -> Problem:
         file=label,
         hint=(f"did you mean '{guess}'? " if guess else "") + f"Columns present: {', '.join(map(str, columns))}",
     )
-
-
-def _id_problems(frame: pd.DataFrame, id_column: str, label: str) -> list[Problem]:
-    problems = []
-    ids = frame[id_column]
-    blank = _blank_ids(ids)
-    if blank.any():
-        problems.append(
-            Problem("BF211", f"blank id in rows {_rows(np.flatnonzero(blank) + 1)}", file=label,
-                    field=id_column, hint="every row needs an id")
-        )
-    return problems + _duplicate_ids(ids, blank, id_column, label)
-
-
-def _blank_ids(ids: pd.Series) -> np.ndarray:
-    return (ids.isna() | (ids.astype(str).str.strip() == "")).to_numpy(dtype=bool)
-
-
-def _duplicate_ids(ids: pd.Series, blank: np.ndarray, id_column: str, label: str) -> list[Problem]:
-    """Every row of an id (not blank) that appears more than once, as one problem."""
-    import pyarrow.compute as pc
-
-    codes = pc.dictionary_encode(_arrow_text(ids)).indices.fill_null(-1).to_numpy(zero_copy_only=False)
-    used = codes[~blank]
-    dup = np.zeros(len(codes), dtype=bool)
-    dup[~blank] = np.bincount(used)[used] > 1 if used.size else False
-    if not dup.any():
-        return []
-    rows = np.flatnonzero(dup) + 1
-    return [Problem("BF212", f"duplicate ids in rows {_rows(rows)} (e.g. '{ids.iloc[rows[0] - 1]}')", file=label,
-                    field=id_column, hint="each unit may appear only once")]
 
 
 def _arrow_text(values: pd.Series):
@@ -186,74 +151,6 @@ def _count_differences(listed: Mapping, sealed: Mapping, where: str) -> list[str
             for arm in sorted(set(listed) | set(sealed)) if listed.get(arm, 0) != sealed.get(arm, 0)]
 
 
-def _coerce_outcome(values: pd.Series, outcome_type: str, label: str, column: str) -> tuple[np.ndarray, list[Problem]]:
-    """Convert an outcome column to float with NaN for missing; name rows with values of the wrong type."""
-    import pandas as pd
-
-    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iuf":
-        return _coerce_numbers(values, outcome_type, label, column)
-    text = values.astype("string").str.strip()
-    blank = text.isna() | (text == "") | text.str.upper().isin(["NA", "N/A", "NAN", "NULL", "."])
-    out = np.full(len(values), np.nan)
-    bad: list[int] = []
-    if outcome_type == "binary":
-        mapped = text.str.lower().map(_BINARY_TEXT)
-        ok = mapped.notna() | blank
-        out[mapped.notna().to_numpy()] = mapped[mapped.notna()].astype(float).to_numpy()
-        bad = list(np.flatnonzero(~ok.to_numpy()) + 1)
-        expected = "0 or 1 (or true/false)"
-    else:
-        numeric = pd.to_numeric(text.where(~blank), errors="coerce")
-        ok = numeric.notna() | blank
-        if outcome_type == "count":
-            nonneg_int = numeric.isna() | ((numeric >= 0) & (numeric == np.floor(numeric)))
-            ok &= nonneg_int
-            expected = "a whole number of 0 or more"
-        else:
-            expected = "a number"
-        out = numeric.to_numpy(dtype=float, na_value=np.nan)
-        bad = list(np.flatnonzero(~ok.to_numpy()) + 1)
-    problems = []
-    if bad:
-        examples = ", ".join(repr(str(values.iloc[r - 1])) for r in bad[:3])
-        problems.append(
-            Problem(
-                "BF213",
-                f"{outcome_type} outcome has values that are not {expected} in rows {_rows(bad)} ({examples})",
-                file=label,
-                field=column,
-                hint="fix or blank those cells (blank = missing, counted as attrition)",
-            )
-        )
-    out[blank.to_numpy()] = np.nan
-    return out, problems
-
-
-def _coerce_numbers(values: pd.Series, outcome_type: str, label: str, column: str) -> tuple[np.ndarray, list[Problem]]:
-    """:func:`_coerce_outcome` of a column already numeric: the same verdicts as on its text (``str(value)``)."""
-    numbers = values.to_numpy(dtype=float)
-    missing = np.isnan(numbers)
-    if outcome_type == "binary":
-        # as text a float is '1.0' or '0.0' -- or '-0.0', which is not a binary value
-        ok = missing | (numbers == 1) | ((numbers == 0) & ~np.signbit(numbers))
-        expected = "0 or 1 (or true/false)"
-    elif outcome_type == "count":
-        ok = missing | ((numbers >= 0) & (numbers == np.floor(numbers)))
-        expected = "a whole number of 0 or more"
-    else:
-        ok = np.ones(len(numbers), dtype=bool)
-        expected = "a number"
-    bad = np.flatnonzero(~ok) + 1
-    problems = []
-    if bad.size:
-        examples = ", ".join(repr(str(values.iloc[r - 1])) for r in bad[:3])
-        problems.append(Problem(
-            "BF213", f"{outcome_type} outcome has values that are not {expected} in rows {_rows(bad)} ({examples})",
-            file=label, field=column, hint="fix or blank those cells (blank = missing, counted as attrition)"))
-    out = np.where(ok, numbers, np.nan) if outcome_type == "binary" else numbers.copy()
-    return out, problems
-
-
 def merge_outcomes(
     protocol: Protocol,
     allocation: pd.DataFrame,
@@ -268,9 +165,12 @@ def merge_outcomes(
 
     All problems are collected and raised together as one :class:`DataError`.
     """
-
+    from bitframe.analyse.outcome_file import code_outcome, id_problems, map_columns, quote_rows, unknown_ids
     from bitframe.analyse.scales import score_scales
+    from bitframe.data import blank_rows, canonical_ids, file_label, sheet_rows
 
+    outcomes, baseline = map_columns(protocol, outcomes, baseline, outcomes_label=outcomes_label,
+                                     baseline_label=baseline_label)
     # A scale outcome is analysed as its score: computed from the item columns before anything else.
     outcomes, scales = score_scales(protocol, outcomes, label=outcomes_label)
     id_col = protocol.unit.id_column
@@ -290,32 +190,30 @@ def merge_outcomes(
 
     allocation = allocation.reset_index(drop=True)
     outcomes = outcomes.reset_index(drop=True)
-    allocation[id_col] = allocation[id_col].astype("string").str.strip()
-    outcomes[id_col] = outcomes[id_col].astype("string").str.strip()
-    problems += _id_problems(allocation, id_col, list_label)
-    problems += _id_problems(outcomes, id_col, outcomes_label)
+    for frame, label in ((allocation, list_label), (outcomes, outcomes_label)):
+        ids, found = id_problems(frame, id_col, protocol.unit.id_type, label)
+        frame[id_col] = ids.to_numpy()
+        problems += found
 
     arms = allocation["arm"].astype("string").str.strip()
     unknown = ~arms.isin(protocol.arm_ids)
     if unknown.any():
         unknown_arms = sorted(set(arms[unknown].fillna("<blank>")))
+        list_rows = sheet_rows(allocation)
+        at = [list_rows[i] for i in np.flatnonzero(unknown.to_numpy())]
         problems.append(
-            Problem("BF214", f"arms not in the protocol in rows {_rows(np.flatnonzero(unknown.to_numpy()) + 1)}: "
-                    f"{', '.join(map(repr, unknown_arms))}", file=list_label, field="arm",
-                    hint=f"the protocol's arms are {', '.join(protocol.arm_ids)}")
+            Problem("BF214", f"arms not in the protocol in rows {quote_rows(at)}: "
+                    f"{', '.join(map(repr, unknown_arms))}", file=file_label(allocation, list_label), row=at[0],
+                    field="arm", hint=f"the protocol's arms are {', '.join(protocol.arm_ids)}")
         )
-    stray = (_positions(outcomes[id_col], allocation[id_col]) < 0) & outcomes[id_col].notna().to_numpy(dtype=bool)
-    if stray.any():
-        rows = np.flatnonzero(stray) + 1
-        problems.append(
-            Problem("BF215", f"{len(rows)} outcome row(s) for ids that are not on the randomisation list: rows {_rows(rows)} "
-                    f"(e.g. '{outcomes[id_col].iloc[rows[0] - 1]}')", file=outcomes_label, field=id_col,
-                    hint="outcomes can only be analysed for randomised units; check the ids or the list")
-        )
+    outcomes, excluded, found = unknown_ids(outcomes, id_col, allocation[id_col], protocol.data.outcomes,
+                                            outcomes_label)
+    problems += found
 
     coerced: dict[str, np.ndarray] = {}
     for o in protocol.outcomes:
-        values, found = _coerce_outcome(outcomes[o.column], o.type, outcomes_label, o.column)
+        values, found = code_outcome(outcomes[o.column], o, protocol.data.outcomes, rows=sheet_rows(outcomes),
+                                     label=file_label(outcomes, outcomes_label))
         coerced[o.column] = values
         problems += found
 
@@ -327,7 +225,7 @@ def merge_outcomes(
             problems.append(_column_problem(baseline_label, id_col, baseline.columns, "participants id"))
         else:
             baseline = baseline.reset_index(drop=True)
-            baseline[id_col] = baseline[id_col].astype("string").str.strip()
+            baseline[id_col] = canonical_ids(baseline[id_col], protocol.unit.id_type)[0].to_numpy()
             sources.append(("participants", baseline, baseline_label))
     cluster_col = protocol.unit.cluster_column
     wanted = extra_cols + ([cluster_col] if cluster_col and cluster_col not in allocation.columns else [])
@@ -357,7 +255,8 @@ def merge_outcomes(
         wanted = [*extra_cols, *([cluster_col] if cluster_col else [])]
         base_cols = [c for c in wanted if c in baseline.columns and c not in merged.columns]
         if base_cols:
-            found = _duplicate_ids(baseline[id_col], _blank_ids(baseline[id_col]), id_col, baseline_label)
+            found = [p for p in id_problems(baseline, id_col, protocol.unit.id_type, baseline_label)[1]
+                     if p.code == "BF212"]
             if found:
                 raise DataError(found)
             baseline_row = _positions(merged["unit_id"], baseline[id_col])
@@ -387,6 +286,12 @@ def merge_outcomes(
     notes = []
     if no_row:
         notes.append(f"{no_row} randomised unit(s) have no row in the outcomes file; their outcomes count as missing")
+    if excluded:
+        notes.append(f"{excluded} row(s) of the outcomes file are for ids not on the randomisation list; left out, "
+                     "as the protocol pre-registers (data.outcomes.unknown_ids: exclude)")
+    if blank_rows(outcomes):
+        notes.append(f"skipped {len(blank_rows(outcomes))} blank row(s) of {outcomes_label}: rows "
+                     f"{quote_rows(blank_rows(outcomes))}")
     return AnalysisData(
         frame=merged,
         id_column=id_col,
@@ -396,4 +301,5 @@ def merge_outcomes(
         not_in_outcomes=no_row,
         notes=tuple(notes),
         scales=scales,
+        unknown_ids_excluded=excluded,
     )

@@ -109,8 +109,9 @@ def analyse_files(
     if protocol.unit.cluster_column:
         text.append(protocol.unit.cluster_column)
     allocation = restore_frame(read_table(list_path, text_columns=text))  # bitframe wrote it neutralised
-    outcomes = read_table(outcomes_path, text_columns=[id_col])
-    baseline = read_table(participants, text_columns=[id_col]) if participants else None
+    # read as text: intake finds the columns by the protocol's names, then makes numbers of the rest
+    outcomes = read_table(outcomes_path, infer_numbers=False)
+    baseline = read_table(participants, infer_numbers=False) if participants else None
     manifest = None
     manifest_path = list_path.with_name(list_path.stem + ".manifest.json")
     if manifest_path.exists():
@@ -549,7 +550,7 @@ def _bookkeeping(protocol, frame, data: AnalysisData, control: str) -> dict[str,
     if an.compliance_column and an.compliance_column in frame.columns:
         received = np.asarray(frame[an.compliance_column], dtype=float)
     flow = consort_flow(arms, np.asarray(frame[primary.column], dtype=float), received=received,
-                        clusters=clusters, control=control)
+                        clusters=clusters, control=control, unknown_ids_excluded=data.unknown_ids_excluded)
     consort = ConsortFlow(
         unit="participants",
         outcome=primary.id,
@@ -558,6 +559,7 @@ def _bookkeeping(protocol, frame, data: AnalysisData, control: str) -> dict[str,
                                     clusters_analysed=a.clusters_analysed) for a in flow.arms),
         assessed=flow.assessed,
         excluded=flow.excluded,
+        unknown_ids_excluded=flow.unknown_ids_excluded,
     )
     attrition = []
     for outcome in protocol.outcomes:

@@ -280,6 +280,9 @@ class ConsortFlow(Record):
     arms: tuple[ConsortArmCounts, ...] = ()
     assessed: int | None = None
     excluded: int | None = None
+    unknown_ids_excluded: int = Field(
+        default=0, description="Rows of the outcomes file for ids not on the randomisation list, left out as "
+        "pre-registered (data.outcomes.unknown_ids: exclude).")
 
 
 class AttritionCheck(Record):

@@ -62,6 +62,8 @@ def register(app: typer.Typer) -> None:
             write_json(as_json, result.to_dict(), force=True)
             typer.echo(f"wrote {as_json}")
         if as_csv is not None:
+            from bitframe.spreadsheet import neutralise_frame
+
             with atomic_path(as_csv) as tmp:
-                frame.to_csv(tmp, index=False)
+                neutralise_frame(frame).to_csv(tmp, index=False)
             typer.echo(f"wrote {as_csv}")

@@ -29,8 +29,7 @@ def register(app: typer.Typer) -> None:
         """Turn a participant list into a sealed randomisation list, a manifest and a public summary."""
         from bitframe.io import ensure_writable
         from bitframe.protocol import load_protocol_with_source
-        from bitframe.randomise.allocation import randomise_file
-        from bitframe.randomise.from_protocol import allowed_values, design_from_protocol
+        from bitframe.randomise.from_protocol import randomise_protocol_file
         from bitframe.randomise.output import allocation_paths, write_allocation
 
         loaded = load_protocol_with_source(protocol_path)
@@ -53,15 +52,8 @@ def register(app: typer.Typer) -> None:
             raise BitframeError(Problem(
                 "BF904", "replacing an existing randomisation list needs a reason", file=str(paths.list_csv),
                 hint="add --reason '...': it is recorded in the new manifest with the old list's SHA-256"))
-        allocation = randomise_file(
-            str(participants),
-            design_from_protocol(protocol),
-            id_column=protocol.unit.id_column,
-            seed=protocol.randomised.seed if seed is None else seed,
-            protocol=loaded.text.encode("utf-8"),
-            allowed_values=allowed_values(protocol),
-            id_type=protocol.unit.id_type,
-        )
+        allocation = randomise_protocol_file(protocol, participants, seed=seed,
+                                             protocol_source=loaded.text.encode("utf-8"))
         written = write_allocation(allocation, out, xlsx=xlsx, force=force, reason=reason,
                                    inputs=(participants, protocol_path))
         manifest = allocation.manifest

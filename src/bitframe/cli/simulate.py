@@ -57,6 +57,7 @@ def register(app: typer.Typer) -> None:
         from bitframe.data import read_table
         from bitframe.io import atomic_path, ensure_writable
         from bitframe.simulate.data import SimulationSettings, simulate_outcomes, simulate_participants
+        from bitframe.spreadsheet import neutralise_frame, restore_frame
 
         loaded = _load(protocol_path)
         protocol = loaded.protocol
@@ -68,7 +69,7 @@ def register(app: typer.Typer) -> None:
             what = "participants"
         else:
             id_col = protocol.unit.id_column
-            allocation = read_table(list_path, text_columns=[id_col, "arm"])
+            allocation = restore_frame(read_table(list_path, text_columns=[id_col, "arm"]))  # bitframe wrote it
             if participants is not None:
                 people = read_table(participants, text_columns=[id_col])
                 extra = [c for c in people.columns if c not in allocation.columns or c == id_col]
@@ -79,7 +80,7 @@ def register(app: typer.Typer) -> None:
             frame = simulate_outcomes(protocol, allocation, settings, seed=seed)
             what = "outcomes"
         with atomic_path(out) as tmp:
-            frame.to_csv(tmp, index=False)
+            neutralise_frame(frame).to_csv(tmp, index=False)
         typer.echo(f"wrote {out}: {len(frame):,} simulated {what} (seed {seed})")
 
     @app.command()

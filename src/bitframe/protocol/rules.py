@@ -26,6 +26,8 @@ BF133  an analysis that cannot run as written (covariates never used, an se_type
        adjustment the chosen estimator does not apply)
 BF139  a scale outcome that does not fit its scale (item count, range, reverse-coded items,
        outcome type, a score column that is also an item)
+BF147  the data section maps a column the protocol does not use, maps two names to one
+       header, or codes an outcome that is not binary
 BF170  a non-randomised design lacks what it needs (unit or timing columns, pre-periods,
        donors, one intervention arm) or carries options of another design
 BF171  a randomised power section in a non-randomised protocol
@@ -89,6 +91,7 @@ def _violations(p: Protocol) -> Iterator[RuleViolation]:
     yield from _duplicate_ids(p)
     yield from _runs_as_written(p)
     yield from _scale_rules(p)
+    yield from _data_rules(p)
 
     if p.randomisation is None or p.design is not None:
         yield from _design_rules(p)
@@ -730,6 +733,39 @@ def _duplicate_ids(p: Protocol) -> Iterator[RuleViolation]:
     for i, name in enumerate(columns):
         if name in columns[:i]:
             yield RuleViolation("BF122", ("unit", "columns", i, "name"), f"column '{name}' is declared twice")
+
+
+def _data_rules(p: Protocol) -> Iterator[RuleViolation]:
+    """A mapping names only columns the protocol uses, one header each; coded outcomes are binary."""
+    from bitframe.protocol.columns import analysis_columns, outcome_columns, participant_columns
+
+    used = {
+        "participants": {*participant_columns(p), *analysis_columns(p), *(c.name for c in p.unit.columns)},
+        "outcomes": {*outcome_columns(p), *analysis_columns(p)},
+    }
+    for section, names in used.items():
+        mapping: dict[str, str] = getattr(p.data, section).columns
+        by_header: dict[str, str] = {}
+        for name, header in mapping.items():
+            loc = ("data", section, "columns", name)
+            if name not in names:
+                yield RuleViolation(
+                    "BF147", loc, f"'{name}' is not a column the protocol reads from the {section} file",
+                    _suggest(name, sorted(names)) or f"the protocol's names: {', '.join(sorted(names))}")
+            if header in by_header:
+                yield RuleViolation(
+                    "BF147", loc, f"'{name}' and '{by_header[header]}' are both mapped to the header '{header}'",
+                    "each header holds one column: map one of them to another header")
+            by_header.setdefault(header, name)
+    binary = {o.id for o in p.outcomes if o.type == "binary"}
+    for outcome_id in p.data.outcomes.binary_values:
+        if outcome_id not in binary:
+            known = {o.id: o.type for o in p.outcomes}
+            yield RuleViolation(
+                "BF147", ("data", "outcomes", "binary_values", outcome_id),
+                f"outcome '{outcome_id}' is {known[outcome_id]}, not binary" if outcome_id in known
+                else f"'{outcome_id}' is not an outcome of the protocol",
+                _suggest(outcome_id, sorted(binary)) or f"binary outcomes: {', '.join(sorted(binary)) or 'none'}")
 
 
 def _suggest(name: str, choices) -> str | None:

@@ -63,6 +63,7 @@ from bitframe.protocol.vocabulary import (
     TwoSidedConvention,
     UnequalClusterSizes,
     UnitLevel,
+    UnknownIds,
     check_same_names,
 )
 
@@ -196,6 +197,67 @@ class Unit(Model):
     columns: tuple[ColumnSpec, ...] = Field(
         default=(), description="Optional: the participant file's columns. When given, every column named elsewhere must be here."
     )
+
+
+# --------------------------------------------------------------------------- data files
+
+HEADER_MATCHING = (
+    "Headers match ignoring case, spaces, '_' and '-' ('NHS Number' is read as nhs_number without an entry); "
+    "map a name here when the header is spelt otherwise."
+)
+
+
+class ParticipantsFile(Model):
+    """How the participant file (randomise, verify; baseline covariates in analyse) names its columns."""
+
+    columns: dict[NonEmptyStr, NonEmptyStr] = Field(
+        default_factory=dict,
+        description="The file's header for each column the protocol names, as `protocol_name: File header` "
+        f"(e.g. `nhs_number: NHS No.`). {HEADER_MATCHING}",
+    )
+
+
+class BinaryValues(Model):
+    """The spellings of a binary outcome in the outcomes file (matched trimmed, ignoring case)."""
+
+    yes: tuple[NonEmptyStr, ...] = Field(min_length=1, description="Values read as 1, e.g. [Attended].")
+    no: tuple[NonEmptyStr, ...] = Field(min_length=1, description="Values read as 0, e.g. [DNA, Did not attend].")
+
+
+class OutcomesFile(Model):
+    """How the outcomes file names its columns and writes its values (read by analyse)."""
+
+    columns: dict[NonEmptyStr, NonEmptyStr] = Field(
+        default_factory=dict,
+        description="The file's header for each column the protocol names (the id, outcome columns, covariates), "
+        f"as `protocol_name: File header`. {HEADER_MATCHING}",
+    )
+    binary_values: dict[NonEmptyStr, BinaryValues] = Field(
+        default_factory=dict,
+        description="By binary outcome id: its yes and no spellings, replacing the default ones (yes/no, y/n, "
+        "true/false, 1/0, any case).",
+    )
+    missing_codes: tuple[NonEmptyStr, ...] = Field(
+        default=(),
+        description="Values meaning 'not known' (e.g. -99, not known), counted as missing like a blank cell; "
+        "matched trimmed, ignoring case. Blank, NA, N/A, NaN, NULL, None and '.' always are.",
+    )
+    decimal_comma: bool = Field(
+        default=False, description="Numbers are written with a decimal comma (3,5 is 3.5); a decimal point is then "
+        "refused as ambiguous."
+    )
+    unknown_ids: UnknownIds = Field(
+        default="error",
+        description="Rows whose id is not on the randomisation list: error (stop) or exclude (left out, counted in "
+        "the participant flow).",
+    )
+
+
+class DataFiles(Model):
+    """The site's files as exported: their headers and the way they write values."""
+
+    participants: ParticipantsFile = ParticipantsFile()
+    outcomes: OutcomesFile = OutcomesFile()
 
 
 # --------------------------------------------------------------------------- randomisation
@@ -507,6 +569,8 @@ class Protocol(Model):
     arms: tuple[Arm, ...] = Field(min_length=1)
     no_control: bool = Field(default=False, description="Set true for a design with no control arm (e.g. A vs B).")
     unit: Unit = Unit()
+    data: DataFiles = Field(
+        default=DataFiles(), description="How the participant and outcomes files name columns and write values.")
     randomisation: Randomisation | None = Field(
         default=None, description="How units are randomised; a non-randomised study writes `design` instead.")
     design: NonRandomisedDesign | None = Field(

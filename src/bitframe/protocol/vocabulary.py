@@ -68,6 +68,7 @@ __all__ = [
     "TWO_SIDED_CONVENTIONS",
     "UNEQUAL_CLUSTER_SIZES",
     "UNIT_LEVELS",
+    "UNKNOWN_IDS",
     "Adjustment",
     "ArmRole",
     "BootstrapWeights",
@@ -115,6 +116,7 @@ __all__ = [
     "TwoSidedConvention",
     "UnequalClusterSizes",
     "UnitLevel",
+    "UnknownIds",
     "check_same_names",
     "vocabulary_of",
 ]
@@ -571,6 +573,13 @@ BOOTSTRAP_WEIGHTS = _vocabulary(BootstrapWeights, {
     "webb": _o("Webb", "Six-point distribution (Webb 2023), for very few clusters."),
     "mammen": _o("Mammen", "Two-point distribution with skewness 1 (Mammen 1993)."),
     "normal": _o("Normal", "Standard normal weights."),
+})
+
+UnknownIds = Literal["error", "exclude"]
+UNKNOWN_IDS = _vocabulary(UnknownIds, {
+    "error": _o("error", "Stop: every row of the outcomes file must be a randomised unit's."),
+    "exclude": _o("exclude", "Leave out rows whose id is not on the randomisation list; they are counted in the "
+                  "participant flow."),
 })
 
 MissingData = Literal["complete_case", "fail"]

@@ -454,6 +454,7 @@ def randomise(
     participants_sha256: str | None = None,
     allowed_values: Mapping[str, Sequence[str]] | None = None,
     id_type: str = "text",
+    headers: Mapping[str, str] | None = None,
 ) -> Allocation:
     """Randomise the units of ``participants`` (rows in enrolment order) by ``design``.
 
@@ -463,7 +464,9 @@ def randomise(
     ``seed=None`` draws a 128-bit seed with :func:`secrets.randbits`; the seed is recorded
     either way. ``protocol`` is the protocol file's bytes or its SHA-256. Ids are checked and
     listed in their canonical form for ``id_type`` (:func:`bitframe.identifiers.normalise_id`),
-    so one person written two ways is a duplicate, not two allocations.
+    so one person written two ways is a duplicate, not two allocations. ``headers`` records,
+    by column name, the header of the participant file it was read from when they differ
+    (:func:`bitframe.data.resolve_columns`), so that ``verify`` reads the file the same way.
     """
     import pandas as pd
 
@@ -547,6 +550,7 @@ def randomise(
         "protocol_sha256": protocol_sha,
         "participants_file": participants_file,
         "participants_sha256": participants_sha256,
+        **({"participant_headers": dict(headers)} if headers else {}),
         "n": n,
         **({"blank_rows_skipped": blank_rows(participants)} if blank_rows(participants) else {}),
         "counts": counts,

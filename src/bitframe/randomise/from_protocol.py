@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from bitframe.protocol.columns import participant_columns
 from bitframe.protocol.vocabulary import SCHEMES
 from bitframe.randomise.allocation import Allocation, Design, randomise
 
@@ -44,6 +47,9 @@ def allowed_values(protocol: Protocol) -> dict[str, tuple[str, ...]]:
     return {c.name: c.values for c in protocol.unit.columns if c.values}
 
 
+_MAPPING = "data.participants.columns"
+
+
 def randomise_protocol(
     protocol: Protocol,
     participants: pd.DataFrame,
@@ -54,10 +60,20 @@ def randomise_protocol(
     participants_sha256: str | None = None,
 ) -> Allocation:
     """Randomise ``participants`` as the protocol says. ``seed=None`` uses the protocol's seed,
-    and draws a 128-bit one from the OS when the protocol has none (recorded either way)."""
+    and draws a 128-bit one from the OS when the protocol has none (recorded either way).
+
+    The table's columns are found by the protocol's names: mapped in ``data.participants.columns``
+    or spelt alike ignoring case, spaces, '_' and '-' (:func:`bitframe.data.resolve_columns`).
+    """
+    from bitframe.data import resolve_columns
+
+    design = design_from_protocol(protocol)  # a protocol that does not randomise is refused first
+    participants, headers = resolve_columns(participants, participant_columns(protocol),
+                                            headers=protocol.data.participants.columns, file=participants_file,
+                                            mapping_name=_MAPPING)
     return randomise(
         participants,
-        design_from_protocol(protocol),
+        design,
         id_column=protocol.unit.id_column,
         seed=protocol.randomised.seed if seed is None else seed,
         protocol=protocol_source,
@@ -65,7 +81,27 @@ def randomise_protocol(
         participants_sha256=participants_sha256,
         allowed_values=allowed_values(protocol),
         id_type=protocol.unit.id_type,
+        headers=headers,
     )
+
+
+def randomise_protocol_file(
+    protocol: Protocol,
+    path: str | os.PathLike,
+    *,
+    seed: int | None = None,
+    protocol_source: bytes | str | None = None,
+    sheet: str | int = 0,
+) -> Allocation:
+    """Read the participant file (CSV, .xlsx or Parquet) as text, hash it and randomise it
+    (:func:`randomise_protocol`, which finds its columns by the protocol's names)."""
+    from bitframe.data import read_table
+    from bitframe.io import sha256_file
+
+    design_from_protocol(protocol)  # a protocol that does not randomise is refused before the file is read
+    frame = read_table(path, infer_numbers=False, sheet=sheet)
+    return randomise_protocol(protocol, frame, seed=seed, protocol_source=protocol_source,
+                              participants_file=Path(path).name, participants_sha256=sha256_file(path))
 
 
 def randomise_frame(protocol: Protocol, participants: pd.DataFrame, *, seed: int) -> pd.DataFrame:

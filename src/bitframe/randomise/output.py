@@ -308,7 +308,7 @@ def verify(
     """
     import pandas as pd
 
-    from bitframe.data import read_table
+    from bitframe.data import read_table, resolve_columns
 
     list_path = Path(list_csv)
     # The Excel copy is checked against its own hash and read the same way as the CSV.
@@ -382,10 +382,7 @@ def verify(
     else:
         p_path = Path(participants)
         p_name = p_path.name
-        text = [id_column, *manifest_design.strata, *manifest_design.factors]
-        if manifest_design.cluster:
-            text.append(manifest_design.cluster)
-        frame = read_table(p_path, text_columns=text, sheet=sheet)
+        frame = read_table(p_path, infer_numbers=False, sheet=sheet)
         p_sha = sha256_file(p_path)
         expected = man.get("participants_sha256")
         ok = p_sha == expected if expected else None
@@ -409,9 +406,14 @@ def verify(
             )
 
     try:
+        # The participant file's headers are read as the manifest recorded (data.participants.columns).
+        needed = dict.fromkeys([id_column, *manifest_design.strata, *manifest_design.factors,
+                                *([manifest_design.cluster] if manifest_design.cluster else [])], "column")
+        frame, _ = resolve_columns(frame, needed, headers=man.get("participant_headers"), file=p_name,
+                                   mapping_name="the manifest's participant_headers")
         regenerated = randomise(
             frame, manifest_design, id_column=id_column, seed=int(man["seed"]), participants_file=p_name,
-            id_type=str(man.get("id_type", "text")),
+            id_type=str(man.get("id_type", "text")), headers=man.get("participant_headers"),
         )
     except DataError as exc:
         checks.append(Check("regenerate", False, "the participant table no longer passes validation"))

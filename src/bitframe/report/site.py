@@ -601,6 +601,9 @@ def _consort(protocol: Protocol, names: _Names, results: AnalysisResult, pid: st
     desc_note = (" In a stepped-wedge design every cluster contributes to both conditions, so the columns are "
                  "conditions (periods before and after each cluster's crossover), not allocation groups."
                  if stepped else "")
+    if consort.unknown_ids_excluded:
+        desc_note += (f" {fmt_count(consort.unknown_ids_excluded)} outcome record(s) for ids that were never "
+                      "randomised were left out, as the protocol pre-registered.")
     try:
         svg = consort_diagram(
             figure_arms, assessed=consort.assessed, excluded=consort.excluded, unit=unit,

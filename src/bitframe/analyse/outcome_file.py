@@ -1,0 +1,282 @@
+"""The outcomes file as the protocol describes it (``data.outcomes``): columns, values and ids.
+
+Site teams export outcomes from GP systems and council databases: headers spelt their own way,
+binary outcomes written ``Yes``/``No``, ``-99`` or ``not known`` for a value nobody recorded,
+``3,5`` for three and a half. This module reads such a file as the protocol declares it and
+nothing else, so what the analysis counts is what was pre-registered:
+
+* columns are found by the protocol's names (:func:`map_columns`): mapped in
+  ``data.outcomes.columns`` (``data.participants.columns`` for the participant file) or spelt
+  alike, ignoring case, spaces, ``_`` and ``-`` (:func:`bitframe.data.resolve_columns`);
+* binary outcomes (:func:`code_outcome`) read :data:`YES` and :data:`NO` (trimmed, any case;
+  ``1.0`` and ``0.0`` are the numbers 1 and 0) unless ``data.outcomes.binary_values`` declares
+  the outcome's own spellings, which then replace them;
+* :data:`ALWAYS_MISSING` and the declared ``missing_codes`` are missing values (attrition);
+* numbers use a decimal point, or a decimal comma when ``decimal_comma`` is declared (a point
+  is then refused: ``1.000`` could be a thousand);
+* ids are compared in the canonical form of :mod:`bitframe.identifiers` (``unit.id_type``), an
+  id copied from a list with the ``'`` that keeps a formula-like id as text is that id, and
+  rows whose id is not on the list stop the analysis or, with ``unknown_ids: exclude``, are left
+  out and counted (:func:`unknown_ids`).
+
+Every problem names the file (and sheet), the column and the rows as the spreadsheet numbers
+them (header = row 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from bitframe.data import blank_text, canonical_ids, file_label, keep_rows, resolve_columns, sheet_rows, with_numbers
+from bitframe.errors import DataError, Problem
+from bitframe.protocol.columns import analysis_columns, outcome_columns, participant_columns
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from bitframe.protocol.schema import Outcome, OutcomesFile, Protocol
+
+__all__ = ["ALWAYS_MISSING", "NO", "YES", "code_outcome", "id_problems", "map_columns", "quote_rows", "unknown_ids"]
+
+#: Spellings of a binary outcome read as 1 and 0 unless the protocol declares its own.
+YES: tuple[str, ...] = ("yes", "y", "true", "1")
+NO: tuple[str, ...] = ("no", "n", "false", "0")
+#: Cell contents that are always a missing value (compared trimmed, ignoring case).
+ALWAYS_MISSING: tuple[str, ...] = ("", "na", "n/a", "nan", "null", "none", ".")
+#: At most this many row numbers are quoted in one message.
+ROWS_QUOTED = 10
+
+
+def quote_rows(rows: Sequence[int]) -> str:
+    shown = ", ".join(str(r) for r in rows[:ROWS_QUOTED])
+    return shown + (f" and {len(rows) - ROWS_QUOTED} more" if len(rows) > ROWS_QUOTED else "")
+
+
+def map_columns(
+    protocol: Protocol,
+    outcomes: pd.DataFrame,
+    baseline: pd.DataFrame | None,
+    *,
+    outcomes_label: str,
+    baseline_label: str,
+) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """The outcomes (and participant) tables with their columns renamed to the protocol's names.
+
+    The id and every outcome column must be in the outcomes file; covariates, subgroups, the
+    received-intervention and cluster columns are renamed wherever they are found (the list, the
+    outcomes or the participant file may hold them). Columns that are not the id, an outcome, a
+    stratum or a cluster become numbers where every cell is one. Every problem of both files is
+    raised together.
+    """
+    problems: list[Problem] = []
+    id_column = protocol.unit.id_column
+    # outcome cells stay text for code_outcome; scale items become numbers for scoring
+    text = [id_column, *(o.column for o in protocol.outcomes), *participant_columns(protocol)]
+    try:
+        outcomes, _ = resolve_columns(outcomes, outcome_columns(protocol), optional=analysis_columns(protocol),
+                                      headers=protocol.data.outcomes.columns, file=outcomes_label,
+                                      mapping_name="data.outcomes.columns")
+        outcomes = with_numbers(outcomes, text)
+    except DataError as exc:
+        problems += exc.problems
+    if baseline is not None:
+        try:
+            baseline, _ = resolve_columns(
+                baseline, {id_column: "id column"},
+                optional=[*analysis_columns(protocol), *participant_columns(protocol)],
+                headers=protocol.data.participants.columns, file=baseline_label,
+                mapping_name="data.participants.columns")
+            baseline = with_numbers(baseline, text)
+        except DataError as exc:
+            problems += exc.problems
+    if problems:
+        raise DataError(problems)
+    return outcomes, baseline
+
+
+def id_problems(frame: pd.DataFrame, id_column: str, id_type: str, label: str) -> tuple[pd.Series, list[Problem]]:
+    """The ids of ``frame`` in canonical form and the problems with them: refused ids (BF211, the
+    identifier rule), blank ids (BF211) and ids on more than one row after normalising (BF212,
+    each written form shown)."""
+    rows = sheet_rows(frame)
+    raw = frame[id_column].reset_index(drop=True)
+    ids, refused = canonical_ids(raw, id_type)
+    where = file_label(frame, label)
+    problems = [Problem("BF211", message, file=where, row=rows[position], field=id_column,
+                        hint="correct the id in the file (retype it to drop invisible characters)")
+                for position, message in list(refused.items())[:ROWS_QUOTED]]
+    if len(refused) > ROWS_QUOTED:
+        problems.append(Problem("BF211", f"... and {len(refused) - ROWS_QUOTED} more id(s) refused", file=where,
+                                field=id_column))
+    blank = blank_text(ids)
+    if blank.any():
+        at = [rows[i] for i in np.flatnonzero(blank)]
+        problems.append(Problem("BF211", f"blank id in rows {quote_rows(at)}", file=where, row=at[0],
+                                field=id_column, hint="every row needs an id"))
+    usable = ~blank & ~np.isin(np.arange(len(ids)), list(refused))
+    dup = (ids.duplicated(keep=False).to_numpy() & usable)
+    if dup.any():
+        groups = ids[dup].groupby(ids[dup], sort=False).groups
+        shown = []
+        for value, index in list(groups.items())[:3]:
+            forms = list(dict.fromkeys(raw.iloc[list(index)].astype(str)))
+            as_typed = "" if forms == [value] else " as " + ", ".join(repr(f) for f in forms)
+            shown.append(f"'{value}' in rows {quote_rows([rows[i] for i in index])}{as_typed}")
+        more = f"; and {len(groups) - 3} more" if len(groups) > 3 else ""
+        problems.append(Problem("BF212", f"{len(groups)} id(s) on more than one row: " + "; ".join(shown) + more,
+                                file=where, row=rows[int(np.flatnonzero(dup)[0])], field=id_column,
+                                hint="each unit may appear only once"))
+    return ids, problems
+
+
+def unknown_ids(
+    outcomes: pd.DataFrame, id_column: str, listed: pd.Series, coding: OutcomesFile, label: str,
+) -> tuple[pd.DataFrame, int, list[Problem]]:
+    """Rows of ``outcomes`` whose (canonical) id is not on the list: a problem (BF215) under
+    ``unknown_ids: error``, or left out under ``exclude``. Returns the rows kept, how many were
+    left out and the problems."""
+    import pandas as pd
+
+    from bitframe.spreadsheet import restore_cell
+
+    ids = outcomes[id_column]
+    stray = ~_is_in(ids, listed) & ~blank_text(ids)
+    # An id copied from a list bitframe wrote may keep the ' that kept a formula-like id as text
+    # (spreadsheet.py); it is that id unless the file also has the id as written.
+    copied = {int(position): restore_cell(str(ids.iloc[position])) for position in np.flatnonzero(stray)
+              if str(ids.iloc[position]).startswith("'")}
+    if copied:
+        restored = pd.Series(list(copied.values()), dtype=object)
+        usable = _is_in(restored, listed) & ~_is_in(restored, ids)
+        copied = {position: value for (position, value), ok in zip(copied.items(), usable) if ok}
+    if copied:
+        fixed = ids.to_numpy(dtype=object, copy=True)
+        fixed[list(copied)] = list(copied.values())
+        outcomes = outcomes.assign(**{id_column: fixed})
+        ids = outcomes[id_column]
+        stray[list(copied)] = False
+    if not stray.any():
+        return outcomes, 0, []
+    if coding.unknown_ids == "exclude":
+        return keep_rows(outcomes, list(~stray)), int(stray.sum()), []
+    rows = [r for r, s in zip(sheet_rows(outcomes), stray) if s]
+    return outcomes, 0, [Problem(
+        "BF215", f"{len(rows)} outcome row(s) for ids that are not on the randomisation list: rows {quote_rows(rows)} "
+        f"(e.g. '{ids[stray].iloc[0]}')", file=file_label(outcomes, label), row=rows[0], field=id_column,
+        hint="outcomes can only be analysed for randomised units: check the ids or the list, or pre-register "
+             "`unknown_ids: exclude` under data.outcomes to leave such rows out (they are counted)")]
+
+
+def _is_in(values: pd.Series, table: pd.Series) -> np.ndarray:
+    """Which of ``values`` are among ``table`` (non-null), by pyarrow's hash lookup: pandas' isin on
+    text columns of a million ids takes seconds."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    def text(series: pd.Series) -> pa.Array:
+        return pa.array(series.astype("string"), type=pa.string())
+
+    found = pc.is_in(text(values), value_set=text(table).drop_null()).fill_null(False)
+    return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def code_outcome(
+    values: pd.Series, outcome: Outcome, coding: OutcomesFile, *, rows: Sequence[int], label: str,
+) -> tuple[np.ndarray, list[Problem]]:
+    """An outcome column as floats (NaN when missing) as ``coding`` declares it, and a problem
+    (BF213) naming the rows whose values it cannot read. ``rows`` are the spreadsheet's row
+    numbers of ``values``."""
+    import pandas as pd
+
+    values = values.reset_index(drop=True)
+    out = np.full(len(values), np.nan)
+    if pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+        numbers = values.to_numpy(dtype=float, na_value=np.nan)
+        codes = [c for c in (_number(c, decimal_comma=False) for c in coding.missing_codes) if c is not None]
+        missing = np.isnan(numbers) | np.isin(numbers, codes)
+        out[~missing] = numbers[~missing]
+        if outcome.type == "binary":
+            bad = ~missing & ~np.isin(numbers, (0.0, 1.0))
+        elif outcome.type == "count":
+            bad = ~missing & (~np.isfinite(numbers) | (numbers < 0) | (numbers != np.floor(numbers)))
+        else:
+            bad = ~missing & ~np.isfinite(numbers)
+        hint = _hint(outcome, coding, [])
+    else:
+        text = values.astype("string").fillna("").str.strip()
+        key = text.str.casefold()
+        missing_keys = {*ALWAYS_MISSING, *(c.strip().casefold() for c in coding.missing_codes)}
+        missing = key.isin(missing_keys).to_numpy()
+        if outcome.type == "binary":
+            declared = coding.binary_values.get(outcome.id)
+            yes = {v.strip().casefold() for v in declared.yes} if declared else set(YES)
+            no = {v.strip().casefold() for v in declared.no} if declared else set(NO)
+            is_yes, is_no = key.isin(yes).to_numpy(), key.isin(no).to_numpy()
+            if not declared:  # 1.0 and 0.0 (a float column written out) are the numbers 1 and 0
+                numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+                is_yes, is_no = is_yes | (numbers == 1), is_no | (numbers == 0)
+            out[is_yes], out[is_no] = 1.0, 0.0
+            bad = ~missing & ~is_yes & ~is_no
+        else:
+            parsed = _numbers(text.where(~missing, ""), decimal_comma=coding.decimal_comma)
+            bad = ~missing & ~np.isfinite(parsed)
+            if outcome.type == "count":
+                bad |= ~missing & ~np.isnan(parsed) & ((parsed < 0) | (parsed != np.floor(parsed)))
+            out[~missing & ~bad] = parsed[~missing & ~bad]
+        hint = _hint(outcome, coding, text[bad].tolist())
+    out[missing] = np.nan
+    out[bad] = np.nan
+    if not bad.any():
+        return out, []
+    at = [rows[int(i)] for i in np.flatnonzero(bad)]
+    distinct = list(dict.fromkeys(values[bad].astype(str).tolist()))
+    examples = ", ".join(repr(v) for v in distinct[:5]) + (", ..." if len(distinct) > 5 else "")
+    expected = {"binary": "yes or no", "count": "a whole number of 0 or more"}.get(outcome.type, "a number")
+    return out, [Problem(
+        "BF213", f"{outcome.type} outcome '{outcome.id}' has values that are not {expected} in rows {quote_rows(at)} "
+        f"({examples})", file=label, row=at[0], field=outcome.column, hint=hint)]
+
+
+def _numbers(text: pd.Series, *, decimal_comma: bool) -> np.ndarray:
+    """Trimmed text cells as numbers, NaN where a cell is not one (as :func:`_number`, for a column)."""
+    import pandas as pd
+
+    if decimal_comma:
+        text = text.where(~text.str.contains(".", regex=False), "x").str.replace(",", ".", n=1, regex=False)
+    parsed = pd.to_numeric(text.where(text != "", "x"), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return np.where(np.isfinite(parsed), parsed, np.nan)
+
+
+def _number(text: str, *, decimal_comma: bool) -> float | None:
+    """``text`` as a number (``None`` if it is not one); with ``decimal_comma`` the comma is the
+    decimal separator and a point is refused."""
+    text = text.strip()
+    if decimal_comma:
+        if "." in text:
+            return None
+        text = text.replace(",", ".", 1) if text.count(",") == 1 else text
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if np.isfinite(value) else None
+
+
+def _hint(outcome: Outcome, coding: OutcomesFile, bad: list[str]) -> str:
+    fix = "correct or blank those cells (blank = missing, counted as attrition)"
+    if outcome.type == "binary":
+        declared = coding.binary_values.get(outcome.id)
+        if declared:
+            return f"{fix}; the protocol reads {', '.join(declared.yes)} as yes and {', '.join(declared.no)} as no"
+        return (f"{fix}, or declare the file's spellings under data.outcomes.binary_values "
+                f"(`{outcome.id}: {{yes: [...], no: [...]}}`) or codes meaning 'not known' under "
+                f"data.outcomes.missing_codes; read by default: {'/'.join(YES)} as yes, {'/'.join(NO)} as no, "
+                "in any case")
+    if any(_number(v, decimal_comma=True) is not None for v in bad) and not coding.decimal_comma:
+        return f"{fix}; if the file writes decimals with a comma (3,5), declare `decimal_comma: true` under data.outcomes"
+    if coding.decimal_comma and any("." in v for v in bad):
+        return f"{fix}; the protocol declares decimal commas, so a decimal point is ambiguous (1.000 may be a thousand)"
+    return f"{fix}, or declare codes meaning 'not known' under data.outcomes.missing_codes"
