@@ -323,6 +323,14 @@ class NonRandomisedDesign(Model):
     def its(self) -> InterruptedTimeSeries:
         return self.interrupted_time_series or InterruptedTimeSeries()
 
+    @property
+    def maryland_level(self) -> int:
+        """The Maryland Scientific Methods Scale level of this design as declared."""
+        # a time series with a comparison series is a before-after comparison with a control group
+        if self.type == "interrupted_time_series" and self.its.comparison_unit:
+            return 3
+        return DESIGN_TYPES[self.type].maryland_level
+
 
 # --------------------------------------------------------------------------- outcomes
 
