@@ -88,3 +88,38 @@ def test_it_is_a_registered_calculator_and_bad_inputs_are_plain_errors():
         interrupted_time_series("power", sd=1, pre_periods=24, post_periods=1, mde=1)
     with pytest.raises(ValueError, match="solving for power needs mde"):
         interrupted_time_series("power", sd=1, pre_periods=24, post_periods=24)
+
+
+def test_bitframe_power_reads_a_time_series_design(tmp_path, capsys):
+    """A protocol's `design: power:` for a time series gives the calculator's power and MDE (GLS for ARIMA errors)."""
+    from bitframe.cli import main
+    from bitframe.power.protocol import power_for_protocol
+    from bitframe.protocol import load_protocol
+
+    protocol = tmp_path / "series.yaml"
+    protocol.write_text("""bitframe: 1
+trial: {id: series, title: A series, site: Reference, programme_area: helping_ourselves}
+context: {target_behaviour: Someone does something}
+arms:
+  - {id: scheme, name: Scheme, role: intervention, mechanism: {east: [easy]}}
+no_control: true
+design:
+  type: interrupted_time_series
+  time_column: month
+  intervention_start: 25
+  interrupted_time_series: {errors: arima}
+  power: {pre_periods: 24, post_periods: 24, autocorrelation: 0.3}
+outcomes:
+  - {id: y, role: primary, type: continuous, column: y, assumptions: {control_mean: 40, sd: 1, mde: 1}}
+""", encoding="utf-8")
+    (row,) = power_for_protocol(load_protocol(protocol))
+    expected = interrupted_time_series("power", sd=1, pre_periods=24, post_periods=24, mde=1, autocorrelation=0.3)
+    assert row.power == expected.power and row.design == "interrupted_time_series" and row.size_unit == "periods"
+    assert main(["power", str(protocol)]) == 0
+    out = capsys.readouterr().out
+    assert f"power {expected.power:.1%} at 48 periods; needed not solved for (periods fixed)" in out
+    from bitframe.register import write_pack
+
+    write_pack(protocol, tmp_path / "pack", docx=False)
+    html = (tmp_path / "pack" / "protocol.html").read_text(encoding="utf-8")
+    assert "lag-1 autocorrelation of 0.3 in the errors" in html and "one series of 48 periods" in html

@@ -461,10 +461,15 @@ def _design_power_statements(protocol: Protocol, rows: list[OutcomePower]) -> li
     out = []
     for row in rows:
         outcome = next(o for o in protocol.outcomes if o.id == row.outcome)
-        out.append(f"'{outcome.description or outcome.id}': with {panel.treated_units} treated and "
-                   f"{panel.comparison_units} comparison units, {panel.pre_periods} period(s) before and "
-                   f"{panel.post_periods} after the start and a correlation of {panel.autocorrelation:g} between a "
-                   f"unit's periods, the design has {row.power:.0%} power to detect the assumed effect of "
+        if d.type == "interrupted_time_series":
+            setting = (f"with {panel.pre_periods} period(s) before and {panel.post_periods} from the start and a "
+                       f"lag-1 autocorrelation of {panel.autocorrelation:g} in the errors")
+        else:
+            setting = (f"with {panel.treated_units} treated and {panel.comparison_units} comparison units, "
+                       f"{panel.pre_periods} period(s) before and {panel.post_periods} after the start and a "
+                       f"correlation of {panel.autocorrelation:g} between a unit's periods")
+        out.append(f"'{outcome.description or outcome.id}': {setting}, "
+                   f"the design has {row.power:.0%} power to detect the assumed effect of "
                    f"{_effect(row.assumed_effect, row.effect_scale)} ({SIDES[protocol.analysis.sides].label} alpha "
                    f"{row.alpha:.4g}); the minimum detectable effect at {row.target_power:.0%} power is "
                    f"{_effect(row.mde, row.effect_scale)}. Verdict: {row.message}."

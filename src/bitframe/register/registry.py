@@ -62,9 +62,13 @@ def sample_size_text(protocol: Protocol) -> str | None:
     """The planned sample in words (participants, or clusters and their size), if the protocol plans one."""
     if protocol.design is not None:
         panel = protocol.design.power
+        if panel is None:
+            return None
+        periods = f"{panel.pre_periods} period(s) before and {panel.post_periods} from the start"
+        if panel.treated_units is None or panel.comparison_units is None:  # a time series: one series
+            return f"one series of {panel.pre_periods + panel.post_periods} periods ({periods})"
         return (f"{panel.treated_units + panel.comparison_units} units ({panel.treated_units} receiving the "
-                f"intervention, {panel.comparison_units} not or not yet), {panel.pre_periods} period(s) before and "
-                f"{panel.post_periods} after the start" if panel else None)
+                f"intervention, {panel.comparison_units} not or not yet), {periods}")
     pw = protocol.power
     if pw is None:
         return None
