@@ -47,12 +47,15 @@ dir="$OUT/community-connectors"
 mkdir -p "$dir"
 .venv/bin/python scripts/community_connectors_data.py "$dir" --seed 19
 $BF power protocols/community-connectors.yaml --json "$dir/power.json"
+# non-randomised designs are pre-registered too (OSF Preregistration; AEA takes RCTs only: see todo.md)
+$BF register protocols/community-connectors.yaml --out "$dir/registration" --pdf --usdm
+$BF register protocols/community-connectors-survey.yaml --out "$dir/survey-registration" --pdf --usdm
 $BF analyse protocols/community-connectors.yaml --outcomes "$dir/community-connectors-panel.csv" \
-    --json "$dir/results.json" --csv "$dir/results.csv"
+    --registered "$dir/registration" --json "$dir/results.json" --csv "$dir/results.csv"
 $BF report protocols/community-connectors.yaml --results "$dir/results.json" --out "$dir/report.html" --pdf \
     --docx "$dir/report.docx"
 $BF analyse protocols/community-connectors-survey.yaml --outcomes "$dir/community-connectors-survey.csv" \
-    --json "$dir/survey-results.json" --csv "$dir/survey-results.csv"
+    --registered "$dir/survey-registration" --json "$dir/survey-results.json" --csv "$dir/survey-results.csv"
 $BF report protocols/community-connectors-survey.yaml --results "$dir/survey-results.json" \
     --out "$dir/survey-report.html" --pdf --docx "$dir/survey-report.docx"
 
@@ -71,7 +74,7 @@ $BF diagnose protocols/volunteer-letters.yaml --sims 200 --no-progress --json "$
 echo
 echo "Registration packs (protocol and analysis plan as HTML, PDF and Word; WHO data set, ISRCTN text,"
 echo "AEA RCT Registry and OSF Preregistration drafts; CDISC USDM; to-do list; the registered protocol):"
-for d in "$OUT"/*/registration; do echo "  $d/"; done
+for d in "$OUT"/*/registration "$OUT"/community-connectors/survey-registration; do echo "  $d/"; done
 echo "Reports:"
 for f in "$OUT"/*/report.html "$OUT"/community-connectors/survey-report.html; do
   echo "  $f (and ${f%.html}.pdf, ${f%.html}.docx)"

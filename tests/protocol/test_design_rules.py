@@ -65,7 +65,7 @@ def test_too_few_pre_periods_for_the_design():
     # options of another design and a power section only DiD has are refused too
     assert ("BF170", "a `difference_in_differences:` section does not apply to an interrupted time series design") \
         in found
-    assert any(m.startswith("design power is calculated for difference-in-differences") for _, m in found)
+    assert ("BF170", "treated_units applies to difference-in-differences power; a time series is one series") in found
 
 
 def test_a_donor_pool_of_one_and_a_treated_donor():
@@ -98,3 +98,39 @@ def test_randomising_a_design_is_a_located_refusal():
     with pytest.raises(ProtocolError) as info:
         _ = protocol.randomised
     assert info.value.problems[0].code == "BF172" and "difference-in-differences" in info.value.problems[0].message
+
+
+ITS = """bitframe: 1
+trial: {id: series, title: A series, site: Reference, programme_area: helping_ourselves}
+context: {target_behaviour: Someone does something}
+arms:
+  - {id: scheme, name: Scheme, role: intervention, mechanism: {east: [easy]}}
+no_control: true
+design:
+  type: interrupted_time_series
+  time_column: month
+  intervention_start: 13
+%s
+outcomes:
+  - {id: y, role: primary, type: continuous, column: y, assumptions: {control_mean: 40, sd: 6, mde: 4}}
+"""
+
+
+def _its(power: str) -> str:
+    return ITS % power
+
+
+def test_a_time_series_has_design_power_and_a_did_needs_its_units():
+    from bitframe.protocol import parse_protocol
+
+    its = parse_protocol(_its("  power: {pre_periods: 12, post_periods: 12, autocorrelation: 0.3}"), label="t.yaml")
+    assert its.design.power.treated_units is None and its.design.power.post_periods == 12
+    found = {(p.code, p.message) for p in problems(replace(DID, "    treated_units: 4\n", ""))}
+    assert ("BF170", "difference-in-differences power needs treated_units") in found
+    poisson = _its("  interrupted_time_series: {model: poisson}\n  power: {pre_periods: 12, post_periods: 12}")
+    assert ("BF170", "the power of a Poisson time series is not analytic here") in {
+        (p.code, p.message) for p in problems(poisson)}
+    pre_post = replace(PRE_POST, "outcomes:", "  power: {pre_periods: 1, post_periods: 1}\n\noutcomes:")
+    assert any(p.code == "BF170" and p.message.startswith("design power is calculated for difference-in-differences "
+                                                          "and interrupted time series designs only")
+               for p in problems(pre_post))

@@ -15,8 +15,7 @@ from bitframe.register import write_pack
 
 docx = pytest.importorskip("docx", reason="python-docx writes the Word copy (pip install python-docx)")
 ROOT = Path(__file__).resolve().parents[2]
-# the randomised examples: a non-randomised `design:` (community-connectors*) is not registered here
-EXAMPLES = sorted(p for p in (ROOT / "protocols").glob("*.yaml") if p.stem != "programme" and "\ndesign:" not in p.read_text())
+EXAMPLES = sorted(p for p in (ROOT / "protocols").glob("*.yaml") if p.stem != "programme")
 GOVERNED = Path(__file__).resolve().parent / "fixtures" / "governed.yaml"
 
 

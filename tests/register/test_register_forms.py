@@ -19,8 +19,7 @@ from bitframe.register.forms import FORMS, form_fields, form_record
 
 ROOT = Path(__file__).resolve().parents[2]
 GOVERNED = Path(__file__).resolve().parent / "fixtures" / "governed.yaml"
-# the randomised examples: a non-randomised `design:` (community-connectors*) is not registered here
-EXAMPLES = sorted(p for p in (ROOT / "protocols").glob("*.yaml") if p.stem != "programme" and "\ndesign:" not in p.read_text())
+EXAMPLES = sorted(p for p in (ROOT / "protocols").glob("*.yaml") if p.stem != "programme")
 SCHEMAS = {"aea": ROOT / "docs" / "aea-rct.schema.json", "osf": ROOT / "docs" / "osf-prereg.schema.json"}
 
 

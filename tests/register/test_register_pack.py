@@ -20,8 +20,7 @@ from bitframe.register.pack import PACK_FILES
 from bitframe.register.spirit import NOT_STATED, spirit_checklist, spirit_items, spirit_source
 
 ROOT = Path(__file__).resolve().parents[2]
-# the randomised examples: a non-randomised `design:` (community-connectors*) is not registered here
-EXAMPLES = sorted(p for p in (ROOT / "protocols").glob("*.yaml") if p.stem != "programme" and "\ndesign:" not in p.read_text())
+EXAMPLES = sorted(p for p in (ROOT / "protocols").glob("*.yaml") if p.stem != "programme")
 SCHEMAS = {"who-trds.json": ROOT / "docs" / "who-trds.schema.json",
            "aea-rct.json": ROOT / "docs" / "aea-rct.schema.json",
            "osf-prereg.json": ROOT / "docs" / "osf-prereg.schema.json",
@@ -96,13 +95,15 @@ def _text(file: Path) -> str:
 def test_sealed_content_never_appears_in_the_pack(pack):
     """The randomisation seed and block sizes of each example stay out of every file written."""
     path, written = pack
-    r = load_protocol(path).randomisation
-    assert r.seed is not None
+    protocol = load_protocol(path)
+    r = protocol.randomisation
+    # a non-randomised design has no allocation sequence to seal
+    assert (r is not None and r.seed is not None) or protocol.design is not None
     for file in written.out_dir.iterdir():
         text = _text(file)
-        assert not re.search(rf"(?<!\d){r.seed}(?!\d)", text), f"seed in {file.name}"
+        assert r is None or not re.search(rf"(?<!\d){r.seed}(?!\d)", text), f"seed in {file.name}"
         assert "seed:" not in text and "block_sizes" not in text and "block size" not in text.lower()
-        if r.block_sizes:
+        if r is not None and r.block_sizes:
             sizes = r"\D+".join(str(b) for b in r.block_sizes)
             assert not re.search(rf"(?<!\d){sizes}(?!\d)", text), f"block sizes in {file.name}"
 
@@ -153,3 +154,30 @@ def test_governance_is_administrative_content():
     governed = load_protocol(Path(__file__).resolve().parent / "fixtures" / "governed.yaml")
     plain = load_protocol(ROOT / "protocols" / "volunteer-letters.yaml")
     assert content_sha256(governed) == content_sha256(plain)
+
+
+def test_a_design_pack_states_the_design_and_marks_allocation_items_not_applicable(tmp_path):
+    """Issue 18 for issue 19's designs: SPIRIT 2025 items 21a-23 (allocation sequence, concealment,
+    implementation) do not apply to a non-randomised design; the AEA RCT Registry takes RCTs only."""
+    from bitframe.register.spirit import NOT_APPLICABLE_DESIGN
+
+    path = ROOT / "protocols" / "community-connectors.yaml"
+    written = write_pack(path, tmp_path)
+    rows = {r.number: r for r in spirit_checklist(load_protocol(path))}
+    assert {n for n, r in rows.items() if r.not_applicable} == {"21a", "21b", "22", "23"}
+    assert all(rows[n].not_applicable == NOT_APPLICABLE_DESIGN and rows[n].where is None for n in ("21a", "23"))
+    todo = json.loads((tmp_path / "todo.json").read_text())
+    assert not {"21a", "21b", "22", "23"} & {t["item"] for t in todo["spirit_2025"]}
+    assert todo["notes"] and "randomised controlled trials only" in todo["notes"][0]
+    assert "AEA RCT Registry" not in written.form_todo and written.notes == tuple(todo["notes"])
+    html = (tmp_path / "protocol.html").read_text()
+    assert html.count('class="not-applicable" data-item=') == 4
+    for words in ("Not randomised: a difference-in-differences design", "level 3 of the Nesta Standards of Evidence",
+                  "parallel trends", "Callaway &amp; Sant&#39;Anna", "clustered by unit", "Assumption checks"):
+        assert words in html, words
+    trds = {i["key"]: i["value"] for i in json.loads((tmp_path / "who-trds.json").read_text())["items"]}
+    assert trds["study_type"].startswith("Interventional; allocation: non-randomised; non-randomised "
+                                         "difference-in-differences evaluation")
+    osf = {f["key"]: f["value"] for f in json.loads((tmp_path / "osf-prereg.json").read_text())["fields"]}
+    assert osf["study_type"].startswith("Observational study") and osf["randomization"].startswith("Not applicable")
+    assert "power to detect" in osf["sample_size_rationale"]

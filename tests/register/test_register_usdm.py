@@ -23,8 +23,7 @@ from usdm_model.wrapper import Wrapper
 from bitframe.register.usdm import CODES, CT_VERSION, EXTENSION_URL, usdm_record
 
 ROOT = Path(__file__).resolve().parents[2]
-# the randomised examples: a non-randomised `design:` (community-connectors*) is not registered here
-EXAMPLES = sorted(p for p in (ROOT / "protocols").glob("*.yaml") if p.stem != "programme" and "\ndesign:" not in p.read_text())
+EXAMPLES = sorted(p for p in (ROOT / "protocols").glob("*.yaml") if p.stem != "programme")
 
 
 def test_every_code_is_in_the_controlled_terminology_usdm_ships():
@@ -54,13 +53,20 @@ def test_the_export_reads_back_into_the_usdm_models(path):
     assert endpoints == {o.id: {"primary": "Primary Endpoint", "secondary": "Secondary Endpoint",
                                 "exploratory": "Exploratory Endpoint"}[o.role] for o in protocol.outcomes}
     carried = _extensions(record["study"]["versions"][0]["studyDesigns"][0])
-    assert carried["unit-of-randomisation"] == protocol.unit.level
     assert carried["registered-content-sha256"] == "0" * 64
-    assert design.model.decode == ("CROSS-OVER" if protocol.randomisation.stepped_wedge else "PARALLEL")
-    if protocol.randomisation.stepped_wedge:
-        assert carried["stepped-wedge"].startswith(f"{protocol.randomisation.stepped_wedge.steps} steps")
+    r = protocol.randomisation
     text = json.dumps(record)
-    assert not re.search(rf"(?<!\d){protocol.randomisation.seed}(?!\d)", text) and "block_sizes" not in text
+    if r is not None:
+        assert carried["unit-of-randomisation"] == protocol.unit.level
+        assert design.model.decode == ("CROSS-OVER" if r.stepped_wedge else "PARALLEL")
+        if r.stepped_wedge:
+            assert carried["stepped-wedge"].startswith(f"{r.stepped_wedge.steps} steps")
+        assert not re.search(rf"(?<!\d){r.seed}(?!\d)", text) and "block_sizes" not in text
+    else:  # a non-randomised design: its type and evidence levels; pre/post in one group is a single group
+        assert carried["allocation"] == "non-randomised"
+        assert carried["nesta-standards-of-evidence-level"] in {"2", "3"}
+        assert design.model.decode == ("SINGLE GROUP" if protocol.design.type == "pre_post" else "PARALLEL")
+        assert "unit-of-randomisation" not in carried and "randomisation-scheme" not in carried
 
 
 def test_the_pack_writes_usdm_json_when_asked(tmp_path):

@@ -160,3 +160,35 @@ def test_the_protocol_can_name_its_pack_so_no_run_forgets_it(capsys, tmp_path, t
     missing = edited(tmp_path, "missing.yaml", ("power:\n", "governance:\n  registered_pack: nowhere\n\npower:\n"))
     code, _, err = run(capsys, "analyse", missing, "--list", lst, "--outcomes", out)
     assert code == 1 and "BF225" in err and "nowhere" in err and "Traceback" not in err
+
+
+CC = ROOT / "protocols" / "community-connectors.yaml"
+
+
+def test_a_design_protocol_is_frozen_and_compared_as_a_randomised_one(capsys, tmp_path):
+    """A non-randomised design is pre-registered too: a changed primary outcome is a deviation in `analyse`."""
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, str(ROOT / "scripts" / "community_connectors_data.py"), str(tmp_path),
+                    "--seed", "19"], check=True, capture_output=True)
+    data = tmp_path / "community-connectors-panel.csv"
+    pack = tmp_path / "registration"
+    write_pack(CC, pack)
+    text = CC.read_text(encoding="utf-8")
+    swaps = (("  - id: activity_rate\n    role: primary", "  - id: activity_rate\n    role: secondary"),
+             ("  - id: gp_loneliness\n    role: secondary", "  - id: gp_loneliness\n    role: primary"),
+             ("  status: planned", "  status: recruiting"))
+    for old, new in swaps:
+        assert old in text, old
+        text = text.replace(old, new)
+    changed = tmp_path / "changed.yaml"
+    changed.write_text(text, encoding="utf-8")
+    code, stdout, err = run(capsys, "analyse", changed, "--outcomes", data, "--registered", pack)
+    assert code == 0, err
+    assert ('deviation: changed since registration: outcomes[activity_rate].role: registered "primary", '
+            'analysed "secondary"') in stdout
+    assert not re.search(r"deviation: .*trial\.status", stdout) and "trial.status" in stdout
+    code, stdout, err = run(capsys, "analyse", CC, "--outcomes", data, "--registered", pack)
+    assert code == 0, err
+    assert "deviation:" not in stdout and "its analysis content is unchanged" in stdout

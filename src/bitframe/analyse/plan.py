@@ -162,13 +162,13 @@ def with_registration(result: AnalysisResult, protocol: Protocol, pack: Path) ->
 def _analyse_design_file(loaded: LoadedProtocol, list_path: Path | None, data_path: Path,
                          participants: Path | None, power: Path | None, registered: Path | None) -> AnalysisResult:
     from bitframe.analyse.nonrandomised.run import analyse_design
+    from bitframe.analyse.registration import registered_pack_of
     from bitframe.data import read_table
     from bitframe.io import sha256_file
     from bitframe.protocol.canonical import content_sha256, part_hashes
 
     protocol = loaded.protocol
-    for given, flag in ((list_path, "--list"), (participants, "--participants"), (power, "--power"),
-                        (registered, "--registered")):
+    for given, flag in ((list_path, "--list"), (participants, "--participants"), (power, "--power")):
         if given is not None:
             raise DataError(Problem("BF239", f"a {protocol.design_label} design takes no {flag}", file=str(given),
                                     hint="give the data (one row per unit and period) as --outcomes"))
@@ -182,7 +182,10 @@ def _analyse_design_file(loaded: LoadedProtocol, list_path: Path | None, data_pa
         protocol_sha256=loaded.sha256, protocol_content_sha256=content_sha256(protocol),
         protocol_parts_sha256=part_hashes(protocol), outcomes_sha256=sha256_file(data_path),
         outcomes_file=str(data_path))
-    return analyse_design(protocol, data, source=str(data_path), inputs=inputs)
+    result = analyse_design(protocol, data, source=str(data_path), inputs=inputs)
+    # a design is pre-registered too: compared with its registration pack as a randomised trial is
+    pack = registered if registered is not None else registered_pack_of(protocol, loaded.path)
+    return with_registration(result, protocol, pack) if pack is not None else result
 
 
 def _read_json(path: Path, model: type[BaseModel] | TypeAdapter, *, what: str, root: str = "") -> Any:

@@ -126,7 +126,8 @@ def _for_protocol(path: Path, as_json: Path | None, plot: Path | None) -> None:
     design_power = protocol.design.power if protocol.design is not None else None
     if protocol.power is None and design_power is None:
         hint = ("add `power: {treated_units: ..., comparison_units: ..., pre_periods: ..., post_periods: ...}` under "
-                "`design:` (difference-in-differences); other non-randomised designs have no analytic power here"
+                "`design:` (difference-in-differences; a time series gives pre_periods, post_periods and "
+                "autocorrelation); pre/post and synthetic control have no analytic power here"
                 if protocol.design is not None else "add `power: {target: 0.8, planned_n: ...}`")
         raise BitframeError(Problem("BF129", "the protocol has no `power:` section", file=str(path), hint=hint))
     try:
@@ -141,7 +142,8 @@ def _for_protocol(path: Path, as_json: Path | None, plot: Path | None) -> None:
     typer.echo(f"  convention: {convention_text(protocol.analysis.sides, strict)}")
     for row in rows:
         req = (f"{row.n_required:,.0f}" if row.n_required is not None else
-               "not solved for (units fixed)" if row.design == "difference_in_differences" else "not reachable")
+               "not solved for (units fixed)" if row.design == "difference_in_differences" else
+               "not solved for (periods fixed)" if row.design == "interrupted_time_series" else "not reachable")
         typer.echo(f"  {row.outcome} ({row.outcome_type}, {row.design}, {row.method}): power {row.power:.1%} at "
                    f"{row.n_planned:,.0f} {row.size_unit}; needed {req}; MDE {row.mde:.4g} "
                    f"({row.effect_scale}; assumed {row.assumed_effect:g})")

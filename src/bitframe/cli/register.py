@@ -36,4 +36,6 @@ def register(app: typer.Typer) -> None:
         for form, missing in pack.form_todo.items():
             if missing:
                 typer.echo(f"{form}: {len(missing)} required fields the protocol lacks: {'; '.join(missing)}")
+        for note in pack.notes:
+            typer.echo(note)
         typer.echo(f"SPIRIT 2025: {len(pack.spirit_not_stated)} items not stated in the protocol (listed in todo.md)")

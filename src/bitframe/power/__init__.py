@@ -10,7 +10,8 @@ Calculators: :func:`two_means`, :func:`two_proportions`, :func:`two_rates`,
 :func:`multi_arm` (k arms vs a shared control; none/Bonferroni/Holm/Dunnett),
 :func:`cluster` (design effect with unequal cluster sizes),
 :func:`stepped_wedge` (Hussey & Hughes 2007), :func:`one_way_anova`,
-:func:`chi_square`, :func:`difference_in_differences` (a panel of units, Frison & Pocock 1992).
+:func:`chi_square`, :func:`difference_in_differences` (a panel of units, Frison & Pocock 1992),
+:func:`interrupted_time_series` (segmented regression with AR(1) errors).
 Helpers: :func:`verdict`, :func:`power_curve`,
 :func:`design_effect`, :func:`dunnett_critical_value`.
 Results agree with R (``pwr``, ``stats::power.t.test``/``power.prop.test``,
@@ -31,6 +32,7 @@ from bitframe.power.cluster import cluster, design_effect
 from bitframe.power.curves import PowerCurve, power_curve
 from bitframe.power.difference_in_differences import did_variance_factor, difference_in_differences
 from bitframe.power.effect_size import chi_square, cohens_f, one_way_anova
+from bitframe.power.interrupted_time_series import interrupted_time_series, its_level_change_variance
 from bitframe.power.result import RESULT_COLUMNS, PowerResult, results_frame
 from bitframe.power.stepped_wedge import (
     hussey_hughes_variance,
@@ -56,6 +58,8 @@ __all__ = [
     "dunnett_critical_value",
     "evaluate",
     "hussey_hughes_variance",
+    "interrupted_time_series",
+    "its_level_change_variance",
     "multi_arm",
     "one_way_anova",
     "power_curve",

@@ -15,6 +15,7 @@ from typing import Any
 from bitframe.power.cluster import cluster
 from bitframe.power.difference_in_differences import difference_in_differences
 from bitframe.power.effect_size import chi_square, one_way_anova
+from bitframe.power.interrupted_time_series import interrupted_time_series
 from bitframe.power.result import PowerResult
 from bitframe.power.stepped_wedge import stepped_wedge
 from bitframe.power.two_arm import multi_arm, two_means, two_proportions, two_rates
@@ -30,12 +31,13 @@ CALCULATORS.add("stepped_wedge", stepped_wedge)
 CALCULATORS.add("one_way_anova", one_way_anova)
 CALCULATORS.add("chi_square", chi_square)
 CALCULATORS.add("difference_in_differences", difference_in_differences)
+CALCULATORS.add("interrupted_time_series", interrupted_time_series)
 
 #: The size a power curve varies by default, per calculator.
 DEFAULT_SIZE = {
     "two_means": "n", "two_proportions": "n", "two_rates": "n", "multi_arm": "n", "one_way_anova": "n",
     "chi_square": "n", "cluster": "clusters", "stepped_wedge": "clusters_per_step",
-    "difference_in_differences": "n",
+    "difference_in_differences": "n", "interrupted_time_series": "post_periods",
 }
 
 

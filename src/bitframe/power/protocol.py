@@ -103,7 +103,8 @@ def power_for_protocol(protocol: Protocol) -> list[OutcomePower]:
         if protocol.design.power is None:
             raise ValueError(f"the protocol's {protocol.design_label} design has no `power:` section")
         panel = protocol.design.power
-        return [_did_power(protocol, panel, o) for o in protocol.primary_outcomes
+        design_power = _its_power if protocol.design.type == "interrupted_time_series" else _did_power
+        return [design_power(protocol, panel, o) for o in protocol.primary_outcomes
                 if o.assumptions and o.assumptions.mde and o.assumptions.sd]
     if protocol.power is None:
         raise ValueError("the protocol has no `power:` section")
@@ -240,6 +241,7 @@ def _did_power(protocol: Protocol, panel: DesignPower, outcome: Outcome) -> Outc
     from bitframe.power.difference_in_differences import difference_in_differences
 
     assert outcome.assumptions and outcome.assumptions.sd and outcome.assumptions.mde  # filtered by the caller
+    assert panel.treated_units and panel.comparison_units  # BF170: difference-in-differences power needs both
     an = protocol.analysis
     sizes: dict[str, Any] = {"sd": outcome.assumptions.sd, "pre_periods": panel.pre_periods, "post_periods": panel.post_periods,
              "autocorrelation": panel.autocorrelation, "alpha": an.alpha, "sides": an.sides,
@@ -257,6 +259,33 @@ def _did_power(protocol: Protocol, panel: DesignPower, outcome: Outcome) -> Outc
         n_required=None, mde=float(mde.mde), assumed_effect=float(effect), effect_scale="mean_difference",
         verdict="adequate" if adequate else "under-powered", shortfall=None, message=message, size_unit="units",
         notes=(planned.note, "the units are fixed by the roll-out, so no size is solved for"),
+        results=(planned.to_dict(), mde.to_dict()), planned_result=planned)
+
+
+def _its_power(protocol: Protocol, panel: DesignPower, outcome: Outcome) -> OutcomePower:
+    from bitframe.power.interrupted_time_series import interrupted_time_series
+
+    assert outcome.assumptions and outcome.assumptions.sd and outcome.assumptions.mde  # filtered by the caller
+    assert protocol.design is not None
+    options, an = protocol.design.its, protocol.analysis
+    # an ARIMA fit estimates the errors' autocorrelation (GLS); Newey-West and model errors keep least squares
+    inputs: dict[str, Any] = {
+        "sd": outcome.assumptions.sd, "pre_periods": panel.pre_periods, "post_periods": panel.post_periods,
+        "autocorrelation": panel.autocorrelation, "alpha": an.alpha, "sides": an.sides,
+        "slope_change": options.slope_change, "errors": "arima" if options.errors == "arima" else "newey_west"}
+    effect = outcome.assumptions.mde
+    planned = interrupted_time_series("power", mde=effect, **inputs)
+    mde = interrupted_time_series("mde", power=panel.target, **inputs)
+    periods = panel.pre_periods + panel.post_periods
+    adequate = planned.power >= panel.target
+    message = (f"{'adequate' if adequate else 'under-powered'}: {planned.power:.0%} power with {periods} periods "
+               f"(target {panel.target:.0%}); the smallest level change detectable is {abs(mde.mde):.3g}")
+    return OutcomePower(
+        outcome=outcome.id, outcome_type=outcome.type, design="interrupted_time_series", method=planned.method,
+        alpha=an.alpha, target_power=panel.target, power=float(planned.power), n_planned=float(periods),
+        n_required=None, mde=float(mde.mde), assumed_effect=float(effect), effect_scale="mean_difference",
+        verdict="adequate" if adequate else "under-powered", shortfall=None, message=message, size_unit="periods",
+        notes=(planned.note, "the periods are fixed by the series, so no size is solved for"),
         results=(planned.to_dict(), mde.to_dict()), planned_result=planned)
 
 

@@ -40,7 +40,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import BaseModel, Discriminator, Field, Tag, model_validator
 
@@ -48,6 +48,7 @@ from bitframe.errors import BitframeError, Problem, ProtocolError, choice_hint
 from bitframe.protocol.schema import Identifier, Mechanism, Model, NonEmptyStr, Protocol
 from bitframe.protocol.vocabulary import (
     COM_B,
+    DESIGN_TYPES,
     EAST_LEVERS,
     EFFECT_MEASURES,
     MINDSPACE,
@@ -68,8 +69,16 @@ DEFAULT_TEST: MetaTest = "adhoc"
 MECHANISM_TAGS: dict[str, tuple[str, ...]] = {
     "east": tuple(EAST_LEVERS), "mindspace": tuple(MINDSPACE), "com_b": tuple(COM_B),
 }
-MODERATORS: tuple[str, ...] = ("programme_area", *(f"{group}.{tag}" for group, tags in MECHANISM_TAGS.items()
-                                                  for tag in tags))
+MODERATORS: tuple[str, ...] = ("programme_area", "design",
+                                *(f"{group}.{tag}" for group, tags in MECHANISM_TAGS.items() for tag in tags))
+
+# A site's design, the `design` moderator's levels: randomised, or one of issue 19's non-randomised
+# designs (its protocol's `design.type`).
+SiteDesign = Literal["randomised", "pre_post", "difference_in_differences", "synthetic_control",
+                     "interrupted_time_series"]
+assert get_args(SiteDesign) == ("randomised", *DESIGN_TYPES)
+# Measures a design's effect (a difference in the outcome's units, with its standard error) can be pooled on.
+DESIGN_MEASURES = ("mean_difference", "risk_difference")
 
 
 class SynthesisSettings(Model):
@@ -181,6 +190,8 @@ class ProgrammeSite(Model):
     programme_area: ProgrammeArea | None = Field(None, description="A summary-data site's programme area (a "
                                                  "protocol site's comes from its protocol).")
     mechanism: Mechanism | None = Field(None, description="A summary-data site's intervention mechanism tags.")
+    design: SiteDesign | None = Field(None, description="A summary-data site's design (randomised or a "
+                                      "non-randomised design type; a protocol site's comes from its protocol).")
     summary: tuple[SummaryOutcome, ...] | None = Field(None, description="Summary data per outcome, "
                                                        "for a site without bitframe results (a published trial).")
 
@@ -195,8 +206,9 @@ class ProgrammeSite(Model):
                 raise ValueError("a summary-data site needs an `id` and a `name`")
             if self.results is not None:
                 raise ValueError("`results` belongs to a protocol site; a summary-data site gives `summary`")
-        elif self.programme_area is not None or self.mechanism is not None:
-            raise ValueError("a protocol site's programme area and mechanism come from its protocol; remove them here")
+        elif self.programme_area is not None or self.mechanism is not None or self.design is not None:
+            raise ValueError("a protocol site's programme area, mechanism and design come from its protocol; remove "
+                             "them here")
         return self
 
 
@@ -211,8 +223,8 @@ class SynthesisFamily(Model):
     measure: EffectMeasure = Field(description="The effect measure every member is pooled on.")
     members: tuple[FamilyMember, ...] = Field(min_length=2, description="One outcome per site, at least two sites.")
     moderators: tuple[str, ...] = Field((), description="Site characteristics for a meta-regression and "
-                                        "between-subgroup test: programme_area, east.<lever>, mindspace.<tag>, "
-                                        "com_b.<tag>.")
+                                        "between-subgroup test: programme_area, design (randomised or the "
+                                        "non-randomised design type), east.<lever>, mindspace.<tag>, com_b.<tag>.")
     method: MetaMethod | None = Field(None, description="Overrides the programme's synthesis method.")
     test: MetaTest | None = Field(None, description="Overrides the programme's synthesis test.")
 
@@ -255,18 +267,19 @@ class LoadedSite:
         return {o.outcome: o.type for o in self.spec.summary or ()}
 
     def characteristics(self) -> dict[str, Any]:
-        """The site-level values moderators read: the programme area and the mechanism tags of its arms."""
+        """The site-level values moderators read: the programme area, the design and the mechanism tags of its arms."""
         tags: dict[str, set[str]] = {group: set() for group in MECHANISM_TAGS}
         if self.protocol is not None:
             area: str | None = self.protocol.trial.programme_area
+            design: str | None = self.protocol.design.type if self.protocol.design is not None else "randomised"
             mechanisms = [a.mechanism for a in self.protocol.arms if a.mechanism is not None]
         else:
-            area = self.spec.programme_area
+            area, design = self.spec.programme_area, self.spec.design
             mechanisms = [self.spec.mechanism] if self.spec.mechanism is not None else []
         for m in mechanisms:
             for group in MECHANISM_TAGS:
                 tags[group].update(getattr(m, group))
-        return {"programme_area": area, **tags}
+        return {"programme_area": area, "design": design, **tags}
 
 
 @dataclass(frozen=True)
@@ -392,6 +405,10 @@ def _check_families(spec: ProgrammeSpec, sites: list[LoadedSite], located) -> It
                               f"{option.label} compares {' or '.join(option.outcome_types)} outcomes",
                               (*at, "outcome"), hint=_measures_hint(otype))
                 continue
+            refusal = _design_refusal(site, member.outcome, family.measure)
+            if refusal is not None:
+                yield located("BF148", refusal[0], (*at, "site"), hint=refusal[1])
+                continue
             summary = next((o for o in site.spec.summary or () if o.outcome == member.outcome), None)
             if summary is not None and family.measure not in summary.measures():
                 yield located("BF143", f"the summary data of '{member.site}' for '{member.outcome}' cannot give the "
@@ -402,12 +419,40 @@ def _check_families(spec: ProgrammeSpec, sites: list[LoadedSite], located) -> It
             if moderator not in MODERATORS:
                 yield located("BF145", f"unknown moderator '{moderator}'", at, hint=choice_hint(moderator, MODERATORS))
                 continue
-            if moderator == "programme_area":
+            if moderator in ("programme_area", "design"):
+                words = moderator.replace("_", " ")
                 for member in family.members:
                     other = by_id.get(member.site)
-                    if other is not None and other.characteristics()["programme_area"] is None:
-                        yield located("BF145", f"moderator 'programme_area' needs the programme area of site "
-                                      f"'{member.site}'", at, hint="add `programme_area:` to that site")
+                    if other is not None and other.characteristics()[moderator] is None:
+                        yield located("BF145", f"moderator '{moderator}' needs the {words} of site "
+                                      f"'{member.site}'", at, hint=f"add `{moderator}:` to that site")
+
+
+def _design_refusal(site: LoadedSite, outcome: str, measure: str) -> tuple[str, str] | None:
+    """Why a non-randomised design's effect cannot join a family on ``measure`` (message, hint), or None.
+
+    A design's headline effect is a difference in the outcome's units with its standard error
+    (analyse/nonrandomised/run.py), so it pools on the mean (or risk) difference; a synthetic
+    control has no standard error and a Poisson time series gives a rate ratio.
+    """
+    design = site.protocol.design if site.protocol is not None else None
+    if design is None:
+        return None
+    label = DESIGN_TYPES[design.type].label
+    keep_apart = "leave it out of this family's members: it is shown beside the pooled results, not pooled"
+    if design.type == "synthetic_control":
+        return (f"site '{site.id}' is a {label} design: its effect has no standard error (its p-value is a placebo "
+                f"rank), so '{outcome}' cannot be pooled by inverse variance", keep_apart)
+    if design.type == "interrupted_time_series" and design.its.model == "poisson":
+        return (f"site '{site.id}' is an {label} with a Poisson model: its level change of '{outcome}' is a rate "
+                f"ratio, not the {EFFECT_MEASURES[measure].label}", keep_apart)
+    if measure not in DESIGN_MEASURES:
+        fits = "risk_difference" if site.outcome_types().get(outcome) == "binary" else "mean_difference"
+        return (f"site '{site.id}' is a non-randomised {label} design: its effect on '{outcome}' is a difference in "
+                f"the outcome's units, which pools on the mean difference (risk difference for a binary outcome), "
+                f"not the {EFFECT_MEASURES[measure].label}",
+                f"declare the family with `measure: {fits}`, or {keep_apart}")
+    return None
 
 
 def _measures_hint(otype: str) -> str:

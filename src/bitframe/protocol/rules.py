@@ -71,7 +71,7 @@ from bitframe.protocol.vocabulary import (
 )
 
 if TYPE_CHECKING:
-    from bitframe.protocol.schema import Protocol, Randomisation
+    from bitframe.protocol.schema import NonRandomisedDesign, Protocol, Randomisation
 
 
 @dataclass(frozen=True)
@@ -575,9 +575,8 @@ def _design_rules(p: Protocol) -> Iterator[RuleViolation]:
         if getattr(d, section) is not None and section != d.type:
             yield RuleViolation("BF170", ("design", section), f"a `{section}:` section does not apply to "
                                 f"{_a(option.label)} design", "remove it, or change `type:`")
-    if d.power is not None and d.type != "difference_in_differences":
-        yield RuleViolation("BF170", ("design", "power"), "design power is calculated for difference-in-differences "
-                            "designs only", "remove `power:`; other non-randomised designs have no analytic power here")
+    if d.power is not None:
+        yield from _design_power_rules(d)
     its = d.interrupted_time_series
     if its is not None:
         loc = ("design", "interrupted_time_series")
@@ -623,6 +622,36 @@ def _design_rules(p: Protocol) -> Iterator[RuleViolation]:
         if name in p.analysis.model_fields_set:
             yield RuleViolation("BF170", ("analysis", name), f"analysis.{name} applies to randomised designs only",
                                 "remove it; a non-randomised design's analysis options go under `design:`")
+
+
+def _design_power_rules(d: NonRandomisedDesign) -> Iterator[RuleViolation]:
+    """BF170: the design power a design can have (difference-in-differences, a linear time series)."""
+    pw = d.power
+    assert pw is not None
+    loc = ("design", "power")
+    if d.type not in ("difference_in_differences", "interrupted_time_series"):
+        yield RuleViolation("BF170", loc, "design power is calculated for difference-in-differences and interrupted "
+                            "time series designs only", "remove `power:`; this design has no analytic power here")
+    elif d.type == "difference_in_differences":
+        for name in ("treated_units", "comparison_units"):
+            if getattr(pw, name) is None:
+                yield RuleViolation("BF170", (*loc, name), f"difference-in-differences power needs {name}",
+                                    f"add `{name}: <number of units>` under `power:`")
+    else:
+        for name in ("treated_units", "comparison_units"):
+            if getattr(pw, name) is not None:
+                yield RuleViolation("BF170", (*loc, name), f"{name} applies to difference-in-differences power; a "
+                                    "time series is one series", f"remove `{name}:`")
+        if d.its.model != "linear":
+            yield RuleViolation("BF170", loc, "the power of a Poisson time series is not analytic here",
+                                "remove `power:`, or power the linear model of the outcome's rate")
+        if d.its.slope_change and pw.post_periods < 2:
+            yield RuleViolation("BF170", (*loc, "post_periods"), "a change in trend needs at least 2 periods "
+                                "from the start", "set `post_periods: 2` or more, or `slope_change: false`")
+        if pw.pre_periods < DESIGN_TYPES[d.type].min_pre_periods:
+            yield RuleViolation("BF170", (*loc, "pre_periods"), f"an interrupted time series needs at least "
+                                f"{DESIGN_TYPES[d.type].min_pre_periods} pre-periods",
+                                f"set `pre_periods: {DESIGN_TYPES[d.type].min_pre_periods}` or more")
 
 
 def _a(label: str) -> str:

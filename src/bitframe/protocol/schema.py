@@ -340,14 +340,18 @@ class SyntheticControlDesign(Model):
 
 
 class DesignPower(Model):
-    """Power inputs of a difference-in-differences design over a panel of units (McKenzie 2012)."""
+    """Power inputs of a difference-in-differences design over a panel of units (McKenzie 2012), or of an
+    interrupted time series (the level change with AR(1) errors)."""
 
-    treated_units: int = Field(ge=1, description="Units that receive the intervention.")
-    comparison_units: int = Field(ge=1, description="Units that do not (or not yet).")
+    treated_units: int | None = Field(
+        default=None, ge=1, description="Difference-in-differences: units that receive the intervention.")
+    comparison_units: int | None = Field(
+        default=None, ge=1, description="Difference-in-differences: units that do not (or not yet).")
     pre_periods: int = Field(ge=1, le=1000, description="Periods measured before the start.")
     post_periods: int = Field(ge=1, le=1000, description="Periods measured after the start.")
     autocorrelation: float = Field(
-        default=0.0, ge=0, lt=1, description="Correlation of a unit's outcome between periods (equicorrelation).")
+        default=0.0, ge=0, lt=1, description="Difference-in-differences: correlation of a unit's outcome between "
+        "periods (equicorrelation); time series: the errors' lag-1 autocorrelation (AR(1)).")
     target: Probability = Field(default=0.8, description="Target power.")
 
 
@@ -371,7 +375,8 @@ class NonRandomisedDesign(Model):
     interrupted_time_series: InterruptedTimeSeries | None = None
     synthetic_control: SyntheticControlDesign | None = None
     power: DesignPower | None = Field(
-        default=None, description="Difference-in-differences: the panel the power calculation assumes.")
+        default=None, description="Difference-in-differences: the panel the power calculation assumes; interrupted "
+        "time series: the series' periods and autocorrelation.")
 
     @property
     def required_pre_periods(self) -> int:
@@ -384,6 +389,14 @@ class NonRandomisedDesign(Model):
     @property
     def its(self) -> InterruptedTimeSeries:
         return self.interrupted_time_series or InterruptedTimeSeries()
+
+    @property
+    def maryland_level(self) -> int:
+        """The Maryland Scientific Methods Scale level of this design as declared."""
+        # a time series with a comparison series is a before-after comparison with a control group
+        if self.type == "interrupted_time_series" and self.its.comparison_unit:
+            return 3
+        return DESIGN_TYPES[self.type].maryland_level
 
 
 # --------------------------------------------------------------------------- outcomes

@@ -5,7 +5,9 @@ Sections (each an ``<h2>`` or ``<h3>`` with a stable ``id``, named by the SPIRIT
 ``objectives``, ``design``, ``setting``, ``interventions``, ``outcomes``, ``timeline``,
 ``randomisation``, ``governance``, ``sap`` (with ``sap-estimand`` ... ``sap-deviations``) and ``checklist``.
 The document reuses the report's stylesheet and table macro. It never shows the randomisation
-seed, block sizes or any list: those stay in the sealed manifest (SPIRIT 2025 item 21b).
+seed, block sizes or any list: those stay in the sealed manifest (SPIRIT 2025 item 21b). For a
+non-randomised design, ``randomisation`` describes the design in words instead (how units come to
+receive the intervention, its strength of evidence, what it can and cannot show).
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from bitframe.protocol.vocabulary import (
     TRIAL_STATUSES,
     UNIT_LEVELS,
 )
-from bitframe.register.plan import PlanSection, analysis_plan, contrasts
+from bitframe.register.plan import PlanSection, analysis_plan, contrasts, design_assignment, estimator_label, reference_name
 from bitframe.register.registry import study_design, trds_items, trds_source
 from bitframe.register.spirit import NOT_STATED, spirit_checklist, spirit_source
 
@@ -62,13 +64,15 @@ def _headings(plan: list[PlanSection]) -> dict[str, str]:
 
 
 def _objectives(protocol: Protocol) -> list[str]:
-    reference = protocol.control or protocol.arms[0]
+    reference = reference_name(protocol)
     arms = {a.id: a.name for a in protocol.arms}
     out = []
     for o in protocol.outcomes:
         for arm in contrasts(protocol):
-            out.append(f"{OUTCOME_ROLES[o.role].label}: to estimate the effect of {arms[arm]} compared with "
-                       f"{reference.name} on {o.description or o.id}"
+            # a pre/post design measures a change, not an effect (no comparison group)
+            what = "change in" if protocol.design and protocol.design.type == "pre_post" else "effect on"
+            out.append(f"{OUTCOME_ROLES[o.role].label}: to estimate the {what} {o.description or o.id} with "
+                       f"{arms[arm]} compared with {reference}"
                        + (f" ({o.time_point})." if o.time_point else "."))
     return out
 
@@ -88,6 +92,8 @@ def _arm(arm: Any) -> dict[str, Any]:
 
 
 def _randomisation(protocol: Protocol) -> list[str]:
+    if protocol.design is not None:
+        return design_assignment(protocol)
     r = protocol.randomised
     option = SCHEMES[r.scheme]
     text = [f"Scheme: {option.label.lower()} randomisation of {UNIT_LEVELS[protocol.unit.level].label}. "
@@ -133,8 +139,6 @@ def document_context(protocol: Protocol, power_rows: list[OutcomePower],
     document a registry holds names the plan later analyses are compared with.
     """
     from bitframe import __version__
-    from bitframe.analyse.design import chosen_estimator
-    from bitframe.protocol.vocabulary import ESTIMATORS
     from bitframe.report.site import cell, kv_table, table
 
     t = protocol.trial
@@ -157,11 +161,12 @@ def document_context(protocol: Protocol, power_rows: list[OutcomePower],
                                                                         "Time point", "Estimator"],
                            [[cell(o.description or o.id, header=True), cell(OUTCOME_ROLES[o.role].label),
                              cell(OUTCOME_TYPES[o.type].label), cell(o.column), cell(o.time_point or NOT_STATED),
-                             cell(ESTIMATORS[chosen_estimator(protocol, o)].label)] for o in protocol.outcomes])
+                             cell(estimator_label(protocol, o))] for o in protocol.outcomes])
     framework = ("equivalence" if protocol.analysis.equivalence else
                  "non-inferiority" if protocol.analysis.non_inferiority else "superiority")
     checklist_rows = [[cell(r.number, header=True), cell(r.topic), cell(r.text),
-                       cell(headings[r.where] if r.where else NOT_STATED, cls=None if r.where else "not-stated",
+                       cell(headings[r.where] if r.where else r.not_applicable or NOT_STATED,
+                            cls=None if r.where else "not-applicable" if r.not_applicable else "not-stated",
                             item=r.number)]
                       for r in spirit_checklist(protocol)]
     checklist = table("spirit-checklist", "SPIRIT 2025 items and where this document addresses them",

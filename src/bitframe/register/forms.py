@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from bitframe.protocol.vocabulary import ARM_ROLES, OUTCOME_TYPES, PROGRAMME_AREAS, SCHEMES, SIDES, UNIT_LEVELS
-from bitframe.register.plan import analysis_plan, contrasts, power_statements
+from bitframe.register.plan import analysis_plan, contrasts, design_assignment, power_statements, reference_name
 from bitframe.register.registry import sample_size_text, study_design
 
 if TYPE_CHECKING:
@@ -92,6 +92,8 @@ def _outcome_details(protocol: Protocol, role: str) -> list[str] | None:
 
 
 def _randomisation(protocol: Protocol) -> str:
+    if protocol.design is not None:
+        return "Not applicable: non-randomised design. " + " ".join(design_assignment(protocol))
     scheme = SCHEMES[protocol.randomised.scheme]
     strata = f", stratified by {', '.join(protocol.randomised.strata)}" if protocol.randomised.strata else ""
     return (f"By computer (bitframe): {scheme.label.lower()} randomisation{strata}, from a recorded seed kept with "
@@ -172,9 +174,10 @@ def _aea_values(protocol: Protocol, power_rows: list[OutcomePower]) -> dict[str,
         "secondary_outcomes_explanation": _outcome_details(protocol, "secondary"),
         "experimental_design": f"A {study_design(protocol)}. Arms: " + "; ".join(_interventions(protocol)) + ".",
         "experimental_design_details": None,  # the registry hides it until the trial ends: the advisor's choice
-        "randomization_method": _randomisation(protocol),
-        "randomization_unit": UNIT_LEVELS[protocol.unit.level].label,
-        "treatment_clustered": "Yes" if protocol.is_cluster else "No",
+        # the AEA registry takes randomised trials only: a design's to-do says so (pack.todo_record)
+        "randomization_method": None if protocol.design else _randomisation(protocol),
+        "randomization_unit": None if protocol.design else UNIT_LEVELS[protocol.unit.level].label,
+        "treatment_clustered": None if protocol.design else "Yes" if protocol.is_cluster else "No",
         "planned_clusters": _planned_clusters(protocol),
         "planned_observations": _planned_observations(protocol),
         "sample_size_by_arm": _by_arm(protocol),
@@ -191,10 +194,10 @@ def _aea_values(protocol: Protocol, power_rows: list[OutcomePower]) -> dict[str,
 
 
 def _hypotheses(protocol: Protocol) -> list[str]:
-    reference = protocol.control or protocol.arms[0]
+    reference = reference_name(protocol)
     arms = {a.id: a.name for a in protocol.arms}
     test = f"{SIDES[protocol.analysis.sides].label} test at alpha {protocol.analysis.alpha:g}"
-    return [f"{arms[arm]} changes {o.description or o.id} compared with {reference.name} ({test})"
+    return [f"{arms[arm]} changes {o.description or o.id} compared with {reference} ({test})"
             for o in protocol.outcomes if o.role == "primary" for arm in contrasts(protocol)]
 
 
@@ -214,7 +217,9 @@ def _osf_values(protocol: Protocol, power_rows: list[OutcomePower]) -> dict[str,
         "title": protocol.trial.title,
         "description": _abstract(protocol),
         "hypotheses": _hypotheses(protocol) or None,
-        "study_type": "Experiment: a researcher randomly assigns treatments to study subjects.",
+        "study_type": ("Observational study: data are collected from study subjects that are not randomly assigned "
+                       "to a treatment (a non-randomised evaluation of an intervention)." if protocol.design else
+                       "Experiment: a researcher randomly assigns treatments to study subjects."),
         "blinding": None,
         "additional_blinding": None,
         "study_design": f"A {study_design(protocol)}. Arms: " + "; ".join(_interventions(protocol)) + ".",

@@ -53,6 +53,7 @@ class RegistrationPack(FrameDisplay):
     registry_todo: tuple[str, ...]
     spirit_not_stated: tuple[str, ...] = field(default=())
     form_todo: dict[str, tuple[str, ...]] = field(default_factory=dict)  # form label -> required fields missing
+    notes: tuple[str, ...] = field(default=())  # e.g. a registry that does not take this design
 
     def to_frame(self) -> pd.DataFrame:
         import pandas as pd
@@ -72,14 +73,21 @@ def todo_record(protocol: Protocol, power_rows: list[OutcomePower] | None = None
 
     forms = {key: [f.name for f in form_fields(form, protocol, power_rows or []) if f.required and f.value is None]
              for key, _, form in FORM_TODOS}
+    notes = []
+    if protocol.design is not None:
+        notes.append(f"AEA RCT Registry: it registers randomised controlled trials only, so this non-randomised "
+                     f"{protocol.design_label} evaluation cannot be registered there; register it with the OSF "
+                     "Preregistration (osf-prereg.json) or a registry that takes non-randomised studies (ISRCTN "
+                     "does). aea-rct.json holds the fields the protocol fills, for reference.")
     return {
         "format": TODO_FORMAT,
         "trial_id": protocol.trial.id,
+        "notes": notes,
         "registry": [{"item": i.number, "name": i.name} for i in trds_items(protocol)
                      if i.required and i.status == "missing"],
         **forms,
         "spirit_2025": [{"item": r.number, "topic": r.topic, "text": r.text} for r in spirit_checklist(protocol)
-                        if r.where is None],
+                        if r.where is None and r.not_applicable is None],
     }
 
 
@@ -89,7 +97,9 @@ def _todo_markdown(todo: dict[str, Any]) -> str:
     lines += [f"- [ ] {t['item']}. {t['name']}" for t in todo["registry"]] or ["Nothing: every required item is filled."]
     for key, label, _ in FORM_TODOS:
         lines += ["", f"## Required by the {label}, not in the protocol", ""]
-        lines += [f"- [ ] {name}" for name in todo[key]] or ["Nothing: every required field is filled."]
+        not_eligible = [n for n in todo["notes"] if n.startswith(f"{label}:")]
+        lines += (not_eligible or [f"- [ ] {name}" for name in todo[key]]
+                  or ["Nothing: every required field is filled."])
     lines += ["", "## SPIRIT 2025 items not stated in the protocol", ""]
     lines += [f"- [ ] {t['item']} {t['topic']}: {t['text']}" for t in todo["spirit_2025"]] or ["None."]
     return "\n".join(lines) + "\n"
@@ -135,7 +145,8 @@ def write_pack(protocol: Protocol | str | os.PathLike, out_dir: str | os.PathLik
                                      hint=f"pip install 'bitframe[{extra}]'"
                                           + (", or leave the Word copy out with --no-docx" if extra == "docx" else ""))
                              for what, extra in missing])
-    power_rows = power_for_protocol(trial) if trial.power is not None else []
+    powered = trial.power is not None or (trial.design is not None and trial.design.power is not None)
+    power_rows = power_for_protocol(trial) if powered else []
     registered = registered_record(trial, written_utc=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
     ctx = document_context(trial, power_rows, registered["content_sha256"])
     written = write_report(render_context(ctx), out / "protocol.html",
@@ -157,4 +168,6 @@ def write_pack(protocol: Protocol | str | os.PathLike, out_dir: str | os.PathLik
     files = [out / name for name in names] + ([written.pdf] if written.pdf else [])
     return RegistrationPack(out, tuple(files), tuple(f"{t['item']}. {t['name']}" for t in todo["registry"]),
                             tuple(t["item"] for t in todo["spirit_2025"]),
-                            {label: tuple(todo[key]) for key, label, _ in FORM_TODOS})
+                            {label: tuple(todo[key]) for key, label, _ in FORM_TODOS
+                             if not any(n.startswith(f"{label}:") for n in todo["notes"])},
+                            tuple(todo["notes"]))

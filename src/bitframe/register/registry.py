@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from bitframe.protocol.vocabulary import ARM_ROLES, SCHEMES, TRIAL_STATUSES
+from bitframe.protocol.vocabulary import ARM_ROLES, DESIGN_TYPES, SCHEMES, TRIAL_STATUSES
 
 if TYPE_CHECKING:
     from bitframe.protocol.schema import Protocol
@@ -60,6 +60,15 @@ def trds_source() -> dict[str, str]:
 
 def sample_size_text(protocol: Protocol) -> str | None:
     """The planned sample in words (participants, or clusters and their size), if the protocol plans one."""
+    if protocol.design is not None:
+        panel = protocol.design.power
+        if panel is None:
+            return None
+        periods = f"{panel.pre_periods} period(s) before and {panel.post_periods} from the start"
+        if panel.treated_units is None or panel.comparison_units is None:  # a time series: one series
+            return f"one series of {panel.pre_periods + panel.post_periods} periods ({periods})"
+        return (f"{panel.treated_units + panel.comparison_units} units ({panel.treated_units} receiving the "
+                f"intervention, {panel.comparison_units} not or not yet), {periods}")
     pw = protocol.power
     if pw is None:
         return None
@@ -79,7 +88,14 @@ def _outcome_texts(protocol: Protocol, roles: tuple[str, ...]) -> list[str]:
 
 
 def study_design(protocol: Protocol) -> str:
-    """The design in a phrase: arms, unit of randomisation and scheme (no sealed detail)."""
+    """The design in a phrase: arms, unit of randomisation and scheme (no sealed detail).
+
+    A non-randomised design is named with its strength of evidence (Nesta, Maryland).
+    """
+    if protocol.design is not None:
+        option = DESIGN_TYPES[protocol.design.type]
+        return (f"non-randomised {option.label} evaluation (Nesta Standards of Evidence level {option.nesta_level}, "
+                f"Maryland Scientific Methods Scale level {protocol.design.maryland_level})")
     scheme = SCHEMES[protocol.randomised.scheme]
     unit = "cluster-randomised" if protocol.is_cluster else "individually randomised"
     shape = "stepped-wedge" if scheme.stepped else f"{len(protocol.arms)}-arm parallel-group"
@@ -121,7 +137,8 @@ def _values(protocol: Protocol) -> dict[str, Value]:
         "conditions": problem,
         "interventions": interventions,
         "eligibility": None,
-        "study_type": f"Interventional; allocation: randomised; {study_design(protocol)}; masking: not stated",
+        "study_type": f"Interventional; allocation: {'non-randomised' if protocol.design else 'randomised'}; "
+                      f"{study_design(protocol)}; masking: not stated",
         "date_of_first_enrolment": t.dates.start.isoformat() if t.dates and t.dates.start else None,
         "sample_size": sample_size_text(protocol),
         "recruitment_status": _WHO_STATUS[t.status],

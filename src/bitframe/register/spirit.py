@@ -2,7 +2,9 @@
 
 The item list and its citation are data (``spirit2025.json``). :data:`WHERE` says, per item, which
 section of the document addresses it and when: an item is addressed only when the protocol holds
-what it asks for; otherwise the checklist says "not stated in the protocol", never a guess.
+what it asks for; otherwise the checklist says "not stated in the protocol", never a guess. For a
+non-randomised design the items on the random allocation sequence (21a-23) say "not applicable:
+non-randomised design"; the design itself is described under "Assignment of interventions".
 """
 
 from __future__ import annotations
@@ -17,9 +19,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from bitframe.protocol.schema import Protocol
 
-__all__ = ["NOT_STATED", "WHERE", "SpiritRow", "spirit_checklist", "spirit_items", "spirit_source"]
+__all__ = ["NOT_APPLICABLE_DESIGN", "NOT_STATED", "RANDOMISATION_ITEMS", "WHERE", "SpiritRow", "spirit_checklist",
+           "spirit_items", "spirit_source"]
 
 NOT_STATED = "not stated in the protocol"
+NOT_APPLICABLE_DESIGN = "not applicable: non-randomised design"
+#: Items about the random allocation sequence: sequence generation, allocation concealment, implementation.
+RANDOMISATION_ITEMS = ("21a", "21b", "22", "23")
 DATA_DIR = Path(__file__).resolve().parent
 
 
@@ -28,7 +34,7 @@ def _always(protocol: Protocol) -> bool:
 
 
 def _has_power(protocol: Protocol) -> bool:
-    return protocol.power is not None
+    return protocol.power is not None or (protocol.design is not None and protocol.design.power is not None)
 
 
 def _has_interventions(protocol: Protocol) -> bool:
@@ -88,6 +94,7 @@ class SpiritRow:
     topic: str
     text: str
     where: str | None  # the document section's id; None when the protocol does not state it
+    not_applicable: str | None = None  # why the item does not apply (then ``where`` is None)
 
 
 @cache
@@ -105,8 +112,14 @@ def spirit_source() -> dict[str, str]:
 
 
 def spirit_checklist(protocol: Protocol) -> list[SpiritRow]:
+    """Each item with the section addressing it, or ``None``; a non-randomised design's allocation-sequence
+    items are marked not applicable rather than not stated."""
     rows = []
     for item in spirit_items():
+        if protocol.design is not None and item["number"] in RANDOMISATION_ITEMS:
+            rows.append(SpiritRow(item["number"], item["section"], item["topic"], item["text"], None,
+                                  NOT_APPLICABLE_DESIGN))
+            continue
         section, applies = WHERE.get(item["number"], ("", lambda p: False))
         rows.append(SpiritRow(item["number"], item["section"], item["topic"], item["text"],
                               section if applies(protocol) else None))

@@ -5,7 +5,8 @@ definition: titles, identifiers, arms, epochs, cells, objectives and endpoints, 
 What it has no place for is carried as extension attributes (``url`` under
 :data:`EXTENSION_URL`): the unit of randomisation (cluster), the randomisation scheme and strata,
 the stepped-wedge steps, the analysis plan's estimator and standard errors, the behavioural
-mechanisms and the registered content hash. ``docs/registration.md`` lists what does not map.
+mechanisms and the registered content hash; for a non-randomised design, its type, evidence levels
+(Nesta, Maryland) and how units come to receive the intervention. ``docs/registration.md`` lists what does not map.
 
 Codes are CDISC Controlled Terminology as ``usdm`` ships it (version :data:`CT_VERSION`); a test
 checks each code and decode against that file. Needs ``bitframe[usdm]``. Nothing sealed is written.
@@ -16,7 +17,8 @@ from __future__ import annotations
 import itertools
 from typing import TYPE_CHECKING, Any
 
-from bitframe.protocol.vocabulary import ESTIMATORS, OUTCOME_ROLES, SCHEMES, SE_TYPES, UNIT_LEVELS
+from bitframe.protocol.vocabulary import DESIGN_TYPES, OUTCOME_ROLES, SCHEMES, SE_TYPES, UNIT_LEVELS
+from bitframe.register.plan import design_assignment, estimator_label
 from bitframe.register.registry import study_design
 
 if TYPE_CHECKING:
@@ -35,6 +37,7 @@ CODES: dict[str, tuple[str, str]] = {
     "interventional": ("C98388", "INTERVENTIONAL"),
     "parallel": ("C82639", "PARALLEL"),
     "cross_over": ("C82637", "CROSS-OVER"),
+    "single_group": ("C82640", "SINGLE GROUP"),
     "control_arm": ("C174226", "Control Arm"),
     "experimental_arm": ("C174266", "Experimental Arm"),
     "active_comparator_arm": ("C174267", "Active Comparator Arm"),
@@ -91,7 +94,7 @@ def usdm_record(protocol: Protocol, content_sha256: str) -> dict[str, Any]:
     from bitframe import __version__
 
     new_id = _Ids()
-    t, r, an = protocol.trial, protocol.randomised, protocol.analysis
+    t, an = protocol.trial, protocol.analysis
 
     def code(name: str) -> Code:
         value, decode = CODES[name]
@@ -133,7 +136,7 @@ def usdm_record(protocol: Protocol, content_sha256: str) -> dict[str, Any]:
                               purpose=f"{OUTCOME_ROLES[role].label} outcome: variable '{o.column}'",
                               level=code(f"{role}_endpoint"),
                               extensionAttributes=[extension("outcome-type", o.type),
-                                                   extension("estimator", ESTIMATORS[_estimator(protocol, o)].label)])
+                                                   extension("estimator", estimator_label(protocol, o))])
                      for o in outcomes]
         objectives.append(Objective(id=new_id("Objective"), name=f"{role}-objective",
                                     text=f"To estimate the effects of the interventions on the {role} outcomes",
@@ -146,24 +149,38 @@ def usdm_record(protocol: Protocol, content_sha256: str) -> dict[str, Any]:
         # (docs/registration.md asks the author to correct it for patients).
         includesHealthySubjects=True,
         plannedEnrollmentNumber=Quantity(id=new_id("Quantity"), value=float(planned)) if planned else None)
-    scheme = SCHEMES[r.scheme]
-    carried = [extension("unit-of-randomisation", protocol.unit.level),
-               extension("randomisation-scheme", scheme.label),
-               extension("analysis-estimand", an.estimand),
-               extension("analysis-standard-errors", SE_TYPES[protocol.se_type].label),
-               extension("analysis-multiplicity", an.multiplicity),
-               extension("registered-content-sha256", content_sha256)]
-    if r.strata:
+    r, d = protocol.randomisation, protocol.design
+    if d is not None:
+        # USDM has no non-randomised allocation: the design and its evidence level are carried as extensions
+        option = DESIGN_TYPES[d.type]
+        carried = [extension("allocation", "non-randomised"), extension("non-randomised-design", option.label),
+                   extension("nesta-standards-of-evidence-level", str(option.nesta_level)),
+                   extension("maryland-scientific-methods-scale-level", str(d.maryland_level)),
+                   extension("design-assignment", " ".join(design_assignment(protocol)))]
+        # one group measured before and after (no comparison units) is a single-group design
+        model = "single_group" if d.type == "pre_post" or (
+            d.type == "interrupted_time_series" and not d.its.comparison_unit) else "parallel"
+    else:
+        assert r is not None  # a protocol is randomised or declares a design (BF170)
+        scheme = SCHEMES[r.scheme]
+        carried = [extension("unit-of-randomisation", protocol.unit.level),
+                   extension("randomisation-scheme", scheme.label),
+                   extension("analysis-estimand", an.estimand),
+                   extension("analysis-standard-errors", SE_TYPES[protocol.se_type].label)]
+        model = "cross_over" if scheme.stepped else "parallel"
+    carried += [extension("analysis-multiplicity", an.multiplicity),
+                extension("registered-content-sha256", content_sha256)]
+    if r is not None and r.strata:
         carried.append(extension("strata", ", ".join(r.strata)))
     if protocol.is_cluster and pw and pw.planned_clusters:
         carried.append(extension("planned-clusters", str(pw.planned_clusters)))
-    if r.stepped_wedge is not None:
+    if r is not None and r.stepped_wedge is not None:
         carried.append(extension("stepped-wedge", f"{r.stepped_wedge.steps} steps after "
                                                   f"{r.stepped_wedge.baseline_periods} baseline period(s)"))
     design = InterventionalStudyDesign(
         id=new_id("InterventionalStudyDesign"), name=f"{t.id}-design", label=study_design(protocol),
         rationale=protocol.context.target_behaviour, studyType=code("interventional"),
-        model=code("cross_over" if scheme.stepped else "parallel"), arms=arms, epochs=[epoch],
+        model=code(model), arms=arms, epochs=[epoch],
         elements=elements, studyCells=cells, objectives=objectives, population=population,
         extensionAttributes=carried)
     version = StudyVersion(
@@ -177,12 +194,6 @@ def usdm_record(protocol: Protocol, content_sha256: str) -> dict[str, Any]:
                       usdmVersion=__model_version__, systemName="bitframe", systemVersion=__version__)
     data: dict[str, Any] = wrapper.model_dump(mode="json")
     return data
-
-
-def _estimator(protocol: Protocol, outcome: Any) -> str:
-    from bitframe.analyse.design import chosen_estimator
-
-    return chosen_estimator(protocol, outcome)
 
 
 def _mechanism(arm: Any, extension: Any) -> list[Any]:

@@ -152,11 +152,13 @@ def _capital(text: str) -> str:
 
 
 def _moderator_label(moderator: str) -> str:
-    """``programme_area`` -> "programme area"; ``east.social`` -> "the EAST lever Social"."""
+    """``programme_area`` -> "programme area"; ``design``; ``east.social`` -> "the EAST lever Social"."""
     from bitframe.protocol.vocabulary import COM_B, MINDSPACE
 
     if moderator == "programme_area":
         return "programme area"
+    if moderator == "design":
+        return "design (randomised, or which non-randomised design)"
     group, tag = moderator.split(".", 1)
     vocab, name = {"east": (EAST_LEVERS, "EAST lever"), "mindspace": (MINDSPACE, "MINDSPACE effect"),
                    "com_b": (COM_B, "COM-B component")}[group]

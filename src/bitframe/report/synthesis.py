@@ -82,6 +82,7 @@ class SynthesisRow:
     trial_id: str
     source: str  # "results" (a bitframe analysis) or "summary" (summary data)
     programme_area: str | None
+    design: str | None  # "randomised" or the non-randomised design type (the `design` moderator)
     arm: str
     arm_name: str
     mechanism: dict[str, tuple[str, ...]]
@@ -139,7 +140,8 @@ class FamilyResult:
             "measure_label": EFFECT_MEASURES[self.measure].label, "log_scale": EFFECT_MEASURES[self.measure].log_scale,
             "method": self.method, "test": self.test, "k": len(self.rows), "k_sites": self.k_sites,
             "caution": self.caution,
-            "sites": [{"site": r.site, "site_id": r.site_id, "source": r.source, "arm": r.arm, "outcome": r.outcome,
+            "sites": [{"site": r.site, "site_id": r.site_id, "source": r.source, "design": r.design, "arm": r.arm,
+                       "outcome": r.outcome,
                        "outcome_type": r.outcome_type, "yi": r.yi, "vi": r.sei**2, "sei": r.sei,
                        "weight": w} for r, w in zip(self.rows, self.primary.weights)],
             "pooled": _fit_dict(self.primary),
@@ -369,7 +371,9 @@ def _contrasts(site: LoadedSite, results: AnalysisResult | None, ci_level: float
         outcomes = {o.id: o for o in protocol.outcomes}
         for e in results.effects:
             o = outcomes.get(e.outcome)
-            if o is None or (e.method or "analytic") != "analytic":
+            # a randomised trial's resampling rows repeat its analytic effect; a design's one effect may be
+            # bootstrapped (its standard error then the bootstrap's)
+            if o is None or (e.method or "analytic") not in ("analytic", *(("bootstrap",) if results.design else ())):
                 continue
             arm = arms.get(e.arm)
             mech = {g: tuple(getattr(arm.mechanism, g)) if arm is not None and arm.mechanism is not None else ()
@@ -443,7 +447,7 @@ def _row(c: _Contrast, measure: str) -> SynthesisRow:
     return SynthesisRow(
         site=site.name, site_id=site.id, trial_id=site.protocol.trial.id if site.protocol is not None else site.id,
         source="results" if site.protocol is not None else "summary", programme_area=chars["programme_area"],
-        arm=c.arm, arm_name=c.arm_name, mechanism=c.mechanism, outcome=c.outcome,
+        design=chars["design"], arm=c.arm, arm_name=c.arm_name, mechanism=c.mechanism, outcome=c.outcome,
         outcome_label=c.outcome_label, outcome_type=c.outcome_type, role=c.role, measure=measure, yi=yi, sei=sei,
         p_value=c.p_value,
     )
@@ -453,10 +457,12 @@ def _moderator(rows: Sequence[SynthesisRow], moderator: str, method: str, test: 
                ci_level: float) -> ModeratorResult:
     from bitframe.report.meta import meta_regression
 
-    if moderator == "programme_area":
-        levels = sorted({r.programme_area or "" for r in rows})
-        terms = tuple(f"programme_area={lv}" for lv in levels[1:])
-        columns = [[float(r.programme_area == lv) for lv in levels[1:]] for r in rows]
+    if moderator in ("programme_area", "design"):
+        # a factor with its first level (alphabetical, as R's factor()) as the reference
+        values = [getattr(r, moderator) or "" for r in rows]
+        levels = sorted(set(values))
+        terms = tuple(f"{moderator}={lv}" for lv in levels[1:])
+        columns = [[float(v == lv) for lv in levels[1:]] for v in values]
     else:
         group, tag = moderator.split(".", 1)
         terms = (moderator,)
@@ -544,6 +550,10 @@ def synthesise(programme: Programme, results: dict[str, AnalysisResult | None]) 
 
 def programme_results_json_schema() -> dict[str, Any]:
     """JSON Schema (draft 2020-12) of :meth:`ProgrammeSynthesis.to_dict` (``docs/programme-results.schema.json``)."""
+    from typing import get_args
+
+    from bitframe.protocol.programme import SiteDesign
+
     num = {"type": ["number", "null"]}
     text = {"type": ["string", "null"]}
 
@@ -558,6 +568,7 @@ def programme_results_json_schema() -> dict[str, Any]:
         "scale": {"enum": list(EFFECT_MEASURES)},
     })
     site = obj({"site": {"type": "string"}, "site_id": {"type": "string"}, "source": {"enum": ["results", "summary"]},
+                "design": {"enum": [*get_args(SiteDesign), None]},
                 "arm": {"type": "string"}, "outcome": {"type": "string"}, "outcome_type": {"type": "string"},
                 "yi": {"type": "number"}, "vi": {"type": "number", "exclusiveMinimum": 0},
                 "sei": {"type": "number", "exclusiveMinimum": 0}, "weight": {"type": "number", "minimum": 0}})

@@ -106,21 +106,12 @@ def analyse_design(
             periods = len(sc.gaps)
     analysis = DesignAnalysis(
         type=design.type, label=option.label, nesta_level=option.nesta_level,
-        maryland_level=_maryland(design), can_show=option.can_show, cannot_show=option.cannot_show,
+        maryland_level=design.maryland_level, can_show=option.can_show, cannot_show=option.cannot_show,
         method=method, terms=tuple(terms), checks=tuple(checks), units=units, treated_units=treated_units,
         periods=periods)
     return AnalysisResult(
         trial_id=protocol.trial.id, inputs=inputs or AnalysisInputs(), ci_level=ci_level, effects=tuple(effects),
         notes=tuple(notes), design=analysis, scales=scales)
-
-
-def _maryland(design: NonRandomisedDesign) -> int:
-    from bitframe.protocol.vocabulary import DESIGN_TYPES
-
-    # a time series with a comparison series is a before-after comparison with a control group
-    if design.type == "interrupted_time_series" and design.its.comparison_unit:
-        return 3
-    return DESIGN_TYPES[design.type].maryland_level
 
 
 # --------------------------------------------------------------------------- difference-in-differences
