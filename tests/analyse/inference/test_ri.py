@@ -366,7 +366,7 @@ def test_studentised_regression_statistic_equals_the_refit(monkeypatch, estimato
     _assert_same_rows(fast, randomisation_test(y, d, **kwargs))
 
 
-@pytest.mark.parametrize("se_type", ["CR0", "CR1", "stata"])
+@pytest.mark.parametrize("se_type", ["CR0", "CR1", "stata", "CR2"])
 def test_studentised_cluster_robust_statistic_equals_the_refit(monkeypatch, se_type):
     rng = np.random.default_rng(26)
     clusters = np.repeat(np.arange(12), rng.integers(3, 7, size=12))
@@ -376,6 +376,28 @@ def test_studentised_cluster_robust_statistic_equals_the_refit(monkeypatch, se_t
     y = 0.5 * z + x + rng.normal(size=12)[clusters] + rng.normal(size=n)
     d = RIDesign("cluster", arms=("c", "t"), observed=z, clusters=clusters)
     kwargs = {"estimator": "lin", "covariates": {"x": x}, "se_type": se_type, "statistic": "t", "seed": 3,
+              "n_permutations": 15, "exact": "never", "keep_null": True, "confidence_interval": False}
+    fast = randomisation_test(y, d, **kwargs)
+    _refit_every_regression(monkeypatch)
+    _assert_same_rows(fast, randomisation_test(y, d, **kwargs))
+
+
+@pytest.mark.parametrize("estimator", ["ols", "lin"])
+def test_studentised_cr2_statistic_with_strata_and_unequal_clusters_equals_the_refit(monkeypatch, estimator):
+    """CR2's t in a stratified cluster design with a covariate and clusters of unequal sizes (one of
+    a single unit): the batched Bell-McCaffrey adjustment (k x k eigenproblems per cluster) gives
+    the refit's t statistics, whose CR2 matches estimatr (tests/analyse/test_linear_reference.py)."""
+    rng = np.random.default_rng(27)
+    sizes = np.concatenate([[1], rng.integers(2, 9, size=15)])
+    clusters = np.repeat(np.arange(16), sizes)
+    strata_of_cluster = np.repeat([0, 1], 8)
+    z_cluster = np.concatenate([rng.permutation([0] * 4 + [1] * 4) for _ in range(2)])
+    z = z_cluster[clusters]
+    x = rng.normal(size=clusters.size)
+    y = 0.3 * z + x + rng.normal(size=16)[clusters] + rng.normal(size=clusters.size)
+    d = RIDesign("stratified_cluster", arms=("c", "t"), observed=z, clusters=clusters,
+                 strata=strata_of_cluster[clusters])
+    kwargs = {"estimator": estimator, "covariates": {"x": x}, "se_type": "CR2", "statistic": "t", "seed": 4,
               "n_permutations": 15, "exact": "never", "keep_null": True, "confidence_interval": False}
     fast = randomisation_test(y, d, **kwargs)
     _refit_every_regression(monkeypatch)

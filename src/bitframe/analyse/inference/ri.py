@@ -29,11 +29,14 @@ with ``~`` denoting within-stratum demeaning, ``r = M_X~ y~`` fixed, the arm coe
 evaluated at their means: ``ybar_g - zbar_g' Czz_g^{-1} Czy_g``, from per-arm sums that are matrix
 products of the draws' arm indicators). With clusters the difference in means is still that of
 unit means. ``t``: the estimate over its standard error (Neyman/HC2 for the difference in means;
-the estimator's own SE otherwise: for OLS and Lin with classical, HC0-HC3, CR0, CR1 or ``stata``
-SEs, ``X'X``, the leverages and the sandwich of every draw are batched einsums). The studentised
-statistic keeps the test asymptotically valid for the *weak* null of no average effect (Wu & Ding
-2021), at more cost; the sharp-null test is exact either way. What is not batched -- CR2's ``t``,
-the blocked difference in means' ``t`` -- is refitted draw by draw (slow), and so is any draw where
+the estimator's own SE otherwise: for OLS and Lin with classical, HC0-HC3, CR0, CR1, ``stata`` or
+CR2 SEs, ``X'X``, the leverages and the sandwich of every draw are batched einsums; CR2's
+``(I - H_gg)^{-1/2}`` comes from ``k x k`` eigenproblems, see :func:`_bell_mccaffrey_adjusted`). The
+studentised statistic keeps the test asymptotically valid for the *weak* null of no average effect
+(Wu & Ding 2021), at more cost: its confidence interval re-evaluates every draw at each trial value of
+the effect (``t`` is not linear in it), tens of passes instead of one. The sharp-null test is exact
+either way. What is not batched -- the blocked difference in means' ``t`` and the clustered
+difference in means' ``t`` -- is refitted draw by draw (slow), and so is any draw where
 a batched regression would be singular (R's ``lm`` then drops a column): the batched statistics
 equal the refit's to rounding (docs/decisions/0013-batched-randomisation-inference.md).
 
@@ -304,10 +307,15 @@ class _Engine:
                 if codes is None:
                     raise TypeError(f"se_type {self.se_type!r} needs cluster codes")
                 G = int(codes.max()) + 1
-                onehot = np.zeros((m, G))
-                onehot[np.arange(m), codes] = 1.0
-                sums = np.einsum("cmj,cmq,mg->cjqg", Rj, resid, onehot, optimize=True)
-                var = (sums**2).sum(axis=3)
+                if self.se_type == "CR2":
+                    resid = _bell_mccaffrey_adjusted(X, inv, resid, codes)
+                # per-cluster sums of R_ij e_i by one pass over the units in cluster order (a
+                # units x clusters indicator product costs G times more)
+                order = np.argsort(codes, kind="stable")
+                starts = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=G))[:-1]])
+                terms = Rj[:, order, :, None] * resid[:, order, None, :]  # c, m, J, q
+                sums = np.add.reduceat(terms, starts, axis=1)  # c, G, J, q
+                var = (sums**2).sum(axis=1)
                 if self.se_type == "CR1":
                     var = var * (G / (G - 1))
                 elif self.se_type == "stata":
@@ -346,6 +354,35 @@ class _Engine:
             for q in range(Y.shape[1]):
                 out[row, :, q] = self.refit(A[row], Y[:, q])
         return out
+
+
+def _bell_mccaffrey_adjusted(X: np.ndarray, inv: np.ndarray, resid: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """The residuals of each draw premultiplied by CR2's ``A_g = (I - H_gg)^{-1/2}`` cluster by cluster
+    (Bell & McCaffrey 2002), so that CR2 is CR0 of the adjusted residuals.
+
+    ``H_gg = X_g (X'X)^{-1} X_g'`` has rank at most ``k``: with ``X_g = Q_g R_g`` (thin QR) it is
+    ``Q_g B_g Q_g'``, ``B_g = R_g (X'X)^{-1} R_g'``, so with ``B_g = U diag(lam) U'`` the symmetric
+    inverse square root is ``I + Q_g U diag((1 - lam)^{-1/2} - 1) U' Q_g'``. Only ``k x k``
+    eigenproblems are solved, for all draws and all clusters of one size at once. A cluster with an
+    eigenvalue at 1 (CR2 undefined) gives NaN, as the refit's error counts such a draw as extreme.
+    """
+    out = np.empty_like(resid)
+    sizes = np.bincount(codes)
+    order = np.argsort(codes, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    for size in np.unique(sizes):
+        groups = np.flatnonzero(sizes == size)
+        rows = order[(starts[groups][:, None] + np.arange(size)[None, :])]  # G_s, size
+        Xg = X[:, rows, :]  # c, G_s, size, k
+        eg = resid[:, rows, :]  # c, G_s, size, q
+        Q, R = np.linalg.qr(Xg)
+        B = R @ inv[:, None, :, :] @ np.swapaxes(R, -1, -2)
+        lam, U = np.linalg.eigh((B + np.swapaxes(B, -1, -2)) / 2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            shrink = np.where(lam < 1.0 - _LEVERAGE_TOL, 1.0 / np.sqrt(np.clip(1.0 - lam, 0.0, None)) - 1.0, np.nan)
+        Qe = np.swapaxes(Q, -1, -2) @ eg
+        out[:, rows, :] = eg + Q @ (U @ (shrink[..., None] * (np.swapaxes(U, -1, -2) @ Qe)))
+    return out
 
 
 #: a leverage this close to 1 makes HC2/HC3 undefined (bitframe.analyse.variance's threshold)
@@ -662,7 +699,7 @@ def randomisation_test(
             engine = _Engine("dim", k, c, contrasts, statistic)  # HC2 SE of saturated arm dummies = Neyman
         elif estimator in ("ols", "lin") and statistic == "t" and (
                 (clusters is None and se_type in (None, *HC_SE_TYPES))
-                or (clusters is not None and se_type in CR_SE_TYPES and se_type != "CR2")):
+                or (clusters is not None and se_type in CR_SE_TYPES)):
             refit = _refit_engine(spec, fit_kwargs, arm_labels, k, c, contrasts, statistic).refit
             interact = estimator == "lin" and lin_columns is not None and bool(lin_columns.shape[1])
             columns = lin_columns if interact else _lin_columns(Zfull[keep], s_keep)  # centring leaves OLS's t alone
