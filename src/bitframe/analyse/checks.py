@@ -113,8 +113,6 @@ def sample_ratio_mismatch(arm: Any, ratio: Mapping[Any, float], *, alpha: float 
     >>> round(res.statistic, 4), res.df, res.mismatch
     (0.8, 1, False)
     """
-    from scipy.stats import chi2
-
     alpha = check_open_range(alpha, "alpha")
     if not isinstance(ratio, Mapping) or len(ratio) < 2:
         raise ValueError("The 'ratio' parameter must map at least two arms to positive allocation weights.")
@@ -140,10 +138,21 @@ def sample_ratio_mismatch(arm: Any, ratio: Mapping[Any, float], *, alpha: float 
     exp = n * weights / weights.sum()
     stat = float(np.sum((obs - exp) ** 2 / exp))
     df = len(arms) - 1
-    p = float(chi2.sf(stat, df))
+    p = _chi2_sf(stat, df)
     return SRMResult(arms=arms, ratio=tuple(weights.tolist()), observed=tuple(int(o) for o in obs),
                      expected=tuple(exp.tolist()), n=n, statistic=stat, df=df, p_value=p, alpha=alpha,
                      mismatch=p < alpha)
+
+
+def _chi2_sf(statistic: float, df: float) -> float:
+    """``scipy.stats.chi2.sf`` of a statistic >= 0 (NaN for ``df <= 0``, as it).
+
+    Through ``scipy.special.chdtrc``, which ``chi2.sf`` calls, so the analysis need not import
+    scipy.stats (a third of the CLI's start-up).
+    """
+    from scipy.special import chdtrc
+
+    return float(chdtrc(df, statistic)) if df > 0 else math.nan
 
 
 # --------------------------------------------------------------------------------------------
@@ -252,8 +261,6 @@ def attrition(arm: Any, outcome: Any, *, control: Any = None, test: str = "auto"
     control : listed first; default the first arm in sorted order.
     test : ``auto`` (Fisher when an expected count < 5, else chi-square), ``chisq`` or ``fisher``.
     """
-    from scipy.stats import chi2
-
     check_choice("test", test, ATTRITION_TESTS)
     arm_labels = labels(arm, "arm")
     values = as_1d(outcome, "outcome", arm_labels.size)
@@ -273,7 +280,7 @@ def attrition(arm: Any, outcome: Any, *, control: Any = None, test: str = "auto"
         if kind == "chisq":
             stat = float(np.sum((table - expected) ** 2 / expected))
             df = float(len(arms) - 1)
-            p = float(chi2.sf(stat, df))
+            p = _chi2_sf(stat, df)
         else:
             stat, df = math.nan, math.nan
             p = fisher_exact_rx2(table)
