@@ -33,6 +33,7 @@ from bitframe.analyse.coding import (
     check_open_range,
     covariate_matrix,
     is_missing,
+    label_counts,
     labels,
 )
 from bitframe.errors import check_choice
@@ -126,8 +127,7 @@ def sample_ratio_mismatch(arm: Any, ratio: Mapping[Any, float], *, alpha: float 
             raise ValueError("Arm counts must be non-negative.")
     else:
         arm_labels = as_labels(arm, "arm")
-        uniq, cnt = np.unique(arm_labels.astype(str), return_counts=True)
-        counts = dict(zip(uniq.tolist(), cnt.tolist()))
+        counts = label_counts(arm_labels)
     unknown = sorted(set(counts) - set(arms))
     if unknown:
         raise ValueError(f"Arm(s) {unknown} are not in the allocation ratio; valid arms: {list(arms)}.")
@@ -267,8 +267,9 @@ def attrition(arm: Any, outcome: Any, *, control: Any = None, test: str = "auto"
     miss = values.astype(bool) if values.dtype == bool else is_missing(values)
     control_s, others = arm_levels(arm_labels, control)
     arms = (control_s, *others)
-    n = np.array([np.sum(arm_labels == a) for a in arms])
-    m = np.array([np.sum(miss & (arm_labels == a)) for a in arms])
+    in_arm = [arm_labels == a for a in arms]
+    n = np.array([np.sum(sel) for sel in in_arm])
+    m = np.array([np.sum(miss & sel) for sel in in_arm])
     table = np.column_stack([n - m, m]).astype(float)
     N = table.sum()
     expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / N
@@ -405,11 +406,12 @@ def balance_table(covariates: Any, arm: Any, *, control: Any = None, threshold: 
     control_s, others = arm_levels(arm_labels, control)
     arms = (control_s, *others)
     cols = _balance_columns(covariates, arm_labels.size)
+    in_arm = [arm_labels == a for a in arms]
     rows: list[BalanceRow] = []
     for name, v, binary in cols:
         stats = []
-        for a in arms:
-            va = v[arm_labels == a]
+        for a, sel in zip(arms, in_arm):
+            va = v[sel]
             ok = va[~np.isnan(va)]
             k = ok.size
             mean = float(ok.mean()) if k else math.nan
