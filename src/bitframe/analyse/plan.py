@@ -373,6 +373,8 @@ def analyse_frames(
 def _numeric_or_categorical(column: pd.Series) -> pd.Series:
     import pandas as pd
 
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "biuf":
+        return column  # what to_numeric returns for numbers, without two passes counting missing values
     numeric = pd.to_numeric(column, errors="coerce")
     return numeric if numeric.notna().sum() == column.notna().sum() else column.astype("string")
 
