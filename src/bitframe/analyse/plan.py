@@ -306,6 +306,7 @@ def analyse_frames(
             keep &= ~_lone_strata(frame[strata_col].astype(str).to_numpy(), keep, se_type, label, deviations)
         if use_covariates:
             covariates = cov[keep].reset_index(drop=True)
+            del cov  # the fit needs only the complete cases: free the full copy before the design is built
         # only the label columns the fits read: a copy of every column would double the frame's memory
         sub = frame.loc[keep, list(dict.fromkeys(c for c in ("arm", strata_col, se_clusters_col, clusters_col) if c))]
         kwargs: dict[str, Any] = {"control": control, "ci_level": ci_level}
