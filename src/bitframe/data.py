@@ -55,6 +55,7 @@ from bitframe.identifiers import IdentifierError, describe_char, is_invisible, n
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
+    import pyarrow as pa
 
 SUPPORTED_EXTENSIONS: dict[str, str] = {".csv": "CSV", ".xlsx": "Excel", ".parquet": "Parquet"}
 MISSING_TOKENS = frozenset({"", "NA", "N/A", "NaN", "nan", "null", "NULL", "None"})
@@ -447,6 +448,15 @@ _LONG_INTEGER = r"^[+-]?[0-9]{19,}$"
 _PLAIN_DECIMAL = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?$"
 
 
+def _all_match(text: pa.Array, pattern: str) -> bool:
+    """Whether every cell of ``text`` (not empty) matches ``pattern``; the first cell is tried alone
+    first, so that a column of decimals or words costs no pass over the whole column."""
+    import pyarrow.compute as pc
+
+    return bool(pc.all(pc.match_substring_regex(text[:1], pattern)).as_py()
+                and pc.all(pc.match_substring_regex(text, pattern)).as_py())
+
+
 def _maybe_numeric(s: pd.Series) -> pd.Series:
     """``s`` as numbers when every non-missing cell is one (int64 when all are whole and none is
     missing, else float64 with NaN), else ``s`` unchanged."""
@@ -463,10 +473,12 @@ def _maybe_numeric(s: pd.Series) -> pd.Series:
         return s
     present = text.filter(pc.invert(missing))
     try:
-        if pc.all(pc.match_substring_regex(present, _PLAIN_INTEGER)).as_py() and len(present) == len(text):
+        if len(present) == len(text) and _all_match(present, _PLAIN_INTEGER):
             return pd.Series(pc.cast(text, pa.int64()).to_numpy(), index=s.index, name=s.name)
-        if (pc.all(pc.match_substring_regex(present, _PLAIN_DECIMAL)).as_py()
-                and not pc.any(pc.match_substring_regex(present, _LONG_INTEGER)).as_py()):
+        # a long integer has 19 characters or more: only those few cells need the pattern
+        long_candidates = present.filter(pc.greater_equal(pc.binary_length(present), 19))
+        if _all_match(present, _PLAIN_DECIMAL) and not pc.any(pc.match_substring_regex(long_candidates,
+                                                                                        _LONG_INTEGER)).as_py():
             numbers = pc.cast(pc.if_else(missing, None, text), pa.float64())
             return pd.Series(numbers.to_numpy(zero_copy_only=False), index=s.index, name=s.name)
     except pa.ArrowInvalid:  # out of range for pyarrow: pandas decides

@@ -271,3 +271,22 @@ def test_badly_scaled_design_takes_householder_path_and_is_equivariant(se_type, 
     np.testing.assert_allclose(scaled.coefficients * scale, base.coefficients, rtol=1e-6)
     np.testing.assert_allclose(scaled.std_errors * scale, base.std_errors, rtol=1e-6)
     assert base.dropped == () and scaled.dropped == ()
+
+
+def test_t_tail_areas_are_scipy_stats_values_without_importing_it():
+    """t_inference calls scipy.special's stdtr/stdtrit, which scipy.stats.t calls: the same numbers for
+    NaN, non-positive, fractional, huge and infinite df (the normal limit) and for 0, huge and
+    infinite statistics (decision 0022)."""
+    from scipy import stats
+
+    from bitframe.analyse.linear import t_inference
+
+    df = np.array([np.nan, -1.0, 0.0, 0.5, 3.0, 98993.0, 1e300, np.inf, np.inf, 12.0])
+    estimate = np.array([1.0, 1.0, 1.0, 0.3, -2.5, 0.2, 1e-3, 1.96, 50.0, 1.0])
+    std_error = np.array([0.5, 0.5, 0.5, 0.1, 1.0, 0.01, 1.0, 1.0, 1e-300, 0.0])
+    statistic, p_value, lo, hi = t_inference(estimate, std_error, df, 0.9)
+    valid = np.where(df > 0, df, np.nan)
+    np.testing.assert_array_equal(p_value, 2.0 * stats.t.sf(np.abs(statistic), valid))
+    crit = stats.t.ppf(0.95, valid) * std_error
+    np.testing.assert_array_equal(lo, estimate - crit)
+    np.testing.assert_array_equal(hi, estimate + crit)

@@ -33,6 +33,7 @@ from bitframe.analyse.coding import (
     check_open_range,
     covariate_matrix,
     is_missing,
+    label_counts,
     labels,
 )
 from bitframe.errors import check_choice
@@ -113,8 +114,6 @@ def sample_ratio_mismatch(arm: Any, ratio: Mapping[Any, float], *, alpha: float 
     >>> round(res.statistic, 4), res.df, res.mismatch
     (0.8, 1, False)
     """
-    from scipy.stats import chi2
-
     alpha = check_open_range(alpha, "alpha")
     if not isinstance(ratio, Mapping) or len(ratio) < 2:
         raise ValueError("The 'ratio' parameter must map at least two arms to positive allocation weights.")
@@ -128,8 +127,7 @@ def sample_ratio_mismatch(arm: Any, ratio: Mapping[Any, float], *, alpha: float 
             raise ValueError("Arm counts must be non-negative.")
     else:
         arm_labels = as_labels(arm, "arm")
-        uniq, cnt = np.unique(arm_labels.astype(str), return_counts=True)
-        counts = dict(zip(uniq.tolist(), cnt.tolist()))
+        counts = label_counts(arm_labels)
     unknown = sorted(set(counts) - set(arms))
     if unknown:
         raise ValueError(f"Arm(s) {unknown} are not in the allocation ratio; valid arms: {list(arms)}.")
@@ -140,10 +138,21 @@ def sample_ratio_mismatch(arm: Any, ratio: Mapping[Any, float], *, alpha: float 
     exp = n * weights / weights.sum()
     stat = float(np.sum((obs - exp) ** 2 / exp))
     df = len(arms) - 1
-    p = float(chi2.sf(stat, df))
+    p = _chi2_sf(stat, df)
     return SRMResult(arms=arms, ratio=tuple(weights.tolist()), observed=tuple(int(o) for o in obs),
                      expected=tuple(exp.tolist()), n=n, statistic=stat, df=df, p_value=p, alpha=alpha,
                      mismatch=p < alpha)
+
+
+def _chi2_sf(statistic: float, df: float) -> float:
+    """``scipy.stats.chi2.sf`` of a statistic >= 0 (NaN for ``df <= 0``, as it).
+
+    Through ``scipy.special.chdtrc``, which ``chi2.sf`` calls, so the analysis need not import
+    scipy.stats (a third of the CLI's start-up).
+    """
+    from scipy.special import chdtrc
+
+    return float(chdtrc(df, statistic)) if df > 0 else math.nan
 
 
 # --------------------------------------------------------------------------------------------
@@ -252,16 +261,15 @@ def attrition(arm: Any, outcome: Any, *, control: Any = None, test: str = "auto"
     control : listed first; default the first arm in sorted order.
     test : ``auto`` (Fisher when an expected count < 5, else chi-square), ``chisq`` or ``fisher``.
     """
-    from scipy.stats import chi2
-
     check_choice("test", test, ATTRITION_TESTS)
     arm_labels = labels(arm, "arm")
     values = as_1d(outcome, "outcome", arm_labels.size)
     miss = values.astype(bool) if values.dtype == bool else is_missing(values)
     control_s, others = arm_levels(arm_labels, control)
     arms = (control_s, *others)
-    n = np.array([np.sum(arm_labels == a) for a in arms])
-    m = np.array([np.sum(miss & (arm_labels == a)) for a in arms])
+    in_arm = [arm_labels == a for a in arms]
+    n = np.array([np.sum(sel) for sel in in_arm])
+    m = np.array([np.sum(miss & sel) for sel in in_arm])
     table = np.column_stack([n - m, m]).astype(float)
     N = table.sum()
     expected = np.outer(table.sum(axis=1), table.sum(axis=0)) / N
@@ -273,7 +281,7 @@ def attrition(arm: Any, outcome: Any, *, control: Any = None, test: str = "auto"
         if kind == "chisq":
             stat = float(np.sum((table - expected) ** 2 / expected))
             df = float(len(arms) - 1)
-            p = float(chi2.sf(stat, df))
+            p = _chi2_sf(stat, df)
         else:
             stat, df = math.nan, math.nan
             p = fisher_exact_rx2(table)
@@ -398,11 +406,12 @@ def balance_table(covariates: Any, arm: Any, *, control: Any = None, threshold: 
     control_s, others = arm_levels(arm_labels, control)
     arms = (control_s, *others)
     cols = _balance_columns(covariates, arm_labels.size)
+    in_arm = [arm_labels == a for a in arms]
     rows: list[BalanceRow] = []
     for name, v, binary in cols:
         stats = []
-        for a in arms:
-            va = v[arm_labels == a]
+        for a, sel in zip(arms, in_arm):
+            va = v[sel]
             ok = va[~np.isnan(va)]
             k = ok.size
             mean = float(ok.mean()) if k else math.nan

@@ -125,6 +125,15 @@ def labels(values: Any, parameter: str, n: int | None = None) -> np.ndarray:
     return names[codes]  # code -1 (missing) picks the trailing None
 
 
+def label_counts(values: np.ndarray) -> dict[str, int]:
+    """How many times each label of a :func:`labels` array occurs (hashed, not sorted; missing ones skipped)."""
+    import pandas as pd
+
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+    return dict(zip((str(u) for u in uniques), counts.tolist()))
+
+
 def _refuse_missing(values: np.ndarray, parameter: str) -> None:
     missing = is_missing(values)
     if missing.any():

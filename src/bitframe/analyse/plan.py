@@ -306,7 +306,9 @@ def analyse_frames(
             keep &= ~_lone_strata(frame[strata_col].astype(str).to_numpy(), keep, se_type, label, deviations)
         if use_covariates:
             covariates = cov[keep].reset_index(drop=True)
-        sub = frame[keep]
+            del cov  # the fit needs only the complete cases: free the full copy before the design is built
+        # only the label columns the fits read: a copy of every column would double the frame's memory
+        sub = frame.loc[keep, list(dict.fromkeys(c for c in ("arm", strata_col, se_clusters_col, clusters_col) if c))]
         kwargs: dict[str, Any] = {"control": control, "ci_level": ci_level}
         if se_type is not None:
             kwargs["se_type"] = se_type
@@ -372,6 +374,8 @@ def analyse_frames(
 def _numeric_or_categorical(column: pd.Series) -> pd.Series:
     import pandas as pd
 
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "biuf":
+        return column  # what to_numeric returns for numbers, without two passes counting missing values
     numeric = pd.to_numeric(column, errors="coerce")
     return numeric if numeric.notna().sum() == column.notna().sum() else column.astype("string")
 

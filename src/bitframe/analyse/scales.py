@@ -32,7 +32,6 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 import numpy as np
-from scipy.optimize import minimize
 
 from bitframe.analyse.results import ScaleNorm, ScaleSummary
 from bitframe.data import sheet_rows
@@ -162,6 +161,8 @@ def omega_total(items: np.ndarray) -> float:
     discrepancy is ``sum_{j>1} (e_j - log e_j) - (p - 1)``. Omega total is ``1 - sum(psi) / 1'R1``
     (``psych::omega``'s ``omega.tot``).
     """
+    from scipy.optimize import minimize  # only for a scale outcome: scipy.optimize is slow to import
+
     R = np.corrcoef(items, rowvar=False)
     if not np.all(np.isfinite(R)) or np.linalg.eigvalsh(R).min() <= 1e-10:
         return float("nan")  # items that are exact combinations of others: no factor model fits

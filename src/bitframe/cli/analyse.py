@@ -7,6 +7,24 @@ from pathlib import Path
 import typer
 
 
+def _arrow_memory_returned() -> None:
+    """Read the files with pyarrow's jemalloc pool, unless ``ARROW_DEFAULT_MEMORY_POOL`` names one.
+
+    The default pool (mimalloc) keeps the memory of the CSV reader's buffers after they are freed,
+    so the estimator's arrays come on top of it; jemalloc gives it back (1,000,000 rows: peak
+    memory 0.98 -> 0.87 GB, decision 0022). Builds without jemalloc keep the default.
+    """
+    import contextlib
+    import os
+
+    import pyarrow as pa
+
+    if "ARROW_DEFAULT_MEMORY_POOL" in os.environ:
+        return
+    with contextlib.suppress(NotImplementedError):  # pyarrow built without jemalloc (e.g. on Windows)
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     def analyse(
@@ -35,6 +53,7 @@ def register(app: typer.Typer) -> None:
         from bitframe.io import atomic_path, ensure_writable
 
         ensure_writable([p for p in (as_json, as_csv) if p is not None], force=force)
+        _arrow_memory_returned()
         with show_progress(sys.stderr.isatty()):  # a bar for long randomisation inference, never in pipes
             result = analyse_files(protocol_path, list_path, outcomes, participants, power=power_json,
                                    registered=registered)
