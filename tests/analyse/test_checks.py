@@ -211,7 +211,7 @@ def test_srm_exact_ratio_never_flags(counts):
 
 def test_chi_square_tail_area_is_scipy_stats_value():
     """checks._chi2_sf (scipy.special.chdtrc, what chi2.sf calls) gives chi2.sf's numbers for the
-    statistics the checks compute (>= 0), NaN for df <= 0 as chi2.sf (decision 0022)."""
+    statistics the checks compute (>= 0), NaN for df <= 0 as chi2.sf (docs/decisions/0012-analyse-cli-start-up-and-memory.md)."""
     from scipy import stats
 
     for df in (0.0, -1.0, 1.0, 2.0, 3.5, 40.0):

@@ -276,7 +276,7 @@ def test_badly_scaled_design_takes_householder_path_and_is_equivariant(se_type, 
 def test_t_tail_areas_are_scipy_stats_values_without_importing_it():
     """t_inference calls scipy.special's stdtr/stdtrit, which scipy.stats.t calls: the same numbers for
     NaN, non-positive, fractional, huge and infinite df (the normal limit) and for 0, huge and
-    infinite statistics (decision 0022)."""
+    infinite statistics (docs/decisions/0012-analyse-cli-start-up-and-memory.md)."""
     from scipy import stats
 
     from bitframe.analyse.linear import t_inference

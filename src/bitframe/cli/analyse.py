@@ -12,7 +12,7 @@ def _arrow_memory_returned() -> None:
 
     The default pool (mimalloc) keeps the memory of the CSV reader's buffers after they are freed,
     so the estimator's arrays come on top of it; jemalloc gives it back (1,000,000 rows: peak
-    memory 0.98 -> 0.87 GB, decision 0022). Builds without jemalloc keep the default.
+    memory 0.98 -> 0.87 GB, docs/decisions/0012-analyse-cli-start-up-and-memory.md). Builds without jemalloc keep the default.
     """
     import contextlib
     import os

@@ -169,7 +169,7 @@ def register(app: typer.Typer) -> None:
             app = create_app(service)
             # Everything made so far (the app, the modules' objects) lives as long as the server:
             # frozen, the collector's full passes skip it instead of walking it all, which stalled
-            # requests for tens of ms (p99 of the load benchmark 185 -> 90 ms; docs/decisions/0017).
+            # requests for tens of ms (p99 of the load benchmark 185 -> 90 ms; docs/decisions/0006-service-throughput.md).
             gc.freeze()
             try:
                 uvicorn.run(app, host=host, port=port, log_level="warning", access_log=access_log,

@@ -60,7 +60,7 @@ from bitframe.protocol.vocabulary import (
     ProgrammeArea,
 )
 
-# The rule for the default (documented in docs/decisions/0016-programme-synthesis.md).
+# The rule for the default (documented in docs/decisions/0004-programme-synthesis.md).
 DEFAULT_METHOD: MetaMethod = "REML"
 DEFAULT_TEST: MetaTest = "adhoc"
 

@@ -26,7 +26,7 @@ With the family's (or the programme's) ``method`` and ``test``; the default is R
 Hartung-Knapp-Sidik-Jonkman interval that is never narrower than the normal one (``adhoc``), and
 the prediction interval for a new site (metafor's ``predict()``). The common-effect model and
 the DerSimonian-Laird and REML models with normal intervals are shown beside it as sensitivity
-analyses. Why this default: docs/decisions/0016-programme-synthesis.md.
+analyses. Why this default: docs/decisions/0004-programme-synthesis.md.
 
 Contrasts from a multi-arm site share its control group, so they are not independent; they
 are pooled as separate rows, which overstates the precision a little (Cochrane Handbook 6.4,

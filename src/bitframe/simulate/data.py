@@ -5,7 +5,7 @@ Used by ``make demo`` (the example protocols ship without real data), by
 seed or ``numpy.random.Generator``. The models keep the protocol's promises: the
 realised control mean or rate, the effect and the ANOVA ICC equal the assumptions in
 expectation (tested over 20,000 clusters in ``tests/simulate/test_simulated_data.py``);
-docs/decisions/0013-simulation-models.md says why these models.
+docs/decisions/0001-simulation-models.md says why these models.
 
 Outcome models (unit *i* in cluster *j*, arm *a* with effect ``d_a``, ICC ``rho`` in
 cluster designs, ``r2`` the share of outcome variance explained by the baseline

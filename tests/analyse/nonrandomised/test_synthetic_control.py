@@ -79,7 +79,7 @@ def test_table1_balance_from_the_printed_weights():
 
 def test_fit_recovers_table2_donor_weights():
     # ADH Table 2: the same five donors, each within 0.005 of its printed weight (the nested
-    # optimisation is not unique to the last digit: docs/decisions/0019-synthetic-control.md),
+    # optimisation is not unique to the last digit: docs/decisions/0008-synthetic-control.md),
     # every other donor zero to three decimals.
     printed = reference()["table2_state_weights"]["nonzero"]
     fitted = california().donor_weights
@@ -107,7 +107,7 @@ def test_inner_weights_agree_with_pysyncon():
     # pysyncon 1.7 (MIT; written to reconcile with R's Synth) solves the inner problem with SLSQP.
     # With equal predictor weights both find the same donor weights; with the V the nested fit
     # chose, where an exact match of the predictors is possible, SLSQP stops at its default
-    # tolerance and ours gets at least as close (the reason recorded in docs/decisions/0019).
+    # tolerance and ours gets at least as close (the reason recorded in docs/decisions/0008-synthetic-control.md).
     from pysyncon import Synth
 
     result = california()

@@ -38,7 +38,7 @@ the effect (``t`` is not linear in it), tens of passes instead of one. The sharp
 either way. What is not batched -- the blocked difference in means' ``t`` and the clustered
 difference in means' ``t`` -- is refitted draw by draw (slow), and so is any draw where
 a batched regression would be singular (R's ``lm`` then drops a column): the batched statistics
-equal the refit's to rounding (docs/decisions/0013-batched-randomisation-inference.md).
+equal the refit's to rounding (docs/decisions/0002-batched-randomisation-inference.md).
 
 p-values
 --------

@@ -20,7 +20,7 @@ placebos in space (ADH 2010, section 3.2): every donor in turn is treated as if 
 with the others as its donors, and the treated unit's ratio of post- to pre-period RMSPE is ranked
 among all of them; the p-value is that rank over the number of units.
 
-Why not pysyncon (docs/decisions/0019-synthetic-control.md): its inner weight problem runs SLSQP,
+Why not pysyncon (docs/decisions/0008-synthetic-control.md): its inner weight problem runs SLSQP,
 which took about a second per call on the shared build machine; the nested fit needs hundreds of
 calls and placebo inference one fit per donor. Here the inner problem is a non-negative least
 squares problem (Lawson & Hanson) with the adding-up constraint as a heavily weighted extra row,
