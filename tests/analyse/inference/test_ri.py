@@ -402,3 +402,36 @@ def test_studentised_cr2_statistic_with_strata_and_unequal_clusters_equals_the_r
     fast = randomisation_test(y, d, **kwargs)
     _refit_every_regression(monkeypatch)
     _assert_same_rows(fast, randomisation_test(y, d, **kwargs))
+
+
+@pytest.mark.parametrize(("design_kind", "se_type"), [("cluster", "CR2"), ("cluster", "CR0"), ("block", "HC2"),
+                                                      ("block", "classical")])
+def test_studentised_interval_from_the_quadratic_equals_evaluating_every_tau(monkeypatch, design_kind, se_type):
+    """The test-inversion interval of ``t``: from each draw's numerator and variance as polynomials
+    in tau (one pass) it equals re-evaluating every draw at each trial tau (the general path)."""
+    from bitframe.analyse.inference import ri
+
+    rng = np.random.default_rng(28)
+    if design_kind == "cluster":
+        clusters = np.repeat(np.arange(14), rng.integers(2, 7, size=14))
+        z = rng.permutation(np.repeat([0, 1], 7))[clusters]
+        d = RIDesign("cluster", arms=("c", "t"), observed=z, clusters=clusters)
+        n = clusters.size
+    else:
+        n = 48
+        strata = rng.integers(2, size=n)
+        a = stratified_block.assign(strata, (1, 1), (4,), rng=3)
+        z = a.arm
+        d = RIDesign("stratified_block", arms=("c", "t"), observed=z, strata=strata, block_sizes=(4,), blocks=a.block)
+    x = rng.normal(size=n)
+    y = 0.6 * z + x + rng.normal(size=n)
+    kwargs = {"estimator": "ols", "covariates": {"x": x}, "se_type": se_type, "statistic": "t", "seed": 5,
+              "n_permutations": 200, "exact": "never"}
+    fast = randomisation_test(y, d, **kwargs)
+    monkeypatch.setattr(ri, "_t_as_quadratic", lambda *args: None)
+    slow = randomisation_test(y, d, **kwargs)
+    [f], [s] = fast.effects, slow.effects
+    assert np.isfinite(f.ci_lower) and np.isfinite(f.ci_upper)
+    assert f.ci_lower == pytest.approx(s.ci_lower, rel=1e-6, abs=1e-9)
+    assert f.ci_upper == pytest.approx(s.ci_upper, rel=1e-6, abs=1e-9)
+    assert f.p_value == s.p_value

@@ -33,9 +33,9 @@ the estimator's own SE otherwise: for OLS and Lin with classical, HC0-HC3, CR0, 
 CR2 SEs, ``X'X``, the leverages and the sandwich of every draw are batched einsums; CR2's
 ``(I - H_gg)^{-1/2}`` comes from ``k x k`` eigenproblems, see :func:`_bell_mccaffrey_adjusted`). The
 studentised statistic keeps the test asymptotically valid for the *weak* null of no average effect
-(Wu & Ding 2021), at more cost: its confidence interval re-evaluates every draw at each trial value of
-the effect (``t`` is not linear in it), tens of passes instead of one. The sharp-null test is exact
-either way. What is not batched -- the blocked difference in means' ``t`` and the clustered
+(Wu & Ding 2021). ``t`` is not linear in the effect, but for OLS and Lin each draw's coefficient is
+linear and its variance quadratic in it, so the test-inversion interval solves on those polynomials
+from one pass over the draws. The sharp-null test is exact either way. What is not batched -- the blocked difference in means' ``t`` and the clustered
 difference in means' ``t`` -- is refitted draw by draw (slow), and so is any draw where
 a batched regression would be singular (R's ``lm`` then drops a column): the batched statistics
 equal the refit's to rounding (docs/decisions/0002-batched-randomisation-inference.md).
@@ -286,6 +286,22 @@ class _Engine:
 
     def _regression_block(self, A: np.ndarray, Y: np.ndarray, W: np.ndarray, others: list[int],
                           cols: list[int]) -> np.ndarray:
+        num, V, flagged = self._regression_parts(A, Y, W, others, cols)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            t = num / np.sqrt(np.einsum("cjqq->cjq", V))
+        if flagged.any():
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                t[flagged] = self._refit(A[flagged], Y)
+        return t
+
+    def _regression_parts(self, A: np.ndarray, Y: np.ndarray, W: np.ndarray, others: list[int],
+                          cols: list[int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per draw: the coefficients ``(c, J, q)`` of every outcome column, the bilinear form
+        ``V (c, J, q, q)`` whose diagonal is their variance, and which draws need a refit
+        (singular ``X'X``). Coefficients and residuals are linear in ``Y`` and every variance is a
+        sum of squares of linear terms, so for ``y - tau d`` the variance is
+        ``V_yy - 2 tau V_yd + tau^2 V_dd``: the test-inversion interval needs one pass, not one per tau."""
         c, m = A.shape
         D = np.stack([np.equal(A, a) for a in others], axis=2).astype(np.float64)  # c, m, K
         parts = [np.ones((c, m, 1)), D, np.broadcast_to(W, (c, m, W.shape[1]))]
@@ -315,30 +331,25 @@ class _Engine:
                 starts = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=G))[:-1]])
                 terms = Rj[:, order, :, None] * resid[:, order, None, :]  # c, m, J, q
                 sums = np.add.reduceat(terms, starts, axis=1)  # c, G, J, q
-                var = (sums**2).sum(axis=1)
+                V = np.einsum("cgjq,cgjr->cjqr", sums, sums, optimize=True)
                 if self.se_type == "CR1":
-                    var = var * (G / (G - 1))
+                    V = V * (G / (G - 1))
                 elif self.se_type == "stata":
-                    var = var * (G * (n_rows - 1) / ((G - 1) * (n_rows - k)))
+                    V = V * (G * (n_rows - 1) / ((G - 1) * (n_rows - k)))
             elif self.se_type == "classical":
-                sigma2 = (resid**2).sum(axis=1) / (n_rows - k)  # c, q
-                var = np.einsum("cjj->cj", inv[:, cols][:, :, cols])[:, :, None] * sigma2[:, None, :]
+                sigma2 = np.einsum("cmq,cmr->cqr", resid, resid, optimize=True) / (n_rows - k)
+                V = np.einsum("cjj->cj", inv[:, cols][:, :, cols])[:, :, None, None] * sigma2[:, None, :, :]
             else:
-                omega = resid**2
+                weight = np.ones((c, m))
                 if self.se_type in ("HC2", "HC3"):
                     h = np.einsum("cmk,cmk->cm", R, X)
                     one = h > 1.0 - _LEVERAGE_TOL  # undefined: the refit raises, the draw counts as extreme
-                    omega = omega / ((1.0 - h) ** (1 if self.se_type == "HC2" else 2))[:, :, None]
-                    omega[one.any(axis=1)] = np.nan
-                var = np.einsum("cmj,cmq->cjq", Rj**2, omega, optimize=True)
+                    weight = 1.0 / (1.0 - h) ** (1 if self.se_type == "HC2" else 2)
+                    weight[one.any(axis=1)] = np.nan
+                V = np.einsum("cmj,cm,cmq,cmr->cjqr", Rj**2, weight, resid, resid, optimize=True)
                 if self.se_type == "HC1":
-                    var = var * (n_rows / (n_rows - k))
-            t = beta[:, cols, :] / np.sqrt(var)
-        if flagged.any():
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)
-                t[flagged] = self._refit(A[flagged], Y)
-        return t
+                    V = V * (n_rows / (n_rows - k))
+        return beta[:, cols, :], V, flagged
 
     @property
     def lin_covariates(self) -> np.ndarray:
@@ -851,6 +862,30 @@ def _stats_in_chunks(engine: _Engine, A: np.ndarray, Y: np.ndarray, *, col: int,
     return out
 
 
+def _t_as_quadratic(engine: _Engine, A: np.ndarray, obs: np.ndarray, Yd: np.ndarray, col: int
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """The regression ``t`` of ``y - tau d`` for every draw as numerator and variance coefficients
+    (see :meth:`_Engine._regression_parts`), or None when a draw needs a refit (then every trial
+    tau is evaluated the general way)."""
+    W = engine.lin_covariates
+    others = [a for a in range(engine.k) if a != engine.control]
+    cols = [others.index(a) + 1 for a in engine.arms]
+    B, m = A.shape
+    step = max(1, 3_000_000 // max(m * (1 + len(others)) * (1 + W.shape[1]), 1))
+    num = np.empty((B, 2))
+    V = np.empty((B, 2, 2))
+    for start in range(0, B, step):
+        n_b, V_b, flagged = engine._regression_parts(A[start : start + step], Yd, W, others, cols)
+        if flagged.any():
+            return None
+        num[start : start + step] = n_b[:, col, :]
+        V[start : start + step] = V_b[:, col, :, :]
+    n0, V0, flagged0 = engine._regression_parts(obs, Yd, W, others, cols)
+    if flagged0.any():
+        return None
+    return num, V, n0[0, col, :], V0[0, col, :, :]
+
+
 def _refit_engine(spec, fit_kwargs: dict, arm_labels: np.ndarray, k: int, c: int, contrasts: tuple[int, ...],
                   statistic: str) -> _Engine:
     labels = arm_labels.astype(str)
@@ -892,6 +927,19 @@ def _inverted_interval(engine: _Engine, A: np.ndarray, observed: np.ndarray, pre
     """Test-inversion CI for a non-linear statistic: where ``p(tau)`` crosses ``alpha``."""
     y = prep[:, 0]
     obs = observed[None, :].astype(np.int8)
+    quadratic = _t_as_quadratic(engine, A, obs, np.column_stack([y, d]), col) if engine.kind == "regression" else None
+    if quadratic is not None:
+        num, V, num0, V0 = quadratic
+
+        def p_at(tau: float) -> float:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                null = (num[:, 0] - tau * num[:, 1]) / np.sqrt(V[:, 0, 0] - 2 * tau * V[:, 0, 1] + tau * tau * V[:, 1, 1])
+                t0 = (num0[0] - tau * num0[1]) / np.sqrt(V0[0, 0] - 2 * tau * V0[0, 1] + tau * tau * V0[1, 1])
+            return _pvalue(null, float(t0), "two-sided", weights, w_obs, include_observed)
+
+        centre = est.estimate
+        width = est.std_error if np.isfinite(est.std_error) and est.std_error > 0 else max(1.0, abs(centre))
+        return invert_test(p_at, centre, alpha=alpha, first_step=2.0 * width, scale=width)
 
     def p_at(tau: float) -> float:
         Y = (y - tau * d)[:, None]
