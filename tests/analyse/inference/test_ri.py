@@ -435,3 +435,26 @@ def test_studentised_interval_from_the_quadratic_equals_evaluating_every_tau(mon
     assert f.ci_lower == pytest.approx(s.ci_lower, rel=1e-6, abs=1e-9)
     assert f.ci_upper == pytest.approx(s.ci_upper, rel=1e-6, abs=1e-9)
     assert f.p_value == s.p_value
+
+
+def test_studentised_clustered_difference_in_means_equals_the_refit(monkeypatch):
+    """The clustered difference in means is y ~ 1 + t with CR2 (bitframe.analyse.dim, matched to
+    estimatr there): its batched ``t`` equals a refit of the estimator per draw, interval included."""
+    rng = np.random.default_rng(29)
+    clusters = np.repeat(np.arange(12), rng.integers(2, 8, size=12))
+    z = rng.permutation(np.repeat([0, 1], 6))[clusters]
+    y = 0.5 * z + rng.normal(size=12)[clusters] + rng.normal(size=clusters.size)
+    d = RIDesign("cluster", arms=("c", "t"), observed=z, clusters=clusters)
+    kwargs = {"estimator": "difference_in_means", "statistic": "t", "seed": 6, "n_permutations": 20,
+              "exact": "never", "keep_null": True}
+    fast = randomisation_test(y, d, **kwargs)
+    _refit_every_regression(monkeypatch)
+    from bitframe.analyse.inference import ri
+
+    monkeypatch.setattr(ri, "_t_as_quadratic", lambda *args: None)
+    slow = randomisation_test(y, d, **kwargs)
+    for name in ("estimate", "statistic", "p_value"):
+        assert getattr(fast.effects[0], name) == pytest.approx(getattr(slow.effects[0], name), rel=1e-10), name
+    np.testing.assert_allclose(fast.null, slow.null, rtol=1e-10, atol=1e-12)
+    assert fast.effects[0].ci_lower == pytest.approx(slow.effects[0].ci_lower, rel=1e-6)
+    assert fast.effects[0].ci_upper == pytest.approx(slow.effects[0].ci_upper, rel=1e-6)

@@ -35,8 +35,9 @@ CR2 SEs, ``X'X``, the leverages and the sandwich of every draw are batched einsu
 studentised statistic keeps the test asymptotically valid for the *weak* null of no average effect
 (Wu & Ding 2021). ``t`` is not linear in the effect, but for OLS and Lin each draw's coefficient is
 linear and its variance quadratic in it, so the test-inversion interval solves on those polynomials
-from one pass over the draws. The sharp-null test is exact either way. What is not batched -- the blocked difference in means' ``t`` and the clustered
-difference in means' ``t`` -- is refitted draw by draw (slow), and so is any draw where
+from one pass over the draws. The sharp-null test is exact either way. What is not batched -- the
+blocked difference in means' ``t``, and the clustered one's with blocks or more than two arms -- is
+refitted draw by draw (slow), and so is any draw where
 a batched regression would be singular (R's ``lm`` then drops a column): the batched statistics
 equal the refit's to rounding (docs/decisions/0002-batched-randomisation-inference.md).
 
@@ -708,6 +709,12 @@ def randomisation_test(
         elif estimator == "ols" and statistic == "t" and not has_cov and s_keep is None and clusters is None \
                 and se_type in (None, "HC2"):
             engine = _Engine("dim", k, c, contrasts, statistic)  # HC2 SE of saturated arm dummies = Neyman
+        elif estimator == "difference_in_means" and statistic == "t" and clusters is not None and s_keep is None \
+                and k == 2:
+            # the clustered difference in means is y ~ 1 + t with CR2 (bitframe.analyse.dim)
+            refit = _refit_engine(spec, fit_kwargs, arm_labels, k, c, contrasts, statistic).refit
+            engine = _Engine("regression", k, c, contrasts, statistic, covariates=np.empty((m, 0)), refit=refit,
+                             se_type="CR2", cluster_codes=np.unique(clusters[keep], return_inverse=True)[1])
         elif estimator in ("ols", "lin") and statistic == "t" and (
                 (clusters is None and se_type in (None, *HC_SE_TYPES))
                 or (clusters is not None and se_type in CR_SE_TYPES)):
@@ -931,7 +938,7 @@ def _inverted_interval(engine: _Engine, A: np.ndarray, observed: np.ndarray, pre
     if quadratic is not None:
         num, V, num0, V0 = quadratic
 
-        def p_at(tau: float) -> float:
+        def p_polynomial(tau: float) -> float:
             with np.errstate(divide="ignore", invalid="ignore"):
                 null = (num[:, 0] - tau * num[:, 1]) / np.sqrt(V[:, 0, 0] - 2 * tau * V[:, 0, 1] + tau * tau * V[:, 1, 1])
                 t0 = (num0[0] - tau * num0[1]) / np.sqrt(V0[0, 0] - 2 * tau * V0[0, 1] + tau * tau * V0[1, 1])
@@ -939,7 +946,7 @@ def _inverted_interval(engine: _Engine, A: np.ndarray, observed: np.ndarray, pre
 
         centre = est.estimate
         width = est.std_error if np.isfinite(est.std_error) and est.std_error > 0 else max(1.0, abs(centre))
-        return invert_test(p_at, centre, alpha=alpha, first_step=2.0 * width, scale=width)
+        return invert_test(p_polynomial, centre, alpha=alpha, first_step=2.0 * width, scale=width)
 
     def p_at(tau: float) -> float:
         Y = (y - tau * d)[:, None]
