@@ -35,9 +35,10 @@ CR2 SEs, ``X'X``, the leverages and the sandwich of every draw are batched einsu
 studentised statistic keeps the test asymptotically valid for the *weak* null of no average effect
 (Wu & Ding 2021). ``t`` is not linear in the effect, but for OLS and Lin each draw's coefficient is
 linear and its variance quadratic in it, so the test-inversion interval solves on those polynomials
-from one pass over the draws. The sharp-null test is exact either way. What is not batched -- the
-blocked difference in means' ``t``, and the clustered one's with blocks or more than two arms -- is
-refitted draw by draw (slow), and so is any draw where
+from one pass over the draws. The sharp-null test is exact either way. The blocked difference in
+means' ``t`` (two arms, blocks of more than two units) comes from per-block sums and sums of
+squares. What is not batched -- the difference in means' ``t`` with more than two arms and blocks,
+with matched pairs, or with clusters and blocks -- is refitted draw by draw (slow), and so is any draw where
 a batched regression would be singular (R's ``lm`` then drops a column): the batched statistics
 equal the refit's to rounding (docs/decisions/0002-batched-randomisation-inference.md).
 
@@ -140,7 +141,7 @@ class _Engine:
     columns; contrasts are the arms in ``arms`` against ``control``.
     """
 
-    kind: str  # dim, blocked_dim, fwl, lin, refit
+    kind: str  # dim, blocked_dim, blocked_dim_t, fwl, lin, regression, refit
     k: int
     control: int
     arms: tuple[int, ...]
@@ -206,6 +207,42 @@ class _Engine:
                 d = np.where((Nb > 0)[..., None], d, 0.0)
                 out[:, i, :] = np.einsum("cs,csq->cq", w, d)
         return out
+
+    def _blocked_dim_t(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
+        num, V = self._blocked_dim_parts(A, Y)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return num / np.sqrt(np.einsum("cjqq->cjq", V))
+
+    def _blocked_dim_parts(self, A: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Two arms, every block of more than two units (bitframe.analyse.dim's ``blocked``): the
+        estimate sum_b w_b d_b and its variance sum_b w_b^2 (s2_1b/n_1b + s2_0b/n_0b) per draw, as
+        coefficients ``(c, 1, q)`` and a bilinear form ``(c, 1, q, q)`` (see ``_regression_parts``).
+        A block without two units of each arm in a draw gives NaN, as the refit's error does."""
+        strata = self.stratum_codes
+        S = int(strata.max()) + 1
+        a, ctl = self.arms[0], self.control
+        onehot = np.zeros((strata.shape[0], S))
+        onehot[np.arange(strata.shape[0]), strata] = 1.0
+        q = Y.shape[1]
+        YY = (Y[:, :, None] * Y[:, None, :]).reshape(Y.shape[0], q * q)
+        mean, var, count = {}, {}, {}
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for g in (a, ctl):
+                ind = np.equal(A, g).astype(np.float64)
+                n = ind @ onehot  # c, S
+                s1 = np.einsum("cm,ms,mq->csq", ind, onehot, Y, optimize=True)
+                s2 = np.einsum("cm,ms,mr->csr", ind, onehot, YY, optimize=True).reshape(*n.shape, q, q)
+                m1 = s1 / n[:, :, None]
+                var[g] = (s2 - s1[:, :, :, None] * m1[:, :, None, :]) / (n - 1)[:, :, None, None]
+                mean[g], count[g] = m1, n
+            total = count[a] + count[ctl]
+            w = total / total.sum(axis=1, keepdims=True)
+            num = np.einsum("cs,csq->cq", w, mean[a] - mean[ctl])
+            per_block = var[a] / count[a][:, :, None, None] + var[ctl] / count[ctl][:, :, None, None]
+            short = ((count[a] < 2) | (count[ctl] < 2)).any(axis=1)
+            V = np.einsum("cs,csqr->cqr", w**2, per_block)
+            V[short] = np.nan
+        return num[:, None, :], V[:, None, :, :]
 
     def _fwl(self, A: np.ndarray, Y: np.ndarray) -> np.ndarray:
         # Y here holds the residuals r = M_X~ y~ (see randomisation_test); covariates are X~.
@@ -695,6 +732,10 @@ def randomisation_test(
                 engine = _Engine("dim", k, c, contrasts, statistic)
             elif statistic == "estimate":
                 engine = _Engine("blocked_dim", k, c, contrasts, statistic, strata=s_keep)
+            elif k == 2 and np.bincount(s_keep).min() > 2:
+                # no refit per draw; the refit is kept so tests can compare with it
+                refit = _refit_engine(spec, fit_kwargs, arm_labels, k, c, contrasts, statistic).refit
+                engine = _Engine("blocked_dim_t", k, c, contrasts, statistic, strata=s_keep, refit=refit)
             else:
                 engine = _refit_engine(spec, fit_kwargs, arm_labels, k, c, contrasts, statistic)
         elif lin_columns is not None and lin_columns.shape[1] and statistic == "estimate":
@@ -874,6 +915,10 @@ def _t_as_quadratic(engine: _Engine, A: np.ndarray, obs: np.ndarray, Yd: np.ndar
     """The regression ``t`` of ``y - tau d`` for every draw as numerator and variance coefficients
     (see :meth:`_Engine._regression_parts`), or None when a draw needs a refit (then every trial
     tau is evaluated the general way)."""
+    if engine.kind == "blocked_dim_t":
+        num_all, V_all = _parts_in_chunks(engine._blocked_dim_parts, A, Yd)
+        n0, V0 = engine._blocked_dim_parts(obs, Yd)
+        return num_all[:, col, :], V_all[:, col, :, :], n0[0, col, :], V0[0, col, :, :]
     W = engine.lin_covariates
     others = [a for a in range(engine.k) if a != engine.control]
     cols = [others.index(a) + 1 for a in engine.arms]
@@ -891,6 +936,14 @@ def _t_as_quadratic(engine: _Engine, A: np.ndarray, obs: np.ndarray, Yd: np.ndar
     if flagged0.any():
         return None
     return num, V, n0[0, col, :], V0[0, col, :, :]
+
+
+def _parts_in_chunks(parts: Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]], A: np.ndarray,
+                     Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    B, m = A.shape
+    step = max(1, min(B, 2_000_000 // max(m, 1)))
+    chunks = [parts(A[start : start + step], Y) for start in range(0, B, step)]
+    return np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks])
 
 
 def _refit_engine(spec, fit_kwargs: dict, arm_labels: np.ndarray, k: int, c: int, contrasts: tuple[int, ...],
@@ -934,7 +987,8 @@ def _inverted_interval(engine: _Engine, A: np.ndarray, observed: np.ndarray, pre
     """Test-inversion CI for a non-linear statistic: where ``p(tau)`` crosses ``alpha``."""
     y = prep[:, 0]
     obs = observed[None, :].astype(np.int8)
-    quadratic = _t_as_quadratic(engine, A, obs, np.column_stack([y, d]), col) if engine.kind == "regression" else None
+    quadratic = (_t_as_quadratic(engine, A, obs, np.column_stack([y, d]), col)
+                 if engine.kind in ("regression", "blocked_dim_t") else None)
     if quadratic is not None:
         num, V, num0, V0 = quadratic
 
