@@ -249,17 +249,9 @@ def _did_power(protocol: Protocol, panel: DesignPower, outcome: Outcome) -> Outc
     effect = outcome.assumptions.mde
     planned = difference_in_differences("power", n=panel.comparison_units, mde=effect, **sizes)
     mde = difference_in_differences("mde", n=panel.comparison_units, power=panel.target, **sizes)
-    units = panel.treated_units + panel.comparison_units
-    adequate = planned.power >= panel.target
-    message = (f"{'adequate' if adequate else 'under-powered'}: {planned.power:.0%} power with {units} units "
-               f"(target {panel.target:.0%}); the smallest effect detectable is {abs(mde.mde):.3g}")
-    return OutcomePower(
-        outcome=outcome.id, outcome_type=outcome.type, design="difference_in_differences", method=planned.method,
-        alpha=an.alpha, target_power=panel.target, power=float(planned.power), n_planned=float(units),
-        n_required=None, mde=float(mde.mde), assumed_effect=float(effect), effect_scale="mean_difference",
-        verdict="adequate" if adequate else "under-powered", shortfall=None, message=message, size_unit="units",
-        notes=(planned.note, "the units are fixed by the roll-out, so no size is solved for"),
-        results=(planned.to_dict(), mde.to_dict()), planned_result=planned)
+    return _fixed_size_power(outcome, "difference_in_differences", an.alpha, panel.target, planned, mde, effect,
+                             size=panel.treated_units + panel.comparison_units, size_unit="units",
+                             effect_words="effect", fixed_by="the roll-out")
 
 
 def _its_power(protocol: Protocol, panel: DesignPower, outcome: Outcome) -> OutcomePower:
@@ -276,16 +268,24 @@ def _its_power(protocol: Protocol, panel: DesignPower, outcome: Outcome) -> Outc
     effect = outcome.assumptions.mde
     planned = interrupted_time_series("power", mde=effect, **inputs)
     mde = interrupted_time_series("mde", power=panel.target, **inputs)
-    periods = panel.pre_periods + panel.post_periods
-    adequate = planned.power >= panel.target
-    message = (f"{'adequate' if adequate else 'under-powered'}: {planned.power:.0%} power with {periods} periods "
-               f"(target {panel.target:.0%}); the smallest level change detectable is {abs(mde.mde):.3g}")
+    return _fixed_size_power(outcome, "interrupted_time_series", an.alpha, panel.target, planned, mde, effect,
+                             size=panel.pre_periods + panel.post_periods, size_unit="periods",
+                             effect_words="level change", fixed_by="the series")
+
+
+def _fixed_size_power(outcome: Outcome, design: str, alpha: float, target: float, planned: Any, mde: Any,
+                      effect: float, *, size: int, size_unit: str, effect_words: str, fixed_by: str) -> OutcomePower:
+    """The verdict of a design whose size is fixed by its setting (units of a roll-out, periods of
+    a series): power at that size and the smallest detectable effect; no size is solved for."""
+    adequate = planned.power >= target
+    message = (f"{'adequate' if adequate else 'under-powered'}: {planned.power:.0%} power with {size} {size_unit} "
+               f"(target {target:.0%}); the smallest {effect_words} detectable is {abs(mde.mde):.3g}")
     return OutcomePower(
-        outcome=outcome.id, outcome_type=outcome.type, design="interrupted_time_series", method=planned.method,
-        alpha=an.alpha, target_power=panel.target, power=float(planned.power), n_planned=float(periods),
+        outcome=outcome.id, outcome_type=outcome.type, design=design, method=planned.method,
+        alpha=alpha, target_power=target, power=float(planned.power), n_planned=float(size),
         n_required=None, mde=float(mde.mde), assumed_effect=float(effect), effect_scale="mean_difference",
-        verdict="adequate" if adequate else "under-powered", shortfall=None, message=message, size_unit="periods",
-        notes=(planned.note, "the periods are fixed by the series, so no size is solved for"),
+        verdict="adequate" if adequate else "under-powered", shortfall=None, message=message, size_unit=size_unit,
+        notes=(planned.note, f"the {size_unit} are fixed by {fixed_by}, so no size is solved for"),
         results=(planned.to_dict(), mde.to_dict()), planned_result=planned)
 
 
