@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bitframe.analyse.coding import text_labels
 from bitframe.analyse.design import chosen_estimator
 from bitframe.analyse.results import EffectEstimate
 from bitframe.protocol.vocabulary import ESTIMATORS, RESAMPLING_MULTIPLICITY
@@ -78,9 +79,9 @@ def run_inference(
         alpha=an.alpha,
     )
     out.notes += list(plan.reasons)
-    arms = frame["arm"].astype(str).to_numpy()
-    clusters = frame[clusters_col].astype(str).to_numpy() if clusters_col else None
-    strata = frame[strata_col].astype(str).to_numpy() if strata_col else None
+    arms = text_labels(frame["arm"])
+    clusters = text_labels(frame[clusters_col]) if clusters_col else None
+    strata = text_labels(frame[strata_col]) if strata_col else None
     roles = {o.id: o.role for o in protocol.outcomes}
 
     if plan.cace:
@@ -148,7 +149,7 @@ def _randomisation(protocol, allocation, frame, covariates, plan, ci_level, out:
             out.notes.append("randomisation inference needs the minimisation factors "
                              f"({', '.join(missing)}): pass the participant file")
             return None
-        factor_values = {f: frame[f].astype(str).to_numpy() for f in design_params.factors}
+        factor_values = {f: text_labels(frame[f]) for f in design_params.factors}
     try:
         design = ri_design_from_list(design_params, allocation, factor_values=factor_values)
     except (ValueError, KeyError) as exc:
