@@ -9,11 +9,13 @@ import pytest
 
 from bitframe.analyse.coding import (
     arm_levels,
+    arm_masks,
     as_labels,
     check_open_range,
     complete_cases,
     covariate_matrix,
     covariates_with_strata,
+    label_counts,
     labels,
     stratum_dummies,
     text_labels,
@@ -87,6 +89,30 @@ def test_arrow_labels_are_factorised_in_place_and_equal_the_object_route():
         arm_levels(column)
     with pytest.raises(ValueError, match="must have 4 entries"):
         labels(column, "arm", n=4)
+
+
+@pytest.mark.parametrize("kind", ["list", "object", "arrow", "categorical"])
+def test_arm_masks_equal_comparing_the_labels(kind):
+    """Masks from one factorisation equal ``labels == arm`` for every arm, control first, whatever holds the arms;
+    1 and "1" are one arm, as :func:`labels` makes them."""
+    raw = ["t", "c", "t2", "c", "t", 1, "1"]
+    arm = {"list": raw, "object": np.array(raw, dtype=object), "arrow": pd.Series([str(v) for v in raw], dtype=_ARROW_TEXT),
+           "categorical": pd.Categorical([str(v) for v in raw])}[kind]
+    control, others, masks = arm_masks(arm, control="c")
+    text = labels(arm, "arm")
+    assert (control, others) == arm_levels(text, control="c") == ("c", ("1", "t", "t2"))
+    for level, mask in zip((control, *others), masks, strict=True):
+        np.testing.assert_array_equal(mask, text == level)
+    assert label_counts(arm, "arm") == {"t": 2, "c": 2, "t2": 1, "1": 2}
+
+
+def test_label_counts_skip_or_refuse_missing_labels():
+    arm = pd.Series(["a", None, "b", "a"], dtype=_ARROW_TEXT)
+    assert label_counts(arm) == {"a": 2, "b": 1}
+    with pytest.raises(ValueError, match=r"The 'arm' parameter has 1 missing labels"):
+        label_counts(arm, "arm", refuse_missing=True)
+    with pytest.raises(ValueError, match=r"The 'arm' parameter has 1 missing labels"):
+        arm_masks(arm)
 
 
 def test_strata_code_the_same_as_a_categorical_covariate():

@@ -37,6 +37,7 @@ __all__ = [
     "TreatmentDesign",
     "TrialInputs",
     "arm_levels",
+    "arm_masks",
     "as_1d",
     "as_float_vector",
     "as_labels",
@@ -149,13 +150,16 @@ def labels(values: Any, parameter: str, n: int | None = None) -> np.ndarray:
     return np.array([*names, None], dtype=object)[codes]  # code -1 (missing) picks the trailing None
 
 
-def label_counts(values: np.ndarray) -> dict[str, int]:
-    """How many times each label of a :func:`labels` array occurs (hashed, not sorted; missing ones skipped)."""
-    import pandas as pd
-
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
-    return dict(zip((str(u) for u in uniques), counts.tolist()))
+def label_counts(values: Any, parameter: str = "labels", *, refuse_missing: bool = False) -> dict[str, int]:
+    """How many times each label occurs (in order of appearance; missing ones skipped or, with
+    ``refuse_missing``, an error)."""
+    codes, names = _label_codes(values, parameter)
+    if refuse_missing:
+        _refuse_missing_codes(codes, parameter)
+    counts: dict[str, int] = {}
+    for name, count in zip(names, np.bincount(codes[codes >= 0], minlength=len(names)).tolist(), strict=True):
+        counts[name] = counts.get(name, 0) + count  # 1 and "1" are one label, as in labels()
+    return counts
 
 
 def _refuse_missing(values: np.ndarray, parameter: str) -> None:
@@ -201,7 +205,28 @@ def arm_levels(arm_labels: np.ndarray, control: Any = None, parameter: str = "ar
     """
     codes, distinct = _label_codes(arm_labels, parameter)
     _refuse_missing_codes(codes, parameter)
-    levels = sorted(distinct)
+    return _control_first(distinct, control, parameter)
+
+
+def arm_masks(arm: Any, control: Any = None, parameter: str = "arm",
+              n: int | None = None) -> tuple[str, tuple[str, ...], list[np.ndarray]]:
+    """:func:`arm_levels` and every arm's row mask (control first), from one pass over the labels.
+
+    The checks that count per arm (CONSORT, attrition, balance) need both; comparing a million
+    label strings once per arm, after hashing them for the levels, was most of their time.
+    """
+    codes, distinct = _label_codes(arm, parameter, n)
+    _refuse_missing_codes(codes, parameter)
+    control_s, others = _control_first(distinct, control, parameter)
+    masks = []
+    for level in (control_s, *others):
+        at = [i for i, name in enumerate(distinct) if name == level]  # 1 and "1" are one label, as in labels()
+        masks.append(codes == at[0] if len(at) == 1 else np.isin(codes, at))
+    return control_s, others, masks
+
+
+def _control_first(distinct: Sequence[str], control: Any, parameter: str) -> tuple[str, tuple[str, ...]]:
+    levels = sorted(set(distinct))
     if control is None:
         control_s = levels[0]
     else:

@@ -577,7 +577,10 @@ def _bookkeeping(protocol, frame, data: AnalysisData, control: str) -> dict[str,
     from bitframe.analyse.subgroups import subgroup_effects
 
     an = protocol.analysis
-    arms = text_labels(frame["arm"])
+    import pandas as pd
+
+    # hashed once here: each check below reads the categories' codes instead of hashing the labels again
+    arms = pd.Categorical(frame["arm"])
     clusters = text_labels(frame["cluster"]) if "cluster" in frame.columns else None
     primary = protocol.primary_outcomes[0] if protocol.primary_outcomes else protocol.outcomes[0]
     received = None
