@@ -124,11 +124,9 @@ def _label_codes(values: Any, parameter: str, n: int | None = None) -> tuple[np.
     """
     import pandas as pd
 
-    source = values if isinstance(values, (pd.Series, pd.Index, pd.api.extensions.ExtensionArray)) else None
-    if source is not None and source.ndim == 1 and (n is None or len(source) == n):
-        codes, uniques = pd.factorize(source, use_na_sentinel=True)
-    else:
-        codes, uniques = pd.factorize(as_1d(values, parameter, n), use_na_sentinel=True)
+    pandas_column = isinstance(values, (pd.Series, pd.Index, pd.api.extensions.ExtensionArray))
+    source = values if pandas_column and values.ndim == 1 and (n is None or len(values) == n) else as_1d(values, parameter, n)
+    codes, uniques = pd.factorize(source, use_na_sentinel=True)
     return np.asarray(codes), [str(u) for u in uniques]
 
 
