@@ -74,8 +74,21 @@ def run_child(cmd: Sequence[str], *, env: dict[str, str] | None = None, cwd: str
     return Usage(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * _RSS_UNIT / 1e6)
 
 
-def best_child(cmd: Sequence[str], repeat: int, **kwargs: Any) -> Usage:
-    """The least CPU time of ``repeat`` runs of ``cmd`` (peak memory: the least too; it varies little)."""
-    runs = [run_child(cmd, **kwargs) for _ in range(max(1, repeat))]
-    fastest = min(runs, key=lambda u: u.cpu_s)
-    return Usage(fastest.wall_s, fastest.cpu_s, min(u.peak_mb for u in runs))
+def best_interleaved(commands: dict[str, tuple[Sequence[str], dict[str, str] | None]],
+                     repeat: int) -> dict[str, Usage]:
+    """The least CPU time of ``repeat`` runs of each command (peak memory: the least too; it varies
+    little), the commands run in turn, round after round.
+
+    On a shared machine the load drifts; running the commands one after another in every round
+    lets each see the same load, so their ratio is fairer than that of two batches run apart.
+    """
+    runs: dict[str, list[Usage]] = {label: [] for label in commands}
+    for _ in range(max(1, repeat)):
+        for label, (cmd, env) in commands.items():
+            runs[label].append(run_child(cmd, env=env))
+    best: dict[str, Usage] = {}
+    for label, usages in runs.items():
+        fastest = min(usages, key=lambda u: u.cpu_s)
+        best[label] = Usage(fastest.wall_s, fastest.cpu_s, min(u.peak_mb for u in usages))
+    return best
+

@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _measure import Usage, best_child, run_child
+from _measure import Usage, best_interleaved, run_child
 
 HERE = Path(__file__).resolve().parent
 R_SCRIPT = HERE / "analyse_cli.R"
@@ -129,14 +129,13 @@ def installed_python_env(work: Path) -> dict[str, str]:
 def run_case(name: str, folder: Path, protocol: Path, repeat: int, with_r: bool,
              env: dict[str, str]) -> list[tuple[str, Usage | None]]:
     run_child(bitframe_command(folder, protocol), env=env)  # untimed: compiles the bytecode once
-    bitframe = best_child(bitframe_command(folder, protocol), repeat, env=env)
-    floor = best_child([sys.executable, "-c", PANDAS_FLOOR, str(folder)], repeat, env=env)
-    rows: list[tuple[str, Usage | None]] = [(f"{name}: bitframe analyse (CLI)", bitframe),
-                                            (f"{name}: pandas/pyarrow read + merge", floor)]
+    mode = "cr2" if "CR2" in name else "hc2"
+    commands = {f"{name}: bitframe analyse (CLI)": (bitframe_command(folder, protocol), env),
+                f"{name}: pandas/pyarrow read + merge": ([sys.executable, "-c", PANDAS_FLOOR, str(folder)], env)}
     if with_r:
-        mode = "cr2" if "CR2" in name else "hc2"
-        r = best_child(["Rscript", str(R_SCRIPT), str(folder), mode], repeat)
-        rows.append((f"{name}: R fread + merge + lm_robust", r))
+        commands[f"{name}: R fread + merge + lm_robust"] = (["Rscript", str(R_SCRIPT), str(folder), mode], None)
+    rows: list[tuple[str, Usage | None]] = list(best_interleaved(commands, repeat).items())
+    if with_r:
         out = subprocess.run(["Rscript", str(R_SCRIPT), str(folder), mode], capture_output=True, text=True, check=True)
         _, estimate, std_error, _ = out.stdout.split()
         [effect] = [e for e in json.loads((folder / "results.json").read_text())["effects"] if e["arm"] == "treatment"]

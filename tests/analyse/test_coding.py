@@ -9,14 +9,20 @@ import pytest
 
 from bitframe.analyse.coding import (
     arm_levels,
+    arm_masks,
     as_labels,
     check_open_range,
     complete_cases,
     covariate_matrix,
     covariates_with_strata,
+    label_counts,
+    labels,
     stratum_dummies,
+    text_labels,
     treatment_design,
 )
+
+_ARROW_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
 
 
 def test_design_columns_and_names():
@@ -54,6 +60,59 @@ def test_labels_are_strings_and_arm_levels_put_the_control_first():
     assert arm_levels(labels, control=3) == ("3", ("1", "2"))
     with pytest.raises(ValueError, match=r"The 'arm' parameter has 1 missing labels"):
         as_labels(["a", None, "b"], "arm")
+
+
+@pytest.mark.parametrize("column", [
+    pd.Series(["b", None, "a", "b"], dtype=_ARROW_TEXT),
+    pd.Series(["b", None, "a", "b"], dtype="string[pyarrow]"),
+    pd.Series(["b", None, np.nan, "a"], dtype=object),
+    pd.Series([1.0, np.nan, 2.5, 1.0]),
+    pd.Series([3, 1, 3, 2]),
+    pd.Series([True, False, True, True]),
+    pd.Series(["x", None, "y", "x"], dtype="category"),
+])
+def test_text_labels_are_what_astype_str_gives(column):
+    """The fast conversion of a label column equals pandas' own ``astype(str)``, missing entries included."""
+    expected = column.astype(str).to_numpy()
+    got = text_labels(column)
+    assert got.dtype == object and len(got) == len(expected)
+    for mine, theirs in zip(got, expected, strict=True):
+        assert (mine == theirs and type(mine) is type(theirs)) or (pd.isna(mine) and pd.isna(theirs))
+
+
+def test_arrow_labels_are_factorised_in_place_and_equal_the_object_route():
+    """An Arrow text column gives the same labels, missing ones None, as its object-array copy."""
+    column = pd.Series(["t", "c", None, "c", "t2"], dtype=_ARROW_TEXT)
+    assert labels(column, "arm").tolist() == labels(column.to_numpy(), "arm").tolist() == ["t", "c", None, "c", "t2"]
+    assert arm_levels(column.dropna(), control="c") == ("c", ("t", "t2"))
+    with pytest.raises(ValueError, match=r"The 'arm' parameter has 1 missing labels"):
+        arm_levels(column)
+    with pytest.raises(ValueError, match="must have 4 entries"):
+        labels(column, "arm", n=4)
+
+
+@pytest.mark.parametrize("kind", ["list", "object", "arrow", "categorical"])
+def test_arm_masks_equal_comparing_the_labels(kind):
+    """Masks from one factorisation equal ``labels == arm`` for every arm, control first, whatever holds the arms;
+    1 and "1" are one arm, as :func:`labels` makes them."""
+    raw = ["t", "c", "t2", "c", "t", 1, "1"]
+    arm = {"list": raw, "object": np.array(raw, dtype=object), "arrow": pd.Series([str(v) for v in raw], dtype=_ARROW_TEXT),
+           "categorical": pd.Categorical([str(v) for v in raw])}[kind]
+    control, others, masks = arm_masks(arm, control="c")
+    text = labels(arm, "arm")
+    assert (control, others) == arm_levels(text, control="c") == ("c", ("1", "t", "t2"))
+    for level, mask in zip((control, *others), masks, strict=True):
+        np.testing.assert_array_equal(mask, text == level)
+    assert label_counts(arm, "arm") == {"t": 2, "c": 2, "t2": 1, "1": 2}
+
+
+def test_label_counts_skip_or_refuse_missing_labels():
+    arm = pd.Series(["a", None, "b", "a"], dtype=_ARROW_TEXT)
+    assert label_counts(arm) == {"a": 2, "b": 1}
+    with pytest.raises(ValueError, match=r"The 'arm' parameter has 1 missing labels"):
+        label_counts(arm, "arm", refuse_missing=True)
+    with pytest.raises(ValueError, match=r"The 'arm' parameter has 1 missing labels"):
+        arm_masks(arm)
 
 
 def test_strata_code_the_same_as_a_categorical_covariate():

@@ -153,3 +153,17 @@ def test_registered_mixed_estimator():
         estimate_effects("mixed", d.y, d.arm)
     with pytest.raises(ValueError, match="se_type must be unset"):
         estimate_effects("mixed", d.y, d.arm, clusters=d.cluster, se_type="HC2")
+
+
+@pytest.mark.parametrize(("f", "lo", "hi", "root"), [
+    (lambda x: 2.0 - x * x, 1.0, 10.0, math.sqrt(2.0)),  # closed form
+    (lambda x: math.exp(-x) - x, 0.0, 1.0, 0.5671432904097838),  # the omega constant W(1) (OEIS A030178)
+    (lambda x: 1e-30 * (3.0 - x), 0.0, 1e8, 3.0),  # a flat slope over a wide bracket
+    (lambda x: 1.0 if x < 0.25 else -1.0, 0.0, 1.0, 0.25),  # a step: regula falsi must fall back to halving
+])
+def test_falling_root_is_within_four_epsilons(f, lo, hi, root):
+    """The REML root finder (Illinois regula falsi) meets the tolerance brentq was given: 4 machine epsilons."""
+    from bitframe.analyse.mixed import _falling_root
+
+    got = _falling_root(f, lo, hi, f(lo), f(hi))
+    assert abs(got - root) <= 4.0 * np.finfo(float).eps * root * 2

@@ -27,14 +27,12 @@ import numpy as np
 import numpy.typing as npt
 
 from bitframe.analyse.coding import (
-    arm_levels,
+    arm_masks,
     as_1d,
-    as_labels,
     check_open_range,
     covariate_matrix,
     is_missing,
     label_counts,
-    labels,
 )
 from bitframe.errors import check_choice
 
@@ -126,8 +124,7 @@ def sample_ratio_mismatch(arm: Any, ratio: Mapping[Any, float], *, alpha: float 
         if any(v < 0 for v in counts.values()):
             raise ValueError("Arm counts must be non-negative.")
     else:
-        arm_labels = as_labels(arm, "arm")
-        counts = label_counts(arm_labels)
+        counts = label_counts(arm, "arm", refuse_missing=True)
     unknown = sorted(set(counts) - set(arms))
     if unknown:
         raise ValueError(f"Arm(s) {unknown} are not in the allocation ratio; valid arms: {list(arms)}.")
@@ -262,12 +259,10 @@ def attrition(arm: Any, outcome: Any, *, control: Any = None, test: str = "auto"
     test : ``auto`` (Fisher when an expected count < 5, else chi-square), ``chisq`` or ``fisher``.
     """
     check_choice("test", test, ATTRITION_TESTS)
-    arm_labels = labels(arm, "arm")
-    values = as_1d(outcome, "outcome", arm_labels.size)
-    miss = values.astype(bool) if values.dtype == bool else is_missing(values)
-    control_s, others = arm_levels(arm_labels, control)
+    control_s, others, in_arm = arm_masks(arm, control)
     arms = (control_s, *others)
-    in_arm = [arm_labels == a for a in arms]
+    values = as_1d(outcome, "outcome", in_arm[0].size)
+    miss = values.astype(bool) if values.dtype == bool else is_missing(values)
     n = np.array([np.sum(sel) for sel in in_arm])
     m = np.array([np.sum(miss & sel) for sel in in_arm])
     table = np.column_stack([n - m, m]).astype(float)
@@ -402,11 +397,9 @@ def balance_table(covariates: Any, arm: Any, *, control: Any = None, threshold: 
     """
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or threshold <= 0:
         raise ValueError(f"The 'threshold' parameter must be a positive number. Got {threshold!r} instead.")
-    arm_labels = labels(arm, "arm")
-    control_s, others = arm_levels(arm_labels, control)
+    control_s, others, in_arm = arm_masks(arm, control)
     arms = (control_s, *others)
-    cols = _balance_columns(covariates, arm_labels.size)
-    in_arm = [arm_labels == a for a in arms]
+    cols = _balance_columns(covariates, in_arm[0].size)
     rows: list[BalanceRow] = []
     for name, v, binary in cols:
         stats = []

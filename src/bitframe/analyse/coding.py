@@ -37,6 +37,7 @@ __all__ = [
     "TreatmentDesign",
     "TrialInputs",
     "arm_levels",
+    "arm_masks",
     "as_1d",
     "as_float_vector",
     "as_labels",
@@ -51,6 +52,7 @@ __all__ = [
     "is_missing",
     "labels",
     "stratum_dummies",
+    "text_labels",
     "treatment_design",
     "trial_inputs",
 ]
@@ -114,37 +116,65 @@ def is_missing(arr: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
+def _label_codes(values: Any, parameter: str, n: int | None = None) -> tuple[np.ndarray, list[str]]:
+    """Codes (-1 for a missing label) and the distinct labels as ``str``, in order of appearance.
+
+    A pandas column is factorised as it is (an Arrow string column by Arrow's hashing), not after
+    a conversion to a million Python strings; only the distinct labels go through ``str()``.
+    """
+    import pandas as pd
+
+    pandas_column = isinstance(values, (pd.Series, pd.Index, pd.api.extensions.ExtensionArray))
+    source = values if pandas_column and values.ndim == 1 and (n is None or len(values) == n) else as_1d(values, parameter, n)
+    codes, uniques = pd.factorize(source, use_na_sentinel=True)
+    return np.asarray(codes), [str(u) for u in uniques]
+
+
+def text_labels(column: Any) -> np.ndarray:
+    """A pandas column as ``column.astype(str).to_numpy()`` gives it (missing entries stay NaN), faster.
+
+    The column is factorised first, so only its distinct values are turned into Python strings and
+    every row points at one of them: at a million rows this is a fifth of the conversion's time.
+    """
+    import pandas as pd
+
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    return np.array([*(str(u) for u in uniques), np.nan], dtype=object)[codes]
+
+
 def labels(values: Any, parameter: str, n: int | None = None) -> np.ndarray:
     """Labels (arms, clusters, strata, subgroups) as an object array of ``str``; missing ones are None."""
-    import pandas as pd
-
-    arr = as_1d(values, parameter, n)
-    # factorise first so that only the distinct labels go through str() (fast for 1e6 rows)
-    codes, uniques = pd.factorize(arr, use_na_sentinel=True)
-    names = np.array([str(u) for u in uniques] + [None], dtype=object)
-    return names[codes]  # code -1 (missing) picks the trailing None
+    codes, names = _label_codes(values, parameter, n)
+    return np.array([*names, None], dtype=object)[codes]  # code -1 (missing) picks the trailing None
 
 
-def label_counts(values: np.ndarray) -> dict[str, int]:
-    """How many times each label of a :func:`labels` array occurs (hashed, not sorted; missing ones skipped)."""
-    import pandas as pd
-
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
-    counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
-    return dict(zip((str(u) for u in uniques), counts.tolist()))
+def label_counts(values: Any, parameter: str = "labels", *, refuse_missing: bool = False) -> dict[str, int]:
+    """How many times each label occurs (in order of appearance; missing ones skipped or, with
+    ``refuse_missing``, an error)."""
+    codes, names = _label_codes(values, parameter)
+    if refuse_missing:
+        _refuse_missing_codes(codes, parameter)
+    counts: dict[str, int] = {}
+    for name, count in zip(names, np.bincount(codes[codes >= 0], minlength=len(names)).tolist(), strict=True):
+        counts[name] = counts.get(name, 0) + count  # 1 and "1" are one label, as in labels()
+    return counts
 
 
 def _refuse_missing(values: np.ndarray, parameter: str) -> None:
-    missing = is_missing(values)
-    if missing.any():
-        raise ValueError(f"The {parameter!r} parameter has {int(missing.sum())} missing labels; every row needs one.")
+    _refuse_missing_codes(np.where(is_missing(values), -1, 0), parameter)
+
+
+def _refuse_missing_codes(codes: np.ndarray, parameter: str) -> None:
+    missing = int(np.count_nonzero(codes < 0))
+    if missing:
+        raise ValueError(f"The {parameter!r} parameter has {missing} missing labels; every row needs one.")
 
 
 def as_labels(values: Any, parameter: str, n: int | None = None) -> np.ndarray:
     """Labels as an object array of ``str``; a missing label is an error."""
-    out = labels(values, parameter, n)
-    _refuse_missing(out, parameter)
-    return out
+    codes, names = _label_codes(values, parameter, n)
+    _refuse_missing_codes(codes, parameter)
+    return np.array(names, dtype=object)[codes]
 
 
 def group_codes(values: np.ndarray, *, sort: bool = False) -> tuple[np.ndarray, int]:
@@ -171,8 +201,30 @@ def arm_levels(arm_labels: np.ndarray, control: Any = None, parameter: str = "ar
     ``arm_labels`` holds strings (see :func:`labels`). Without ``control`` the first sorted label
     is the control, as in R.
     """
-    _refuse_missing(arm_labels, parameter)
-    levels = sorted(set(arm_labels.tolist()))
+    codes, distinct = _label_codes(arm_labels, parameter)
+    _refuse_missing_codes(codes, parameter)
+    return _control_first(distinct, control, parameter)
+
+
+def arm_masks(arm: Any, control: Any = None, parameter: str = "arm",
+              n: int | None = None) -> tuple[str, tuple[str, ...], list[np.ndarray]]:
+    """:func:`arm_levels` and every arm's row mask (control first), from one pass over the labels.
+
+    The checks that count per arm (CONSORT, attrition, balance) need both; comparing a million
+    label strings once per arm, after hashing them for the levels, was most of their time.
+    """
+    codes, distinct = _label_codes(arm, parameter, n)
+    _refuse_missing_codes(codes, parameter)
+    control_s, others = _control_first(distinct, control, parameter)
+    masks = []
+    for level in (control_s, *others):
+        at = [i for i, name in enumerate(distinct) if name == level]  # 1 and "1" are one label, as in labels()
+        masks.append(codes == at[0] if len(at) == 1 else np.isin(codes, at))
+    return control_s, others, masks
+
+
+def _control_first(distinct: Sequence[str], control: Any, parameter: str) -> tuple[str, tuple[str, ...]]:
+    levels = sorted(set(distinct))
     if control is None:
         control_s = levels[0]
     else:
@@ -298,6 +350,21 @@ class TreatmentDesign:
     interaction_columns: tuple[int, ...] = ()
 
 
+def _columns(n: int, *blocks: np.ndarray) -> np.ndarray:
+    """An intercept column, then the blocks' columns, written once into one array.
+
+    ``np.hstack`` of a million-row design copies every block into a fresh array while the blocks
+    are alive; filling a preallocated array column by column costs one pass and no second copy.
+    """
+    X = np.empty((n, 1 + sum(b.shape[1] for b in blocks)))
+    X[:, 0] = 1.0
+    at = 1
+    for block in blocks:
+        X[:, at:at + block.shape[1]] = block
+        at += block.shape[1]
+    return X
+
+
 def treatment_design(
     arm: Any,
     *,
@@ -352,10 +419,10 @@ def treatment_design(
         inter = (Zc[:, :, None] * T[:, None, :]).reshape(n, -1)  # covariate-major, as lm_lin
         n_interactions = inter.shape[1]
         inames = [f"{at}:{cn}" for cn in cnames for at in arm_terms]
-        X = np.hstack([np.ones((n, 1)), T, Zc, inter])
+        X = _columns(n, T, Zc, inter)
         terms = ["(Intercept)", *arm_terms, *cnames, *inames]
     else:
-        X = np.hstack([np.ones((n, 1)), T, Z])
+        X = _columns(n, T, Z)
         terms = ["(Intercept)", *arm_terms, *znames]
     X.setflags(write=False)
     return TreatmentDesign(

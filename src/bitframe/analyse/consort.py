@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from bitframe.analyse.coding import arm_levels, as_1d, as_labels, is_missing, labels
+from bitframe.analyse.coding import arm_masks, as_1d, as_labels, is_missing
 from bitframe.errors import check_choice
 
 __all__ = ["ConsortArm", "ConsortFlow", "consort_flow"]
@@ -71,12 +71,11 @@ def consort_flow(arm: Any, outcome: Any, *, received: Any = None, clusters: Any 
     unknown_ids_excluded : outcome records left out because their id was never randomised (no arm
         to count them in; reported beside the flow).
     """
-    arm_labels = labels(arm, "arm")
-    n = arm_labels.size
+    control_s, others, in_arm = arm_masks(arm, control)
+    arms = (control_s, *others)
+    n = in_arm[0].size
     y = as_1d(outcome, "outcome", n)
     lost = is_missing(y)
-    control_s, others = arm_levels(arm_labels, control)
-    arms = (control_s, *others)
     rec = None
     if received is not None:
         r = as_1d(received, "received", n)
@@ -94,8 +93,7 @@ def consort_flow(arm: Any, outcome: Any, *, received: Any = None, clusters: Any 
             f"assessed ({assessed}) - excluded ({excluded}) = {assessed - excluded}, but {n} units were randomised."
         )
     rows = []
-    for a in arms:
-        sel = arm_labels == a
+    for a, sel in zip(arms, in_arm, strict=True):
         got: int | None = None
         not_got: int | None = None
         unknown: int | None = None

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from bitframe.analyse.coding import text_labels
 from bitframe.analyse.design import chosen_estimator, row_level_arms
 from bitframe.analyse.intake import AnalysisData, manifest_problems, merge_outcomes
 from bitframe.analyse.results import (
@@ -130,8 +131,9 @@ def analyse_files(
     )
     labels = {"list": str(list_path), "outcomes": str(outcomes_path),
               "participants": str(participants) if participants else "<participants>"}
-    result = analyse_frames(protocol, allocation, outcomes, baseline=baseline, labels=labels, inputs=inputs,
-                            manifest=manifest)
+    allocation, data = _merged(protocol, allocation, outcomes, baseline, labels, manifest)
+    del outcomes, baseline  # the merged frame holds what the analysis reads: free the files' frames before the fits
+    result = _analyse_merged(protocol, allocation, data, labels=labels, inputs=inputs, manifest=manifest)
     result = result.with_(power=power_rows)
     pack = registered if registered is not None else registered_pack_of(protocol, protocol_path)
     return with_registration(result, protocol, pack) if pack is not None else result
@@ -255,10 +257,17 @@ def analyse_frames(
     manifest: AllocationManifest | None = None,
 ) -> AnalysisResult:
     """Merge, then estimate every outcome's arm-vs-control effects as pre-registered."""
-    from bitframe.analyse.estimators import ESTIMATORS, get_estimator, load_plugins
-
-    load_plugins()
     labels = labels or {}
+    allocation, data = _merged(protocol, allocation, outcomes, baseline, labels, manifest)
+    return _analyse_merged(protocol, allocation, data, bookkeeping=bookkeeping, inference=inference, labels=labels,
+                           inputs=inputs, manifest=manifest)
+
+
+def _merged(
+    protocol: Protocol, allocation: pd.DataFrame, outcomes: pd.DataFrame, baseline: pd.DataFrame | None,
+    labels: dict[str, str], manifest: AllocationManifest | None,
+) -> tuple[pd.DataFrame, AnalysisData]:
+    """The list as the analysis reads it (row-level arms) and its merge with the outcomes and baseline."""
     if manifest is not None:
         found = manifest_problems(allocation, manifest.counts, list_label=labels.get("list", "<list>"))
         if found:
@@ -270,6 +279,24 @@ def analyse_frames(
     data = merge_outcomes(protocol, allocation, outcomes, list_label=labels.get("list", "<list>"),
                           outcomes_label=labels.get("outcomes", "<outcomes>"), baseline=baseline,
                           baseline_label=labels.get("participants", "<participants>"))
+    return allocation, data
+
+
+def _analyse_merged(
+    protocol: Protocol,
+    allocation: pd.DataFrame,
+    data: AnalysisData,
+    *,
+    bookkeeping: bool = True,
+    inference: bool = True,
+    labels: dict[str, str],
+    inputs: AnalysisInputs | None,
+    manifest: AllocationManifest | None,
+) -> AnalysisResult:
+    """Every outcome's arm-vs-control effects from the merged data (``allocation`` is kept for inference)."""
+    from bitframe.analyse.estimators import ESTIMATORS, get_estimator, load_plugins
+
+    load_plugins()
     frame = data.frame
     an = protocol.analysis
     ci_level = 1 - an.alpha
@@ -303,7 +330,7 @@ def analyse_frames(
         label = f"outcome '{outcome.id}'"
         se_type = _se_for(spec, protocol.se_type, deviations, label)
         if strata_col and se_type in _LEVERAGE_SE_TYPES:
-            keep &= ~_lone_strata(frame[strata_col].astype(str).to_numpy(), keep, se_type, label, deviations)
+            keep &= ~_lone_strata(text_labels(frame[strata_col]), keep, se_type, label, deviations)
         if use_covariates:
             covariates = cov[keep].reset_index(drop=True)
             del cov  # the fit needs only the complete cases: free the full copy before the design is built
@@ -315,10 +342,10 @@ def analyse_frames(
         if covariates is not None and name != "difference_in_means":
             kwargs["covariates"] = covariates
         if strata_col:
-            kwargs["strata"] = sub[strata_col].astype(str).to_numpy()
+            kwargs["strata"] = text_labels(sub[strata_col])
         if se_clusters_col:
-            kwargs["clusters"] = sub[se_clusters_col].astype(str).to_numpy()
-        arms = sub["arm"].astype(str).to_numpy()
+            kwargs["clusters"] = text_labels(sub[se_clusters_col])
+        arms = text_labels(sub["arm"])
         if covariates is not None and an.adjustment == "lin" and name not in ("ols", "lin"):
             deviations.append(f"{label}: {name} adjusts for the covariates additively; Lin's interacted "
                               "adjustment applies to linear regression")
@@ -421,7 +448,7 @@ def _additional(protocol, outcome, y, arms, sub, clusters_col, se_clusters_col, 
         spec = registry.get(name)
         kwargs: dict[str, Any] = {"control": control, "ci_level": ci_level}
         if se_clusters_col:
-            kwargs["clusters"] = sub[se_clusters_col].astype(str).to_numpy()
+            kwargs["clusters"] = text_labels(sub[se_clusters_col])
         if covariates is not None:
             kwargs["covariates"] = covariates
         try:
@@ -433,12 +460,12 @@ def _additional(protocol, outcome, y, arms, sub, clusters_col, se_clusters_col, 
             extra.append(_ratio_scale(EffectEstimate.from_estimate(
                 est, outcome=outcome.id, arm=str(est.term), contrast=f"{est.term} - {control}", role=outcome.role)))
         if name == "mixed" and clusters_col:
-            icc = _icc(y, arms, sub[clusters_col].astype(str).to_numpy(), control)
+            icc = _icc(y, arms, text_labels(sub[clusters_col]), control)
             if icc is not None:
                 icc_rows.append(ClusterCorrelation(outcome=outcome.id, icc=icc,
                                                    method="random-intercept mixed model (REML)"))
     if clusters_col and outcome.type == "binary":
-        anova = anova_icc(y, arms, sub[clusters_col].astype(str).to_numpy())
+        anova = anova_icc(y, arms, text_labels(sub[clusters_col]))
         if anova is not None:
             icc_rows.append(ClusterCorrelation(outcome=outcome.id, icc=anova.icc, method=ANOVA_ICC_METHOD))
     return extra
@@ -550,8 +577,11 @@ def _bookkeeping(protocol, frame, data: AnalysisData, control: str) -> dict[str,
     from bitframe.analyse.subgroups import subgroup_effects
 
     an = protocol.analysis
-    arms = frame["arm"].astype(str).to_numpy()
-    clusters = frame["cluster"].astype(str).to_numpy() if "cluster" in frame.columns else None
+    import pandas as pd
+
+    # hashed once here: each check below reads the categories' codes instead of hashing the labels again
+    arms = pd.Categorical(frame["arm"])
+    clusters = text_labels(frame["cluster"]) if "cluster" in frame.columns else None
     primary = protocol.primary_outcomes[0] if protocol.primary_outcomes else protocol.outcomes[0]
     received = None
     if an.compliance_column and an.compliance_column in frame.columns:
@@ -605,7 +635,7 @@ def _bookkeeping(protocol, frame, data: AnalysisData, control: str) -> dict[str,
                 continue
             y = np.asarray(frame[outcome.column], dtype=float)
             try:
-                by_level = subgroup_effects(y, arms, frame[name].astype(str).to_numpy(), control=control,
+                by_level = subgroup_effects(y, arms, text_labels(frame[name]), control=control,
                                             clusters=clusters, se_type=protocol.se_type, ci_level=1 - an.alpha,
                                             subgroup_name=name)
             except ValueError as exc:

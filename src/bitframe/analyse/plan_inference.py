@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bitframe.analyse.coding import text_labels
 from bitframe.analyse.design import chosen_estimator
 from bitframe.analyse.results import EffectEstimate
 from bitframe.protocol.vocabulary import ESTIMATORS, RESAMPLING_MULTIPLICITY
@@ -78,9 +79,11 @@ def run_inference(
         alpha=an.alpha,
     )
     out.notes += list(plan.reasons)
-    arms = frame["arm"].astype(str).to_numpy()
-    clusters = frame[clusters_col].astype(str).to_numpy() if clusters_col else None
-    strata = frame[strata_col].astype(str).to_numpy() if strata_col else None
+    arms = clusters = strata = None
+    if plan.cace or plan.wild_bootstrap:  # the label arrays only these refit from (a million rows: 0.1 s)
+        arms = text_labels(frame["arm"])
+        clusters = text_labels(frame[clusters_col]) if clusters_col else None
+        strata = text_labels(frame[strata_col]) if strata_col else None
     roles = {o.id: o.role for o in protocol.outcomes}
 
     if plan.cace:
@@ -93,7 +96,7 @@ def run_inference(
         if ri_result is not None:
             out.additional += [r.with_(role=roles.get(r.outcome, r.role)) for r in ri_result.effects]
 
-    if plan.wild_bootstrap and clusters is not None:
+    if plan.wild_bootstrap and arms is not None and clusters is not None:
         from bitframe.analyse.inference.wildboot import wild_bootstrap_effects
 
         wb = an.wild_bootstrap
@@ -148,7 +151,7 @@ def _randomisation(protocol, allocation, frame, covariates, plan, ci_level, out:
             out.notes.append("randomisation inference needs the minimisation factors "
                              f"({', '.join(missing)}): pass the participant file")
             return None
-        factor_values = {f: frame[f].astype(str).to_numpy() for f in design_params.factors}
+        factor_values = {f: text_labels(frame[f]) for f in design_params.factors}
     try:
         design = ri_design_from_list(design_params, allocation, factor_values=factor_values)
     except (ValueError, KeyError) as exc:
