@@ -321,13 +321,20 @@ def sheet_rows(frame: pd.DataFrame) -> list[int]:
 
     Those :func:`read_table` recorded when they still fit the table; else the first row is 2.
     """
+    return row_numbers(frame).tolist()
+
+
+def row_numbers(frame: pd.DataFrame) -> np.ndarray:
+    """:func:`sheet_rows` as a read-only integer array."""
+    import numpy as np
+
     rows = frame.attrs.get(_ROWS)
     if isinstance(rows, _RowNumbers) and len(rows) == len(frame):
-        return rows.numbers.tolist()
-    return list(range(2, len(frame) + 2))
+        return rows.numbers
+    return np.arange(2, len(frame) + 2)
 
 
-def keep_rows(frame: pd.DataFrame, keep: Sequence[bool]) -> pd.DataFrame:
+def keep_rows(frame: pd.DataFrame, keep: Sequence[bool] | np.ndarray) -> pd.DataFrame:
     """The rows of ``frame`` where ``keep`` is true, renumbered from 0, with their spreadsheet row
     numbers and the table's sheet and blank rows."""
     import numpy as np
@@ -335,7 +342,7 @@ def keep_rows(frame: pd.DataFrame, keep: Sequence[bool]) -> pd.DataFrame:
     mask = np.asarray(keep, dtype=bool)
     kept = frame[mask].reset_index(drop=True)
     kept.attrs.update(frame.attrs)
-    kept.attrs[_ROWS] = _RowNumbers(np.asarray(sheet_rows(frame), dtype=np.int64)[mask])
+    kept.attrs[_ROWS] = _RowNumbers(row_numbers(frame)[mask])
     return kept
 
 
@@ -396,7 +403,7 @@ def _read_csv(p: Path, label: str) -> pd.DataFrame:
 
 
 def _read_csv_arrow(p: Path, header: list[str]) -> pd.DataFrame | None:
-    """Every cell as text, read by pyarrow's multi-threaded parser: what pandas gives for the same file.
+    """Every cell as text, read by pyarrow's parser: what pandas gives for the same file.
 
     ``None`` when pyarrow refuses the file (a row with too few or too many cells, text that is
     not UTF-8, ...) or sees another header: pandas then reads it, or names the problem, exactly as
@@ -408,6 +415,8 @@ def _read_csv_arrow(p: Path, header: list[str]) -> pd.DataFrame | None:
     try:
         table = pacsv.read_csv(
             p,
+            # one thread: CPU time, not wall time, is what a shared machine runs out of
+            read_options=pacsv.ReadOptions(use_threads=False),
             parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(header, pa.string()),
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False),
@@ -488,6 +497,33 @@ def _maybe_numeric(s: pd.Series) -> pd.Series:
     if nums[~missing_mask].isna().any():
         return s
     return nums
+
+
+def text_numbers(text: pa.Array) -> np.ndarray:
+    """Each cell of ``text`` as ``pandas.to_numeric(errors="coerce")`` reads it, as float64 (NaN where a
+    cell is not a number): plain decimals cast by pyarrow, the few other cells (``inf``, 19+ digit
+    integers, other scripts' digits, words) by pandas."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    fast = pc.match_substring_regex(text, _PLAIN_DECIMAL).fill_null(False).to_numpy(zero_copy_only=False)
+    length = pc.binary_length(text).fill_null(0).to_numpy(zero_copy_only=False)
+    # a long integer has 19 characters or more: only those few cells need the pattern
+    long = np.flatnonzero(fast & (length >= 19))
+    if len(long):
+        fast[long[pc.match_substring_regex(text.take(long), _LONG_INTEGER).to_numpy(zero_copy_only=False)]] = False
+    out = np.full(len(text), np.nan)
+    try:
+        out[fast] = pc.cast(text.filter(pa.array(fast)), pa.float64()).to_numpy(zero_copy_only=False)
+    except pa.ArrowInvalid:  # out of range for pyarrow: pandas decides
+        fast[:] = False
+    rest = np.flatnonzero(~fast & (length > 0))  # empty and missing cells are not numbers
+    if len(rest):
+        cells = pd.Series(text.take(rest).to_pylist(), dtype=object)
+        out[rest] = pd.to_numeric(cells, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return out
 
 
 def _quote(rows: Sequence[int]) -> str:
@@ -592,7 +628,7 @@ def validate_participants(
         raw = frame[id_column].astype(str)
         blank = raw.str.strip() == ""
         probs.add_rows("BF205", blank, "blank id", field=id_column, hint="every participant needs an id")
-        ids, refused = _normalise_ids(raw, blank, id_type)
+        ids, refused = _normalise_ids(raw, blank.to_numpy(dtype=bool), id_type)
         normalised = ids
         for k, (position, message) in enumerate(refused.items()):
             if k >= MAX_PROBLEMS_PER_KIND:
@@ -705,57 +741,69 @@ _PLAIN_ID = r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?"
 def canonical_ids(raw: pd.Series, id_type: str = "text") -> tuple[pd.Series, dict[int, str]]:
     """The ids of ``raw`` in their canonical form (:func:`bitframe.identifiers.normalise_id`; blank
     and missing ones as ``""``) and, by 0-based position, why an id was refused."""
+    import pyarrow.compute as pc
+
+    text = text_series(pc.fill_null(arrow_text(raw), ""), raw.index)
+    return _normalise_ids(text, blank_text(text), id_type)
+
+
+def arrow_text(values: pd.Series) -> pa.Array:
+    """``values`` as one pyarrow ``large_string`` array, missing cells null: pandas' Arrow-backed text
+    without a copy, numbers and other objects through their text."""
     import pandas as pd
-
-    values = raw.to_numpy(dtype=object, copy=True)
-    missing = pd.isna(values)
-    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):  # numbers: their text
-        values = raw.astype("string").to_numpy(dtype=object, copy=True)
-    values[missing] = ""
-    text = pd.Series(values, index=raw.index, dtype=object)
-    return _normalise_ids(text, pd.Series(blank_text(text), index=raw.index), id_type)
-
-
-def _arrow_text(values: pd.Series):
-    """``values`` as a pyarrow string array (text ids convert without a copy through Python)."""
     import pyarrow as pa
 
-    try:
-        return pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # numbers or other objects: their text
-        return pa.array(values.astype("string"), type=pa.string())
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        text = pa.array(values.array)
+        text = text if text.type == pa.large_string() else text.cast(pa.large_string())
+    else:
+        try:
+            text = pa.array(values.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # numbers or other objects: their text
+            text = pa.array(values.astype("string"), type=pa.large_string())
+    return text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+
+
+def text_series(text: pa.Array, index: pd.Index) -> pd.Series:
+    """A pyarrow string array as a pandas text column (Arrow-backed where pandas is, without a copy)."""
+    series = text.to_pandas()
+    series.index = index
+    return series
 
 
 def blank_text(values: pd.Series) -> np.ndarray:
     """Which cells are missing, empty or only white space."""
     import pyarrow.compute as pc
 
-    trimmed = pc.utf8_trim_whitespace(_arrow_text(values))
+    trimmed = pc.utf8_trim_whitespace(arrow_text(values))
     return pc.equal(trimmed, "").fill_null(True).to_numpy(zero_copy_only=False)
 
 
-def _plain(raw: pd.Series) -> np.ndarray:
-    """Which ids match :data:`_PLAIN_ID` (pyarrow's compiled regex: no Python call per id)."""
+def _normalise_ids(raw: pd.Series, blank: np.ndarray, id_type: str) -> tuple[pd.Series, dict[int, str]]:
+    """Canonical ids (blank ones kept as they are) and, by 0-based row, why an id was refused."""
+    import numpy as np
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    return pc.match_substring_regex(_arrow_text(raw), f"^{_PLAIN_ID}$").fill_null(False).to_numpy(
-        zero_copy_only=False)
-
-
-def _normalise_ids(raw: pd.Series, blank: pd.Series, id_type: str) -> tuple[pd.Series, dict[int, str]]:
-    """Canonical ids (blank ones kept as they are) and, by 0-based row, why an id was refused."""
-    import pandas as pd
-
-    ids = raw.to_numpy(dtype=object).copy()
-    # Plain ASCII text ids are their own canonical form; only the rest pay for a per-id check.
-    todo = ~blank.to_numpy() & (~_plain(raw) if id_type == "text" else True)
+    text = arrow_text(raw)
+    # Plain ASCII text ids are their own canonical form (pyarrow's compiled regex: no Python call per
+    # id); only the rest pay for a per-id check.
+    todo = ~blank
+    if id_type == "text":
+        todo &= ~pc.match_substring_regex(text, f"^{_PLAIN_ID}$").fill_null(False).to_numpy(zero_copy_only=False)
+    positions = np.flatnonzero(todo)
     refused: dict[int, str] = {}
-    for position in todo.nonzero()[0]:
+    if not len(positions):
+        return text_series(text, raw.index), refused
+    canonical = []
+    for position, value in zip(positions.tolist(), raw.iloc[positions].tolist()):
         try:
-            ids[position] = normalise_id(ids[position], id_type)
+            canonical.append(normalise_id(value, id_type))
         except IdentifierError as exc:
-            refused[int(position)] = str(exc)
-    return pd.Series(ids, index=raw.index, dtype=object), refused
+            refused[position] = str(exc)
+            canonical.append(value)
+    ids = pc.replace_with_mask(text, pa.array(todo), pa.array(canonical, type=text.type, from_pandas=True))
+    return text_series(ids, raw.index), refused
 
 
 def read_participants(

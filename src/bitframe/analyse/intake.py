@@ -60,13 +60,6 @@ def _column_problem(label: str, column: str, columns, what: str) -> Problem:
     )
 
 
-def _arrow_text(values: pd.Series):
-    import pyarrow as pa
-
-    text = pa.array(values.astype("string"), type=pa.string())
-    return text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
-
-
 def _positions(ids: pd.Series, table: pd.Series) -> np.ndarray:
     """For each of ``ids``, the position of the same (non-null) id in ``table``, else -1.
 
@@ -75,7 +68,9 @@ def _positions(ids: pd.Series, table: pd.Series) -> np.ndarray:
     """
     import pyarrow.compute as pc
 
-    return pc.index_in(_arrow_text(ids), value_set=_arrow_text(table).drop_null()).fill_null(-1).to_numpy(
+    from bitframe.data import arrow_text
+
+    return pc.index_in(arrow_text(ids), value_set=arrow_text(table).drop_null()).fill_null(-1).to_numpy(
         zero_copy_only=False).astype(np.intp)
 
 
@@ -165,9 +160,16 @@ def merge_outcomes(
 
     All problems are collected and raised together as one :class:`DataError`.
     """
-    from bitframe.analyse.outcome_file import code_outcome, id_problems, map_columns, quote_rows, unknown_ids
+    from bitframe.analyse.outcome_file import (
+        code_outcome,
+        duplicate_ids,
+        id_problems,
+        map_columns,
+        quote_rows,
+        unknown_ids,
+    )
     from bitframe.analyse.scales import score_scales
-    from bitframe.data import blank_rows, canonical_ids, file_label, sheet_rows
+    from bitframe.data import blank_rows, blank_text, canonical_ids, file_label, row_numbers
 
     outcomes, baseline = map_columns(protocol, outcomes, baseline, outcomes_label=outcomes_label,
                                      baseline_label=baseline_label)
@@ -192,15 +194,14 @@ def merge_outcomes(
     outcomes = outcomes.reset_index(drop=True)
     for frame, label in ((allocation, list_label), (outcomes, outcomes_label)):
         ids, found = id_problems(frame, id_col, protocol.unit.id_type, label)
-        frame[id_col] = ids.to_numpy()
+        frame[id_col] = ids.array
         problems += found
 
     arms = allocation["arm"].astype("string").str.strip()
     unknown = ~arms.isin(protocol.arm_ids)
     if unknown.any():
         unknown_arms = sorted(set(arms[unknown].fillna("<blank>")))
-        list_rows = sheet_rows(allocation)
-        at = [list_rows[i] for i in np.flatnonzero(unknown.to_numpy())]
+        at = row_numbers(allocation)[unknown.to_numpy()].tolist()
         problems.append(
             Problem("BF214", f"arms not in the protocol in rows {quote_rows(at)}: "
                     f"{', '.join(map(repr, unknown_arms))}", file=file_label(allocation, list_label), row=at[0],
@@ -212,7 +213,7 @@ def merge_outcomes(
 
     coerced: dict[str, np.ndarray] = {}
     for o in protocol.outcomes:
-        values, found = code_outcome(outcomes[o.column], o, protocol.data.outcomes, rows=sheet_rows(outcomes),
+        values, found = code_outcome(outcomes[o.column], o, protocol.data.outcomes, rows=row_numbers(outcomes),
                                      label=file_label(outcomes, outcomes_label))
         coerced[o.column] = values
         problems += found
@@ -225,7 +226,8 @@ def merge_outcomes(
             problems.append(_column_problem(baseline_label, id_col, baseline.columns, "participants id"))
         else:
             baseline = baseline.reset_index(drop=True)
-            baseline[id_col] = canonical_ids(baseline[id_col], protocol.unit.id_type)[0].to_numpy()
+            baseline_ids, baseline_refused = canonical_ids(baseline[id_col], protocol.unit.id_type)
+            baseline[id_col] = baseline_ids.array
             sources.append(("participants", baseline, baseline_label))
     cluster_col = protocol.unit.cluster_column
     wanted = extra_cols + ([cluster_col] if cluster_col and cluster_col not in allocation.columns else [])
@@ -255,8 +257,11 @@ def merge_outcomes(
         wanted = [*extra_cols, *([cluster_col] if cluster_col else [])]
         base_cols = [c for c in wanted if c in baseline.columns and c not in merged.columns]
         if base_cols:
-            found = [p for p in id_problems(baseline, id_col, protocol.unit.id_type, baseline_label)[1]
-                     if p.code == "BF212"]
+            # ids refused or blank are left to the list's checks; the ids shown are the canonical ones
+            usable = ~blank_text(baseline_ids)
+            usable[list(baseline_refused)] = False
+            found = duplicate_ids(baseline_ids, baseline_ids, usable, rows=row_numbers(baseline),
+                                  where=file_label(baseline, baseline_label), id_column=id_col)
             if found:
                 raise DataError(found)
             baseline_row = _positions(merged["unit_id"], baseline[id_col])
