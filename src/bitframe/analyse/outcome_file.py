@@ -33,7 +33,6 @@ import numpy as np
 from bitframe.data import (
     arrow_text,
     blank_text,
-    canonical_ids,
     file_label,
     keep_rows,
     resolve_columns,
@@ -50,8 +49,8 @@ if TYPE_CHECKING:
 
     from bitframe.protocol.schema import Outcome, OutcomesFile, Protocol
 
-__all__ = ["ALWAYS_MISSING", "NO", "YES", "code_outcome", "duplicate_ids", "id_problems", "map_columns", "quote_rows",
-           "unknown_ids"]
+__all__ = ["ALWAYS_MISSING", "NO", "YES", "IdCodes", "code_outcome", "duplicate_ids", "id_problems", "map_columns",
+           "quote_rows", "unknown_ids", "usable_ids"]
 
 #: Spellings of a binary outcome read as 1 and 0 unless the protocol declares its own.
 YES: tuple[str, ...] = ("yes", "y", "true", "1")
@@ -109,13 +108,47 @@ def map_columns(
     return outcomes, baseline
 
 
-def id_problems(frame: pd.DataFrame, id_column: str, id_type: str, label: str) -> tuple[pd.Series, list[Problem]]:
-    """The ids of ``frame`` in canonical form and the problems with them: refused ids (BF211, the
-    identifier rule), blank ids (BF211) and ids on more than one row after normalising (BF212,
-    each written form shown)."""
+class IdCodes:
+    """The canonical ids of several files as codes of one dictionary: equal ids have equal codes, so
+    the duplicate checks, the check for unknown ids and the merge are integer work on ids hashed once
+    (pyarrow's hash table; a lookup per check hashed a million ids again each time)."""
+
+    def __init__(self, *ids: pd.Series):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        encoded = pc.dictionary_encode(pa.chunked_array([arrow_text(i) for i in ids], type=pa.large_string()),
+                                       null_encoding="encode")
+        # the chunks share one dictionary, growing chunk by chunk
+        codes = np.concatenate([np.zeros(0, dtype=np.intp), *(np.asarray(c.indices, dtype=np.intp)
+                                                               for c in encoded.chunks)])
+        self.size = max((len(c.dictionary) for c in encoded.chunks), default=0)
+        self.codes: list[np.ndarray] = np.split(codes, np.cumsum([len(i) for i in ids])[:-1])
+
+    def found(self, file: int, table: int) -> np.ndarray:
+        """Which rows of ``file`` have an id that is in ``table``."""
+        present = np.zeros(self.size, dtype=bool)
+        present[self.codes[table]] = True
+        return present[self.codes[file]]
+
+    def positions(self, file: int, table: int) -> np.ndarray:
+        """For each row of ``file``, the first row of ``table`` with its id, else -1."""
+        codes = self.codes[table]
+        first = np.full(self.size, -1, dtype=np.intp)
+        _, at = np.unique(codes, return_index=True)
+        first[codes[at]] = at
+        return first[self.codes[file]]
+
+
+def id_problems(
+    frame: pd.DataFrame, id_column: str, ids: pd.Series, refused: dict[int, str], codes: np.ndarray, label: str,
+) -> list[Problem]:
+    """The problems with the ids of ``frame`` (as written) whose canonical forms are ``ids``
+    (:func:`bitframe.data.canonical_ids`, with the reasons ``refused``) and dictionary ``codes``
+    (:class:`IdCodes`): refused ids (BF211, the identifier rule), blank ids (BF211) and ids on more
+    than one row after normalising (BF212, each written form shown)."""
     rows = row_numbers(frame)
     raw = frame[id_column].reset_index(drop=True)
-    ids, refused = canonical_ids(raw, id_type)
     where = file_label(frame, label)
     problems = [Problem("BF211", message, file=where, row=int(rows[position]), field=id_column,
                         hint="correct the id in the file (retype it to drop invisible characters)")
@@ -128,21 +161,24 @@ def id_problems(frame: pd.DataFrame, id_column: str, id_type: str, label: str) -
         at = rows[blank].tolist()
         problems.append(Problem("BF211", f"blank id in rows {quote_rows(at)}", file=where, row=at[0],
                                 field=id_column, hint="every row needs an id"))
-    usable = ~blank
+    return problems + duplicate_ids(ids, raw, usable_ids(ids, refused), codes, rows=rows, where=where,
+                                    id_column=id_column)
+
+
+def usable_ids(ids: pd.Series, refused: dict[int, str]) -> np.ndarray:
+    """Which canonical ``ids`` are neither blank nor ``refused``."""
+    usable = ~blank_text(ids)
     usable[list(refused)] = False
-    return ids, problems + duplicate_ids(ids, raw, usable, rows=rows, where=where, id_column=id_column)
+    return usable
 
 
 def duplicate_ids(
-    ids: pd.Series, raw: pd.Series, usable: np.ndarray, *, rows: np.ndarray, where: str, id_column: str,
+    ids: pd.Series, raw: pd.Series, usable: np.ndarray, codes: np.ndarray, *, rows: np.ndarray, where: str,
+    id_column: str,
 ) -> list[Problem]:
-    """A problem (BF212) naming the usable ``ids`` (canonical) on more than one row, with the forms
-    ``raw`` writes them in; ``rows`` are the spreadsheet's row numbers."""
-    import pyarrow.compute as pc
-
-    # the same id is the same dictionary code: counting codes finds every repeated id in one pass
-    codes = pc.dictionary_encode(arrow_text(ids)).indices.to_numpy(zero_copy_only=False)
-    dup = np.flatnonzero((np.bincount(codes)[codes] > 1) & usable)
+    """A problem (BF212) naming the usable ``ids`` (canonical; ``codes`` from :class:`IdCodes`) on more
+    than one row, with the forms ``raw`` writes them in; ``rows`` are the spreadsheet's row numbers."""
+    dup = np.flatnonzero((np.bincount(codes)[codes] > 1) & usable) if len(codes) else codes
     if not len(dup):
         return []
     dup_codes = codes[dup]
@@ -161,18 +197,18 @@ def duplicate_ids(
 
 
 def unknown_ids(
-    outcomes: pd.DataFrame, id_column: str, listed: pd.Series, coding: OutcomesFile, label: str,
+    outcomes: pd.DataFrame, id_column: str, listed: pd.Series, known: np.ndarray, coding: OutcomesFile, label: str,
 ) -> tuple[pd.DataFrame, int, list[Problem]]:
-    """Rows of ``outcomes`` whose (canonical) id is not on the list: a problem (BF215) under
-    ``unknown_ids: error``, or left out under ``exclude``. Returns the rows kept, how many were
-    left out and the problems."""
+    """Rows of ``outcomes`` whose (canonical) id is not on the list (``known``: which are): a problem
+    (BF215) under ``unknown_ids: error``, or left out under ``exclude``. Returns the rows kept, how
+    many were left out and the problems."""
     import pandas as pd
     import pyarrow.compute as pc
 
     from bitframe.spreadsheet import restore_cell
 
     ids = outcomes[id_column]
-    stray = ~_is_in(ids, listed) & ~blank_text(ids)
+    stray = ~known & ~blank_text(ids)
     # An id copied from a list bitframe wrote may keep the ' that kept a formula-like id as text
     # (spreadsheet.py); it is that id unless the file also has the id as written.
     quoted = np.flatnonzero(stray & pc.starts_with(arrow_text(ids), "'").fill_null(False).to_numpy(
