@@ -450,8 +450,9 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
-#: Numbers pyarrow converts to the same value and type as ``pandas.to_numeric`` (checked in
-#: tests/test_data.py); other spellings (``inf``, ``1,5``, ...) take pandas' own path.
+#: pyarrow reads decimals as ``pandas.to_numeric`` does (value and type, checked in tests/test_data.py):
+#: a column it casts to finite numbers without a long integer (which pandas keeps exact) is read by
+#: pyarrow; any other (``inf``, ``1,5``, other scripts' digits, ...) takes pandas' own path.
 _PLAIN_INTEGER = r"^[+-]?[0-9]{1,18}$"
 _LONG_INTEGER = r"^[+-]?[0-9]{19,}$"
 _PLAIN_DECIMAL = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?$"
@@ -486,11 +487,11 @@ def _maybe_numeric(s: pd.Series) -> pd.Series:
             return pd.Series(pc.cast(text, pa.int64()).to_numpy(), index=s.index, name=s.name)
         # a long integer has 19 characters or more: only those few cells need the pattern
         long_candidates = present.filter(pc.greater_equal(pc.binary_length(present), 19))
-        if _all_match(present, _PLAIN_DECIMAL) and not pc.any(pc.match_substring_regex(long_candidates,
-                                                                                        _LONG_INTEGER)).as_py():
+        if not pc.any(pc.match_substring_regex(long_candidates, _LONG_INTEGER)).as_py():
             numbers = pc.cast(pc.if_else(missing, None, text), pa.float64())
-            return pd.Series(numbers.to_numpy(zero_copy_only=False), index=s.index, name=s.name)
-    except pa.ArrowInvalid:  # out of range for pyarrow: pandas decides
+            if pc.all(pc.is_finite(numbers)).as_py():  # inf, nan and the like: pandas decides
+                return pd.Series(numbers.to_numpy(zero_copy_only=False), index=s.index, name=s.name)
+    except pa.ArrowInvalid:  # not a number for pyarrow: pandas decides
         pass
     missing_mask = missing.to_numpy(zero_copy_only=False)
     nums = pd.to_numeric(stripped.where(~missing_mask, None), errors="coerce")
@@ -501,25 +502,28 @@ def _maybe_numeric(s: pd.Series) -> pd.Series:
 
 def text_numbers(text: pa.Array) -> np.ndarray:
     """Each cell of ``text`` as ``pandas.to_numeric(errors="coerce")`` reads it, as float64 (NaN where a
-    cell is not a number): plain decimals cast by pyarrow, the few other cells (``inf``, 19+ digit
-    integers, other scripts' digits, words) by pandas."""
+    cell is not a number): decimals cast by pyarrow (the same numbers, tests/test_data.py), the few
+    other cells (``inf``, 19+ digit integers, other scripts' digits, words) by pandas."""
     import numpy as np
     import pandas as pd
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    fast = pc.match_substring_regex(text, _PLAIN_DECIMAL).fill_null(False).to_numpy(zero_copy_only=False)
     length = pc.binary_length(text).fill_null(0).to_numpy(zero_copy_only=False)
-    # a long integer has 19 characters or more: only those few cells need the pattern
+    present = length > 0  # empty and missing cells are not numbers
+    out = np.full(len(text), np.nan)
+    try:  # a column of numbers: one cast
+        fast = present.copy()
+        out[fast] = pc.cast(text.filter(pa.array(fast)), pa.float64()).to_numpy(zero_copy_only=False)
+    except pa.ArrowInvalid:  # some cells are not numbers to pyarrow: those pandas decides
+        fast = pc.match_substring_regex(text, _PLAIN_DECIMAL).fill_null(False).to_numpy(zero_copy_only=False)
+        out[fast] = pc.cast(text.filter(pa.array(fast)), pa.float64()).to_numpy(zero_copy_only=False)
+    # inf, nan and the like, and long integers (19 characters or more: only those need the pattern)
+    fast &= np.isfinite(out)
     long = np.flatnonzero(fast & (length >= 19))
     if len(long):
         fast[long[pc.match_substring_regex(text.take(long), _LONG_INTEGER).to_numpy(zero_copy_only=False)]] = False
-    out = np.full(len(text), np.nan)
-    try:
-        out[fast] = pc.cast(text.filter(pa.array(fast)), pa.float64()).to_numpy(zero_copy_only=False)
-    except pa.ArrowInvalid:  # out of range for pyarrow: pandas decides
-        fast[:] = False
-    rest = np.flatnonzero(~fast & (length > 0))  # empty and missing cells are not numbers
+    rest = np.flatnonzero(~fast & present)
     if len(rest):
         cells = pd.Series(text.take(rest).to_pylist(), dtype=object)
         out[rest] = pd.to_numeric(cells, errors="coerce").to_numpy(dtype=float, na_value=np.nan)

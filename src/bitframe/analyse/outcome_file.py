@@ -135,8 +135,11 @@ class IdCodes:
         """For each row of ``file``, the first row of ``table`` with its id, else -1."""
         codes = self.codes[table]
         first = np.full(self.size, -1, dtype=np.intp)
-        _, at = np.unique(codes, return_index=True)
-        first[codes[at]] = at
+        if np.bincount(codes, minlength=self.size).max(initial=0) > 1:  # a repeated id: its first row
+            _, at = np.unique(codes, return_index=True)
+            first[codes[at]] = at
+        else:
+            first[codes] = np.arange(len(codes))
         return first[self.codes[file]]
 
 
