@@ -105,7 +105,9 @@ def manifest_problems(allocation: pd.DataFrame, counts: Mapping[str, object], *,
     """
     if "arm" not in allocation.columns:
         return []
-    arms = allocation["arm"].astype("string").str.strip()
+    arms = allocation["arm"].astype("string")
+    stripped = arms.str.strip()
+    arms = arms if stripped.equals(arms) else stripped  # the list's own text when nothing is stripped: no copy
     found: list[str] = []
     sealed_arms = counts.get("arm")
     if isinstance(sealed_arms, dict):
@@ -193,7 +195,9 @@ def merge_outcomes(
     for (frame, _), (ids, _) in zip(files, canonical):
         frame[id_col] = ids.array
 
-    arms = allocation["arm"].astype("string").str.strip()
+    arms = allocation["arm"].astype("string")
+    stripped = arms.str.strip()
+    arms = arms if stripped.equals(arms) else stripped  # the list's own text when nothing is stripped: no copy
     unknown = ~arms.isin(protocol.arm_ids)
     if unknown.any():
         unknown_arms = sorted(set(arms[unknown].fillna("<blank>")))
@@ -234,8 +238,7 @@ def merge_outcomes(
     if problems:
         raise DataError(problems)
 
-    merged = allocation[list(allocation.columns)].copy()
-    merged = merged.rename(columns={id_col: "unit_id"})
+    merged = allocation.rename(columns={id_col: "unit_id"})  # a new frame; the list's columns are not copied
     merged["arm"] = arms
     from_outcomes: dict[str, np.ndarray] = dict(coerced)
     for col in extra_cols:
