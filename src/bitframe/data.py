@@ -793,6 +793,8 @@ def _normalise_ids(raw: pd.Series, blank: np.ndarray, id_type: str) -> tuple[pd.
         plain = pc.and_(pc.ascii_is_printable(text), pc.invert(pc.or_(pc.starts_with(text, " "),
                                                                       pc.ends_with(text, " "))))
         todo &= ~plain.fill_null(False).to_numpy(zero_copy_only=False)
+    elif id_type == "nhs_number":  # ten digits with their check digit are already canonical
+        todo &= ~_valid_nhs_digits(text)
     positions = np.flatnonzero(todo)
     refused: dict[int, str] = {}
     if not len(positions):
@@ -806,6 +808,25 @@ def _normalise_ids(raw: pd.Series, blank: np.ndarray, id_type: str) -> tuple[pd.
             canonical.append(value)
     ids = pc.replace_with_mask(text, pa.array(todo), pa.array(canonical, type=text.type, from_pandas=True))
     return text_series(ids, raw.index), refused
+
+
+def _valid_nhs_digits(text: pa.Array) -> np.ndarray:
+    """Which cells are ten ASCII digits whose last is the Modulus 11 check digit of the first nine
+    (:mod:`bitframe.identifiers`), computed for the whole column at once."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    ten = pc.and_(pc.equal(pc.binary_length(text), 10), pc.ascii_is_decimal(text)).fill_null(False)
+    positions = np.flatnonzero(ten.to_numpy(zero_copy_only=False))
+    valid = np.zeros(len(text), dtype=bool)
+    if len(positions):
+        cells = text.take(positions)  # ten bytes each, one after another
+        start = int(np.frombuffer(cells.buffers()[1], dtype=np.int64)[cells.offset])  # large_string offsets
+        data = np.frombuffer(cells.buffers()[2], dtype=np.uint8)[start:start + 10 * len(cells)]
+        digits = data.reshape(-1, 10).astype(np.int64) - ord("0")
+        check = 11 - digits[:, :9] @ np.arange(10, 1, -1) % 11
+        valid[positions] = np.where(check == 11, 0, check) == digits[:, 9]  # 10: no valid number
+    return valid
 
 
 def read_participants(

@@ -198,3 +198,21 @@ def test_ids_of_numbers_are_their_text(id_type):
     ids, refused = canonical_ids(pd.Series([7, 9434765919, None]), id_type)
     assert ids.tolist()[:2] == ["7.0", "9434765919.0"] and ids.tolist()[2] == ""
     assert (0 in refused) == (id_type == "nhs_number")
+
+
+@given(st.lists(st.one_of(st.integers(0, 10**10 - 1).map(lambda n: f"{n:010d}"), st.sampled_from(ID_PARTS)),
+                max_size=30))
+def test_canonical_nhs_numbers_are_found_as_normalise_id_finds_them(cells):
+    # NHS Data Dictionary, "NHS Number": Modulus 11 (identifiers.py); normalise_id is the reference
+    import pyarrow as pa
+
+    from bitframe.data import _valid_nhs_digits
+
+    def canonical(cell: str) -> bool:
+        try:
+            return normalise_id(cell, "nhs_number") == cell
+        except IdentifierError:
+            return False
+
+    text = pa.array(["x", *cells], type=pa.large_string()).slice(1)  # a slice, as a column may be
+    assert _valid_nhs_digits(text).tolist() == [canonical(c) for c in cells]
