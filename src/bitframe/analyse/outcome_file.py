@@ -119,11 +119,13 @@ class IdCodes:
 
         encoded = pc.dictionary_encode(pa.chunked_array([arrow_text(i) for i in ids], type=pa.large_string()),
                                        null_encoding="encode")
-        # the chunks share one dictionary, growing chunk by chunk
-        codes = np.concatenate([np.zeros(0, dtype=np.intp), *(np.asarray(c.indices, dtype=np.intp)
-                                                               for c in encoded.chunks)])
+        # the chunks share one dictionary, growing chunk by chunk; their codes are read in place
+        chunks = [c.indices.to_numpy() for c in encoded.chunks]
+        lengths = [len(i) for i in ids]
         self.size = max((len(c.dictionary) for c in encoded.chunks), default=0)
-        self.codes: list[np.ndarray] = np.split(codes, np.cumsum([len(i) for i in ids])[:-1])
+        self.codes: list[np.ndarray] = (chunks if [len(c) for c in chunks] == lengths else
+                                        np.split(np.concatenate([np.zeros(0, np.int32), *chunks]),
+                                                 np.cumsum(lengths)[:-1]))
 
     def found(self, file: int, table: int) -> np.ndarray:
         """Which rows of ``file`` have an id that is in ``table``."""
