@@ -482,6 +482,8 @@ def _maybe_numeric(s: pd.Series) -> pd.Series:
     if pc.all(missing).as_py():
         return s
     present = text.filter(pc.invert(missing))
+    if len(present) and pd.isna(pd.to_numeric(pd.Series(present[:1].to_pylist(), dtype=object), errors="coerce")[0]):
+        return s  # a column of words: its first cell settles it (a failed cast would read them all)
     try:
         if len(present) == len(text) and _all_match(present, _PLAIN_INTEGER):
             return pd.Series(pc.cast(text, pa.int64()).to_numpy(), index=s.index, name=s.name)
@@ -512,9 +514,11 @@ def text_numbers(text: pa.Array) -> np.ndarray:
     length = pc.binary_length(text).fill_null(0).to_numpy(zero_copy_only=False)
     present = length > 0  # empty and missing cells are not numbers
     out = np.full(len(text), np.nan)
-    try:  # a column of numbers: one cast
+    try:  # a column of numbers: one cast (its first cell alone first: a failed cast reads every cell)
         fast = present.copy()
-        out[fast] = pc.cast(text.filter(pa.array(fast)), pa.float64()).to_numpy(zero_copy_only=False)
+        cells = text.filter(pa.array(fast))
+        pc.cast(cells[:1], pa.float64())
+        out[fast] = pc.cast(cells, pa.float64()).to_numpy(zero_copy_only=False)
     except pa.ArrowInvalid:  # some cells are not numbers to pyarrow: those pandas decides
         fast = pc.match_substring_regex(text, _PLAIN_DECIMAL).fill_null(False).to_numpy(zero_copy_only=False)
         out[fast] = pc.cast(text.filter(pa.array(fast)), pa.float64()).to_numpy(zero_copy_only=False)

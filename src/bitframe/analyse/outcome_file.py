@@ -285,8 +285,9 @@ def code_outcome(
             no = {v.strip().casefold() for v in declared.no} if declared else set(NO)
             is_yes, is_no = _among(key, yes), _among(key, no)
             if not declared:  # 1.0 and 0.0 (a float column written out) are the numbers 1 and 0
-                numbers = text_numbers(text)
-                is_yes, is_no = is_yes | (numbers == 1), is_no | (numbers == 0)
+                other = np.flatnonzero(~missing & ~is_yes & ~is_no)
+                numbers = text_numbers(text.take(other))
+                is_yes[other[numbers == 1]], is_no[other[numbers == 0]] = True, True
             out[is_yes], out[is_no] = 1.0, 0.0
             bad = ~missing & ~is_yes & ~is_no
         else:
