@@ -321,13 +321,20 @@ def sheet_rows(frame: pd.DataFrame) -> list[int]:
 
     Those :func:`read_table` recorded when they still fit the table; else the first row is 2.
     """
+    return row_numbers(frame).tolist()
+
+
+def row_numbers(frame: pd.DataFrame) -> np.ndarray:
+    """:func:`sheet_rows` as a read-only integer array."""
+    import numpy as np
+
     rows = frame.attrs.get(_ROWS)
     if isinstance(rows, _RowNumbers) and len(rows) == len(frame):
-        return rows.numbers.tolist()
-    return list(range(2, len(frame) + 2))
+        return rows.numbers
+    return np.arange(2, len(frame) + 2)
 
 
-def keep_rows(frame: pd.DataFrame, keep: Sequence[bool]) -> pd.DataFrame:
+def keep_rows(frame: pd.DataFrame, keep: Sequence[bool] | np.ndarray) -> pd.DataFrame:
     """The rows of ``frame`` where ``keep`` is true, renumbered from 0, with their spreadsheet row
     numbers and the table's sheet and blank rows."""
     import numpy as np
@@ -335,7 +342,7 @@ def keep_rows(frame: pd.DataFrame, keep: Sequence[bool]) -> pd.DataFrame:
     mask = np.asarray(keep, dtype=bool)
     kept = frame[mask].reset_index(drop=True)
     kept.attrs.update(frame.attrs)
-    kept.attrs[_ROWS] = _RowNumbers(np.asarray(sheet_rows(frame), dtype=np.int64)[mask])
+    kept.attrs[_ROWS] = _RowNumbers(row_numbers(frame)[mask])
     return kept
 
 
@@ -396,7 +403,7 @@ def _read_csv(p: Path, label: str) -> pd.DataFrame:
 
 
 def _read_csv_arrow(p: Path, header: list[str]) -> pd.DataFrame | None:
-    """Every cell as text, read by pyarrow's multi-threaded parser: what pandas gives for the same file.
+    """Every cell as text, read by pyarrow's parser: what pandas gives for the same file.
 
     ``None`` when pyarrow refuses the file (a row with too few or too many cells, text that is
     not UTF-8, ...) or sees another header: pandas then reads it, or names the problem, exactly as
@@ -408,6 +415,8 @@ def _read_csv_arrow(p: Path, header: list[str]) -> pd.DataFrame | None:
     try:
         table = pacsv.read_csv(
             p,
+            # one thread: CPU time, not wall time, is what a shared machine runs out of
+            read_options=pacsv.ReadOptions(use_threads=False),
             parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
             convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(header, pa.string()),
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False),
@@ -441,8 +450,9 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out, index=frame.index)
 
 
-#: Numbers pyarrow converts to the same value and type as ``pandas.to_numeric`` (checked in
-#: tests/test_data.py); other spellings (``inf``, ``1,5``, ...) take pandas' own path.
+#: pyarrow reads decimals as ``pandas.to_numeric`` does (value and type, checked in tests/test_data.py):
+#: a column it casts to finite numbers without a long integer (which pandas keeps exact) is read by
+#: pyarrow; any other (``inf``, ``1,5``, other scripts' digits, ...) takes pandas' own path.
 _PLAIN_INTEGER = r"^[+-]?[0-9]{1,18}$"
 _LONG_INTEGER = r"^[+-]?[0-9]{19,}$"
 _PLAIN_DECIMAL = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?$"
@@ -472,22 +482,56 @@ def _maybe_numeric(s: pd.Series) -> pd.Series:
     if pc.all(missing).as_py():
         return s
     present = text.filter(pc.invert(missing))
+    if len(present) and pd.isna(pd.to_numeric(pd.Series(present[:1].to_pylist(), dtype=object), errors="coerce")[0]):
+        return s  # a column of words: its first cell settles it (a failed cast would read them all)
     try:
         if len(present) == len(text) and _all_match(present, _PLAIN_INTEGER):
             return pd.Series(pc.cast(text, pa.int64()).to_numpy(), index=s.index, name=s.name)
         # a long integer has 19 characters or more: only those few cells need the pattern
         long_candidates = present.filter(pc.greater_equal(pc.binary_length(present), 19))
-        if _all_match(present, _PLAIN_DECIMAL) and not pc.any(pc.match_substring_regex(long_candidates,
-                                                                                        _LONG_INTEGER)).as_py():
+        if not pc.any(pc.match_substring_regex(long_candidates, _LONG_INTEGER)).as_py():
             numbers = pc.cast(pc.if_else(missing, None, text), pa.float64())
-            return pd.Series(numbers.to_numpy(zero_copy_only=False), index=s.index, name=s.name)
-    except pa.ArrowInvalid:  # out of range for pyarrow: pandas decides
+            if pc.all(pc.is_finite(numbers)).as_py():  # inf, nan and the like: pandas decides
+                return pd.Series(numbers.to_numpy(zero_copy_only=False), index=s.index, name=s.name)
+    except pa.ArrowInvalid:  # not a number for pyarrow: pandas decides
         pass
     missing_mask = missing.to_numpy(zero_copy_only=False)
     nums = pd.to_numeric(stripped.where(~missing_mask, None), errors="coerce")
     if nums[~missing_mask].isna().any():
         return s
     return nums
+
+
+def text_numbers(text: pa.Array) -> np.ndarray:
+    """Each cell of ``text`` as ``pandas.to_numeric(errors="coerce")`` reads it, as float64 (NaN where a
+    cell is not a number): decimals cast by pyarrow (the same numbers, tests/test_data.py), the few
+    other cells (``inf``, 19+ digit integers, other scripts' digits, words) by pandas."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    length = pc.binary_length(text).fill_null(0).to_numpy(zero_copy_only=False)
+    present = length > 0  # empty and missing cells are not numbers
+    out = np.full(len(text), np.nan)
+    try:  # a column of numbers: one cast (its first cell alone first: a failed cast reads every cell)
+        fast = present.copy()
+        cells = text.filter(pa.array(fast))
+        pc.cast(cells[:1], pa.float64())
+        out[fast] = pc.cast(cells, pa.float64()).to_numpy(zero_copy_only=False)
+    except pa.ArrowInvalid:  # some cells are not numbers to pyarrow: those pandas decides
+        fast = pc.match_substring_regex(text, _PLAIN_DECIMAL).fill_null(False).to_numpy(zero_copy_only=False)
+        out[fast] = pc.cast(text.filter(pa.array(fast)), pa.float64()).to_numpy(zero_copy_only=False)
+    # inf, nan and the like, and long integers (19 characters or more: only those need the pattern)
+    fast &= np.isfinite(out)
+    long = np.flatnonzero(fast & (length >= 19))
+    if len(long):
+        fast[long[pc.match_substring_regex(text.take(long), _LONG_INTEGER).to_numpy(zero_copy_only=False)]] = False
+    rest = np.flatnonzero(~fast & present)
+    if len(rest):
+        cells = pd.Series(text.take(rest).to_pylist(), dtype=object)
+        out[rest] = pd.to_numeric(cells, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return out
 
 
 def _quote(rows: Sequence[int]) -> str:
@@ -592,7 +636,7 @@ def validate_participants(
         raw = frame[id_column].astype(str)
         blank = raw.str.strip() == ""
         probs.add_rows("BF205", blank, "blank id", field=id_column, hint="every participant needs an id")
-        ids, refused = _normalise_ids(raw, blank, id_type)
+        ids, refused = _normalise_ids(raw, blank.to_numpy(dtype=bool), id_type)
         normalised = ids
         for k, (position, message) in enumerate(refused.items()):
             if k >= MAX_PROBLEMS_PER_KIND:
@@ -698,64 +742,95 @@ def validate_participants(
     return normalised
 
 
-#: Ids that are already canonical free text: printable ASCII, no surrounding spaces.
-_PLAIN_ID = r"[\x21-\x7e](?:[\x20-\x7e]*[\x21-\x7e])?"
-
-
 def canonical_ids(raw: pd.Series, id_type: str = "text") -> tuple[pd.Series, dict[int, str]]:
     """The ids of ``raw`` in their canonical form (:func:`bitframe.identifiers.normalise_id`; blank
     and missing ones as ``""``) and, by 0-based position, why an id was refused."""
+    import pyarrow.compute as pc
+
+    text = text_series(pc.fill_null(arrow_text(raw), ""), raw.index)
+    return _normalise_ids(text, blank_text(text), id_type)
+
+
+def arrow_text(values: pd.Series) -> pa.Array:
+    """``values`` as one pyarrow ``large_string`` array, missing cells null: pandas' Arrow-backed text
+    without a copy, numbers and other objects through their text."""
     import pandas as pd
-
-    values = raw.to_numpy(dtype=object, copy=True)
-    missing = pd.isna(values)
-    if pd.api.types.infer_dtype(values, skipna=True) not in ("string", "empty"):  # numbers: their text
-        values = raw.astype("string").to_numpy(dtype=object, copy=True)
-    values[missing] = ""
-    text = pd.Series(values, index=raw.index, dtype=object)
-    return _normalise_ids(text, pd.Series(blank_text(text), index=raw.index), id_type)
-
-
-def _arrow_text(values: pd.Series):
-    """``values`` as a pyarrow string array (text ids convert without a copy through Python)."""
     import pyarrow as pa
 
-    try:
-        return pa.array(values.to_numpy(dtype=object), type=pa.string(), from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError):  # numbers or other objects: their text
-        return pa.array(values.astype("string"), type=pa.string())
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        text = pa.array(values.array)
+        text = text if text.type == pa.large_string() else text.cast(pa.large_string())
+    else:
+        try:
+            text = pa.array(values.to_numpy(dtype=object), type=pa.large_string(), from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):  # numbers or other objects: their text
+            text = pa.array(values.astype("string"), type=pa.large_string())
+    return text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
+
+
+def text_series(text: pa.Array, index: pd.Index) -> pd.Series:
+    """A pyarrow string array as a pandas text column (Arrow-backed where pandas is, without a copy)."""
+    series = text.to_pandas()
+    series.index = index
+    return series
 
 
 def blank_text(values: pd.Series) -> np.ndarray:
     """Which cells are missing, empty or only white space."""
     import pyarrow.compute as pc
 
-    trimmed = pc.utf8_trim_whitespace(_arrow_text(values))
+    trimmed = pc.utf8_trim_whitespace(arrow_text(values))
     return pc.equal(trimmed, "").fill_null(True).to_numpy(zero_copy_only=False)
 
 
-def _plain(raw: pd.Series) -> np.ndarray:
-    """Which ids match :data:`_PLAIN_ID` (pyarrow's compiled regex: no Python call per id)."""
+def _normalise_ids(raw: pd.Series, blank: np.ndarray, id_type: str) -> tuple[pd.Series, dict[int, str]]:
+    """Canonical ids (blank ones kept as they are) and, by 0-based row, why an id was refused."""
+    import numpy as np
+    import pyarrow as pa
     import pyarrow.compute as pc
 
-    return pc.match_substring_regex(_arrow_text(raw), f"^{_PLAIN_ID}$").fill_null(False).to_numpy(
-        zero_copy_only=False)
-
-
-def _normalise_ids(raw: pd.Series, blank: pd.Series, id_type: str) -> tuple[pd.Series, dict[int, str]]:
-    """Canonical ids (blank ones kept as they are) and, by 0-based row, why an id was refused."""
-    import pandas as pd
-
-    ids = raw.to_numpy(dtype=object).copy()
-    # Plain ASCII text ids are their own canonical form; only the rest pay for a per-id check.
-    todo = ~blank.to_numpy() & (~_plain(raw) if id_type == "text" else True)
+    text = arrow_text(raw)
+    # Plain ids -- printable ASCII without surrounding spaces -- are their own canonical form as free
+    # text (found by pyarrow: no Python call per id); only the rest pay for a per-id check.
+    todo = ~blank
+    if id_type == "text":
+        plain = pc.and_(pc.ascii_is_printable(text), pc.invert(pc.or_(pc.starts_with(text, " "),
+                                                                      pc.ends_with(text, " "))))
+        todo &= ~plain.fill_null(False).to_numpy(zero_copy_only=False)
+    elif id_type == "nhs_number":  # ten digits with their check digit are already canonical
+        todo &= ~_valid_nhs_digits(text)
+    positions = np.flatnonzero(todo)
     refused: dict[int, str] = {}
-    for position in todo.nonzero()[0]:
+    if not len(positions):
+        return text_series(text, raw.index), refused
+    canonical = []
+    for position, value in zip(positions.tolist(), raw.iloc[positions].tolist()):
         try:
-            ids[position] = normalise_id(ids[position], id_type)
+            canonical.append(normalise_id(value, id_type))
         except IdentifierError as exc:
-            refused[int(position)] = str(exc)
-    return pd.Series(ids, index=raw.index, dtype=object), refused
+            refused[position] = str(exc)
+            canonical.append(value)
+    ids = pc.replace_with_mask(text, pa.array(todo), pa.array(canonical, type=text.type, from_pandas=True))
+    return text_series(ids, raw.index), refused
+
+
+def _valid_nhs_digits(text: pa.Array) -> np.ndarray:
+    """Which cells are ten ASCII digits whose last is the Modulus 11 check digit of the first nine
+    (:mod:`bitframe.identifiers`), computed for the whole column at once."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    ten = pc.and_(pc.equal(pc.binary_length(text), 10), pc.ascii_is_decimal(text)).fill_null(False)
+    positions = np.flatnonzero(ten.to_numpy(zero_copy_only=False))
+    valid = np.zeros(len(text), dtype=bool)
+    if len(positions):
+        cells = text.take(positions)  # ten bytes each, one after another
+        start = int(np.frombuffer(cells.buffers()[1], dtype=np.int64)[cells.offset])  # large_string offsets
+        data = np.frombuffer(cells.buffers()[2], dtype=np.uint8)[start:start + 10 * len(cells)]
+        digits = data.reshape(-1, 10).astype(np.int64) - ord("0")
+        check = 11 - digits[:, :9] @ np.arange(10, 1, -1) % 11
+        valid[positions] = np.where(check == 11, 0, check) == digits[:, 9]  # 10: no valid number
+    return valid
 
 
 def read_participants(

@@ -60,25 +60,6 @@ def _column_problem(label: str, column: str, columns, what: str) -> Problem:
     )
 
 
-def _arrow_text(values: pd.Series):
-    import pyarrow as pa
-
-    text = pa.array(values.astype("string"), type=pa.string())
-    return text.combine_chunks() if isinstance(text, pa.ChunkedArray) else text
-
-
-def _positions(ids: pd.Series, table: pd.Series) -> np.ndarray:
-    """For each of ``ids``, the position of the same (non-null) id in ``table``, else -1.
-
-    A hash lookup in pyarrow: no Python-level set or loop over a million ids. ``table`` holds
-    each id once where it is used to merge (duplicates are refused first).
-    """
-    import pyarrow.compute as pc
-
-    return pc.index_in(_arrow_text(ids), value_set=_arrow_text(table).drop_null()).fill_null(-1).to_numpy(
-        zero_copy_only=False).astype(np.intp)
-
-
 def _aligned(values, positions: np.ndarray):
     """``values`` re-ordered to ``positions`` (-1: no such row, a missing value), as a left merge gives them."""
     import pandas as pd
@@ -124,7 +105,9 @@ def manifest_problems(allocation: pd.DataFrame, counts: Mapping[str, object], *,
     """
     if "arm" not in allocation.columns:
         return []
-    arms = allocation["arm"].astype("string").str.strip()
+    arms = allocation["arm"].astype("string")
+    stripped = arms.str.strip()
+    arms = arms if stripped.equals(arms) else stripped  # the list's own text when nothing is stripped: no copy
     found: list[str] = []
     sealed_arms = counts.get("arm")
     if isinstance(sealed_arms, dict):
@@ -165,9 +148,18 @@ def merge_outcomes(
 
     All problems are collected and raised together as one :class:`DataError`.
     """
-    from bitframe.analyse.outcome_file import code_outcome, id_problems, map_columns, quote_rows, unknown_ids
+    from bitframe.analyse.outcome_file import (
+        IdCodes,
+        code_outcome,
+        duplicate_ids,
+        id_problems,
+        map_columns,
+        quote_rows,
+        unknown_ids,
+        usable_ids,
+    )
     from bitframe.analyse.scales import score_scales
-    from bitframe.data import blank_rows, canonical_ids, file_label, sheet_rows
+    from bitframe.data import blank_rows, canonical_ids, file_label, row_numbers
 
     outcomes, baseline = map_columns(protocol, outcomes, baseline, outcomes_label=outcomes_label,
                                      baseline_label=baseline_label)
@@ -190,29 +182,39 @@ def merge_outcomes(
 
     allocation = allocation.reset_index(drop=True)
     outcomes = outcomes.reset_index(drop=True)
-    for frame, label in ((allocation, list_label), (outcomes, outcomes_label)):
-        ids, found = id_problems(frame, id_col, protocol.unit.id_type, label)
-        frame[id_col] = ids.to_numpy()
-        problems += found
+    # each file's ids in canonical form once, and as codes of one dictionary for every check and the merge
+    id_type = protocol.unit.id_type
+    files = [(allocation, list_label), (outcomes, outcomes_label)]
+    if baseline is not None and id_col in baseline.columns:
+        baseline = baseline.reset_index(drop=True)
+        files.append((baseline, baseline_label))
+    canonical = [canonical_ids(frame[id_col], id_type) for frame, _ in files]
+    codes = IdCodes(*(ids for ids, _ in canonical))
+    for k, ((frame, label), (ids, refused)) in enumerate(zip(files[:2], canonical)):
+        problems += id_problems(frame, id_col, ids, refused, codes.codes[k], label)
+    for (frame, _), (ids, _) in zip(files, canonical):
+        frame[id_col] = ids.array
 
-    arms = allocation["arm"].astype("string").str.strip()
+    arms = allocation["arm"].astype("string")
+    stripped = arms.str.strip()
+    arms = arms if stripped.equals(arms) else stripped  # the list's own text when nothing is stripped: no copy
     unknown = ~arms.isin(protocol.arm_ids)
     if unknown.any():
         unknown_arms = sorted(set(arms[unknown].fillna("<blank>")))
-        list_rows = sheet_rows(allocation)
-        at = [list_rows[i] for i in np.flatnonzero(unknown.to_numpy())]
+        at = row_numbers(allocation)[unknown.to_numpy()].tolist()
         problems.append(
             Problem("BF214", f"arms not in the protocol in rows {quote_rows(at)}: "
                     f"{', '.join(map(repr, unknown_arms))}", file=file_label(allocation, list_label), row=at[0],
                     field="arm", hint=f"the protocol's arms are {', '.join(protocol.arm_ids)}")
         )
-    outcomes, excluded, found = unknown_ids(outcomes, id_col, allocation[id_col], protocol.data.outcomes,
-                                            outcomes_label)
+    read = outcomes
+    outcomes, excluded, found = unknown_ids(outcomes, id_col, allocation[id_col], codes.found(1, 0),
+                                            protocol.data.outcomes, outcomes_label)
     problems += found
 
     coerced: dict[str, np.ndarray] = {}
     for o in protocol.outcomes:
-        values, found = code_outcome(outcomes[o.column], o, protocol.data.outcomes, rows=sheet_rows(outcomes),
+        values, found = code_outcome(outcomes[o.column], o, protocol.data.outcomes, rows=row_numbers(outcomes),
                                      label=file_label(outcomes, outcomes_label))
         coerced[o.column] = values
         problems += found
@@ -224,8 +226,6 @@ def merge_outcomes(
         if id_col not in baseline.columns:
             problems.append(_column_problem(baseline_label, id_col, baseline.columns, "participants id"))
         else:
-            baseline = baseline.reset_index(drop=True)
-            baseline[id_col] = canonical_ids(baseline[id_col], protocol.unit.id_type)[0].to_numpy()
             sources.append(("participants", baseline, baseline_label))
     cluster_col = protocol.unit.cluster_column
     wanted = extra_cols + ([cluster_col] if cluster_col and cluster_col not in allocation.columns else [])
@@ -238,14 +238,15 @@ def merge_outcomes(
     if problems:
         raise DataError(problems)
 
-    merged = allocation[list(allocation.columns)].copy()
-    merged = merged.rename(columns={id_col: "unit_id"})
+    merged = allocation.rename(columns={id_col: "unit_id"})  # a new frame; the list's columns are not copied
     merged["arm"] = arms
     from_outcomes: dict[str, np.ndarray] = dict(coerced)
     for col in extra_cols:
         if col in outcomes.columns and col not in merged.columns:
             from_outcomes[col] = outcomes[col].to_numpy()
-    outcome_row = _positions(merged["unit_id"], outcomes[id_col])
+    if outcomes is not read:  # rows left out or ids restored: the outcome file's codes are those of its new ids
+        codes = IdCodes(*(ids for ids, _ in canonical[:1]), outcomes[id_col], *(ids for ids, _ in canonical[2:]))
+    outcome_row = codes.positions(0, 1)
     for col, taken in from_outcomes.items():
         if col in merged.columns:  # in both files: both kept, named as pandas' merge names them
             merged = merged.rename(columns={col: f"{col}_x"})
@@ -255,11 +256,14 @@ def merge_outcomes(
         wanted = [*extra_cols, *([cluster_col] if cluster_col else [])]
         base_cols = [c for c in wanted if c in baseline.columns and c not in merged.columns]
         if base_cols:
-            found = [p for p in id_problems(baseline, id_col, protocol.unit.id_type, baseline_label)[1]
-                     if p.code == "BF212"]
+            # ids refused or blank are left to the list's checks; the ids shown are the canonical ones
+            baseline_ids, baseline_refused = canonical[2]
+            found = duplicate_ids(baseline_ids, baseline_ids, usable_ids(baseline_ids, baseline_refused),
+                                  codes.codes[2], rows=row_numbers(baseline),
+                                  where=file_label(baseline, baseline_label), id_column=id_col)
             if found:
                 raise DataError(found)
-            baseline_row = _positions(merged["unit_id"], baseline[id_col])
+            baseline_row = codes.positions(0, 2)
             for col in base_cols:
                 merged[col] = _aligned(baseline[col].array, baseline_row)
     if cluster_col and cluster_col in merged.columns:

@@ -30,16 +30,27 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from bitframe.data import blank_text, canonical_ids, file_label, keep_rows, resolve_columns, sheet_rows, with_numbers
+from bitframe.data import (
+    arrow_text,
+    blank_text,
+    file_label,
+    keep_rows,
+    resolve_columns,
+    row_numbers,
+    text_numbers,
+    with_numbers,
+)
 from bitframe.errors import DataError, Problem
 from bitframe.protocol.columns import analysis_columns, outcome_columns, participant_columns
 
 if TYPE_CHECKING:
     import pandas as pd
+    import pyarrow as pa
 
     from bitframe.protocol.schema import Outcome, OutcomesFile, Protocol
 
-__all__ = ["ALWAYS_MISSING", "NO", "YES", "code_outcome", "id_problems", "map_columns", "quote_rows", "unknown_ids"]
+__all__ = ["ALWAYS_MISSING", "NO", "YES", "IdCodes", "code_outcome", "duplicate_ids", "id_problems", "map_columns",
+           "quote_rows", "unknown_ids", "usable_ids"]
 
 #: Spellings of a binary outcome read as 1 and 0 unless the protocol declares its own.
 YES: tuple[str, ...] = ("yes", "y", "true", "1")
@@ -97,15 +108,54 @@ def map_columns(
     return outcomes, baseline
 
 
-def id_problems(frame: pd.DataFrame, id_column: str, id_type: str, label: str) -> tuple[pd.Series, list[Problem]]:
-    """The ids of ``frame`` in canonical form and the problems with them: refused ids (BF211, the
-    identifier rule), blank ids (BF211) and ids on more than one row after normalising (BF212,
-    each written form shown)."""
-    rows = sheet_rows(frame)
+class IdCodes:
+    """The canonical ids of several files as codes of one dictionary: equal ids have equal codes, so
+    the duplicate checks, the check for unknown ids and the merge are integer work on ids hashed once
+    (pyarrow's hash table; a lookup per check hashed a million ids again each time)."""
+
+    def __init__(self, *ids: pd.Series):
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        encoded = pc.dictionary_encode(pa.chunked_array([arrow_text(i) for i in ids], type=pa.large_string()),
+                                       null_encoding="encode")
+        # the chunks share one dictionary, growing chunk by chunk; their codes are read in place
+        chunks = [c.indices.to_numpy() for c in encoded.chunks]
+        lengths = [len(i) for i in ids]
+        self.size = max((len(c.dictionary) for c in encoded.chunks), default=0)
+        self.codes: list[np.ndarray] = (chunks if [len(c) for c in chunks] == lengths else
+                                        np.split(np.concatenate([np.zeros(0, np.int32), *chunks]),
+                                                 np.cumsum(lengths)[:-1]))
+
+    def found(self, file: int, table: int) -> np.ndarray:
+        """Which rows of ``file`` have an id that is in ``table``."""
+        present = np.zeros(self.size, dtype=bool)
+        present[self.codes[table]] = True
+        return present[self.codes[file]]
+
+    def positions(self, file: int, table: int) -> np.ndarray:
+        """For each row of ``file``, the first row of ``table`` with its id, else -1."""
+        codes = self.codes[table]
+        first = np.full(self.size, -1, dtype=np.intp)
+        if np.bincount(codes, minlength=self.size).max(initial=0) > 1:  # a repeated id: its first row
+            _, at = np.unique(codes, return_index=True)
+            first[codes[at]] = at
+        else:
+            first[codes] = np.arange(len(codes))
+        return first[self.codes[file]]
+
+
+def id_problems(
+    frame: pd.DataFrame, id_column: str, ids: pd.Series, refused: dict[int, str], codes: np.ndarray, label: str,
+) -> list[Problem]:
+    """The problems with the ids of ``frame`` (as written) whose canonical forms are ``ids``
+    (:func:`bitframe.data.canonical_ids`, with the reasons ``refused``) and dictionary ``codes``
+    (:class:`IdCodes`): refused ids (BF211, the identifier rule), blank ids (BF211) and ids on more
+    than one row after normalising (BF212, each written form shown)."""
+    rows = row_numbers(frame)
     raw = frame[id_column].reset_index(drop=True)
-    ids, refused = canonical_ids(raw, id_type)
     where = file_label(frame, label)
-    problems = [Problem("BF211", message, file=where, row=rows[position], field=id_column,
+    problems = [Problem("BF211", message, file=where, row=int(rows[position]), field=id_column,
                         hint="correct the id in the file (retype it to drop invisible characters)")
                 for position, message in list(refused.items())[:ROWS_QUOTED]]
     if len(refused) > ROWS_QUOTED:
@@ -113,41 +163,62 @@ def id_problems(frame: pd.DataFrame, id_column: str, id_type: str, label: str) -
                                 field=id_column))
     blank = blank_text(ids)
     if blank.any():
-        at = [rows[i] for i in np.flatnonzero(blank)]
+        at = rows[blank].tolist()
         problems.append(Problem("BF211", f"blank id in rows {quote_rows(at)}", file=where, row=at[0],
                                 field=id_column, hint="every row needs an id"))
-    usable = ~blank & ~np.isin(np.arange(len(ids)), list(refused))
-    dup = (ids.duplicated(keep=False).to_numpy() & usable)
-    if dup.any():
-        groups = ids[dup].groupby(ids[dup], sort=False).groups
-        shown = []
-        for value, index in list(groups.items())[:3]:
-            forms = list(dict.fromkeys(raw.iloc[list(index)].astype(str)))
-            as_typed = "" if forms == [value] else " as " + ", ".join(repr(f) for f in forms)
-            shown.append(f"'{value}' in rows {quote_rows([rows[i] for i in index])}{as_typed}")
-        more = f"; and {len(groups) - 3} more" if len(groups) > 3 else ""
-        problems.append(Problem("BF212", f"{len(groups)} id(s) on more than one row: " + "; ".join(shown) + more,
-                                file=where, row=rows[int(np.flatnonzero(dup)[0])], field=id_column,
-                                hint="each unit may appear only once"))
-    return ids, problems
+    return problems + duplicate_ids(ids, raw, usable_ids(ids, refused), codes, rows=rows, where=where,
+                                    id_column=id_column)
+
+
+def usable_ids(ids: pd.Series, refused: dict[int, str]) -> np.ndarray:
+    """Which canonical ``ids`` are neither blank nor ``refused``."""
+    usable = ~blank_text(ids)
+    usable[list(refused)] = False
+    return usable
+
+
+def duplicate_ids(
+    ids: pd.Series, raw: pd.Series, usable: np.ndarray, codes: np.ndarray, *, rows: np.ndarray, where: str,
+    id_column: str,
+) -> list[Problem]:
+    """A problem (BF212) naming the usable ``ids`` (canonical; ``codes`` from :class:`IdCodes`) on more
+    than one row, with the forms ``raw`` writes them in; ``rows`` are the spreadsheet's row numbers."""
+    dup = np.flatnonzero((np.bincount(codes)[codes] > 1) & usable) if len(codes) else codes
+    if not len(dup):
+        return []
+    dup_codes = codes[dup]
+    _, first = np.unique(dup_codes, return_index=True)
+    groups = dup_codes[np.sort(first)]  # in the order the ids first appear
+    shown = []
+    for code in groups[:3]:
+        index = dup[dup_codes == code]
+        value = ids.iloc[index[0]]
+        forms = list(dict.fromkeys(raw.iloc[index].astype(str)))
+        as_typed = "" if forms == [value] else " as " + ", ".join(repr(f) for f in forms)
+        shown.append(f"'{value}' in rows {quote_rows(rows[index].tolist())}{as_typed}")
+    more = f"; and {len(groups) - 3} more" if len(groups) > 3 else ""
+    return [Problem("BF212", f"{len(groups)} id(s) on more than one row: " + "; ".join(shown) + more,
+                    file=where, row=int(rows[dup[0]]), field=id_column, hint="each unit may appear only once")]
 
 
 def unknown_ids(
-    outcomes: pd.DataFrame, id_column: str, listed: pd.Series, coding: OutcomesFile, label: str,
+    outcomes: pd.DataFrame, id_column: str, listed: pd.Series, known: np.ndarray, coding: OutcomesFile, label: str,
 ) -> tuple[pd.DataFrame, int, list[Problem]]:
-    """Rows of ``outcomes`` whose (canonical) id is not on the list: a problem (BF215) under
-    ``unknown_ids: error``, or left out under ``exclude``. Returns the rows kept, how many were
-    left out and the problems."""
+    """Rows of ``outcomes`` whose (canonical) id is not on the list (``known``: which are): a problem
+    (BF215) under ``unknown_ids: error``, or left out under ``exclude``. Returns the rows kept, how
+    many were left out and the problems."""
     import pandas as pd
+    import pyarrow.compute as pc
 
     from bitframe.spreadsheet import restore_cell
 
     ids = outcomes[id_column]
-    stray = ~_is_in(ids, listed) & ~blank_text(ids)
+    stray = ~known & ~blank_text(ids)
     # An id copied from a list bitframe wrote may keep the ' that kept a formula-like id as text
     # (spreadsheet.py); it is that id unless the file also has the id as written.
-    copied = {int(position): restore_cell(str(ids.iloc[position])) for position in np.flatnonzero(stray)
-              if str(ids.iloc[position]).startswith("'")}
+    quoted = np.flatnonzero(stray & pc.starts_with(arrow_text(ids), "'").fill_null(False).to_numpy(
+        zero_copy_only=False))
+    copied = {int(position): restore_cell(str(ids.iloc[position])) for position in quoted}
     if copied:
         restored = pd.Series(list(copied.values()), dtype=object)
         usable = _is_in(restored, listed) & ~_is_in(restored, ids)
@@ -161,8 +232,8 @@ def unknown_ids(
     if not stray.any():
         return outcomes, 0, []
     if coding.unknown_ids == "exclude":
-        return keep_rows(outcomes, list(~stray)), int(stray.sum()), []
-    rows = [r for r, s in zip(sheet_rows(outcomes), stray) if s]
+        return keep_rows(outcomes, ~stray), int(stray.sum()), []
+    rows = row_numbers(outcomes)[stray].tolist()
     return outcomes, 0, [Problem(
         "BF215", f"{len(rows)} outcome row(s) for ids that are not on the randomisation list: rows {quote_rows(rows)} "
         f"(e.g. '{ids[stray].iloc[0]}')", file=file_label(outcomes, label), row=rows[0], field=id_column,
@@ -173,23 +244,21 @@ def unknown_ids(
 def _is_in(values: pd.Series, table: pd.Series) -> np.ndarray:
     """Which of ``values`` are among ``table`` (non-null), by pyarrow's hash lookup: pandas' isin on
     text columns of a million ids takes seconds."""
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    def text(series: pd.Series) -> pa.Array:
-        return pa.array(series.astype("string"), type=pa.string())
-
-    found = pc.is_in(text(values), value_set=text(table).drop_null()).fill_null(False)
+    found = pc.is_in(arrow_text(values), value_set=arrow_text(table).drop_null()).fill_null(False)
     return np.asarray(found.to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def code_outcome(
-    values: pd.Series, outcome: Outcome, coding: OutcomesFile, *, rows: Sequence[int], label: str,
+    values: pd.Series, outcome: Outcome, coding: OutcomesFile, *, rows: Sequence[int] | np.ndarray, label: str,
 ) -> tuple[np.ndarray, list[Problem]]:
     """An outcome column as floats (NaN when missing) as ``coding`` declares it, and a problem
     (BF213) naming the rows whose values it cannot read. ``rows`` are the spreadsheet's row
     numbers of ``values``."""
     import pandas as pd
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
     values = values.reset_index(drop=True)
     out = np.full(len(values), np.nan)
@@ -206,32 +275,33 @@ def code_outcome(
             bad = ~missing & ~np.isfinite(numbers)
         hint = _hint(outcome, coding, [])
     else:
-        text = values.astype("string").fillna("").str.strip()
-        key = text.str.casefold()
+        text = pc.utf8_trim_whitespace(pc.fill_null(arrow_text(values), ""))
+        key = _casefold(text)
         missing_keys = {*ALWAYS_MISSING, *(c.strip().casefold() for c in coding.missing_codes)}
-        missing = key.isin(missing_keys).to_numpy()
+        missing = _among(key, missing_keys)
         if outcome.type == "binary":
             declared = coding.binary_values.get(outcome.id)
             yes = {v.strip().casefold() for v in declared.yes} if declared else set(YES)
             no = {v.strip().casefold() for v in declared.no} if declared else set(NO)
-            is_yes, is_no = key.isin(yes).to_numpy(), key.isin(no).to_numpy()
+            is_yes, is_no = _among(key, yes), _among(key, no)
             if not declared:  # 1.0 and 0.0 (a float column written out) are the numbers 1 and 0
-                numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-                is_yes, is_no = is_yes | (numbers == 1), is_no | (numbers == 0)
+                other = np.flatnonzero(~missing & ~is_yes & ~is_no)
+                numbers = text_numbers(text.take(other))
+                is_yes[other[numbers == 1]], is_no[other[numbers == 0]] = True, True
             out[is_yes], out[is_no] = 1.0, 0.0
             bad = ~missing & ~is_yes & ~is_no
         else:
-            parsed = _numbers(text.where(~missing, ""), decimal_comma=coding.decimal_comma)
+            parsed = _numbers(pc.if_else(pa.array(missing), "", text), decimal_comma=coding.decimal_comma)
             bad = ~missing & ~np.isfinite(parsed)
             if outcome.type == "count":
                 bad |= ~missing & ~np.isnan(parsed) & ((parsed < 0) | (parsed != np.floor(parsed)))
             out[~missing & ~bad] = parsed[~missing & ~bad]
-        hint = _hint(outcome, coding, text[bad].tolist())
+        hint = _hint(outcome, coding, text.filter(pa.array(bad)).to_pylist())
     out[missing] = np.nan
     out[bad] = np.nan
     if not bad.any():
         return out, []
-    at = [rows[int(i)] for i in np.flatnonzero(bad)]
+    at = [int(rows[int(i)]) for i in np.flatnonzero(bad)]
     distinct = list(dict.fromkeys(values[bad].astype(str).tolist()))
     examples = ", ".join(repr(v) for v in distinct[:5]) + (", ..." if len(distinct) > 5 else "")
     expected = {"binary": "yes or no", "count": "a whole number of 0 or more"}.get(outcome.type, "a number")
@@ -240,13 +310,35 @@ def code_outcome(
         f"({examples})", file=label, row=at[0], field=outcome.column, hint=hint)]
 
 
-def _numbers(text: pd.Series, *, decimal_comma: bool) -> np.ndarray:
+def _casefold(text: pa.Array) -> pa.Array:
+    """``str.casefold`` of every cell: pyarrow's lower case for ASCII cells (the same), Python's for the rest."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    key = pc.ascii_lower(text)
+    other = np.flatnonzero(~pc.string_is_ascii(text).to_numpy(zero_copy_only=False))
+    if not len(other):
+        return key
+    mask = np.zeros(len(text), dtype=bool)
+    mask[other] = True
+    folded = [cell.casefold() for cell in text.take(other).to_pylist()]
+    return pc.replace_with_mask(key, pa.array(mask), pa.array(folded, type=key.type))
+
+
+def _among(key: pa.Array, values: set[str]) -> np.ndarray:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    return pc.is_in(key, value_set=pa.array(sorted(values), type=key.type)).to_numpy(zero_copy_only=False)
+
+
+def _numbers(text: pa.Array, *, decimal_comma: bool) -> np.ndarray:
     """Trimmed text cells as numbers, NaN where a cell is not one (as :func:`_number`, for a column)."""
-    import pandas as pd
+    import pyarrow.compute as pc
 
     if decimal_comma:
-        text = text.where(~text.str.contains(".", regex=False), "x").str.replace(",", ".", n=1, regex=False)
-    parsed = pd.to_numeric(text.where(text != "", "x"), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        text = pc.if_else(pc.match_substring(text, "."), "x", pc.replace_substring(text, ",", ".", max_replacements=1))
+    parsed = text_numbers(text)
     return np.where(np.isfinite(parsed), parsed, np.nan)
 
 

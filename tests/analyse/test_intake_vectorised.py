@@ -1,0 +1,218 @@
+"""The intake's vectorised checks (Arrow strings, dictionary codes) against simple per-cell references.
+
+The references are the rules as written, one cell at a time in Python (ids: :func:`normalise_id`,
+a ``Counter`` for duplicates, dicts for the merge; outcome cells: ``str.strip``/``str.casefold``
+and ``pandas.to_numeric`` as the intake read them before it was vectorised). Hypothesis draws
+messy cells: Unicode variants (NFC/NFD, zero-width and no-break spaces, case folding that changes
+length), blanks, missing values and repeated ids.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bitframe.analyse.outcome_file import (
+    ALWAYS_MISSING,
+    NO,
+    YES,
+    IdCodes,
+    _casefold,
+    _hint,
+    code_outcome,
+    id_problems,
+    quote_rows,
+)
+from bitframe.data import MISSING_TOKENS, _maybe_numeric, canonical_ids, text_numbers
+from bitframe.identifiers import IdentifierError, normalise_id
+from bitframe.protocol.schema import BinaryValues, Outcome, OutcomesFile
+
+ID_PARTS = ["P1", "P2", "p1", "007", "7", "é", "e\u0301", "A B", " P1", "P1 ", "\u200b", "\u00a0", "\t", " ", "",
+            "=1", "'=1", "943 476 5919", "9434765919", "943-476-5919", "9434765918", "ß", "SS", "İ"]
+ids_strategy = st.lists(st.one_of(st.none(), st.sampled_from(ID_PARTS),
+                                  st.lists(st.sampled_from(ID_PARTS), min_size=2, max_size=3).map("".join),
+                                  st.text(max_size=4)), max_size=40)
+
+
+def reference_id_problems(raw: list[str | None], id_type: str) -> tuple[list[str], list[tuple]]:
+    """The id rules one id at a time: canonical forms, refused ids, blanks, duplicates after normalising."""
+    rows = list(range(2, len(raw) + 2))
+    ids, refused = [], {}
+    for k, value in enumerate(raw):
+        text = "" if value is None else value
+        if not text.strip():
+            ids.append(text)
+            continue
+        try:
+            ids.append(normalise_id(text, id_type))
+        except IdentifierError as exc:
+            refused[k] = str(exc)
+            ids.append(text)
+    problems: list[tuple] = [("BF211", message, rows[k]) for k, message in list(refused.items())[:10]]
+    if len(refused) > 10:
+        problems.append(("BF211", f"... and {len(refused) - 10} more id(s) refused", None))
+    blank = [not i.strip() for i in ids]
+    if any(blank):
+        at = [r for r, b in zip(rows, blank) if b]
+        problems.append(("BF211", f"blank id in rows {quote_rows(at)}", at[0]))
+    counts = Counter(ids)
+    groups: dict[str, list[int]] = {}
+    for k, value in enumerate(ids):
+        if counts[value] > 1 and not blank[k] and k not in refused:
+            groups.setdefault(value, []).append(k)
+    if groups:
+        shown = []
+        for value, index in list(groups.items())[:3]:
+            forms = list(dict.fromkeys(str(raw[i]) for i in index))
+            as_typed = "" if forms == [value] else " as " + ", ".join(repr(f) for f in forms)
+            shown.append(f"'{value}' in rows {quote_rows([rows[i] for i in index])}{as_typed}")
+        more = f"; and {len(groups) - 3} more" if len(groups) > 3 else ""
+        problems.append(("BF212", f"{len(groups)} id(s) on more than one row: " + "; ".join(shown) + more,
+                         rows[min(min(i) for i in groups.values())]))
+    return ids, problems
+
+
+@given(raw=ids_strategy, id_type=st.sampled_from(["text", "nhs_number"]), dtype=st.sampled_from(["str", object]))
+def test_id_checks_are_the_per_id_rules(raw, id_type, dtype):
+    frame = pd.DataFrame({"pid": pd.Series(raw, dtype=dtype)})
+    ids, refused = canonical_ids(frame["pid"], id_type)
+    found = id_problems(frame, "pid", ids, refused, IdCodes(ids).codes[0], "f.csv")
+    expected_ids, expected = reference_id_problems(raw, id_type)
+    assert ids.tolist() == expected_ids
+    assert [(p.code, p.message, p.row) for p in found] == expected
+    assert {p.file for p in found} <= {"f.csv"} and {p.field for p in found} <= {"pid"}
+
+
+@given(files=st.lists(st.lists(st.sampled_from(["a", "b", "c", "é", "e\u0301", "", "A"]), max_size=12),
+                      min_size=1, max_size=3))
+def test_id_codes_find_and_align_as_a_dictionary_does(files):
+    codes = IdCodes(*(pd.Series(f, dtype="str") for f in files))
+    for k, file in enumerate(files):
+        assert codes.codes[k].tolist() == [codes.codes[k][file.index(v)] for v in file]  # equal ids, equal codes
+        for t, table in enumerate(files):
+            first = {v: i for i, v in reversed(list(enumerate(table)))}
+            assert codes.found(k, t).tolist() == [v in first for v in file]
+            assert codes.positions(k, t).tolist() == [first.get(v, -1) for v in file]
+    # different ids never share a code
+    pairs = {(v, int(c)) for f, cs in zip(files, codes.codes) for v, c in zip(f, cs)}
+    assert len(pairs) == len({v for v, _ in pairs}) == len({c for _, c in pairs})
+
+
+def reference_code(values: pd.Series, outcome: Outcome, coding: OutcomesFile) -> tuple[np.ndarray, np.ndarray, str]:
+    """Text outcome cells coded as the intake coded them cell by cell (pandas' string methods and
+    ``to_numeric``): the numbers, the cells it cannot read, and the hint."""
+    text = values.astype("string").fillna("").str.strip()
+    key = text.str.casefold()
+    missing = key.isin({*ALWAYS_MISSING, *(c.strip().casefold() for c in coding.missing_codes)}).to_numpy()
+    out = np.full(len(values), np.nan)
+    if outcome.type == "binary":
+        declared = coding.binary_values.get(outcome.id)
+        is_yes = key.isin({v.strip().casefold() for v in declared.yes} if declared else set(YES)).to_numpy()
+        is_no = key.isin({v.strip().casefold() for v in declared.no} if declared else set(NO)).to_numpy()
+        if not declared:
+            numbers = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+            is_yes, is_no = is_yes | (numbers == 1), is_no | (numbers == 0)
+        out[is_yes], out[is_no] = 1.0, 0.0
+        bad = ~missing & ~is_yes & ~is_no
+    else:
+        cells = text.where(~missing, "")
+        if coding.decimal_comma:
+            cells = cells.where(~cells.str.contains(".", regex=False), "x").str.replace(",", ".", n=1, regex=False)
+        parsed = pd.to_numeric(cells.where(cells != "", "x"), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        parsed = np.where(np.isfinite(parsed), parsed, np.nan)
+        bad = ~missing & ~np.isfinite(parsed)
+        if outcome.type == "count":
+            bad |= ~missing & ~np.isnan(parsed) & ((parsed < 0) | (parsed != np.floor(parsed)))
+        out[~missing & ~bad] = parsed[~missing & ~bad]
+    out[missing | bad] = np.nan
+    return out, bad, _hint(outcome, coding, text[bad].tolist())
+
+
+CELLS = ["yes", " No ", "YES", "y", "TRUE", "false", "1", "0", "1.0", "0.0", "-0", "2", "3,5", "3.5", "1.000", "1,000",
+         "NA", "n/a", "N/A", " ", "", ".", "nan", "NULL", "None", "not known", "Not Known", "-99", "inf", "-inf", "ß",
+         "Straße", "STRASSE", "\u01c5", "\u0130", "\ufb01", "1e3", "1e0005", "\u0661\u0662", "\u00a01", "1\u200b", "Ja",
+         "nein", "12345678901234567890", "+.5", "5."]
+
+
+@given(cells=st.lists(st.one_of(st.none(), st.sampled_from(CELLS), st.text(max_size=4)), min_size=1, max_size=30),
+       kind=st.sampled_from(["binary", "count", "continuous"]), declared=st.booleans(),
+       missing_codes=st.sampled_from([[], ["-99"], ["Not Known", "STRASSE"]]), decimal_comma=st.booleans(),
+       dtype=st.sampled_from(["str", object]))
+def test_outcome_coding_is_the_per_cell_rules(cells, kind, declared, missing_codes, decimal_comma, dtype):
+    outcome = Outcome(id="y", role="primary", type=kind, column="y")
+    binary = {"y": BinaryValues(yes=["Ja", "ß"], no=["nein"])} if declared and kind == "binary" else {}
+    coding = OutcomesFile(missing_codes=missing_codes, decimal_comma=decimal_comma, binary_values=binary)
+    values = pd.Series(cells, dtype=dtype)
+    rows = list(range(2, len(cells) + 2))
+    out, found = code_outcome(values, outcome, coding, rows=rows, label="out.csv")
+    expected, bad, hint = reference_code(values, outcome, coding)
+    np.testing.assert_array_equal(out, expected)
+    at = [r for r, b in zip(rows, bad) if b]
+    assert [(p.row, p.hint) for p in found] == ([(at[0], hint)] if at else [])
+    assert all(f"in rows {quote_rows(at)} (" in p.message for p in found)
+
+
+@given(st.lists(st.one_of(st.none(), st.text(max_size=6))))
+def test_casefold_is_pythons(cells):
+    import pyarrow as pa
+
+    text = pa.array([c or "" for c in cells], type=pa.large_string())
+    assert _casefold(text).to_pylist() == [(c or "").casefold() for c in cells]
+
+
+NUMBER_PARTS = ["0", "1", "7", "9", ".", "-", "+", "e", "E", "inf", "nan", ",", " ", "x", "\u0661", "1e400", "1e-400",
+                "12345678901234567890"]
+numberish = st.lists(st.sampled_from(NUMBER_PARTS), max_size=5).map("".join)
+
+
+@given(st.lists(st.one_of(st.none(), numberish), max_size=20))
+def test_text_numbers_are_the_numbers_pandas_reads(cells):
+    import pyarrow as pa
+
+    reference = pd.to_numeric(pd.Series(cells, dtype=object), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    np.testing.assert_array_equal(text_numbers(pa.array(cells, type=pa.large_string())), reference)
+
+
+@given(st.lists(st.one_of(st.sampled_from(sorted(MISSING_TOKENS)), numberish), min_size=1, max_size=20))
+def test_number_columns_are_what_pandas_reads(cells):
+    # pandas.to_numeric is the reference: value, type, and which columns stay text
+    text = pd.Series(cells, dtype=str)
+    stripped = text.str.strip()
+    missing = stripped.isin(MISSING_TOKENS)
+    reference = pd.to_numeric(stripped.where(~missing, None), errors="coerce")
+    got = _maybe_numeric(text)
+    if missing.all() or reference[~missing].isna().any():
+        assert got.tolist() == text.tolist()
+    else:
+        assert got.dtype == reference.dtype
+        np.testing.assert_array_equal(got.to_numpy(), reference.to_numpy())
+
+
+@pytest.mark.parametrize("id_type", ["text", "nhs_number"])
+def test_ids_of_numbers_are_their_text(id_type):
+    ids, refused = canonical_ids(pd.Series([7, 9434765919, None]), id_type)
+    assert ids.tolist()[:2] == ["7.0", "9434765919.0"] and ids.tolist()[2] == ""
+    assert (0 in refused) == (id_type == "nhs_number")
+
+
+@given(st.lists(st.one_of(st.integers(0, 10**10 - 1).map(lambda n: f"{n:010d}"), st.sampled_from(ID_PARTS)),
+                max_size=30))
+def test_canonical_nhs_numbers_are_found_as_normalise_id_finds_them(cells):
+    # NHS Data Dictionary, "NHS Number": Modulus 11 (identifiers.py); normalise_id is the reference
+    import pyarrow as pa
+
+    from bitframe.data import _valid_nhs_digits
+
+    def canonical(cell: str) -> bool:
+        try:
+            return normalise_id(cell, "nhs_number") == cell
+        except IdentifierError:
+            return False
+
+    text = pa.array(["x", *cells], type=pa.large_string()).slice(1)  # a slice, as a column may be
+    assert _valid_nhs_digits(text).tolist() == [canonical(c) for c in cells]
