@@ -4,15 +4,18 @@ In process: :func:`measure` reports wall and CPU time of a call and the peak res
 this process so far (``ru_maxrss`` cannot be reset, so a benchmark that wants a clean peak for
 one step runs it in a child: :func:`run_child`).
 
-In a child: :func:`run_child` starts a command and collects *its own* resource usage with
-``os.wait4`` -- the figures ``resource.getrusage(RUSAGE_CHILDREN)`` accumulates, but for that
-one child, so an earlier, larger child cannot hide a later one's peak. CPU time is user +
+In a child: :func:`run_child` has a small launcher process start the command and collect *its
+own* resource usage with ``os.wait4`` -- the figures ``resource.getrusage(RUSAGE_CHILDREN)``
+accumulates, but for that one child, so an earlier, larger child cannot hide a later one's peak,
+and from a launcher of ~10 MB, because a child's peak includes the memory of the process it was
+forked from. CPU time is user +
 system of the child and everything it waited for, which is what matters on a loaded machine:
 wall time there measures the other processes too.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import subprocess
@@ -60,18 +63,44 @@ def best(fn: Callable[[], Any], repeat: int) -> tuple[Usage, Any]:
     return Usage(fastest[0].wall_s, fastest[0].cpu_s, max(u.peak_mb for u, _ in runs)), fastest[1]
 
 
-def run_child(cmd: Sequence[str], *, env: dict[str, str] | None = None, cwd: str | None = None) -> Usage:
-    """Run ``cmd`` to completion; its own CPU time and peak RSS. A failing command raises, with its output."""
+# Run by a small interpreter of its own: reads one JSON request a line, runs it, answers with its usage.
+_LAUNCHER = """
+import json, os, subprocess, sys, time
+for line in sys.stdin:
+    job = json.loads(line)
     t0 = time.perf_counter()
-    proc = subprocess.Popen(list(cmd), env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    assert proc.stdout is not None
+    proc = subprocess.Popen(job["cmd"], env=job["env"], cwd=job["cwd"], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)
     output = proc.stdout.read()
     _, status, usage = os.wait4(proc.pid, 0)
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    wall = time.perf_counter() - t0
-    if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} exited with {proc.returncode}:\n{output.decode(errors='replace')}")
-    return Usage(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * _RSS_UNIT / 1e6)
+    print(json.dumps({"wall": time.perf_counter() - t0, "cpu": usage.ru_utime + usage.ru_stime,
+                      "maxrss": usage.ru_maxrss, "code": os.waitstatus_to_exitcode(status),
+                      "output": output.decode(errors="replace")}), flush=True)
+"""
+_launchers: list[subprocess.Popen[str]] = []  # the one launcher of this process, started at first use
+
+
+def run_child(cmd: Sequence[str], *, env: dict[str, str] | None = None, cwd: str | None = None) -> Usage:
+    """Run ``cmd`` to completion; its own CPU time and peak RSS. A failing command raises, with its output.
+
+    The command is started by a small launcher process, not by this one: Linux counts the memory
+    of the process a child was forked from into the child's peak (``ru_maxrss`` keeps the old
+    address space's high-water mark across ``exec``), so a benchmark that has built a million-row
+    table would report at least its own peak for every command it runs.
+    """
+    if not _launchers or _launchers[0].poll() is not None:
+        _launchers[:] = [subprocess.Popen([sys.executable, "-S", "-c", _LAUNCHER], stdin=subprocess.PIPE,
+                                          stdout=subprocess.PIPE, text=True,
+                                          env={"PATH": os.environ.get("PATH", "")})]
+    launcher = _launchers[0]
+    assert launcher.stdin is not None and launcher.stdout is not None
+    job = {"cmd": list(cmd), "env": dict(os.environ) if env is None else env, "cwd": cwd}
+    launcher.stdin.write(json.dumps(job) + "\n")
+    launcher.stdin.flush()
+    done = json.loads(launcher.stdout.readline())
+    if done["code"] != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited with {done['code']}:\n{done['output']}")
+    return Usage(done["wall"], done["cpu"], done["maxrss"] * _RSS_UNIT / 1e6)
 
 
 def best_interleaved(commands: dict[str, tuple[Sequence[str], dict[str, str] | None]],

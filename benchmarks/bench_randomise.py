@@ -7,7 +7,12 @@
    target < 2 s;
 2. end-to-end time (read the participant CSV, validate, randomise, write list + manifest +
    public summary) against pandas reading and writing the same CSV, and their ratio;
-   target < 4x.
+   target < 4x;
+3. the command a site team runs, ``bitframe randomise PROTOCOL -p participants.csv -o list.csv``,
+   as a child process, against a child reading and writing the file with pandas, run in turn:
+   CPU time and peak memory; target (issue 20) < 1.5x the pandas CPU time; and the same command
+   with ``--xlsx`` (an Excel copy of the list): target at 1,000,000 rows < 30 CPU-seconds and
+   < 1 GB peak memory.
 
 Usage: ``python benchmarks/bench_randomise.py [--quick] [--n N] [--keep]``.
 ``--quick`` uses 100,000 participants. Generated data goes to a temporary directory
@@ -24,12 +29,30 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from _measure import peak_mb
+from _measure import best_interleaved, peak_mb, run_child
 
 from bitframe.randomise import Design, randomise, randomise_file, stratified_block, write_allocation
 
 TARGET_IN_PROCESS_S = 2.0
 TARGET_RATIO = 4.0
+TARGET_CLI_RATIO = 1.5
+TARGET_XLSX_CPU_S = 30.0
+TARGET_XLSX_PEAK_MB = 1000.0
+
+PROTOCOL = """bitframe: 1
+trial: {id: bench-randomise, title: Randomise benchmark, site: Benchmark, programme_area: helping_ourselves}
+context: {target_behaviour: The outcome}
+arms:
+  - {id: control, name: Control, role: control}
+  - {id: sms, name: SMS, role: intervention, mechanism: {east: [timely]}}
+  - {id: letter, name: Letter, role: intervention, mechanism: {east: [easy]}}
+unit: {id_column: pid}
+randomisation: {scheme: stratified_block, strata: [region, band], block_sizes: [3, 6, 9], seed: 7}
+outcomes:
+  - {id: y, role: primary, type: binary, column: y}
+analysis: {estimator: ols, se_type: HC2}
+"""
+PANDAS_ROUND_TRIP = "import sys, pandas as pd; pd.read_csv(sys.argv[1]).to_csv(sys.argv[2], index=False)"
 
 
 def make_participants(n: int, n_strata: int, seed: int) -> pd.DataFrame:
@@ -52,6 +75,40 @@ def best_of(fn, repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return min(times)
+
+
+def command_line(work: Path, src: Path, repeats: int) -> None:
+    """The CLI as a site team runs it, beside pandas' round trip of the same file (CPU time, peak memory)."""
+    import os
+    import sys
+
+    protocol = work / "protocol.yaml"
+    protocol.write_text(PROTOCOL, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}  # compiled, as installed
+    env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+
+    def randomise_cli(out: str, *extra: str) -> list[str]:
+        return [sys.executable, "-m", "bitframe", "randomise", str(protocol), "-p", str(src), "-o", str(work / out),
+                "--force", "--reason", "benchmark", *extra]
+
+    run_child(randomise_cli("cli-list.csv"), env=env)  # untimed: compiles the bytecode once
+    run_child([sys.executable, "-c", PANDAS_ROUND_TRIP, str(src), str(work / "pandas_child.csv")], env=env)
+    runs = best_interleaved({
+        "bitframe randomise (CLI)": (randomise_cli("cli-list.csv"), env),
+        "pandas read_csv + to_csv (child)": ([sys.executable, "-c", PANDAS_ROUND_TRIP, str(src),
+                                              str(work / "pandas_child.csv")], env),
+        "bitframe randomise --xlsx (CLI)": (randomise_cli("xlsx-list.csv", "--xlsx"), env),
+    }, repeats)
+    print(f"\n{'command line':<40}{'CPU s':>8}{'wall s':>8}{'peak MB':>9}")
+    for label, usage in runs.items():
+        print(f"{label:<40}{usage.cpu_s:>8.2f}{usage.wall_s:>8.2f}{usage.peak_mb:>9.0f}")
+    cli, pandas_child, xlsx = runs.values()
+    ratio = cli.cpu_s / pandas_child.cpu_s
+    print(f"randomise CLI / pandas round trip: CPU {ratio:.2f}x (target < {TARGET_CLI_RATIO}x: "
+          f"{'met' if ratio < TARGET_CLI_RATIO else 'MISSED'})")
+    xlsx_met = xlsx.cpu_s < TARGET_XLSX_CPU_S and xlsx.peak_mb < TARGET_XLSX_PEAK_MB
+    print(f"randomise --xlsx: {xlsx.cpu_s:.1f} CPU-s, {xlsx.peak_mb:.0f} MB (target at 1,000,000 rows < "
+          f"{TARGET_XLSX_CPU_S:.0f} s and < {TARGET_XLSX_PEAK_MB:.0f} MB: {'met' if xlsx_met else 'MISSED'})")
 
 
 def main() -> int:
@@ -104,6 +161,7 @@ def main() -> int:
         print(f"end-to-end read, validate, randomise, write list+manifest: {t_e2e:6.3f} s")
         print(f"ratio end-to-end / pandas round trip: {ratio:.2f}x   (target < {TARGET_RATIO:.0f}x: {ok})")
         print(f"peak memory of this process: {peak_mb():.0f} MB")
+        command_line(work, src, repeats)
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
