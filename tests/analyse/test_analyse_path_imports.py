@@ -3,7 +3,7 @@
 Importing scipy.special, scipy.linalg and scipy.optimize cost the CLI ~0.2-0.3 CPU-seconds and
 ~20 MB of its start-up; the OLS/CR2 fits, their t inference, balance, attrition and the mixed model
 a cluster trial adds now use numpy and bitframe.analyse.distributions
-(docs/decisions/0013-own-t-distribution.md). Each case runs the real command in a fresh
+(docs/decisions/0014-own-t-distribution.md). Each case runs the real command in a fresh
 interpreter with ``-X importtime`` so a new scipy import anywhere on the path fails here.
 """
 

@@ -212,7 +212,7 @@ def test_srm_exact_ratio_never_flags(counts):
 def test_chi_square_tail_area_is_scipy_stats_value():
     """checks._chi2_sf (analyse.distributions.chi2_sf, no scipy) gives chi2.sf's numbers to 2e-13
     (relative) for the statistics the checks compute (>= 0), NaN for df <= 0 as chi2.sf
-    (docs/decisions/0013-own-t-distribution.md; R's pchisq in tests/analyse/test_distributions.py)."""
+    (docs/decisions/0014-own-t-distribution.md; R's pchisq in tests/analyse/test_distributions.py)."""
     from scipy import stats
 
     for df in (0.0, -1.0, 1.0, 2.0, 3.5, 40.0):

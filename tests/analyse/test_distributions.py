@@ -3,7 +3,7 @@
 Outside references: R's ``pt``, ``qt`` and ``pchisq`` (``tests/reference/distributions_reference.R``
 wrote ``distributions_reference.csv``; R 4.2, nmath: TOMS 708 ``bratio`` for pt, Hill 1970 for qt,
 ``pgamma`` for pchisq) and ``scipy.special`` (``stdtr``, ``stdtrit``, ``chdtrc``, ``gammaln``) on
-dense random grids. docs/decisions/0013-own-t-distribution.md says why the module exists.
+dense random grids. docs/decisions/0014-own-t-distribution.md says why the module exists.
 """
 
 from __future__ import annotations

@@ -276,7 +276,7 @@ def test_badly_scaled_design_takes_householder_path_and_is_equivariant(se_type, 
 def test_t_tail_areas_are_scipy_stats_values_without_importing_it():
     """t_inference calls analyse.distributions (no scipy): scipy.stats.t's numbers to 1e-13 for
     NaN, non-positive, fractional, huge and infinite df (the normal limit) and for 0, huge and
-    infinite statistics (docs/decisions/0013-own-t-distribution.md; R's pt and qt in
+    infinite statistics (docs/decisions/0014-own-t-distribution.md; R's pt and qt in
     tests/analyse/test_distributions.py)."""
     from scipy import stats
 

@@ -1,5 +1,5 @@
 # Reference values for bitframe's own Student t and chi-square functions
-# (src/bitframe/analyse/distributions.py, docs/decisions/0013-own-t-distribution.md).
+# (src/bitframe/analyse/distributions.py, docs/decisions/0014-own-t-distribution.md).
 #
 # Records R's pt(t, df, lower.tail = FALSE), qt(p, df), its round trip pt(qt(p, df), df) and pchisq(x, df, lower.tail = FALSE)
 # (R's nmath: pbeta / TOMS 708 for pt, Hill 1970 with Taylor steps for qt, pgamma for pchisq)

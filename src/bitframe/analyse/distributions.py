@@ -3,7 +3,7 @@
 The analyse command's pre-registered analyses need ``P(T_df > t)``, the t quantile (for
 non-integer Bell-McCaffrey and Satterthwaite df too), the chi-square survival function and
 log-gamma. Importing ``scipy.special`` for them cost the CLI ~0.2 CPU-seconds and ~20 MB at start-up
-(docs/decisions/0013-own-t-distribution.md); these few scalar functions cost nothing to import.
+(docs/decisions/0014-own-t-distribution.md); these few scalar functions cost nothing to import.
 
 Algorithms
 ----------
@@ -14,7 +14,9 @@ Algorithms
   6.4; Lentz 1976). ``x`` and ``1 - x`` are both formed from ``t^2 / df`` so neither loses digits,
   and the prefactor ``x^a (1 - x)^(1/2) / B(a, 1/2)`` takes ``log B(a, 1/2)`` from Stirling's
   series for ``a >= 10`` (no cancellation between two large log-gammas), so the result keeps its
-  relative accuracy at large df and in the far tails.
+  relative accuracy at large df and in the far tails. For ``df >= 30`` and ``x > 0.7`` (large df,
+  moderate t), where the fraction's first terms cancel to the size of ``1 - x``, the asymptotic
+  expansion BGRAT (DiDonato & Morris 1992, ACM TOMS 18:360-373, sec. 9; as R's ``toms708.c``).
 * ``df = inf`` (and df above 1e20, as R's ``qt``) is the normal distribution, ``erfc(t / sqrt 2) / 2``.
 * The t quantile solves ``log P(T > q) = log p`` by Newton's method, safeguarded by a bracket:
   the start is the smaller of the Cornish-Fisher expansion about the normal quantile (Fisher &

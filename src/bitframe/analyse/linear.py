@@ -164,7 +164,7 @@ def make_estimates(terms: Sequence[str], estimate, std_error, df, ci_level: floa
 
 
 # k x k triangular systems by substitution: numpy has no triangular solver, and these few
-# operations on the small factor are not worth importing scipy.linalg (docs/decisions/0013).
+# operations on the small factor are not worth importing scipy.linalg (docs/decisions/0014-own-t-distribution.md).
 
 
 def _solve_lower(L: np.ndarray, b: np.ndarray) -> np.ndarray:
