@@ -274,8 +274,8 @@ def t_sf(t: Any, df: Any) -> npt.NDArray[np.float64]:
 
     ``df = inf`` is the standard normal; NaN or non-positive df give NaN.
 
-    >>> float(t_sf(2.0, 10.0))  # pt(2, 10, lower.tail = FALSE)
-    0.036694017385370196
+    >>> round(float(t_sf(2.0, 10.0)), 15)  # pt(2, 10, lower.tail = FALSE) = 0.036694017385370196
+    0.03669401738537
     """
     return _elementwise(_t_upper, t, df)
 
@@ -285,8 +285,8 @@ def t_ppf(p: Any, df: Any) -> npt.NDArray[np.float64]:
 
     ``p = 0`` and ``p = 1`` give -inf and inf; ``df = inf`` is the standard normal.
 
-    >>> float(t_ppf(0.975, 10.0))  # qt(0.975, 10)
-    2.2281388519649385
+    >>> round(float(t_ppf(0.975, 10.0)), 13)  # qt(0.975, 10) = 2.228138851986273927
+    2.2281388519863
     """
     return _elementwise(_t_quantile, p, df)
 
@@ -363,8 +363,8 @@ def _chi2_upper(x: float, df: float) -> float:
 def chi2_sf(x: Any, df: Any) -> npt.NDArray[np.float64]:
     """``P(chi2_df > x)`` (``scipy.special.chdtrc(df, x)``, R ``pchisq(x, df, lower.tail = FALSE)``).
 
-    >>> float(chi2_sf(3.84, 1.0))  # pchisq(3.84, 1, lower.tail = FALSE)
-    0.05004352124870519
+    >>> round(float(chi2_sf(3.84, 1.0)), 15)  # pchisq(3.84, 1, lower.tail = FALSE) = 0.050043521248705224
+    0.050043521248705
     """
     return _elementwise(_chi2_upper, x, df)
 
@@ -382,8 +382,8 @@ def log_gamma(z: Any) -> npt.NDArray[np.float64]:
     Fisher's exact test calls this on millions of table counts: arguments from 10 up take
     Stirling's series vectorised (relative error ~1e-16), the distinct smaller ones ``math.lgamma``.
 
-    >>> float(log_gamma(11.0))  # log(10!)
-    15.104412573075516
+    >>> round(float(log_gamma(11.0)), 13)  # lgamma(11) = log(10!) = 15.104412573075519433
+    15.1044125730755
     """
     z = np.asarray(z, dtype=float)
     out = np.empty(z.shape)
