@@ -22,7 +22,8 @@ Algorithms
   the start is the smaller of the Cornish-Fisher expansion about the normal quantile (Fisher &
   Cornish 1960; normal quantile from Abramowitz & Stegun 26.2.23) and the tail bound
   ``q <= (df^(df/2 - 1) / (B(df/2, 1/2) p))^(1/df)`` (which is also the bracket's upper end), and
-  the iteration stops at a relative step of a few ulps.
+  the iteration stops at a relative Newton step of a few ulps (or at the rounding level of the tail
+  probability itself).
 * ``P(chi2_df > x) = Q(df/2, x/2)``, the regularised upper incomplete gamma by its series (below
   ``x = a + 1``) or its continued fraction (Numerical Recipes sec. 6.2), with the prefactor
   ``x^a e^-x / Gamma(a)`` formed from Stirling's series and ``log1p(d) - d`` for ``a >= 10``.
@@ -230,6 +231,7 @@ def _t_upper_quantile(p: float, df: float) -> float:
         q = min(cornish_fisher, hi) if cornish_fisher > 0.0 else hi
     lo = 0.0
     log_p = math.log(p)
+    previous_change = math.inf
     for _ in range(200):
         s = _t_upper(q, df)
         if s > p:
@@ -237,20 +239,26 @@ def _t_upper_quantile(p: float, df: float) -> float:
         else:
             hi = q
         if s > 0.0:
-            # Newton on log P(T > q) - log p, whose derivative in q is -density / P(T > q)
+            # Newton on log P(T > q) - log p, whose derivative in q is -density / P(T > q); in log q
+            # beyond 1, where the tail is close to a power of q and so the step close to exact
             log_s = math.log(s)
-            candidate = q + (log_s - log_p) * math.exp(log_s - _t_log_density(q, df))
+            step = (log_s - log_p) * math.exp(log_s - _t_log_density(q, df))
+            candidate = q * math.exp(min(step / q, 700.0)) if q > 1.0 else q + step
+            change = abs(candidate - q)
+            # done at a few ulps, or once steps below 1e-12 stop halving: they then follow the rounding
+            # of P(T > q) itself (which near the centre moves q by ~10 ulps), not the distance to the root
+            if change <= 4.0 * _EPS * q or (change <= 1e-12 * q and change > 0.5 * previous_change):
+                return candidate
+            previous_change = change
         else:
             candidate = math.nan
         if not lo < candidate < hi:
             if math.isinf(hi):
                 candidate = 2.0 * q
             elif lo > 0.0 and hi > 4.0 * lo:
-                candidate = math.sqrt(lo * hi)
+                candidate = math.sqrt(lo) * math.sqrt(hi)
             else:
                 candidate = 0.5 * (lo + hi)
-        if abs(candidate - q) <= 4.0 * _EPS * q:
-            return candidate
         q = candidate
     return q  # pragma: no cover - Newton converges in a few steps from the start above
 
