@@ -274,9 +274,10 @@ def test_badly_scaled_design_takes_householder_path_and_is_equivariant(se_type, 
 
 
 def test_t_tail_areas_are_scipy_stats_values_without_importing_it():
-    """t_inference calls scipy.special's stdtr/stdtrit, which scipy.stats.t calls: the same numbers for
+    """t_inference calls analyse.distributions (no scipy): scipy.stats.t's numbers to 1e-13 for
     NaN, non-positive, fractional, huge and infinite df (the normal limit) and for 0, huge and
-    infinite statistics (docs/decisions/0012-analyse-cli-start-up-and-memory.md)."""
+    infinite statistics (docs/decisions/0014-own-t-distribution.md; R's pt and qt in
+    tests/analyse/test_distributions.py)."""
     from scipy import stats
 
     from bitframe.analyse.linear import t_inference
@@ -286,7 +287,7 @@ def test_t_tail_areas_are_scipy_stats_values_without_importing_it():
     std_error = np.array([0.5, 0.5, 0.5, 0.1, 1.0, 0.01, 1.0, 1.0, 1e-300, 0.0])
     statistic, p_value, lo, hi = t_inference(estimate, std_error, df, 0.9)
     valid = np.where(df > 0, df, np.nan)
-    np.testing.assert_array_equal(p_value, 2.0 * stats.t.sf(np.abs(statistic), valid))
+    np.testing.assert_allclose(p_value, 2.0 * stats.t.sf(np.abs(statistic), valid), rtol=1e-13, atol=0)
     crit = stats.t.ppf(0.95, valid) * std_error
-    np.testing.assert_array_equal(lo, estimate - crit)
-    np.testing.assert_array_equal(hi, estimate + crit)
+    np.testing.assert_allclose(lo, estimate - crit, rtol=1e-13, atol=0)
+    np.testing.assert_allclose(hi, estimate + crit, rtol=1e-13, atol=0)

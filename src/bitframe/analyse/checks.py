@@ -142,14 +142,10 @@ def sample_ratio_mismatch(arm: Any, ratio: Mapping[Any, float], *, alpha: float 
 
 
 def _chi2_sf(statistic: float, df: float) -> float:
-    """``scipy.stats.chi2.sf`` of a statistic >= 0 (NaN for ``df <= 0``, as it).
+    """``P(chi2_df > statistic)`` (NaN for ``df <= 0``, as ``scipy.stats.chi2.sf``)."""
+    from bitframe.analyse.distributions import chi2_sf
 
-    Through ``scipy.special.chdtrc``, which ``chi2.sf`` calls, so the analysis need not import
-    scipy.stats (a third of the CLI's start-up).
-    """
-    from scipy.special import chdtrc
-
-    return float(chdtrc(df, statistic)) if df > 0 else math.nan
+    return float(chi2_sf(statistic, df)) if df > 0 else math.nan
 
 
 # --------------------------------------------------------------------------------------------
@@ -165,7 +161,7 @@ def fisher_exact_rx2(table: Any) -> float:
     with ``P <= P(observed) (1 + 1e-7)`` (R ``fisher.test``'s rule). Tables are enumerated over the
     smaller column, vectorised one row at a time.
     """
-    from scipy.special import gammaln
+    from bitframe.analyse.distributions import log_gamma
 
     t = np.asarray(table)
     if t.ndim != 2 or t.shape[1] != 2 or t.shape[0] < 2:
@@ -180,8 +176,11 @@ def fisher_exact_rx2(table: Any) -> float:
     if M == 0:
         return 1.0
 
+    # log k! for every count a row can hold, looked up rather than recomputed per enumerated table
+    log_factorial = log_gamma(np.arange(int(rows.max()) + 1) + 1.0)
+
     def lchoose(n, k):
-        return gammaln(n + 1.0) - gammaln(k + 1.0) - gammaln(n - k + 1.0)
+        return log_factorial[n] - log_factorial[k] - log_factorial[n - k]
 
     logp_obs = float(np.sum(lchoose(rows, m_obs)))
     # partial sums and log-probabilities of every partial table that can still reach M
@@ -203,8 +202,9 @@ def fisher_exact_rx2(table: Any) -> float:
         offset = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
         k = lo[parent] + offset
         sums = sums[parent] + k
-        logp = logp[parent] + lchoose(float(ni), k.astype(float))
-    logp_total = float(lchoose(float(rows.sum()), float(M)))
+        logp = logp[parent] + lchoose(int(ni), k)
+    logp_total = float(log_gamma(float(rows.sum()) + 1.0)[()] - log_gamma(M + 1.0)[()]
+                       - log_gamma(float(rows.sum() - M) + 1.0)[()])
     probs = np.exp(logp - logp_total)
     keep = logp <= logp_obs + math.log1p(_FISHER_REL_TOL)
     return float(min(1.0, probs[keep].sum()))

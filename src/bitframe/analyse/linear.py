@@ -123,17 +123,15 @@ def t_inference(estimate: np.ndarray, std_error: np.ndarray, df: np.ndarray, ci_
 
     Non-positive df give NaN p-values and CIs, as estimatr.
     """
-    # scipy.special's Student t functions are what scipy.stats.t calls (same numbers, NaN and inf
-    # df included) without importing scipy.stats, a third of the CLI's start-up.
-    from scipy.special import stdtr, stdtrit
+    from bitframe.analyse.distributions import t_ppf, t_sf
 
     estimate = np.asarray(estimate, dtype=float)
     std_error = np.asarray(std_error, dtype=float)
     df = np.where(np.asarray(df, dtype=float) > 0, df, np.nan)
     with np.errstate(divide="ignore", invalid="ignore"):
         statistic = estimate / std_error
-    p_value = 2.0 * stdtr(df, -np.abs(statistic))
-    crit = stdtrit(df, 0.5 + ci_level / 2.0) * std_error
+    p_value = 2.0 * t_sf(np.abs(statistic), df)
+    crit = t_ppf(0.5 + ci_level / 2.0, df) * std_error
     return statistic, p_value, estimate - crit, estimate + crit
 
 
@@ -165,6 +163,31 @@ def make_estimates(terms: Sequence[str], estimate, std_error, df, ci_level: floa
 # --------------------------------------------------------------------------------------------
 
 
+# k x k triangular systems by substitution: numpy has no triangular solver, and these few
+# operations on the small factor are not worth importing scipy.linalg (docs/decisions/0014-own-t-distribution.md).
+
+
+def _solve_lower(L: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``L^{-1} b`` for lower-triangular ``L`` (forward substitution); ``b`` a vector or matrix."""
+    x = np.array(b, dtype=float)
+    for i in range(L.shape[0]):
+        x[i] = (x[i] - L[i, :i] @ x[:i]) / L[i, i]
+    return x
+
+
+def _solve_upper(R: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``R^{-1} b`` for upper-triangular ``R`` (back substitution); ``b`` a vector or matrix."""
+    x = np.array(b, dtype=float)
+    for i in range(R.shape[0] - 1, -1, -1):
+        x[i] = (x[i] - R[i, i + 1:] @ x[i + 1:]) / R[i, i]
+    return x
+
+
+def _upper_inverse(R: np.ndarray) -> np.ndarray:
+    """``R^{-1}`` of an upper-triangular ``R`` (itself upper triangular)."""
+    return _solve_upper(R, np.eye(R.shape[0]))
+
+
 def _independent_columns(X: np.ndarray) -> np.ndarray:
     """Indices of columns kept when each column collinear with the ones before it is dropped.
 
@@ -172,13 +195,11 @@ def _independent_columns(X: np.ndarray) -> np.ndarray:
     has norm below ``1e-7`` times its own norm is dropped), so the first of a set of collinear
     columns is kept.
     """
-    from scipy.linalg import qr
-
     k = X.shape[1]
     keep = list(range(k))
     norms = np.linalg.norm(X, axis=0)
     while True:
-        R = qr(X[:, keep], mode="r", check_finite=False)[0]
+        R = np.linalg.qr(X[:, keep], mode="r")
         diag = np.abs(np.diag(R)[: len(keep)])
         bad = [i for i, j in enumerate(keep) if diag[i] <= _COLLINEAR_TOL * max(norms[j], np.finfo(float).tiny)]
         if not bad:
@@ -209,15 +230,13 @@ def _independent_columns_gram(G: np.ndarray) -> np.ndarray:
     ``G_jj - row'row``, ``row`` being column j's new row of the Cholesky factor ``L``; it is dropped when that
     is below ``tol^2 G_jj``.
     """
-    from scipy.linalg import solve_triangular
-
     k = G.shape[0]
     keep: list[int] = []
     L = np.zeros((k, k))
     for j in range(k):
         gjj = G[j, j]
         if keep:
-            row = solve_triangular(L[: len(keep), : len(keep)], G[keep, j], lower=True, check_finite=False)
+            row = _solve_lower(L[: len(keep), : len(keep)], G[keep, j])
             r2 = gjj - row @ row
         else:
             row, r2 = np.empty(0), gjj
@@ -247,16 +266,14 @@ def _orthogonalise(Xw: np.ndarray, G: np.ndarray) -> tuple[np.ndarray, np.ndarra
     ``cond(X) < eps^{-1/2}``), which costs two Gram matrices and two triangular products instead of
     Householder QR's sequential reflections; others use Householder QR.
     """
-    from scipy.linalg import cholesky, solve_triangular
-
     d = np.sqrt(np.diag(G))
     ev = np.linalg.eigvalsh(G / np.outer(d, d))
     if ev[0] > 0 and ev[-1] / ev[0] < 1e12:
         try:
-            R1 = cholesky(G, lower=False, check_finite=False)
-            Q1 = _tall_matmul(Xw, solve_triangular(R1, np.eye(R1.shape[0]), check_finite=False))
-            R2 = cholesky(Q1.T @ Q1, lower=False, check_finite=False)
-            return _tall_matmul(Q1, solve_triangular(R2, np.eye(R2.shape[0]), check_finite=False)), R2 @ R1
+            R1 = np.linalg.cholesky(G).T
+            Q1 = _tall_matmul(Xw, _upper_inverse(R1))
+            R2 = np.linalg.cholesky(Q1.T @ Q1).T
+            return _tall_matmul(Q1, _upper_inverse(R2)), R2 @ R1
         except np.linalg.LinAlgError:  # pragma: no cover - excluded by the condition check
             pass
     return np.linalg.qr(Xw, mode="reduced")
@@ -382,13 +399,11 @@ def ols(
     if n <= r:
         raise ValueError(f"Need more rows than coefficients: n = {n}, coefficients = {r}.")
 
-    from scipy.linalg import solve_triangular
-
     Q, R = _orthogonalise(Xw, gram)
     qty = Q.T @ yw
-    beta = solve_triangular(R, qty, check_finite=False)
+    Rinv = _upper_inverse(R)
+    beta = _solve_upper(R, qty)
     e_w = yw - Q @ qty  # weighted residuals
-    Rinv = solve_triangular(R, np.eye(r), check_finite=False)
 
     fit = variance(se_type, SandwichInputs.least_squares(Q, Rinv, e_w, weights=w, clusters=groups))
     vcov, dof = fit.vcov, fit.df

@@ -236,8 +236,7 @@ def mixed_model(outcome: Any, arm: Any, clusters: Any, *, control: Any = None, c
 
     See the module docstring for the algebra and references.
     """
-    # what scipy.stats.norm and .t call, without importing scipy.stats (slow to import)
-    from scipy.special import ndtr, ndtri, stdtr, stdtrit
+    from bitframe.analyse.distributions import t_ppf, t_sf
 
     ci_level = check_ci_level(ci_level)
     check_choice("df_method", df_method, DF_METHODS)
@@ -283,10 +282,7 @@ def mixed_model(outcome: Any, arm: Any, clusters: Any, *, control: Any = None, c
     def est(term: str, j: int, scale: str) -> Estimate:
         b, s, df = float(beta[j]), float(se[j]), float(dfs[j])
         stat = b / s
-        if math.isinf(df):
-            q, pv = float(ndtri(0.5 + ci_level / 2)), float(2 * ndtr(-abs(stat)))
-        else:
-            q, pv = float(stdtrit(df, 0.5 + ci_level / 2)), float(2 * stdtr(df, -abs(stat)))
+        q, pv = float(t_ppf(0.5 + ci_level / 2, df)), float(2 * t_sf(abs(stat), df))  # df = inf: the normal
         return Estimate(term=term, estimate=b, std_error=s, statistic=stat, df=df, p_value=pv, ci_lower=b - q * s,
                         ci_upper=b + q * s, ci_level=ci_level, estimator="mixed", se_type="model", n=N,
                         n_clusters=G, scale=scale)
