@@ -543,12 +543,16 @@ def _quote(rows: Sequence[int]) -> str:
 class _Problems:
     """Collects problems, listing at most ``MAX_PROBLEMS_PER_KIND`` of each code."""
 
-    def __init__(self, file: str | None, rows: Sequence[int]):
+    def __init__(self, file: str | None, rows: np.ndarray):
         self.file = file
-        self.rows = rows  # the spreadsheet's row number of each 0-based position
+        self._rows = rows  # the spreadsheet's row number of each 0-based position (no list of a million ints)
         self.items: list[Problem] = []
         self.dropped: dict[str, int] = {}
         self.kept: dict[str, int] = {}
+
+    def row(self, position: int) -> int:
+        """The spreadsheet's row number of a 0-based position."""
+        return int(self._rows[position])
 
     def add(
         self, code: str, message: str, *, row: int | None = None, field: str | None = None, hint: str | None = None
@@ -563,13 +567,13 @@ class _Problems:
         """One problem per flagged row (0-based positions in ``mask``), capped."""
         idx = mask.to_numpy().nonzero()[0]
         for i in idx[:MAX_PROBLEMS_PER_KIND]:
-            self.add(code, message, row=self.rows[i], field=field, hint=hint)
+            self.add(code, message, row=self.row(i), field=field, hint=hint)
         if len(idx) > MAX_PROBLEMS_PER_KIND:
             self.skip(code, len(idx) - MAX_PROBLEMS_PER_KIND)
 
     def quote(self, positions: Sequence[int]) -> str:
         """The spreadsheet row numbers of 0-based ``positions``, as a message quotes them."""
-        return _quote([self.rows[i] for i in positions])
+        return _quote([self.row(i) for i in positions])
 
     def skip(self, code: str, n: int) -> None:
         self.dropped[code] = self.dropped.get(code, 0) + n
@@ -608,7 +612,7 @@ def validate_participants(
     import pandas as pd
 
     sheet = frame.attrs.get(_SHEET)
-    probs = _Problems(f"{file}, sheet '{sheet}'" if file and sheet else file, sheet_rows(frame))
+    probs = _Problems(f"{file}, sheet '{sheet}'" if file and sheet else file, row_numbers(frame))
     frame = frame.reset_index(drop=True)  # index labels double as 0-based row positions below
     columns = [str(c) for c in frame.columns]
     categorical = dict(categorical or {})
@@ -642,7 +646,7 @@ def validate_participants(
             if k >= MAX_PROBLEMS_PER_KIND:
                 probs.skip("BF211", len(refused) - k)
                 break
-            probs.add("BF211", message, row=probs.rows[position], field=id_column,
+            probs.add("BF211", message, row=probs.row(position), field=id_column,
                       hint="correct the id in the file (retype it to drop invisible characters)")
         usable = ~blank & ~raw.index.isin(list(refused))
         if unique_ids:
@@ -660,7 +664,7 @@ def validate_participants(
                     probs.add(
                         "BF206",
                         f"id '{value}' appears {len(r)} times, in rows {probs.quote(r)}{as_typed}",
-                        row=probs.rows[r[1]],
+                        row=probs.row(r[1]),
                         field=id_column,
                         hint="ids must be unique: remove the duplicate or give it its own id",
                     )
@@ -698,7 +702,7 @@ def validate_participants(
                     probs.add(
                         "BF208",
                         f"value '{value}' is not allowed in '{col}' (rows {probs.quote(r)})",
-                        row=probs.rows[r[0]],
+                        row=probs.row(r[0]),
                         field=col,
                         hint=hint,
                     )
@@ -734,7 +738,7 @@ def validate_participants(
                         "BF209",
                         f"person '{pid}' is in different clusters ({', '.join(repr(c) for c in found)}) "
                         f"in rows {probs.quote(r)}",
-                        row=probs.rows[r[0]],
+                        row=probs.row(r[0]),
                         field=cluster_column,
                         hint="a person belongs to one cluster: correct the cluster on those rows",
                     )

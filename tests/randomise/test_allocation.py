@@ -249,3 +249,21 @@ def test_fast_csv_writer_matches_pandas_bytes():
     for d in DESIGNS.values():
         a = randomise(people(), d, id_column="pid", seed=2)
         assert a.csv == a.table.to_csv(index=False, lineterminator="\n").encode("utf-8")
+
+
+@pytest.mark.parametrize("cells", [
+    ["a", "b"], ["a,b"], ["x", 'say "hi"'], ["line\nbreak"], ["cr\r"], ["é,"], [None, "a"], [], [None],
+    ["日本語", "ok"], ["ok", "tail,"], ["head,", "ok"],
+])
+@pytest.mark.parametrize("large", [False, True])
+def test_quoting_scan_agrees_with_the_pattern_on_whole_and_sliced_columns(cells, large):
+    """The byte scan that decides whether pyarrow may write a column unquoted finds exactly the cells the
+    pattern ``[",\\r\\n]`` finds (pandas' minimal quoting), also in a slice of a larger array."""
+    import pyarrow as pa
+
+    from bitframe.randomise.allocation import _CSV_SPECIAL, _needs_quoting
+
+    text = pa.array(cells, type=pa.large_string() if large else pa.string())
+    for start in range(len(cells) + 1):
+        expected = any(c is not None and _CSV_SPECIAL.search(c) for c in cells[start:])
+        assert _needs_quoting(text.slice(start)) == expected

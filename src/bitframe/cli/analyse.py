@@ -7,29 +7,6 @@ from pathlib import Path
 import typer
 
 
-def _arrow_memory_returned() -> None:
-    """Read the files with pyarrow's jemalloc pool, unless ``ARROW_DEFAULT_MEMORY_POOL`` names one,
-    and have it return freed pages at once.
-
-    The default pool (mimalloc) keeps the memory of the CSV reader's buffers after they are freed,
-    so the estimator's arrays come on top of it; jemalloc gives it back (1,000,000 rows: peak
-    memory 0.98 -> 0.87 GB, docs/decisions/0012-analyse-cli-start-up-and-memory.md), and with no
-    decay delay it does so before the fits allocate theirs (peak 0.67-0.73 -> 0.59 GB at 1,000,000
-    rows, 227 -> 194 MB at 100,000, for about 0.1 CPU-second of system calls at 1,000,000; decision
-    0015). Builds without jemalloc keep the default.
-    """
-    import contextlib
-    import os
-
-    import pyarrow as pa
-
-    if "ARROW_DEFAULT_MEMORY_POOL" in os.environ:
-        return
-    with contextlib.suppress(NotImplementedError):  # pyarrow built without jemalloc (e.g. on Windows)
-        pa.set_memory_pool(pa.jemalloc_memory_pool())
-        pa.jemalloc_set_decay_ms(0)
-
-
 def register(app: typer.Typer) -> None:
     @app.command()
     def analyse(
@@ -54,11 +31,11 @@ def register(app: typer.Typer) -> None:
 
         from bitframe.analyse.inference.progress import show_progress
         from bitframe.analyse.plan import analyse_files
-        from bitframe.cli._common import print_frame, write_json
+        from bitframe.cli._common import arrow_memory_returned, print_frame, write_json
         from bitframe.io import atomic_path, ensure_writable
 
         ensure_writable([p for p in (as_json, as_csv) if p is not None], force=force)
-        _arrow_memory_returned()
+        arrow_memory_returned()
         with show_progress(sys.stderr.isatty()):  # a bar for long randomisation inference, never in pipes
             result = analyse_files(protocol_path, list_path, outcomes, participants, power=power_json,
                                    registered=registered)

@@ -27,6 +27,7 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Turn a participant list into a sealed randomisation list, a manifest and a public summary."""
+        from bitframe.cli._common import arrow_memory_returned
         from bitframe.io import ensure_writable
         from bitframe.protocol import load_protocol_with_source
         from bitframe.randomise.from_protocol import randomise_protocol_file
@@ -52,6 +53,7 @@ def register(app: typer.Typer) -> None:
             raise BitframeError(Problem(
                 "BF904", "replacing an existing randomisation list needs a reason", file=str(paths.list_csv),
                 hint="add --reason '...': it is recorded in the new manifest with the old list's SHA-256"))
+        arrow_memory_returned()
         allocation = randomise_protocol_file(protocol, participants, seed=seed,
                                              protocol_source=loaded.text.encode("utf-8"))
         written = write_allocation(allocation, out, xlsx=xlsx, force=force, reason=reason,
