@@ -288,3 +288,25 @@ def test_row_numbers_survive_pandas_operations_cheaply(tmp_path):
     copied = frame.copy().merge(frame, on="pid")  # attrs are deep-copied into each result
     assert sheet_rows(frame) == [2, 4] and blank_rows(frame) == [3]
     assert sheet_rows(copied) == [2, 4]
+
+
+def test_repeated_values_equal_pandas_duplicated_on_fixed_and_mixed_width_ids():
+    """The fixed-width fast path (ids compared as the integers their bytes spell) flags exactly the rows
+    ``Series.duplicated(keep=False)`` flags: mixed lengths, multi-byte characters, NFC/NFD pairs,
+    missing cells, 8/10/32/33-byte ids, slices and both Arrow offset widths."""
+    import numpy as np
+    import pyarrow as pa
+
+    from bitframe.data import arrow_text, repeated_values
+
+    rng = np.random.default_rng(20)
+    pool = ["a", "b", "ab", "é", "e\u0301", "", "12345678", "12345679", "9434765919", "9434765870",
+            "x" * 32, "y" * 32, "x" * 33, "ÿÿ", "\u00ff\u00fe"]
+    for _ in range(500):
+        values = rng.choice(rng.choice(pool, int(rng.integers(1, 5))), int(rng.integers(0, 30))).tolist()
+        if values and rng.random() < 0.2:
+            values[int(rng.integers(0, len(values)))] = None
+        text = arrow_text(pd.Series(values, dtype=object))
+        for column in (text, text.slice(min(1, len(text))), text.cast(pa.string())):
+            expected = pd.Series(column.to_pylist(), dtype=object).duplicated(keep=False).to_numpy()
+            np.testing.assert_array_equal(repeated_values(column), expected)

@@ -650,7 +650,7 @@ def validate_participants(
                       hint="correct the id in the file (retype it to drop invisible characters)")
         usable = ~blank & ~raw.index.isin(list(refused))
         if unique_ids:
-            dup = ids.duplicated(keep=False) & usable
+            dup = pd.Series(repeated_values(arrow_text(ids)), index=ids.index) & usable
             if dup.any():
                 positions = pd.Series(range(len(ids)), index=ids.index)[dup]
                 groups = positions.groupby(ids[dup], sort=False)
@@ -753,6 +753,34 @@ def canonical_ids(raw: pd.Series, id_type: str = "text") -> tuple[pd.Series, dic
 
     text = text_series(pc.fill_null(arrow_text(raw), ""), raw.index)
     return _normalise_ids(text, blank_text(text), id_type)
+
+
+def repeated_values(text: pa.Array) -> np.ndarray:
+    """Which cells hold a value that occurs more than once: ``Series.duplicated(keep=False)``.
+
+    Ids of one byte length (a system's numbers, NHS numbers), up to 32 bytes, are compared as the
+    integers their bytes spell (equal bytes, equal text), which hashes in half the time of the
+    strings; other columns (missing cells, mixed lengths) hash their text.
+    """
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    n = len(text)
+    if n and text.null_count == 0 and text.buffers()[2] is not None:
+        large = pa.types.is_large_string(text.type)
+        offsets = np.frombuffer(text.buffers()[1], dtype=np.int64 if large else np.int32, count=n + 1,
+                                offset=text.offset * (8 if large else 4))
+        width = int(offsets[1] - offsets[0])
+        if 0 < width <= 32 and int(offsets[-1] - offsets[0]) == width * n and np.all(np.diff(offsets) == width):
+            chars = np.frombuffer(text.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]].reshape(n, width)
+            padded = np.zeros((n, -(-width // 8) * 8), dtype=np.uint8)
+            padded[:, :width] = chars
+            words = padded.view(np.uint64)
+            if words.shape[1] == 1:
+                return pd.Series(words[:, 0]).duplicated(keep=False).to_numpy()
+            return pd.DataFrame(words).duplicated(keep=False).to_numpy()
+    return pd.Series(text, dtype=pd.ArrowDtype(text.type)).duplicated(keep=False).to_numpy()
 
 
 def arrow_text(values: pd.Series) -> pa.Array:
