@@ -71,3 +71,33 @@ def test_unknown_ids_are_reported_not_dropped(capsys, tmp_path, trial):
     frame.to_csv(bad, index=False)
     code, _, err = run(capsys, "analyse", SMS, "--list", lst, "--outcomes", bad)
     assert code == 1 and "1 outcome row(s) for ids that are not on the randomisation list: rows 2" in err
+
+
+_BLAS_PROBE = """
+import os, sys
+from threadpoolctl import threadpool_info
+from bitframe.cli import main
+code = main(sys.argv[1:])
+blas = sorted({p["num_threads"] for p in threadpool_info() if p["internal_api"] == "openblas"})
+print("OPENBLAS", os.environ.get("OPENBLAS_NUM_THREADS"), blas, code)
+"""
+
+
+@pytest.mark.parametrize(("chosen", "expected"), [(None, "1"), ("2", "2")])
+def test_analyse_runs_one_blas_thread_unless_the_user_chose(tmp_path, trial, chosen, expected):
+    """The command loads OpenBLAS (numpy's, and scipy's where a model needs it) with one thread (a second
+    spun without finishing sooner; decision 0015), but a number the user set is kept."""
+    import os
+    import subprocess
+    import sys
+
+    pytest.importorskip("threadpoolctl")
+    _people, lst, out = trial
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    env["PYTHONPATH"] = str(ROOT / "src")
+    if chosen is not None:
+        env["OPENBLAS_NUM_THREADS"] = chosen
+    probe = subprocess.run([sys.executable, "-c", _BLAS_PROBE, "analyse", str(SMS), "--list", str(lst),
+                            "--outcomes", str(out)], env=env, capture_output=True, text=True, check=True)
+    line = probe.stdout.strip().splitlines()[-1]
+    assert line == f"OPENBLAS {expected} [{int(expected)}] 0", probe.stdout + probe.stderr

@@ -37,6 +37,21 @@ def arrow_memory_returned() -> None:
         pa.jemalloc_set_decay_ms(0)
 
 
+def one_blas_thread() -> None:
+    """One OpenBLAS thread for this command, unless the user chose a number (``OPENBLAS_NUM_THREADS``
+    or ``OMP_NUM_THREADS``); only effective before numpy is first imported.
+
+    The analysis's products are tall and thin (a million rows by a handful of columns): a second
+    BLAS thread finished them no sooner on the 2-core machine but spun for 0.2-0.3 CPU-seconds at
+    100,000 rows (`analyse`, HC2: 1.19-1.32 -> 0.98-0.99 CPU-s, wall time unchanged; 1,000,000
+    rows: 4.35-4.80 -> 4.14-4.30, decision 0015).
+    """
+    import os
+
+    if "OPENBLAS_NUM_THREADS" not in os.environ and "OMP_NUM_THREADS" not in os.environ:
+        os.environ["OPENBLAS_NUM_THREADS"] = "1"
+
+
 def echo_err(text: str) -> None:
     typer.echo(text, err=True)
 

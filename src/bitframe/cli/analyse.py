@@ -29,9 +29,11 @@ def register(app: typer.Typer) -> None:
         """Run the pre-registered analysis: effects per outcome and arm, attrition, balance, CONSORT."""
         import sys
 
+        from bitframe.cli._common import arrow_memory_returned, one_blas_thread, print_frame, write_json
+
+        one_blas_thread()  # before numpy is imported: OpenBLAS reads it when it loads
         from bitframe.analyse.inference.progress import show_progress
         from bitframe.analyse.plan import analyse_files
-        from bitframe.cli._common import arrow_memory_returned, print_frame, write_json
         from bitframe.io import atomic_path, ensure_writable
 
         ensure_writable([p for p in (as_json, as_csv) if p is not None], force=force)
