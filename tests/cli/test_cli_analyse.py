@@ -91,7 +91,6 @@ def test_analyse_runs_one_blas_thread_unless_the_user_chose(tmp_path, trial, cho
     import subprocess
     import sys
 
-    pytest.importorskip("threadpoolctl")
     _people, lst, out = trial
     env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
     env["PYTHONPATH"] = str(ROOT / "src")
