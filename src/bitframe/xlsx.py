@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING
 from bitframe.errors import DataError, Problem
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
     import pyarrow as pa
 
@@ -136,29 +137,36 @@ def _escape(text: pa.Array) -> pa.Array:
     return text
 
 
-def _check_text(text: pa.Array, *, first_row: int, column: str, file: str | None) -> None:
-    """Refuse (BF905) the first cell of ``text`` that the file cannot carry as it is."""
+def _first_unwritable(text: pa.Array) -> int | None:
+    """The position of the first value of ``text`` the file cannot carry as it is, if any."""
     import pyarrow.compute as pc
 
     bad = pc.or_kleene(pc.match_substring_regex(text, _UNWRITABLE), pc.greater(pc.utf8_length(text), EXCEL_MAX_CELL_CHARS))
-    if not pc.any(bad).as_py():
-        return
-    position = pc.index(bad, True).as_py()
-    value = text[position].as_py()
+    return pc.index(bad, True).as_py() if pc.any(bad).as_py() else None
+
+
+def _unwritable(value: str, *, row: int, column: str, file: str | None) -> DataError:
     if len(value) > EXCEL_MAX_CELL_CHARS:
         what = f"holds {len(value):,} characters; an Excel cell holds at most {EXCEL_MAX_CELL_CHARS:,}"
     else:
         what = f"holds {value!r}: a control character XML cannot carry, or text Excel reads as an escape (_xHHHH_)"
-    raise DataError(
+    return DataError(
         Problem(
             "BF905",
             f"the Excel copy cannot hold this cell as it is: it {what}",
             file=file,
-            row=first_row + position,
+            row=row,
             field=column,
             hint="write the CSV only (without --xlsx), or correct the value in the input",
         )
     )
+
+
+def _check_text(text: pa.Array, *, first_row: int, column: str, file: str | None) -> None:
+    """Refuse (BF905) the first cell of ``text`` that the file cannot carry as it is."""
+    position = _first_unwritable(text)
+    if position is not None:
+        raise _unwritable(text[position].as_py(), row=first_row + position, column=column, file=file)
 
 
 def _text_cells(text: pa.Array, ref: pa.Array) -> pa.Array:
@@ -224,14 +232,22 @@ def frame_to_xlsx(frame: pd.DataFrame, *, sheet: str = "Sheet1", file: str | Non
     kinds = [_column_kind(frame[name]) for name in frame.columns]
     letters = [column_letters(i) for i in range(len(names))]
 
+    # The categories a column uses, each once in the shared-string table; a code's entry there.
     shared: list[str] = []
-    shared_offset: dict[int, int] = {}
+    shared_index: dict[int, np.ndarray] = {}
     for i, name in enumerate(frame.columns):
         if kinds[i] == "shared":
-            shared_offset[i] = len(shared)
-            categories = [str(c) for c in frame[name].cat.categories]
-            _check_text(pa.array(categories, pa.large_string()), first_row=2, column=names[i], file=file)
-            shared.extend(categories)
+            codes = frame[name].cat.codes.to_numpy()
+            categories = frame[name].cat.categories
+            used = np.flatnonzero(np.bincount(codes[codes >= 0], minlength=len(categories)))
+            text = [str(categories[int(u)]) for u in used]
+            position = _first_unwritable(pa.array(text, pa.large_string()))
+            if position is not None:
+                row = 2 + int(np.flatnonzero(codes == used[position])[0])
+                raise _unwritable(text[position], row=row, column=names[i], file=file)
+            shared_index[i] = np.full(len(categories), -1, dtype=np.int64)
+            shared_index[i][used] = np.arange(len(shared), len(shared) + len(used))
+            shared.extend(text)
     shared_xml = "".join(
         f'<si><t xml:space="preserve">{_escape_text(s)}</t></si>' if re.search(_EDGE_SPACE, s)
         else f"<si><t>{_escape_text(s)}</t></si>"
@@ -273,7 +289,7 @@ def frame_to_xlsx(frame: pd.DataFrame, *, sheet: str = "Sheet1", file: str | Non
                         _check_text(text, first_row=start + 2, column=names[i], file=file)
                         cells.append(_text_cells(text, ref))
                     else:
-                        cells.append(_value_cells(chunk[name], kinds[i], ref, shared_offset.get(i, 0), column=names[i]))
+                        cells.append(_value_cells(chunk[name], kinds[i], ref, shared_index.get(i), column=names[i]))
                 rows = _join(
                     '<row r="', row_numbers, '">', *cells, "</row>", "", null_handling="replace")
                 part.write(_concatenated(rows))
@@ -288,15 +304,16 @@ def _as_text(series: pd.Series) -> pa.Array:
     return pa.array(values, pa.large_string(), from_pandas=True)
 
 
-def _value_cells(series: pd.Series, kind: str, ref: pa.Array, shared_offset: int, *, column: str) -> pa.Array:
+def _value_cells(
+    series: pd.Series, kind: str, ref: pa.Array, shared_index: np.ndarray | None, *, column: str
+) -> pa.Array:
     """The XML of a chunk of a number, boolean or categorical column (null where the cell is missing)."""
-    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if kind == "shared":
+    if shared_index is not None:
         codes = series.cat.codes.to_numpy()
-        index = pa.array(codes.astype(np.int64) + shared_offset, mask=codes < 0)
+        index = pa.array(shared_index[codes], mask=codes < 0)
         return _join(ref, '" t="s"><v>', pc.cast(index, pa.large_string()), "</v></c>", "")
     values = pa.array(series, from_pandas=True)
     if kind == "float" and pc.any(pc.is_inf(values)).as_py():
