@@ -96,8 +96,10 @@ _STYLES = (
     "</styleSheet>"
 )
 
-# RE2 syntax (Arrow): what XML 1.0 forbids, and Excel's own escape form _xHHHH_.
-_UNWRITABLE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{FFFE}\x{FFFF}]|_x[0-9A-Fa-f]{4}_"
+# What XML 1.0 forbids, and Excel's own escape form _xHHHH_ (Python's syntax; RE2's for Arrow).
+_FORBIDDEN = r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]"
+_EXCEL_ESCAPE = "_x[0-9A-Fa-f]{4}_"
+_UNWRITABLE = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x{FFFE}\x{FFFF}]|" + _EXCEL_ESCAPE
 _EDGE_SPACE = r"^[ \t\n\r]|[ \t\n\r]$"
 
 
@@ -148,8 +150,11 @@ def _first_unwritable(text: pa.Array) -> int | None:
 def _unwritable(value: str, *, row: int, column: str, file: str | None) -> DataError:
     if len(value) > EXCEL_MAX_CELL_CHARS:
         what = f"holds {len(value):,} characters; an Excel cell holds at most {EXCEL_MAX_CELL_CHARS:,}"
+    elif (escape := re.search(_EXCEL_ESCAPE, value)) is not None:
+        what = f"holds {value!r}: Excel reads {escape.group()!r} as an escaped character (_xHHHH_), other readers do not"
     else:
-        what = f"holds {value!r}: a control character XML cannot carry, or text Excel reads as an escape (_xHHHH_)"
+        char = next(c for c in value if re.fullmatch(_FORBIDDEN, c))
+        what = f"holds {value!r}: the control character U+{ord(char):04X} cannot be carried in an .xlsx (XML 1.0)"
     return DataError(
         Problem(
             "BF905",
