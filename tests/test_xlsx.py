@@ -131,14 +131,18 @@ def test_an_infinite_number_is_refused():
 
 
 @pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is not installed")
-def test_libreoffice_opens_the_file(tmp_path):
-    frame = pd.DataFrame({"text": AWKWARD[:-3], "n": np.arange(len(AWKWARD) - 3)})
+def test_libreoffice_reads_the_file(tmp_path):
+    frame = pd.DataFrame({"text": AWKWARD, "n": np.arange(len(AWKWARD)), "arm": pd.Categorical(AWKWARD[:2] * 11 + ["a"])})
     (tmp_path / "t.xlsx").write_bytes(frame_to_xlsx(frame))
-    subprocess.run(["soffice", "--headless", "--convert-to", "csv", "--outdir", str(tmp_path), str(tmp_path / "t.xlsx")],
-                   check=True, capture_output=True, timeout=120)
+    # CSV export as UTF-8 (character set 76), comma-separated, fields in double quotes
+    subprocess.run(["soffice", "--headless", "--convert-to", "csv:Text - txt - csv (StarCalc):44,34,76,1",
+                    "--outdir", str(tmp_path), str(tmp_path / "t.xlsx")],
+                   check=True, capture_output=True, timeout=120, env={"HOME": str(tmp_path), "PATH": "/usr/bin:/bin"})
     read = pd.read_csv(tmp_path / "t.csv", dtype=str, keep_default_na=False)
     assert read["n"].tolist() == [str(i) for i in range(len(frame))]
-    assert read["text"].tolist()[:7] == AWKWARD[:7]
+    assert read["arm"].tolist() == [str(v) for v in frame["arm"]]
+    # LibreOffice takes a CR LF inside a cell as one line break (openpyxl reads it back as written)
+    assert read["text"].tolist() == [v.replace("\r\n", "\n") for v in AWKWARD]
 
 
 def test_an_unwritable_category_is_refused_at_its_first_row_and_an_unused_one_is_left_out():
