@@ -152,3 +152,16 @@ def test_an_unwritable_category_is_refused_at_its_first_row_and_an_unused_one_is
     assert (exc.value.problems[0].row, exc.value.problems[0].field) == (4, "arm")
     data = frame_to_xlsx(pd.DataFrame({"arm": pd.Categorical(["b", None], categories=["a\x01", "b"])}))
     assert [c.value for row in _cells(data) for c in row] == ["arm", "b"]  # "a\x01" is not in the file
+
+
+@pytest.mark.parametrize("name", ["", "x" * 32, "a/b", "a:b", "[x]", "'quoted"])
+def test_a_sheet_name_excel_refuses_is_refused(name):
+    with pytest.raises(ValueError, match="sheet"):
+        frame_to_xlsx(pd.DataFrame({"x": [1]}), sheet=name)
+
+
+def test_the_row_limit_is_excels(monkeypatch):
+    monkeypatch.setattr(xlsx, "SHEET_MAX_ROWS", 4)  # 1,048,576 rows in Excel; a small limit keeps the test fast
+    frame_to_xlsx(pd.DataFrame({"x": [1, 2, 3]}))
+    with pytest.raises(ValueError, match="at most 3 below its header"):
+        frame_to_xlsx(pd.DataFrame({"x": [1, 2, 3, 4]}))

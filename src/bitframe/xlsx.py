@@ -221,13 +221,16 @@ def _concatenated(rows: pa.Array) -> memoryview:
 def frame_to_xlsx(frame: pd.DataFrame, *, sheet: str = "Sheet1", file: str | None = None) -> bytes:
     """``frame`` as an .xlsx workbook of one sheet named ``sheet`` (header row, then one row per row).
 
-    ``file`` names the workbook in a BF905 error. Raises ``ValueError`` if the table has more rows
-    than a sheet holds or a float column holds an infinity (Excel has no such number).
+    ``file`` names the workbook in a BF905 error. Raises ``ValueError`` if ``sheet`` is not a name
+    Excel allows, the table has more rows than a sheet holds or a float column holds an infinity.
     """
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if not 0 < len(sheet) <= 31 or any(char in sheet for char in "[]:*?/\\") or sheet.startswith("'"):
+        raise ValueError(f"The 'sheet' parameter must be an Excel sheet name (1-31 characters, none of []:*?/\\). "
+                         f"Got {sheet!r} instead.")
     n_rows = len(frame)
     if n_rows + 1 > SHEET_MAX_ROWS:
         raise ValueError(
@@ -295,8 +298,7 @@ def frame_to_xlsx(frame: pd.DataFrame, *, sheet: str = "Sheet1", file: str | Non
                         cells.append(_text_cells(text, ref))
                     else:
                         cells.append(_value_cells(chunk[name], kinds[i], ref, shared_index.get(i), column=names[i]))
-                rows = _join(
-                    '<row r="', row_numbers, '">', *cells, "</row>", "", null_handling="replace")
+                rows = _join('<row r="', row_numbers, '">', *cells, "</row>", "", null_handling="replace")
                 part.write(_concatenated(rows))
             part.write(b"</sheetData></worksheet>")
     return buffer.getvalue()
