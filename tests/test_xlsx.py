@@ -165,3 +165,10 @@ def test_the_row_limit_is_excels(monkeypatch):
     frame_to_xlsx(pd.DataFrame({"x": [1, 2, 3]}))
     with pytest.raises(ValueError, match="at most 3 below its header"):
         frame_to_xlsx(pd.DataFrame({"x": [1, 2, 3, 4]}))
+
+
+@pytest.mark.parametrize("dtype", ["str", pd.StringDtype("python"), object])
+def test_text_columns_of_every_text_dtype(dtype):
+    frame = pd.DataFrame({"id": pd.Series(["a&b", None, " c"], dtype=dtype), "mixed": pd.Series([1, "x", None], dtype=object)})
+    rows = _cells(frame_to_xlsx(frame))
+    assert [[c.value for c in row] for row in rows] == [["id", "mixed"], ["a&b", "1"], [None, "x"], [" c", None]]

@@ -305,8 +305,11 @@ def frame_to_xlsx(frame: pd.DataFrame, *, sheet: str = "Sheet1", file: str | Non
 
 
 def _as_text(series: pd.Series) -> pa.Array:
+    import pandas as pd
     import pyarrow as pa
 
+    if isinstance(series.dtype, pd.StringDtype):  # text already (Arrow-backed: handed over without a copy)
+        return pa.array(series, pa.large_string(), from_pandas=True)
     values = series.astype(object).where(series.notna(), None).map(str, na_action="ignore")
     return pa.array(values, pa.large_string(), from_pandas=True)
 
