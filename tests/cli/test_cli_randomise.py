@@ -73,3 +73,28 @@ def test_bad_participant_file_writes_nothing(capsys, tmp_path, people):
     assert code == 1 and "Traceback" not in err
     assert f"{bad.name}, row 4" in err and "appears 2 times" in err and "Unknown Surgery" in err
     assert not any(tmp_path.glob("list*"))
+
+
+def test_xlsx_refuses_a_stratum_it_cannot_hold_and_writes_nothing(capsys, tmp_path):
+    """A stratum label with a control character (allowed in the CSV) cannot go into an .xlsx:
+    a located BF905 with the first row holding it, exit 1, no file of the set written."""
+    protocol = tmp_path / "open-practices.yaml"
+    protocol.write_text(SMS.read_text().replace(
+        "{name: practice, type: categorical, values: [Elm Road, Hill Surgery, Market Street, Riverside]}",
+        "{name: practice, type: categorical}"))
+    people = tmp_path / "people.csv"
+    assert run(capsys, "simulate", protocol, "--out", people, "--n", 40)[0] == 0
+    with people.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    rows[5]["practice"] = rows[9]["practice"] = "Elm\x07Road"
+    with people.open("w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    out = tmp_path / "out" / "list.csv"
+    code, _, err = run(capsys, "randomise", protocol, "-p", people, "-o", out, "--xlsx")
+    assert code == 1
+    assert "list.xlsx, row 7, column 'stratum': error[BF905]:" in err
+    assert "U+0007" in err and "Traceback" not in err
+    assert not out.parent.exists() or not list(out.parent.iterdir())
+    assert run(capsys, "randomise", protocol, "-p", people, "-o", out)[0] == 0  # the CSV alone holds it

@@ -40,11 +40,12 @@ from bitframe.display import FrameDisplay
 from bitframe.errors import DataError, Problem
 from bitframe.io import ensure_writable, sha256_bytes, sha256_file
 from bitframe.randomise.allocation import Allocation, Design, _normalise_protocol, randomise
+from bitframe.xlsx import SHEET_MAX_ROWS
 
 if TYPE_CHECKING:
     import pandas as pd
 
-EXCEL_MAX_ROWS = 1_048_575  # one row of the sheet is the header
+EXCEL_MAX_ROWS = SHEET_MAX_ROWS - 1  # one row of the sheet is the header
 MAX_DIFFERENCES_REPORTED = 20
 
 
@@ -76,49 +77,17 @@ def _json_bytes(obj: Mapping[str, Any]) -> bytes:
     return (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
 
 
-#: Rows handed to the Excel writer at a time: the sheet streams to disk, so memory stays bounded.
-_XLSX_CHUNK_ROWS = 50_000
+def _xlsx_bytes(allocation: Allocation, *, file: str | None = None) -> bytes:
+    """The list as one sheet named ``allocation``; text is neutralised as in the CSV and every text
+    cell is a string cell, so no cell is ever a formula (or an error value such as ``#N/A``).
 
-
-def _xlsx_bytes(allocation: Allocation) -> bytes:
-    """The list as one sheet; text is neutralised as in the CSV and every text cell is typed as a
-    string, so no cell is ever a formula (or an error value such as ``#N/A``).
-
-    openpyxl's write-only mode streams the rows to a temporary file instead of holding a cell
-    object per value: a million-row list takes seconds and little memory, not minutes and gigabytes.
+    :func:`bitframe.xlsx.frame_to_xlsx` builds the sheet column by column: a million-row list
+    takes a few CPU-seconds. A value the file cannot hold as it is raises BF905 (``file``, row, column).
     """
-    import openpyxl
-    from openpyxl.cell import WriteOnlyCell
-
     from bitframe.spreadsheet import neutralise_frame
+    from bitframe.xlsx import frame_to_xlsx
 
-    table = neutralise_frame(allocation.table)
-    workbook = openpyxl.Workbook(write_only=True)
-    sheet = workbook.create_sheet("allocation")
-
-    def text(value: object) -> object:
-        # openpyxl reads a string starting with "=" as a formula and "#N/A" as an error
-        if isinstance(value, str) and value.startswith(("=", "#")):
-            cell = WriteOnlyCell(sheet, value=value)
-            cell.data_type = "s"
-            return cell
-        return value
-
-    sheet.append([text(str(name)) for name in table.columns])
-    for start in range(0, len(table), _XLSX_CHUNK_ROWS):
-        chunk = table.iloc[start : start + _XLSX_CHUNK_ROWS]
-        columns = []
-        for name in chunk.columns:
-            column = chunk[name]
-            values = column.astype(object).where(column.notna(), None).tolist()
-            if column.dtype.kind not in "iufb" and column.astype(str).str.startswith(("=", "#")).any():
-                values = [text(v) for v in values]
-            columns.append(values)
-        for row in zip(*columns):
-            sheet.append(row)
-    buf = io.BytesIO()
-    workbook.save(buf)
-    return buf.getvalue()
+    return frame_to_xlsx(neutralise_frame(allocation.table), sheet="allocation", file=file)
 
 
 def write_allocation(
@@ -176,7 +145,7 @@ def write_allocation(
     manifest["list_file"] = paths.list_csv.name
     contents: list[tuple[Path, bytes]] = [(paths.list_csv, allocation.csv)]
     if paths.xlsx is not None:
-        xlsx_data = _xlsx_bytes(allocation)
+        xlsx_data = _xlsx_bytes(allocation, file=str(paths.xlsx))
         manifest["xlsx_file"] = paths.xlsx.name
         manifest["xlsx_sha256"] = sha256_bytes(xlsx_data)
         contents.append((paths.xlsx, xlsx_data))
