@@ -306,7 +306,15 @@ def test_repeated_values_equal_pandas_duplicated_on_fixed_and_mixed_width_ids():
         values = rng.choice(rng.choice(pool, int(rng.integers(1, 5))), int(rng.integers(0, 30))).tolist()
         if values and rng.random() < 0.2:
             values[int(rng.integers(0, len(values)))] = None
-        text = arrow_text(pd.Series(values, dtype=object))
-        for column in (text, text.slice(min(1, len(text))), text.cast(pa.string())):
-            expected = pd.Series(column.to_pylist(), dtype=object).duplicated(keep=False).to_numpy()
-            np.testing.assert_array_equal(repeated_values(column), expected)
+        in_order = sorted({v for v in values if v is not None})  # the one-pass path for files in id order
+        with_repeat = in_order[:2] + in_order[1:2] + in_order[2:]
+        for cells in (values, in_order, with_repeat):
+            text = arrow_text(pd.Series(cells, dtype=object))
+            for column in (text, text.slice(min(1, len(text))), text.cast(pa.string())):
+                expected = pd.Series(column.to_pylist(), dtype=object).duplicated(keep=False).to_numpy()
+                np.testing.assert_array_equal(repeated_values(column), expected)
+
+    for width_ids in ([f"P{k:07d}" for k in range(1, 101)], [f"{k:010d}" for k in range(5, 400, 7)]):
+        for cells in (width_ids, width_ids[:50] + width_ids[49:]):  # in id order: unique, then one repeat
+            expected = pd.Series(cells, dtype=object).duplicated(keep=False).to_numpy()
+            np.testing.assert_array_equal(repeated_values(arrow_text(pd.Series(cells, dtype=object))), expected)
