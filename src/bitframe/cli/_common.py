@@ -12,18 +12,18 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
-def arrow_memory_returned() -> None:
+def arrow_memory_returned(*, at_once: bool) -> None:
     """Have a command's pyarrow work use the jemalloc pool, unless ``ARROW_DEFAULT_MEMORY_POOL`` names
-    one, and return freed pages at once.
+    one; with ``at_once``, freed pages go back to the system without jemalloc's decay delay.
 
     The default pool (mimalloc) keeps the memory of the CSV reader's buffers after they are freed,
     so the estimator's arrays come on top of it; jemalloc gives it back (`analyse`, 1,000,000 rows:
-    peak memory 0.98 -> 0.87 GB, docs/decisions/0012-analyse-cli-start-up-and-memory.md), and with
-    no decay delay it does so before the fits allocate theirs (0.67-0.73 -> 0.59 GB at 1,000,000
-    rows, 227 -> 194 MB at 100,000, for about 0.1 CPU-second of system calls at 1,000,000; decision
-    0015). `randomise` at 1,000,000 rows: 2.6 -> 2.1 CPU-seconds (mimalloc's page faults), 659 ->
-    635 MB. A library process keeps whatever pool its user chose; builds without jemalloc keep the
-    default.
+    peak memory 0.98 -> 0.87 GB, docs/decisions/0012-analyse-cli-start-up-and-memory.md). At once,
+    before the fits allocate theirs, lowers `analyse`'s peak further (0.67-0.73 -> 0.59 GB at
+    1,000,000 rows, 227 -> 194 MB at 100,000) for 0.05-0.5 CPU-seconds of page faults; `randomise`,
+    whose memory is no concern, keeps the delay (1,000,000 rows: 2.05-2.16 -> 1.76-1.83 CPU-s, 459
+    -> 552 MB; mimalloc: 2.6 s). Decision 0015. A library process keeps whatever pool its user chose;
+    builds without jemalloc keep the default.
     """
     import contextlib
     import os
@@ -34,7 +34,8 @@ def arrow_memory_returned() -> None:
         return
     with contextlib.suppress(NotImplementedError):  # pyarrow built without jemalloc (e.g. on Windows)
         pa.set_memory_pool(pa.jemalloc_memory_pool())
-        pa.jemalloc_set_decay_ms(0)
+        if at_once:
+            pa.jemalloc_set_decay_ms(0)
 
 
 def one_blas_thread() -> None:

@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
         from bitframe.io import atomic_path, ensure_writable
 
         ensure_writable([p for p in (as_json, as_csv) if p is not None], force=force)
-        arrow_memory_returned()
+        arrow_memory_returned(at_once=True)
         with show_progress(sys.stderr.isatty()):  # a bar for long randomisation inference, never in pipes
             result = analyse_files(protocol_path, list_path, outcomes, participants, power=power_json,
                                    registered=registered)

@@ -53,7 +53,7 @@ def register(app: typer.Typer) -> None:
             raise BitframeError(Problem(
                 "BF904", "replacing an existing randomisation list needs a reason", file=str(paths.list_csv),
                 hint="add --reason '...': it is recorded in the new manifest with the old list's SHA-256"))
-        arrow_memory_returned()
+        arrow_memory_returned(at_once=False)
         allocation = randomise_protocol_file(protocol, participants, seed=seed,
                                              protocol_source=loaded.text.encode("utf-8"))
         written = write_allocation(allocation, out, xlsx=xlsx, force=force, reason=reason,
