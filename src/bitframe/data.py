@@ -765,16 +765,15 @@ def repeated_values(text: pa.Array) -> np.ndarray:
     """
     import numpy as np
     import pandas as pd
-    import pyarrow as pa
+
+    from bitframe.arrowtext import string_bytes
 
     n = len(text)
-    if n and text.null_count == 0 and text.buffers()[2] is not None:
-        large = pa.types.is_large_string(text.type)
-        offsets = np.frombuffer(text.buffers()[1], dtype=np.int64 if large else np.int32, count=n + 1,
-                                offset=text.offset * (8 if large else 4))
+    if n and text.null_count == 0:
+        offsets, data = string_bytes(text)
         width = int(offsets[1] - offsets[0])
         if 0 < width <= 32 and int(offsets[-1] - offsets[0]) == width * n and np.all(np.diff(offsets) == width):
-            chars = np.frombuffer(text.buffers()[2], dtype=np.uint8)[offsets[0]:offsets[-1]].reshape(n, width)
+            chars = data[offsets[0]:offsets[-1]].reshape(n, width)
             padded = np.zeros((n, -(-width // 8) * 8), dtype=np.uint8)
             padded[:, :width] = chars
             if _strictly_increasing(padded.view(">u8")):  # a file in id order: no id can repeat
@@ -869,14 +868,14 @@ def _valid_nhs_digits(text: pa.Array) -> np.ndarray:
     import numpy as np
     import pyarrow.compute as pc
 
+    from bitframe.arrowtext import string_bytes
+
     ten = pc.and_(pc.equal(pc.binary_length(text), 10), pc.ascii_is_decimal(text)).fill_null(False)
     positions = np.flatnonzero(ten.to_numpy(zero_copy_only=False))
     valid = np.zeros(len(text), dtype=bool)
     if len(positions):
-        cells = text.take(positions)  # ten bytes each, one after another
-        start = int(np.frombuffer(cells.buffers()[1], dtype=np.int64)[cells.offset])  # large_string offsets
-        data = np.frombuffer(cells.buffers()[2], dtype=np.uint8)[start:start + 10 * len(cells)]
-        digits = data.reshape(-1, 10).astype(np.int64) - ord("0")
+        offsets, data = string_bytes(text.take(positions))  # ten bytes each, one after another
+        digits = data[offsets[0]:offsets[-1]].reshape(-1, 10).astype(np.int64) - ord("0")
         check = 11 - digits[:, :9] @ np.arange(10, 1, -1) % 11
         valid[positions] = np.where(check == 11, 0, check) == digits[:, 9]  # 10: no valid number
     return valid

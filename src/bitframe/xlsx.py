@@ -212,10 +212,10 @@ def _column_kind(series: pd.Series) -> str:
 
 def _concatenated(rows: pa.Array) -> memoryview:
     """The values of a string array back to back, without copying them."""
-    import numpy as np
+    from bitframe.arrowtext import string_bytes
 
-    offsets = np.frombuffer(rows.buffers()[1], dtype=np.int64)[rows.offset : rows.offset + len(rows) + 1]
-    return memoryview(rows.buffers()[2])[int(offsets[0]) : int(offsets[-1])]
+    offsets, data = string_bytes(rows)
+    return data[offsets[0] : offsets[-1]].data
 
 
 def frame_to_xlsx(frame: pd.DataFrame, *, sheet: str = "Sheet1", file: str | None = None) -> bytes:

@@ -411,16 +411,11 @@ def _needs_quoting(text: pa.Array) -> bool:
     A byte search of the characters (the four are ASCII, so no multi-byte UTF-8 character contains
     their byte) instead of a regular expression per cell: a million ids in milliseconds.
     """
-    import pyarrow as pa
+    from bitframe.arrowtext import string_bytes
 
-    if len(text) == 0 or text.buffers()[2] is None:
-        return False
-    width = 8 if pa.types.is_large_string(text.type) else 4
-    offsets = np.frombuffer(text.buffers()[1], dtype=np.int64 if width == 8 else np.int32, count=len(text) + 1,
-                            offset=text.offset * width)
-    start, end = int(offsets[0]), int(offsets[-1])
-    chars = text.buffers()[2].to_pybytes()
-    return any(chars.find(special, start, end) != -1 for special in _CSV_SPECIAL_BYTES)
+    offsets, data = string_bytes(text)
+    chars = data[offsets[0]:offsets[-1]].tobytes()
+    return any(special in chars for special in _CSV_SPECIAL_BYTES)
 
 
 def list_to_csv(table: pd.DataFrame) -> bytes:
