@@ -136,10 +136,8 @@ def text_labels(column: Any) -> np.ndarray:
     The column is factorised first, so only its distinct values are turned into Python strings and
     every row points at one of them: at a million rows this is a fifth of the conversion's time.
     """
-    import pandas as pd
-
-    codes, uniques = pd.factorize(column, use_na_sentinel=True)
-    return np.array([*(str(u) for u in uniques), np.nan], dtype=object)[codes]
+    codes, names = _label_codes(column, "column")
+    return np.array([*names, np.nan], dtype=object)[codes]
 
 
 def labels(values: Any, parameter: str, n: int | None = None) -> np.ndarray:
