@@ -299,8 +299,8 @@ def _check_against_data(frame: pd.DataFrame, design: Design, file: str | None, s
 
     problems: list[Problem] = []
     option = design.scheme_option
-    row_of = row_numbers(frame).tolist() if option.clustered and option.stratified else []  # for messages only
     if option.clustered and option.stratified and stratum is not None:
+        row_of = row_numbers(frame)
         clusters = frame[design.cluster].astype(str)
         n_strata = pd.Series(stratum).groupby(clusters.to_numpy()).nunique()
         for c in n_strata.index[n_strata.to_numpy() > 1][:20]:
@@ -310,7 +310,7 @@ def _check_against_data(frame: pd.DataFrame, design: Design, file: str | None, s
                     "BF301",
                     f"cluster '{c}' spans several strata (rows {', '.join(str(row_of[r]) for r in rows[:10])})",
                     file=file,
-                    row=row_of[int(rows[0])],
+                    row=int(row_of[rows[0]]),
                     field=design.cluster,
                     hint="strata of a cluster-randomised trial must be cluster-level: one value per cluster",
                 )
