@@ -318,3 +318,31 @@ def test_repeated_values_equal_pandas_duplicated_on_fixed_and_mixed_width_ids():
         for cells in (width_ids, width_ids[:50] + width_ids[49:]):  # in id order: unique, then one repeat
             expected = pd.Series(cells, dtype=object).duplicated(keep=False).to_numpy()
             np.testing.assert_array_equal(repeated_values(arrow_text(pd.Series(cells, dtype=object))), expected)
+
+
+@pytest.mark.parametrize("width", [8, 10, 16, 32])
+def test_repeated_values_of_shuffled_fixed_width_ids_by_their_sorted_keys(width, monkeypatch):
+    """Ids not in order are settled by sorting one folded key per id: no tie, no repeat. A repeat, and
+    keys that tie for distinct ids (forced here with a fold that keeps only the last word), fall to
+    hashing the cells, which flags exactly the rows ``Series.duplicated(keep=False)`` flags."""
+    import numpy as np
+
+    from bitframe import data
+    from bitframe.data import arrow_text, repeated_values
+
+    rng = np.random.default_rng(width)
+    prefixes = ["A" * (width - 6), "B" * (width - 6)]  # ids sharing their leading words
+    ids = [f"{prefixes[k % 2]}{k:06d}" for k in rng.permutation(2000)]
+    repeat = [*ids[:1500], ids[7], *ids[1500:]]
+    for cells in (ids, repeat):
+        expected = pd.Series(cells, dtype=object).duplicated(keep=False).to_numpy()
+        np.testing.assert_array_equal(repeated_values(arrow_text(pd.Series(cells, dtype=object))), expected)
+    monkeypatch.setattr(data, "_FOLD", 0)  # every key is an id's last word: distinct ids tie
+    if width > 8:
+        words = np.zeros((2, 2), dtype=np.uint64)
+        words[:, 1] = 7
+        words[1, 0] = 1
+        assert data._keys_tie(words)
+    for cells in (ids, repeat):
+        expected = pd.Series(cells, dtype=object).duplicated(keep=False).to_numpy()
+        np.testing.assert_array_equal(repeated_values(arrow_text(pd.Series(cells, dtype=object))), expected)

@@ -759,9 +759,11 @@ def repeated_values(text: pa.Array) -> np.ndarray:
     """Which cells hold a value that occurs more than once: ``Series.duplicated(keep=False)``.
 
     Ids of one byte length (a system's numbers, NHS numbers), up to 32 bytes, are compared as the
-    integers their bytes spell (equal bytes, equal text): half the time of hashing the strings, and
-    one comparison pass for a file already in id order; other columns (missing cells, mixed lengths)
-    hash their text.
+    integers their bytes spell (equal bytes, equal text): one comparison pass for a file already in
+    id order; otherwise one integer key per id (the id itself up to 8 bytes, else its words folded
+    together: equal ids, equal keys), sorted, settles that no id repeats when no two keys are equal
+    (1,000,000 shuffled ids: 65 -> 10 ms). Where keys tie, and for other columns (missing cells,
+    mixed lengths), the cells are hashed to find which repeat.
     """
     import numpy as np
     import pandas as pd
@@ -779,10 +781,29 @@ def repeated_values(text: pa.Array) -> np.ndarray:
             if _strictly_increasing(padded.view(">u8")):  # a file in id order: no id can repeat
                 return np.zeros(n, dtype=bool)
             words = padded.view(np.uint64)
+            if not _keys_tie(words):
+                return np.zeros(n, dtype=bool)
             if words.shape[1] == 1:
                 return pd.Series(words[:, 0]).duplicated(keep=False).to_numpy()
             return pd.DataFrame(words).duplicated(keep=False).to_numpy()
     return pd.Series(text, dtype=pd.ArrowDtype(text.type)).duplicated(keep=False).to_numpy()
+
+
+#: an odd 64-bit multiplier (2**64 / golden ratio) that spreads a word's bits over the key
+_FOLD = 0x9E3779B97F4A7C15
+
+
+def _keys_tie(words: np.ndarray) -> bool:
+    """Whether two rows of ``words`` may be equal: their folded keys, sorted, have a tie. Equal rows
+    always fold to equal keys, so no tie proves every row distinct; a tie may be a fold collision."""
+    import numpy as np
+
+    key = words[:, 0].copy()
+    for column in words.T[1:]:
+        key *= np.uint64(_FOLD)  # wraps modulo 2**64, as a hash should
+        key ^= column
+    key.sort()
+    return bool((key[1:] == key[:-1]).any())
 
 
 def _strictly_increasing(words: np.ndarray) -> bool:

@@ -542,8 +542,7 @@ def randomise(
 
     counts: dict[str, Any] = {"arm": _count(table["arm"], design.arms)}
     if design.strata:
-        by = table.groupby(["stratum", "arm"], observed=False).size()
-        counts["stratum"] = {s: {a: int(by.get((s, a), 0)) for a in design.arms} for s in stratum_names}
+        counts["stratum"] = _stratum_counts(table["stratum"], table["arm"], design.arms)
     if design.cluster:
         per_cluster = table.drop_duplicates(design.cluster)
         counts["clusters_by_arm"] = _count(per_cluster["arm"], design.arms)
@@ -579,6 +578,21 @@ def randomise(
     return Allocation(
         table=table, manifest=manifest, design=design, id_column=id_column, csv=csv, factor_values=factor_values
     )
+
+
+def _stratum_counts(strata: pd.Series, arm: pd.Series, arms: Sequence[str]) -> dict[str, dict[str, int]]:
+    """Units per stratum and arm, every stratum and arm shown: one count of the two categoricals' codes
+    (a groupby hashed a million shuffled rows, 0.07 s)."""
+    import numpy as np
+
+    s_codes, a_codes = strata.cat.codes.to_numpy(), arm.cat.codes.to_numpy()
+    n_arms = len(arm.cat.categories)
+    labelled = (s_codes >= 0) & (a_codes >= 0)
+    grid = np.bincount(s_codes[labelled].astype(np.int64) * n_arms + a_codes[labelled],
+                       minlength=len(strata.cat.categories) * n_arms).reshape(-1, n_arms)
+    column = {str(a): j for j, a in enumerate(arm.cat.categories)}
+    return {str(s): {a: int(grid[i, column[a]]) if a in column else 0 for a in arms}
+            for i, s in enumerate(strata.cat.categories)}
 
 
 def _count(values: pd.Series, arms: Sequence[str]) -> dict[str, int]:
