@@ -318,3 +318,43 @@ def test_repeated_values_equal_pandas_duplicated_on_fixed_and_mixed_width_ids():
         for cells in (width_ids, width_ids[:50] + width_ids[49:]):  # in id order: unique, then one repeat
             expected = pd.Series(cells, dtype=object).duplicated(keep=False).to_numpy()
             np.testing.assert_array_equal(repeated_values(arrow_text(pd.Series(cells, dtype=object))), expected)
+
+
+def test_blank_text_is_python_strip_for_every_character():
+    """``blank_text`` reads the first byte and asks pyarrow only about cells that may be white space:
+    for each Unicode code point, alone and around text, it is blank exactly when ``str.strip`` leaves
+    nothing (and as pyarrow's ``utf8_trim_whitespace`` leaves nothing, which it replaced)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from bitframe.data import blank_text
+
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    for cells in (chars, [c + c for c in chars], [c + "a" for c in chars], [" " + c for c in chars]):
+        text = pa.array(cells, type=pa.large_string())
+        expected = np.array([not c.strip() for c in cells])
+        got = blank_text(pd.Series(pd.arrays.ArrowStringArray(text)))
+        np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(got, pc.equal(pc.utf8_trim_whitespace(text), "").to_numpy(zero_copy_only=False))
+
+
+def test_blank_text_and_plain_ids_on_slices_missing_cells_and_both_offset_widths():
+    """The byte-level tests against per-cell Python on awkward cells: empty, white space of several
+    kinds, missing, non-ASCII, control characters, NUL, slices and ``string``/``large_string``."""
+    import pyarrow as pa
+
+    from bitframe.data import _plain_ascii, blank_text
+
+    rng = np.random.default_rng(5)
+    pool = ["", " ", "\t", "\u00a0", "\u3000", "a", "P01", "é", "e\u0301", "\x7f", "~", "\x00", "\u200b", " x", "x "]
+    for _ in range(600):
+        cells = ["".join(rng.choice(pool, int(rng.integers(1, 3)))) for _ in range(int(rng.integers(0, 12)))]
+        cells = [None if rng.random() < 0.15 else c for c in cells]
+        for kind in (pa.string(), pa.large_string()):
+            column = pa.array(cells, type=kind)
+            for part in (column, column.slice(min(1, len(column))), column.slice(0, max(0, len(column) - 1))):
+                values = part.to_pylist()
+                series = pd.Series(pd.arrays.ArrowStringArray(part.cast(pa.large_string())))
+                np.testing.assert_array_equal(blank_text(series), [v is None or not v.strip() for v in values])
+                plain = [v is not None and all(" " <= ch <= "~" for ch in v) and v == v.strip(" ") for v in values]
+                np.testing.assert_array_equal(_plain_ascii(part), plain)
