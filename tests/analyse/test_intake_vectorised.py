@@ -216,3 +216,43 @@ def test_canonical_nhs_numbers_are_found_as_normalise_id_finds_them(cells):
 
     text = pa.array(["x", *cells], type=pa.large_string()).slice(1)  # a slice, as a column may be
     assert _valid_nhs_digits(text).tolist() == [canonical(c) for c in cells]
+
+
+WORD_IDS = {  # ids of one byte length: NUL bytes, multi-byte characters, NFC/NFD of one text
+    1: ["a", "b", "\x00", "~"],
+    3: ["abc", "é1", "e\u0301", "\x00\x00a", "a\x00\x00", "ÿa"],
+    8: ["P0000001", "P0000002", "P0000010", "Q0000001", "é000001", "e\u0301abcde", "\x00" * 7 + "a", "a" + "\x00" * 7],
+}
+
+
+@given(data=st.data(), width=st.sampled_from(sorted(WORD_IDS)), in_order=st.booleans(), same=st.booleans(),
+       offset=st.integers(0, 2), large=st.booleans())
+def test_id_codes_of_short_fixed_width_ids_are_a_dictionarys(data, width, in_order, same, offset, large):
+    """Ids of one byte length up to 8 are coded as the integers their bytes spell: against a dict on
+    the text, for lists in id order (their codes are row numbers), a participant file equal to the
+    list, ids missing from the list, repeats, NUL bytes, multi-byte characters, slices and both
+    Arrow offset widths."""
+    import pyarrow as pa
+
+    from bitframe.analyse.outcome_file import _id_words
+
+    assert all(len(v.encode()) == width for v in WORD_IDS[width])
+    files = data.draw(st.lists(st.lists(st.sampled_from(WORD_IDS[width]), max_size=12), min_size=1, max_size=3))
+    if in_order:
+        files[0] = sorted(set(files[0]), key=str.encode)
+    if same and len(files) > 2:
+        files[2] = list(files[0])
+    kind = pa.large_string() if large else pa.string()
+    series = [pd.Series(pd.arrays.ArrowStringArray(pa.array(["pad"] * offset + f, type=kind).slice(offset)
+                                                   .cast(pa.large_string()))) for f in files]
+    assert _id_words([pa.array(s.array) for s in series]) is not None or not any(files)
+    codes = IdCodes(*series)
+    for k, file in enumerate(files):
+        assert codes.codes[k].tolist() == [codes.codes[k][file.index(v)] for v in file]
+        for t, table in enumerate(files):
+            first = {v: i for i, v in reversed(list(enumerate(table)))}
+            assert codes.found(k, t).tolist() == [v in first for v in file]
+            assert codes.positions(k, t).tolist() == [first.get(v, -1) for v in file]
+    pairs = {(v, int(c)) for f, cs in zip(files, codes.codes) for v, c in zip(f, cs)}
+    assert len(pairs) == len({v for v, _ in pairs}) == len({c for _, c in pairs})
+    assert all(0 <= c < codes.size for cs in codes.codes for c in cs.tolist())
