@@ -256,3 +256,29 @@ def test_id_codes_of_short_fixed_width_ids_are_a_dictionarys(data, width, in_ord
     pairs = {(v, int(c)) for f, cs in zip(files, codes.codes) for v, c in zip(f, cs)}
     assert len(pairs) == len({v for v, _ in pairs}) == len({c for _, c in pairs})
     assert all(0 <= c < codes.size for cs in codes.codes for c in cs.tolist())
+
+
+ARM_CELLS = ["control", "treatment", " control", "control ", "\u00a0treatment", "\tcontrol\n", "", " ", "Control",
+             "contrôle", "control\u200b"]
+
+
+@given(cells=st.lists(st.one_of(st.none(), st.sampled_from(ARM_CELLS)), max_size=25),
+       dtype=st.sampled_from(["str", object, "string", "string[python]"]), offset=st.integers(0, 2))
+def test_arm_labels_are_pandas_strip_isin_and_value_counts(cells, dtype, offset):
+    """The list's arms from one factorisation against pandas' string methods on every row, as the
+    intake read them before: stripped text (the column itself when nothing is stripped), the rows
+    with an arm the protocol lacks and the counts per arm, on a column with an index not from 0."""
+    from bitframe.analyse.intake import _arm_counts, _arm_labels
+
+    column = pd.Series(cells, dtype=dtype, index=range(offset, offset + len(cells)), name="arm")
+    arms, codes, labels = _arm_labels(column)
+    written = column.astype("string")
+    stripped = written.str.strip()
+    expected = written if stripped.equals(written) else stripped
+    pd.testing.assert_series_equal(arms, expected)
+    arm_ids = ["control", "treatment"]
+    unknown = ~np.array([label in arm_ids for label in labels] + [False])[codes]
+    np.testing.assert_array_equal(unknown, ~expected.isin(arm_ids).to_numpy())
+    assert _arm_counts(codes, labels) == expected.value_counts().to_dict()
+    rows = np.arange(len(cells)) % 2 == 0
+    assert _arm_counts(codes, labels, rows) == expected[rows].value_counts().to_dict()

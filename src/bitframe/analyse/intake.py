@@ -97,6 +97,31 @@ def _cluster_integrity(frame: pd.DataFrame, cluster_col: str, label: str) -> lis
     return problems
 
 
+def _arm_labels(column: pd.Series) -> tuple[pd.Series, np.ndarray, list[str]]:
+    """The list's arms as text without surrounding white space (the column itself when it has none),
+    each row's code among the distinct arms (-1: missing) and those arms, from one factorisation:
+    only the distinct arms are stripped, and counts per arm are a ``bincount``."""
+    import pandas as pd
+
+    arms = column.astype("string")
+    codes, distinct = pd.factorize(arms)
+    written = [str(arm) for arm in distinct]
+    stripped = [arm.strip() for arm in written]  # str.strip and pandas' (Arrow's) strip the same white space
+    labels = list(dict.fromkeys(stripped))
+    if stripped != written:
+        arms = pd.Series(pd.array(stripped, dtype=arms.dtype).take(codes, allow_fill=True), index=arms.index,
+                         name=arms.name)
+    label_of = np.array([labels.index(arm) for arm in stripped] + [-1], dtype=np.intp)
+    return arms, label_of[codes], labels
+
+
+def _arm_counts(codes: np.ndarray, labels: list[str], rows: np.ndarray | None = None) -> dict[str, int]:
+    """How many rows (of ``rows``, a mask, if given) each arm label has, as ``value_counts`` gives them."""
+    chosen = codes >= 0 if rows is None else rows & (codes >= 0)
+    counts = np.bincount(codes[chosen], minlength=len(labels))
+    return {label: int(n) for label, n in zip(labels, counts.tolist()) if n}
+
+
 def manifest_problems(allocation: pd.DataFrame, counts: Mapping[str, object], *, list_label: str) -> list[Problem]:
     """The list's arm counts, overall and per stratum, against those its manifest sealed.
 
@@ -105,13 +130,11 @@ def manifest_problems(allocation: pd.DataFrame, counts: Mapping[str, object], *,
     """
     if "arm" not in allocation.columns:
         return []
-    arms = allocation["arm"].astype("string")
-    stripped = arms.str.strip()
-    arms = arms if stripped.equals(arms) else stripped  # the list's own text when nothing is stripped: no copy
+    arms, codes, labels = _arm_labels(allocation["arm"])
     found: list[str] = []
     sealed_arms = counts.get("arm")
     if isinstance(sealed_arms, dict):
-        found += _count_differences(arms.value_counts().to_dict(), sealed_arms, "")
+        found += _count_differences(_arm_counts(codes, labels), sealed_arms, "")
     sealed_strata = counts.get("stratum")
     if isinstance(sealed_strata, dict) and "stratum" in allocation.columns:
         strata = allocation["stratum"].astype("string").str.strip()
@@ -195,13 +218,11 @@ def merge_outcomes(
     for (frame, _), (ids, _) in zip(files, canonical):
         frame[id_col] = ids.array
 
-    arms = allocation["arm"].astype("string")
-    stripped = arms.str.strip()
-    arms = arms if stripped.equals(arms) else stripped  # the list's own text when nothing is stripped: no copy
-    unknown = ~arms.isin(protocol.arm_ids)
+    arms, arm_codes, arm_labels = _arm_labels(allocation["arm"])
+    unknown = ~np.array([label in protocol.arm_ids for label in arm_labels] + [False])[arm_codes]
     if unknown.any():
         unknown_arms = sorted(set(arms[unknown].fillna("<blank>")))
-        at = row_numbers(allocation)[unknown.to_numpy()].tolist()
+        at = row_numbers(allocation)[unknown].tolist()
         problems.append(
             Problem("BF214", f"arms not in the protocol in rows {quote_rows(at)}: "
                     f"{', '.join(map(repr, unknown_arms))}", file=file_label(allocation, list_label), row=at[0],
@@ -274,11 +295,12 @@ def merge_outcomes(
         raise DataError(problems)
     no_row = int((outcome_row < 0).sum())
 
-    allocated = {a: int((merged["arm"] == a).sum()) for a in protocol.arm_ids}
-    missing = {
-        o.id: {a: int(merged.loc[merged["arm"] == a, o.column].isna().sum()) for a in protocol.arm_ids}
-        for o in protocol.outcomes
-    }
+    per_arm = _arm_counts(arm_codes, arm_labels)
+    allocated = {a: per_arm.get(a, 0) for a in protocol.arm_ids}
+    missing = {}
+    for o in protocol.outcomes:
+        gaps = _arm_counts(arm_codes, arm_labels, merged[o.column].isna().to_numpy())
+        missing[o.id] = {a: gaps.get(a, 0) for a in protocol.arm_ids}
     if protocol.analysis.missing_data == "fail":
         gaps = [(o.id, sum(m.values())) for o, m in zip(protocol.outcomes, missing.values()) if sum(m.values())]
         if gaps:
