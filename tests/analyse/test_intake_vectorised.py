@@ -282,3 +282,20 @@ def test_arm_labels_are_pandas_strip_isin_and_value_counts(cells, dtype, offset)
     assert _arm_counts(codes, labels) == expected.value_counts().to_dict()
     rows = np.arange(len(cells)) % 2 == 0
     assert _arm_counts(codes, labels, rows) == expected[rows].value_counts().to_dict()
+
+
+@given(rows=st.lists(st.tuples(st.one_of(st.none(), st.sampled_from(["S1", "S2", "S3", "1", 1])),
+                               st.one_of(st.none(), st.sampled_from(["control", "treatment", "1", 1, 1.0, ""]))),
+                     max_size=30),
+       dtype=st.sampled_from([object, "string"]))
+def test_mixed_clusters_are_found_as_grouping_the_text_finds_them(rows, dtype):
+    """Whether a cluster has more than one arm (or stratum), from codes, against the check's groupby of
+    the text (``nunique``: missing values not counted, rows of no cluster dropped; 1 and "1" one text)."""
+    from bitframe.analyse.intake import _any_mixed, _text_codes
+
+    if dtype == "string":
+        rows = [tuple(None if v is None else str(v) for v in row) for row in rows]
+    frame = pd.DataFrame(rows, columns=["cluster", "arm"], dtype=dtype)
+    values = frame[["cluster", "arm"]].dropna(subset=["cluster"]).astype(str)
+    expected = bool((values.groupby("cluster")["arm"].nunique() > 1).any())
+    assert _any_mixed(_text_codes(frame["cluster"]), _text_codes(frame["arm"])) == expected
