@@ -299,3 +299,28 @@ def test_mixed_clusters_are_found_as_grouping_the_text_finds_them(rows, dtype):
     values = frame[["cluster", "arm"]].dropna(subset=["cluster"]).astype(str)
     expected = bool((values.groupby("cluster")["arm"].nunique() > 1).any())
     assert _any_mixed(_text_codes(frame["cluster"]), _text_codes(frame["arm"])) == expected
+
+
+MISSING_CELLS = ["", " ", "NA", "na", " n/a ", "N/A", "nan", "NaN", ".", "None", "NULL", "\u212a", "\u212aNOWN", "-99",
+                 " -99", "0.35", "-1", "1e3", "ß", "SS", "ｎａ", "\u00a0NA\u00a0", "\u3000", "x", "Not Known", "\ufb01x"]
+
+
+@given(cells=st.lists(st.one_of(st.sampled_from(MISSING_CELLS), st.text(max_size=4)), max_size=25),
+       codes=st.sampled_from([[], ["-99"], ["Not Known", "kNOWN", "ss"], ["ﬁx"]]), offset=st.integers(0, 2),
+       large=st.booleans())
+def test_missing_cells_are_found_as_strip_and_casefold_find_them(cells, codes, offset, large):
+    """The missing-value test folds and looks up only the cells whose first character could begin a
+    code, and trims only when a cell may start or end with white space: against ``str.strip`` and
+    ``str.casefold`` on every cell (Kelvin sign, ß, ligatures, no-break and ideographic spaces),
+    on slices and both Arrow offset widths."""
+    import pyarrow as pa
+
+    from bitframe.analyse.outcome_file import _emptied, _missing, _trimmed
+
+    keys = {*ALWAYS_MISSING, *(c.strip().casefold() for c in codes)}
+    column = pa.array(["pad"] * offset + cells, type=pa.large_string() if large else pa.string()).slice(offset)
+    trimmed = _trimmed(column)
+    assert trimmed.to_pylist() == [c.strip() for c in cells]
+    missing = _missing(trimmed, keys)
+    assert missing.tolist() == [c.strip().casefold() in keys for c in cells]
+    assert _emptied(trimmed, missing).to_pylist() == ["" if m else c.strip() for c, m in zip(cells, missing)]

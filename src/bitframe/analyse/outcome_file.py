@@ -338,11 +338,11 @@ def code_outcome(
             bad = ~missing & ~np.isfinite(numbers)
         hint = _hint(outcome, coding, [])
     else:
-        text = pc.utf8_trim_whitespace(pc.fill_null(arrow_text(values), ""))
-        key = _casefold(text)
+        text = _trimmed(pc.fill_null(arrow_text(values), ""))
         missing_keys = {*ALWAYS_MISSING, *(c.strip().casefold() for c in coding.missing_codes)}
-        missing = _among(key, missing_keys)
         if outcome.type == "binary":
+            key = _casefold(text)
+            missing = _among(key, missing_keys)
             declared = coding.binary_values.get(outcome.id)
             yes = {v.strip().casefold() for v in declared.yes} if declared else set(YES)
             no = {v.strip().casefold() for v in declared.no} if declared else set(NO)
@@ -354,12 +354,13 @@ def code_outcome(
             out[is_yes], out[is_no] = 1.0, 0.0
             bad = ~missing & ~is_yes & ~is_no
         else:
-            parsed = _numbers(pc.if_else(pa.array(missing), "", text), decimal_comma=coding.decimal_comma)
+            missing = _missing(text, missing_keys)
+            parsed = _numbers(_emptied(text, missing), decimal_comma=coding.decimal_comma)
             bad = ~missing & ~np.isfinite(parsed)
             if outcome.type == "count":
                 bad |= ~missing & ~np.isnan(parsed) & ((parsed < 0) | (parsed != np.floor(parsed)))
             out[~missing & ~bad] = parsed[~missing & ~bad]
-        hint = _hint(outcome, coding, text.filter(pa.array(bad)).to_pylist())
+        hint = _hint(outcome, coding, text.filter(pa.array(bad)).to_pylist() if bad.any() else [])
     out[missing] = np.nan
     out[bad] = np.nan
     if not bad.any():
@@ -371,6 +372,65 @@ def code_outcome(
     return out, [Problem(
         "BF213", f"{outcome.type} outcome '{outcome.id}' has values that are not {expected} in rows {quote_rows(at)} "
         f"({examples})", file=label, row=at[0], field=outcome.column, hint=hint)]
+
+
+def _visible_ascii(byte: np.ndarray) -> np.ndarray:
+    return (byte > 0x20) & (byte < 0x7F)
+
+
+def _trimmed(text: pa.Array) -> pa.Array:
+    """``utf8_trim_whitespace`` of a column without nulls; the column itself, not a copy, when no cell
+    starts or ends with a byte of white space (only ASCII and the bytes of other characters can be)."""
+    import pyarrow.compute as pc
+
+    from bitframe.arrowtext import string_bytes
+
+    offsets, data = string_bytes(text)
+    if len(data):
+        first = data[np.minimum(offsets[:-1], len(data) - 1)]
+        last = data[np.maximum(offsets[1:] - 1, 0)]
+        if not np.all((offsets[1:] == offsets[:-1]) | (_visible_ascii(first) & _visible_ascii(last))):
+            return pc.utf8_trim_whitespace(text)
+    return text
+
+
+def _missing(text: pa.Array, keys: set[str]) -> np.ndarray:
+    """Which trimmed cells of a column without nulls are, case folded, among ``keys``. Only empty cells
+    and those whose first character could begin a key are folded and looked up: a cell starting with an
+    ASCII character folds to a text starting with its lower case, so ``0.35`` can be no key that
+    starts with a letter."""
+    import pyarrow as pa
+
+    from bitframe.arrowtext import string_bytes
+
+    offsets, data = string_bytes(text)
+    begins = np.zeros(256, dtype=bool)
+    begins[0x80:] = True  # a character beyond ASCII may fold to anything
+    for key in keys:
+        if key and ord(key[0]) < 0x80:
+            begins[ord(key[0])] = True
+    begins[ord("A"):ord("Z") + 1] = begins[ord("a"):ord("z") + 1]
+    first = data[np.minimum(offsets[:-1], len(data) - 1)] if len(data) else np.zeros(len(text), dtype=np.uint8)
+    candidates = np.flatnonzero((offsets[1:] == offsets[:-1]) | begins[first])
+    missing = np.zeros(len(text), dtype=bool)
+    if len(candidates) == len(text):
+        return _among(_casefold(text), keys)
+    if len(candidates):
+        missing[candidates] = _among(_casefold(text.take(pa.array(candidates))), keys)
+    return missing
+
+
+def _emptied(text: pa.Array, rows: np.ndarray) -> pa.Array:
+    """``text`` with the cells of ``rows`` (a mask) empty: the column itself when they are already."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from bitframe.arrowtext import string_bytes
+
+    offsets, _ = string_bytes(text)
+    if not np.any(rows & (offsets[1:] > offsets[:-1])):
+        return text
+    return pc.if_else(pa.array(rows), "", text)
 
 
 def _casefold(text: pa.Array) -> pa.Array:
