@@ -358,3 +358,31 @@ def test_blank_text_and_plain_ids_on_slices_missing_cells_and_both_offset_widths
                 np.testing.assert_array_equal(blank_text(series), [v is None or not v.strip() for v in values])
                 plain = [v is not None and all(" " <= ch <= "~" for ch in v) and v == v.strip(" ") for v in values]
                 np.testing.assert_array_equal(_plain_ascii(part), plain)
+
+
+def test_canonical_ids_of_visible_ascii_are_normalise_ids():
+    """Ids of visible ASCII only skip the per-id check (each is its own canonical form): against
+    ``normalise_id`` on every id, with missing and empty cells, a space or a control character that
+    sends the column down the per-id path, both Arrow offset widths and a slice."""
+    import pyarrow as pa
+
+    from bitframe.data import canonical_ids
+    from bitframe.identifiers import IdentifierError, normalise_id
+
+    rng = np.random.default_rng(11)
+    pool = ["P0001", "007", "=1", "'=1", "a-b", "~", "A", "", None, "ID\t", " P1", "P 1", "\x7f", "é"]
+    for _ in range(400):
+        cells = rng.choice(np.array(pool, dtype=object), int(rng.integers(0, 10))).tolist()
+        expected, refused = [], {}
+        for k, cell in enumerate(cells):
+            text = cell or ""
+            try:
+                expected.append(normalise_id(text) if text.strip() else text)
+            except IdentifierError as exc:
+                refused[k] = str(exc)
+                expected.append(text)
+        for kind in (pa.string(), pa.large_string()):
+            column = pa.array(["pad", *cells], type=kind).slice(1).cast(pa.large_string())
+            for raw in (pd.Series(pd.arrays.ArrowStringArray(column)), pd.Series(cells, dtype=object)):
+                ids, why = canonical_ids(raw)
+                assert ids.tolist() == expected and why == refused

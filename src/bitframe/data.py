@@ -751,8 +751,20 @@ def canonical_ids(raw: pd.Series, id_type: str = "text") -> tuple[pd.Series, dic
     and missing ones as ``""``) and, by 0-based position, why an id was refused."""
     import pyarrow.compute as pc
 
-    text = text_series(pc.fill_null(arrow_text(raw), ""), raw.index)
+    filled = pc.fill_null(arrow_text(raw), "")
+    if id_type == "text" and _visible_ascii_only(filled):  # each id is its own canonical form (or blank)
+        return text_series(filled, raw.index), {}
+    text = text_series(filled, raw.index)
     return _normalise_ids(text, blank_text(text), id_type)
+
+
+def _visible_ascii_only(text: pa.Array) -> bool:
+    """Whether every byte of every cell is a visible ASCII character (no space, no control character)."""
+    from bitframe.arrowtext import string_bytes
+
+    offsets, data = string_bytes(text)
+    cells = data[offsets[0]:offsets[-1]]
+    return not len(cells) or (int(cells.min()) > 0x20 and int(cells.max()) < 0x7F)
 
 
 def repeated_values(text: pa.Array) -> np.ndarray:
