@@ -229,13 +229,13 @@ def id_problems(
         at = rows[blank].tolist()
         problems.append(Problem("BF211", f"blank id in rows {quote_rows(at)}", file=where, row=at[0],
                                 field=id_column, hint="every row needs an id"))
-    return problems + duplicate_ids(ids, raw, usable_ids(ids, refused), codes, rows=rows, where=where,
+    return problems + duplicate_ids(ids, raw, usable_ids(ids, refused, blank), codes, rows=rows, where=where,
                                     id_column=id_column)
 
 
-def usable_ids(ids: pd.Series, refused: dict[int, str]) -> np.ndarray:
-    """Which canonical ``ids`` are neither blank nor ``refused``."""
-    usable = ~blank_text(ids)
+def usable_ids(ids: pd.Series, refused: dict[int, str], blank: np.ndarray | None = None) -> np.ndarray:
+    """Which canonical ``ids`` are neither blank (``blank``, when the caller has it) nor ``refused``."""
+    usable = ~(blank_text(ids) if blank is None else blank)
     usable[list(refused)] = False
     return usable
 
@@ -276,7 +276,10 @@ def unknown_ids(
     from bitframe.spreadsheet import restore_cell
 
     ids = outcomes[id_column]
-    stray = ~known & ~blank_text(ids)
+    stray = ~known
+    if not stray.any():  # every id is on the list: nothing to restore or leave out
+        return outcomes, 0, []
+    stray &= ~blank_text(ids)
     # An id copied from a list bitframe wrote may keep the ' that kept a formula-like id as text
     # (spreadsheet.py); it is that id unless the file also has the id as written.
     quoted = np.flatnonzero(stray & pc.starts_with(arrow_text(ids), "'").fill_null(False).to_numpy(
