@@ -389,7 +389,8 @@ def _trimmed(text: pa.Array) -> pa.Array:
     from bitframe.arrowtext import string_bytes
 
     offsets, data = string_bytes(text)
-    if len(data):
+    cells = data[offsets[0]:offsets[-1]]
+    if len(cells) and not (int(cells.min()) > 0x20 and int(cells.max()) < 0x7F):  # a byte that may be white space
         first = data[np.minimum(offsets[:-1], len(data) - 1)]
         last = data[np.maximum(offsets[1:] - 1, 0)]
         if not np.all((offsets[1:] == offsets[:-1]) | (_visible_ascii(first) & _visible_ascii(last))):
