@@ -186,7 +186,7 @@ def _word_codes(words: list[np.ndarray]) -> tuple[list[np.ndarray], int]:
     import pandas as pd
 
     first = words[0]
-    ordered = first.byteswap()  # big-endian: the integers compare as the text does
+    ordered = first.view(">u8")  # read big-endian, the integers compare as the text does (no copy)
     if np.all(ordered[1:] > ordered[:-1]):  # ids in strictly increasing order are unique
         codes, known = np.arange(len(first)), first
     else:
@@ -195,7 +195,7 @@ def _word_codes(words: list[np.ndarray]) -> tuple[list[np.ndarray], int]:
     table = pd.Index(known)
     rest = []
     for file in words[1:]:
-        found = codes.copy() if np.array_equal(file, first) else table.get_indexer(file)
+        found = codes if np.array_equal(file, first) else table.get_indexer(file)  # codes are only read
         out.append(found)
         rest.append(found < 0)
     size = len(known)
