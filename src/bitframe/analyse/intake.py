@@ -143,7 +143,7 @@ def _arm_labels(column: pd.Series) -> tuple[pd.Series, np.ndarray, list[str]]:
     stripped = [arm.strip() for arm in written]  # str.strip and pandas' (Arrow's) strip the same white space
     labels = list(dict.fromkeys(stripped))
     if stripped != written:
-        arms = pd.Series(pd.array(stripped, dtype=arms.dtype).take(codes, allow_fill=True), index=arms.index,
+        arms = pd.Series(pd.Series(stripped, dtype=arms.dtype).array.take(codes, allow_fill=True), index=arms.index,
                          name=arms.name)
     label_of = np.array([labels.index(arm) for arm in stripped] + [-1], dtype=np.intp)
     return arms, label_of[codes], labels
@@ -331,10 +331,10 @@ def merge_outcomes(
 
     per_arm = _arm_counts(arm_codes, arm_labels)
     allocated = {a: per_arm.get(a, 0) for a in protocol.arm_ids}
-    missing = {}
+    missing: dict[str, dict[str, int]] = {}
     for o in protocol.outcomes:
-        gaps = _arm_counts(arm_codes, arm_labels, merged[o.column].isna().to_numpy())
-        missing[o.id] = {a: gaps.get(a, 0) for a in protocol.arm_ids}
+        absent = _arm_counts(arm_codes, arm_labels, merged[o.column].isna().to_numpy())
+        missing[o.id] = {a: absent.get(a, 0) for a in protocol.arm_ids}
     if protocol.analysis.missing_data == "fail":
         gaps = [(o.id, sum(m.values())) for o, m in zip(protocol.outcomes, missing.values()) if sum(m.values())]
         if gaps:
