@@ -222,16 +222,19 @@ WORD_IDS = {  # ids of one byte length: NUL bytes, multi-byte characters, NFC/NF
     1: ["a", "b", "\x00", "~"],
     3: ["abc", "é1", "e\u0301", "\x00\x00a", "a\x00\x00", "ÿa"],
     8: ["P0000001", "P0000002", "P0000010", "Q0000001", "é000001", "e\u0301abcde", "\x00" * 7 + "a", "a" + "\x00" * 7],
+    10: ["9434765919", "9434765870", "0000000001", "1000000000", "0100000000", "9999999999"],  # NHS numbers: digits
+    19: ["9999999999999999999", "0000000000000000000", "1844674407370955161", "1844674407370955162"],
+    12: ["P00000000001", "P00000000002", "000000000003", "é0000000004"],  # not all digits: hashed as text
 }
 
 
 @given(data=st.data(), width=st.sampled_from(sorted(WORD_IDS)), in_order=st.booleans(), same=st.booleans(),
        offset=st.integers(0, 2), large=st.booleans())
 def test_id_codes_of_short_fixed_width_ids_are_a_dictionarys(data, width, in_order, same, offset, large):
-    """Ids of one byte length up to 8 are coded as the integers their bytes spell: against a dict on
-    the text, for lists in id order (their codes are row numbers), a participant file equal to the
-    list, ids missing from the list, repeats, NUL bytes, multi-byte characters, slices and both
-    Arrow offset widths."""
+    """Ids of one byte length up to 8 are coded as the integers their bytes spell, and of 9 to 19 digits
+    as the numbers they write: against a dict on the text, for lists in id order (their codes are row
+    numbers), a participant file equal to the list, ids missing from the list, repeats, NUL bytes,
+    multi-byte characters, ids that are not all digits, slices and both Arrow offset widths."""
     import pyarrow as pa
 
     from bitframe.analyse.outcome_file import _id_words
@@ -245,7 +248,8 @@ def test_id_codes_of_short_fixed_width_ids_are_a_dictionarys(data, width, in_ord
     kind = pa.large_string() if large else pa.string()
     series = [pd.Series(pd.arrays.ArrowStringArray(pa.array(["pad"] * offset + f, type=kind).slice(offset)
                                                    .cast(pa.large_string()))) for f in files]
-    assert _id_words([pa.array(s.array) for s in series]) is not None or not any(files)
+    spelt = width <= 8 or all(v.isdigit() and v.isascii() for f in files for v in f)
+    assert (_id_words([pa.array(s.array) for s in series]) is not None) == spelt
     codes = IdCodes(*series)
     for k, file in enumerate(files):
         assert codes.codes[k].tolist() == [codes.codes[k][file.index(v)] for v in file]

@@ -113,9 +113,9 @@ class IdCodes:
     the duplicate checks, the check for unknown ids and the merge are integer work on ids hashed once
     (a lookup per check hashed a million ids again each time).
 
-    Ids of one byte length up to 8 in every file (a system's numbers) are hashed as the integers their
-    bytes spell, the first file's once and the others looked up among them: half the time of
-    pyarrow's hash of 100,000-row files as text, which other ids get."""
+    Ids of one byte length in every file, up to 8 bytes (a system's numbers) or of 9 to 19 digits (NHS
+    numbers), are hashed as integers (:func:`_id_words`), the first file's once and the others looked
+    up among them: half the time of pyarrow's hash of 100,000-row files as text, which other ids get."""
 
     def __init__(self, *ids: pd.Series):
         import pyarrow as pa
@@ -124,7 +124,7 @@ class IdCodes:
         texts = [arrow_text(i) for i in ids]
         words = _id_words(texts)
         if words is not None:
-            self.codes, self.size = _word_codes(words)
+            self.codes, self.size = _word_codes(*words)
             return
         encoded = pc.dictionary_encode(pa.chunked_array(texts, type=pa.large_string()), null_encoding="encode")
         # the chunks share one dictionary, growing chunk by chunk; their codes are read in place
@@ -152,41 +152,59 @@ class IdCodes:
         return first[self.codes[file]]
 
 
-def _id_words(texts: list[pa.Array]) -> list[np.ndarray] | None:
-    """Each column's ids as the 64-bit integers their bytes spell (zero-padded), when every id of every
-    column has the same length of 1 to 8 bytes and none is missing (equal integers, equal ids); else None."""
+def _id_words(texts: list[pa.Array]) -> tuple[list[np.ndarray], np.ndarray] | None:
+    """Each column's ids as 64-bit integers, equal integers for equal ids, when every id of every
+    column has one byte length and none is missing: up to 8 bytes, the integers those bytes spell
+    (zero-padded); 9 to 19 ASCII digits (NHS numbers), the numbers they write. Also the first
+    column's integers as they compare in the ids' text order. Else None."""
     from bitframe.arrowtext import string_bytes
 
-    width = None
-    words = []
+    width = 0
+    cells = []
     for text in texts:
         if text.null_count:
             return None
         offsets, data = string_bytes(text)
         n = len(text)
-        if not n:
-            words.append(np.zeros(0, dtype=np.uint64))
-            continue
-        width = int(offsets[1] - offsets[0]) if width is None else width
-        if not 0 < width <= 8 or int(offsets[-1] - offsets[0]) != width * n or np.any(np.diff(offsets) != width):
-            return None
-        cells = data[offsets[0]:offsets[-1]]
-        if width < 8:
-            padded = np.zeros((n, 8), dtype=np.uint8)
-            padded[:, :width] = cells.reshape(n, width)
-            cells = padded.reshape(-1)
-        words.append(cells.view(np.uint64))
-    return words
+        if n:
+            width = width or int(offsets[1] - offsets[0])
+            if not width or int(offsets[-1] - offsets[0]) != width * n or np.any(np.diff(offsets) != width):
+                return None
+        cells.append(data[offsets[0]:offsets[-1]].reshape(n, width))
+    if width <= 8:
+        words = [_spelt(grid) for grid in cells]
+        return words, words[0].view(">u8")  # read big-endian, the integers compare as the text does (no copy)
+    if width <= 19 and all(not grid.size or (int(grid.min()) >= 0x30 and int(grid.max()) <= 0x39) for grid in cells):
+        words = [_decimal(grid) for grid in cells]
+        return words, words[0]
+    return None
 
 
-def _word_codes(words: list[np.ndarray]) -> tuple[list[np.ndarray], int]:
+def _spelt(grid: np.ndarray) -> np.ndarray:
+    """Rows of up to 8 bytes as the integers they spell, zero-padded (the bytes themselves at 8)."""
+    if grid.shape[1] < 8:
+        padded = np.zeros((len(grid), 8), dtype=np.uint8)
+        padded[:, :grid.shape[1]] = grid
+        grid = padded
+    return grid.reshape(-1).view(np.uint64)
+
+
+def _decimal(grid: np.ndarray) -> np.ndarray:
+    """Rows of ASCII digits (at most 19) as the numbers they write: one pass per digit."""
+    value = np.zeros(len(grid), dtype=np.uint64)
+    for column in grid.T:
+        value *= np.uint64(10)
+        value += column - np.uint8(0x30)
+    return value
+
+
+def _word_codes(words: list[np.ndarray], ordered: np.ndarray) -> tuple[list[np.ndarray], int]:
     """Codes of one dictionary for the id integers of each file, and the dictionary's size: the first
-    file's factorised (its row numbers when its ids are strictly increasing, as a list in id order
-    is), the others' looked up among its ids or, failing that, among those of the other files."""
+    file's factorised (its row numbers when its ids are strictly increasing in ``ordered``, as a list
+    in id order is), the others' looked up among its ids or, failing that, among those of the others."""
     import pandas as pd
 
     first = words[0]
-    ordered = first.view(">u8")  # read big-endian, the integers compare as the text does (no copy)
     if np.all(ordered[1:] > ordered[:-1]):  # ids in strictly increasing order are unique
         codes, known = np.arange(len(first)), first
     else:
