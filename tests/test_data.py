@@ -346,3 +346,71 @@ def test_repeated_values_of_shuffled_fixed_width_ids_by_their_sorted_keys(width,
     for cells in (ids, repeat):
         expected = pd.Series(cells, dtype=object).duplicated(keep=False).to_numpy()
         np.testing.assert_array_equal(repeated_values(arrow_text(pd.Series(cells, dtype=object))), expected)
+
+
+def test_blank_text_is_python_strip_for_every_character():
+    """``blank_text`` reads the first byte and asks pyarrow only about cells that may be white space:
+    for each Unicode code point, alone and around text, it is blank exactly when ``str.strip`` leaves
+    nothing (and as pyarrow's ``utf8_trim_whitespace`` leaves nothing, which it replaced)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from bitframe.data import blank_text
+
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    for cells in (chars, [c + c for c in chars], [c + "a" for c in chars], [" " + c for c in chars]):
+        text = pa.array(cells, type=pa.large_string())
+        expected = np.array([not c.strip() for c in cells])
+        got = blank_text(pd.Series(pd.arrays.ArrowStringArray(text)))
+        np.testing.assert_array_equal(got, expected)
+        np.testing.assert_array_equal(got, pc.equal(pc.utf8_trim_whitespace(text), "").to_numpy(zero_copy_only=False))
+
+
+def test_blank_text_and_plain_ids_on_slices_missing_cells_and_both_offset_widths():
+    """The byte-level tests against per-cell Python on awkward cells: empty, white space of several
+    kinds, missing, non-ASCII, control characters, NUL, slices and ``string``/``large_string``."""
+    import pyarrow as pa
+
+    from bitframe.data import _plain_ascii, blank_text
+
+    rng = np.random.default_rng(5)
+    pool = ["", " ", "\t", "\u00a0", "\u3000", "a", "P01", "é", "e\u0301", "\x7f", "~", "\x00", "\u200b", " x", "x "]
+    for _ in range(600):
+        cells = ["".join(rng.choice(pool, int(rng.integers(1, 3)))) for _ in range(int(rng.integers(0, 12)))]
+        cells = [None if rng.random() < 0.15 else c for c in cells]
+        for kind in (pa.string(), pa.large_string()):
+            column = pa.array(cells, type=kind)
+            for part in (column, column.slice(min(1, len(column))), column.slice(0, max(0, len(column) - 1))):
+                values = part.to_pylist()
+                series = pd.Series(pd.arrays.ArrowStringArray(part.cast(pa.large_string())))
+                np.testing.assert_array_equal(blank_text(series), [v is None or not v.strip() for v in values])
+                plain = [v is not None and all(" " <= ch <= "~" for ch in v) and v == v.strip(" ") for v in values]
+                np.testing.assert_array_equal(_plain_ascii(part), plain)
+
+
+def test_canonical_ids_of_visible_ascii_are_normalise_ids():
+    """Ids of visible ASCII only skip the per-id check (each is its own canonical form): against
+    ``normalise_id`` on every id, with missing and empty cells, a space or a control character that
+    sends the column down the per-id path, both Arrow offset widths and a slice."""
+    import pyarrow as pa
+
+    from bitframe.data import canonical_ids
+    from bitframe.identifiers import IdentifierError, normalise_id
+
+    rng = np.random.default_rng(11)
+    pool = ["P0001", "007", "=1", "'=1", "a-b", "~", "A", "", None, "ID\t", " P1", "P 1", "\x7f", "é"]
+    for _ in range(400):
+        cells = rng.choice(np.array(pool, dtype=object), int(rng.integers(0, 10))).tolist()
+        expected, refused = [], {}
+        for k, cell in enumerate(cells):
+            text = cell or ""
+            try:
+                expected.append(normalise_id(text) if text.strip() else text)
+            except IdentifierError as exc:
+                refused[k] = str(exc)
+                expected.append(text)
+        for kind in (pa.string(), pa.large_string()):
+            column = pa.array(["pad", *cells], type=kind).slice(1).cast(pa.large_string())
+            for raw in (pd.Series(pd.arrays.ArrowStringArray(column)), pd.Series(cells, dtype=object)):
+                ids, why = canonical_ids(raw)
+                assert ids.tolist() == expected and why == refused

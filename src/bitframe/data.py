@@ -751,8 +751,20 @@ def canonical_ids(raw: pd.Series, id_type: str = "text") -> tuple[pd.Series, dic
     and missing ones as ``""``) and, by 0-based position, why an id was refused."""
     import pyarrow.compute as pc
 
-    text = text_series(pc.fill_null(arrow_text(raw), ""), raw.index)
+    filled = pc.fill_null(arrow_text(raw), "")
+    if id_type == "text" and _visible_ascii_only(filled):  # each id is its own canonical form (or blank)
+        return text_series(filled, raw.index), {}
+    text = text_series(filled, raw.index)
     return _normalise_ids(text, blank_text(text), id_type)
+
+
+def _visible_ascii_only(text: pa.Array) -> bool:
+    """Whether every byte of every cell is a visible ASCII character (no space, no control character)."""
+    from bitframe.arrowtext import string_bytes
+
+    offsets, data = string_bytes(text)
+    cells = data[offsets[0]:offsets[-1]]
+    return not len(cells) or (int(cells.min()) > 0x20 and int(cells.max()) < 0x7F)
 
 
 def repeated_values(text: pa.Array) -> np.ndarray:
@@ -845,11 +857,26 @@ def text_series(text: pa.Array, index: pd.Index) -> pd.Series:
 
 
 def blank_text(values: pd.Series) -> np.ndarray:
-    """Which cells are missing, empty or only white space."""
+    """Which cells are missing, empty or only white space (Unicode's, as ``utf8_trim_whitespace`` trims)."""
+    import numpy as np
     import pyarrow.compute as pc
 
-    trimmed = pc.utf8_trim_whitespace(arrow_text(values))
-    return pc.equal(trimmed, "").fill_null(True).to_numpy(zero_copy_only=False)
+    from bitframe.arrowtext import string_bytes
+
+    text = arrow_text(values)
+    offsets, data = string_bytes(text)
+    blank = offsets[1:] == offsets[:-1]
+    if not len(data):
+        return blank | text.is_null().to_numpy(zero_copy_only=False)
+    # A cell starting with a visible ASCII character is not blank: only the others are classified, and
+    # by utf8_is_space, which reads the text in place (trimming every cell copied the column).
+    first = data[np.minimum(offsets[:-1], len(data) - 1)]
+    unsure = np.flatnonzero(((first <= 0x20) | (first >= 0x7F)) & ~blank)
+    if len(unsure):
+        blank[unsure] = pc.utf8_is_space(text.take(unsure)).fill_null(False).to_numpy(zero_copy_only=False)
+    if text.null_count:
+        blank |= text.is_null().to_numpy(zero_copy_only=False)
+    return blank
 
 
 def _normalise_ids(raw: pd.Series, blank: np.ndarray, id_type: str) -> tuple[pd.Series, dict[int, str]]:
@@ -863,9 +890,7 @@ def _normalise_ids(raw: pd.Series, blank: np.ndarray, id_type: str) -> tuple[pd.
     # text (found by pyarrow: no Python call per id); only the rest pay for a per-id check.
     todo = ~blank
     if id_type == "text":
-        plain = pc.and_(pc.ascii_is_printable(text), pc.invert(pc.or_(pc.starts_with(text, " "),
-                                                                      pc.ends_with(text, " "))))
-        todo &= ~plain.fill_null(False).to_numpy(zero_copy_only=False)
+        todo &= ~_plain_ascii(text)
     elif id_type == "nhs_number":  # ten digits with their check digit are already canonical
         todo &= ~_valid_nhs_digits(text)
     positions = np.flatnonzero(todo)
@@ -881,6 +906,27 @@ def _normalise_ids(raw: pd.Series, blank: np.ndarray, id_type: str) -> tuple[pd.
             canonical.append(value)
     ids = pc.replace_with_mask(text, pa.array(todo), pa.array(canonical, type=text.type, from_pandas=True))
     return text_series(ids, raw.index), refused
+
+
+def _plain_ascii(text: pa.Array) -> np.ndarray:
+    """``ascii_is_printable`` and neither starting nor ending with a space, read from the bytes: one
+    pass over them when every byte is printable (an id column), pyarrow's per-cell test otherwise."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    from bitframe.arrowtext import string_bytes
+
+    offsets, data = string_bytes(text)
+    cells = data[offsets[0]:offsets[-1]]
+    if not len(cells) or (cells.min() >= 0x20 and cells.max() <= 0x7E):
+        plain = np.ones(len(text), dtype=bool)
+    else:
+        plain = pc.ascii_is_printable(text).fill_null(False).to_numpy(zero_copy_only=False)
+    if len(data):
+        first = data[np.minimum(offsets[:-1], len(data) - 1)]
+        last = data[np.maximum(offsets[1:] - 1, 0)]
+        plain &= (offsets[1:] == offsets[:-1]) | ((first != 0x20) & (last != 0x20))
+    return plain & text.is_valid().to_numpy(zero_copy_only=False) if text.null_count else plain
 
 
 def _valid_nhs_digits(text: pa.Array) -> np.ndarray:

@@ -216,3 +216,115 @@ def test_canonical_nhs_numbers_are_found_as_normalise_id_finds_them(cells):
 
     text = pa.array(["x", *cells], type=pa.large_string()).slice(1)  # a slice, as a column may be
     assert _valid_nhs_digits(text).tolist() == [canonical(c) for c in cells]
+
+
+WORD_IDS = {  # ids of one byte length: NUL bytes, multi-byte characters, NFC/NFD of one text
+    1: ["a", "b", "\x00", "~"],
+    3: ["abc", "é1", "e\u0301", "\x00\x00a", "a\x00\x00", "ÿa"],
+    8: ["P0000001", "P0000002", "P0000010", "Q0000001", "é000001", "e\u0301abcde", "\x00" * 7 + "a", "a" + "\x00" * 7],
+    10: ["9434765919", "9434765870", "0000000001", "1000000000", "0100000000", "9999999999"],  # NHS numbers: digits
+    19: ["9999999999999999999", "0000000000000000000", "1844674407370955161", "1844674407370955162"],
+    12: ["P00000000001", "P00000000002", "000000000003", "é0000000004"],  # not all digits: hashed as text
+}
+
+
+@given(data=st.data(), width=st.sampled_from(sorted(WORD_IDS)), in_order=st.booleans(), same=st.booleans(),
+       offset=st.integers(0, 2), large=st.booleans())
+def test_id_codes_of_short_fixed_width_ids_are_a_dictionarys(data, width, in_order, same, offset, large):
+    """Ids of one byte length up to 8 are coded as the integers their bytes spell, and of 9 to 19 digits
+    as the numbers they write: against a dict on the text, for lists in id order (their codes are row
+    numbers), a participant file equal to the list, ids missing from the list, repeats, NUL bytes,
+    multi-byte characters, ids that are not all digits, slices and both Arrow offset widths."""
+    import pyarrow as pa
+
+    from bitframe.analyse.outcome_file import _id_words
+
+    assert all(len(v.encode()) == width for v in WORD_IDS[width])
+    files = data.draw(st.lists(st.lists(st.sampled_from(WORD_IDS[width]), max_size=12), min_size=1, max_size=3))
+    if in_order:
+        files[0] = sorted(set(files[0]), key=str.encode)
+    if same and len(files) > 2:
+        files[2] = list(files[0])
+    kind = pa.large_string() if large else pa.string()
+    series = [pd.Series(pd.arrays.ArrowStringArray(pa.array(["pad"] * offset + f, type=kind).slice(offset)
+                                                   .cast(pa.large_string()))) for f in files]
+    spelt = width <= 8 or all(v.isdigit() and v.isascii() for f in files for v in f)
+    assert (_id_words([pa.array(s.array) for s in series]) is not None) == spelt
+    codes = IdCodes(*series)
+    for k, file in enumerate(files):
+        assert codes.codes[k].tolist() == [codes.codes[k][file.index(v)] for v in file]
+        for t, table in enumerate(files):
+            first = {v: i for i, v in reversed(list(enumerate(table)))}
+            assert codes.found(k, t).tolist() == [v in first for v in file]
+            assert codes.positions(k, t).tolist() == [first.get(v, -1) for v in file]
+    pairs = {(v, int(c)) for f, cs in zip(files, codes.codes) for v, c in zip(f, cs)}
+    assert len(pairs) == len({v for v, _ in pairs}) == len({c for _, c in pairs})
+    assert all(0 <= c < codes.size for cs in codes.codes for c in cs.tolist())
+
+
+ARM_CELLS = ["control", "treatment", " control", "control ", "\u00a0treatment", "\tcontrol\n", "", " ", "Control",
+             "contrôle", "control\u200b"]
+
+
+@given(cells=st.lists(st.one_of(st.none(), st.sampled_from(ARM_CELLS)), max_size=25),
+       dtype=st.sampled_from(["str", object, "string", "string[python]"]), offset=st.integers(0, 2))
+def test_arm_labels_are_pandas_strip_isin_and_value_counts(cells, dtype, offset):
+    """The list's arms from one factorisation against pandas' string methods on every row, as the
+    intake read them before: stripped text (the column itself when nothing is stripped), the rows
+    with an arm the protocol lacks and the counts per arm, on a column with an index not from 0."""
+    from bitframe.analyse.intake import _arm_counts, _arm_labels
+
+    column = pd.Series(cells, dtype=dtype, index=range(offset, offset + len(cells)), name="arm")
+    arms, codes, labels = _arm_labels(column)
+    written = column.astype("string")
+    stripped = written.str.strip()
+    expected = written if stripped.equals(written) else stripped
+    pd.testing.assert_series_equal(arms, expected)
+    arm_ids = ["control", "treatment"]
+    unknown = ~np.array([label in arm_ids for label in labels] + [False])[codes]
+    np.testing.assert_array_equal(unknown, ~expected.isin(arm_ids).to_numpy())
+    assert _arm_counts(codes, labels) == expected.value_counts().to_dict()
+    rows = np.arange(len(cells)) % 2 == 0
+    assert _arm_counts(codes, labels, rows) == expected[rows].value_counts().to_dict()
+
+
+@given(rows=st.lists(st.tuples(st.one_of(st.none(), st.sampled_from(["S1", "S2", "S3", "1", 1])),
+                               st.one_of(st.none(), st.sampled_from(["control", "treatment", "1", 1, 1.0, ""]))),
+                     max_size=30),
+       dtype=st.sampled_from([object, "string"]))
+def test_mixed_clusters_are_found_as_grouping_the_text_finds_them(rows, dtype):
+    """Whether a cluster has more than one arm (or stratum), from codes, against the check's groupby of
+    the text (``nunique``: missing values not counted, rows of no cluster dropped; 1 and "1" one text)."""
+    from bitframe.analyse.intake import _any_mixed, _text_codes
+
+    if dtype == "string":
+        rows = [tuple(None if v is None else str(v) for v in row) for row in rows]
+    frame = pd.DataFrame(rows, columns=["cluster", "arm"], dtype=dtype)
+    values = frame[["cluster", "arm"]].dropna(subset=["cluster"]).astype(str)
+    expected = bool((values.groupby("cluster")["arm"].nunique() > 1).any())
+    assert _any_mixed(_text_codes(frame["cluster"]), _text_codes(frame["arm"])) == expected
+
+
+MISSING_CELLS = ["", " ", "NA", "na", " n/a ", "N/A", "nan", "NaN", ".", "None", "NULL", "\u212a", "\u212aNOWN", "-99",
+                 " -99", "0.35", "-1", "1e3", "ß", "SS", "ｎａ", "\u00a0NA\u00a0", "\u3000", "x", "Not Known", "\ufb01x"]
+
+
+@given(cells=st.lists(st.one_of(st.sampled_from(MISSING_CELLS), st.text(max_size=4)), max_size=25),
+       codes=st.sampled_from([[], ["-99"], ["Not Known", "kNOWN", "ss"], ["ﬁx"]]), offset=st.integers(0, 2),
+       large=st.booleans())
+def test_missing_cells_are_found_as_strip_and_casefold_find_them(cells, codes, offset, large):
+    """The missing-value test folds and looks up only the cells whose first character could begin a
+    code, and trims only when a cell may start or end with white space: against ``str.strip`` and
+    ``str.casefold`` on every cell (Kelvin sign, ß, ligatures, no-break and ideographic spaces),
+    on slices and both Arrow offset widths."""
+    import pyarrow as pa
+
+    from bitframe.analyse.outcome_file import _emptied, _missing, _trimmed
+
+    keys = {*ALWAYS_MISSING, *(c.strip().casefold() for c in codes)}
+    column = pa.array(["pad"] * offset + cells, type=pa.large_string() if large else pa.string()).slice(offset)
+    trimmed = _trimmed(column)
+    assert trimmed.to_pylist() == [c.strip() for c in cells]
+    missing = _missing(trimmed, keys)
+    assert missing.tolist() == [c.strip().casefold() in keys for c in cells]
+    assert _emptied(trimmed, missing).to_pylist() == ["" if m else c.strip() for c, m in zip(cells, missing)]
