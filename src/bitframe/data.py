@@ -418,7 +418,8 @@ def _read_csv_arrow(p: Path, header: list[str]) -> pd.DataFrame | None:
             # one thread: CPU time, not wall time, is what a shared machine runs out of
             read_options=pacsv.ReadOptions(use_threads=False),
             parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(header, pa.string()),
+            # large_string: the offsets pandas keeps its text in, so to_pandas need not widen a copy of each
+            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(header, pa.large_string()),
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
     except pa.ArrowInvalid:
