@@ -497,3 +497,26 @@ def test_plain_number_columns_take_the_one_cast():
                   ["1", " 2"], ["1", ""],
                   ["1", "NA"], ["1.5", "inf"], ["1.5", "NAN"], ["a", "1"]):
         assert plain(cells) is None
+
+
+WHITE_SPACE = [" ", "\t", "\n", "\u00a0", "\u2003", "\u3000", "\x1c", "\u0085"]
+blank_or_not = st.one_of(st.sampled_from(["", "a", "0", "é", "\u200b", *WHITE_SPACE]),
+                         st.lists(st.sampled_from(["", "a", "\u200b", *WHITE_SPACE]), max_size=3).map("".join))
+
+
+@given(st.lists(st.lists(blank_or_not, min_size=3, max_size=3), max_size=12), st.sampled_from([str, object]))
+def test_blank_rows_are_rows_of_cells_str_strip_empties(rows, dtype):
+    from bitframe.data import _blank_rows
+
+    frame = pd.DataFrame(rows, columns=["pid", "x", "y"], dtype=dtype)
+    assert _blank_rows(frame).tolist() == [all(not cell.strip() for cell in row) for row in rows]
+
+
+def test_arrow_white_space_is_what_str_strip_trims():
+    # _blank_cells asks pyarrow which cells are white space; Python's str.strip is the reference, over
+    # every code point
+    from bitframe.data import _blank_cells
+
+    points = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    got = _blank_cells(pd.Series(points, dtype=str))
+    assert got.tolist() == [not p.strip() for p in points]
