@@ -251,6 +251,7 @@ def test_randomise_notes_blank_rows_once(tmp_path, capsys):
     "\ufeffpid,x\n007,NA\n",                       # a byte-order mark; text kept as typed
     "pid,x\n1\n",                                  # a short row: pyarrow refuses, pandas fills
     "pid,,x\n1,2,3\n",                             # an unnamed column: pandas names it
+    "pid,x\nJos\u00e9,\U0001f600 e\u0301\n",             # text beyond ASCII
 ])
 def test_pyarrow_reader_reads_what_pandas_reads(tmp_path, text):
     import pandas as pd
@@ -261,6 +262,19 @@ def test_pyarrow_reader_reads_what_pandas_reads(tmp_path, text):
     got = read_table(p, infer_numbers=False)
     expected = expected[~(expected.apply(lambda c: c.str.strip()) == "").all(axis=1)].reset_index(drop=True)
     pd.testing.assert_frame_equal(got, expected.astype(got.dtypes.to_dict()))
+
+
+@pytest.mark.parametrize("cell", [b"Jos\xe9", b"\xc0\xaf", b"\x80", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"ab\xe2\x82"])
+def test_pyarrow_reader_refuses_what_is_not_utf8(tmp_path, cell):
+    # latin-1, an overlong '/', a lone continuation byte, a surrogate, beyond U+10FFFF, a cut-off character:
+    # pyarrow leaves the file to pandas, which names the problem; valid UTF-8 is read as text
+    from bitframe.data import _read_csv_arrow
+
+    p = tmp_path / "p.csv"
+    p.write_bytes(b"pid,name\nP1,ok\nP2," + cell + b"\n")
+    assert _read_csv_arrow(p, ["pid", "name"]) is None
+    p.write_bytes("pid,name\nP1,ok\nP2,\u00e9\U0001f600\n".encode())
+    assert _read_csv_arrow(p, ["pid", "name"])["name"].tolist() == ["ok", "\u00e9\U0001f600"]
 
 
 @pytest.mark.parametrize("cells", [
