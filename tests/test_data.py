@@ -534,3 +534,15 @@ def test_arrow_white_space_is_what_str_strip_trims():
     points = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
     got = _blank_cells(pd.Series(points, dtype=str))
     assert got.tolist() == [not p.strip() for p in points]
+
+
+def test_text_columns_keep_their_cells_and_missing_ones_become_empty():
+    from bitframe.data import _as_text
+
+    whole = pd.DataFrame({"pid": pd.Series(["a", " b"], dtype=str), "x": pd.Series(["1", ""], dtype=str)})
+    assert _as_text(whole) is whole  # nothing to change: the same frame, no copy
+    gaps = whole.assign(x=pd.Series(["1", None], dtype=str), y=pd.Series([None, "z"], dtype=object),
+                        w=pd.Series([2.0, np.nan]))
+    text = _as_text(gaps)
+    assert list(text.columns) == ["pid", "x", "y", "w"]
+    assert text.to_dict("list") == {"pid": ["a", " b"], "x": ["1", ""], "y": ["", "z"], "w": ["2", ""]}
