@@ -312,16 +312,25 @@ def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
 
 def _blank_cells(values: pd.Series) -> np.ndarray:
     """Which cells of ``values`` are empty or white space: ``values.str.strip() == ""``."""
+    import numpy as np
     import pandas as pd
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
         cells = pa.array(values.array)
-        # pyarrow's white space is the table str.strip trims (tests/test_data.py); no trimmed copy is made
-        blank = pc.or_(pc.equal(cells, ""), pc.utf8_is_space(cells)).fill_null(False)
-        return blank.to_numpy(zero_copy_only=False)
+        # a chunk at a time: the column is not copied into one array
+        found = [_blank_chunk(chunk) for chunk in (cells.chunks if isinstance(cells, pa.ChunkedArray) else [cells])]
+        return np.concatenate(found) if found else np.zeros(0, dtype=bool)
     return (values.str.strip() == "").to_numpy(dtype=bool)
+
+
+def _blank_chunk(text: pa.LargeStringArray) -> np.ndarray:
+    """:func:`blank_text` (each cell's first byte, pyarrow's white space only where that is unsure), but a
+    missing cell is not blank, as ``str.strip() == ""`` has it."""
+    import pandas as pd
+
+    blank = blank_text(pd.Series(pd.arrays.ArrowStringArray(text)))
+    return blank & text.is_valid().to_numpy(zero_copy_only=False) if text.null_count else blank
 
 
 def _sheet_name(p: Path, index: int) -> str:
