@@ -464,7 +464,8 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
     out = {}
     for col in frame.columns:
         s = frame[col]
-        if pd.api.types.is_string_dtype(s.dtype) and not _any_missing(s):
+        if pd.api.types.is_string_dtype(s.dtype) and not s.isna().any():
+            out[col] = s
             continue
         if pd.api.types.is_float_dtype(s.dtype):
             vals = s.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -474,19 +475,7 @@ def _as_text(frame: pd.DataFrame) -> pd.DataFrame:
             out[col] = text.where(~s.isna(), "")
         else:
             out[col] = s.astype(object).where(~s.isna(), "").astype(str)
-    if not out:
-        return frame  # all text already (the CSV readers' frames): no new frame to build
-    return pd.DataFrame({col: out.get(col, frame[col]) for col in frame.columns}, index=frame.index)
-
-
-def _any_missing(s: pd.Series) -> bool:
-    """Whether ``s`` has a missing cell; pyarrow counts those of its text without a pass."""
-    import pandas as pd
-    import pyarrow as pa
-
-    if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
-        return bool(pa.array(s.array).null_count)
-    return bool(s.isna().any())
+    return pd.DataFrame(out, index=frame.index)
 
 
 #: pyarrow reads decimals as ``pandas.to_numeric`` does (value and type, checked in tests/test_data.py):
