@@ -5,8 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from bitframe.data import blank_rows, read_participants, read_table, sheet_rows, validate_participants
+from bitframe.data import MISSING_TOKENS, blank_rows, read_participants, read_table, sheet_rows, validate_participants
 from bitframe.errors import DataError
 from bitframe.randomise import Design, randomise_file, write_allocation
 
@@ -249,6 +251,7 @@ def test_randomise_notes_blank_rows_once(tmp_path, capsys):
     "\ufeffpid,x\n007,NA\n",                       # a byte-order mark; text kept as typed
     "pid,x\n1\n",                                  # a short row: pyarrow refuses, pandas fills
     "pid,,x\n1,2,3\n",                             # an unnamed column: pandas names it
+    "pid,x\nJos\u00e9,\U0001f600 e\u0301\n",             # text beyond ASCII
 ])
 def test_pyarrow_reader_reads_what_pandas_reads(tmp_path, text):
     import pandas as pd
@@ -259,6 +262,19 @@ def test_pyarrow_reader_reads_what_pandas_reads(tmp_path, text):
     got = read_table(p, infer_numbers=False)
     expected = expected[~(expected.apply(lambda c: c.str.strip()) == "").all(axis=1)].reset_index(drop=True)
     pd.testing.assert_frame_equal(got, expected.astype(got.dtypes.to_dict()))
+
+
+@pytest.mark.parametrize("cell", [b"Jos\xe9", b"\xc0\xaf", b"\x80", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"ab\xe2\x82"])
+def test_pyarrow_reader_refuses_what_is_not_utf8(tmp_path, cell):
+    # latin-1, an overlong '/', a lone continuation byte, a surrogate, beyond U+10FFFF, a cut-off character:
+    # pyarrow leaves the file to pandas, which names the problem; valid UTF-8 is read as text
+    from bitframe.data import _read_csv_arrow
+
+    p = tmp_path / "p.csv"
+    p.write_bytes(b"pid,name\nP1,ok\nP2," + cell + b"\n")
+    assert _read_csv_arrow(p, ["pid", "name"]) is None
+    p.write_bytes("pid,name\nP1,ok\nP2,\u00e9\U0001f600\n".encode())
+    assert _read_csv_arrow(p, ["pid", "name"])["name"].tolist() == ["ok", "\u00e9\U0001f600"]
 
 
 @pytest.mark.parametrize("cells", [
@@ -414,3 +430,119 @@ def test_canonical_ids_of_visible_ascii_are_normalise_ids():
             for raw in (pd.Series(pd.arrays.ArrowStringArray(column)), pd.Series(cells, dtype=object)):
                 ids, why = canonical_ids(raw)
                 assert ids.tolist() == expected and why == refused
+
+
+# A column of plain numbers is read by one pyarrow cast (data._plain_numbers); pandas.to_numeric on the
+# stripped cells, missing tokens as missing, is the reference it must equal for any column: value, type,
+# sign of zero, and which columns stay text. Odd cells: spaces of every kind around a number, hexadecimal
+# (which pyarrow's int64 cast reads), '+' (which it does not), long integers, inf/NaN, missing tokens.
+PLAIN_NUMBERS = [
+    st.integers(-(10**19), 10**19).map(str),
+    st.integers(0, 999).map(lambda n: f"{n:05d}"),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.floats(allow_nan=False, allow_infinity=False).map(lambda v: f"{v:.3e}"),
+]
+ODD_CELLS = [
+    st.sampled_from(["0x1F", "0X1f", "+5", "+0.5", "-0", "-0.0", "1e400", "1e-400", "inf", "-Infinity", "NaN", "nan",
+                     " 1", "1 ", "\t2", "\u00a01", "1\u2003", "\x1c1", "\u0661", "1,5", "1_000", "0b1", "",
+                     "99999999999999999999", "12345678901234567890", "-999999999999999999", "0000000000000000000001",
+                     "1.", ".5", "5e+07", "NAN", "-nan", "+NaN", "Inf", "INFINITY"]),
+    st.sampled_from(sorted(MISSING_TOKENS)),
+    st.lists(st.sampled_from(["0", "1", "9", ".", "-", "+", "e", "x", "f", " ", "\u00a0"]), max_size=4).map("".join),
+]
+number_columns = st.one_of(
+    st.lists(st.one_of(*PLAIN_NUMBERS), min_size=1, max_size=12),
+    st.lists(st.one_of(*PLAIN_NUMBERS, *ODD_CELLS), min_size=1, max_size=12),
+    st.lists(st.one_of(*PLAIN_NUMBERS), min_size=1, max_size=12).flatmap(
+        lambda cells: st.tuples(st.integers(0, len(cells)), st.one_of(*ODD_CELLS)).map(
+            lambda at: [*cells[:at[0]], at[1], *cells[at[0]:]])),
+)
+
+
+def pandas_numbers(cells: list[str]) -> pd.Series | None:
+    """The column as pandas.to_numeric reads it, or None when it stays text."""
+    stripped = pd.Series(cells, dtype=object).str.strip()
+    missing = stripped.isin(MISSING_TOKENS)
+    numbers = pd.to_numeric(stripped.where(~missing, None), errors="coerce")
+    return None if missing.all() or numbers[~missing].isna().any() else numbers
+
+
+def assert_same_numbers(got: np.ndarray | pd.Series, expected: pd.Series) -> None:
+    got = np.asarray(got)
+    assert got.dtype == expected.dtype
+    assert got.tobytes() == expected.to_numpy().tobytes()  # bit for bit: -0.0 is not 0.0
+
+
+@given(number_columns, st.integers(0, 3), st.integers(0, 12), st.sampled_from(["string", "large_string"]))
+def test_plain_number_columns_are_the_numbers_pandas_reads(cells, cut, split, width):
+    import pyarrow as pa
+
+    from bitframe.data import _maybe_numeric, _plain_numbers
+
+    kind = getattr(pa, width)()
+    # two chunks, the first a slice that starts inside its buffers, as a CSV reader's columns may be
+    chunks = pa.chunked_array([pa.array(["junk"] * cut + cells[:split], kind).slice(cut),
+                               pa.array(cells[split:], kind)])
+    expected = pandas_numbers(cells)
+    fast = _plain_numbers(chunks)
+    if fast is not None:
+        assert expected is not None
+        assert_same_numbers(fast, expected)
+    for column in (pd.Series(cells, dtype=str), pd.Series(pd.arrays.ArrowStringArray(chunks))):
+        got = _maybe_numeric(column)
+        if expected is None:
+            assert got is column
+        else:
+            assert_same_numbers(got, expected)
+
+
+def test_plain_number_columns_take_the_one_cast():
+    import pyarrow as pa
+
+    from bitframe.data import _plain_numbers
+
+    def plain(cells):
+        return _plain_numbers(pa.chunked_array([pa.array(cells, pa.large_string())]))
+
+    assert plain(["7", "-3", "007", "-999999999999999999"]).dtype == np.int64
+    assert plain(["0.5", "-3", "1e-400", "2.5E+07"]).tolist() == [0.5, -3.0, 0.0, 2.5e7]
+    # not plain: the general path (pandas) reads them
+    for cells in (["1", "0x1F"], ["1", "+5"], ["+5", "+6"], ["1", "1234567890123456789"], ["1", "12345678901234567890"],
+                  ["1", " 2"], ["1", ""],
+                  ["1", "NA"], ["1.5", "inf"], ["1.5", "NAN"], ["a", "1"]):
+        assert plain(cells) is None
+
+
+WHITE_SPACE = [" ", "\t", "\n", "\u00a0", "\u2003", "\u3000", "\x1c", "\u0085"]
+blank_or_not = st.one_of(st.none(), st.sampled_from(["", "a", "0", "é", "\u200b", *WHITE_SPACE]),
+                         st.lists(st.sampled_from(["", "a", "\u200b", *WHITE_SPACE]), max_size=3).map("".join))
+
+
+@given(st.lists(st.lists(blank_or_not, min_size=3, max_size=3), max_size=12), st.sampled_from([str, object]))
+def test_blank_rows_are_rows_of_cells_str_strip_empties(rows, dtype):
+    from bitframe.data import _blank_rows
+
+    frame = pd.DataFrame(rows, columns=["pid", "x", "y"], dtype=dtype)
+    # a missing cell is not blank (read_table's frames have none: _as_text made them "")
+    assert _blank_rows(frame).tolist() == [all(cell is not None and not cell.strip() for cell in row) for row in rows]
+
+
+def test_arrow_white_space_is_what_str_strip_trims():
+    # _blank_cells asks pyarrow which cells are white space; Python's str.strip is the reference, over
+    # every code point
+    from bitframe.data import _blank_cells
+
+    points = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    got = _blank_cells(pd.Series(points, dtype=str))
+    assert got.tolist() == [not p.strip() for p in points]
+
+
+def test_text_columns_keep_their_cells_and_missing_ones_become_empty():
+    from bitframe.data import _as_text
+
+    whole = pd.DataFrame({"pid": pd.Series(["a", " b"], dtype=str), "x": pd.Series(["1", ""], dtype=str)})
+    gaps = whole.assign(x=pd.Series(["1", None], dtype=str), y=pd.Series([None, "z"], dtype=object),
+                        w=pd.Series([2.0, np.nan]))
+    text = _as_text(gaps)
+    assert list(text.columns) == ["pid", "x", "y", "w"]
+    assert text.to_dict("list") == {"pid": ["a", " b"], "x": ["1", ""], "y": ["", "z"], "w": ["2", ""]}

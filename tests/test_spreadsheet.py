@@ -120,3 +120,63 @@ def test_every_table_the_cli_writes_is_formula_safe(tmp_path, capsys):
     assert outcomes["participant_id"].iloc[:5].tolist() == ["'" + HYPERLINK, "'+44 20 7946 0000", "'@SUM(A1)",
                                                            "'-2+3", "'=1+1"]
     assert "no row in the outcomes file" not in capsys.readouterr().out
+
+
+cells_to_neutralise = st.lists(st.one_of(
+    st.none(), st.text(max_size=4),
+    st.tuples(st.sampled_from(["=", "+", "-", "@", "\t", "\r", "'", "''", "é", " =", ""]), st.text(max_size=3)).map("".join),
+), max_size=12)
+
+
+@given(cells_to_neutralise, st.integers(0, 3))
+def test_frames_neutralise_and_restore_as_their_cells_do(cells, cut):
+    # neutralise_cell and restore_cell one cell at a time are the reference, for every text dtype (Arrow-backed
+    # text in sliced chunks as the CSV reader gives it, Python-backed text, objects holding numbers, categories)
+    import pyarrow as pa
+
+    text = [c if c is not None else "" for c in cells]
+    chunked = pa.chunked_array([pa.array(["x"] * cut + cells[: len(cells) // 2], pa.large_string()).slice(cut),
+                                pa.array(cells[len(cells) // 2:], pa.large_string())])
+    objects = [c if c is not None else -1.5 for c in cells]
+    frame = pd.DataFrame({
+        "arrow": pd.Series(pd.arrays.ArrowStringArray(chunked)),
+        "python": pd.Series(text, dtype=pd.StringDtype("python")),
+        # an object column holds text and numbers (one of numbers alone is not text to pandas' .str)
+        "objects": pd.Series(objects if any(c is not None for c in cells) else text, dtype=object),
+        "category": pd.Categorical(text),
+        "number": range(len(cells)),
+    })
+
+    def values(column: pd.Series) -> list:
+        return [None if v is pd.NA else v for v in column.astype(object)]
+
+    def assert_cellwise(got: pd.DataFrame, original: pd.DataFrame, change) -> None:
+        for name in original.columns:
+            assert got[name].dtype == original[name].dtype or name == "category"  # its categories change
+            assert values(got[name]) == [change(v) if isinstance(v, str) else v for v in values(original[name])]
+
+    safe = neutralise_frame(frame)
+    assert_cellwise(safe, frame, neutralise_cell)
+    assert_cellwise(restore_frame(safe), safe, restore_cell)
+    assert_cellwise(restore_frame(safe), frame, lambda v: v)
+    # restoring text bitframe did not write (two categories could become one: not a list it wrote)
+    text_only = frame.drop(columns="category")
+    assert_cellwise(restore_frame(text_only), text_only, restore_cell)
+
+
+def test_cells_starting_a_formula_are_found_by_their_first_byte():
+    import numpy as np
+    import pyarrow as pa
+
+    from bitframe.spreadsheet import _NEEDS_QUOTE, _first_byte_in
+
+    cells = ["", "=a", "a=", None, "'", "é=", "\t", "", "@"]
+    expected = [False, True, False, False, True, False, True, False, True]
+    for width in (pa.string(), pa.large_string()):
+        text = pa.array(["=", *cells], width).slice(1)  # a slice: its first offset is not 0
+        assert _first_byte_in(text, _NEEDS_QUOTE).tolist() == expected
+    # a missing cell whose slot still holds text (Arrow allows it) is not text
+    offsets = np.array([0, 2, 3], dtype=np.int32)
+    held = pa.Array.from_buffers(pa.string(), 2, [pa.array([False, True]).buffers()[1], pa.py_buffer(offsets),
+                                                  pa.py_buffer(b"=x=")])
+    assert held.to_pylist() == [None, "="] and _first_byte_in(held, _NEEDS_QUOTE).tolist() == [False, True]

@@ -300,10 +300,37 @@ def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
 
     blank = np.ones(len(frame), dtype=bool)
     for col in frame.columns:
-        blank &= (frame[col].str.strip() == "").to_numpy(dtype=bool)
+        if blank.all():
+            blank &= _blank_cells(frame[col])
+        else:  # only the rows still blank need this column
+            rows = np.flatnonzero(blank)
+            blank[rows] = _blank_cells(frame[col].iloc[rows])
         if not blank.any():
             break
     return blank
+
+
+def _blank_cells(values: pd.Series) -> np.ndarray:
+    """Which cells of ``values`` are empty or white space: ``values.str.strip() == ""``."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    if isinstance(values.dtype, pd.StringDtype) and values.dtype.storage == "pyarrow":
+        cells = pa.array(values.array)
+        # a chunk at a time: the column is not copied into one array
+        found = [_blank_chunk(chunk) for chunk in (cells.chunks if isinstance(cells, pa.ChunkedArray) else [cells])]
+        return np.concatenate(found) if found else np.zeros(0, dtype=bool)
+    return (values.str.strip() == "").to_numpy(dtype=bool)
+
+
+def _blank_chunk(text: pa.LargeStringArray) -> np.ndarray:
+    """:func:`blank_text` (each cell's first byte, pyarrow's white space only where that is unsure), but a
+    missing cell is not blank, as ``str.strip() == ""`` has it."""
+    import pandas as pd
+
+    blank = blank_text(pd.Series(pd.arrays.ArrowStringArray(text)))
+    return blank & text.is_valid().to_numpy(zero_copy_only=False) if text.null_count else blank
 
 
 def _sheet_name(p: Path, index: int) -> str:
@@ -418,7 +445,8 @@ def _read_csv_arrow(p: Path, header: list[str]) -> pd.DataFrame | None:
             # one thread: CPU time, not wall time, is what a shared machine runs out of
             read_options=pacsv.ReadOptions(use_threads=False),
             parse_options=pacsv.ParseOptions(newlines_in_values=True, ignore_empty_lines=False),
-            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(header, pa.string()),
+            # large_string: the offsets pandas keeps its text in, so to_pandas need not widen a copy of each
+            convert_options=pacsv.ConvertOptions(column_types=dict.fromkeys(header, pa.large_string()),
                                                  strings_can_be_null=False, quoted_strings_can_be_null=False),
         )
     except pa.ArrowInvalid:
@@ -474,6 +502,14 @@ def _maybe_numeric(s: pd.Series) -> pd.Series:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
+        cells = pa.array(s.array)
+        cells = cells if isinstance(cells, pa.ChunkedArray) else pa.chunked_array([cells])
+        if not cells.null_count and not any(_text_bytes(chunk).size for chunk in cells.chunks):
+            return s  # every cell empty: all missing
+        plain = _plain_numbers(cells)
+        if plain is not None:  # a new array: the Series may hold it without another copy
+            return pd.Series(plain, index=s.index, name=s.name, copy=False)
     stripped = s.str.strip()
     text = pa.array(stripped, type=pa.string())
     if isinstance(text, pa.ChunkedArray):
@@ -500,6 +536,64 @@ def _maybe_numeric(s: pd.Series) -> pd.Series:
     if nums[~missing_mask].isna().any():
         return s
     return nums
+
+
+def _plain_numbers(cells: pa.ChunkedArray) -> np.ndarray | None:
+    """The numbers :func:`_maybe_numeric` reads from a column of plain numbers, found by one pyarrow
+    cast of the text as it is; ``None`` for any other column, which the general path then reads.
+
+    pyarrow's parser takes no space around a number, no empty cell and none of the missing tokens (but
+    ``NaN`` and ``nan``, read as not finite), so a cast of every cell means the general path would see
+    the same text with nothing missing: int64 when every cell is a :data:`_PLAIN_INTEGER`, else float64 when
+    all are finite and none is a long integer, as it decides.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not len(cells) or cells.null_count:
+        return None
+    try:  # the first cell alone first: a failed cast reads every cell, a column of words fails here
+        pc.cast(cells[:1], pa.int64())
+        numbers = pc.cast(cells, pa.int64())
+    except pa.ArrowInvalid:
+        try:
+            pc.cast(cells[:1], pa.float64())
+            numbers = pc.cast(cells, pa.float64())
+        except pa.ArrowInvalid:
+            return None
+    lengths = pc.binary_length(cells)
+    long = cells.filter(pc.greater_equal(lengths, 19)) if pc.max(lengths).as_py() >= 19 else cells[:0]
+    values = np.concatenate([chunk.to_numpy() for chunk in numbers.chunks])
+    if numbers.type == pa.int64():
+        # pyarrow also reads hexadecimal (0x1F) and more than 18 digits, which _PLAIN_INTEGER does not
+        if _has_byte(cells, b"xX") or (len(long) and not _all_match(long, _PLAIN_INTEGER)):
+            return None
+        return values
+    if not np.isfinite(values).all() or (len(long) and pc.any(pc.match_substring_regex(long, _LONG_INTEGER)).as_py()):
+        return None  # inf, nan and long integers: pandas decides
+    # A _PLAIN_INTEGER cell that pyarrow's int64 cast refuses has a '+': only then can every cell be one
+    # (the general path then gives int64 or pandas' reading, not these floats).
+    if _has_byte(cells, b"+") and _all_match(cells, _PLAIN_INTEGER):
+        return None
+    return values
+
+
+def _text_bytes(text: pa.Array) -> np.ndarray:
+    """The UTF-8 bytes of every cell of a pyarrow text array, one after another (a view, no copy)."""
+    from bitframe.arrowtext import string_bytes
+
+    offsets, data = string_bytes(text)
+    return data[offsets[0]:offsets[-1]]
+
+
+def _has_byte(cells: pa.ChunkedArray, chars: bytes) -> bool:
+    """Whether a cell of ``cells`` holds one of the ASCII ``chars`` (a scan of the bytes, no regex)."""
+    for chunk in cells.chunks:
+        text = _text_bytes(chunk)
+        if any((text == char).any() for char in chars):
+            return True
+    return False
 
 
 def text_numbers(text: pa.Array) -> np.ndarray:

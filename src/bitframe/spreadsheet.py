@@ -17,14 +17,17 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    import numpy as np
     import pandas as pd
+    import pyarrow as pa
 
 __all__ = ["FORMULA_TRIGGERS", "neutralise_cell", "neutralise_frame", "restore_cell", "restore_frame"]
 
 #: First characters a spreadsheet may read as the start of a formula (OWASP).
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 _ESCAPE = "'"
-_NEEDS_QUOTE = r"^[=+\-@\t\r']"
+#: The first characters of the cells :func:`neutralise_cell` quotes (all ASCII).
+_NEEDS_QUOTE = "".join((*FORMULA_TRIGGERS, _ESCAPE))
 
 
 def neutralise_cell(value: str) -> str:
@@ -51,27 +54,62 @@ def _text_columns(frame: pd.DataFrame) -> list[str]:
     return out
 
 
-def _map_text(frame: pd.DataFrame, pattern: str, change: str) -> pd.DataFrame:
+def _map_text(frame: pd.DataFrame, first: str, change: str) -> pd.DataFrame:
+    """``frame`` with :func:`neutralise_cell` (``change="add"``) or :func:`restore_cell` applied to each
+    text cell beginning with one of the characters ``first``."""
     import pandas as pd
 
+    fix = neutralise_cell if change == "add" else restore_cell
     changed: dict[str, pd.Series] = {}
     for name in _text_columns(frame):
         col = frame[name]
         if isinstance(col.dtype, pd.CategoricalDtype):
             cats = pd.Series(col.cat.categories, dtype=object)
-            hit = cats.str.contains(pattern, regex=True, na=False)
+            hit = cats.str.startswith(tuple(first), na=False)
             if hit.any():
-                fixed = cats.where(~hit, cats.map(neutralise_cell if change == "add" else restore_cell))
+                fixed = cats.where(~hit, cats.map(fix))
                 changed[name] = col.cat.rename_categories(list(fixed))
             continue
-        # a text dtype is matched in place (pyarrow's regex for Arrow strings); an object column may
-        # hold non-text cells, which never match
-        text = col if isinstance(col.dtype, pd.StringDtype) else col.astype(object)
-        hit = text.str.contains(pattern, regex=True, na=False).astype(bool)
-        if hit.any():
-            fix = neutralise_cell if change == "add" else restore_cell
-            changed[name] = text.where(~hit, text[hit].map(fix)).astype(col.dtype)
+        cells = _starting_with(col, first)
+        if cells.any():
+            # an object column may hold non-text cells, which never start with text
+            text = col if isinstance(col.dtype, pd.StringDtype) else col.astype(object)
+            changed[name] = text.where(~cells, text[cells].map(fix)).astype(col.dtype)
     return frame.assign(**changed) if changed else frame
+
+
+def _starting_with(col: pd.Series, first: str) -> np.ndarray:
+    """Which cells of a text column begin with one of the ASCII characters ``first``."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    if not (isinstance(col.dtype, pd.StringDtype) and col.dtype.storage == "pyarrow"):
+        text = col if isinstance(col.dtype, pd.StringDtype) else col.astype(object)
+        return text.str.startswith(tuple(first), na=False).to_numpy(dtype=bool)
+    cells = pa.array(col.array)
+    chunks = cells.chunks if isinstance(cells, pa.ChunkedArray) else [cells]
+    found = [_first_byte_in(chunk, first) for chunk in chunks]
+    return np.concatenate(found) if found else np.zeros(0, dtype=bool)
+
+
+def _first_byte_in(text: pa.Array, first: str) -> np.ndarray:
+    """Which cells of a pyarrow text array begin with one of the ASCII characters ``first``: read from
+    each cell's first byte (an ASCII byte is never part of another character in UTF-8), one pass where a
+    regex or a search per character reads every cell each time."""
+    import numpy as np
+
+    from bitframe.arrowtext import string_bytes
+
+    offsets, data = string_bytes(text)
+    starts = offsets[:-1]
+    filled = offsets[1:] > starts
+    leading = np.zeros(len(text), dtype=np.uint8)  # an empty cell: byte 0, not among ``first``
+    leading[filled] = data[starts[filled]]
+    hit = np.isin(leading, np.frombuffer(first.encode("ascii"), dtype=np.uint8))
+    if text.null_count:
+        hit &= text.is_valid().to_numpy(zero_copy_only=False)
+    return hit
 
 
 def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
@@ -81,4 +119,4 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 def restore_frame(frame: pd.DataFrame) -> pd.DataFrame:
     """The inverse of :func:`neutralise_frame`, for tables bitframe wrote."""
-    return _map_text(frame, r"^'", "remove")
+    return _map_text(frame, _ESCAPE, "remove")
