@@ -294,9 +294,8 @@ def _analyse_merged(
     manifest: AllocationManifest | None,
 ) -> AnalysisResult:
     """Every outcome's arm-vs-control effects from the merged data (``allocation`` is kept for inference)."""
-    from bitframe.analyse.estimators import ESTIMATORS, get_estimator, load_plugins
+    from bitframe.analyse.estimators import ESTIMATORS, get_estimator
 
-    load_plugins()
     frame = data.frame
     an = protocol.analysis
     ci_level = 1 - an.alpha
@@ -434,14 +433,19 @@ def _adjust(effects: list[EffectEstimate], method: str, deviations: list[str]) -
 
 def _additional(protocol, outcome, y, arms, sub, clusters_col, se_clusters_col, covariates, control, ci_level,
                 registry, icc_rows, notes) -> list[EffectEstimate]:
+    from bitframe.analyse.estimators import load_plugins
+
     extra: list[EffectEstimate] = []
     wanted = []
-    if outcome.type == "binary" and "logit" in registry:
+    if outcome.type == "binary":
         wanted.append("logit")
-    if outcome.type == "count" and "poisson" in registry:
+    if outcome.type == "count":
         wanted.append("poisson")
-    if clusters_col and outcome.type == "continuous" and "mixed" in registry:
+    if clusters_col and outcome.type == "continuous":
         wanted.append("mixed")
+    if wanted:
+        load_plugins()  # the plugins register these estimators: imported only for an outcome that reports one
+        wanted = [name for name in wanted if name in registry]
     for name in wanted:
         if name == chosen_estimator(protocol, outcome):
             continue
@@ -574,7 +578,6 @@ def _bookkeeping(protocol, frame, data: AnalysisData, control: str) -> dict[str,
     """CONSORT flow, attrition, sample-ratio check, balance and subgroups: the parts of the result they fill."""
     from bitframe.analyse import checks
     from bitframe.analyse.consort import consort_flow
-    from bitframe.analyse.subgroups import subgroup_effects
 
     an = protocol.analysis
     import pandas as pd
@@ -630,6 +633,8 @@ def _bookkeeping(protocol, frame, data: AnalysisData, control: str) -> dict[str,
     for name in an.subgroups:
         if name not in frame.columns:
             continue
+        from bitframe.analyse.subgroups import subgroup_effects  # only a protocol with subgroups reads it
+
         for outcome in protocol.outcomes:
             if outcome.role != "primary":
                 continue
