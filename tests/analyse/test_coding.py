@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bitframe.analyse.coding import (
     arm_levels,
@@ -15,6 +17,7 @@ from bitframe.analyse.coding import (
     complete_cases,
     covariate_matrix,
     covariates_with_strata,
+    dummies,
     label_counts,
     labels,
     stratum_dummies,
@@ -104,6 +107,43 @@ def test_arm_masks_equal_comparing_the_labels(kind):
     for level, mask in zip((control, *others), masks, strict=True):
         np.testing.assert_array_equal(mask, text == level)
     assert label_counts(arm, "arm") == {"t": 2, "c": 2, "t2": 1, "1": 2}
+
+
+_ARM_VALUES = st.sampled_from(["c", "t", "t2", 1, "1", " t"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(arms=st.lists(_ARM_VALUES, min_size=6, max_size=30), kind=st.sampled_from(["object", "arrow", "categorical"]),
+       adjustment=st.sampled_from(["standard", "lin"]), stratified=st.booleans(), data=st.data())
+def test_design_from_one_factorisation_equals_the_stacked_labels(arms, kind, adjustment, stratified, data):
+    """treatment_design fills X from the arm masks and the covariate columns; the matrix equals, to the bit,
+    the one stacked from the labels' dummies and covariate_matrix, whatever holds the arms (1 and "1" one
+    arm), with float, integer, boolean, nullable and text covariates and strata."""
+    arms = ["c", "t", *arms]
+    n = len(arms)
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    holder = {"object": np.array(arms, dtype=object), "arrow": pd.Series([str(a) for a in arms], dtype=_ARROW_TEXT),
+              "categorical": pd.Categorical([str(a) for a in arms])}[kind]
+    covariates = pd.DataFrame({"f": rng.normal(size=n), "i": rng.integers(-(2**40), 2**40, size=n),
+                               "b": rng.random(n) < 0.5, "nullable": pd.array(rng.normal(size=n), dtype="Float64"),
+                               "text": pd.Series(rng.choice(["a", "b", "c d"], size=n), dtype=_ARROW_TEXT)})
+    strata = np.array(["s1", "s2"] * (n // 2) + ["s1"] * (n % 2)) if stratified else None
+    design = treatment_design(holder, control="c", covariates=covariates, strata=strata, adjustment=adjustment)
+
+    text = as_labels(holder, "arm")
+    control, others = arm_levels(text, control="c")
+    T = dummies(text, others)
+    Z, _ = covariate_matrix(covariates, n)
+    if stratified:
+        Z = np.hstack([Z, stratum_dummies(strata, n)[0]])
+    if adjustment == "lin":
+        Zc = Z - Z.mean(axis=0)
+        expected = np.hstack([np.ones((n, 1)), T, Zc, (Zc[:, :, None] * T[:, None, :]).reshape(n, -1)])
+    else:
+        expected = np.hstack([np.ones((n, 1)), T, Z])
+    assert (design.control, design.arms) == (control, others)
+    assert design.X.dtype == expected.dtype and design.X.shape == expected.shape
+    assert design.X.tobytes() == expected.tobytes()
 
 
 def test_label_counts_skip_or_refuse_missing_labels():

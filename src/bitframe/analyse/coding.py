@@ -45,6 +45,7 @@ __all__ = [
     "check_open_range",
     "cluster_codes",
     "complete_cases",
+    "covariate_columns",
     "covariate_matrix",
     "covariates_with_strata",
     "dummies",
@@ -264,10 +265,22 @@ def covariate_matrix(covariates: Any, n: int, *, keep_missing: bool = False) -> 
     (decide what to do with incomplete rows before estimation) unless ``keep_missing``, which
     leaves them as NaN for a caller that applies its own missing-data rule.
     """
+    columns, names = covariate_columns(covariates, n, keep_missing=keep_missing)
+    if not columns:
+        return np.empty((n, 0)), []
+    return np.column_stack(columns), names
+
+
+def covariate_columns(covariates: Any, n: int, *, keep_missing: bool = False) -> tuple[list[np.ndarray], list[str]]:
+    """The columns of :func:`covariate_matrix` (float, one per name) before they are stacked.
+
+    A caller that writes them into a larger design fills it straight from these, without the
+    n x p matrix in between.
+    """
     import pandas as pd
 
     if covariates is None:
-        return np.empty((n, 0)), []
+        return [], []
     if isinstance(covariates, pd.Series):
         frame = covariates.to_frame(name=covariates.name if covariates.name is not None else "x1")
     elif isinstance(covariates, pd.DataFrame):
@@ -297,7 +310,9 @@ def covariate_matrix(covariates: Any, n: int, *, keep_missing: bool = False) -> 
         if miss.any() and not keep_missing:
             raise ValueError(f"Covariate {str(name)!r} has {int(miss.sum())} missing values; impute or drop those rows first.")
         if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
-            out.append(col.to_numpy(dtype=float, na_value=np.nan))
+            # a numpy column's only missing value is already NaN: no copy to fill it in
+            numpy_column = isinstance(col.dtype, np.dtype)
+            out.append(col.to_numpy(dtype=float) if numpy_column else col.to_numpy(dtype=float, na_value=np.nan))
             names.append(str(name))
         else:
             as_str = np.array([None if m else str(v) for v, m in zip(col.tolist(), miss)], dtype=object)
@@ -306,9 +321,7 @@ def covariate_matrix(covariates: Any, n: int, *, keep_missing: bool = False) -> 
                 dummy[miss] = np.nan
                 out.append(dummy)
                 names.append(f"{name}[{lv}]")
-    if not out:
-        return np.empty((n, 0)), []
-    return np.column_stack(out), names
+    return out, names
 
 
 def covariates_with_strata(covariates: Any, strata: Any) -> Any:
@@ -348,18 +361,24 @@ class TreatmentDesign:
     interaction_columns: tuple[int, ...] = ()
 
 
-def _columns(n: int, *blocks: np.ndarray) -> np.ndarray:
+def _columns(n: int, *blocks: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
     """An intercept column, then the blocks' columns, written once into one array.
 
-    ``np.hstack`` of a million-row design copies every block into a fresh array while the blocks
-    are alive; filling a preallocated array column by column costs one pass and no second copy.
+    A block is a matrix or a list of 1-D columns. ``np.hstack`` of a million-row design copies every
+    block into a fresh array while the blocks are alive; filling a preallocated array column by
+    column costs one pass and no second copy.
     """
-    X = np.empty((n, 1 + sum(b.shape[1] for b in blocks)))
+    widths = [b.shape[1] if isinstance(b, np.ndarray) else len(b) for b in blocks]
+    X = np.empty((n, 1 + sum(widths)))
     X[:, 0] = 1.0
     at = 1
-    for block in blocks:
-        X[:, at:at + block.shape[1]] = block
-        at += block.shape[1]
+    for block, width in zip(blocks, widths):
+        if isinstance(block, np.ndarray):
+            X[:, at:at + width] = block
+        else:
+            for j, column in enumerate(block):
+                X[:, at + j] = column  # a boolean mask is written as 0.0/1.0, as astype(float) gives
+        at += width
     return X
 
 
@@ -387,25 +406,26 @@ def treatment_design(
     ``weights`` only matter for Lin's centring (weighted means, as ``lm_lin``).
     """
     check_choice("adjustment", adjustment, ADJUSTMENTS)
-    arm_labels = as_labels(arm, "arm")
-    n = arm_labels.shape[0]
-    control_s, others = arm_levels(arm_labels, control)
-    T = dummies(arm_labels, others)
+    # one factorisation of the arm labels gives the levels and every arm's dummy
+    control_s, others, masks = arm_masks(arm, control)
+    n = masks[0].shape[0]
+    T = masks[1:]
     arm_terms = [f"arm[{a}]" for a in others]
 
-    Z, znames = covariate_matrix(covariates, n)
-    if adjustment == "none" and Z.shape[1]:
+    columns, znames = covariate_columns(covariates, n)
+    if adjustment == "none" and columns:
         raise ValueError("Covariates were given but adjustment='none'; use adjustment='standard' or 'lin', or drop them.")
     if strata is not None:
         S, snames = stratum_dummies(strata, n)
-        Z = np.hstack([Z, S])
+        columns += list(S.T)
         znames = znames + snames
-    if adjustment == "lin" and not Z.shape[1]:
+    if adjustment == "lin" and not columns:
         raise ValueError("adjustment='lin' needs covariates or strata to centre and interact; none were given.")
 
     centre: tuple[float, ...] = ()
     n_interactions = 0
     if adjustment == "lin":
+        Z = np.column_stack(columns)
         if weights is not None:
             w = as_float_vector(weights, "weights", n)
             mu = (w[:, None] * Z).sum(axis=0) / w.sum()
@@ -414,13 +434,13 @@ def treatment_design(
         Zc = Z - mu
         centre = tuple(float(v) for v in mu)
         cnames = [f"{nm}_c" for nm in znames]
-        inter = (Zc[:, :, None] * T[:, None, :]).reshape(n, -1)  # covariate-major, as lm_lin
+        inter = (Zc[:, :, None] * np.column_stack(T).astype(float)[:, None, :]).reshape(n, -1)  # covariate-major, as lm_lin
         n_interactions = inter.shape[1]
         inames = [f"{at}:{cn}" for cn in cnames for at in arm_terms]
         X = _columns(n, T, Zc, inter)
         terms = ["(Intercept)", *arm_terms, *cnames, *inames]
     else:
-        X = _columns(n, T, Z)
+        X = _columns(n, T, columns)
         terms = ["(Intercept)", *arm_terms, *znames]
     X.setflags(write=False)
     return TreatmentDesign(
