@@ -48,6 +48,7 @@ __all__ = [
     "covariate_columns",
     "covariate_matrix",
     "covariates_with_strata",
+    "distinct_label_codes",
     "dummies",
     "group_codes",
     "is_missing",
@@ -167,6 +168,19 @@ def _refuse_missing_codes(codes: np.ndarray, parameter: str) -> None:
     missing = int(np.count_nonzero(codes < 0))
     if missing:
         raise ValueError(f"The {parameter!r} parameter has {missing} missing labels; every row needs one.")
+
+
+def distinct_label_codes(values: Any, parameter: str, n: int | None = None) -> tuple[np.ndarray, int]:
+    """Codes 0..L-1 of the L distinct labels of :func:`as_labels` (a missing label is an error).
+
+    Labels compare as strings, so 1 and "1" get one code; counting with the codes costs a
+    ``bincount`` where a set of the labels hashes a Python string per row.
+    """
+    codes, names = _label_codes(values, parameter, n)
+    _refuse_missing_codes(codes, parameter)
+    index: dict[str, int] = {}
+    distinct = np.array([index.setdefault(name, len(index)) for name in names], dtype=np.intp)
+    return distinct[codes], len(index)
 
 
 def as_labels(values: Any, parameter: str, n: int | None = None) -> np.ndarray:
