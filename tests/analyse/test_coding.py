@@ -3,6 +3,8 @@ missing-value rule shared by every estimator."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -13,16 +15,21 @@ from bitframe.analyse.coding import (
     arm_levels,
     arm_masks,
     as_labels,
+    check_full_rank,
     check_open_range,
+    cluster_codes,
     complete_cases,
     covariate_matrix,
     covariates_with_strata,
     dummies,
+    group_codes,
+    is_missing,
     label_counts,
     labels,
     stratum_dummies,
     text_labels,
     treatment_design,
+    trial_inputs,
 )
 
 _ARROW_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
@@ -179,3 +186,68 @@ def test_open_range_check_names_parameter_and_range(value):
     with pytest.raises(ValueError, match=r"The 'alpha' parameter must be a float in the open range \(0, 0.5\)"):
         check_open_range(value, "alpha", upper=0.5)
     assert check_open_range(np.float32(0.25), "alpha", upper=0.5) == 0.25
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.tuples(st.sampled_from(["c", "t", "t2", 1, "1", None]),
+                               st.sampled_from(["A", "B", "b", 10, "10", " A", None]),
+                               st.one_of(st.floats(-10, 10), st.just(np.nan))), min_size=2, max_size=30),
+       kind=st.sampled_from(["object", "arrow", "categorical"]))
+def test_trial_inputs_from_codes_equal_the_label_route(rows, kind):
+    """trial_inputs codes the arms and clusters from one factorisation each; every field equals the route
+    through labels(), arm_levels(), dummies() and group_codes(sort=True) (missing arms and clusters, 1 and "1"
+    one label, clusters absent after the drop), and the same errors are raised."""
+    rows = [("c", "A", 1.0), ("t", "B", 2.0), *rows]
+    arm_raw, cluster_raw, y_raw = zip(*rows)
+    y = np.array(y_raw, dtype=float)
+
+    def holder(raw):
+        text = [None if v is None else str(v) for v in raw]
+        return {"object": np.array(raw, dtype=object), "arrow": pd.Series(text, dtype=_ARROW_TEXT),
+                "categorical": pd.Categorical(text)}[kind]
+
+    covariates = {"x": np.arange(len(rows), dtype=float)}
+    arm, clusters = holder(arm_raw), holder(cluster_raw)
+
+    def reference():
+        arm_labels = labels(arm, "arm", y.size)
+        Z, znames = covariate_matrix(covariates, y.size, keep_missing=True)
+        cl = labels(clusters, "clusters", y.size)
+        keep, n_bad = complete_cases({"outcome": np.isnan(y), "covariate": np.isnan(Z).any(axis=1),
+                                      "cluster": is_missing(cl)}, "drop")
+        if not keep.any():
+            raise ValueError("No complete units to analyse.")
+        control, arms = arm_levels(arm_labels[keep], "c")
+        X = np.column_stack([np.ones(int(keep.sum())), dummies(arm_labels[keep], arms), Z[keep]])
+        check_full_rank(X, ["(Intercept)", *(f"arm[{a}]" for a in arms), *znames])
+        codes, G = group_codes(cl[keep], sort=True)
+        return X, control, arms, arm_labels[keep], codes, G, n_bad
+
+    try:
+        expected = reference()
+    except ValueError as exc:
+        with pytest.raises(ValueError, match=re.escape(str(exc))):
+            trial_inputs(y, arm, control="c", covariates=covariates, clusters=clusters, missing="drop")
+        return
+    got = trial_inputs(y, arm, control="c", covariates=covariates, clusters=clusters, missing="drop")
+    X, control, arms, arm_labels, codes, G, n_bad = expected
+    assert got.X.tobytes() == X.tobytes() and got.X.shape == X.shape
+    assert (got.control, got.arms, got.labels.tolist()) == (control, arms, arm_labels.tolist())
+    assert (got.n_clusters, got.n_dropped) == (G, n_bad)
+    np.testing.assert_array_equal(got.cluster_codes, codes)
+    assert got.cluster_codes.dtype == codes.dtype
+
+
+@pytest.mark.parametrize("raw", [["b", "a", "b", 1, "1"], ["b", None, "a"], [2.5, np.nan, 1.0]])
+def test_cluster_codes_from_one_factorisation(raw):
+    """Object cluster labels are coded in order of first appearance (1 and "1" two clusters, as the values
+    differ); a missing label is refused with its count."""
+    values = np.array(raw, dtype=object)
+    if any(v is None or (isinstance(v, float) and np.isnan(v)) for v in raw):
+        with pytest.raises(ValueError, match="The 'clusters' parameter has 1 missing labels"):
+            cluster_codes(values, "clusters", len(raw))
+        return
+    codes, G = cluster_codes(values, "clusters", len(raw))
+    expected, n_expected = group_codes(values)
+    np.testing.assert_array_equal(codes, expected)
+    assert (G, codes.dtype) == (n_expected, np.intp)

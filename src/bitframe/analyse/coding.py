@@ -200,12 +200,15 @@ def group_codes(values: np.ndarray, *, sort: bool = False) -> tuple[np.ndarray, 
 
 def cluster_codes(values: Any, parameter: str, n: int) -> tuple[np.ndarray, int]:
     """Codes of cluster labels (missing ones are an error); numeric labels skip the slow object route."""
+    import pandas as pd
+
     arr = as_1d(values, parameter, n)
     if arr.dtype.kind in "iub" or (arr.dtype.kind == "f" and not np.isnan(arr).any()):
         return group_codes(arr)
-    objects = np.asarray(arr, dtype=object)
-    _refuse_missing(objects, parameter)
-    return group_codes(objects)
+    # one factorisation finds the missing labels (code -1) and codes the rest, in order of first appearance
+    codes, uniques = pd.factorize(np.asarray(arr, dtype=object))
+    _refuse_missing_codes(codes, parameter)
+    return codes.astype(np.intp, copy=False), len(uniques)
 
 
 def arm_levels(arm_labels: np.ndarray, control: Any = None, parameter: str = "arm") -> tuple[str, tuple[str, ...]]:
@@ -559,13 +562,15 @@ def trial_inputs(outcome: Any, arm: Any, *, control: Any, covariates: Any, clust
         y = y.astype(float)
     except (TypeError, ValueError):
         raise ValueError("The 'outcome' parameter must be numeric.") from None
-    arm_labels = labels(arm, "arm", n_all)
+    # the arms and clusters factorised once: their labels, levels, dummies and cluster codes all come from the codes
+    arm_codes, arm_names = _label_codes(arm, "arm", n_all)
+    arm_labels = np.array([*arm_names, None], dtype=object)[arm_codes]  # labels(arm): a missing arm is None
     Z, znames = covariate_matrix(covariates, n_all, keep_missing=True)
     missing_by_input = {"outcome": np.isnan(y), "covariate": np.isnan(Z).any(axis=1)}
-    cl = None
+    cl_codes = None
     if clusters is not None:
-        cl = labels(clusters, "clusters", n_all)
-        missing_by_input["cluster"] = is_missing(cl)
+        cl_codes, cl_names = _label_codes(clusters, "clusters", n_all)
+        missing_by_input["cluster"] = cl_codes < 0
     expo = None
     if exposure is not None:
         expo = as_1d(exposure, "exposure", n_all).astype(float)
@@ -576,14 +581,33 @@ def trial_inputs(outcome: Any, arm: Any, *, control: Any, covariates: Any, clust
     y, arm_labels, Z = y[keep], arm_labels[keep], Z[keep]
     if y.size == 0:
         raise ValueError("No complete units to analyse.")
-    control_s, arms = arm_levels(arm_labels, control)
-    X = np.column_stack([np.ones(y.size), dummies(arm_labels, arms), Z])
+    kept_arms = arm_codes[keep]
+    _refuse_missing_codes(kept_arms, "arm")
+    present = np.flatnonzero(np.bincount(kept_arms, minlength=len(arm_names)))
+    control_s, arms = _control_first([arm_names[c] for c in present], control, "arm")
+    arm_dummies = np.column_stack([np.isin(kept_arms, [c for c in present if arm_names[c] == a]).astype(float)
+                                   for a in arms])  # 1 and "1" are one arm, as in labels()
+    X = np.column_stack([np.ones(y.size), arm_dummies, Z])
     names = ["(Intercept)"] + [f"arm[{a}]" for a in arms] + znames
     check_full_rank(X, names)
     offset = np.log(expo[keep]) if expo is not None else np.zeros(y.size)
     codes, G = (None, None)
-    if cl is not None:
-        codes, G = group_codes(cl[keep], sort=True)
+    if cl_codes is not None:
+        codes, G = _sorted_label_codes(cl_codes[keep], cl_names)
     return TrialInputs(y=y, X=X, names=names, offset=offset, arm_columns={a: 1 + j for j, a in enumerate(arms)},
                        control=control_s, arms=arms, labels=arm_labels, cluster_codes=codes, n_clusters=G,
                        n_dropped=n_bad)
+
+
+def _sorted_label_codes(codes: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, int]:
+    """``group_codes(labels, sort=True)`` of the labels ``names[codes]`` (none missing), from the codes.
+
+    Codes 0..G-1 follow the sorted labels present; labels that compare equal as strings (1 and "1")
+    share one code.
+    """
+    present = np.flatnonzero(np.bincount(codes, minlength=len(names))).tolist()
+    distinct = sorted({names[c] for c in present})
+    rank = {name: r for r, name in enumerate(distinct)}
+    to_rank = np.zeros(len(names), dtype=np.intp)
+    to_rank[present] = [rank[names[c]] for c in present]
+    return to_rank[codes], len(distinct)
