@@ -322,6 +322,7 @@ def _analyse_merged(
     # each label column factorised once for every outcome's fit, the summaries and the checks
     arm_categories = pd.Categorical(frame["arm"])
     arm_labels = text_labels(arm_categories)
+    control_codes = [code for code, category in enumerate(arm_categories.categories) if str(category) == control]
     strata_labels = text_labels(frame[strata_col]) if strata_col else None
     se_cluster_labels = text_labels(frame[se_clusters_col]) if se_clusters_col else None
     cov = complete = None
@@ -353,6 +354,7 @@ def _analyse_merged(
         if se_clusters is not None:
             kwargs["clusters"] = se_clusters
         arms = arm_labels[keep]
+        y_kept = y[keep]
         if covariates is not None and an.adjustment == "lin" and name not in ("ols", "lin"):
             deviations.append(f"{label}: {name} adjusts for the covariates additively; Lin's interacted "
                               "adjustment applies to linear regression")
@@ -361,7 +363,7 @@ def _analyse_merged(
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                estimates = spec.fit(y[keep], arms, **kwargs)
+                estimates = spec.fit(y_kept, arms, **kwargs)
             except (ValueError, ArithmeticError) as exc:
                 raise DataError(Problem("BF221", f"{label} cannot be estimated as pre-registered ({name}): {exc}",
                                         file=labels.get("outcomes", "<outcomes>"), field=outcome.column,
@@ -369,14 +371,14 @@ def _analyse_merged(
                                              "enough units per arm); the protocol says what was registered")) from None
         deviations += [f"{label}: {w.message}" for w in caught
                        if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning, FutureWarning))]
-        in_control = arms == control
-        control_mean = float(np.mean(y[keep][in_control])) if np.any(in_control) else math.nan
+        in_control = np.isin(arm_categories.codes[keep], control_codes)  # arms == control, on the codes
+        control_mean = float(np.mean(y_kept[in_control])) if np.any(in_control) else math.nan
         for est in estimates:
             relative = est.estimate / control_mean if est.scale == "difference" and control_mean else None
             effects.append(EffectEstimate.from_estimate(
                 est, outcome=outcome.id, arm=str(est.term), contrast=f"{est.term} - {control}",
                 control_mean=control_mean, relative_effect=relative, role=outcome.role))
-        additional += _additional(protocol, outcome, y[keep], arms, se_clusters if clusters_col else None, se_clusters,
+        additional += _additional(protocol, outcome, y_kept, arms, se_clusters if clusters_col else None, se_clusters,
                                   covariates, control, ci_level, ESTIMATORS, icc_rows, notes)
     del cov, complete  # the fits are done: inference and the checks take the columns again without a copy
 
