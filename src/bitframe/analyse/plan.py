@@ -324,7 +324,8 @@ def _analyse_merged(
     arm_labels = text_labels(arm_categories)
     control_codes = [code for code, category in enumerate(arm_categories.categories) if str(category) == control]
     strata_labels = text_labels(frame[strata_col]) if strata_col else None
-    se_cluster_labels = text_labels(frame[se_clusters_col]) if se_clusters_col else None
+    cluster_categories = pd.Categorical(frame[se_clusters_col]) if se_clusters_col else None
+    se_cluster_labels = text_labels(cluster_categories) if cluster_categories is not None else None
     cov = complete = None
     if use_covariates:
         cov = _covariate_frame(frame, list(an.covariates))
@@ -378,8 +379,11 @@ def _analyse_merged(
             effects.append(EffectEstimate.from_estimate(
                 est, outcome=outcome.id, arm=str(est.term), contrast=f"{est.term} - {control}",
                 control_mean=control_mean, relative_effect=relative, role=outcome.role))
-        additional += _additional(protocol, outcome, y_kept, arms, se_clusters if clusters_col else None, se_clusters,
-                                  covariates, control, ci_level, ESTIMATORS, icc_rows, notes)
+        # the GLMs and the mixed model code the labels again: categoricals give them the codes at once
+        kept_clusters = cluster_categories[keep] if cluster_categories is not None else None
+        additional += _additional(protocol, outcome, y_kept, arm_categories[keep],
+                                  kept_clusters if clusters_col else None, kept_clusters, covariates, control,
+                                  ci_level, ESTIMATORS, icc_rows, notes)
     del cov, complete  # the fits are done: inference and the checks take the columns again without a copy
 
     if inference:
@@ -405,7 +409,7 @@ def _analyse_merged(
         notes=tuple(notes),
         manifest=manifest,
         scales=data.scales,
-        **(_bookkeeping(protocol, frame, data, control, arm_categories, se_cluster_labels) if bookkeeping else {}),
+        **(_bookkeeping(protocol, frame, data, control, arm_categories, cluster_categories) if bookkeeping else {}),
     )
 
 
@@ -601,19 +605,20 @@ def _summaries(protocol, frame, arm_categories: pd.Categorical) -> list[OutcomeS
 
 
 def _bookkeeping(protocol, frame, data: AnalysisData, control: str, arms: pd.Categorical,
-                 cluster_labels: np.ndarray | None) -> dict[str, Any]:
+                 clusters: pd.Categorical | None) -> dict[str, Any]:
     """CONSORT flow, attrition, sample-ratio check, balance and subgroups: the parts of the result they fill.
 
-    ``arms`` is the arm column as a categorical, hashed once: each check reads its codes instead of
-    hashing the labels again; ``cluster_labels`` are the cluster column's labels when the fits read them.
+    ``arms`` (and ``clusters``, when the fits read them) are the columns as categoricals, hashed once:
+    each check reads their codes instead of hashing the labels again.
     """
+    import pandas as pd
+
     from bitframe.analyse import checks
     from bitframe.analyse.consort import consort_flow
 
     an = protocol.analysis
-    clusters = cluster_labels
     if clusters is None and "cluster" in frame.columns:
-        clusters = text_labels(frame["cluster"])
+        clusters = pd.Categorical(frame["cluster"])
     primary = protocol.primary_outcomes[0] if protocol.primary_outcomes else protocol.outcomes[0]
     received = None
     if an.compliance_column and an.compliance_column in frame.columns:
@@ -658,6 +663,7 @@ def _bookkeeping(protocol, frame, data: AnalysisData, control: str, arms: pd.Cat
                 mean_arm=_finite(row.mean), sd_control=_finite(base.sd) if base else None, sd_arm=_finite(row.sd),
                 smd=_finite(row.smd)))
     subgroups: list[SubgroupEstimate | SubgroupFailure] = []
+    cluster_labels = text_labels(clusters) if clusters is not None and an.subgroups else None
     for name in an.subgroups:
         if name not in frame.columns:
             continue
@@ -669,7 +675,7 @@ def _bookkeeping(protocol, frame, data: AnalysisData, control: str, arms: pd.Cat
             y = np.asarray(frame[outcome.column], dtype=float)
             try:
                 by_level = subgroup_effects(y, arms, text_labels(frame[name]), control=control,
-                                            clusters=clusters, se_type=protocol.se_type, ci_level=1 - an.alpha,
+                                            clusters=cluster_labels, se_type=protocol.se_type, ci_level=1 - an.alpha,
                                             subgroup_name=name)
             except ValueError as exc:
                 subgroups.append(SubgroupFailure(outcome=outcome.id, subgroup=name, error=str(exc)))
