@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from bitframe.analyse.coding import text_labels
+from bitframe.analyse.coding import codes_of, text_labels
 from bitframe.analyse.design import chosen_estimator, row_level_arms
 from bitframe.analyse.intake import AnalysisData, manifest_problems, merge_outcomes
 from bitframe.analyse.results import (
@@ -322,7 +322,7 @@ def _analyse_merged(
     # each label column factorised once for every outcome's fit, the summaries and the checks
     arm_categories = pd.Categorical(frame["arm"])
     arm_labels = text_labels(arm_categories)
-    control_codes = [code for code, category in enumerate(arm_categories.categories) if str(category) == control]
+    arm_category_names = [str(category) for category in arm_categories.categories]
     strata_labels = text_labels(frame[strata_col]) if strata_col else None
     cluster_categories = pd.Categorical(frame[se_clusters_col]) if se_clusters_col else None
     se_cluster_labels = text_labels(cluster_categories) if cluster_categories is not None else None
@@ -372,7 +372,7 @@ def _analyse_merged(
                                              "enough units per arm); the protocol says what was registered")) from None
         deviations += [f"{label}: {w.message}" for w in caught
                        if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning, FutureWarning))]
-        in_control = np.isin(arm_categories.codes[keep], control_codes)  # arms == control, on the codes
+        in_control = codes_of(arm_categories.codes[keep], arm_category_names, control)  # arms == control
         control_mean = float(np.mean(y_kept[in_control])) if np.any(in_control) else math.nan
         for est in estimates:
             relative = est.estimate / control_mean if est.scale == "difference" and control_mean else None
