@@ -189,16 +189,24 @@ def test_open_range_check_names_parameter_and_range(value):
 
 
 @settings(max_examples=60, deadline=None)
-@given(rows=st.lists(st.tuples(st.sampled_from(["c", "t", "t2", 1, "1", None]),
+@given(rows=st.lists(st.tuples(st.sampled_from(["c", "t", "t2", 1, "1"]),
                                st.sampled_from(["A", "B", "b", 10, "10", " A", None]),
-                               st.one_of(st.floats(-10, 10), st.just(np.nan))), min_size=2, max_size=30),
+                               st.one_of(st.floats(-10, 10), st.just(np.nan)),
+                               st.one_of(st.floats(-10, 10), st.just(np.nan))), min_size=12, max_size=40),
+       missing_arm=st.sampled_from([None, None, "dropped", "kept"]), complete=st.booleans(),
        kind=st.sampled_from(["object", "arrow", "categorical"]))
-def test_trial_inputs_from_codes_equal_the_label_route(rows, kind):
-    """trial_inputs codes the arms and clusters from one factorisation each; every field equals the route
-    through labels(), arm_levels(), dummies() and group_codes(sort=True) (missing arms and clusters, 1 and "1"
-    one label, clusters absent after the drop), and the same errors are raised."""
-    rows = [("c", "A", 1.0), ("t", "B", 2.0), *rows]
-    arm_raw, cluster_raw, y_raw = zip(*rows)
+def test_trial_inputs_from_codes_equal_the_label_route(rows, missing_arm, complete, kind):
+    """trial_inputs codes the arms and clusters from one factorisation each and stacks the covariate columns
+    once; every field equals the route through labels(), arm_levels(), dummies(), covariate_matrix() and
+    group_codes(sort=True) (missing arms, clusters and covariates, 1 and "1" one label, clusters absent after
+    the drop, nothing dropped), and the same errors are raised."""
+    rows = [("c", "A", 1.0, 0.5), ("t", "B", 2.0, -0.5), *rows]
+    if complete:  # nothing to drop: the inputs are used without copies
+        rows = [(a, "A" if c is None else c, 0.0 if np.isnan(v) else v, 0.0 if np.isnan(x) else x)
+                for a, c, v, x in rows]
+    if missing_arm is not None:  # a unit without an arm: dropped with its missing outcome, else refused
+        rows.append((None, "A", np.nan if missing_arm == "dropped" else 1.0, 0.0))
+    arm_raw, cluster_raw, y_raw, x_raw = zip(*rows)
     y = np.array(y_raw, dtype=float)
 
     def holder(raw):
@@ -206,7 +214,8 @@ def test_trial_inputs_from_codes_equal_the_label_route(rows, kind):
         return {"object": np.array(raw, dtype=object), "arrow": pd.Series(text, dtype=_ARROW_TEXT),
                 "categorical": pd.Categorical(text)}[kind]
 
-    covariates = {"x": np.arange(len(rows), dtype=float)}
+    covariates = {"x": np.arange(len(rows), dtype=float), "with_missing": np.array(x_raw) + np.sin(np.arange(len(rows))),
+                  "level": np.array(["p", "q", "r"] * len(rows))[: len(rows)]}
     arm, clusters = holder(arm_raw), holder(cluster_raw)
 
     def reference():

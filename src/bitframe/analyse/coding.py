@@ -572,8 +572,12 @@ def trial_inputs(outcome: Any, arm: Any, *, control: Any, covariates: Any, clust
     # the arms and clusters factorised once: their labels, levels, dummies and cluster codes all come from the codes
     arm_codes, arm_names = _label_codes(arm, "arm", n_all)
     arm_labels = np.array([*arm_names, None], dtype=object)[arm_codes]  # labels(arm): a missing arm is None
-    Z, znames = covariate_matrix(covariates, n_all, keep_missing=True)
-    missing_by_input = {"outcome": np.isnan(y), "covariate": np.isnan(Z).any(axis=1)}
+    # the covariates stay columns until X is stacked: no n x p matrix to scan for NaN by rows and copy
+    columns, znames = covariate_columns(covariates, n_all, keep_missing=True)
+    covariate_missing = np.zeros(n_all, dtype=bool)
+    for column in columns:
+        covariate_missing |= np.isnan(column)
+    missing_by_input = {"outcome": np.isnan(y), "covariate": covariate_missing}
     cl_codes = None
     if clusters is not None:
         cl_codes, cl_names = _label_codes(clusters, "clusters", n_all)
@@ -585,15 +589,17 @@ def trial_inputs(outcome: Any, arm: Any, *, control: Any, covariates: Any, clust
             raise ValueError("The 'exposure' parameter must be strictly positive (it enters as log(exposure)).")
         missing_by_input["exposure"] = np.isnan(expo)
     keep, n_bad = complete_cases(missing_by_input, missing)
-    y, arm_labels, Z = y[keep], arm_labels[keep], Z[keep]
+    kept_arms = arm_codes
+    if n_bad:  # complete data are used as they are, without a copy of every input
+        y, arm_labels, kept_arms = y[keep], arm_labels[keep], arm_codes[keep]
+        columns = [column[keep] for column in columns]
     if y.size == 0:
         raise ValueError("No complete units to analyse.")
-    kept_arms = arm_codes[keep]
     _refuse_missing_codes(kept_arms, "arm")
     present = np.flatnonzero(np.bincount(kept_arms, minlength=len(arm_names)))
     control_s, arms = _control_first([arm_names[c] for c in present], control, "arm")
     arm_dummies = np.column_stack([codes_of(kept_arms, arm_names, a).astype(float) for a in arms])
-    X = np.column_stack([np.ones(y.size), arm_dummies, Z])
+    X = np.column_stack([np.ones(y.size), arm_dummies, *columns])
     names = ["(Intercept)"] + [f"arm[{a}]" for a in arms] + znames
     check_full_rank(X, names)
     offset = np.log(expo[keep]) if expo is not None else np.zeros(y.size)
