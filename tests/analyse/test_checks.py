@@ -221,3 +221,43 @@ def test_chi_square_tail_area_is_scipy_stats_value():
             got = bk._chi2_sf(statistic, df)
             assert math.isclose(got, expected, rel_tol=2e-13, abs_tol=0.0) or (math.isnan(got) and math.isnan(expected)), (
                 df, statistic)
+
+
+@settings(max_examples=60, deadline=None)
+@given(arms=st.lists(st.sampled_from(["c", "t", "t2", 1, "1"]), min_size=4, max_size=40),
+       values=st.lists(st.one_of(st.floats(-1e6, 1e6), st.just(math.nan), st.sampled_from([0.0, 1.0])),
+                       min_size=40, max_size=40),
+       kind=st.sampled_from(["object", "arrow", "categorical"]), complete=st.booleans())
+def test_balance_gathers_each_arm_as_its_mask_selects(arms, values, kind, complete):
+    """balance_table gathers every arm's rows by their positions; each row's n, missing count, mean and SD
+    equal, to the bit, numpy on the column selected by the arm's mask, and a column is binary when all its
+    values are 0 or 1 (missing values or none, 0/1 columns, 1 and "1" one arm, text levels)."""
+    arms = ["c", "t", *arms]
+    n = len(arms)
+    numbers = np.array((values * 2)[:n])
+    if complete:  # no missing value: each arm's rows are read without a second selection
+        numbers = np.nan_to_num(numbers)
+    covariates = pd.DataFrame({"x": numbers, "b": np.where(np.isnan(numbers), np.nan, numbers > 0),
+                               "s": pd.Series(np.where(numbers > 0, "p", "q"), dtype="string[pyarrow]")})
+    holder = {"object": np.array(arms, dtype=object),
+              "arrow": pd.Series([str(a) for a in arms], dtype="string[pyarrow]"),
+              "categorical": pd.Categorical([str(a) for a in arms])}[kind]
+    table = bk.balance_table(covariates, holder, control="c")
+    text = np.array([str(a) for a in arms])
+    columns = {"x": numbers, "b": covariates["b"].to_numpy(dtype=float),
+               "s[p]": np.where(numbers > 0, 1.0, 0.0), "s[q]": np.where(numbers > 0, 0.0, 1.0)}
+    def zeros_and_ones(values):
+        observed = values[~np.isnan(values)]
+        return bool(observed.size and np.all((observed == 0) | (observed == 1)))
+
+    binary = {"x": zeros_and_ones(numbers), "b": zeros_and_ones(columns["b"]), "s[p]": True, "s[q]": True}
+    for row in table.rows:
+        assert row.binary == binary[row.covariate]
+        selected = columns[row.covariate][text == row.arm]
+        observed = selected[~np.isnan(selected)]
+        assert (row.n, row.n_missing) == (observed.size, selected.size - observed.size)
+        mean = float(observed.mean()) if observed.size else math.nan
+        assert row.mean == mean or (math.isnan(row.mean) and math.isnan(mean))
+        if not row.binary:
+            sd = float(observed.std(ddof=1)) if observed.size > 1 else math.nan
+            assert row.sd == sd or (math.isnan(row.sd) and math.isnan(sd))

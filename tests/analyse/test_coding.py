@@ -3,23 +3,33 @@ missing-value rule shared by every estimator."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bitframe.analyse.coding import (
     arm_levels,
     arm_masks,
     as_labels,
+    check_full_rank,
     check_open_range,
+    cluster_codes,
     complete_cases,
     covariate_matrix,
     covariates_with_strata,
+    dummies,
+    group_codes,
+    is_missing,
     label_counts,
     labels,
     stratum_dummies,
     text_labels,
     treatment_design,
+    trial_inputs,
 )
 
 _ARROW_TEXT = pd.StringDtype("pyarrow", na_value=np.nan)
@@ -106,6 +116,43 @@ def test_arm_masks_equal_comparing_the_labels(kind):
     assert label_counts(arm, "arm") == {"t": 2, "c": 2, "t2": 1, "1": 2}
 
 
+_ARM_VALUES = st.sampled_from(["c", "t", "t2", 1, "1", " t"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(arms=st.lists(_ARM_VALUES, min_size=6, max_size=30), kind=st.sampled_from(["object", "arrow", "categorical"]),
+       adjustment=st.sampled_from(["standard", "lin"]), stratified=st.booleans(), data=st.data())
+def test_design_from_one_factorisation_equals_the_stacked_labels(arms, kind, adjustment, stratified, data):
+    """treatment_design fills X from the arm masks and the covariate columns; the matrix equals, to the bit,
+    the one stacked from the labels' dummies and covariate_matrix, whatever holds the arms (1 and "1" one
+    arm), with float, integer, boolean, nullable and text covariates and strata."""
+    arms = ["c", "t", *arms]
+    n = len(arms)
+    rng = np.random.default_rng(data.draw(st.integers(0, 2**32 - 1)))
+    holder = {"object": np.array(arms, dtype=object), "arrow": pd.Series([str(a) for a in arms], dtype=_ARROW_TEXT),
+              "categorical": pd.Categorical([str(a) for a in arms])}[kind]
+    covariates = pd.DataFrame({"f": rng.normal(size=n), "i": rng.integers(-(2**40), 2**40, size=n),
+                               "b": rng.random(n) < 0.5, "nullable": pd.array(rng.normal(size=n), dtype="Float64"),
+                               "text": pd.Series(rng.choice(["a", "b", "c d"], size=n), dtype=_ARROW_TEXT)})
+    strata = np.array(["s1", "s2"] * (n // 2) + ["s1"] * (n % 2)) if stratified else None
+    design = treatment_design(holder, control="c", covariates=covariates, strata=strata, adjustment=adjustment)
+
+    text = as_labels(holder, "arm")
+    control, others = arm_levels(text, control="c")
+    T = dummies(text, others)
+    Z, _ = covariate_matrix(covariates, n)
+    if stratified:
+        Z = np.hstack([Z, stratum_dummies(strata, n)[0]])
+    if adjustment == "lin":
+        Zc = Z - Z.mean(axis=0)
+        expected = np.hstack([np.ones((n, 1)), T, Zc, (Zc[:, :, None] * T[:, None, :]).reshape(n, -1)])
+    else:
+        expected = np.hstack([np.ones((n, 1)), T, Z])
+    assert (design.control, design.arms) == (control, others)
+    assert design.X.dtype == expected.dtype and design.X.shape == expected.shape
+    assert design.X.tobytes() == expected.tobytes()
+
+
 def test_label_counts_skip_or_refuse_missing_labels():
     arm = pd.Series(["a", None, "b", "a"], dtype=_ARROW_TEXT)
     assert label_counts(arm) == {"a": 2, "b": 1}
@@ -139,3 +186,77 @@ def test_open_range_check_names_parameter_and_range(value):
     with pytest.raises(ValueError, match=r"The 'alpha' parameter must be a float in the open range \(0, 0.5\)"):
         check_open_range(value, "alpha", upper=0.5)
     assert check_open_range(np.float32(0.25), "alpha", upper=0.5) == 0.25
+
+
+@settings(max_examples=60, deadline=None)
+@given(rows=st.lists(st.tuples(st.sampled_from(["c", "t", "t2", 1, "1"]),
+                               st.sampled_from(["A", "B", "b", 10, "10", " A", None]),
+                               st.one_of(st.floats(-10, 10), st.just(np.nan)),
+                               st.one_of(st.floats(-10, 10), st.just(np.nan))), min_size=12, max_size=40),
+       missing_arm=st.sampled_from([None, None, "dropped", "kept"]), complete=st.booleans(),
+       kind=st.sampled_from(["object", "arrow", "categorical"]))
+def test_trial_inputs_from_codes_equal_the_label_route(rows, missing_arm, complete, kind):
+    """trial_inputs codes the arms and clusters from one factorisation each and stacks the covariate columns
+    once; every field equals the route through labels(), arm_levels(), dummies(), covariate_matrix() and
+    group_codes(sort=True) (missing arms, clusters and covariates, 1 and "1" one label, clusters absent after
+    the drop, nothing dropped), and the same errors are raised."""
+    rows = [("c", "A", 1.0, 0.5), ("t", "B", 2.0, -0.5), *rows]
+    if complete:  # nothing to drop: the inputs are used without copies
+        rows = [(a, "A" if c is None else c, 0.0 if np.isnan(v) else v, 0.0 if np.isnan(x) else x)
+                for a, c, v, x in rows]
+    if missing_arm is not None:  # a unit without an arm: dropped with its missing outcome, else refused
+        rows.append((None, "A", np.nan if missing_arm == "dropped" else 1.0, 0.0))
+    arm_raw, cluster_raw, y_raw, x_raw = zip(*rows)
+    y = np.array(y_raw, dtype=float)
+
+    def holder(raw):
+        text = [None if v is None else str(v) for v in raw]
+        return {"object": np.array(raw, dtype=object), "arrow": pd.Series(text, dtype=_ARROW_TEXT),
+                "categorical": pd.Categorical(text)}[kind]
+
+    covariates = {"x": np.arange(len(rows), dtype=float), "with_missing": np.array(x_raw) + np.sin(np.arange(len(rows))),
+                  "level": np.array(["p", "q", "r"] * len(rows))[: len(rows)]}
+    arm, clusters = holder(arm_raw), holder(cluster_raw)
+
+    def reference():
+        arm_labels = labels(arm, "arm", y.size)
+        Z, znames = covariate_matrix(covariates, y.size, keep_missing=True)
+        cl = labels(clusters, "clusters", y.size)
+        keep, n_bad = complete_cases({"outcome": np.isnan(y), "covariate": np.isnan(Z).any(axis=1),
+                                      "cluster": is_missing(cl)}, "drop")
+        if not keep.any():
+            raise ValueError("No complete units to analyse.")
+        control, arms = arm_levels(arm_labels[keep], "c")
+        X = np.column_stack([np.ones(int(keep.sum())), dummies(arm_labels[keep], arms), Z[keep]])
+        check_full_rank(X, ["(Intercept)", *(f"arm[{a}]" for a in arms), *znames])
+        codes, G = group_codes(cl[keep], sort=True)
+        return X, control, arms, arm_labels[keep], codes, G, n_bad
+
+    try:
+        expected = reference()
+    except ValueError as exc:
+        with pytest.raises(ValueError, match=re.escape(str(exc))):
+            trial_inputs(y, arm, control="c", covariates=covariates, clusters=clusters, missing="drop")
+        return
+    got = trial_inputs(y, arm, control="c", covariates=covariates, clusters=clusters, missing="drop")
+    X, control, arms, arm_labels, codes, G, n_bad = expected
+    assert got.X.tobytes() == X.tobytes() and got.X.shape == X.shape
+    assert (got.control, got.arms, got.labels.tolist()) == (control, arms, arm_labels.tolist())
+    assert (got.n_clusters, got.n_dropped) == (G, n_bad)
+    np.testing.assert_array_equal(got.cluster_codes, codes)
+    assert got.cluster_codes.dtype == codes.dtype
+
+
+@pytest.mark.parametrize("raw", [["b", "a", "b", 1, "1"], ["b", None, "a"], [2.5, np.nan, 1.0]])
+def test_cluster_codes_from_one_factorisation(raw):
+    """Object cluster labels are coded in order of first appearance (1 and "1" two clusters, as the values
+    differ); a missing label is refused with its count."""
+    values = np.array(raw, dtype=object)
+    if any(v is None or (isinstance(v, float) and np.isnan(v)) for v in raw):
+        with pytest.raises(ValueError, match="The 'clusters' parameter has 1 missing labels"):
+            cluster_codes(values, "clusters", len(raw))
+        return
+    codes, G = cluster_codes(values, "clusters", len(raw))
+    expected, n_expected = group_codes(values)
+    np.testing.assert_array_equal(codes, expected)
+    assert (G, codes.dtype) == (n_expected, np.intp)

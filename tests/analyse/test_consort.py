@@ -52,3 +52,24 @@ def test_consort_individual_trial_and_enrolment():
         bk.consort_flow(arm, y, received=[0, 1, 2, 0, 1])
     rec = bk.consort_flow(arm, y, received=[1, np.nan, 0, 1, 1])
     assert (rec.arm("a").received, rec.arm("a").not_received, rec.arm("a").received_unknown) == (1, 1, 1)
+
+
+@pytest.mark.parametrize("kind", ["object", "arrow", "categorical"])
+def test_cluster_counts_are_the_distinct_labels_per_arm(kind):
+    """Clusters counted from codes equal the sizes of the sets of labels: 1 and "1" are one cluster,
+    a cluster whose units are all lost is allocated but not analysed."""
+    arm = np.array(["c", "c", "t", "t", "t", "c", "t", "c"])
+    raw = [1, "1", "A", "A", "B", "C", "D", "C"]
+    clusters = {"object": np.array(raw, dtype=object), "arrow": pd.Series([str(c) for c in raw], dtype="string[pyarrow]"),
+                "categorical": pd.Categorical([str(c) for c in raw])}[kind]
+    y = np.array([1.0, np.nan, 2.0, 3.0, 4.0, np.nan, np.nan, np.nan])
+    flow = bk.consort_flow(arm, y, clusters=clusters, control="c")
+    labels = np.array([str(c) for c in raw])
+    for row in flow.arms:
+        in_arm = arm == row.arm
+        assert row.clusters_allocated == len(set(labels[in_arm].tolist()))
+        assert row.clusters_analysed == len(set(labels[in_arm & ~np.isnan(y)].tolist()))
+    assert flow.n_clusters == len(set(labels.tolist())) == 5
+    assert [(r.clusters_allocated, r.clusters_analysed) for r in flow.arms] == [(2, 1), (3, 2)]
+    with pytest.raises(ValueError, match="The 'clusters' parameter has 1 missing labels"):
+        bk.consort_flow(arm, y, clusters=pd.Series([*raw[:-1], None], dtype=object), control="c")

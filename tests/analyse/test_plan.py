@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bitframe.analyse.plan import analyse_frames
+from bitframe.analyse.plan import _covariate_frame, _numeric_or_categorical, _summaries, analyse_frames
 from bitframe.protocol import parse_protocol
 
 REF = Path(__file__).resolve().parents[1] / "reference"
@@ -222,3 +222,33 @@ def test_glm_under_a_cr2_protocol_uses_cr1_and_records_the_deviation():
     deviations: list[str] = []
     assert _se_for(get_estimator("logit"), "CR2", deviations, "y") == "CR1"
     assert deviations == ["y: logit does not offer CR2 standard errors; CR1 was used"]
+
+
+@pytest.mark.parametrize("columns", [["f", "i", "b"], ["f", "nullable"], ["f", "numbers_as_text"], ["text", "i"]])
+def test_covariate_frame_is_each_column_as_numeric_or_categorical(columns):
+    """Numeric columns are selected as they are (no copy by apply); any other column makes the frame the
+    one apply(_numeric_or_categorical) gives: text of numbers as numbers, text as text, nullable dtypes kept."""
+    frame = pd.DataFrame({"f": [0.5, np.nan, 2.0, 3.0], "i": [1, 2, 3, 4], "b": [True, False, True, True],
+                          "nullable": pd.array([1, None, 3, 4], dtype="Int64"),
+                          "numbers_as_text": pd.Series(["1", " 2", None, "4e0"], dtype="string[pyarrow]"),
+                          "text": pd.Series(["a", "b", None, "a"], dtype="string[pyarrow]")}, index=[3, 1, 2, 0])
+    got = _covariate_frame(frame, columns)
+    pd.testing.assert_frame_equal(got, frame[columns].apply(_numeric_or_categorical))
+    if all(isinstance(frame[c].dtype, np.dtype) for c in columns):
+        assert all(np.shares_memory(got[c].to_numpy(), frame[c].to_numpy()) for c in columns)
+
+
+@pytest.mark.parametrize("outcome", [[1.0, 2.0, 4.0, 8.0, 16.0, 32.0], [1.0, np.nan, 4.0, np.inf, 16.0, np.nan],
+                                     [np.nan, 2.0, np.nan, 8.0, np.nan, 32.0]])
+def test_summaries_gather_each_arm_as_comparing_its_label_does(outcome):
+    """Outcome summaries from the arm codes' row positions equal numpy on the rows whose label is the arm
+    (missing and infinite values not observed; an arm with no observed value, or none at all, has no mean)."""
+    protocol = protocol_for(["c", "t", "u"], scheme="complete", analysis="{estimator: ols}")
+    frame = pd.DataFrame({"arm": pd.Series(["t", "c", "t", "c", "c", "t"], dtype="string[pyarrow]"), "y": outcome})
+    rows = {r.arm: r for r in _summaries(protocol, frame, pd.Categorical(frame["arm"]))}
+    for arm in ("c", "t", "u"):
+        values = frame["y"].to_numpy()[frame["arm"].to_numpy() == arm]
+        observed = values[np.isfinite(values)]
+        assert (rows[arm].n, rows[arm].missing) == (observed.size, values.size - observed.size)
+        assert rows[arm].mean == (float(observed.mean()) if observed.size else None)
+        assert rows[arm].sd == (float(observed.std(ddof=1)) if observed.size > 1 else None)

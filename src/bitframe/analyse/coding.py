@@ -44,9 +44,12 @@ __all__ = [
     "check_ci_level",
     "check_open_range",
     "cluster_codes",
+    "codes_of",
     "complete_cases",
+    "covariate_columns",
     "covariate_matrix",
     "covariates_with_strata",
+    "distinct_label_codes",
     "dummies",
     "group_codes",
     "is_missing",
@@ -168,6 +171,19 @@ def _refuse_missing_codes(codes: np.ndarray, parameter: str) -> None:
         raise ValueError(f"The {parameter!r} parameter has {missing} missing labels; every row needs one.")
 
 
+def distinct_label_codes(values: Any, parameter: str, n: int | None = None) -> tuple[np.ndarray, int]:
+    """Codes 0..L-1 of the L distinct labels of :func:`as_labels` (a missing label is an error).
+
+    Labels compare as strings, so 1 and "1" get one code; counting with the codes costs a
+    ``bincount`` where a set of the labels hashes a Python string per row.
+    """
+    codes, names = _label_codes(values, parameter, n)
+    _refuse_missing_codes(codes, parameter)
+    index: dict[str, int] = {}
+    distinct = np.array([index.setdefault(name, len(index)) for name in names], dtype=np.intp)
+    return distinct[codes], len(index)
+
+
 def as_labels(values: Any, parameter: str, n: int | None = None) -> np.ndarray:
     """Labels as an object array of ``str``; a missing label is an error."""
     codes, names = _label_codes(values, parameter, n)
@@ -185,12 +201,15 @@ def group_codes(values: np.ndarray, *, sort: bool = False) -> tuple[np.ndarray, 
 
 def cluster_codes(values: Any, parameter: str, n: int) -> tuple[np.ndarray, int]:
     """Codes of cluster labels (missing ones are an error); numeric labels skip the slow object route."""
+    import pandas as pd
+
     arr = as_1d(values, parameter, n)
     if arr.dtype.kind in "iub" or (arr.dtype.kind == "f" and not np.isnan(arr).any()):
         return group_codes(arr)
-    objects = np.asarray(arr, dtype=object)
-    _refuse_missing(objects, parameter)
-    return group_codes(objects)
+    # one factorisation finds the missing labels (code -1) and codes the rest, in order of first appearance
+    codes, uniques = pd.factorize(np.asarray(arr, dtype=object))
+    _refuse_missing_codes(codes, parameter)
+    return codes.astype(np.intp, copy=False), len(uniques)
 
 
 def arm_levels(arm_labels: np.ndarray, control: Any = None, parameter: str = "arm") -> tuple[str, tuple[str, ...]]:
@@ -214,11 +233,17 @@ def arm_masks(arm: Any, control: Any = None, parameter: str = "arm",
     codes, distinct = _label_codes(arm, parameter, n)
     _refuse_missing_codes(codes, parameter)
     control_s, others = _control_first(distinct, control, parameter)
-    masks = []
-    for level in (control_s, *others):
-        at = [i for i, name in enumerate(distinct) if name == level]  # 1 and "1" are one label, as in labels()
-        masks.append(codes == at[0] if len(at) == 1 else np.isin(codes, at))
+    masks = [codes_of(codes, distinct, level) for level in (control_s, *others)]
     return control_s, others, masks
+
+
+def codes_of(codes: np.ndarray, names: Sequence[str], label: str) -> np.ndarray:
+    """The rows whose code names ``label`` (1 and "1" are one label, as in :func:`labels`).
+
+    One code is one comparison; ``np.isin`` (for a label several codes share) costs ten times that.
+    """
+    at = [i for i, name in enumerate(names) if name == label]
+    return codes == at[0] if len(at) == 1 else np.isin(codes, at)
 
 
 def _control_first(distinct: Sequence[str], control: Any, parameter: str) -> tuple[str, tuple[str, ...]]:
@@ -264,10 +289,22 @@ def covariate_matrix(covariates: Any, n: int, *, keep_missing: bool = False) -> 
     (decide what to do with incomplete rows before estimation) unless ``keep_missing``, which
     leaves them as NaN for a caller that applies its own missing-data rule.
     """
+    columns, names = covariate_columns(covariates, n, keep_missing=keep_missing)
+    if not columns:
+        return np.empty((n, 0)), []
+    return np.column_stack(columns), names
+
+
+def covariate_columns(covariates: Any, n: int, *, keep_missing: bool = False) -> tuple[list[np.ndarray], list[str]]:
+    """The columns of :func:`covariate_matrix` (float, one per name) before they are stacked.
+
+    A caller that writes them into a larger design fills it straight from these, without the
+    n x p matrix in between.
+    """
     import pandas as pd
 
     if covariates is None:
-        return np.empty((n, 0)), []
+        return [], []
     if isinstance(covariates, pd.Series):
         frame = covariates.to_frame(name=covariates.name if covariates.name is not None else "x1")
     elif isinstance(covariates, pd.DataFrame):
@@ -297,7 +334,9 @@ def covariate_matrix(covariates: Any, n: int, *, keep_missing: bool = False) -> 
         if miss.any() and not keep_missing:
             raise ValueError(f"Covariate {str(name)!r} has {int(miss.sum())} missing values; impute or drop those rows first.")
         if pd.api.types.is_bool_dtype(col) or pd.api.types.is_numeric_dtype(col):
-            out.append(col.to_numpy(dtype=float, na_value=np.nan))
+            # a numpy column's only missing value is already NaN: no copy to fill it in
+            numpy_column = isinstance(col.dtype, np.dtype)
+            out.append(col.to_numpy(dtype=float) if numpy_column else col.to_numpy(dtype=float, na_value=np.nan))
             names.append(str(name))
         else:
             as_str = np.array([None if m else str(v) for v, m in zip(col.tolist(), miss)], dtype=object)
@@ -306,9 +345,7 @@ def covariate_matrix(covariates: Any, n: int, *, keep_missing: bool = False) -> 
                 dummy[miss] = np.nan
                 out.append(dummy)
                 names.append(f"{name}[{lv}]")
-    if not out:
-        return np.empty((n, 0)), []
-    return np.column_stack(out), names
+    return out, names
 
 
 def covariates_with_strata(covariates: Any, strata: Any) -> Any:
@@ -348,18 +385,24 @@ class TreatmentDesign:
     interaction_columns: tuple[int, ...] = ()
 
 
-def _columns(n: int, *blocks: np.ndarray) -> np.ndarray:
+def _columns(n: int, *blocks: np.ndarray | Sequence[np.ndarray]) -> np.ndarray:
     """An intercept column, then the blocks' columns, written once into one array.
 
-    ``np.hstack`` of a million-row design copies every block into a fresh array while the blocks
-    are alive; filling a preallocated array column by column costs one pass and no second copy.
+    A block is a matrix or a list of 1-D columns. ``np.hstack`` of a million-row design copies every
+    block into a fresh array while the blocks are alive; filling a preallocated array column by
+    column costs one pass and no second copy.
     """
-    X = np.empty((n, 1 + sum(b.shape[1] for b in blocks)))
+    widths = [b.shape[1] if isinstance(b, np.ndarray) else len(b) for b in blocks]
+    X = np.empty((n, 1 + sum(widths)))
     X[:, 0] = 1.0
     at = 1
-    for block in blocks:
-        X[:, at:at + block.shape[1]] = block
-        at += block.shape[1]
+    for block, width in zip(blocks, widths):
+        if isinstance(block, np.ndarray):
+            X[:, at:at + width] = block
+        else:
+            for j, column in enumerate(block):
+                X[:, at + j] = column  # a boolean mask is written as 0.0/1.0, as astype(float) gives
+        at += width
     return X
 
 
@@ -387,25 +430,26 @@ def treatment_design(
     ``weights`` only matter for Lin's centring (weighted means, as ``lm_lin``).
     """
     check_choice("adjustment", adjustment, ADJUSTMENTS)
-    arm_labels = as_labels(arm, "arm")
-    n = arm_labels.shape[0]
-    control_s, others = arm_levels(arm_labels, control)
-    T = dummies(arm_labels, others)
+    # one factorisation of the arm labels gives the levels and every arm's dummy
+    control_s, others, masks = arm_masks(arm, control)
+    n = masks[0].shape[0]
+    T = masks[1:]
     arm_terms = [f"arm[{a}]" for a in others]
 
-    Z, znames = covariate_matrix(covariates, n)
-    if adjustment == "none" and Z.shape[1]:
+    columns, znames = covariate_columns(covariates, n)
+    if adjustment == "none" and columns:
         raise ValueError("Covariates were given but adjustment='none'; use adjustment='standard' or 'lin', or drop them.")
     if strata is not None:
         S, snames = stratum_dummies(strata, n)
-        Z = np.hstack([Z, S])
+        columns += list(S.T)
         znames = znames + snames
-    if adjustment == "lin" and not Z.shape[1]:
+    if adjustment == "lin" and not columns:
         raise ValueError("adjustment='lin' needs covariates or strata to centre and interact; none were given.")
 
     centre: tuple[float, ...] = ()
     n_interactions = 0
     if adjustment == "lin":
+        Z = np.column_stack(columns)
         if weights is not None:
             w = as_float_vector(weights, "weights", n)
             mu = (w[:, None] * Z).sum(axis=0) / w.sum()
@@ -414,13 +458,13 @@ def treatment_design(
         Zc = Z - mu
         centre = tuple(float(v) for v in mu)
         cnames = [f"{nm}_c" for nm in znames]
-        inter = (Zc[:, :, None] * T[:, None, :]).reshape(n, -1)  # covariate-major, as lm_lin
+        inter = (Zc[:, :, None] * np.column_stack(T).astype(float)[:, None, :]).reshape(n, -1)  # covariate-major, as lm_lin
         n_interactions = inter.shape[1]
         inames = [f"{at}:{cn}" for cn in cnames for at in arm_terms]
         X = _columns(n, T, Zc, inter)
         terms = ["(Intercept)", *arm_terms, *cnames, *inames]
     else:
-        X = _columns(n, T, Z)
+        X = _columns(n, T, columns)
         terms = ["(Intercept)", *arm_terms, *znames]
     X.setflags(write=False)
     return TreatmentDesign(
@@ -525,13 +569,19 @@ def trial_inputs(outcome: Any, arm: Any, *, control: Any, covariates: Any, clust
         y = y.astype(float)
     except (TypeError, ValueError):
         raise ValueError("The 'outcome' parameter must be numeric.") from None
-    arm_labels = labels(arm, "arm", n_all)
-    Z, znames = covariate_matrix(covariates, n_all, keep_missing=True)
-    missing_by_input = {"outcome": np.isnan(y), "covariate": np.isnan(Z).any(axis=1)}
-    cl = None
+    # the arms and clusters factorised once: their labels, levels, dummies and cluster codes all come from the codes
+    arm_codes, arm_names = _label_codes(arm, "arm", n_all)
+    arm_labels = np.array([*arm_names, None], dtype=object)[arm_codes]  # labels(arm): a missing arm is None
+    # the covariates stay columns until X is stacked: no n x p matrix to scan for NaN by rows and copy
+    columns, znames = covariate_columns(covariates, n_all, keep_missing=True)
+    covariate_missing = np.zeros(n_all, dtype=bool)
+    for column in columns:
+        covariate_missing |= np.isnan(column)
+    missing_by_input = {"outcome": np.isnan(y), "covariate": covariate_missing}
+    cl_codes = None
     if clusters is not None:
-        cl = labels(clusters, "clusters", n_all)
-        missing_by_input["cluster"] = is_missing(cl)
+        cl_codes, cl_names = _label_codes(clusters, "clusters", n_all)
+        missing_by_input["cluster"] = cl_codes < 0
     expo = None
     if exposure is not None:
         expo = as_1d(exposure, "exposure", n_all).astype(float)
@@ -539,17 +589,37 @@ def trial_inputs(outcome: Any, arm: Any, *, control: Any, covariates: Any, clust
             raise ValueError("The 'exposure' parameter must be strictly positive (it enters as log(exposure)).")
         missing_by_input["exposure"] = np.isnan(expo)
     keep, n_bad = complete_cases(missing_by_input, missing)
-    y, arm_labels, Z = y[keep], arm_labels[keep], Z[keep]
+    kept_arms = arm_codes
+    if n_bad:  # complete data are used as they are, without a copy of every input
+        y, arm_labels, kept_arms = y[keep], arm_labels[keep], arm_codes[keep]
+        columns = [column[keep] for column in columns]
     if y.size == 0:
         raise ValueError("No complete units to analyse.")
-    control_s, arms = arm_levels(arm_labels, control)
-    X = np.column_stack([np.ones(y.size), dummies(arm_labels, arms), Z])
+    _refuse_missing_codes(kept_arms, "arm")
+    present = np.flatnonzero(np.bincount(kept_arms, minlength=len(arm_names)))
+    control_s, arms = _control_first([arm_names[c] for c in present], control, "arm")
+    arm_dummies = np.column_stack([codes_of(kept_arms, arm_names, a).astype(float) for a in arms])
+    X = np.column_stack([np.ones(y.size), arm_dummies, *columns])
     names = ["(Intercept)"] + [f"arm[{a}]" for a in arms] + znames
     check_full_rank(X, names)
     offset = np.log(expo[keep]) if expo is not None else np.zeros(y.size)
     codes, G = (None, None)
-    if cl is not None:
-        codes, G = group_codes(cl[keep], sort=True)
+    if cl_codes is not None:
+        codes, G = _sorted_label_codes(cl_codes[keep], cl_names)
     return TrialInputs(y=y, X=X, names=names, offset=offset, arm_columns={a: 1 + j for j, a in enumerate(arms)},
                        control=control_s, arms=arms, labels=arm_labels, cluster_codes=codes, n_clusters=G,
                        n_dropped=n_bad)
+
+
+def _sorted_label_codes(codes: np.ndarray, names: Sequence[str]) -> tuple[np.ndarray, int]:
+    """``group_codes(labels, sort=True)`` of the labels ``names[codes]`` (none missing), from the codes.
+
+    Codes 0..G-1 follow the sorted labels present; labels that compare equal as strings (1 and "1")
+    share one code.
+    """
+    present = np.flatnonzero(np.bincount(codes, minlength=len(names))).tolist()
+    distinct = sorted({names[c] for c in present})
+    rank = {name: r for r, name in enumerate(distinct)}
+    to_rank = np.zeros(len(names), dtype=np.intp)
+    to_rank[present] = [rank[names[c]] for c in present]
+    return to_rank[codes], len(distinct)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from bitframe.analyse.coding import arm_masks, as_1d, as_labels, is_missing
+from bitframe.analyse.coding import arm_masks, as_1d, distinct_label_codes, is_missing
 from bitframe.errors import check_choice
 
 __all__ = ["ConsortArm", "ConsortFlow", "consort_flow"]
@@ -84,7 +84,8 @@ def consort_flow(arm: Any, outcome: Any, *, received: Any = None, clusters: Any 
         if np.any((rv != 0) & (rv != 1)):
             raise ValueError("The 'received' parameter must be 0/1 or boolean (missing = unknown).")
         rec = (rv, r_miss)
-    cl = as_labels(clusters, "clusters", n) if clusters is not None else None
+    # cluster codes, one per distinct label: clusters are counted with bincount, not sets of strings
+    cl, n_labels = distinct_label_codes(clusters, "clusters", n) if clusters is not None else (None, 0)
     for name, val in (("assessed", assessed), ("excluded", excluded), ("unknown_ids_excluded", unknown_ids_excluded)):
         if val is not None and (isinstance(val, bool) or not isinstance(val, (int, np.integer)) or val < 0):
             raise ValueError(f"The {name!r} parameter must be a non-negative integer. Got {val!r} instead.")
@@ -105,9 +106,14 @@ def consort_flow(arm: Any, outcome: Any, *, received: Any = None, clusters: Any 
         rows.append(ConsortArm(
             arm=a, allocated=int(sel.sum()), received=got, not_received=not_got, received_unknown=unknown,
             lost_to_follow_up=int(np.sum(sel & lost)), analysed=int(np.sum(sel & ~lost)),
-            clusters_allocated=None if cl is None else len(set(cl[sel].tolist())),
-            clusters_analysed=None if cl is None else len(set(cl[sel & ~lost].tolist())),
+            clusters_allocated=None if cl is None else _distinct(cl[sel], n_labels),
+            clusters_analysed=None if cl is None else _distinct(cl[sel & ~lost], n_labels),
         ))
     return ConsortFlow(arms=tuple(rows), assessed=assessed, excluded=excluded, randomised=n,
-                       n_clusters=None if cl is None else len(set(cl.tolist())),
+                       n_clusters=None if cl is None else _distinct(cl, n_labels),
                        unknown_ids_excluded=unknown_ids_excluded)
+
+
+def _distinct(codes: np.ndarray, n_labels: int) -> int:
+    """How many distinct labels ``codes`` (0..n_labels-1) hold."""
+    return int(np.count_nonzero(np.bincount(codes, minlength=n_labels)))

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 from pydantic import BaseModel, TypeAdapter, ValidationError
 
-from bitframe.analyse.coding import text_labels
+from bitframe.analyse.coding import codes_of, text_labels
 from bitframe.analyse.design import chosen_estimator, row_level_arms
 from bitframe.analyse.intake import AnalysisData, manifest_problems, merge_outcomes
 from bitframe.analyse.results import (
@@ -294,9 +294,10 @@ def _analyse_merged(
     manifest: AllocationManifest | None,
 ) -> AnalysisResult:
     """Every outcome's arm-vs-control effects from the merged data (``allocation`` is kept for inference)."""
-    from bitframe.analyse.estimators import ESTIMATORS, get_estimator, load_plugins
+    import pandas as pd
 
-    load_plugins()
+    from bitframe.analyse.estimators import ESTIMATORS, get_estimator
+
     frame = data.frame
     an = protocol.analysis
     ci_level = 1 - an.alpha
@@ -318,34 +319,43 @@ def _analyse_merged(
     se_clusters_col = clusters_col or ("cluster" if "cluster" in frame.columns
                                        and protocol.se_type in CLUSTER_SE_TYPES else None)
 
+    # each label column factorised once for every outcome's fit, the summaries and the checks
+    arm_categories = pd.Categorical(frame["arm"])
+    arm_labels = text_labels(arm_categories)
+    arm_category_names = [str(category) for category in arm_categories.categories]
+    strata_labels = text_labels(frame[strata_col]) if strata_col else None
+    cluster_categories = pd.Categorical(frame[se_clusters_col]) if se_clusters_col else None
+    se_cluster_labels = text_labels(cluster_categories) if cluster_categories is not None else None
+    cov = complete = None
+    if use_covariates:
+        cov = _covariate_frame(frame, list(an.covariates))
+        complete = cov.notna().all(axis=1).to_numpy()
     for outcome in protocol.outcomes:
         y = np.asarray(frame[outcome.column], dtype=float)
         keep = np.isfinite(y)
         covariates = None
-        if use_covariates:
-            cov = frame[list(an.covariates)].apply(_numeric_or_categorical)
-            keep &= cov.notna().all(axis=1).to_numpy()
+        if complete is not None:
+            keep &= complete
         name = chosen_estimator(protocol, outcome)
         spec = get_estimator(name)
         label = f"outcome '{outcome.id}'"
         se_type = _se_for(spec, protocol.se_type, deviations, label)
-        if strata_col and se_type in _LEVERAGE_SE_TYPES:
-            keep &= ~_lone_strata(text_labels(frame[strata_col]), keep, se_type, label, deviations)
-        if use_covariates:
+        if strata_labels is not None and se_type in _LEVERAGE_SE_TYPES:
+            keep &= ~_lone_strata(strata_labels, keep, se_type, label, deviations)
+        if cov is not None:
             covariates = cov[keep].reset_index(drop=True)
-            del cov  # the fit needs only the complete cases: free the full copy before the design is built
-        # only the label columns the fits read: a copy of every column would double the frame's memory
-        sub = frame.loc[keep, list(dict.fromkeys(c for c in ("arm", strata_col, se_clusters_col, clusters_col) if c))]
         kwargs: dict[str, Any] = {"control": control, "ci_level": ci_level}
         if se_type is not None:
             kwargs["se_type"] = se_type
         if covariates is not None and name != "difference_in_means":
             kwargs["covariates"] = covariates
-        if strata_col:
-            kwargs["strata"] = text_labels(sub[strata_col])
-        if se_clusters_col:
-            kwargs["clusters"] = text_labels(sub[se_clusters_col])
-        arms = text_labels(sub["arm"])
+        if strata_labels is not None:
+            kwargs["strata"] = strata_labels[keep]
+        se_clusters = se_cluster_labels[keep] if se_cluster_labels is not None else None
+        if se_clusters is not None:
+            kwargs["clusters"] = se_clusters
+        arms = arm_labels[keep]
+        y_kept = y[keep]
         if covariates is not None and an.adjustment == "lin" and name not in ("ols", "lin"):
             deviations.append(f"{label}: {name} adjusts for the covariates additively; Lin's interacted "
                               "adjustment applies to linear regression")
@@ -354,7 +364,7 @@ def _analyse_merged(
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                estimates = spec.fit(y[keep], arms, **kwargs)
+                estimates = spec.fit(y_kept, arms, **kwargs)
             except (ValueError, ArithmeticError) as exc:
                 raise DataError(Problem("BF221", f"{label} cannot be estimated as pre-registered ({name}): {exc}",
                                         file=labels.get("outcomes", "<outcomes>"), field=outcome.column,
@@ -362,19 +372,24 @@ def _analyse_merged(
                                              "enough units per arm); the protocol says what was registered")) from None
         deviations += [f"{label}: {w.message}" for w in caught
                        if not issubclass(w.category, (DeprecationWarning, PendingDeprecationWarning, FutureWarning))]
-        control_mean = float(np.mean(y[keep][arms == control])) if np.any(arms == control) else math.nan
+        in_control = codes_of(arm_categories.codes[keep], arm_category_names, control)  # arms == control
+        control_mean = float(np.mean(y_kept[in_control])) if np.any(in_control) else math.nan
         for est in estimates:
             relative = est.estimate / control_mean if est.scale == "difference" and control_mean else None
             effects.append(EffectEstimate.from_estimate(
                 est, outcome=outcome.id, arm=str(est.term), contrast=f"{est.term} - {control}",
                 control_mean=control_mean, relative_effect=relative, role=outcome.role))
-        additional += _additional(protocol, outcome, y[keep], arms, sub, clusters_col, se_clusters_col, covariates,
-                                  control, ci_level, ESTIMATORS, icc_rows, notes)
+        # the GLMs and the mixed model code the labels again: categoricals give them the codes at once
+        kept_clusters = cluster_categories[keep] if cluster_categories is not None else None
+        additional += _additional(protocol, outcome, y_kept, arm_categories[keep],
+                                  kept_clusters if clusters_col else None, kept_clusters, covariates, control,
+                                  ci_level, ESTIMATORS, icc_rows, notes)
+    del cov, complete  # the fits are done: inference and the checks take the columns again without a copy
 
     if inference:
         from bitframe.analyse.plan_inference import run_inference
 
-        full_covariates = (frame[list(an.covariates)].apply(_numeric_or_categorical).reset_index(drop=True)
+        full_covariates = (_covariate_frame(frame, list(an.covariates)).reset_index(drop=True)
                            if use_covariates else None)
         extra = run_inference(protocol, allocation, frame, effects, control=control, covariates=full_covariates,
                               strata_col=strata_col, clusters_col=clusters_col)
@@ -388,14 +403,26 @@ def _analyse_merged(
         ci_level=ci_level,
         effects=tuple(effects),
         additional=tuple(additional),
-        outcome_summaries=tuple(_summaries(protocol, frame, data)),
+        outcome_summaries=tuple(_summaries(protocol, frame, arm_categories)),
         icc=tuple(icc_rows),
         deviations=tuple(deviations),
         notes=tuple(notes),
         manifest=manifest,
         scales=data.scales,
-        **(_bookkeeping(protocol, frame, data, control) if bookkeeping else {}),
+        **(_bookkeeping(protocol, frame, data, control, arm_categories, cluster_categories) if bookkeeping else {}),
     )
+
+
+def _covariate_frame(frame: pd.DataFrame, names: list[str]) -> pd.DataFrame:
+    """``frame[names]`` with every column as :func:`_numeric_or_categorical` makes it.
+
+    Numeric columns pass through unchanged, so a frame of them is returned as selected: ``apply``
+    would copy them all into a new block.
+    """
+    chosen = frame[names]
+    if all(isinstance(dtype, np.dtype) and dtype.kind in "biuf" for dtype in chosen.dtypes):
+        return chosen
+    return chosen.apply(_numeric_or_categorical)
 
 
 def _numeric_or_categorical(column: pd.Series) -> pd.Series:
@@ -432,23 +459,28 @@ def _adjust(effects: list[EffectEstimate], method: str, deviations: list[str]) -
     return out
 
 
-def _additional(protocol, outcome, y, arms, sub, clusters_col, se_clusters_col, covariates, control, ci_level,
+def _additional(protocol, outcome, y, arms, clusters, se_clusters, covariates, control, ci_level,
                 registry, icc_rows, notes) -> list[EffectEstimate]:
+    from bitframe.analyse.estimators import load_plugins
+
     extra: list[EffectEstimate] = []
     wanted = []
-    if outcome.type == "binary" and "logit" in registry:
+    if outcome.type == "binary":
         wanted.append("logit")
-    if outcome.type == "count" and "poisson" in registry:
+    if outcome.type == "count":
         wanted.append("poisson")
-    if clusters_col and outcome.type == "continuous" and "mixed" in registry:
+    if clusters is not None and outcome.type == "continuous":
         wanted.append("mixed")
+    if wanted:
+        load_plugins()  # the plugins register these estimators: imported only for an outcome that reports one
+        wanted = [name for name in wanted if name in registry]
     for name in wanted:
         if name == chosen_estimator(protocol, outcome):
             continue
         spec = registry.get(name)
         kwargs: dict[str, Any] = {"control": control, "ci_level": ci_level}
-        if se_clusters_col:
-            kwargs["clusters"] = text_labels(sub[se_clusters_col])
+        if se_clusters is not None:
+            kwargs["clusters"] = se_clusters
         if covariates is not None:
             kwargs["covariates"] = covariates
         try:
@@ -459,13 +491,13 @@ def _additional(protocol, outcome, y, arms, sub, clusters_col, se_clusters_col, 
         for est in estimates:
             extra.append(_ratio_scale(EffectEstimate.from_estimate(
                 est, outcome=outcome.id, arm=str(est.term), contrast=f"{est.term} - {control}", role=outcome.role)))
-        if name == "mixed" and clusters_col:
-            icc = _icc(y, arms, text_labels(sub[clusters_col]), control)
+        if name == "mixed" and clusters is not None:
+            icc = _icc(y, arms, clusters, control)
             if icc is not None:
                 icc_rows.append(ClusterCorrelation(outcome=outcome.id, icc=icc,
                                                    method="random-intercept mixed model (REML)"))
-    if clusters_col and outcome.type == "binary":
-        anova = anova_icc(y, arms, text_labels(sub[clusters_col]))
+    if clusters is not None and outcome.type == "binary":
+        anova = anova_icc(y, arms, clusters)
         if anova is not None:
             icc_rows.append(ClusterCorrelation(outcome=outcome.id, icc=anova.icc, method=ANOVA_ICC_METHOD))
     return extra
@@ -553,12 +585,16 @@ def anova_icc(y, arms, clusters) -> AnovaICC | None:
     return AnovaICC(icc=(msb - msw) / denominator, msb=msb, msw=msw, n0=n0)
 
 
-def _summaries(protocol, frame, data: AnalysisData) -> list[OutcomeSummary]:
+def _summaries(protocol, frame, arm_categories: pd.Categorical) -> list[OutcomeSummary]:
+    # each arm's row positions, found on the codes once: gathering by them is faster than by a mask
+    in_arm = {arm: np.flatnonzero(np.asarray(arm_categories == arm)) for arm in protocol.arm_ids}
     rows = []
     for outcome in protocol.outcomes:
+        column = np.asarray(frame[outcome.column], dtype=float)
         for arm in protocol.arm_ids:
-            values = np.asarray(frame.loc[frame["arm"] == arm, outcome.column], dtype=float)
-            observed = values[np.isfinite(values)]
+            values = column[in_arm[arm]]
+            finite = np.isfinite(values)
+            observed = values if finite.all() else values[finite]
             rows.append(OutcomeSummary(
                 outcome=outcome.id,
                 arm=arm,
@@ -570,18 +606,21 @@ def _summaries(protocol, frame, data: AnalysisData) -> list[OutcomeSummary]:
     return rows
 
 
-def _bookkeeping(protocol, frame, data: AnalysisData, control: str) -> dict[str, Any]:
-    """CONSORT flow, attrition, sample-ratio check, balance and subgroups: the parts of the result they fill."""
-    from bitframe.analyse import checks
-    from bitframe.analyse.consort import consort_flow
-    from bitframe.analyse.subgroups import subgroup_effects
+def _bookkeeping(protocol, frame, data: AnalysisData, control: str, arms: pd.Categorical,
+                 clusters: pd.Categorical | None) -> dict[str, Any]:
+    """CONSORT flow, attrition, sample-ratio check, balance and subgroups: the parts of the result they fill.
 
-    an = protocol.analysis
+    ``arms`` (and ``clusters``, when the fits read them) are the columns as categoricals, hashed once:
+    each check reads their codes instead of hashing the labels again.
+    """
     import pandas as pd
 
-    # hashed once here: each check below reads the categories' codes instead of hashing the labels again
-    arms = pd.Categorical(frame["arm"])
-    clusters = text_labels(frame["cluster"]) if "cluster" in frame.columns else None
+    from bitframe.analyse import checks
+    from bitframe.analyse.consort import consort_flow
+
+    an = protocol.analysis
+    if clusters is None and "cluster" in frame.columns:
+        clusters = pd.Categorical(frame["cluster"])
     primary = protocol.primary_outcomes[0] if protocol.primary_outcomes else protocol.outcomes[0]
     received = None
     if an.compliance_column and an.compliance_column in frame.columns:
@@ -615,8 +654,7 @@ def _bookkeeping(protocol, frame, data: AnalysisData, control: str) -> dict[str,
     balance = []
     names = [c for c in dict.fromkeys([*an.covariates, *an.subgroups]) if c in frame.columns]
     if names:
-        covariates = frame[names].apply(_numeric_or_categorical)
-        table = checks.balance_table(covariates, arms, control=control)
+        table = checks.balance_table(_covariate_frame(frame, names), arms, control=control)
         rows = {(r.covariate, r.arm): r for r in table.rows}
         for (covariate, arm), row in rows.items():
             if arm == control:
@@ -627,16 +665,19 @@ def _bookkeeping(protocol, frame, data: AnalysisData, control: str) -> dict[str,
                 mean_arm=_finite(row.mean), sd_control=_finite(base.sd) if base else None, sd_arm=_finite(row.sd),
                 smd=_finite(row.smd)))
     subgroups: list[SubgroupEstimate | SubgroupFailure] = []
+    cluster_labels = text_labels(clusters) if clusters is not None and an.subgroups else None
     for name in an.subgroups:
         if name not in frame.columns:
             continue
+        from bitframe.analyse.subgroups import subgroup_effects  # only a protocol with subgroups reads it
+
         for outcome in protocol.outcomes:
             if outcome.role != "primary":
                 continue
             y = np.asarray(frame[outcome.column], dtype=float)
             try:
                 by_level = subgroup_effects(y, arms, text_labels(frame[name]), control=control,
-                                            clusters=clusters, se_type=protocol.se_type, ci_level=1 - an.alpha,
+                                            clusters=cluster_labels, se_type=protocol.se_type, ci_level=1 - an.alpha,
                                             subgroup_name=name)
             except ValueError as exc:
                 subgroups.append(SubgroupFailure(outcome=outcome.id, subgroup=name, error=str(exc)))
