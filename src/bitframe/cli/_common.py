@@ -52,9 +52,8 @@ def cycle_collection_paused() -> Iterator[None]:
     `analyse` and `randomise` leave about 1,200 such objects in all (counted at the end of 100,000-
     and 1,000,000-row analyses, 2,000 re-randomisations, non-randomised designs and a 1,000,000-row
     randomisation), while the walks cost 0.05 CPU-seconds of a 0.8 s analysis at 100,000 rows,
-    0.1-0.24 s at 1,000,000 and 0.14 s of 2,000 re-randomisations, with the same peak memory
-    (decision 0017; mypy raises its collector's thresholds for the same reason). Commands not
-    measured, and those that run for long (`serve`), keep it.
+    0.1-0.24 s at 1,000,000 and 0.15 s of 2,000 re-randomisations, with the same peak memory
+    (decision 0017). Commands not measured, and those that run for long (`serve`), keep it.
     """
     import gc
 
