@@ -1,8 +1,6 @@
 """``python -m bitframe``: the same command line as the ``bitframe`` console script."""
 
-import sys
-
-from bitframe.cli import main
+from bitframe.cli import run
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -100,3 +100,23 @@ def test_analyse_runs_one_blas_thread_unless_the_user_chose(tmp_path, trial, cho
                             "--outcomes", str(out)], env=env, capture_output=True, text=True, check=True)
     line = probe.stdout.strip().splitlines()[-1]
     assert line == f"OPENBLAS {expected} [{int(expected)}] 0", probe.stdout + probe.stderr
+
+
+def test_analyse_runs_without_the_cycle_collector_and_gives_it_back(capsys, trial, monkeypatch):
+    """The command's work runs with the cyclic garbage collector paused (decision 0017), and the
+    calling process has it again afterwards."""
+    import gc
+
+    from bitframe.analyse import plan
+
+    real, seen = plan.analyse_files, []
+
+    def recording(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(plan, "analyse_files", recording)
+    _people, lst, out = trial
+    code, _, err = run(capsys, "analyse", SMS, "--list", lst, "--outcomes", out)
+    assert code == 0, err
+    assert seen == [False] and gc.isenabled()

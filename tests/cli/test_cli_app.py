@@ -46,3 +46,35 @@ def test_importing_the_cli_loads_no_stage():
             "if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_the_console_script_exits_with_main_s_code_and_its_objects_frozen(monkeypatch):
+    """`run` (the console script, `python -m bitframe`) exits with the command's code after freezing
+    the live objects, so the interpreter's shutdown does not walk them (decision 0017)."""
+    import gc
+
+    import pytest
+
+    from bitframe import cli
+
+    monkeypatch.setattr(cli, "main", lambda: 3)
+    assert gc.get_freeze_count() == 0
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            cli.run()
+        assert stopped.value.code == 3 and gc.get_freeze_count() > 0
+    finally:
+        gc.unfreeze()  # this test process goes on
+
+
+def test_python_m_bitframe_exits_with_the_command_s_code(tmp_path):
+    import os
+    from pathlib import Path
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src")}
+    done = subprocess.run([sys.executable, "-m", "bitframe", "--version"], env=env, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0 and done.stdout.startswith("bitframe "), done.stderr
+    bad = subprocess.run([sys.executable, "-m", "bitframe", "validate", str(tmp_path / "missing.yaml")], env=env,
+                         capture_output=True, text=True, check=False)
+    assert bad.returncode == 1 and "missing.yaml" in bad.stderr

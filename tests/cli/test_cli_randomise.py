@@ -98,3 +98,21 @@ def test_xlsx_refuses_a_stratum_it_cannot_hold_and_writes_nothing(capsys, tmp_pa
     assert "U+0007" in err and "Traceback" not in err
     assert not out.parent.exists() or not list(out.parent.iterdir())
     assert run(capsys, "randomise", protocol, "-p", people, "-o", out)[0] == 0  # the CSV alone holds it
+
+
+def test_randomise_runs_without_the_cycle_collector_and_gives_it_back(capsys, tmp_path, people, monkeypatch):
+    """As `analyse` (decision 0017): the collector is paused for the command's work and restored."""
+    import gc
+
+    from bitframe.randomise import from_protocol
+
+    real, seen = from_protocol.randomise_protocol_file, []
+
+    def recording(*args, **kwargs):
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(from_protocol, "randomise_protocol_file", recording)
+    code, _, err = run(capsys, "randomise", SMS, "--participants", people, "--out", tmp_path / "list.csv")
+    assert code == 0, err
+    assert seen == [False] and gc.isenabled()
