@@ -502,10 +502,12 @@ def _maybe_numeric(s: pd.Series) -> pd.Series:
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    from bitframe.arrowtext import cell_bytes
+
     if isinstance(s.dtype, pd.StringDtype) and s.dtype.storage == "pyarrow":
         cells = pa.array(s.array)
         cells = cells if isinstance(cells, pa.ChunkedArray) else pa.chunked_array([cells])
-        if not cells.null_count and not any(_text_bytes(chunk).size for chunk in cells.chunks):
+        if not cells.null_count and not any(cell_bytes(chunk).size for chunk in cells.chunks):
             return s  # every cell empty: all missing
         plain = _plain_numbers(cells)
         if plain is not None:  # a new array: the Series may hold it without another copy
@@ -579,18 +581,12 @@ def _plain_numbers(cells: pa.ChunkedArray) -> np.ndarray | None:
     return values
 
 
-def _text_bytes(text: pa.Array) -> np.ndarray:
-    """The UTF-8 bytes of every cell of a pyarrow text array, one after another (a view, no copy)."""
-    from bitframe.arrowtext import string_bytes
-
-    offsets, data = string_bytes(text)
-    return data[offsets[0]:offsets[-1]]
-
-
 def _has_byte(cells: pa.ChunkedArray, chars: bytes) -> bool:
     """Whether a cell of ``cells`` holds one of the ASCII ``chars`` (a scan of the bytes, no regex)."""
+    from bitframe.arrowtext import cell_bytes
+
     for chunk in cells.chunks:
-        text = _text_bytes(chunk)
+        text = cell_bytes(chunk)
         if any((text == char).any() for char in chars):
             return True
     return False
@@ -845,20 +841,13 @@ def canonical_ids(raw: pd.Series, id_type: str = "text") -> tuple[pd.Series, dic
     and missing ones as ``""``) and, by 0-based position, why an id was refused."""
     import pyarrow.compute as pc
 
+    from bitframe.arrowtext import all_visible_ascii
+
     filled = pc.fill_null(arrow_text(raw), "")
-    if id_type == "text" and _visible_ascii_only(filled):  # each id is its own canonical form (or blank)
+    if id_type == "text" and all_visible_ascii(filled):  # each id is its own canonical form (or blank)
         return text_series(filled, raw.index), {}
     text = text_series(filled, raw.index)
     return _normalise_ids(text, blank_text(text), id_type)
-
-
-def _visible_ascii_only(text: pa.Array) -> bool:
-    """Whether every byte of every cell is a visible ASCII character (no space, no control character)."""
-    from bitframe.arrowtext import string_bytes
-
-    offsets, data = string_bytes(text)
-    cells = data[offsets[0]:offsets[-1]]
-    return not len(cells) or (int(cells.min()) > 0x20 and int(cells.max()) < 0x7F)
 
 
 def repeated_values(text: pa.Array) -> np.ndarray:
@@ -874,24 +863,19 @@ def repeated_values(text: pa.Array) -> np.ndarray:
     import numpy as np
     import pandas as pd
 
-    from bitframe.arrowtext import string_bytes
+    from bitframe.arrowtext import byte_words, fixed_width_cells
 
     n = len(text)
-    if n and text.null_count == 0:
-        offsets, data = string_bytes(text)
-        width = int(offsets[1] - offsets[0])
-        if 0 < width <= 32 and int(offsets[-1] - offsets[0]) == width * n and np.all(np.diff(offsets) == width):
-            chars = data[offsets[0]:offsets[-1]].reshape(n, width)
-            padded = np.zeros((n, -(-width // 8) * 8), dtype=np.uint8)
-            padded[:, :width] = chars
-            if _strictly_increasing(padded.view(">u8")):  # a file in id order: no id can repeat
-                return np.zeros(n, dtype=bool)
-            words = padded.view(np.uint64)
-            if not _keys_tie(words):
-                return np.zeros(n, dtype=bool)
-            if words.shape[1] == 1:
-                return pd.Series(words[:, 0]).duplicated(keep=False).to_numpy()
-            return pd.DataFrame(words).duplicated(keep=False).to_numpy()
+    cells = fixed_width_cells(text)
+    if n and cells is not None and 0 < cells.shape[1] <= 32:
+        words = byte_words(cells)
+        if _strictly_increasing(words.view(">u8")):  # a file in id order: no id can repeat
+            return np.zeros(n, dtype=bool)
+        if not _keys_tie(words):
+            return np.zeros(n, dtype=bool)
+        if words.shape[1] == 1:
+            return pd.Series(words[:, 0]).duplicated(keep=False).to_numpy()
+        return pd.DataFrame(words).duplicated(keep=False).to_numpy()
     return pd.Series(text, dtype=pd.ArrowDtype(text.type)).duplicated(keep=False).to_numpy()
 
 
@@ -955,16 +939,14 @@ def blank_text(values: pd.Series) -> np.ndarray:
     import numpy as np
     import pyarrow.compute as pc
 
-    from bitframe.arrowtext import string_bytes
+    from bitframe.arrowtext import first_bytes, string_bytes
 
     text = arrow_text(values)
-    offsets, data = string_bytes(text)
+    offsets, _ = string_bytes(text)
     blank = offsets[1:] == offsets[:-1]
-    if not len(data):
-        return blank | text.is_null().to_numpy(zero_copy_only=False)
     # A cell starting with a visible ASCII character is not blank: only the others are classified, and
     # by utf8_is_space, which reads the text in place (trimming every cell copied the column).
-    first = data[np.minimum(offsets[:-1], len(data) - 1)]
+    first = first_bytes(text)
     unsure = np.flatnonzero(((first <= 0x20) | (first >= 0x7F)) & ~blank)
     if len(unsure):
         blank[unsure] = pc.utf8_is_space(text.take(unsure)).fill_null(False).to_numpy(zero_copy_only=False)
@@ -1008,18 +990,14 @@ def _plain_ascii(text: pa.Array) -> np.ndarray:
     import numpy as np
     import pyarrow.compute as pc
 
-    from bitframe.arrowtext import string_bytes
+    from bitframe.arrowtext import cell_bytes, first_bytes, last_bytes
 
-    offsets, data = string_bytes(text)
-    cells = data[offsets[0]:offsets[-1]]
+    cells = cell_bytes(text)
     if not len(cells) or (cells.min() >= 0x20 and cells.max() <= 0x7E):
         plain = np.ones(len(text), dtype=bool)
     else:
         plain = pc.ascii_is_printable(text).fill_null(False).to_numpy(zero_copy_only=False)
-    if len(data):
-        first = data[np.minimum(offsets[:-1], len(data) - 1)]
-        last = data[np.maximum(offsets[1:] - 1, 0)]
-        plain &= (offsets[1:] == offsets[:-1]) | ((first != 0x20) & (last != 0x20))
+    plain &= (first_bytes(text) != 0x20) & (last_bytes(text) != 0x20)  # an empty cell's are 0
     return plain & text.is_valid().to_numpy(zero_copy_only=False) if text.null_count else plain
 
 
@@ -1029,14 +1007,13 @@ def _valid_nhs_digits(text: pa.Array) -> np.ndarray:
     import numpy as np
     import pyarrow.compute as pc
 
-    from bitframe.arrowtext import string_bytes
+    from bitframe.arrowtext import cell_bytes
 
     ten = pc.and_(pc.equal(pc.binary_length(text), 10), pc.ascii_is_decimal(text)).fill_null(False)
     positions = np.flatnonzero(ten.to_numpy(zero_copy_only=False))
     valid = np.zeros(len(text), dtype=bool)
     if len(positions):
-        offsets, data = string_bytes(text.take(positions))  # ten bytes each, one after another
-        digits = data[offsets[0]:offsets[-1]].reshape(-1, 10).astype(np.int64) - ord("0")
+        digits = cell_bytes(text.take(positions)).reshape(-1, 10).astype(np.int64) - ord("0")  # ten bytes each
         check = 11 - digits[:, :9] @ np.arange(10, 1, -1) % 11
         valid[positions] = np.where(check == 11, 0, check) == digits[:, 9]  # 10: no valid number
     return valid

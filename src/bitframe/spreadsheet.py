@@ -99,14 +99,10 @@ def _first_byte_in(text: pa.Array, first: str) -> np.ndarray:
     regex or a search per character reads every cell each time."""
     import numpy as np
 
-    from bitframe.arrowtext import string_bytes
+    from bitframe.arrowtext import first_bytes
 
-    offsets, data = string_bytes(text)
-    starts = offsets[:-1]
-    filled = offsets[1:] > starts
-    leading = np.zeros(len(text), dtype=np.uint8)  # an empty cell: byte 0, not among ``first``
-    leading[filled] = data[starts[filled]]
-    hit = np.isin(leading, np.frombuffer(first.encode("ascii"), dtype=np.uint8))
+    # an empty cell's first byte is 0, not among ``first``
+    hit = np.isin(first_bytes(text), np.frombuffer(first.encode("ascii"), dtype=np.uint8))
     if text.null_count:
         hit &= text.is_valid().to_numpy(zero_copy_only=False)
     return hit

@@ -212,10 +212,9 @@ def _column_kind(series: pd.Series) -> str:
 
 def _concatenated(rows: pa.Array) -> memoryview:
     """The values of a string array back to back, without copying them."""
-    from bitframe.arrowtext import string_bytes
+    from bitframe.arrowtext import cell_bytes
 
-    offsets, data = string_bytes(rows)
-    return data[offsets[0] : offsets[-1]].data
+    return cell_bytes(rows).data
 
 
 def frame_to_xlsx(frame: pd.DataFrame, *, sheet: str = "Sheet1", file: str | None = None) -> bytes:

@@ -157,36 +157,25 @@ def _id_words(texts: list[pa.Array]) -> tuple[list[np.ndarray], np.ndarray] | No
     column has one byte length and none is missing: up to 8 bytes, the integers those bytes spell
     (zero-padded); 9 to 19 ASCII digits (NHS numbers), the numbers they write. Also the first
     column's integers as they compare in the ids' text order. Else None."""
-    from bitframe.arrowtext import string_bytes
+    from bitframe.arrowtext import byte_words, fixed_width_cells
 
-    width = 0
     cells = []
     for text in texts:
-        if text.null_count:
+        grid = fixed_width_cells(text)
+        if grid is None:
             return None
-        offsets, data = string_bytes(text)
-        n = len(text)
-        if n:
-            width = width or int(offsets[1] - offsets[0])
-            if not width or int(offsets[-1] - offsets[0]) != width * n or np.any(np.diff(offsets) != width):
-                return None
-        cells.append(data[offsets[0]:offsets[-1]].reshape(n, width))
+        cells.append(grid)
+    widths = {grid.shape[1] for grid in cells if len(grid)}
+    if len(widths) > 1 or 0 in widths:
+        return None
+    width = widths.pop() if widths else 0
     if width <= 8:
-        words = [_spelt(grid) for grid in cells]
+        words = [byte_words(grid)[:, 0] for grid in cells]
         return words, words[0].view(">u8")  # read big-endian, the integers compare as the text does (no copy)
     if width <= 19 and all(not grid.size or (int(grid.min()) >= 0x30 and int(grid.max()) <= 0x39) for grid in cells):
         words = [_decimal(grid) for grid in cells]
         return words, words[0]
     return None
-
-
-def _spelt(grid: np.ndarray) -> np.ndarray:
-    """Rows of up to 8 bytes as the integers they spell, zero-padded (the bytes themselves at 8)."""
-    if grid.shape[1] < 8:
-        padded = np.zeros((len(grid), 8), dtype=np.uint8)
-        padded[:, :grid.shape[1]] = grid
-        grid = padded
-    return grid.reshape(-1).view(np.uint64)
 
 
 def _decimal(grid: np.ndarray) -> np.ndarray:
@@ -404,14 +393,12 @@ def _trimmed(text: pa.Array) -> pa.Array:
     starts or ends with a byte of white space (only ASCII and the bytes of other characters can be)."""
     import pyarrow.compute as pc
 
-    from bitframe.arrowtext import string_bytes
+    from bitframe.arrowtext import all_visible_ascii, first_bytes, last_bytes, string_bytes
 
-    offsets, data = string_bytes(text)
-    cells = data[offsets[0]:offsets[-1]]
-    if len(cells) and not (int(cells.min()) > 0x20 and int(cells.max()) < 0x7F):  # a byte that may be white space
-        first = data[np.minimum(offsets[:-1], len(data) - 1)]
-        last = data[np.maximum(offsets[1:] - 1, 0)]
-        if not np.all((offsets[1:] == offsets[:-1]) | (_visible_ascii(first) & _visible_ascii(last))):
+    if not all_visible_ascii(text):  # a byte that may be white space: look at each cell's ends
+        offsets, _ = string_bytes(text)
+        ends = _visible_ascii(first_bytes(text)) & _visible_ascii(last_bytes(text))
+        if not np.all((offsets[1:] == offsets[:-1]) | ends):
             return pc.utf8_trim_whitespace(text)
     return text
 
@@ -423,17 +410,16 @@ def _missing(text: pa.Array, keys: set[str]) -> np.ndarray:
     starts with a letter."""
     import pyarrow as pa
 
-    from bitframe.arrowtext import string_bytes
+    from bitframe.arrowtext import first_bytes, string_bytes
 
-    offsets, data = string_bytes(text)
+    offsets, _ = string_bytes(text)
     begins = np.zeros(256, dtype=bool)
     begins[0x80:] = True  # a character beyond ASCII may fold to anything
     for key in keys:
         if key and ord(key[0]) < 0x80:
             begins[ord(key[0])] = True
     begins[ord("A"):ord("Z") + 1] = begins[ord("a"):ord("z") + 1]
-    first = data[np.minimum(offsets[:-1], len(data) - 1)] if len(data) else np.zeros(len(text), dtype=np.uint8)
-    candidates = np.flatnonzero((offsets[1:] == offsets[:-1]) | begins[first])
+    candidates = np.flatnonzero((offsets[1:] == offsets[:-1]) | begins[first_bytes(text)])
     missing = np.zeros(len(text), dtype=bool)
     if len(candidates) == len(text):
         return _among(_casefold(text), keys)

@@ -411,10 +411,9 @@ def _needs_quoting(text: pa.Array) -> bool:
     A byte search of the characters (the four are ASCII, so no multi-byte UTF-8 character contains
     their byte) instead of a regular expression per cell: a million ids in milliseconds.
     """
-    from bitframe.arrowtext import string_bytes
+    from bitframe.arrowtext import cell_bytes
 
-    offsets, data = string_bytes(text)
-    chars = data[offsets[0]:offsets[-1]].tobytes()
+    chars = cell_bytes(text).tobytes()
     return any(special in chars for special in _CSV_SPECIAL_BYTES)
 
 
