@@ -28,7 +28,7 @@ from bitframe.analyse.outcome_file import (
     id_problems,
     quote_rows,
 )
-from bitframe.data import MISSING_TOKENS, _maybe_numeric, canonical_ids, text_numbers
+from bitframe.data import canonical_ids
 from bitframe.identifiers import IdentifierError, normalise_id
 from bitframe.protocol.schema import BinaryValues, Outcome, OutcomesFile
 
@@ -91,7 +91,12 @@ def test_id_checks_are_the_per_id_rules(raw, id_type, dtype):
 @given(files=st.lists(st.lists(st.sampled_from(["a", "b", "c", "é", "e\u0301", "", "A"]), max_size=12),
                       min_size=1, max_size=3))
 def test_id_codes_find_and_align_as_a_dictionary_does(files):
-    codes = IdCodes(*(pd.Series(f, dtype="str") for f in files))
+    assert_codes_of_one_dictionary(IdCodes(*(pd.Series(f, dtype="str") for f in files)), files)
+
+
+def assert_codes_of_one_dictionary(codes: IdCodes, files: list[list[str]]) -> None:
+    """Equal ids have equal codes and different ids different ones; ``found`` and ``positions`` are
+    what a dictionary of each file's first rows gives."""
     for k, file in enumerate(files):
         assert codes.codes[k].tolist() == [codes.codes[k][file.index(v)] for v in file]  # equal ids, equal codes
         for t, table in enumerate(files):
@@ -165,34 +170,6 @@ def test_casefold_is_pythons(cells):
     assert _casefold(text).to_pylist() == [(c or "").casefold() for c in cells]
 
 
-NUMBER_PARTS = ["0", "1", "7", "9", ".", "-", "+", "e", "E", "inf", "nan", ",", " ", "x", "\u0661", "1e400", "1e-400",
-                "12345678901234567890"]
-numberish = st.lists(st.sampled_from(NUMBER_PARTS), max_size=5).map("".join)
-
-
-@given(st.lists(st.one_of(st.none(), numberish), max_size=20))
-def test_text_numbers_are_the_numbers_pandas_reads(cells):
-    import pyarrow as pa
-
-    reference = pd.to_numeric(pd.Series(cells, dtype=object), errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    np.testing.assert_array_equal(text_numbers(pa.array(cells, type=pa.large_string())), reference)
-
-
-@given(st.lists(st.one_of(st.sampled_from(sorted(MISSING_TOKENS)), numberish), min_size=1, max_size=20))
-def test_number_columns_are_what_pandas_reads(cells):
-    # pandas.to_numeric is the reference: value, type, and which columns stay text
-    text = pd.Series(cells, dtype=str)
-    stripped = text.str.strip()
-    missing = stripped.isin(MISSING_TOKENS)
-    reference = pd.to_numeric(stripped.where(~missing, None), errors="coerce")
-    got = _maybe_numeric(text)
-    if missing.all() or reference[~missing].isna().any():
-        assert got.tolist() == text.tolist()
-    else:
-        assert got.dtype == reference.dtype
-        np.testing.assert_array_equal(got.to_numpy(), reference.to_numpy())
-
-
 @pytest.mark.parametrize("id_type", ["text", "nhs_number"])
 def test_ids_of_numbers_are_their_text(id_type):
     ids, refused = canonical_ids(pd.Series([7, 9434765919, None]), id_type)
@@ -251,14 +228,7 @@ def test_id_codes_of_short_fixed_width_ids_are_a_dictionarys(data, width, in_ord
     spelt = width <= 8 or all(v.isdigit() and v.isascii() for f in files for v in f)
     assert (_id_words([pa.array(s.array) for s in series]) is not None) == spelt
     codes = IdCodes(*series)
-    for k, file in enumerate(files):
-        assert codes.codes[k].tolist() == [codes.codes[k][file.index(v)] for v in file]
-        for t, table in enumerate(files):
-            first = {v: i for i, v in reversed(list(enumerate(table)))}
-            assert codes.found(k, t).tolist() == [v in first for v in file]
-            assert codes.positions(k, t).tolist() == [first.get(v, -1) for v in file]
-    pairs = {(v, int(c)) for f, cs in zip(files, codes.codes) for v, c in zip(f, cs)}
-    assert len(pairs) == len({v for v, _ in pairs}) == len({c for _, c in pairs})
+    assert_codes_of_one_dictionary(codes, files)
     assert all(0 <= c < codes.size for cs in codes.codes for c in cs.tolist())
 
 
