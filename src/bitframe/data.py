@@ -324,12 +324,9 @@ def _blank_cells(values: pd.Series) -> np.ndarray:
     return (values.str.strip() == "").to_numpy(dtype=bool)
 
 
-def _blank_chunk(text: pa.LargeStringArray) -> np.ndarray:
-    """:func:`blank_text` (each cell's first byte, pyarrow's white space only where that is unsure), but a
-    missing cell is not blank, as ``str.strip() == ""`` has it."""
-    import pandas as pd
-
-    blank = blank_text(pd.Series(pd.arrays.ArrowStringArray(text)))
+def _blank_chunk(text: pa.Array) -> np.ndarray:
+    """:func:`blank_text`, but a missing cell is not blank, as ``str.strip() == ""`` has it."""
+    blank = _empty_or_white(text)
     return blank & text.is_valid().to_numpy(zero_copy_only=False) if text.null_count else blank
 
 
@@ -936,12 +933,21 @@ def text_series(text: pa.Array, index: pd.Index) -> pd.Series:
 
 def blank_text(values: pd.Series) -> np.ndarray:
     """Which cells are missing, empty or only white space (Unicode's, as ``utf8_trim_whitespace`` trims)."""
+    text = arrow_text(values)
+    blank = _empty_or_white(text)
+    if text.null_count:
+        blank |= text.is_null().to_numpy(zero_copy_only=False)
+    return blank
+
+
+def _empty_or_white(text: pa.Array) -> np.ndarray:
+    """Which present cells of a pyarrow text array are empty or only white space (a missing cell's
+    answer is left to the caller)."""
     import numpy as np
     import pyarrow.compute as pc
 
     from bitframe.arrowtext import first_bytes, string_bytes
 
-    text = arrow_text(values)
     offsets, _ = string_bytes(text)
     blank = offsets[1:] == offsets[:-1]
     # A cell starting with a visible ASCII character is not blank: only the others are classified, and
@@ -950,8 +956,6 @@ def blank_text(values: pd.Series) -> np.ndarray:
     unsure = np.flatnonzero(((first <= 0x20) | (first >= 0x7F)) & ~blank)
     if len(unsure):
         blank[unsure] = pc.utf8_is_space(text.take(unsure)).fill_null(False).to_numpy(zero_copy_only=False)
-    if text.null_count:
-        blank |= text.is_null().to_numpy(zero_copy_only=False)
     return blank
 
 
