@@ -14,7 +14,7 @@ from collections import Counter
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from bitframe.analyse.outcome_file import (
@@ -262,6 +262,8 @@ def test_arm_labels_are_pandas_strip_isin_and_value_counts(cells, dtype, offset)
                                st.one_of(st.none(), st.sampled_from(["control", "treatment", "1", 1, 1.0, ""]))),
                      max_size=30),
        dtype=st.sampled_from([object, "string"]))
+@example(rows=[("1", 1), ("1", 1.0)], dtype=object)  # one value to factorize, two texts: a cluster with two arms
+@example(rows=[("S1", True), ("S1", 1)], dtype=object)
 def test_mixed_clusters_are_found_as_grouping_the_text_finds_them(rows, dtype):
     """Whether a cluster has more than one arm (or stratum), from codes, against the check's groupby of
     the text (``nunique``: missing values not counted, rows of no cluster dropped; 1 and "1" one text)."""

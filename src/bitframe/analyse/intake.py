@@ -72,12 +72,14 @@ def _aligned(values, positions: np.ndarray) -> pd.Series:
 
 
 def _text_codes(column: pd.Series) -> np.ndarray:
-    """Codes of ``column.astype(str)`` (-1: missing), equal text equal codes, converting only its distinct values."""
+    """Codes of ``column.astype(str)`` (-1: missing), equal text equal codes. A text column (as the files
+    are read) is factorised as it is; any other is made text first: factorising 1 and 1.0, or True and
+    1, would make one value of two texts and hide a cluster with two arms."""
     import pandas as pd
 
-    codes, distinct = pd.factorize(column, use_na_sentinel=False)
-    text_codes, _ = pd.factorize(pd.Series(distinct).astype(str))
-    return text_codes[codes]
+    text = column if isinstance(column.dtype, pd.StringDtype) else column.astype(str)
+    codes, _ = pd.factorize(text)
+    return np.asarray(codes)
 
 
 def _any_mixed(clusters: np.ndarray, codes: np.ndarray) -> bool:
